@@ -1,0 +1,161 @@
+// Package config holds authedge's typed configuration: the tree that Caddy's
+// JSON config unmarshals into, its defaults and its validation. It parses no
+// Caddyfile and opens no connection; caddymodule does both.
+package config
+
+// Config is the whole authedge configuration of one handler instance.
+type Config struct {
+	// EnvironmentID names the CloudBase environment. It is the default
+	// client_id and the Redis namespace (the hash tag of every key).
+	// Required.
+	EnvironmentID string `json:"environment_id,omitempty"`
+
+	// ClientIDs are further accepted values of the client_id query
+	// parameter, beside EnvironmentID.
+	ClientIDs []string `json:"client_ids,omitempty"`
+
+	// JWT configures access-token verification.
+	JWT JWT `json:"jwt,omitempty"`
+
+	// Redis configures the profile store.
+	Redis Redis `json:"redis,omitempty"`
+
+	// Verification configures verification codes for contact changes.
+	Verification Verification `json:"verification,omitempty"`
+
+	// Sudo configures secondary verification for sensitive changes.
+	Sudo Sudo `json:"sudo,omitempty"`
+
+	// RateLimit bounds how often one caller may edit.
+	RateLimit RateLimit `json:"rate_limit,omitempty"`
+}
+
+// JWT configures how access tokens are verified.
+type JWT struct {
+	// Issuer is the required value of the token's iss claim. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Audience, if set, lists accepted aud values: the token's aud must
+	// contain one of them. If unset, aud must contain the request's
+	// effective client_id.
+	Audience []string `json:"audience,omitempty"`
+
+	// JWKSURL is a remote JWK Set, cached and refreshed; an unknown kid
+	// triggers a refresh, at most one fetch per 5 seconds.
+	JWKSURL string `json:"jwks_url,omitempty"`
+
+	// JWKSFile is the path of a local JWK Set.
+	JWKSFile string `json:"jwks_file,omitempty"`
+
+	// PublicKeys are paths of PEM files holding RSA, EC or Ed25519 public
+	// keys. They have no kid, so each is tried for any token.
+	PublicKeys []string `json:"public_keys,omitempty"`
+
+	// Algorithms are the accepted JWS algorithms. The token's alg header
+	// must be one of them; none and HMAC algorithms are never accepted.
+	// Default: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA.
+	Algorithms []string `json:"algorithms,omitempty"`
+
+	// Leeway is the clock skew allowed for exp, nbf and iat. Default 30s.
+	Leeway Duration `json:"leeway,omitempty"`
+
+	// AdminScope is the scope, read from the space-separated scope claim,
+	// that lets a caller act on other users. Default "admin".
+	AdminScope string `json:"admin_scope,omitempty"`
+
+	// DeviceClaim names the claim that binds a token to a device: when the
+	// token carries it, the x-device-id header must equal it. Default
+	// "device_id".
+	DeviceClaim string `json:"device_claim,omitempty"`
+}
+
+// Redis configures the connection to the profile store.
+type Redis struct {
+	// Addresses are host:port pairs. One address is a single node; more
+	// than one is a Redis Cluster. Default 127.0.0.1:6379.
+	Addresses []string `json:"addresses,omitempty"`
+
+	// Username for Redis ACL authentication.
+	Username string `json:"username,omitempty"`
+
+	// Password for Redis authentication. Caddy placeholders such as
+	// {env.VAR} and {file./path} are resolved at provision time.
+	Password string `json:"password,omitempty"`
+
+	// DB is the database number (single node only).
+	DB int `json:"db,omitempty"`
+
+	// TLS connects to Redis over TLS.
+	TLS bool `json:"tls,omitempty"`
+
+	// KeyPrefix starts every key. Default "authedge".
+	KeyPrefix string `json:"key_prefix,omitempty"`
+
+	// Timeout bounds each Redis operation (dial, read, write). Default
+	// 500ms.
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// Verification configures contact verification codes.
+type Verification struct {
+	// Required lists the contact channels ("phone", "email") whose change
+	// to a new non-empty value needs a verification_token. Nil means the
+	// default, phone and email; an empty list (Caddyfile: required off)
+	// turns verification off.
+	Required *[]string `json:"required,omitempty"`
+
+	// Webhook delivers codes by POSTing JSON to a URL.
+	Webhook *Webhook `json:"webhook,omitempty"`
+
+	// Log delivers codes to the log. For development only: it logs
+	// secrets, and warns so at start.
+	Log bool `json:"log,omitempty"`
+
+	// CodeTTL is how long a sent code can be verified. Default 10m.
+	CodeTTL Duration `json:"code_ttl,omitempty"`
+
+	// TokenTTL is how long a verification_token stays usable. Default 10m.
+	TokenTTL Duration `json:"token_ttl,omitempty"`
+}
+
+// Webhook is a code-delivery endpoint.
+type Webhook struct {
+	// URL receives a POST with the JSON message for each code.
+	URL string `json:"url,omitempty"`
+
+	// Secret, if set, signs each body: header X-Authedge-Signature:
+	// sha256=<hex HMAC-SHA256>. Placeholders {env.VAR} and {file./path}
+	// are resolved at provision time.
+	Secret string `json:"secret,omitempty"`
+}
+
+// Sudo configures secondary verification.
+type Sudo struct {
+	// Sensitive lists the fields ("phone", "email") whose already bound
+	// value may only be replaced or removed with secondary verification.
+	// Nil means the default, phone and email; an empty list (Caddyfile:
+	// sensitive off) turns sudo off.
+	Sensitive *[]string `json:"sensitive,omitempty"`
+
+	// TokenTTL is how long a sudo_token stays valid. Default 15m.
+	TokenTTL Duration `json:"token_ttl,omitempty"`
+
+	// MaxAuthAge, if set, lets an access token whose auth_time is at most
+	// this old count as secondary verification.
+	MaxAuthAge Duration `json:"max_auth_age,omitempty"`
+}
+
+// RateLimit bounds edits per caller.
+type RateLimit struct {
+	// Edits is how many edits one caller may make per window; default 30
+	// per 1m.
+	Edits *Limit `json:"edits,omitempty"`
+}
+
+// Limit is a count per window.
+type Limit struct {
+	// Count is how many events the window allows.
+	Count int `json:"count,omitempty"`
+	// Window is the length of the window.
+	Window Duration `json:"window,omitempty"`
+}

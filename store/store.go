@@ -1,0 +1,159 @@
+// Package store keeps profiles, their unique indexes and the verification
+// state in Redis. Lua scripts (scripts/*.lua, embedded) are the only writers:
+// one script per operation, all its keys under the environment's hash tag,
+// run with EVALSHA and reloaded on NOSCRIPT. It knows nothing about HTTP or
+// tokens beyond the opaque strings it is handed.
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Addresses: one is a single node, more is a Redis Cluster.
+	Addresses []string
+	Username  string
+	Password  string
+	DB        int
+	TLS       bool
+	// Prefix and EnvironmentID make every key "<prefix>:{<env>}:...".
+	Prefix        string
+	EnvironmentID string
+	// Timeout bounds every operation, dial included.
+	Timeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Profile is a user's stored profile. Empty strings are absent values.
+type Profile struct {
+	UserID      string
+	Nickname    string
+	Username    string
+	Phone       string // display form "+86 13000000000"
+	Email       string
+	AvatarURL   string
+	Gender      string
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Changes are the fields an edit sets, already validated and normalised.
+// nil means "leave as is"; a pointer to "" removes the value (never for
+// Nickname or Username, which the handler refuses to clear).
+type Changes struct {
+	Nickname    *string
+	Username    *string
+	Phone       *string // display form; its key is derived by removing the space
+	Email       *string
+	AvatarURL   *string
+	Gender      *string
+	Description *string
+}
+
+// Limit is a fixed-window rate limit.
+type Limit struct {
+	Count  int
+	Window time.Duration
+}
+
+// Edit is one atomic profile update.
+type Edit struct {
+	// Actor is the caller's user ID: the rate limit is per caller.
+	Actor string
+	// Target is the user being edited.
+	Target string
+	// CreateIfMissing creates the profile when Target has none (a user
+	// editing themselves); otherwise a missing profile is ErrUserNotFound.
+	CreateIfMissing bool
+	Changes         Changes
+	// RateLimit counts this edit against Actor; zero Count means no limit.
+	RateLimit Limit
+	// SudoSatisfied false makes the script refuse (ErrSudoRequired) to
+	// replace or remove an already bound value of a field in Sensitive.
+	SudoSatisfied bool
+	// Sensitive names the fields ("phone", "email") that need sudo.
+	Sensitive []string
+	// VerifyChannels names the contacts ("phone", "email") whose change to
+	// a new non-empty value (one whose key differs from the bound one)
+	// needs VerificationToken: missing is ErrVerificationRequired, not
+	// matching (user, channel, key) or spent is
+	// ErrInvalidVerificationToken. A valid token is consumed by the edit.
+	VerifyChannels    []string
+	VerificationToken string
+}
+
+// EditResult says what an applied edit changed.
+type EditResult struct {
+	// Changed lists the profile fields whose stored value changed
+	// (nickname, username, phone, email, avatar_url, gender, description).
+	Changed []string
+	// Created reports that the profile was created by this edit.
+	Created bool
+}
+
+var (
+	// ErrUserNotFound: the target has no profile.
+	ErrUserNotFound = errors.New("store: user not found")
+	// ErrSudoRequired: a sensitive bound value would change without sudo.
+	ErrSudoRequired = errors.New("store: sudo required")
+	// ErrVerificationRequired: a contact change needs a verification token.
+	ErrVerificationRequired = errors.New("store: verification required")
+	// ErrInvalidVerificationToken: the token is unknown, expired, spent, or
+	// bound to another user, channel or contact.
+	ErrInvalidVerificationToken = errors.New("store: invalid verification token")
+	// ErrInvalidCode: unknown, expired or killed verification, or a wrong code.
+	ErrInvalidCode = errors.New("store: invalid verification code")
+	// ErrUnavailable wraps every failure to reach Redis (timeouts, refused
+	// connections, LOADING, cluster down). errors.Is(err, ErrUnavailable).
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// ConflictError: Field ("username", "phone", "email") is bound to another user.
+type ConflictError struct{ Field string }
+
+func (e *ConflictError) Error() string { return "store: " + e.Field + " already exists" }
+
+// RateLimitedError: too many events; retry after RetryAfter.
+type RateLimitedError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitedError) Error() string { return "store: rate limited" }
+
+// The rest of the contract (see redis.go, edit.go, verification.go):
+//
+//	func New(opts Options) (*Store, error)   // connects lazily; no I/O needed to construct
+//	func (s *Store) Close() error
+//	func (s *Store) Ping(ctx context.Context) error
+//
+//	// Profile reads a profile; ok false if the user has none.
+//	func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error)
+//	// EnsureProfile returns the profile, creating an empty one (created_at =
+//	// updated_at = now) if the user has none. One round trip when it exists.
+//	func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, error)
+//	func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error)
+//
+//	// Verification codes (SPEC 4.2); channel is "phone" or "email", key the
+//	// uniqueness key (E.164 / folded email), display the stored form.
+//	type NewVerification struct {
+//		ID, UserID, Channel, Key, Display, Code, Usage string
+//		TTL        time.Duration
+//		RefuseBound bool // NOT_USER: a contact bound to another user is *ConflictError
+//	}
+//	// StartVerification enforces 1 send / 60 s and 10 / day per contact
+//	// (*RateLimitedError), stores the code hashed, counts the send.
+//	func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUser bool, err error)
+//	// CancelVerification undoes StartVerification after a failed delivery:
+//	// the code is deleted and the send is not counted.
+//	func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error
+//	// CheckCode compares in constant time; 5 wrong codes kill the
+//	// verification (ErrInvalidCode). On success the verification is gone and
+//	// token (stored hashed, TTL tokenTTL) is bound to its user, channel and key.
+//	func (s *Store) CheckCode(ctx context.Context, id, code, token string, tokenTTL time.Duration) error
+//	// IssueSudo consumes verificationToken, which must be the user's and
+//	// verify one of the user's currently bound contacts
+//	// (ErrInvalidVerificationToken), and stores sudoToken (hashed, TTL).
+//	func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration) error
+//	func (s *Store) SudoValid(ctx context.Context, userID, sudoToken string) (bool, error)

@@ -1,0 +1,46 @@
+// Package token verifies JWT access tokens: key sources (PEM files, a JWKS
+// file, a remote JWKS through jwx's jwk.Cache), the per-request check, and a
+// bounded cache of verified tokens. It knows nothing about HTTP.
+package token
+
+import "time"
+
+// Claims are what authedge needs from a verified access token.
+type Claims struct {
+	// Subject is the sub claim: the user ID.
+	Subject string
+	// Scopes is the space-separated scope claim, as given.
+	Scopes string
+	// Admin reports whether Scopes contains the configured admin scope.
+	Admin bool
+	// DeviceID is the value of the configured device claim, and HasDevice
+	// whether the token carries it at all.
+	DeviceID  string
+	HasDevice bool
+	// AuthTime is the auth_time claim; zero if absent.
+	AuthTime time.Time
+	// Expiry is the exp claim.
+	Expiry time.Time
+}
+
+// The package's contract (see verifier.go):
+//
+//	type Config struct {
+//		Issuer      string
+//		Audience    []string      // empty: aud must contain the clientID passed to Verify
+//		Algorithms  []string      // empty: the default set; none/HS* rejected by New
+//		Leeway      time.Duration
+//		AdminScope  string
+//		DeviceClaim string
+//		PublicKeyFiles []string   // PEM
+//		JWKSFile    string
+//		Remote      *RemoteJWKS   // shared across config reloads by caddymodule
+//		Now         func() time.Time // nil: time.Now
+//		CacheSize   int           // verified-token cache entries; 0: default, <0: off
+//	}
+//	func New(cfg Config) (*Verifier, error)
+//	func (v *Verifier) Verify(ctx context.Context, raw, clientID string) (*Claims, error)
+//	    // every failure is a *Error
+//	type Error struct{ Description string } // safe to put in WWW-Authenticate error_description
+//	func NewRemoteJWKS(ctx context.Context, url string, client *http.Client) (*RemoteJWKS, error)
+//	func (r *RemoteJWKS) Close() error
