@@ -157,3 +157,8 @@ func (e *RateLimitedError) Error() string { return "store: rate limited" }
 //	// (ErrInvalidVerificationToken), and stores sudoToken (hashed, TTL).
 //	func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration) error
 //	func (s *Store) SudoValid(ctx context.Context, userID, sudoToken string) (bool, error)
+
+// Store is the Redis-backed profile store. Safe for concurrent use.
+type Store struct {
+	opts Options
+}

@@ -3,7 +3,10 @@
 // bounded cache of verified tokens. It knows nothing about HTTP.
 package token
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Claims are what authedge needs from a verified access token.
 type Claims struct {
@@ -44,3 +47,16 @@ type Claims struct {
 //	type Error struct{ Description string } // safe to put in WWW-Authenticate error_description
 //	func NewRemoteJWKS(ctx context.Context, url string, client *http.Client) (*RemoteJWKS, error)
 //	func (r *RemoteJWKS) Close() error
+
+// Verifier verifies access tokens. Safe for concurrent use.
+type Verifier struct {
+	cfg Config
+}
+
+// Config configures a Verifier; see the contract above.
+type Config struct{}
+
+// Verify checks raw for clientID.
+func (v *Verifier) Verify(ctx context.Context, raw, clientID string) (*Claims, error) {
+	panic("not implemented")
+}
