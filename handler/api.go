@@ -5,10 +5,13 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/notify"
@@ -38,21 +41,184 @@ type Deps struct {
 
 // API serves the six authedge endpoints.
 type API struct {
-	cfg  *config.Config
-	deps Deps
+	cfg       *config.Config
+	deps      Deps
+	log       *zap.Logger
+	now       func() time.Time
+	clientIDs map[string]struct{}
+	routes    map[string]*endpoint
+	policy    policy
+}
+
+// endpoint is one intercepted path: the method it accepts and what serves it
+// once the common checks of SPEC 3 have passed.
+type endpoint struct {
+	name      string
+	method    string
+	hasBody   bool
+	anonymous bool // no access token: only verification/verify (SPEC 3)
+	serve     func(a *API, w http.ResponseWriter, c *call) *apiError
+}
+
+const apiPrefix = "/auth/v1/"
+
+var endpoints = []*endpoint{
+	{name: "user.basic.edit", method: http.MethodPost, hasBody: true, serve: (*API).serveEdit},
+	{name: "user.me", method: http.MethodGet, serve: (*API).serveMe},
+	{name: "verification", method: http.MethodPost, hasBody: true, serve: (*API).serveSendCode},
+	{name: "verification.verify", method: http.MethodPost, hasBody: true, anonymous: true, serve: (*API).serveVerifyCode},
+	{name: "user.sudo", method: http.MethodPost, hasBody: true, serve: (*API).serveSudo},
+	{name: "user.contact", method: http.MethodPatch, hasBody: true, serve: (*API).serveEditContact},
+}
+
+var endpointPaths = map[string]string{
+	"user.basic.edit":     apiPrefix + "user/basic/edit",
+	"user.me":             apiPrefix + "user/me",
+	"verification":        apiPrefix + "verification",
+	"verification.verify": apiPrefix + "verification/verify",
+	"user.sudo":           apiPrefix + "user/sudo",
+	"user.contact":        apiPrefix + "user/contact",
 }
 
 // New builds an API. cfg must have had ApplyDefaults and pass Validate.
 func New(cfg *config.Config, deps Deps) (*API, error) {
-	return &API{cfg: cfg, deps: deps}, nil
+	if deps.Verifier == nil || deps.Store == nil {
+		return nil, errors.New("handler: a Verifier and a Store are required")
+	}
+	a := &API{
+		cfg:       cfg,
+		deps:      deps,
+		log:       deps.Logger,
+		now:       deps.Now,
+		clientIDs: map[string]struct{}{cfg.EnvironmentID: {}},
+		routes:    make(map[string]*endpoint, len(endpoints)),
+		policy:    newPolicy(cfg),
+	}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	for _, id := range cfg.ClientIDs {
+		a.clientIDs[id] = struct{}{}
+	}
+	for _, ep := range endpoints {
+		a.routes[endpointPaths[ep.name]] = ep
+	}
+	return a, nil
 }
 
 // Handles reports whether r's path is one of the endpoints this API serves
 // (whatever the method: a wrong method is answered 405 here). Every other
 // request belongs to the next handler.
-func (a *API) Handles(r *http.Request) bool { return false }
+func (a *API) Handles(r *http.Request) bool {
+	path := r.URL.Path
+	if !strings.HasPrefix(path, apiPrefix) {
+		return false
+	}
+	_, ok := a.routes[path]
+	return ok
+}
 
 // ServeHTTP answers a request for which Handles reported true.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "not implemented", http.StatusNotImplemented)
+	ep := a.routes[r.URL.Path]
+	if ep == nil {
+		http.NotFound(w, r) // only when a caller skipped Handles
+		return
+	}
+	c := &call{r: r}
+	defer func() {
+		// No panic reaches a client as a dropped connection: it is an
+		// internal error, logged with its endpoint and nothing of the request.
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			a.log.Error("panic while serving", zap.String("endpoint", ep.name), zap.Any("panic", v), zap.Stack("stack"))
+			writeError(w, internalError())
+		}
+	}()
+	if err := a.serve(w, ep, c); err != nil {
+		a.logRejection(ep, c, err)
+		writeError(w, err)
+	}
+}
+
+// serve runs the common steps 1 to 3 of SPEC 3 in order, then the endpoint.
+func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
+	if c.r.Method != ep.method {
+		return methodNotAllowed(ep.method)
+	}
+	if ep.hasBody {
+		body, err := readBody(c.r)
+		if err != nil {
+			return err
+		}
+		c.body = body
+	}
+	var err *apiError
+	if c.clientID, err = a.clientID(c.r); err != nil {
+		return err
+	}
+	if c.deviceID, err = deviceID(c.r); err != nil {
+		return err
+	}
+	if !ep.anonymous {
+		if err := a.authenticate(c); err != nil {
+			return err
+		}
+	}
+	return ep.serve(a, w, c)
+}
+
+// storeError maps a store failure that no endpoint handles itself.
+func (a *API) storeError(ep string, err error) *apiError {
+	var conflictErr *store.ConflictError
+	var limited *store.RateLimitedError
+	switch {
+	case errors.As(err, &conflictErr):
+		return conflict(conflictErr.Field)
+	case errors.As(err, &limited):
+		return resourceExhausted(limited.RetryAfter)
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return unavailable()
+	case errors.Is(err, store.ErrUserNotFound):
+		return errUserNotFound
+	case errors.Is(err, store.ErrSudoRequired):
+		return errSudoRequired
+	case errors.Is(err, store.ErrVerificationRequired):
+		return errVerificationRequired
+	case errors.Is(err, store.ErrInvalidVerificationToken):
+		return errInvalidVerificationToken
+	case errors.Is(err, store.ErrInvalidCode):
+		return errInvalidVerificationCode
+	}
+	a.log.Error("store failed", zap.String("endpoint", ep), zap.Error(err))
+	return internalError()
+}
+
+// logRejection is the one debug line per rejected request. Rejections are
+// expected (bad tokens, taken usernames), so they never log above debug,
+// except the server's own failures.
+func (a *API) logRejection(ep *endpoint, c *call, e *apiError) {
+	level := zapcore.DebugLevel
+	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented {
+		level = zapcore.WarnLevel
+	}
+	ce := a.log.Check(level, "request rejected")
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{
+		zap.String("endpoint", ep.name),
+		zap.Int("status", e.status),
+		zap.String("error", e.code),
+		zap.String("reason", e.description),
+	}
+	if c.claims != nil {
+		fields = append(fields, zap.String("sub", c.claims.Subject))
+	}
+	ce.Write(fields...)
 }

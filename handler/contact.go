@@ -1,0 +1,62 @@
+package handler
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// contactBody is PATCH /auth/v1/user/contact's body, the path CloudBase's
+// SDK (editContact) uses to bind or change a phone or email.
+type contactBody struct {
+	PhoneNumber        *string         `json:"phone_number"`
+	Email              *string         `json:"email"`
+	VerificationToken  *string         `json:"verification_token"`
+	SudoToken          *string         `json:"sudo_token"`
+	ConflictResolution json.RawMessage `json:"conflict_resolution"`
+}
+
+// serveEditContact is a basic/edit that changes only one contact: the same
+// rules and the same store script.
+func (a *API) serveEditContact(w http.ResponseWriter, c *call) *apiError {
+	var body contactBody
+	if err := decodeBody(c.body, &body); err != nil {
+		return err
+	}
+	if (body.PhoneNumber == nil) == (body.Email == nil) {
+		return invalidArgument("give exactly one of phone_number and email")
+	}
+	if !defaultConflictResolution(body.ConflictResolution) {
+		return invalidArgument("conflict_resolution: only DEFAULT is supported (refuse a contact bound to another user)")
+	}
+	edit := editBody{
+		Phone:             body.PhoneNumber,
+		Email:             body.Email,
+		VerificationToken: body.VerificationToken,
+		SudoToken:         body.SudoToken,
+	}
+	plan, err := edit.plan()
+	if err != nil {
+		return renameField(err, "phone:", "phone_number:")
+	}
+	return a.applyEdit(w, c, plan)
+}
+
+// defaultConflictResolution accepts conflict_resolution absent, null, or
+// CloudBase's default spelled "DEFAULT", 0 or "0".
+func defaultConflictResolution(raw json.RawMessage) bool {
+	switch strings.TrimSpace(string(raw)) {
+	case "", "null", `"DEFAULT"`, "0", `"0"`:
+		return true
+	}
+	return false
+}
+
+// renameField makes an error about basic/edit's phone field speak of the
+// phone_number field this endpoint was sent.
+func renameField(e *apiError, from, to string) *apiError {
+	if strings.HasPrefix(e.description, from) {
+		return invalidArgument(to + strings.TrimPrefix(e.description, from))
+	}
+	return e
+}

@@ -1,0 +1,283 @@
+package handler
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/authedge/caddy-authedge/profile"
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// editBody is POST /auth/v1/user/basic/edit's body. Pointers tell "not
+// given" (absent or null) from a given value.
+type editBody struct {
+	UserID            *string `json:"user_id"`
+	Nickname          *string `json:"nickname"`
+	Username          *string `json:"username"`
+	Phone             *string `json:"phone"`
+	Email             *string `json:"email"`
+	AvatarURL         *string `json:"avatar_url"`
+	Gender            *string `json:"gender"`
+	Description       *string `json:"description"`
+	VerificationToken *string `json:"verification_token"`
+	SudoToken         *string `json:"sudo_token"`
+	// CloudBase's ModifyUserBasicInfoRequest has these; they are named so
+	// the answer can say why they are refused rather than "unknown field".
+	Password    json.RawMessage `json:"password"`
+	NewPassword json.RawMessage `json:"new_password"`
+}
+
+// editPlan is a validated edit, ready for the policy steps and the store.
+type editPlan struct {
+	userID            string // "" means the caller
+	changes           store.Changes
+	verificationToken string
+	sudoToken         string
+}
+
+func (a *API) serveEdit(w http.ResponseWriter, c *call) *apiError {
+	var body editBody
+	if err := decodeBody(c.body, &body); err != nil {
+		return err
+	}
+	plan, err := body.plan()
+	if err != nil {
+		return err
+	}
+	return a.applyEdit(w, c, plan)
+}
+
+// plan is step 4's field rules: each given field validated and normalised.
+func (b *editBody) plan() (*editPlan, *apiError) {
+	if b.Password != nil || b.NewPassword != nil {
+		return nil, invalidArgument("password: passwords are not handled by this server")
+	}
+	p := &editPlan{
+		userID:            deref(b.UserID),
+		verificationToken: deref(b.VerificationToken),
+		sudoToken:         deref(b.SudoToken),
+	}
+	var err error
+	ch := &p.changes
+	if ch.Nickname, err = required(b.Nickname, profile.Nickname); err != nil {
+		return nil, fieldError(err)
+	}
+	if b.Username != nil {
+		display, _, err := profile.Username(*b.Username)
+		if err != nil {
+			return nil, fieldError(err)
+		}
+		ch.Username = &display
+	}
+	if ch.Phone, err = removable(b.Phone, phoneDisplay); err != nil {
+		return nil, fieldError(err)
+	}
+	if ch.Email, err = removable(b.Email, emailDisplay); err != nil {
+		return nil, fieldError(err)
+	}
+	if ch.AvatarURL, err = removable(b.AvatarURL, profile.AvatarURL); err != nil {
+		return nil, fieldError(err)
+	}
+	if ch.Gender, err = removable(b.Gender, profile.Gender); err != nil {
+		return nil, fieldError(err)
+	}
+	if ch.Description, err = removable(b.Description, profile.Description); err != nil {
+		return nil, fieldError(err)
+	}
+	return p, nil
+}
+
+// applyEdit runs steps 5 to 8 of SPEC 3 for a validated edit. Both
+// basic/edit and user/contact end here, so their rules cannot drift apart.
+func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiError {
+	ctx := c.r.Context()
+	caller := c.claims.Subject
+	target, self := caller, true
+	if plan.userID != "" && plan.userID != caller {
+		if !c.claims.Admin {
+			return permissionDenied("only an admin may edit another user")
+		}
+		target, self = plan.userID, false
+	}
+	current, exists, err := a.deps.Store.Profile(ctx, target)
+	if err != nil {
+		return a.storeError("user.basic.edit", err)
+	}
+	if !exists && !self {
+		return errUserNotFound
+	}
+
+	edit := store.Edit{
+		Actor:           caller,
+		Target:          target,
+		CreateIfMissing: self,
+		Changes:         plan.changes,
+		RateLimit:       a.policy.editLimit,
+		// An admin editing someone else skips verification and sudo.
+		SudoSatisfied: !self,
+	}
+	if self {
+		edit.Sensitive = a.policy.sensitive
+		edit.VerifyChannels = a.policy.verify
+		edit.VerificationToken = plan.verificationToken
+		proven, err := a.checkSudo(c, plan, &current)
+		if err != nil {
+			return err
+		}
+		edit.SudoSatisfied = proven
+		if err := a.checkVerificationPresent(plan, &current); err != nil {
+			return err
+		}
+	}
+
+	res, serr := a.deps.Store.Edit(ctx, edit)
+	if serr != nil {
+		return a.storeError("user.basic.edit", serr)
+	}
+	if ce := a.log.Check(zap.InfoLevel, "profile edited"); ce != nil {
+		ce.Write(zap.String("actor", caller), zap.String("target", target),
+			zap.Strings("changed", res.Changed), zap.Bool("created", res.Created))
+	}
+	writeEmptyObject(w)
+	return nil
+}
+
+// checkSudo is step 6: replacing or removing an already bound value of a
+// sensitive field needs a sudo token of the caller or a recent sign-in. It
+// reports whether sudo was proven, which lets the store script allow such a
+// change even if the bound value moved since current was read.
+func (a *API) checkSudo(c *call, plan *editPlan, current *store.Profile) (bool, *apiError) {
+	needed := false
+	touched := false
+	for _, field := range contactFields {
+		newValue := field.get(&plan.changes)
+		if newValue == nil || !a.policy.isSensitive(field.name) {
+			continue
+		}
+		touched = true
+		bound := field.bound(current)
+		if bound != "" && field.key(*newValue) != field.key(bound) {
+			needed = true
+		}
+	}
+	if !touched {
+		return false, nil
+	}
+	if a.policy.recentAuth(c.claims, a.now()) {
+		return true, nil
+	}
+	if plan.sudoToken != "" {
+		ok, err := a.deps.Store.SudoValid(c.r.Context(), c.claims.Subject, plan.sudoToken)
+		if err != nil {
+			return false, a.storeError("user.basic.edit", err)
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	if needed {
+		return false, errSudoRequired
+	}
+	return false, nil
+}
+
+// checkVerificationPresent is step 7: a contact that verification covers,
+// changed to a new non-empty value, needs a verification token; whether the
+// token is valid is the store script's to decide, atomically with the write.
+func (a *API) checkVerificationPresent(plan *editPlan, current *store.Profile) *apiError {
+	needing := 0
+	for _, field := range contactFields {
+		newValue := field.get(&plan.changes)
+		if newValue == nil || *newValue == "" || !a.policy.needsVerification(field.name) {
+			continue
+		}
+		if field.key(*newValue) != field.key(field.bound(current)) {
+			needing++
+		}
+	}
+	switch {
+	case needing > 1:
+		return invalidArgument("change one verified contact at a time: phone and email each need their own verification_token")
+	case needing == 1 && plan.verificationToken == "":
+		return errVerificationRequired
+	}
+	return nil
+}
+
+// contactField is what the policy steps need to know of phone and email.
+type contactField struct {
+	name  string
+	get   func(*store.Changes) *string
+	bound func(*store.Profile) string
+	// key is the uniqueness key of a stored display value: two values with
+	// the same key are the same contact.
+	key func(display string) string
+}
+
+var contactFields = []contactField{
+	{
+		name:  channelPhone,
+		get:   func(c *store.Changes) *string { return c.Phone },
+		bound: func(p *store.Profile) string { return p.Phone },
+		key:   phoneKey,
+	},
+	{
+		name:  channelEmail,
+		get:   func(c *store.Changes) *string { return c.Email },
+		bound: func(p *store.Profile) string { return p.Email },
+		key:   profile.FoldKey,
+	},
+}
+
+// phoneKey is the uniqueness key of a stored phone display form
+// ("+86 13000000000" → "+8613000000000"), as profile.Phone defines it.
+func phoneKey(display string) string { return strings.Replace(display, " ", "", 1) }
+
+func phoneDisplay(s string) (string, error) {
+	p, err := profile.ParsePhone(s)
+	return p.Display, err
+}
+
+func emailDisplay(s string) (string, error) {
+	display, _, err := profile.Email(s)
+	return display, err
+}
+
+// required validates a field that cannot be cleared.
+func required(v *string, validate func(string) (string, error)) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	out, err := validate(*v)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// removable validates a field for which "" means remove.
+func removable(v *string, validate func(string) (string, error)) (*string, error) {
+	if v == nil || *v == "" {
+		return v, nil
+	}
+	return required(v, validate)
+}
+
+func fieldError(err error) *apiError {
+	var fe *profile.FieldError
+	if errors.As(err, &fe) {
+		return invalidArgument(fe.Error())
+	}
+	return invalidArgument(err.Error())
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,120 @@
+package handler
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// apiError is one answer of SPEC 3's error catalog. Handlers return it;
+// only writeError turns it into a response, so every error body has the one
+// shape {"error", "error_code", "error_description"}.
+type apiError struct {
+	code        string
+	status      int
+	description string
+	// retryAfter, when positive, becomes a Retry-After header (whole
+	// seconds, rounded up).
+	retryAfter time.Duration
+	// allow is the Allow header of a 405.
+	allow string
+	// challenge is the WWW-Authenticate header of a 401 (RFC 6750).
+	challenge string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.description }
+
+func newError(status int, code, description string) *apiError {
+	return &apiError{code: code, status: status, description: description}
+}
+
+func invalidArgument(description string) *apiError {
+	return newError(http.StatusBadRequest, "invalid_argument", description)
+}
+
+// unauthenticated answers a token that was sent but is not valid.
+func unauthenticated(description string) *apiError {
+	e := newError(http.StatusUnauthorized, "unauthenticated", description)
+	e.challenge = `Bearer realm="authedge", error="invalid_token", error_description=` + quoteHeader(description)
+	return e
+}
+
+// errMissingToken answers a request without credentials: RFC 6750 3.1 says
+// such a challenge carries no error code.
+var errMissingToken = &apiError{
+	code: "unauthenticated", status: http.StatusUnauthorized,
+	description: "an access token is required: Authorization: Bearer <token>",
+	challenge:   `Bearer realm="authedge"`,
+}
+
+func permissionDenied(description string) *apiError {
+	return newError(http.StatusForbidden, "permission_denied", description)
+}
+
+func resourceExhausted(retryAfter time.Duration) *apiError {
+	e := newError(http.StatusTooManyRequests, "resource_exhausted", "too many requests; retry later")
+	e.retryAfter = retryAfter
+	return e
+}
+
+func unavailable() *apiError {
+	e := newError(http.StatusServiceUnavailable, "unavailable", "the profile store is unavailable; retry later")
+	e.retryAfter = time.Second
+	return e
+}
+
+func internalError() *apiError {
+	return newError(http.StatusInternalServerError, "internal", "internal error")
+}
+
+var (
+	errVerificationRequired = newError(http.StatusBadRequest, "verification_required",
+		"changing this contact needs a verification_token: request a code with POST /auth/v1/verification, then verify it")
+	errInvalidVerificationToken = newError(http.StatusBadRequest, "invalid_verification_token",
+		"the verification_token is expired, used, or issued for another user or contact")
+	errInvalidVerificationCode = newError(http.StatusBadRequest, "invalid_verification_code",
+		"the verification code is wrong, or the verification is unknown, expired or closed after too many attempts")
+	errSudoRequired = newError(http.StatusForbidden, "sudo_required",
+		"changing an already bound phone or email needs secondary verification: a sudo_token from POST /auth/v1/user/sudo")
+	errUserNotFound = newError(http.StatusNotFound, "user_not_found", "no such user")
+	errTooLarge     = newError(http.StatusRequestEntityTooLarge, "request_too_large",
+		"the request body exceeds "+strconv.Itoa(maxBodyBytes>>10)+" KiB")
+	errUnsupportedMediaType = newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		"the body must be JSON, sent as application/json or text/plain")
+	errUnimplemented = newError(http.StatusNotImplemented, "unimplemented",
+		"no verification code sender is configured on this server")
+)
+
+func conflict(field string) *apiError {
+	return newError(http.StatusConflict, field+"_already_exists", "this "+field+" is already bound to another user")
+}
+
+func methodNotAllowed(allow string) *apiError {
+	e := newError(http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint accepts "+allow)
+	e.allow = allow
+	return e
+}
+
+// writeError writes e with the headers its status calls for.
+func writeError(w http.ResponseWriter, e *apiError) {
+	h := w.Header()
+	if e.retryAfter > 0 {
+		secs := int64((e.retryAfter + time.Second - 1) / time.Second)
+		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	if e.allow != "" {
+		h.Set("Allow", e.allow)
+	}
+	if e.challenge != "" {
+		h.Set("WWW-Authenticate", e.challenge)
+	}
+	body := make([]byte, 0, 96+len(e.description))
+	body = append(body, `{"error":`...)
+	body = appendJSONString(body, e.code)
+	body = append(body, `,"error_code":`...)
+	body = strconv.AppendInt(body, int64(e.status), 10)
+	body = append(body, `,"error_description":`...)
+	body = appendJSONString(body, e.description)
+	body = append(body, '}')
+	writeJSON(w, e.status, body)
+}

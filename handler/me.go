@@ -1,0 +1,58 @@
+package handler
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// serveMe is GET /auth/v1/user/me: the caller's profile under CloudBase's
+// field names, created empty on the first call (SPEC 3: a profile exists
+// once its user has called me).
+func (a *API) serveMe(w http.ResponseWriter, c *call) *apiError {
+	p, err := a.deps.Store.EnsureProfile(c.r.Context(), c.claims.Subject)
+	if err != nil {
+		return a.storeError("user.me", err)
+	}
+	writeJSON(w, http.StatusOK, appendProfile(make([]byte, 0, 512), &p))
+	return nil
+}
+
+// appendProfile renders p as CloudBase's user object; absent values are
+// omitted, times are RFC 3339.
+func appendProfile(b []byte, p *store.Profile) []byte {
+	b = append(b, `{"sub":`...)
+	b = appendJSONString(b, p.UserID)
+	b = appendOptional(b, "name", p.Nickname)
+	b = appendOptional(b, "picture", p.AvatarURL)
+	b = appendOptional(b, "username", p.Username)
+	b = appendOptional(b, "email", p.Email)
+	b = appendOptional(b, "phone_number", p.Phone)
+	b = appendOptional(b, "gender", p.Gender)
+	b = appendOptional(b, "description", p.Description)
+	b = appendTime(b, "created_at", p.CreatedAt)
+	b = appendTime(b, "updated_at", p.UpdatedAt)
+	return append(b, '}')
+}
+
+func appendOptional(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendJSONString(b, value)
+}
+
+func appendTime(b []byte, name string, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':', '"')
+	b = t.UTC().AppendFormat(b, time.RFC3339)
+	return append(b, '"')
+}

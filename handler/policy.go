@@ -1,0 +1,64 @@
+package handler
+
+import (
+	"time"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/store"
+	"github.com/authedge/caddy-authedge/token"
+)
+
+// Contact channels as config names them.
+const (
+	channelPhone = "phone"
+	channelEmail = "email"
+)
+
+// policy is the configuration's rules, compiled once in New.
+type policy struct {
+	// verify lists the channels whose change needs a verification token.
+	verify []string
+	// sensitive lists the fields whose bound value needs sudo to change.
+	sensitive  []string
+	maxAuthAge time.Duration
+	editLimit  store.Limit
+	codeTTL    time.Duration
+	tokenTTL   time.Duration
+	sudoTTL    time.Duration
+}
+
+func newPolicy(cfg *config.Config) policy {
+	p := policy{
+		verify:     cfg.Verification.RequiredChannels(),
+		sensitive:  cfg.Sudo.SensitiveFields(),
+		maxAuthAge: time.Duration(cfg.Sudo.MaxAuthAge),
+		codeTTL:    time.Duration(cfg.Verification.CodeTTL),
+		tokenTTL:   time.Duration(cfg.Verification.TokenTTL),
+		sudoTTL:    time.Duration(cfg.Sudo.TokenTTL),
+	}
+	if l := cfg.RateLimit.Edits; l != nil {
+		p.editLimit = store.Limit{Count: l.Count, Window: time.Duration(l.Window)}
+	}
+	return p
+}
+
+func (p *policy) needsVerification(channel string) bool { return contains(p.verify, channel) }
+func (p *policy) isSensitive(field string) bool         { return contains(p.sensitive, field) }
+
+// recentAuth reports whether the access token itself proves a recent sign-in
+// (auth_time within max_auth_age), which counts as secondary verification.
+func (p *policy) recentAuth(claims *token.Claims, now time.Time) bool {
+	if p.maxAuthAge <= 0 || claims.AuthTime.IsZero() {
+		return false
+	}
+	return now.Sub(claims.AuthTime) <= p.maxAuthAge
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

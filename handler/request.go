@@ -1,0 +1,125 @@
+package handler
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/authedge/caddy-authedge/token"
+)
+
+// maxBodyBytes bounds every request body (SPEC 3).
+const maxBodyBytes = 64 << 10
+
+// call is one intercepted request as it moves through the checks of SPEC 3:
+// each step fills in what the next one needs.
+type call struct {
+	r        *http.Request
+	body     []byte
+	clientID string
+	deviceID string
+	claims   *token.Claims // nil on the one endpoint that needs no token
+}
+
+// readBody applies step 1's content-type and size rules.
+func readBody(r *http.Request) ([]byte, *apiError) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mediaType, params, err := mime.ParseMediaType(ct)
+		if err != nil || (mediaType != "application/json" && mediaType != "text/plain") {
+			return nil, errUnsupportedMediaType
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return nil, errUnsupportedMediaType
+		}
+	}
+	if r.ContentLength > maxBodyBytes {
+		return nil, errTooLarge
+	}
+	// Read one byte past the limit so a chunked body that is too large is
+	// told apart from one that is exactly at it.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, invalidArgument("the request body could not be read")
+	}
+	if len(body) > maxBodyBytes {
+		return nil, errTooLarge
+	}
+	return body, nil
+}
+
+// clientID resolves step 2's client_id: absent or empty means the
+// environment itself.
+func (a *API) clientID(r *http.Request) (string, *apiError) {
+	if r.URL.RawQuery == "" {
+		return a.cfg.EnvironmentID, nil
+	}
+	id := r.URL.Query().Get("client_id")
+	if id == "" {
+		return a.cfg.EnvironmentID, nil
+	}
+	if _, ok := a.clientIDs[id]; !ok {
+		return "", invalidArgument("client_id is not a client of this environment")
+	}
+	return id, nil
+}
+
+// deviceID reads step 2's x-device-id: empty means absent.
+func deviceID(r *http.Request) (string, *apiError) {
+	id := r.Header.Get("X-Device-Id")
+	if id == "" {
+		return "", nil
+	}
+	if !validDeviceID(id) {
+		return "", invalidArgument("x-device-id must be 1 to 128 characters of A-Z a-z 0-9 . _ : -")
+	}
+	return id, nil
+}
+
+func validDeviceID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// authenticate is step 3: the bearer token, its audience for clientID, and
+// its device binding.
+func (a *API) authenticate(c *call) *apiError {
+	raw, ok := bearerToken(c.r.Header.Get("Authorization"))
+	if !ok {
+		return errMissingToken
+	}
+	claims, err := a.deps.Verifier.Verify(c.r.Context(), raw, c.clientID)
+	if err != nil {
+		if te, ok := err.(*token.Error); ok {
+			return unauthenticated(te.Description)
+		}
+		return unauthenticated("the access token could not be verified")
+	}
+	if claims.HasDevice && claims.DeviceID != c.deviceID {
+		return unauthenticated("the access token is bound to another device (x-device-id)")
+	}
+	c.claims = claims
+	return nil
+}
+
+// bearerToken extracts the token of an RFC 6750 Authorization header; the
+// scheme is case-insensitive.
+func bearerToken(header string) (string, bool) {
+	const scheme = "bearer "
+	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return "", false
+	}
+	raw := strings.TrimSpace(header[len(scheme):])
+	return raw, raw != ""
+}

@@ -1,0 +1,221 @@
+package handler
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/authedge/caddy-authedge/internal/secret"
+	"github.com/authedge/caddy-authedge/notify"
+	"github.com/authedge/caddy-authedge/profile"
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// Verification targets (SPEC 4.2).
+const (
+	targetAny     = "ANY"
+	targetNotUser = "NOT_USER"
+	targetCurUser = "CUR_USER"
+)
+
+// sendCodeBody is POST /auth/v1/verification's body.
+type sendCodeBody struct {
+	PhoneNumber *string `json:"phone_number"`
+	Email       *string `json:"email"`
+	Target      *string `json:"target"`
+	Usage       *string `json:"usage"`
+}
+
+// contact is a phone number or email address, validated and normalised.
+type contact struct {
+	channel string // channelPhone or channelEmail
+	key     string // uniqueness key
+	display string // stored form
+}
+
+// wireChannel is the channel name of the webhook message.
+func (c contact) wireChannel() string {
+	if c.channel == channelPhone {
+		return "sms"
+	}
+	return "email"
+}
+
+func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
+	if a.deps.Sender == nil {
+		return errUnimplemented
+	}
+	var body sendCodeBody
+	if err := decodeBody(c.body, &body); err != nil {
+		return err
+	}
+	if (body.PhoneNumber == nil) == (body.Email == nil) {
+		return invalidArgument("give exactly one of phone_number and email")
+	}
+	target := targetAny
+	if body.Target != nil && *body.Target != "" {
+		target = *body.Target
+	}
+	usage := deref(body.Usage)
+	if utf8.RuneCountInString(usage) > 64 || !printable(usage) {
+		return invalidArgument("usage: at most 64 printable characters")
+	}
+
+	var to contact
+	switch target {
+	case targetAny, targetNotUser:
+		var err *apiError
+		if to, err = parseContact(body.PhoneNumber, body.Email); err != nil {
+			return err
+		}
+	case targetCurUser:
+		var err *apiError
+		if to, err = a.boundContact(c, body.PhoneNumber != nil); err != nil {
+			return err
+		}
+	default:
+		return invalidArgument("target: must be ANY, NOT_USER or CUR_USER")
+	}
+
+	v := store.NewVerification{
+		ID:          secret.ID(),
+		UserID:      c.claims.Subject,
+		Channel:     to.channel,
+		Key:         to.key,
+		Display:     to.display,
+		Code:        secret.Code(),
+		Usage:       usage,
+		TTL:         a.policy.codeTTL,
+		RefuseBound: target == targetNotUser,
+	}
+	ctx := c.r.Context()
+	isUser, err := a.deps.Store.StartVerification(ctx, v)
+	if err != nil {
+		return a.storeError("verification", err)
+	}
+	msg := notify.Message{
+		VerificationID: v.ID,
+		Channel:        to.wireChannel(),
+		To:             to.display,
+		Code:           v.Code,
+		Usage:          usage,
+		ExpiresIn:      seconds(a.policy.codeTTL),
+	}
+	if err := a.deps.Sender.Send(ctx, msg); err != nil {
+		// The code never reached anyone: forget it and do not count the
+		// send, so the user may ask again at once. The cancel gets its own
+		// deadline because ctx may be what just expired.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		cerr := a.deps.Store.CancelVerification(cctx, v)
+		cancel()
+		a.log.Warn("verification code delivery failed",
+			zap.String("channel", msg.Channel), zap.String("to", maskContact(to)), zap.Error(err), zap.NamedError("cancel_error", cerr))
+		e := unavailable()
+		e.description = "the verification code could not be delivered; retry later"
+		return e
+	}
+	b := make([]byte, 0, 96)
+	b = append(b, `{"verification_id":`...)
+	b = appendJSONString(b, v.ID)
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, int64(msg.ExpiresIn), 10)
+	b = append(b, `,"is_user":`...)
+	b = strconv.AppendBool(b, isUser)
+	writeJSON(w, http.StatusOK, append(b, '}'))
+	return nil
+}
+
+// parseContact validates the one contact a body names.
+func parseContact(phone, email *string) (contact, *apiError) {
+	if phone != nil {
+		p, err := profile.ParsePhone(*phone)
+		if err != nil {
+			return contact{}, renameField(fieldError(err), "phone:", "phone_number:")
+		}
+		return contact{channel: channelPhone, key: p.E164, display: p.Display}, nil
+	}
+	display, key, err := profile.Email(*email)
+	if err != nil {
+		return contact{}, fieldError(err)
+	}
+	return contact{channel: channelEmail, key: key, display: display}, nil
+}
+
+// boundContact is CUR_USER's recipient: the caller's own bound phone or
+// email. What the body gave as its value (often masked) is ignored.
+func (a *API) boundContact(c *call, phone bool) (contact, *apiError) {
+	p, ok, err := a.deps.Store.Profile(c.r.Context(), c.claims.Subject)
+	if err != nil {
+		return contact{}, a.storeError("verification", err)
+	}
+	if phone {
+		if !ok || p.Phone == "" {
+			return contact{}, invalidArgument("phone_number: you have no bound phone number to send a code to")
+		}
+		return contact{channel: channelPhone, key: phoneKey(p.Phone), display: p.Phone}, nil
+	}
+	if !ok || p.Email == "" {
+		return contact{}, invalidArgument("email: you have no bound email address to send a code to")
+	}
+	return contact{channel: channelEmail, key: profile.FoldKey(p.Email), display: p.Email}, nil
+}
+
+// verifyCodeBody is POST /auth/v1/verification/verify's body.
+type verifyCodeBody struct {
+	VerificationID   *string `json:"verification_id"`
+	VerificationCode *string `json:"verification_code"`
+}
+
+// serveVerifyCode trades a correct code for a verification token. It takes
+// no access token (CloudBase's SDK sends none): the unguessable
+// verification_id names the request, and the token is bound to the user who
+// asked for the code.
+func (a *API) serveVerifyCode(w http.ResponseWriter, c *call) *apiError {
+	if a.deps.Sender == nil {
+		return errUnimplemented
+	}
+	var body verifyCodeBody
+	if err := decodeBody(c.body, &body); err != nil {
+		return err
+	}
+	id, code := deref(body.VerificationID), deref(body.VerificationCode)
+	if id == "" || len(id) > 128 {
+		return invalidArgument("verification_id: required, as returned by POST /auth/v1/verification")
+	}
+	if code == "" || len(code) > 16 {
+		return errInvalidVerificationCode
+	}
+	tok := secret.Token()
+	if err := a.deps.Store.CheckCode(c.r.Context(), id, code, tok, a.policy.tokenTTL); err != nil {
+		return a.storeError("verification.verify", err)
+	}
+	b := make([]byte, 0, 96)
+	b = append(b, `{"verification_token":`...)
+	b = appendJSONString(b, tok)
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, int64(seconds(a.policy.tokenTTL)), 10)
+	writeJSON(w, http.StatusOK, append(b, '}'))
+	return nil
+}
+
+func maskContact(c contact) string {
+	if c.channel == channelPhone {
+		return profile.MaskPhone(c.display)
+	}
+	return profile.MaskEmail(c.display)
+}
+
+func printable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func seconds(d time.Duration) int { return int(d / time.Second) }
