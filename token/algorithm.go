@@ -1,0 +1,124 @@
+package token
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"fmt"
+	"math/big"
+	"strings"
+)
+
+// keyKind is the family of public key an algorithm verifies with.
+type keyKind int
+
+const (
+	kindRSA keyKind = iota + 1
+	kindEC
+	kindEd25519
+)
+
+// algorithm is one accepted JWS algorithm (RFC 7518 section 3, RFC 8037).
+type algorithm struct {
+	name  string
+	kind  keyKind
+	hash  crypto.Hash    // unused for EdDSA, which hashes internally
+	pss   bool           // RSASSA-PSS rather than PKCS #1 v1.5
+	curve elliptic.Curve // EC only: the one curve this algorithm is defined on
+}
+
+var algorithms = []*algorithm{
+	{name: "RS256", kind: kindRSA, hash: crypto.SHA256},
+	{name: "RS384", kind: kindRSA, hash: crypto.SHA384},
+	{name: "RS512", kind: kindRSA, hash: crypto.SHA512},
+	{name: "PS256", kind: kindRSA, hash: crypto.SHA256, pss: true},
+	{name: "PS384", kind: kindRSA, hash: crypto.SHA384, pss: true},
+	{name: "PS512", kind: kindRSA, hash: crypto.SHA512, pss: true},
+	{name: "ES256", kind: kindEC, hash: crypto.SHA256, curve: elliptic.P256()},
+	{name: "ES384", kind: kindEC, hash: crypto.SHA384, curve: elliptic.P384()},
+	{name: "ES512", kind: kindEC, hash: crypto.SHA512, curve: elliptic.P521()},
+	{name: "EdDSA", kind: kindEd25519},
+}
+
+// lookupAlgorithm resolves a configured algorithm name. none and the HMAC
+// algorithms get an error of their own: they are refused on purpose, not
+// merely unknown.
+func lookupAlgorithm(name string) (*algorithm, error) {
+	for _, a := range algorithms {
+		if a.name == name {
+			return a, nil
+		}
+	}
+	switch {
+	case strings.EqualFold(name, "none"):
+		return nil, fmt.Errorf("token: algorithm %q is never accepted: unsigned tokens prove nothing", name)
+	case strings.HasPrefix(strings.ToUpper(name), "HS"):
+		return nil, fmt.Errorf("token: algorithm %q is never accepted: HMAC needs a shared secret, and authedge holds only public keys", name)
+	}
+	return nil, fmt.Errorf("token: unsupported algorithm %q", name)
+}
+
+// fits reports whether k can verify signatures of a: the right family, the
+// right curve, and the JWK's own alg (if it names one) equal to a.
+func (a *algorithm) fits(k *publicKey) bool {
+	if k.kind != a.kind || (k.alg != "" && k.alg != a.name) {
+		return false
+	}
+	return a.kind != kindEC || k.ec.Curve == a.curve
+}
+
+// digest is the hash of a signing input, computed once per token however
+// many keys are tried.
+type digest struct {
+	sum [sha512.Size]byte
+	n   int
+}
+
+func (d *digest) bytes() []byte { return d.sum[:d.n] }
+
+// hashInput hashes the signing input with a's hash, without allocating.
+func (a *algorithm) hashInput(input []byte) digest {
+	var d digest
+	switch a.hash {
+	case crypto.SHA256:
+		s := sha256.Sum256(input)
+		d.n = copy(d.sum[:], s[:])
+	case crypto.SHA384:
+		s := sha512.Sum384(input)
+		d.n = copy(d.sum[:], s[:])
+	case crypto.SHA512:
+		s := sha512.Sum512(input)
+		d.n = copy(d.sum[:], s[:])
+	}
+	return d
+}
+
+// verify checks sig over input (whose hash is d) with k, which must fit a.
+func (a *algorithm) verify(k *publicKey, input []byte, d *digest, sig []byte) bool {
+	switch a.kind {
+	case kindRSA:
+		if a.pss {
+			// RFC 7518 3.5: the salt is as long as the hash.
+			opts := rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: a.hash}
+			return rsa.VerifyPSS(k.rsa, a.hash, d.bytes(), sig, &opts) == nil
+		}
+		return rsa.VerifyPKCS1v15(k.rsa, a.hash, d.bytes(), sig) == nil
+	case kindEC:
+		// RFC 7518 3.4: R and S as fixed-size big-endian integers, not
+		// ASN.1. Any other length is malformed, not merely wrong.
+		size := (a.curve.Params().BitSize + 7) / 8
+		if len(sig) != 2*size {
+			return false
+		}
+		r := new(big.Int).SetBytes(sig[:size])
+		s := new(big.Int).SetBytes(sig[size:])
+		return ecdsa.Verify(k.ec, d.bytes(), r, s)
+	case kindEd25519:
+		return ed25519.Verify(k.ed, input, sig)
+	}
+	return false
+}

@@ -1,0 +1,187 @@
+package token
+
+import (
+	"strings"
+	"time"
+)
+
+// verified is a token whose signature, issuer and claim syntax have been
+// checked: what stays true for as long as the key set does. The checks that
+// depend on the clock or on the caller (times, audience) are redone on every
+// use, cached or not, by accept.
+type verified struct {
+	claims   Claims
+	audience []string
+	notAfter time.Time // exp
+	nbf      time.Time // zero if absent
+	iat      time.Time // zero if absent
+}
+
+// Claim indexes, for refusing a claim given twice.
+const (
+	claimIss = iota
+	claimSub
+	claimAud
+	claimExp
+	claimNbf
+	claimIat
+	claimScope
+	claimAuthTime
+	claimDevice
+	claimCount
+)
+
+// errClaim is the failure for a claim of the wrong type or given twice.
+var errClaim = [claimCount]*Error{
+	claimIss:      refuse("invalid iss claim"),
+	claimSub:      refuse("invalid sub claim"),
+	claimAud:      refuse("invalid aud claim"),
+	claimExp:      refuse("invalid exp claim"),
+	claimNbf:      refuse("invalid nbf claim"),
+	claimIat:      refuse("invalid iat claim"),
+	claimScope:    refuse("invalid scope claim"),
+	claimAuthTime: refuse("invalid auth_time claim"),
+	claimDevice:   refuse("invalid device claim"),
+}
+
+// Failures of the claims' content.
+var (
+	errIssuer   = refuse("wrong issuer")
+	errNoExp    = refuse("missing exp claim")
+	errNoSub    = refuse("missing sub claim")
+	errNoAud    = refuse("missing aud claim")
+	errExpired  = refuse("token expired")
+	errNotYet   = refuse("token not yet valid")
+	errIssued   = refuse("token issued in the future")
+	errAuthTime = refuse("auth_time in the future")
+	errAudience = refuse("audience not accepted")
+)
+
+// parseClaims reads the claims authedge uses. Each may appear at most once:
+// RFC 7519 4 lets a parser keep the last of duplicates, but another parser
+// in front of the app may keep the first, and the two must never disagree
+// on who the user is.
+func (s *settings) parseClaims(data []byte) (*verified, *Error) {
+	var (
+		v    verified
+		seen [claimCount]bool
+		fail *Error
+		iss  string
+	)
+	err := walkObject(data, func(name, value []byte) error {
+		idx := -1
+		var ok bool
+		switch {
+		case nameIs(name, "iss"):
+			idx = claimIss
+			iss, ok = jsonString(value)
+		case nameIs(name, "sub"):
+			idx = claimSub
+			v.claims.Subject, ok = jsonString(value)
+		case nameIs(name, "aud"):
+			idx = claimAud
+			v.audience, ok = jsonStrings(value)
+		case nameIs(name, "exp"):
+			idx = claimExp
+			v.notAfter, ok = jsonNumericDate(value)
+		case nameIs(name, "nbf"):
+			idx = claimNbf
+			v.nbf, ok = jsonNumericDate(value)
+		case nameIs(name, "iat"):
+			idx = claimIat
+			v.iat, ok = jsonNumericDate(value)
+		case nameIs(name, "scope"):
+			idx = claimScope
+			v.claims.Scopes, ok = jsonString(value)
+		case nameIs(name, "auth_time"):
+			idx = claimAuthTime
+			v.claims.AuthTime, ok = jsonNumericDate(value)
+		case nameIs(name, s.deviceClaim):
+			idx = claimDevice
+			v.claims.DeviceID, ok = jsonString(value)
+			v.claims.HasDevice = true
+			// An empty binding would bind to no header at all.
+			ok = ok && v.claims.DeviceID != ""
+		default:
+			return nil
+		}
+		if !ok || seen[idx] {
+			fail = errClaim[idx]
+			return fail
+		}
+		seen[idx] = true
+		return nil
+	})
+	switch {
+	case fail != nil:
+		return nil, fail
+	case err != nil:
+		return nil, errBadClaims
+	case !seen[claimIss] || iss != s.issuer:
+		return nil, errIssuer
+	case !seen[claimExp]:
+		return nil, errNoExp
+	case v.claims.Subject == "":
+		return nil, errNoSub
+	case !seen[claimAud]:
+		return nil, errNoAud
+	}
+	v.claims.Expiry = v.notAfter
+	v.claims.Admin = hasScope(v.claims.Scopes, s.adminScope)
+	return &v, nil
+}
+
+// hasScope reports whether the space-separated scopes hold want exactly:
+// "administrator" is not "admin".
+func hasScope(scopes, want string) bool {
+	for scopes != "" {
+		var scope string
+		scope, scopes, _ = strings.Cut(scopes, " ")
+		if scope == want {
+			return true
+		}
+	}
+	return false
+}
+
+// accept runs the checks that depend on the clock and the caller, and
+// returns the caller's own copy of the claims.
+func (s *settings) accept(v *verified, now time.Time, clientID string) (*Claims, *Error) {
+	switch {
+	case !v.notAfter.After(now.Add(-s.leeway)):
+		return nil, errExpired
+	case !v.nbf.IsZero() && v.nbf.After(now.Add(s.leeway)):
+		return nil, errNotYet
+	case !v.iat.IsZero() && v.iat.After(now.Add(s.leeway)):
+		return nil, errIssued
+	case !v.claims.AuthTime.IsZero() && v.claims.AuthTime.After(now.Add(s.leeway)):
+		// A future auth_time would count as a fresh sign-in for ever.
+		return nil, errAuthTime
+	case !s.audienceAccepted(v.audience, clientID):
+		return nil, errAudience
+	}
+	c := v.claims
+	return &c, nil
+}
+
+// audienceAccepted: with Config.Audience, aud must hold one of its values;
+// without, it must hold the client_id the request is for.
+func (s *settings) audienceAccepted(aud []string, clientID string) bool {
+	for _, a := range aud {
+		if a == "" {
+			continue
+		}
+		if len(s.audience) == 0 {
+			if a == clientID {
+				return true
+			}
+			continue
+		}
+		for _, want := range s.audience {
+			if a == want {
+				return true
+			}
+		}
+	}
+	return false
+}

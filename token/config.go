@@ -1,0 +1,156 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New to a zero Config field.
+const (
+	DefaultLeeway      = 30 * time.Second
+	DefaultAdminScope  = "admin"
+	DefaultDeviceClaim = "device_id"
+	DefaultCacheSize   = 10000
+)
+
+// DefaultAlgorithms are the algorithms accepted when Config.Algorithms is
+// empty: every asymmetric JWS algorithm in common use.
+var DefaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
+
+// Config configures a Verifier. Only Issuer and one key source (PublicKeyFiles,
+// JWKSFile or Remote) are required; New fills the rest with the defaults.
+type Config struct {
+	// Issuer is the required value of the iss claim.
+	Issuer string
+	// Audience, if set, lists accepted aud values: the token's aud must
+	// contain one of them. Empty: aud must contain the clientID given to
+	// Verify.
+	Audience []string
+	// Algorithms are the accepted alg header values; empty means
+	// DefaultAlgorithms. "none" and the HMAC algorithms are refused by New:
+	// a verifier holding public keys must never treat one as a secret.
+	Algorithms []string
+	// Leeway is the clock skew allowed for exp, nbf, iat and auth_time;
+	// zero means DefaultLeeway. Negative is an error.
+	Leeway time.Duration
+	// AdminScope is the scope, in the space-separated scope claim, that
+	// makes Claims.Admin true; empty means DefaultAdminScope.
+	AdminScope string
+	// DeviceClaim names the claim read into Claims.DeviceID; empty means
+	// DefaultDeviceClaim.
+	DeviceClaim string
+	// PublicKeyFiles are PEM files of RSA, EC or Ed25519 public keys (or
+	// certificates). Their keys have no kid and are tried for any token.
+	PublicKeyFiles []string
+	// JWKSFile is a local JWK Set of public keys.
+	JWKSFile string
+	// Remote is a remote JWK Set; it may be shared by several Verifiers and
+	// is not closed by them.
+	Remote *RemoteJWKS
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// CacheSize bounds the verified-token cache: 0 means DefaultCacheSize,
+	// a negative value turns the cache off.
+	CacheSize int
+}
+
+// registeredClaims are claims whose meaning is fixed, so DeviceClaim may not
+// name one of them.
+var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "auth_time"}
+
+// settings is a Config with defaults applied and algorithms resolved, read
+// on every Verify.
+type settings struct {
+	issuer      string
+	audience    []string
+	algorithms  []*algorithm
+	leeway      time.Duration
+	adminScope  string
+	deviceClaim string
+	now         func() time.Time
+	cacheSize   int
+}
+
+// resolve checks cfg and applies the defaults.
+func (cfg *Config) resolve() (*settings, error) {
+	s := &settings{
+		issuer:      cfg.Issuer,
+		leeway:      cfg.Leeway,
+		adminScope:  cfg.AdminScope,
+		deviceClaim: cfg.DeviceClaim,
+		now:         cfg.Now,
+		cacheSize:   cfg.CacheSize,
+	}
+	if s.issuer == "" {
+		return nil, errors.New("token: an issuer is required")
+	}
+	for _, aud := range cfg.Audience {
+		if aud == "" {
+			return nil, errors.New("token: an audience value is empty")
+		}
+		s.audience = append(s.audience, aud)
+	}
+	if s.leeway < 0 {
+		return nil, fmt.Errorf("token: leeway %s is negative", s.leeway)
+	}
+	if s.leeway == 0 {
+		s.leeway = DefaultLeeway
+	}
+	if s.adminScope == "" {
+		s.adminScope = DefaultAdminScope
+	}
+	if strings.ContainsAny(s.adminScope, " \t\r\n") {
+		return nil, fmt.Errorf("token: admin scope %q holds whitespace, but scopes are space-separated", s.adminScope)
+	}
+	if s.deviceClaim == "" {
+		s.deviceClaim = DefaultDeviceClaim
+	}
+	for _, name := range registeredClaims {
+		if s.deviceClaim == name {
+			return nil, fmt.Errorf("token: device claim %q is a registered claim with another meaning", name)
+		}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.cacheSize == 0 {
+		s.cacheSize = DefaultCacheSize
+	}
+	names := cfg.Algorithms
+	if len(names) == 0 {
+		names = DefaultAlgorithms
+	}
+	for _, name := range names {
+		alg, err := lookupAlgorithm(name)
+		if err != nil {
+			return nil, err
+		}
+		if !containsAlgorithm(s.algorithms, alg) {
+			s.algorithms = append(s.algorithms, alg)
+		}
+	}
+	return s, nil
+}
+
+func containsAlgorithm(list []*algorithm, alg *algorithm) bool {
+	for _, a := range list {
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// allowed returns the configured algorithm named by a token's alg header,
+// or nil. The header is the only place the name comes from, and it only
+// selects among what the configuration already allows.
+func (s *settings) allowed(name string) *algorithm {
+	for _, a := range s.algorithms {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}

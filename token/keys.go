@@ -1,0 +1,259 @@
+package token
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// minRSABits is the smallest RSA modulus accepted (RFC 7518 3.3 and 3.5).
+const minRSABits = 2048
+
+// publicKey is a verification key in the raw form crypto/* wants, converted
+// from jwx's jwk.Key once, when its key set is loaded.
+type publicKey struct {
+	kid  string // "" for PEM keys and kid-less JWKs: tried for any token
+	alg  string // the JWK's alg, "" if it names none
+	kind keyKind
+	rsa  *rsa.PublicKey
+	ec   *ecdsa.PublicKey
+	ed   ed25519.PublicKey
+}
+
+// keySet is an immutable set of keys. Key sets are replaced whole, never
+// changed, so a Verify that has loaded one needs no lock.
+type keySet struct {
+	// gen identifies this set's content: a Verifier's cached tokens are
+	// used only while it is unchanged.
+	gen uint64
+	// fingerprint is a hash of the content, to tell a refresh that
+	// changed nothing from one that did.
+	fingerprint [sha256.Size]byte
+	byKid       map[string][]*publicKey
+	anonymous   []*publicKey // keys without a kid
+	all         []*publicKey
+}
+
+func newKeySet(keys []*publicKey) *keySet {
+	s := &keySet{byKid: make(map[string][]*publicKey), all: keys}
+	for _, k := range keys {
+		if k.kid == "" {
+			s.anonymous = append(s.anonymous, k)
+		} else {
+			s.byKid[k.kid] = append(s.byKid[k.kid], k)
+		}
+	}
+	s.fingerprint = fingerprint(keys)
+	return s
+}
+
+// fingerprint hashes kid, alg and the public key of every key, in a stable
+// order.
+func fingerprint(keys []*publicKey) [sha256.Size]byte {
+	lines := make([]string, 0, len(keys))
+	for _, k := range keys {
+		der, err := x509.MarshalPKIXPublicKey(k.raw())
+		if err != nil {
+			// Every key was checked when converted; keep it distinct anyway.
+			der = []byte(fmt.Sprintf("%p", k))
+		}
+		lines = append(lines, fmt.Sprintf("%q %q %x", k.kid, k.alg, der))
+	}
+	sort.Strings(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{'\n'})
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+func (k *publicKey) raw() any {
+	switch k.kind {
+	case kindRSA:
+		return k.rsa
+	case kindEC:
+		return k.ec
+	default:
+		return k.ed
+	}
+}
+
+// errUnusable marks a JWK that is fine but not a signature verification
+// key (an encryption key, say): skipped, not an error.
+var errUnusable = errors.New("not a signature verification key")
+
+// fromJWK converts a jwk.Key into a publicKey. Private and symmetric keys
+// are errors: a verifier must only ever hold public keys.
+func fromJWK(key jwk.Key) (*publicKey, error) {
+	if use := key.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
+		return nil, errUnusable
+	}
+	if ops := key.KeyOps(); len(ops) > 0 && !containsOp(ops, jwk.KeyOpVerify) {
+		return nil, errUnusable
+	}
+	k := &publicKey{kid: key.KeyID()}
+	if alg := key.Algorithm(); alg != nil {
+		k.alg = alg.String()
+	}
+	// Private keys first: the order of a type switch on interfaces matters.
+	switch key := key.(type) {
+	case jwk.RSAPrivateKey, jwk.ECDSAPrivateKey, jwk.OKPPrivateKey:
+		return nil, errors.New("it is a private key; give only public keys")
+	case jwk.OKPPublicKey:
+		if key.Crv() != jwa.Ed25519 {
+			return nil, errUnusable // X25519 is for key agreement
+		}
+	case jwk.RSAPublicKey, jwk.ECDSAPublicKey:
+	case jwk.SymmetricKey:
+		return nil, errors.New("it is a symmetric key; HMAC is never accepted")
+	default:
+		return nil, fmt.Errorf("unsupported key type %q", key.KeyType())
+	}
+	var raw any
+	if err := key.Raw(&raw); err != nil {
+		return nil, fmt.Errorf("unusable key: %w", err)
+	}
+	if err := k.setRaw(raw); err != nil {
+		return nil, err
+	}
+	if k.alg != "" {
+		alg, err := lookupAlgorithm(k.alg)
+		if err != nil {
+			// An encryption alg (RSA-OAEP...) also lands here: skip it.
+			return nil, errUnusable
+		}
+		if !alg.fits(k) {
+			return nil, fmt.Errorf("its alg %s does not match the key", k.alg)
+		}
+	}
+	return k, nil
+}
+
+func containsOp(ops jwk.KeyOperationList, op jwk.KeyOperation) bool {
+	for _, o := range ops {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+// setRaw fills k from a raw crypto public key, checking it is one we can
+// trust to verify: RSA of at least 2048 bits, EC on P-256/384/521 with the
+// point on its curve, Ed25519 of the right length.
+func (k *publicKey) setRaw(raw any) error {
+	switch pub := raw.(type) {
+	case *rsa.PublicKey:
+		if pub.N == nil || pub.N.BitLen() < minRSABits {
+			return fmt.Errorf("RSA key shorter than %d bits", minRSABits)
+		}
+		if pub.E < 3 || pub.E%2 == 0 {
+			return errors.New("RSA key with an invalid exponent")
+		}
+		k.kind, k.rsa = kindRSA, pub
+	case *ecdsa.PublicKey:
+		switch pub.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return errors.New("EC key on an unsupported curve")
+		}
+		// ECDH checks the point is on the curve.
+		if _, err := pub.ECDH(); err != nil {
+			return errors.New("EC key with an invalid point")
+		}
+		k.kind, k.ec = kindEC, pub
+	case ed25519.PublicKey:
+		if len(pub) != ed25519.PublicKeySize {
+			return errors.New("Ed25519 key of the wrong size")
+		}
+		k.kind, k.ed = kindEd25519, pub
+	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
+		return errors.New("it is a private key; give only public keys")
+	default:
+		return fmt.Errorf("unsupported key type %T", raw)
+	}
+	return nil
+}
+
+// loadPEMFile reads the public keys of one PEM file: every block must be a
+// public key or a certificate.
+func loadPEMFile(path string) ([]*publicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("token: public key %s: %w", path, err)
+	}
+	set, err := jwk.Parse(data, jwk.WithPEM(true))
+	if err != nil {
+		return nil, fmt.Errorf("token: public key %s: not a PEM public key: %w", path, err)
+	}
+	if set.Len() == 0 {
+		return nil, fmt.Errorf("token: public key %s: no PEM block in it", path)
+	}
+	var keys []*publicKey
+	for i := 0; i < set.Len(); i++ {
+		key, _ := set.Key(i)
+		k, err := fromJWK(key)
+		if err != nil {
+			return nil, fmt.Errorf("token: public key %s: key %d: %w", path, i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// loadJWKSFile reads a local JWK Set. Unlike a remote set, which is skimmed
+// for usable keys, a local file is configuration: a private or symmetric
+// key in it is an error, and so is a set with no signature key.
+func loadJWKSFile(path string) ([]*publicKey, error) {
+	set, err := jwk.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("token: JWKS file %s: %w", path, err)
+	}
+	var keys []*publicKey
+	for i := 0; i < set.Len(); i++ {
+		key, _ := set.Key(i)
+		k, err := fromJWK(key)
+		if errors.Is(err, errUnusable) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("token: JWKS file %s: key %d (kid %q): %w", path, i+1, key.KeyID(), err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("token: JWKS file %s: no public signature key in it", path)
+	}
+	return keys, nil
+}
+
+// keysFromSet converts what it can of a fetched JWK Set, skipping keys that
+// cannot verify signatures: a provider may publish encryption keys next to
+// signing keys, and one odd key must not stop the others from working.
+func keysFromSet(set jwk.Set) []*publicKey {
+	var keys []*publicKey
+	for it := set.Keys(context.Background()); it.Next(context.Background()); {
+		key, ok := it.Pair().Value.(jwk.Key)
+		if !ok {
+			continue
+		}
+		if k, err := fromJWK(key); err == nil {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}

@@ -1,0 +1,246 @@
+package token
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// Remote JWKS timing. The periodic refresh follows the server's
+// Cache-Control (never sooner than remoteMinRefresh); an unknown kid makes
+// an extra fetch, at most once per remoteMissInterval (SPEC 2), so that
+// tokens with made-up kids cannot turn authedge against the key server.
+const (
+	remoteRefreshWindow = time.Minute
+	remoteMinRefresh    = 5 * time.Minute
+	remoteMissInterval  = 5 * time.Second
+	remoteFetchTimeout  = 10 * time.Second
+	maxJWKSSize         = 1 << 20
+)
+
+// RemoteJWKS is a remote JWK Set, fetched at start and kept fresh in the
+// background by jwx's jwk.Cache. One RemoteJWKS may serve several Verifiers
+// at once (caddymodule shares one per URL across config reloads); each sees
+// a new key set as soon as it is fetched. Close stops it.
+type RemoteJWKS struct {
+	url    string
+	cache  *jwk.Cache
+	client *fetchClient
+	cancel context.CancelFunc
+
+	keys atomic.Pointer[keySet]
+
+	installMu sync.Mutex // orders installs, so generations only grow
+
+	now          func() time.Time
+	missInterval time.Duration
+
+	missMu   sync.Mutex
+	lastMiss time.Time
+	inflight *missFetch
+}
+
+// missFetch is one refresh for an unknown kid, shared by every Verify that
+// asks while it runs.
+type missFetch struct {
+	done chan struct{}
+}
+
+// remoteOptions are the knobs tests turn; NewRemoteJWKS uses the defaults.
+type remoteOptions struct {
+	refreshWindow   time.Duration // how often jwk.Cache looks for due refreshes
+	refreshInterval time.Duration // fixed interval; 0: from Cache-Control, at least remoteMinRefresh
+	missInterval    time.Duration
+	now             func() time.Time
+}
+
+// NewRemoteJWKS fetches the JWK Set at url and keeps it fresh until Close.
+// ctx bounds the first fetch only, which must succeed and yield at least
+// one public signature key. client may be nil; its timeout, if shorter than
+// ten seconds, bounds each fetch.
+func NewRemoteJWKS(ctx context.Context, url string, client *http.Client) (*RemoteJWKS, error) {
+	return newRemoteJWKS(ctx, url, client, remoteOptions{})
+}
+
+func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remoteOptions) (*RemoteJWKS, error) {
+	if o.refreshWindow == 0 {
+		o.refreshWindow = remoteRefreshWindow
+	}
+	if o.missInterval == 0 {
+		o.missInterval = remoteMissInterval
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if client == nil {
+		client = &http.Client{}
+	}
+	// The background goroutines live until Close, not until ctx ends:
+	// ctx is the caller's, for the first fetch.
+	life, cancel := context.WithCancel(context.Background())
+	r := &RemoteJWKS{
+		url:          url,
+		client:       &fetchClient{life: life, client: client},
+		cancel:       cancel,
+		now:          o.now,
+		missInterval: o.missInterval,
+	}
+	r.cache = jwk.NewCache(life, jwk.WithRefreshWindow(o.refreshWindow))
+	register := []jwk.RegisterOption{
+		jwk.WithHTTPClient(r.client),
+		jwk.WithPostFetcher(jwk.PostFetchFunc(r.postFetch)),
+	}
+	if o.refreshInterval > 0 {
+		register = append(register, jwk.WithRefreshInterval(o.refreshInterval))
+	} else {
+		register = append(register, jwk.WithMinRefreshInterval(remoteMinRefresh))
+	}
+	if err := r.cache.Register(url, register...); err != nil {
+		cancel()
+		return nil, fmt.Errorf("token: JWKS %s: %w", url, err)
+	}
+	if _, err := r.cache.Get(ctx, url); err != nil {
+		cancel()
+		return nil, fmt.Errorf("token: JWKS %s: %w", url, err)
+	}
+	if len(r.keys.Load().all) == 0 {
+		cancel()
+		return nil, fmt.Errorf("token: JWKS %s: no public signature key in it", url)
+	}
+	return r, nil
+}
+
+// Close stops the background refresh and any fetch in flight. The last
+// keys fetched stay usable by Verifiers still holding r.
+func (r *RemoteJWKS) Close() error {
+	r.cancel()
+	return nil
+}
+
+// current is the key set Verifiers use now.
+func (r *RemoteJWKS) current() *keySet { return r.keys.Load() }
+
+// postFetch installs every set jwk.Cache fetches.
+func (r *RemoteJWKS) postFetch(_ string, set jwk.Set) (jwk.Set, error) {
+	r.install(keysFromSet(set))
+	return set, nil
+}
+
+// install makes keys the current set. A set equal to the current one keeps
+// its generation, so a periodic refresh that changed nothing does not
+// empty the Verifiers' caches.
+func (r *RemoteJWKS) install(keys []*publicKey) {
+	next := newKeySet(keys)
+	r.installMu.Lock()
+	defer r.installMu.Unlock()
+	cur := r.keys.Load()
+	if cur != nil {
+		if cur.fingerprint == next.fingerprint {
+			return
+		}
+		next.gen = cur.gen + 1
+	} else {
+		next.gen = 1
+	}
+	r.keys.Store(next)
+}
+
+// refreshForUnknownKid fetches the set again because a token named a kid it
+// lacks, unless such a fetch happened less than missInterval ago. Callers
+// arriving while one runs wait for it instead of fetching. It returns the
+// key set to use afterwards.
+//
+// It does not go through jwk.Cache's Refresh: in jwx v2 every Refresh also
+// queues one more periodic refresh, so each unknown kid would add a fetch
+// loop for ever.
+func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
+	r.missMu.Lock()
+	call := r.inflight
+	if call == nil {
+		now := r.now()
+		// A clock that went back does not hold fetches off for ever.
+		if elapsed := now.Sub(r.lastMiss); !r.lastMiss.IsZero() && elapsed >= 0 && elapsed < r.missInterval {
+			r.missMu.Unlock()
+			return r.current()
+		}
+		r.lastMiss = now
+		call = &missFetch{done: make(chan struct{})}
+		r.inflight = call
+		go r.runMissFetch(call)
+	}
+	r.missMu.Unlock()
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+	}
+	return r.current()
+}
+
+// runMissFetch fetches outside any request's context: it is shared, and
+// one caller giving up must not fail it for the others.
+func (r *RemoteJWKS) runMissFetch(call *missFetch) {
+	defer func() {
+		r.missMu.Lock()
+		r.inflight = nil
+		r.missMu.Unlock()
+		close(call.done)
+	}()
+	res, err := r.client.Get(r.url)
+	if err != nil {
+		return
+	}
+	if res.StatusCode != http.StatusOK {
+		return
+	}
+	body, _ := io.ReadAll(res.Body)
+	set, err := jwk.Parse(body)
+	if err != nil {
+		return
+	}
+	r.install(keysFromSet(set))
+}
+
+// fetchClient is the HTTP client given to jwk.Cache. It bounds each fetch
+// by a timeout and by Close (jwk.Cache's workers call Get without a
+// context, so a hung server would otherwise outlive Close), caps the body,
+// and always closes it: jwx's transform leaves a non-200 body unread and
+// open.
+type fetchClient struct {
+	life   context.Context
+	client *http.Client
+}
+
+var errJWKSTooLarge = errors.New("JWKS larger than 1 MiB")
+
+// Get fetches url and returns the response with its body already read.
+func (c *fetchClient) Get(url string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(c.life, remoteFetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	res, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxJWKSSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxJWKSSize {
+		return nil, errJWKSTooLarge
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}

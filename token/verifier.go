@@ -1,0 +1,173 @@
+package token
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+)
+
+// Verifier verifies access tokens. Safe for concurrent use.
+type Verifier struct {
+	s      *settings
+	static *keySet // PEM files and the JWKS file: fixed for the Verifier's life
+	remote *RemoteJWKS
+	cache  *verifiedCache // nil when off
+}
+
+// New builds a Verifier: it reads and checks every key file now, so that a
+// bad key fails the configuration, not a request.
+func New(cfg Config) (*Verifier, error) {
+	s, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.PublicKeyFiles) == 0 && cfg.JWKSFile == "" && cfg.Remote == nil {
+		return nil, errors.New("token: no key source: give a public key file, a JWKS file or a JWKS URL")
+	}
+	var keys []*publicKey
+	for _, path := range cfg.PublicKeyFiles {
+		k, err := loadPEMFile(path)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k...)
+	}
+	if cfg.JWKSFile != "" {
+		k, err := loadJWKSFile(cfg.JWKSFile)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k...)
+	}
+	v := &Verifier{s: s, static: newKeySet(keys), remote: cfg.Remote}
+	if s.cacheSize > 0 {
+		v.cache = newVerifiedCache(s.cacheSize)
+	}
+	return v, nil
+}
+
+// Verify checks raw, the bearer token of a request for clientID, and
+// returns its claims. Every failure is a *Error. ctx bounds only the wait
+// for a remote JWKS refresh that an unknown kid may cause.
+func (v *Verifier) Verify(ctx context.Context, raw, clientID string) (*Claims, error) {
+	c, err := v.verify(ctx, raw, clientID)
+	if err != nil {
+		return nil, err // a typed nil would not compare equal to nil
+	}
+	return c, nil
+}
+
+func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *Error) {
+	now := v.s.now()
+	var remote *keySet
+	var gen uint64
+	if v.remote != nil {
+		if remote = v.remote.current(); remote != nil {
+			gen = remote.gen
+		}
+	}
+	var key [sha256.Size]byte
+	if v.cache != nil && len(raw) <= maxTokenSize {
+		v.cache.observe(gen)
+		key = sha256.Sum256([]byte(raw))
+		if hit := v.cache.get(&key, gen); hit != nil {
+			c, err := v.s.accept(hit, now, clientID)
+			if err == errExpired {
+				v.cache.remove(&key)
+			}
+			return c, err
+		}
+	}
+
+	tok, err := splitCompact(raw)
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := parseHeader(tok.header)
+	if err != nil {
+		return nil, err
+	}
+	alg := v.s.allowed(hdr.alg)
+	if alg == nil {
+		return nil, errAlgorithm
+	}
+	gen, err = v.checkSignature(ctx, tok, hdr, alg, remote)
+	if err != nil {
+		return nil, err
+	}
+	checked, err := v.s.parseClaims(tok.payload)
+	if err != nil {
+		return nil, err
+	}
+	c, err := v.s.accept(checked, now, clientID)
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		v.cache.observe(gen)
+		v.cache.put(&key, gen, checked)
+	}
+	return c, nil
+}
+
+// checkSignature finds the keys that may have signed tok and tries them.
+// A token with a kid is tried with the keys of that kid and with the keys
+// that have none (PEM files); a token without a kid, with every key. Only
+// keys that fit alg are tried. If the kid is unknown everywhere, a remote
+// JWKS is fetched again (rate-limited) before giving up. It returns the
+// generation of the remote key set used.
+func (v *Verifier) checkSignature(ctx context.Context, tok *compactJWS, hdr *joseHeader, alg *algorithm, remote *keySet) (uint64, *Error) {
+	d := alg.hashInput(tok.signingInput)
+	var gen uint64
+	if remote != nil {
+		gen = remote.gen
+	}
+	ok, knownStatic, triedStatic := tryKeys(v.static, hdr.kid, alg, tok, &d)
+	if ok {
+		return gen, nil
+	}
+	ok, knownRemote, triedRemote := tryKeys(remote, hdr.kid, alg, tok, &d)
+	if ok {
+		return gen, nil
+	}
+	if hdr.kid != "" && !knownStatic && !knownRemote && v.remote != nil {
+		if fresh := v.remote.refreshForUnknownKid(ctx); fresh != remote {
+			ok, knownRemote, triedRemote = tryKeys(fresh, hdr.kid, alg, tok, &d)
+			if ok {
+				return fresh.gen, nil
+			}
+		}
+	}
+	switch {
+	case triedStatic || triedRemote:
+		return 0, errSignature
+	case hdr.kid != "" && !knownStatic && !knownRemote:
+		return 0, errUnknownKey
+	}
+	return 0, errNoKey
+}
+
+// tryKeys tries the keys of set that may have signed tok. known reports
+// whether set has a key with tok's kid, tried whether any key fitted alg.
+func tryKeys(set *keySet, kid string, alg *algorithm, tok *compactJWS, d *digest) (ok, known, tried bool) {
+	if set == nil {
+		return false, false, false
+	}
+	lists := [2][]*publicKey{set.all}
+	if kid != "" {
+		lists = [2][]*publicKey{set.byKid[kid], set.anonymous}
+		known = len(lists[0]) > 0
+	}
+	for _, list := range lists {
+		for _, k := range list {
+			if !alg.fits(k) {
+				continue
+			}
+			tried = true
+			if alg.verify(k, tok.signingInput, d, tok.signature) {
+				return true, known, true
+			}
+		}
+	}
+	return false, known, tried
+}
