@@ -1,0 +1,184 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// repoRoot is the repository root; caddyBin the Caddy binary under test.
+var repoRoot, caddyBin string
+
+// TestMain builds ./caddy once for the whole package: every test runs the
+// real binary that xcaddy produces, as a user would.
+func TestMain(m *testing.M) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests:", err)
+		os.Exit(1)
+	}
+	repoRoot = root
+	caddyBin = os.Getenv("AUTHEDGE_CADDY")
+	if caddyBin == "" {
+		build := exec.Command(filepath.Join(root, "xcaddy.sh"))
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "tests: ./xcaddy.sh failed: %v\n%s", err, out)
+			os.Exit(1)
+		}
+		caddyBin = filepath.Join(root, "caddy")
+	}
+	os.Exit(m.Run())
+}
+
+// lockedBuffer collects a child process's output safely across goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// caddyEnv is the environment every caddy child runs with: Caddy's data and
+// config dirs (autosave, certificates) go to a test directory, never $HOME.
+func caddyEnv(dir string, extra ...string) []string {
+	env := append(os.Environ(),
+		"HOME="+dir,
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
+	)
+	return append(env, extra...)
+}
+
+// runCaddy runs a short caddy subcommand (validate, adapt, authedge-token)
+// and returns its combined output and exit code.
+func runCaddy(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, caddyBin, args...)
+	cmd.Dir = repoRoot
+	cmd.Env = caddyEnv(t.TempDir(), env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("caddy %s: %v", strings.Join(args, " "), err)
+		}
+		code = ee.ExitCode()
+	}
+	return string(out), code
+}
+
+// caddyProc is a running `caddy run` owned by one test.
+type caddyProc struct {
+	URL   string // http://127.0.0.1:<port>, the site
+	Admin string // 127.0.0.1:<port>, the admin endpoint
+	File  string // the Caddyfile it runs
+	cmd   *exec.Cmd
+	done  chan struct{}
+	logs  *lockedBuffer
+}
+
+// startCaddy writes a Caddyfile with site as the body of the one site block
+// (on a free port, admin on another) and runs the built caddy on it until
+// the test ends. It fails the test if Caddy does not start serving.
+func startCaddy(t *testing.T, site string) *caddyProc {
+	t.Helper()
+	dir := t.TempDir()
+	port, admin := redistest.FreePort(t), redistest.FreePort(t)
+	p := &caddyProc{
+		URL:   "http://127.0.0.1:" + strconv.Itoa(port),
+		Admin: "127.0.0.1:" + strconv.Itoa(admin),
+		File:  filepath.Join(dir, "Caddyfile"),
+		done:  make(chan struct{}),
+		logs:  &lockedBuffer{},
+	}
+	caddyfile := fmt.Sprintf("{\n\tadmin %s\n\tpersist_config off\n}\n\n%s {\n%s\n}\n", p.Admin, p.URL, site)
+	writeFile(t, p.File, caddyfile)
+
+	p.cmd = exec.Command(caddyBin, "run", "--config", p.File, "--adapter", "caddyfile")
+	p.cmd.Dir = dir
+	p.cmd.Env = caddyEnv(dir)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start caddy: %v", err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("Caddyfile:\n%s\ncaddy output:\n%s", caddyfile, p.logs.String())
+		}
+	})
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			t.Fatalf("caddy exited before serving:\n%s", p.logs.String())
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(p.URL, "http://"), 100*time.Millisecond); err == nil {
+			c.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy not serving %s after 30s:\n%s", p.URL, p.logs.String())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// stop asks Caddy to shut down gracefully, then kills it if it lingers.
+func (p *caddyProc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// httpClient never follows redirects: the tests look at what Caddy answered.
+var httpClient = &http.Client{
+	Timeout:       15 * time.Second,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}

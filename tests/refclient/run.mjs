@@ -1,0 +1,304 @@
+// run.mjs drives authedge through CloudBase's own SDK, @cloudbase/oauth
+// 3.3.3, exactly as an app would (SPEC section 7), and checks every answer.
+// It prints one JSON line per step and a final {"summary": ...} line, and
+// exits non-zero on any mismatch. The Go test TestReferenceClient runs it.
+//
+// Environment:
+//   AUTHEDGE_URL            the Caddy site, e.g. http://127.0.0.1:8080 (apiOrigin)
+//   AUTHEDGE_ENV            environment_id (the SDK's env and clientId)
+//   AUTHEDGE_TOKEN          an access token for AUTHEDGE_SUB
+//   AUTHEDGE_SUB            that token's sub
+//   AUTHEDGE_OTHER_TOKEN    optional: a second user's token (conflict check)
+//   AUTHEDGE_FLOWS          comma-separated: core (default), contact
+// The contact flow (verification codes, sudo, editContact) also needs:
+//   AUTHEDGE_ADMIN_TOKEN    a token with the admin scope (seeds a bound phone)
+//   AUTHEDGE_WEBHOOK_PORT   this script listens there for the codes authedge
+//                           delivers (the config's `webhook` points at it)
+//   AUTHEDGE_WEBHOOK_SECRET optional: the webhook's HMAC secret, checked
+import crypto from 'node:crypto'
+import http from 'node:http'
+import { isDeepStrictEqual } from 'node:util'
+import { credentialsKey, newClient } from './sdk.mjs'
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback
+  if (v === undefined) {
+    console.error(`run.mjs: ${name} is required`)
+    process.exit(2)
+  }
+  return v
+}
+
+const URL_ = env('AUTHEDGE_URL')
+const ENV = env('AUTHEDGE_ENV')
+const TOKEN = env('AUTHEDGE_TOKEN')
+const SUB = env('AUTHEDGE_SUB')
+const FLOWS = new Set(env('AUTHEDGE_FLOWS', 'core').split(',').map((s) => s.trim()).filter(Boolean))
+
+// ---- reporting -------------------------------------------------------------
+
+const results = []
+
+class Mismatch extends Error {}
+
+function check(cond, what) {
+  if (!cond) throw new Mismatch(what)
+}
+
+function eq(actual, expected, what) {
+  check(isDeepStrictEqual(actual, expected), `${what}: got ${JSON.stringify(actual)}, want ${JSON.stringify(expected)}`)
+}
+
+// step runs one SDK interaction; a thrown Mismatch or an unexpected SDK
+// error marks it failed, and the run goes on so one report shows them all.
+async function step(name, fn) {
+  try {
+    const result = await fn()
+    results.push({ step: name, ok: true })
+    console.log(JSON.stringify({ step: name, ok: true, result }))
+    return result
+  } catch (e) {
+    const problem = e instanceof Mismatch ? e.message : `unexpected error: ${e instanceof Error ? e.stack : JSON.stringify(e)}`
+    results.push({ step: name, ok: false })
+    console.log(JSON.stringify({ step: name, ok: false, problem }))
+    return undefined
+  }
+}
+
+// rejects awaits an SDK call that must fail, and checks that the SDK's own
+// error handling surfaced authedge's error body: the SDK throws the parsed
+// JSON object, adding error_uri (the path) and requestId.
+async function rejects(promise, { error, status, path }) {
+  let err
+  try {
+    const got = await promise
+    throw new Mismatch(`want ${error} (${status}), but the call resolved with ${JSON.stringify(got)}`)
+  } catch (e) {
+    if (e instanceof Mismatch) throw e
+    err = e
+  }
+  eq(err?.error, error, 'error')
+  eq(err?.error_code, status, 'error_code')
+  check(typeof err?.error_description === 'string' && err.error_description.length > 0, `error_description missing: ${JSON.stringify(err)}`)
+  eq(err?.error_uri, `/auth${path}`, 'error_uri (set by the SDK)')
+  check(typeof err?.requestId === 'string' && err.requestId.length > 0, 'requestId (set by the SDK from x-request-id)')
+  return { error: err.error, error_code: err.error_code, error_description: err.error_description }
+}
+
+// ---- flows -----------------------------------------------------------------
+
+async function coreFlow() {
+  const { auth } = newClient({ url: URL_, env: ENV, token: TOKEN })
+  const username = 'sdk_user_1'
+
+  await step('getUserInfo (first call creates the profile)', async () => {
+    const me = await auth.getUserInfo()
+    eq(me.sub, SUB, 'sub')
+    eq(me.uid, SUB, 'uid (the SDK copies sub)')
+    check(typeof me.created_at === 'string', 'created_at')
+    return me
+  })
+
+  await step('updateUserBasicInfo', async () => {
+    const res = await auth.updateUserBasicInfo({
+      nickname: 'Zhang San',
+      username,
+      gender: 'MALE',
+      description: 'set through @cloudbase/oauth',
+      avatar_url: 'https://example.com/avatar.png',
+    })
+    eq(res, {}, 'response')
+    return res
+  })
+
+  await step('getUserInfo reflects the edit', async () => {
+    const me = await auth.getUserInfo()
+    eq(
+      { name: me.name, username: me.username, gender: me.gender, description: me.description, picture: me.picture },
+      { name: 'Zhang San', username, gender: 'MALE', description: 'set through @cloudbase/oauth', picture: 'https://example.com/avatar.png' },
+      'profile',
+    )
+    return me
+  })
+
+  await step('updateUserBasicInfo with a bad field: invalid_argument', () =>
+    rejects(auth.updateUserBasicInfo({ gender: 'OTHER' }), { error: 'invalid_argument', status: 400, path: '/v1/user/basic/edit' }))
+
+  await step('updateUserBasicInfo with an unknown field: invalid_argument', () =>
+    rejects(auth.updateUserBasicInfo({ nickname: 'Zhang San', new_password: 'x' }), { error: 'invalid_argument', status: 400, path: '/v1/user/basic/edit' }))
+
+  if (process.env.AUTHEDGE_OTHER_TOKEN) {
+    const other = newClient({ url: URL_, env: ENV, token: process.env.AUTHEDGE_OTHER_TOKEN }).auth
+    await step('another user takes the username in other case: username_already_exists', async () => {
+      await other.getUserInfo()
+      return rejects(other.updateUserBasicInfo({ username: username.toUpperCase() }), { error: 'username_already_exists', status: 409, path: '/v1/user/basic/edit' })
+    })
+  }
+
+  await step('a refused token: unauthenticated, and the SDK drops its credentials', async () => {
+    const bad = newClient({ url: URL_, env: ENV, token: 'not-a-valid-jwt' })
+    const err = await rejects(bad.auth.getUserInfo(), { error: 'unauthenticated', status: 401, path: '/v1/user/me' })
+    eq(bad.storage.getItemSync(credentialsKey(ENV)), null, 'stored credentials after a 401')
+    return err
+  })
+}
+
+// A webhook receiver for the codes authedge sends (SPEC 4.2).
+function webhookReceiver(port, secret) {
+  const messages = []
+  const waiting = []
+  const server = http.createServer((req, res) => {
+    let raw = ''
+    req.on('data', (c) => { raw += c })
+    req.on('end', () => {
+      let msg
+      try {
+        msg = JSON.parse(raw)
+      } catch {
+        msg = { unparsable: raw }
+      }
+      if (secret) {
+        const want = 'sha256=' + crypto.createHmac('sha256', secret).update(raw).digest('hex')
+        msg.signatureOK = req.headers['x-authedge-signature'] === want
+      }
+      messages.push(msg)
+      waiting.splice(0).forEach((w) => w())
+      res.setHeader('Content-Type', 'application/json')
+      res.end('{}')
+    })
+  })
+  const listening = new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(Number(port), '127.0.0.1', resolve)
+  })
+  return {
+    listening,
+    close: () => new Promise((r) => server.close(r)),
+    // message waits for the delivery of one verification_id.
+    async message(verificationId, ms = 5000) {
+      const deadline = Date.now() + ms
+      for (;;) {
+        const m = messages.find((x) => x.verification_id === verificationId)
+        if (m) return m
+        const left = deadline - Date.now()
+        if (left <= 0) throw new Mismatch(`no webhook delivery for verification ${verificationId}`)
+        await new Promise((r) => {
+          const t = setTimeout(r, left)
+          waiting.push(() => { clearTimeout(t); r() })
+        })
+      }
+    },
+  }
+}
+
+async function contactFlow() {
+  const secret = process.env.AUTHEDGE_WEBHOOK_SECRET || ''
+  const hook = webhookReceiver(env('AUTHEDGE_WEBHOOK_PORT'), secret)
+  await hook.listening
+  const { auth } = newClient({ url: URL_, env: ENV, token: TOKEN })
+  const admin = newClient({ url: URL_, env: ENV, token: env('AUTHEDGE_ADMIN_TOKEN') }).auth
+  const P1 = '+86 13800138000'
+  const P2 = '+86 13900139000'
+  const E1 = 'sdk.user@example.com'
+
+  // sendCode asks for a code through the SDK and reads it off the webhook.
+  const sendCode = async (params, want) => {
+    const v = await auth.getVerification(params)
+    check(typeof v.verification_id === 'string' && v.verification_id.length > 0, `verification_id: ${JSON.stringify(v)}`)
+    check(Number.isInteger(v.expires_in) && v.expires_in > 0, `expires_in: ${JSON.stringify(v)}`)
+    const m = await hook.message(v.verification_id)
+    eq({ channel: m.channel, to: m.to }, want, 'webhook channel and to')
+    check(/^\d{6}$/.test(m.code), `code is 6 digits: ${m.code}`)
+    if (secret) check(m.signatureOK, 'X-Authedge-Signature is the HMAC-SHA256 of the body')
+    return { id: v.verification_id, code: m.code, is_user: v.is_user }
+  }
+
+  await step('contact: admin seeds a bound phone (admins skip verification and sudo)', async () => {
+    await auth.getUserInfo()
+    eq(await admin.updateUserBasicInfo({ user_id: SUB, phone: P1 }), {}, 'response')
+  })
+
+  await step('editContact with no verification_token: verification_required', () =>
+    rejects(auth.editContact({ email: E1, verification_token: '', sudo_token: '' }), { error: 'verification_required', status: 400, path: '/v1/user/contact' }))
+
+  let sent
+  await step('getVerification (ANY) for a new email', async () => {
+    sent = await sendCode({ email: E1, target: 'ANY' }, { channel: 'email', to: E1 })
+    eq(sent.is_user, false, 'is_user')
+    return { is_user: sent.is_user }
+  })
+
+  await step('verify with a wrong code: invalid_verification_code', () => {
+    const wrong = String((Number(sent?.code ?? 0) + 1) % 1000000).padStart(6, '0')
+    return rejects(auth.verify({ verification_id: sent?.id, verification_code: wrong }), { error: 'invalid_verification_code', status: 400, path: '/v1/verification/verify' })
+  })
+
+  let vt
+  await step('verify (sent without a token) gives a verification_token', async () => {
+    const r = await auth.verify({ verification_id: sent?.id, verification_code: sent?.code })
+    check(typeof r.verification_token === 'string' && r.verification_token.length > 0, 'verification_token')
+    check(Number.isInteger(r.expires_in) && r.expires_in > 0, 'expires_in')
+    vt = r.verification_token
+  })
+
+  await step('editContact binds a first email with verification only', async () => {
+    eq(await auth.editContact({ email: E1, verification_token: vt, sudo_token: '' }), {}, 'response')
+    const me = await auth.getUserInfo()
+    eq({ email: me.email, phone_number: me.phone_number }, { email: E1, phone_number: P1 }, 'contacts')
+  })
+
+  await step('editContact replacing the bound phone without sudo: sudo_required', () =>
+    rejects(auth.editContact({ phone_number: P2, verification_token: '', sudo_token: '' }), { error: 'sudo_required', status: 403, path: '/v1/user/contact' }))
+
+  await step('sudo with a password: invalid_argument', () =>
+    rejects(auth.sudo({ password: 'hunter2' }), { error: 'invalid_argument', status: 400, path: '/v1/user/sudo' }))
+
+  let sudoToken
+  await step('getVerification (CUR_USER) + verify + sudo gives a sudo_token', async () => {
+    const me = await auth.getUserInfo()
+    const cur = await sendCode({ phone_number: me.phone_number, target: 'CUR_USER' }, { channel: 'sms', to: P1 })
+    const { verification_token } = await auth.verify({ verification_id: cur.id, verification_code: cur.code })
+    const s = await auth.sudo({ verification_token })
+    check(typeof s.sudo_token === 'string' && s.sudo_token.length > 0, 'sudo_token')
+    check(Number.isInteger(s.expires_in) && s.expires_in > 0, 'expires_in')
+    sudoToken = s.sudo_token
+  })
+
+  await step('editContact with sudo but no verification_token: verification_required', () =>
+    rejects(auth.editContact({ phone_number: P2, verification_token: '', sudo_token: sudoToken }), { error: 'verification_required', status: 400, path: '/v1/user/contact' }))
+
+  let vt2
+  await step('editContact changes the phone with verification and sudo', async () => {
+    const next = await sendCode({ phone_number: P2, target: 'NOT_USER' }, { channel: 'sms', to: P2 })
+    vt2 = (await auth.verify({ verification_id: next.id, verification_code: next.code })).verification_token
+    eq(await auth.editContact({ phone_number: P2, verification_token: vt2, sudo_token: sudoToken }), {}, 'response')
+    const me = await auth.getUserInfo()
+    eq(me.phone_number, P2, 'phone_number')
+  })
+
+  await step('a used verification_token: invalid_verification_token', () =>
+    rejects(auth.updateUserBasicInfo({ phone: '+86 13700137000', verification_token: vt2, sudo_token: sudoToken }), { error: 'invalid_verification_token', status: 400, path: '/v1/user/basic/edit' }))
+
+  await hook.close()
+}
+
+// ---- main --------------------------------------------------------------------
+
+const watchdog = setTimeout(() => {
+  console.log(JSON.stringify({ step: 'watchdog', ok: false, problem: 'run.mjs took over 60s' }))
+  process.exit(1)
+}, 60000)
+watchdog.unref()
+
+for (const flow of FLOWS) {
+  if (flow === 'core') await coreFlow()
+  else if (flow === 'contact') await contactFlow()
+  else {
+    console.error(`run.mjs: unknown flow ${flow}`)
+    process.exit(2)
+  }
+}
+
+const failed = results.filter((r) => !r.ok).length
+console.log(JSON.stringify({ summary: { flows: [...FLOWS], steps: results.length, failed } }))
+process.exitCode = failed === 0 && results.length > 0 ? 0 : 1

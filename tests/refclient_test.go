@@ -1,0 +1,103 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// runRefClient runs refclient/run.mjs (CloudBase's own SDK) against f with
+// the given flows and extra environment. It fails the test unless the
+// script exits 0 having run wantSteps steps with none failed.
+func runRefClient(t *testing.T, f *fixture, flows string, wantSteps int, env ...string) {
+	t.Helper()
+	dir := filepath.Join(repoRoot, "tests", "refclient")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@cloudbase", "oauth", "package.json")); err != nil {
+		t.Fatalf("@cloudbase/oauth is not installed: run `npm ci` in tests/refclient (./test.sh does): %v", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not on PATH: the reference client needs Node 20")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "run.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"AUTHEDGE_URL="+f.caddy.URL,
+		"AUTHEDGE_ENV="+testEnv,
+		"AUTHEDGE_TOKEN="+f.token("sdk-user-1", nil),
+		"AUTHEDGE_SUB=sdk-user-1",
+		"AUTHEDGE_FLOWS="+flows,
+	)
+	cmd.Env = append(cmd.Env, env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+
+	steps, failed := 0, -1
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		var line struct {
+			Step    string `json:"step"`
+			OK      bool   `json:"ok"`
+			Problem string `json:"problem"`
+			Summary *struct {
+				Steps, Failed int
+			} `json:"summary"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			continue
+		}
+		switch {
+		case line.Summary != nil:
+			steps, failed = line.Summary.Steps, line.Summary.Failed
+		case !line.OK:
+			t.Errorf("SDK step %q: %s", line.Step, line.Problem)
+		}
+	}
+	if err != nil || failed != 0 || steps != wantSteps {
+		t.Fatalf("run.mjs: %v, %d steps (want %d), %d failed\nstdout:\n%s\nstderr:\n%s", err, steps, wantSteps, failed, out, stderr.String())
+	}
+}
+
+// TestReferenceClient: CloudBase's SDK, unchanged, reads and edits a
+// profile and sees authedge's errors through its own error handling.
+func TestReferenceClient(t *testing.T) {
+	f := newFixture(t, offPolicies)
+	runRefClient(t, f, "core", 7, "AUTHEDGE_OTHER_TOKEN="+f.token("sdk-user-2", nil))
+
+	// What the SDK did is really stored: read it back without the SDK.
+	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{
+		"name": "Zhang San", "username": "sdk_user_1", "gender": "MALE",
+	})
+}
+
+// TestReferenceClientContactFlow: the SDK's getVerification (ANY, NOT_USER,
+// CUR_USER), verify (sent without a token), sudo and editContact, with codes
+// delivered by authedge's webhook sender to the script itself.
+func TestReferenceClientContactFlow(t *testing.T) {
+	hookPort := redistest.FreePort(t)
+	const secret = "refclient-webhook-secret"
+	f := newFixture(t, fmt.Sprintf(`
+		verification {
+			webhook http://127.0.0.1:%d/codes %s
+		}`, hookPort, secret))
+	runRefClient(t, f, "contact", 12,
+		"AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}),
+		fmt.Sprintf("AUTHEDGE_WEBHOOK_PORT=%d", hookPort),
+		"AUTHEDGE_WEBHOOK_SECRET="+secret,
+	)
+	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{
+		"phone_number": "+86 13900139000", "email": "sdk.user@example.com",
+	})
+}
