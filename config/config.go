@@ -15,19 +15,19 @@ type Config struct {
 	ClientIDs []string `json:"client_ids,omitempty"`
 
 	// JWT configures access-token verification.
-	JWT JWT `json:"jwt,omitempty"`
+	JWT JWT `json:"jwt,omitzero"`
 
 	// Redis configures the profile store.
-	Redis Redis `json:"redis,omitempty"`
+	Redis Redis `json:"redis,omitzero"`
 
 	// Verification configures verification codes for contact changes.
-	Verification Verification `json:"verification,omitempty"`
+	Verification Verification `json:"verification,omitzero"`
 
 	// Sudo configures secondary verification for sensitive changes.
-	Sudo Sudo `json:"sudo,omitempty"`
+	Sudo Sudo `json:"sudo,omitzero"`
 
 	// RateLimit bounds how often one caller may edit.
-	RateLimit RateLimit `json:"rate_limit,omitempty"`
+	RateLimit RateLimit `json:"rate_limit,omitzero"`
 }
 
 // JWT configures how access tokens are verified.

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -35,12 +36,18 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// maxDays is the most whole days a time.Duration can hold.
+const maxDays = math.MaxInt64 / int64(24*time.Hour)
+
 // ParseDuration parses a Go duration string, also accepting whole days with
 // the unit "d" (as Caddy does), such as "1d" or "1d12h".
 func ParseDuration(s string) (time.Duration, error) {
 	if days, rest, ok := strings.Cut(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
+		// A sign on the rest ("1d-5h") or a day count past what a
+		// time.Duration holds would silently mean something else.
+		if err != nil || n < 0 || int64(n) > maxDays || days[0] == '+' ||
+			strings.HasPrefix(rest, "-") || strings.HasPrefix(rest, "+") {
 			return 0, fmt.Errorf("invalid duration %q", s)
 		}
 		total := time.Duration(n) * 24 * time.Hour
@@ -48,7 +55,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			return total, nil
 		}
 		more, err := time.ParseDuration(rest)
-		if err != nil {
+		if err != nil || more > math.MaxInt64-total {
 			return 0, fmt.Errorf("invalid duration %q", s)
 		}
 		return total + more, nil

@@ -1,0 +1,118 @@
+package config
+
+import "time"
+
+// The defaults of SPEC 2. ApplyDefaults fills them into the unset fields.
+const (
+	DefaultLeeway      = 30 * time.Second
+	DefaultAdminScope  = "admin"
+	DefaultDeviceClaim = "device_id"
+
+	DefaultRedisAddress = "127.0.0.1:6379"
+	DefaultKeyPrefix    = "authedge"
+	DefaultRedisTimeout = 500 * time.Millisecond
+
+	DefaultCodeTTL              = 10 * time.Minute
+	DefaultVerificationTokenTTL = 10 * time.Minute
+	DefaultSudoTokenTTL         = 15 * time.Minute
+
+	DefaultEditCount  = 30
+	DefaultEditWindow = time.Minute
+)
+
+// Contact channel names, as verification required and sudo sensitive use
+// them.
+const (
+	ChannelPhone = "phone"
+	ChannelEmail = "email"
+)
+
+// DefaultAlgorithms are the JWS algorithms accepted when none are
+// configured: the asymmetric ones in common use.
+func DefaultAlgorithms() []string {
+	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
+}
+
+// DefaultChannels are the channels that need verification, and the fields
+// that need sudo, when the configuration does not say: both of them.
+func DefaultChannels() []string { return []string{ChannelPhone, ChannelEmail} }
+
+// ApplyDefaults fills every unset field with its default (SPEC 2). It
+// depends on nothing but c: no environment, no files, no network, so the
+// same config always means the same thing. It is idempotent.
+//
+// Nil lists get their default; an empty, non-nil list (Caddyfile "off") is
+// kept, because it is how a user turns a secure default off.
+func (c *Config) ApplyDefaults() {
+	j := &c.JWT
+	if len(j.Algorithms) == 0 {
+		j.Algorithms = DefaultAlgorithms()
+	}
+	setDuration(&j.Leeway, DefaultLeeway)
+	setString(&j.AdminScope, DefaultAdminScope)
+	setString(&j.DeviceClaim, DefaultDeviceClaim)
+
+	r := &c.Redis
+	if len(r.Addresses) == 0 {
+		r.Addresses = []string{DefaultRedisAddress}
+	}
+	setString(&r.KeyPrefix, DefaultKeyPrefix)
+	setDuration(&r.Timeout, DefaultRedisTimeout)
+
+	v := &c.Verification
+	if v.Required == nil {
+		channels := DefaultChannels()
+		v.Required = &channels
+	}
+	setDuration(&v.CodeTTL, DefaultCodeTTL)
+	setDuration(&v.TokenTTL, DefaultVerificationTokenTTL)
+
+	s := &c.Sudo
+	if s.Sensitive == nil {
+		fields := DefaultChannels()
+		s.Sensitive = &fields
+	}
+	setDuration(&s.TokenTTL, DefaultSudoTokenTTL)
+
+	if c.RateLimit.Edits == nil {
+		c.RateLimit.Edits = &Limit{Count: DefaultEditCount, Window: Duration(DefaultEditWindow)}
+	}
+}
+
+// RequiredChannels returns the channels whose change to a new value needs a
+// verification_token: the configured list, or the default if unset.
+func (v Verification) RequiredChannels() []string {
+	if v.Required == nil {
+		return DefaultChannels()
+	}
+	return *v.Required
+}
+
+// SensitiveFields returns the fields whose bound value needs sudo to be
+// replaced or removed: the configured list, or the default if unset.
+func (s Sudo) SensitiveFields() []string {
+	if s.Sensitive == nil {
+		return DefaultChannels()
+	}
+	return *s.Sensitive
+}
+
+// HasSender reports whether verification codes can be delivered at all,
+// by webhook or by log.
+func (v Verification) HasSender() bool {
+	return v.Webhook != nil || v.Log
+}
+
+func setString(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+// setDuration treats zero as unset: Caddy's JSON omits zero durations, so
+// zero cannot mean "none" for any of them.
+func setDuration(d *Duration, def time.Duration) {
+	if *d == 0 {
+		*d = Duration(def)
+	}
+}

@@ -1,0 +1,245 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Validate reports every problem of c at once, each naming the Caddyfile
+// directive at fault, joined into one error (nil if there is none). It only
+// checks: no file is read, no connection made, c is not changed. It gives the
+// same verdict before and after ApplyDefaults, since an unset value stands
+// for its default.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+
+	if c.EnvironmentID == "" {
+		add("environment_id is required")
+	} else if msg := badKeyPart(c.EnvironmentID); msg != "" {
+		add("environment_id: %s", msg)
+	}
+	for _, id := range c.ClientIDs {
+		if id == "" {
+			add("client_ids: an empty client ID")
+		}
+	}
+
+	c.JWT.validate(add)
+	c.Redis.validate(add)
+	c.Verification.validate(add)
+	c.Sudo.validate(add)
+	c.RateLimit.validate(add)
+
+	// The secure defaults of SPEC 2 need a way to be satisfied; say how.
+	v := &c.Verification
+	if required := v.RequiredChannels(); len(required) > 0 && !v.HasSender() {
+		add("verification: changing %s needs a verification code, but no code sender is configured: "+
+			"add `webhook <url> [<secret>]` (or `log`, for development only) to the verification block, "+
+			"or turn verification off with `verification { required off }`",
+			strings.Join(required, " or "))
+	}
+	if sensitive := c.Sudo.SensitiveFields(); len(sensitive) > 0 && !v.HasSender() && c.Sudo.MaxAuthAge == 0 {
+		add("sudo: replacing or removing a bound %s needs secondary verification, but nothing can satisfy it: "+
+			"configure a code sender (verification `webhook` or `log`) or `sudo { max_auth_age <duration> }`, "+
+			"or turn it off with `sudo { sensitive off }`",
+			strings.Join(sensitive, " or "))
+	}
+	return errors.Join(errs...)
+}
+
+// knownAlgorithms are the JWS algorithms the verifier implements.
+var knownAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+
+// registeredClaims have a fixed meaning, so device_claim may not be one.
+var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "auth_time"}
+
+func (j *JWT) validate(add func(string, ...any)) {
+	if j.Issuer == "" {
+		add("jwt issuer is required")
+	}
+	for _, aud := range j.Audience {
+		if aud == "" {
+			add("jwt audience: an empty value")
+		}
+	}
+	if j.JWKSURL == "" && j.JWKSFile == "" && len(j.PublicKeys) == 0 {
+		add("jwt: no key to verify tokens with: set jwks_url, jwks_file or public_key")
+	}
+	if j.JWKSURL != "" {
+		if msg := badJWKSURL(j.JWKSURL); msg != "" {
+			add("jwt jwks_url: %s", msg)
+		}
+	}
+	for _, p := range j.PublicKeys {
+		if p == "" {
+			add("jwt public_key: an empty file name")
+		}
+	}
+	for _, alg := range j.Algorithms {
+		switch {
+		case slices.Contains(knownAlgorithms, alg):
+		case strings.EqualFold(alg, "none"):
+			add("jwt algorithms: %q is never accepted: an unsigned token proves nothing", alg)
+		case strings.HasPrefix(strings.ToUpper(alg), "HS"):
+			add("jwt algorithms: %q is never accepted: HMAC needs a shared secret, and authedge holds only public keys", alg)
+		default:
+			add("jwt algorithms: unknown algorithm %q (known: %s)", alg, strings.Join(knownAlgorithms, " "))
+		}
+	}
+	if j.Leeway < 0 {
+		add("jwt leeway: must be positive")
+	}
+	if strings.IndexFunc(j.AdminScope, unicode.IsSpace) >= 0 {
+		add("jwt admin_scope: holds a space, but the scope claim is space-separated")
+	}
+	if slices.Contains(registeredClaims, j.DeviceClaim) {
+		add("jwt device_claim: %q is a registered claim with another meaning", j.DeviceClaim)
+	}
+}
+
+// badJWKSURL says what is wrong with a JWKS URL, or "". Plain http is only
+// for a key server on this machine: anyone on the path could swap the keys.
+func badJWKSURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "not an absolute URL"
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return ""
+		}
+		return "must use https (plain http only for localhost): the keys decide who is signed in"
+	}
+	return "must be an https URL"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (r *Redis) validate(add func(string, ...any)) {
+	for _, addr := range r.Addresses {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			add("redis address: %q is not host:port", addr)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add("redis address: %q has no valid port", addr)
+		}
+	}
+	if r.DB < 0 {
+		add("redis db: must not be negative")
+	}
+	if r.DB != 0 && len(r.Addresses) > 1 {
+		add("redis db: a Redis Cluster (more than one address) has only db 0")
+	}
+	if r.KeyPrefix != "" {
+		if msg := badKeyPart(r.KeyPrefix); msg != "" {
+			add("redis key_prefix: %s", msg)
+		}
+	}
+	if r.Timeout < 0 {
+		add("redis timeout: must be positive")
+	}
+}
+
+// badKeyPart says why s cannot be part of a Redis key, or "". A brace
+// would move the hash tag that keeps one environment in one cluster slot.
+func badKeyPart(s string) string {
+	switch {
+	case len(s) > 128:
+		return "longer than 128 bytes"
+	case strings.ContainsAny(s, "{}"):
+		return "must not contain { or }: it is part of every Redis key's hash tag"
+	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return "must not contain spaces or control characters"
+	}
+	return ""
+}
+
+func (v *Verification) validate(add func(string, ...any)) {
+	if v.Required != nil {
+		validateChannels("verification required", *v.Required, add)
+	}
+	if v.Webhook != nil {
+		if msg := badWebhookURL(v.Webhook.URL); msg != "" {
+			add("verification webhook: %s", msg)
+		}
+	}
+	if v.Webhook != nil && v.Log {
+		add("verification: webhook and log are exclusive: choose one code sender")
+	}
+	if v.CodeTTL < 0 {
+		add("verification code_ttl: must be positive")
+	}
+	if v.TokenTTL < 0 {
+		add("verification token_ttl: must be positive")
+	}
+}
+
+// badWebhookURL says what is wrong with a webhook URL, or "". The URL is
+// not quoted back: it may carry credentials.
+func badWebhookURL(raw string) string {
+	if raw == "" {
+		return "a URL is required"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "must be an absolute http or https URL"
+	}
+	return ""
+}
+
+func (s *Sudo) validate(add func(string, ...any)) {
+	if s.Sensitive != nil {
+		validateChannels("sudo sensitive", *s.Sensitive, add)
+	}
+	if s.TokenTTL < 0 {
+		add("sudo token_ttl: must be positive")
+	}
+	if s.MaxAuthAge < 0 {
+		add("sudo max_auth_age: must be positive")
+	}
+}
+
+func (r *RateLimit) validate(add func(string, ...any)) {
+	if r.Edits == nil {
+		return
+	}
+	if r.Edits.Count <= 0 {
+		add("rate_limit edits: the count must be positive")
+	}
+	if r.Edits.Window <= 0 {
+		add("rate_limit edits: the window must be positive")
+	}
+}
+
+// validateChannels checks a list of contact channels: phone and email,
+// each at most once.
+func validateChannels(directive string, list []string, add func(string, ...any)) {
+	for i, ch := range list {
+		switch {
+		case ch != ChannelPhone && ch != ChannelEmail:
+			add("%s: unknown channel %q (phone or email, or off)", directive, ch)
+		case slices.Contains(list[:i], ch):
+			add("%s: %s is listed twice", directive, ch)
+		}
+	}
+}
