@@ -53,7 +53,7 @@ func (a *API) serveEdit(w http.ResponseWriter, c *call) *apiError {
 
 // plan is step 4's field rules: each given field validated and normalised.
 func (b *editBody) plan() (*editPlan, *apiError) {
-	if b.Password != nil || b.NewPassword != nil {
+	if given(b.Password) || given(b.NewPassword) {
 		return nil, invalidArgument("password: passwords are not handled by this server")
 	}
 	p := &editPlan{
@@ -74,7 +74,8 @@ func (b *editBody) plan() (*editPlan, *apiError) {
 		ch.Username = &display
 	}
 	if ch.Phone, err = removable(b.Phone, phoneDisplay); err != nil {
-		return nil, fieldError(err)
+		// profile names the field as the contact endpoints call it.
+		return nil, renameField(fieldError(err), "phone_number:", "phone:")
 	}
 	if ch.Email, err = removable(b.Email, emailDisplay); err != nil {
 		return nil, fieldError(err)
@@ -273,6 +274,12 @@ func fieldError(err error) *apiError {
 		return invalidArgument(fe.Error())
 	}
 	return invalidArgument(err.Error())
+}
+
+// given reports whether a raw field was sent with a value: null, like
+// absence, means not given (SPEC 3).
+func given(raw json.RawMessage) bool {
+	return len(raw) > 0 && string(raw) != "null"
 }
 
 func deref(s *string) string {

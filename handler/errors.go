@@ -53,7 +53,9 @@ func permissionDenied(description string) *apiError {
 
 func resourceExhausted(retryAfter time.Duration) *apiError {
 	e := newError(http.StatusTooManyRequests, "resource_exhausted", "too many requests; retry later")
-	e.retryAfter = retryAfter
+	// A 429 always tells the client to wait: a window that ends within
+	// this second still ends in the future.
+	e.retryAfter = max(retryAfter, time.Second)
 	return e
 }
 

@@ -21,7 +21,7 @@ func (a *API) serveSudo(w http.ResponseWriter, c *call) *apiError {
 	if err := decodeBody(c.body, &body); err != nil {
 		return err
 	}
-	if body.Password != nil {
+	if given(body.Password) {
 		return invalidArgument("password: passwords are not handled by this server; verify a code sent to your bound phone or email (target CUR_USER) and send its verification_token")
 	}
 	vt := deref(body.VerificationToken)

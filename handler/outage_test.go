@@ -1,0 +1,113 @@
+package handler
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SPEC 3 and 5: a store that cannot be reached is 503 with Retry-After,
+// within the timeout; when Redis comes back (empty, no scripts loaded) the
+// API serves again within about a second.
+
+func TestRedisDownIs503ThenRecovers(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	e.edit("u1", `{"nickname":"Zhang San"}`).wantOK(t)
+	tok := e.token("u1")
+
+	e.redis.Stop()
+	for _, req := range []struct{ method, path, body string }{
+		{http.MethodPost, pathEdit, `{"nickname":"Li Si"}`},
+		{http.MethodGet, pathMe, ""},
+		{http.MethodPost, pathSend, `{"email":"z@example.com"}`},
+		{http.MethodPost, pathSudo, `{"verification_token":"x"}`},
+	} {
+		start := time.Now()
+		res := e.serve(req.method, req.path, req.body, bearer(tok))
+		res.wantError(t, 503, "unavailable")
+		if took := time.Since(start); took > storeTimeout+time.Second {
+			t.Errorf("%s: 503 after %v, want within about the %v timeout", req.path, took, storeTimeout)
+		}
+		if res.header.Get("Retry-After") != "1" {
+			t.Errorf("Retry-After = %q", res.header.Get("Retry-After"))
+		}
+	}
+
+	// A new, empty Redis on the same address: no data, no scripts.
+	e.redis.Restart()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r := httptest.NewRequest(http.MethodPost, pathEdit, strings.NewReader(`{"nickname":"Back Again"}`))
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		e.api.ServeHTTP(w, r)
+		if w.Code == 200 {
+			break
+		}
+		if w.Code != 503 {
+			t.Fatalf("after restart: %d %s", w.Code, w.Body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("still 503 three seconds after Redis came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := e.me("u1").str("name"); got != "Back Again" {
+		t.Fatalf("name = %q", got)
+	}
+	e.edit("u2", `{"username":"zhangsan"}`).wantOK(t)
+	e.edit("u3", `{"username":"ZhangSan"}`).wantError(t, 409, "username_already_exists")
+}
+
+func TestRedisHungIs503WithinTimeout(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	e.edit("u1", `{"nickname":"Zhang San"}`).wantOK(t)
+	tok := e.token("u1")
+
+	// CLIENT PAUSE makes Redis hold every command: a server that accepts
+	// connections but does not answer, the case only a timeout catches.
+	rc := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
+	defer rc.Close()
+	if err := rc.Do(t.Context(), "CLIENT", "PAUSE", "3000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Do(t.Context(), "CLIENT", "UNPAUSE")
+
+	var wg sync.WaitGroup
+	for _, req := range []struct{ method, path, body string }{
+		{http.MethodPost, pathEdit, `{"nickname":"Li Si"}`},
+		{http.MethodGet, pathMe, ""},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			r := httptest.NewRequest(req.method, req.path, strings.NewReader(req.body))
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			e.api.ServeHTTP(w, r)
+			took := time.Since(start)
+			if w.Code != 503 || w.Header().Get("Retry-After") == "" {
+				t.Errorf("%s with Redis paused: %d %s", req.path, w.Code, w.Body)
+			}
+			if took > storeTimeout+time.Second {
+				t.Errorf("%s: 503 after %v, want about the %v timeout", req.path, took, storeTimeout)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := rc.Do(t.Context(), "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// The edit answered 503 may or may not have been applied (SPEC 5), but
+	// the store is whole and usable again.
+	e.edit("u1", `{"nickname":"Wang Wu"}`).wantOK(t)
+	if got := e.me("u1").str("name"); got != "Wang Wu" {
+		t.Fatalf("name = %q", got)
+	}
+}

@@ -1,0 +1,406 @@
+package handler
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+)
+
+// Step 1 and 2 of SPEC 3, and what every response carries.
+
+func TestHandlesOnlyTheSixEndpoints(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{pathEdit, pathMe, pathSend, pathVerify, pathSudo, pathContact} {
+		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodOptions} {
+			if !e.api.Handles(httptest.NewRequest(method, path, nil)) {
+				t.Errorf("Handles(%s %s) = false", method, path)
+			}
+		}
+	}
+	for _, path := range []string{
+		"/", "/auth", "/auth/v1", "/auth/v1/", "/auth/v1/user", "/auth/v1/user/me/",
+		"/auth/v1/user/basic", "/auth/v1/user/basic/edit/x", "/auth/v1/token",
+		"/auth/v1/user/password", "/auth/v2/user/me", "/AUTH/v1/user/me", "/app/auth/v1/user/me",
+	} {
+		if e.api.Handles(httptest.NewRequest(http.MethodGet, path, nil)) {
+			t.Errorf("Handles(%s) = true; it must pass to the next handler", path)
+		}
+	}
+}
+
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	cases := []struct{ method, path, allow string }{
+		{http.MethodGet, pathEdit, "POST"},
+		{http.MethodPut, pathEdit, "POST"},
+		{http.MethodPost, pathMe, "GET"},
+		{http.MethodHead, pathMe, "GET"},
+		{http.MethodGet, pathSend, "POST"},
+		{http.MethodGet, pathVerify, "POST"},
+		{http.MethodDelete, pathSudo, "POST"},
+		{http.MethodPost, pathContact, "PATCH"},
+		{http.MethodOptions, pathEdit, "POST"},
+	}
+	for _, c := range cases {
+		res := e.serve(c.method, c.path, "", bearer(tok))
+		if c.method == http.MethodHead {
+			// A recorder keeps the body a real server would drop; the
+			// status and headers are what count.
+			if res.status != 405 || res.header.Get("Allow") != c.allow {
+				t.Errorf("HEAD %s: %d Allow %q", c.path, res.status, res.header.Get("Allow"))
+			}
+			continue
+		}
+		res.wantError(t, 405, "method_not_allowed")
+		if got := res.header.Get("Allow"); got != c.allow {
+			t.Errorf("%s %s: Allow = %q, want %q", c.method, c.path, got, c.allow)
+		}
+	}
+}
+
+func TestContentTypes(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	accepted := []string{
+		"application/json",
+		"application/json; charset=utf-8",
+		"application/json;charset=UTF-8",
+		"text/plain",
+		"text/plain;charset=UTF-8", // what fetch sends for a string body
+		"Application/JSON",
+		"", // absent
+	}
+	for _, ct := range accepted {
+		opts := []reqOpt{header("Content-Type", ct)}
+		if ct == "" {
+			opts = []reqOpt{noHeader("Content-Type")}
+		}
+		res := e.edit("u1", `{"nickname":"Zhang San"}`, opts...)
+		if res.status != 200 {
+			t.Errorf("Content-Type %q: %d %s, want 200", ct, res.status, res.body)
+		}
+	}
+	refused := []string{
+		"application/x-www-form-urlencoded",
+		"multipart/form-data; boundary=x",
+		"text/html",
+		"application/xml",
+		"application/json; charset=latin1",
+		"text/plain; charset=utf-16",
+		"not a media type",
+		"application/jsonp",
+	}
+	for _, ct := range refused {
+		res := e.edit("u1", `{"nickname":"Zhang San"}`, header("Content-Type", ct))
+		if res.status != 415 || res.code() != "unsupported_media_type" {
+			t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", ct, res.status, res.code())
+		}
+	}
+	// A form is refused on every body endpoint, not only basic/edit.
+	for _, p := range []struct{ method, path string }{
+		{http.MethodPost, pathSend}, {http.MethodPost, pathVerify},
+		{http.MethodPost, pathSudo}, {http.MethodPatch, pathContact},
+	} {
+		res := e.serve(p.method, p.path, `a=b`, bearer(e.token("u1")), header("Content-Type", "application/x-www-form-urlencoded"))
+		res.wantError(t, 415, "unsupported_media_type")
+	}
+}
+
+func TestBodySizeLimit(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	// A body of exactly 64 KiB is allowed in size (and then judged on its
+	// content); one byte more is not.
+	exact := `{"nickname":"Zhang San"}` + strings.Repeat(" ", maxBodyBytes-len(`{"nickname":"Zhang San"}`))
+	if len(exact) != 64<<10 {
+		t.Fatalf("test body is %d bytes", len(exact))
+	}
+	e.edit("u1", exact).wantOK(t)
+	e.edit("u1", exact+" ").wantError(t, 413, "request_too_large")
+
+	// Content-Length announces the size: refused before reading.
+	big := `{"description":"` + strings.Repeat("a", 70<<10) + `"}`
+	e.edit("u1", big).wantError(t, 413, "request_too_large")
+
+	// A chunked body has no Content-Length: it is refused once read past
+	// the limit, over a real connection.
+	var seenLength int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenLength = r.ContentLength
+		e.api.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+pathEdit, io.MultiReader(strings.NewReader(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1 // unknown length: Transfer-Encoding: chunked
+	req.Header.Set("Authorization", "Bearer "+e.token("u1"))
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResponse(t, resp).wantError(t, 413, "request_too_large")
+	if seenLength != -1 {
+		t.Fatalf("the server saw Content-Length %d: the body was not chunked", seenLength)
+	}
+
+	// Nothing of a refused body was applied.
+	if got := e.me("u1").str("description"); got != "" {
+		t.Errorf("description = %q after an oversize body", got)
+	}
+}
+
+func TestCacheControlAndShapeOnEveryResponse(t *testing.T) {
+	// serve checks Cache-Control, Content-Type and the error shape on
+	// every response of every test; this one walks one answer of each kind
+	// over a real connection, to see the headers as a client does.
+	e := newEnv(t, verificationOff())
+	srv := httptest.NewServer(e.api)
+	defer srv.Close()
+	do := func(method, path, body string, hdr map[string]string) *result {
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return checkResponse(t, resp)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + e.token("u1")}
+	do(http.MethodGet, pathMe, "", auth).wantOK(t)
+	do(http.MethodPost, pathEdit, `{"nickname":"Zhang San"}`, auth).wantOK(t)
+	do(http.MethodPost, pathEdit, `{"nickname":1}`, auth).wantError(t, 400, "invalid_argument")
+	do(http.MethodGet, pathMe, "", nil).wantError(t, 401, "unauthenticated")
+	do(http.MethodDelete, pathMe, "", auth).wantError(t, 405, "method_not_allowed")
+	do(http.MethodPost, pathEdit, "a=b", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}).
+		wantError(t, 415, "unsupported_media_type")
+	if got := do(http.MethodGet, pathMe, "", auth).header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q", got)
+	}
+}
+
+func TestClientID(t *testing.T) {
+	e := newEnv(t)
+	// The token's aud must hold the effective client_id (no audience is
+	// configured).
+	envTok := e.token("u1")
+	otherTok := e.token("u1", withClaim("aud", []string{otherClient}))
+
+	e.serve(http.MethodGet, pathMe, "", bearer(envTok)).wantOK(t)
+	e.serve(http.MethodGet, pathMe, "", bearer(envTok), query("client_id="+testEnvID)).wantOK(t)
+	e.serve(http.MethodGet, pathMe, "", bearer(envTok), query("client_id=")).wantOK(t)
+	e.serve(http.MethodGet, pathMe, "", bearer(otherTok), query("client_id="+otherClient)).wantOK(t)
+
+	// A known client_id the token was not issued for.
+	e.serve(http.MethodGet, pathMe, "", bearer(envTok), query("client_id="+otherClient)).
+		wantError(t, 401, "unauthenticated")
+	e.serve(http.MethodGet, pathMe, "", bearer(otherTok)).wantError(t, 401, "unauthenticated")
+
+	// An unknown client_id is 400, whatever else is wrong.
+	e.serve(http.MethodGet, pathMe, "", bearer(envTok), query("client_id=stranger")).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "client_id")
+	e.serve(http.MethodGet, pathMe, "", query("client_id=stranger")).wantError(t, 400, "invalid_argument")
+}
+
+func TestDeviceID(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	good := []string{"a", "device-1", "A.b_c:d-9", strings.Repeat("x", 128)}
+	for _, id := range good {
+		e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id)).wantOK(t)
+	}
+	// Empty means absent.
+	e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", "")).wantOK(t)
+
+	bad := []string{strings.Repeat("x", 129), "has space", "a/b", "ä", "a\tb", "a,b", "a;b", "<x>"}
+	for _, id := range bad {
+		res := e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id))
+		if res.status != 400 || res.code() != "invalid_argument" || !strings.Contains(res.description(), "x-device-id") {
+			t.Errorf("x-device-id %q: %d %s %q, want 400 invalid_argument naming x-device-id", id, res.status, res.code(), res.description())
+		}
+	}
+}
+
+func TestDeviceBinding(t *testing.T) {
+	e := newEnv(t)
+	bound := e.token("u1", withDevice("phone-1"))
+	e.serve(http.MethodGet, pathMe, "", bearer(bound), header("X-Device-Id", "phone-1")).wantOK(t)
+	for name, opt := range map[string]reqOpt{
+		"other device": header("X-Device-Id", "phone-2"),
+		"no header":    noHeader("X-Device-Id"),
+		"empty header": header("X-Device-Id", ""),
+		"case differs": header("X-Device-Id", "PHONE-1"),
+	} {
+		res := e.serve(http.MethodGet, pathMe, "", bearer(bound), opt)
+		res.wantError(t, 401, "unauthenticated")
+		if !strings.Contains(res.header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%s: WWW-Authenticate = %q", name, res.header.Get("WWW-Authenticate"))
+		}
+	}
+	// A token without the claim is not bound: any well-formed header goes.
+	e.serve(http.MethodGet, pathMe, "", bearer(e.token("u1")), header("X-Device-Id", "whatever")).wantOK(t)
+}
+
+func TestMissingTokenChallenge(t *testing.T) {
+	e := newEnv(t)
+	for name, opt := range map[string]reqOpt{
+		"no header":    noHeader("Authorization"),
+		"empty bearer": header("Authorization", "Bearer "),
+		"basic scheme": header("Authorization", "Basic dTpw"),
+	} {
+		res := e.serve(http.MethodGet, pathMe, "", opt)
+		res.wantError(t, 401, "unauthenticated")
+		ch := res.header.Get("WWW-Authenticate")
+		if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `realm="`) {
+			t.Errorf("%s: WWW-Authenticate = %q, want Bearer realm=...", name, ch)
+		}
+		if strings.Contains(ch, "error=") {
+			t.Errorf("%s: a request without credentials must get no error code (RFC 6750 3.1): %q", name, ch)
+		}
+	}
+	// The scheme is case-insensitive.
+	e.serve(http.MethodGet, pathMe, "", header("Authorization", "bearer "+e.token("u1"))).wantOK(t)
+}
+
+func TestInvalidTokens(t *testing.T) {
+	e := newEnv(t)
+	valid := e.claimsFor("u1")
+	with := func(k string, v any) claims {
+		c := claims{}
+		for kk, vv := range valid {
+			c[kk] = vv
+		}
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	now := e.clock.Now()
+	good := signRS256(t, valid)
+	cases := map[string]string{
+		"garbage":                             "not.a.token",
+		"two segments":                        "abc.def",
+		"tampered payload":                    tamper(good),
+		"expired":                             signRS256(t, with("exp", now.Add(-time.Hour).Unix())),
+		"expired past leeway":                 signRS256(t, with("exp", now.Add(-31*time.Second).Unix())),
+		"not yet valid":                       signRS256(t, with("nbf", now.Add(time.Hour).Unix())),
+		"issued in the future":                signRS256(t, with("iat", now.Add(time.Hour).Unix())),
+		"wrong issuer":                        signRS256(t, with("iss", "https://evil.test")),
+		"no issuer":                           signRS256(t, with("iss", nil)),
+		"wrong audience":                      signRS256(t, with("aud", []string{"someone-else"})),
+		"no audience":                         signRS256(t, with("aud", nil)),
+		"no subject":                          signRS256(t, with("sub", nil)),
+		"empty subject":                       signRS256(t, with("sub", "")),
+		"HS256 with the public key as secret": signHS256(t, valid, e.pubPEM),
+		"alg none":                            unsigned(t, valid),
+		"other RSA key":                       signWithOtherKey(t, valid),
+	}
+	for name, tok := range cases {
+		res := e.serve(http.MethodGet, pathMe, "", bearer(tok))
+		if res.status != 401 || res.code() != "unauthenticated" {
+			t.Errorf("%s: %d %s, want 401 unauthenticated", name, res.status, res.code())
+			continue
+		}
+		ch := res.header.Get("WWW-Authenticate")
+		if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `error="invalid_token"`) || !strings.Contains(ch, `realm="`) {
+			t.Errorf("%s: WWW-Authenticate = %q, want Bearer realm=..., error=\"invalid_token\"", name, ch)
+		}
+		if strings.Contains(ch, tok) || strings.Contains(res.description(), tok) {
+			t.Errorf("%s: the answer echoes the token", name)
+		}
+	}
+	// Within leeway (30 s by default) an expired token still passes.
+	e.serve(http.MethodGet, pathMe, "", bearer(signRS256(t, with("exp", now.Add(-10*time.Second).Unix())))).wantOK(t)
+	// A token that was good expires when the clock passes exp + leeway.
+	e.serve(http.MethodGet, pathMe, "", bearer(good)).wantOK(t)
+	e.clock.Advance(time.Hour + time.Minute)
+	e.serve(http.MethodGet, pathMe, "", bearer(good)).wantError(t, 401, "unauthenticated")
+}
+
+// tamper changes one claim of a signed token without re-signing it.
+func tamper(tok string) string {
+	parts := strings.Split(tok, ".")
+	parts[1] = strings.TrimRight(parts[1], "=")
+	// Flip the subject by appending a claim: decode, edit, encode.
+	raw, err := decodeSegment(parts[1])
+	if err != nil {
+		panic(err)
+	}
+	raw = bytes.Replace(raw, []byte(`"sub":"u1"`), []byte(`"sub":"u2"`), 1)
+	parts[1] = encodeSegment(raw)
+	return strings.Join(parts, ".")
+}
+
+func TestAuthorizationOnVerifyIsIgnored(t *testing.T) {
+	// verify takes no token; a bad one sent anyway changes nothing: the
+	// answer is about the code, not the token.
+	e := newEnv(t)
+	res := e.serve(http.MethodPost, pathVerify, `{"verification_id":"nope","verification_code":"123456"}`,
+		header("Authorization", "Bearer garbage"))
+	res.wantError(t, 400, "invalid_verification_code")
+}
+
+func TestRetryAfterRoundsUp(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{{time.Millisecond, "1"}, {time.Second, "1"}, {1500 * time.Millisecond, "2"}, {59 * time.Second, "59"}} {
+		w := httptest.NewRecorder()
+		writeError(w, resourceExhausted(c.d))
+		if got := w.Header().Get("Retry-After"); got != c.want {
+			t.Errorf("Retry-After for %v = %q, want %q", c.d, got, c.want)
+		}
+	}
+	// A limit reported with no time left still tells the client to wait.
+	w := httptest.NewRecorder()
+	writeError(w, resourceExhausted(0))
+	if got, _ := strconv.Atoi(w.Header().Get("Retry-After")); got < 1 {
+		t.Errorf("Retry-After for 0 = %q, want at least 1", w.Header().Get("Retry-After"))
+	}
+}
+
+func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+func encodeSegment(b []byte) string          { return base64.RawURLEncoding.EncodeToString(b) }
+
+var otherKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// signWithOtherKey signs with a well-formed RS256 key the server does not know.
+func signWithOtherKey(t testing.TB, c claims) string {
+	t.Helper()
+	payload, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256, otherKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(signed)
+}
