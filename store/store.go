@@ -122,43 +122,7 @@ type RateLimitedError struct{ RetryAfter time.Duration }
 
 func (e *RateLimitedError) Error() string { return "store: rate limited" }
 
-// The rest of the contract (see redis.go, edit.go, verification.go):
-//
-//	func New(opts Options) (*Store, error)   // connects lazily; no I/O needed to construct
-//	func (s *Store) Close() error
-//	func (s *Store) Ping(ctx context.Context) error
-//
-//	// Profile reads a profile; ok false if the user has none.
-//	func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error)
-//	// EnsureProfile returns the profile, creating an empty one (created_at =
-//	// updated_at = now) if the user has none. One round trip when it exists.
-//	func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, error)
-//	func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error)
-//
-//	// Verification codes (SPEC 4.2); channel is "phone" or "email", key the
-//	// uniqueness key (E.164 / folded email), display the stored form.
-//	type NewVerification struct {
-//		ID, UserID, Channel, Key, Display, Code, Usage string
-//		TTL        time.Duration
-//		RefuseBound bool // NOT_USER: a contact bound to another user is *ConflictError
-//	}
-//	// StartVerification enforces 1 send / 60 s and 10 / day per contact
-//	// (*RateLimitedError), stores the code hashed, counts the send.
-//	func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUser bool, err error)
-//	// CancelVerification undoes StartVerification after a failed delivery:
-//	// the code is deleted and the send is not counted.
-//	func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error
-//	// CheckCode compares in constant time; 5 wrong codes kill the
-//	// verification (ErrInvalidCode). On success the verification is gone and
-//	// token (stored hashed, TTL tokenTTL) is bound to its user, channel and key.
-//	func (s *Store) CheckCode(ctx context.Context, id, code, token string, tokenTTL time.Duration) error
-//	// IssueSudo consumes verificationToken, which must be the user's and
-//	// verify one of the user's currently bound contacts
-//	// (ErrInvalidVerificationToken), and stores sudoToken (hashed, TTL).
-//	func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration) error
-//	func (s *Store) SudoValid(ctx context.Context, userID, sudoToken string) (bool, error)
-
-// Store is the Redis-backed profile store. Safe for concurrent use.
-type Store struct {
-	opts Options
-}
+// The rest of the API lives with its concern: New, Close and Ping in
+// redis.go; Profile and EnsureProfile in profile.go; Edit in edit.go; the
+// verification codes, tokens and sudo in verification.go; Audit in
+// audit.go. The key layout is keys.go, the scripts scripts/*.lua.

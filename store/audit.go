@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// auditBatch is how many reads one pipelined round trip of Audit carries.
+const auditBatch = 256
+
+// Audit walks the environment's profiles and unique indexes and describes
+// every inconsistency: an index entry whose user's profile does not hold
+// that value (or that sits in the wrong bucket), and a profile value with
+// no index entry pointing back. An empty answer means nothing is orphaned.
+// It reads everything, a batch per round trip, so it is for tests and
+// operators, not for request paths; ctx bounds it as a whole. Values in the
+// descriptions are masked.
+func (s *Store) Audit(ctx context.Context) ([]string, error) {
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	// held[field][key] is the user whose profile holds the value.
+	held := map[string]map[string]string{fieldUsername: {}, fieldPhone: {}, fieldEmail: {}}
+	err := s.scanProfiles(ctx, func(users []string) error {
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.SliceCmd, len(users))
+		for i, u := range users {
+			cmds[i] = pipe.HMGet(ctx, s.keys.profile(u), fieldUsername, fieldPhone, fieldEmail)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return err
+		}
+		for i, u := range users {
+			for j, field := range []string{fieldUsername, fieldPhone, fieldEmail} {
+				display, _ := cmds[i].Val()[j].(string)
+				if display == "" {
+					continue
+				}
+				key := uniqueKey(field, display)
+				if other, ok := held[field][key]; ok {
+					report("%s %s is held by the profiles of both %s and %s", fieldLabel(field), mask(key), other, u)
+					continue
+				}
+				held[field][key] = u
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail(err)
+	}
+
+	// indexed[field][key] is the user an index entry points at.
+	indexed := map[string]map[string]string{fieldUsername: {}, fieldPhone: {}, fieldEmail: {}}
+	for _, field := range []string{fieldUsername, fieldPhone, fieldEmail} {
+		for first := uint32(0); first < indexBuckets; first += auditBatch {
+			pipe := s.client.Pipeline()
+			cmds := make([]*redis.MapStringStringCmd, auditBatch)
+			for i := range cmds {
+				cmds[i] = pipe.HGetAll(ctx, s.keys.indexBucket(field, first+uint32(i)))
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				return nil, s.fail(err)
+			}
+			for i, cmd := range cmds {
+				for key, user := range cmd.Val() {
+					if bucketOf(key) != first+uint32(i) {
+						report("%s index entry %s → %s is in the wrong bucket", fieldLabel(field), mask(key), user)
+					}
+					indexed[field][key] = user
+					if held[field][key] != user {
+						report("%s index entry %s → %s: that profile does not hold it", fieldLabel(field), mask(key), user)
+					}
+				}
+			}
+		}
+	}
+	for field, values := range held {
+		for key, user := range values {
+			if indexed[field][key] != user {
+				report("%s %s of %s has no index entry pointing back", fieldLabel(field), mask(key), user)
+			}
+		}
+	}
+	sort.Strings(problems)
+	return problems, nil
+}
+
+// scanProfiles calls fn with the user IDs of the environment's profiles, a
+// batch at a time. In a cluster only the master serving the environment's
+// slot has any.
+func (s *Store) scanProfiles(ctx context.Context, fn func(users []string) error) error {
+	scan := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, s.keys.profilePattern(), auditBatch).Iterator()
+		batch := make([]string, 0, auditBatch)
+		for iter.Next(ctx) {
+			batch = append(batch, s.keys.profileUser(iter.Val()))
+			if len(batch) == auditBatch {
+				if err := fn(batch); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			return fn(batch)
+		}
+		return nil
+	}
+	switch c := s.client.(type) {
+	case *redis.Client:
+		return scan(ctx, c)
+	case *redis.ClusterClient:
+		// fn is not safe for concurrent use, and only one master has keys.
+		var (
+			mu      sync.Mutex
+			masters []*redis.Client
+		)
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			masters = append(masters, m)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, m := range masters {
+			if err := scan(ctx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("store: cannot scan a %T", s.client)
+}
+
+func fieldLabel(code string) string {
+	name, _ := fieldName(code)
+	return name
+}
+
+// mask keeps the first two bytes of a value: enough to tell entries apart
+// in a report, not enough to give a contact away.
+func mask(s string) string {
+	if len(s) <= 2 {
+		return "***"
+	}
+	return s[:2] + "***"
+}

@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// staleRetries bounds how often Edit reads again when the target's unique
+// values moved between its read and its script: only a concurrent edit of
+// the same user does that, so a few tries are plenty.
+const staleRetries = 5
+
+// errContention: the target kept changing under Edit. It is reported as
+// unavailable: the same request will very likely succeed later.
+var errContention = errors.New("the profile kept changing under concurrent edits")
+
+// Edit applies one atomic profile update (scripts/edit.lua): the rate
+// limit, the target's existence, sudo, verification and uniqueness are all
+// checked before anything is written. A profile whose unique values are
+// being changed is read first, to tell the script which index buckets hold
+// the values it releases.
+func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
+	call, err := s.editCall(e)
+	if err != nil {
+		return EditResult{}, err
+	}
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	for range staleRetries {
+		if err := s.readUnique(ctx, e.Target, call); err != nil {
+			return EditResult{}, err
+		}
+		v, err := s.run(ctx, scriptEdit, call.keys, call.args...)
+		if err != nil {
+			return EditResult{}, s.fail(err)
+		}
+		r, err := parseReply(v)
+		if err != nil {
+			return EditResult{}, err
+		}
+		if r.status == "stale" {
+			continue
+		}
+		return editResult(r)
+	}
+	return EditResult{}, &unavailableError{cause: errContention}
+}
+
+// editCall is edit.lua's KEYS and ARGV for one Edit. The unique fields'
+// current values (and so keys[4], [6], [8] and their ARGV) are filled in by
+// readUnique.
+type editCall struct {
+	keys []string
+	args []any
+	// unique lists, for each unique field given, its position in args (the
+	// read value) and in keys (its current value's bucket).
+	unique []uniqueSlot
+}
+
+type uniqueSlot struct {
+	field   string
+	readArg int
+	oldKey  int
+}
+
+// editIndexKey is the KEYS position (0-based) of a unique field's
+// new-value bucket; its current-value bucket follows.
+var editIndexKey = map[string]int{fieldUsername: 3, fieldPhone: 5, fieldEmail: 7}
+
+func (s *Store) editCall(e Edit) (*editCall, error) {
+	if e.Target == "" {
+		return nil, errors.New("store: edit without a target")
+	}
+	sensitive, err := fieldCodes(e.Sensitive, false)
+	if err != nil {
+		return nil, err
+	}
+	verify, err := fieldCodes(e.VerifyChannels, true)
+	if err != nil {
+		return nil, err
+	}
+	if e.RateLimit.Count < 0 || (e.RateLimit.Count > 0 && (e.RateLimit.Window < time.Millisecond || e.Actor == "")) {
+		return nil, errors.New("store: a rate limit needs an actor and a window of a millisecond or more")
+	}
+
+	unused := s.keys.unused()
+	tokenKey := unused
+	if e.VerificationToken != "" {
+		tokenKey = s.keys.verificationToken(e.VerificationToken)
+	}
+	rateKey := unused
+	if e.RateLimit.Count > 0 {
+		rateKey = s.keys.editRate(e.Actor)
+	}
+	c := &editCall{
+		keys: []string{s.keys.profile(e.Target), rateKey, tokenKey, unused, unused, unused, unused, unused, unused},
+		args: []any{
+			e.Target,
+			s.now().UnixMilli(),
+			flag(e.CreateIfMissing),
+			e.RateLimit.Count,
+			e.RateLimit.Window.Milliseconds(),
+			flag(e.SudoSatisfied),
+			sensitive,
+			verify,
+			flag(e.VerificationToken != ""),
+		},
+	}
+	values := e.Changes.byField()
+	for _, f := range profileFields {
+		v := values[f.code]
+		if v == nil {
+			c.args = append(c.args, "0", "", "", "")
+			continue
+		}
+		key := ""
+		if *v != "" {
+			key = uniqueKey(f.code, *v)
+		}
+		c.args = append(c.args, "1", *v, key, "")
+		if at, ok := editIndexKey[f.code]; ok {
+			if key != "" {
+				c.keys[at] = s.keys.index(f.code, key)
+			}
+			c.unique = append(c.unique, uniqueSlot{field: f.code, readArg: len(c.args) - 1, oldKey: at + 1})
+		}
+	}
+	return c, nil
+}
+
+// readUnique reads the target's current unique values that the edit
+// changes, and points the script at the buckets that hold them.
+func (s *Store) readUnique(ctx context.Context, target string, c *editCall) error {
+	if len(c.unique) == 0 {
+		return nil
+	}
+	fields := make([]string, len(c.unique))
+	for i, u := range c.unique {
+		fields[i] = u.field
+	}
+	vals, err := s.client.HMGet(ctx, c.keys[0], fields...).Result()
+	if err != nil {
+		return s.fail(err)
+	}
+	for i, u := range c.unique {
+		cur, _ := vals[i].(string)
+		c.args[u.readArg] = cur
+		c.keys[u.oldKey] = s.keys.unused()
+		if cur != "" {
+			c.keys[u.oldKey] = s.keys.index(u.field, uniqueKey(u.field, cur))
+		}
+	}
+	return nil
+}
+
+func editResult(r reply) (EditResult, error) {
+	switch r.status {
+	case "ok":
+		created, err := r.int(0)
+		if err != nil {
+			return EditResult{}, err
+		}
+		res := EditResult{Created: created == 1}
+		for i := 1; i < len(r.args); i++ {
+			code, err := r.str(i)
+			if err != nil {
+				return EditResult{}, err
+			}
+			name, ok := fieldName(code)
+			if !ok {
+				return EditResult{}, r.unexpected()
+			}
+			res.Changed = append(res.Changed, name)
+		}
+		return res, nil
+	case "rate_limited":
+		return EditResult{}, r.rateLimited()
+	case "user_not_found":
+		return EditResult{}, ErrUserNotFound
+	case "sudo_required":
+		return EditResult{}, ErrSudoRequired
+	case "verification_required":
+		return EditResult{}, ErrVerificationRequired
+	case "invalid_verification_token":
+		return EditResult{}, ErrInvalidVerificationToken
+	case "conflict":
+		code, err := r.str(0)
+		if err != nil {
+			return EditResult{}, err
+		}
+		name, ok := fieldName(code)
+		if !ok || editIndexKey[code] == 0 {
+			return EditResult{}, r.unexpected()
+		}
+		return EditResult{}, &ConflictError{Field: name}
+	}
+	return EditResult{}, r.unexpected()
+}
+
+// byField indexes the changes by hash field.
+func (c *Changes) byField() map[string]*string {
+	return map[string]*string{
+		fieldNickname:    c.Nickname,
+		fieldUsername:    c.Username,
+		fieldPhone:       c.Phone,
+		fieldEmail:       c.Email,
+		fieldAvatarURL:   c.AvatarURL,
+		fieldGender:      c.Gender,
+		fieldDescription: c.Description,
+	}
+}
+
+// fieldCodes turns API field names into the codes the script takes, run
+// together. contactsOnly admits phone and email only.
+func fieldCodes(names []string, contactsOnly bool) (string, error) {
+	var b strings.Builder
+	for _, name := range names {
+		code, ok := fieldCode(name)
+		if !ok || (contactsOnly && code != fieldPhone && code != fieldEmail) {
+			return "", fmt.Errorf("store: %q cannot be named here", name)
+		}
+		b.WriteString(code)
+	}
+	return b.String(), nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"hash/fnv"
+	"strconv"
+	"strings"
+)
+
+// The whole key layout of an environment lives in this file. Every key is
+//
+//	<prefix>:{<environment>}:<kind>[:<id>]
+//
+// so that the hash tag puts one environment in one Redis Cluster slot and
+// every script's keys in the same slot.
+//
+//	p:<user>          hash  the profile: fieldNickname ... fieldUpdated below
+//	iu:<bucket>       hash  folded username → user ID
+//	ip:<bucket>       hash  E.164 phone → user ID
+//	ie:<bucket>       hash  folded email → user ID
+//	rl:<user>         string edits counted in the current window (PX = window)
+//	v:<id>            hash  a pending verification code (PX = code TTL)
+//	vs:<contact>      string the last send to a contact, holds its verification ID (PX = 60 s)
+//	vd:<contact>      string sends to a contact in the current day (PX = 24 h)
+//	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
+//	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
+//	_                 never read or written: fills an unused KEYS slot
+//
+// Memory is what decides the index layout: a string key per indexed value
+// costs about 100 bytes in Redis, and so does a field of one big (hash
+// table encoded) hash. Spreading each index over indexBuckets small hashes
+// keeps every bucket in Redis's compact listpack encoding (up to 128
+// entries by default, hash-max-listpack-entries), about 35 bytes an entry.
+// The bucket of a value is computed in Go only (the scripts receive bucket
+// keys in KEYS), and changing indexBuckets needs a migration of the index.
+//
+// <contact> is the first 32 hex digits of SHA-256(channel ":" key): the key
+// stays short and the contact itself does not appear in key names.
+
+// indexBuckets is how many hashes each unique index is spread over: 16384
+// keeps the average bucket at about 61 entries at a million users, well
+// inside listpack's 128, and still compact at a few million.
+const indexBuckets = 1 << 14
+
+// Profile hash fields. Short names matter: they are stored once per user.
+const (
+	fieldNickname    = "n"
+	fieldUsername    = "u"
+	fieldPhone       = "p"
+	fieldEmail       = "e"
+	fieldAvatarURL   = "a"
+	fieldGender      = "g"
+	fieldDescription = "d"
+	fieldCreated     = "c" // Unix milliseconds
+	fieldUpdated     = "m" // Unix milliseconds
+)
+
+// profileFields pairs each editable field's API name with its hash field,
+// in the order edit.lua receives them.
+var profileFields = [...]struct{ name, code string }{
+	{"nickname", fieldNickname},
+	{"username", fieldUsername},
+	{"phone", fieldPhone},
+	{"email", fieldEmail},
+	{"avatar_url", fieldAvatarURL},
+	{"gender", fieldGender},
+	{"description", fieldDescription},
+}
+
+// fieldCode maps an API field name to its hash field.
+func fieldCode(name string) (string, bool) {
+	for _, f := range profileFields {
+		if f.name == name {
+			return f.code, true
+		}
+	}
+	return "", false
+}
+
+// fieldName maps a hash field back to its API name.
+func fieldName(code string) (string, bool) {
+	for _, f := range profileFields {
+		if f.code == code {
+			return f.name, true
+		}
+	}
+	return "", false
+}
+
+// keys builds the key names of one environment.
+type keys struct {
+	base string // "<prefix>:{<env>}:"
+}
+
+func newKeys(prefix, env string) keys {
+	return keys{base: prefix + ":{" + env + "}:"}
+}
+
+func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
+func (k keys) profilePattern() string            { return k.base + "p:*" }
+func (k keys) profileUser(key string) string     { return strings.TrimPrefix(key, k.base+"p:") }
+func (k keys) editRate(userID string) string     { return k.base + "rl:" + userID }
+func (k keys) verification(id string) string     { return k.base + "v:" + id }
+func (k keys) verificationToken(t string) string { return k.base + "vt:" + digest(t) }
+func (k keys) sudoToken(t string) string         { return k.base + "st:" + digest(t) }
+func (k keys) unused() string                    { return k.base + "_" }
+
+func (k keys) lastSend(channel, key string) string {
+	return k.base + "vs:" + contactDigest(channel, key)
+}
+
+func (k keys) dailySends(channel, key string) string {
+	return k.base + "vd:" + contactDigest(channel, key)
+}
+
+// indexKinds maps the unique fields to their index's key kind.
+var indexKinds = map[string]string{
+	fieldUsername: "iu:",
+	fieldPhone:    "ip:",
+	fieldEmail:    "ie:",
+}
+
+// index is the bucket of field's index (fieldUsername, fieldPhone or
+// fieldEmail) that holds uniqueness key key.
+func (k keys) index(field, key string) string {
+	return k.indexBucket(field, bucketOf(key))
+}
+
+func (k keys) indexBucket(field string, bucket uint32) string {
+	return k.base + indexKinds[field] + strconv.FormatUint(uint64(bucket), 16)
+}
+
+// bucketOf spreads uniqueness keys over the index buckets.
+func bucketOf(key string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return h.Sum32() % indexBuckets
+}
+
+// uniqueKey is the uniqueness key of a stored display value of field, the
+// same function as key_of in scripts/lib.lua: folded username and email,
+// phone without its space, other fields as they are.
+func uniqueKey(field, display string) string {
+	switch field {
+	case fieldUsername, fieldEmail:
+		return foldKey(display)
+	case fieldPhone:
+		return strings.Replace(display, " ", "", 1)
+	}
+	return display
+}
+
+// foldKey lowercases ASCII letters only, byte by byte, exactly as Redis's
+// Lua string.lower does in the C locale Redis runs in.
+func foldKey(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// digest is the hex SHA-256 of a secret: what Redis holds instead of it.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// codeDigest binds a code to its verification, so a stored digest says
+// nothing about the same code under another ID.
+func codeDigest(id, code string) string { return digest(id + ":" + code) }
+
+func contactDigest(channel, key string) string {
+	sum := sha256.Sum256([]byte(channel + ":" + key))
+	return hex.EncodeToString(sum[:16])
+}

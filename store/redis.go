@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Store is the Redis-backed profile store. Safe for concurrent use.
+type Store struct {
+	client  redis.UniversalClient
+	keys    keys
+	timeout time.Duration
+	now     func() time.Time
+
+	dial *dialer
+}
+
+// Defaults for the Options a caller leaves zero.
+const (
+	defaultPrefix  = "authedge"
+	defaultTimeout = 500 * time.Millisecond
+)
+
+// redialHorizon is how long one go-redis dial keeps polling an unreachable
+// Redis (see dialer). It bounds nothing a caller waits for: every
+// operation has its own deadline of Options.Timeout.
+const redialHorizon = time.Minute
+
+// redialEvery is how soon a returning Redis is noticed.
+const redialEvery = 50 * time.Millisecond
+
+// New builds a Store. It connects lazily: no I/O happens here.
+func New(opts Options) (*Store, error) {
+	if len(opts.Addresses) == 0 {
+		return nil, errors.New("store: no Redis address")
+	}
+	if opts.EnvironmentID == "" {
+		return nil, errors.New("store: no environment ID")
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = defaultPrefix
+	}
+	// A brace would end or empty the hash tag and scatter an environment's
+	// keys over several cluster slots.
+	if strings.ContainsAny(opts.EnvironmentID+opts.Prefix, "{}") {
+		return nil, errors.New("store: the environment ID and key prefix may not contain { or }")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	cluster := len(opts.Addresses) > 1
+	if cluster && opts.DB != 0 {
+		return nil, errors.New("store: Redis Cluster has no numbered databases; leave db at 0")
+	}
+
+	d := &dialer{timeout: opts.Timeout, closed: make(chan struct{})}
+	if opts.TLS {
+		d.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	s := &Store{
+		keys:    newKeys(opts.Prefix, opts.EnvironmentID),
+		timeout: opts.Timeout,
+		now:     opts.Now,
+		dial:    d,
+	}
+	if cluster {
+		s.client = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                    opts.Addresses,
+			Username:                 opts.Username,
+			Password:                 opts.Password,
+			Dialer:                   d.dialContext,
+			DialTimeout:              redialHorizon,
+			DialerRetries:            1,
+			ReadTimeout:              opts.Timeout,
+			WriteTimeout:             opts.Timeout,
+			ContextTimeoutEnabled:    true,
+			PoolTimeout:              opts.Timeout,
+			MaxRetries:               -1,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+	} else {
+		s.client = redis.NewClient(&redis.Options{
+			Addr:                     opts.Addresses[0],
+			Username:                 opts.Username,
+			Password:                 opts.Password,
+			DB:                       opts.DB,
+			Dialer:                   d.dialContext,
+			DialTimeout:              redialHorizon,
+			DialerRetries:            1,
+			ReadTimeout:              opts.Timeout,
+			WriteTimeout:             opts.Timeout,
+			ContextTimeoutEnabled:    true,
+			PoolTimeout:              opts.Timeout,
+			MaxRetries:               -1,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+	}
+	return s, nil
+}
+
+// Close releases the connections. The Store is unusable afterwards.
+func (s *Store) Close() error {
+	s.dial.close()
+	return s.client.Close()
+}
+
+// Ping checks that Redis answers within the timeout.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	return s.fail(s.client.Ping(ctx).Err())
+}
+
+// deadline bounds one operation, all its round trips included.
+func (s *Store) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// dialer opens connections for go-redis, and is what makes the store serve
+// again within redialEvery of Redis coming back.
+//
+// go-redis dials in a goroutine of its own, detached from the caller who
+// gave up at its deadline, and counts every failed dial; after PoolSize of
+// them it stops dialing and probes once a second. A dial that fails fast
+// would trip that at once in an outage. This dialer instead keeps trying
+// every redialEvery until its context ends (go-redis's DialTimeout,
+// redialHorizon), so a dial in flight when Redis returns connects at once
+// and the pool never gives up in an outage shorter than redialHorizon. Each
+// attempt is bounded by the store's timeout. TLS failures are not retried:
+// they are not Redis being away but a misconfiguration to report.
+type dialer struct {
+	timeout time.Duration
+	tls     *tls.Config
+
+	closeOnce sync.Once
+	closed    chan struct{}
+
+	// lastErr is the last failed attempt, so a caller timed out waiting for
+	// a connection learns why.
+	lastErr atomic.Pointer[error]
+}
+
+func (d *dialer) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	for {
+		conn, err := d.attempt(ctx, network, addr)
+		if err == nil {
+			d.lastErr.Store(nil)
+			return conn, nil
+		}
+		d.lastErr.Store(&err)
+		var opErr *net.OpError
+		if !errors.As(err, &opErr) || opErr.Op != "dial" {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-d.closed:
+			return nil, err
+		case <-time.After(redialEvery):
+		}
+	}
+}
+
+func (d *dialer) attempt(ctx context.Context, network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	nd := net.Dialer{KeepAlive: 30 * time.Second}
+	conn, err := nd.DialContext(ctx, network, addr)
+	if err != nil || d.tls == nil {
+		return conn, err
+	}
+	cfg := d.tls.Clone()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		cfg.ServerName = host
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	return tc, nil
+}
+
+// lastError is the last failed dial, nil once a dial succeeded.
+func (d *dialer) lastError() error {
+	if p := d.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (d *dialer) close() { d.closeOnce.Do(func() { close(d.closed) }) }

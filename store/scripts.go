@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"crypto/sha1"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed scripts/*.lua
+var scriptFiles embed.FS
+
+// script is one operation's Lua, run with EVALSHA and sent whole only when
+// Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+type script struct {
+	name string
+	src  string
+	sha  string
+}
+
+// The scripts, one per operation. Each is scripts/lib.lua followed by its
+// own file, so that key_of has a single definition.
+var (
+	scriptEnsureProfile      = loadScript("ensure_profile")
+	scriptEdit               = loadScript("edit")
+	scriptStartVerification  = loadScript("start_verification")
+	scriptCancelVerification = loadScript("cancel_verification")
+	scriptCheckCode          = loadScript("check_code")
+	scriptIssueSudo          = loadScript("issue_sudo")
+)
+
+func loadScript(name string) *script {
+	lib, err := scriptFiles.ReadFile("scripts/lib.lua")
+	if err != nil {
+		panic(err)
+	}
+	own, err := scriptFiles.ReadFile("scripts/" + name + ".lua")
+	if err != nil {
+		panic(err)
+	}
+	src := string(lib) + "\n" + string(own)
+	sum := sha1.Sum([]byte(src))
+	return &script{name: name, src: src, sha: hex.EncodeToString(sum[:])}
+}
+
+// run executes sc once. A NOSCRIPT answer means Redis lost its script
+// cache, which nothing else would fix: load it by running it with EVAL.
+func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any) (any, error) {
+	v, err := s.do(ctx, "evalsha", sc.sha, keys, args)
+	if err != nil && isNoScript(err) {
+		v, err = s.do(ctx, "eval", sc.src, keys, args)
+	}
+	return v, err
+}
+
+func (s *Store) do(ctx context.Context, verb, script string, keys []string, args []any) (any, error) {
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, verb, script, len(keys))
+	for _, k := range keys {
+		cmdArgs = append(cmdArgs, k)
+	}
+	cmdArgs = append(cmdArgs, args...)
+	cmd := redis.NewCmd(ctx, cmdArgs...)
+	_ = s.client.Process(ctx, onceCmd{cmd})
+	return cmd.Result()
+}
+
+// onceCmd keeps go-redis from sending a script a second time after a
+// network error or timeout: the first may have run, and a second run of a
+// write would count twice or find its verification token already spent.
+// Commands Redis refused before running them (MOVED, ASK, NOSCRIPT) are
+// still redirected or reloaded.
+type onceCmd struct{ *redis.Cmd }
+
+// NoRetry implements redis.Cmder.
+func (onceCmd) NoRetry() bool { return true }
+
+func isNoScript(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOSCRIPT")
+}

@@ -1,0 +1,42 @@
+-- check_code: trade a verification code for a verification token.
+--
+-- KEYS[1] the verification hash (v:<id>)
+-- KEYS[2] the verification token's hash (vt:<sha256 of the token>)
+--
+-- ARGV[1] hex SHA-256 of "<id>:<candidate code>"
+-- ARGV[2] token TTL, milliseconds
+-- ARGV[3] wrong codes that kill the verification
+--
+-- Replies:
+--   {'ok'}        the code was right: the verification is gone and the
+--                 token is bound to its user, channel and key
+--   {'invalid'}   unknown, expired or killed verification, or a wrong code
+--                 (counted; the last allowed wrong code deletes it)
+
+local v = redis.call('HMGET', KEYS[1], 'h', 'u', 'c', 'k')
+local stored = v[1]
+if not stored then
+  return { 'invalid' }
+end
+
+-- Compare every byte, whatever the first difference: the time taken says
+-- nothing about how much of the digest matched.
+local candidate = ARGV[1]
+local diff = 0
+if #stored ~= #candidate then
+  diff = 1
+end
+for i = 1, #stored do
+  diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i) or 0))
+end
+if diff ~= 0 then
+  if redis.call('HINCRBY', KEYS[1], 't', 1) >= tonumber(ARGV[3]) then
+    redis.call('DEL', KEYS[1])
+  end
+  return { 'invalid' }
+end
+
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'u', v[2], 'c', v[3], 'k', v[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return { 'ok' }

@@ -1,0 +1,176 @@
+-- edit: one atomic profile update. Every check runs before the first write
+-- but the rate limit's count, so an edit either changes all its fields or
+-- none.
+--
+-- KEYS[1] the target's profile hash
+-- KEYS[2] the actor's edit counter (the rate limit is per caller)
+-- KEYS[3] the verification token's hash (or an unused key)
+-- KEYS[4] username index bucket of the new value   KEYS[5] ... of the current value
+-- KEYS[6] phone index bucket of the new value      KEYS[7] ... of the current value
+-- KEYS[8] email index bucket of the new value      KEYS[9] ... of the current value
+--         (an unused key where the field is not changed or has no value)
+--
+-- ARGV[1] target user ID
+-- ARGV[2] now, Unix milliseconds
+-- ARGV[3] "1": create the profile if it is missing
+-- ARGV[4] rate limit: edits per window, "0" for none
+-- ARGV[5] rate limit window, milliseconds
+-- ARGV[6] "1": sudo is satisfied
+-- ARGV[7] the fields that need sudo to replace or remove a bound value, as
+--         their one-letter codes run together ("pe")
+-- ARGV[8] the contacts whose change needs a verification token ("pe")
+-- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
+-- ARGV[10 + 4*i .. 13 + 4*i] for field i of n u p e a g d (i from 0):
+--         given ("1"/"0"), new display value ("" removes), its uniqueness
+--         key, and the current display value the caller read (unique
+--         fields: it chose KEYS[5/7/9] from it)
+--
+-- Replies:
+--   {'ok', created (0/1), changed field codes...}
+--   {'stale'}                      a unique field's value is not what the caller read: nothing done, read again
+--   {'rate_limited', pttl}         too many edits; retry after pttl ms
+--   {'user_not_found'}
+--   {'sudo_required'}
+--   {'verification_required'}
+--   {'invalid_verification_token'}
+--   {'conflict', field code}       the value belongs to another user
+
+local FIELDS = { 'n', 'u', 'p', 'e', 'a', 'g', 'd' }
+-- INDEX gives the KEYS position of a unique field's new-value bucket; the
+-- current value's bucket follows it.
+local INDEX = { u = 4, p = 6, e = 8 }
+
+local profile = KEYS[1]
+local user = ARGV[1]
+local now = ARGV[2]
+
+local changes = {}
+local codes = {}
+for i, code in ipairs(FIELDS) do
+  local at = 10 + 4 * (i - 1)
+  if ARGV[at] == '1' then
+    changes[#changes + 1] = { code = code, new = ARGV[at + 1], key = ARGV[at + 2], read = ARGV[at + 3] }
+    codes[#codes + 1] = code
+  end
+end
+if #codes > 0 then
+  local current = redis.call('HMGET', profile, unpack(codes))
+  for i, c in ipairs(changes) do
+    c.cur = current[i] or ''
+  end
+end
+
+-- The index buckets in KEYS were chosen from what the caller read; if a
+-- unique value moved since, they may be the wrong ones.
+for _, c in ipairs(changes) do
+  if INDEX[c.code] and c.cur ~= c.read then
+    return { 'stale' }
+  end
+end
+
+-- (a) Rate limit: a fixed window from the first edit in it. Every edit
+-- that gets here counts, refused ones included.
+local limit = tonumber(ARGV[4])
+if limit > 0 then
+  local n = redis.call('INCR', KEYS[2])
+  if n == 1 then
+    redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  end
+  if n > limit then
+    local ttl = redis.call('PTTL', KEYS[2])
+    if ttl < 0 then
+      -- A counter without expiry would lock the actor out for good.
+      redis.call('PEXPIRE', KEYS[2], ARGV[5])
+      ttl = tonumber(ARGV[5])
+    end
+    return { 'rate_limited', ttl }
+  end
+end
+
+-- (b) The target exists, or is created by this edit.
+local create = false
+if redis.call('EXISTS', profile) == 0 then
+  if ARGV[3] ~= '1' then
+    return { 'user_not_found' }
+  end
+  create = true
+end
+
+-- (c) Sudo: replacing a bound sensitive value with another one (by key),
+-- or removing it.
+if ARGV[6] ~= '1' then
+  for _, c in ipairs(changes) do
+    if string.find(ARGV[7], c.code, 1, true) and c.cur ~= '' and
+        (c.new == '' or c.key ~= key_of(c.code, c.cur)) then
+      return { 'sudo_required' }
+    end
+  end
+end
+
+-- (d) Verification: a new non-empty contact needs a token bound to this
+-- user, this channel and this exact key. One token proves one contact.
+local token_used = false
+for _, c in ipairs(changes) do
+  if string.find(ARGV[8], c.code, 1, true) and c.new ~= '' and
+      (c.cur == '' or c.key ~= key_of(c.code, c.cur)) then
+    if ARGV[9] ~= '1' then
+      return { 'verification_required' }
+    end
+    local t = redis.call('HMGET', KEYS[3], 'u', 'c', 'k')
+    if token_used or t[1] ~= user or t[2] ~= CHANNEL[c.code] or t[3] ~= c.key then
+      return { 'invalid_verification_token' }
+    end
+    token_used = true
+  end
+end
+
+-- (e) Uniqueness: a value whose key another user holds. The target's own
+-- value, in any case or format, is not a conflict.
+for _, c in ipairs(changes) do
+  local at = INDEX[c.code]
+  if at and c.new ~= '' then
+    local owner = redis.call('HGET', KEYS[at], c.key)
+    if owner and owner ~= user then
+      return { 'conflict', c.code }
+    end
+  end
+end
+
+-- (f) Write: release the old index entries, claim the new ones, set the
+-- fields, spend the token.
+local reply = { 'ok', create and 1 or 0 }
+for _, c in ipairs(changes) do
+  local at = INDEX[c.code]
+  if at then
+    if c.cur ~= '' then
+      local old = key_of(c.code, c.cur)
+      if c.new == '' or old ~= c.key then
+        -- Only our own entry: never release what another user holds.
+        if redis.call('HGET', KEYS[at + 1], old) == user then
+          redis.call('HDEL', KEYS[at + 1], old)
+        end
+      end
+    end
+    if c.new ~= '' then
+      redis.call('HSET', KEYS[at], c.key, user)
+    end
+  end
+  if c.new == '' then
+    redis.call('HDEL', profile, c.code)
+  else
+    redis.call('HSET', profile, c.code, c.new)
+  end
+  if c.new ~= c.cur then
+    reply[#reply + 1] = c.code
+  end
+end
+if create then
+  redis.call('HSET', profile, 'c', now)
+end
+if create or #reply > 2 then
+  redis.call('HSET', profile, 'm', now)
+end
+if token_used then
+  redis.call('DEL', KEYS[3])
+end
+return reply
