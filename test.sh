@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# test.sh runs every check of authedge, as CI does (.ci/run calls it):
+#
+#   1. prerequisites: redis-server (Debian's package, installed if missing)
+#      and the reference client's npm packages (npm ci if missing)
+#   2. go vet ./...  and  gofmt (lists unformatted files)
+#   3. ./xcaddy.sh   (builds ./caddy unless it is fresh)
+#   4. go test -race -count=1 ./...   (unit, integration and end-to-end)
+#   5. a short fuzz pass: every FuzzXxx target for $FUZZTIME (default 10s)
+#
+# Every step runs even if an earlier one failed; a summary follows, and the
+# exit status is non-zero if anything failed. Starts nothing it does not
+# stop: the tests start and stop their own redis-server and caddy processes.
+#
+#   FUZZTIME=30s ./test.sh     longer fuzzing
+#   FUZZTIME=0 ./test.sh       no fuzzing
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+FUZZTIME="${FUZZTIME:-10s}"
+TEST_TIMEOUT="${TEST_TIMEOUT:-20m}"
+summary=()
+failed=0
+
+log() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# record NAME RC SECONDS adds a line to the summary.
+record() {
+	local status=PASS
+	if [[ "$2" -ne 0 ]]; then
+		status=FAIL
+		failed=1
+	fi
+	summary+=("$(printf '%-4s %5ss  %s' "$status" "$3" "$1")")
+}
+
+# step NAME CMD... runs one check and records it.
+step() {
+	local name="$1" start=$SECONDS rc=0
+	shift
+	log "$name"
+	"$@" || rc=$?
+	record "$name" "$rc" $((SECONDS - start))
+	return 0
+}
+
+# apt_install PKG... installs Debian packages as root or through sudo,
+# without letting their maintainer scripts start services (a policy-rc.d
+# that says no, unless the system already has one): nothing is left running.
+apt_install() {
+	local sudo=()
+	if [[ "$(id -u)" -ne 0 ]]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "test.sh: need root or sudo to apt-get install $*" >&2
+			return 1
+		fi
+		sudo=(sudo)
+	fi
+	local policy=/usr/sbin/policy-rc.d added=0 rc=0
+	if [[ ! -e "$policy" ]]; then
+		printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null &&
+			"${sudo[@]}" chmod 755 "$policy" && added=1
+	fi
+	"${sudo[@]}" apt-get update -qq &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" || rc=$?
+	if [[ "$added" == 1 ]]; then
+		"${sudo[@]}" rm -f "$policy"
+	fi
+	return "$rc"
+}
+
+need_redis() {
+	if command -v redis-server >/dev/null 2>&1; then
+		redis-server --version
+		return 0
+	fi
+	echo "redis-server is missing: installing Debian's redis-server"
+	apt_install redis-server && redis-server --version
+}
+
+need_refclient() {
+	local dir=tests/refclient
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "node/npm are missing: installing Debian's nodejs and npm"
+		apt_install nodejs npm || return 1
+	fi
+	node --version
+	# npm ci when the packages are missing or older than the lock file.
+	if [[ ! -e "$dir/node_modules/.package-lock.json" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+		(cd "$dir" && npm ci --no-audit --no-fund)
+	else
+		echo "$dir/node_modules is up to date"
+	fi
+}
+
+gofmt_check() {
+	local files
+	files="$(gofmt -l . | grep -v '/node_modules/')"
+	if [[ -n "$files" ]]; then
+		echo "gofmt: these files need gofmt -w:"
+		echo "$files" | sed 's/^/  /'
+		return 1
+	fi
+	echo "gofmt: clean"
+}
+
+# fuzz runs every FuzzXxx target of every package for $FUZZTIME each.
+fuzz() {
+	local pkgs pkg name rc=0 n=0
+	# Only packages whose tests declare a fuzz target: listing them all
+	# would compile every test binary once more.
+	pkgs="$(grep -rl --include='*_test.go' -E '^func Fuzz[A-Z0-9_]' . 2>/dev/null |
+		grep -v node_modules | xargs -r -n1 dirname | sort -u)"
+	for pkg in $pkgs; do
+		local names
+		if ! names="$(go test -list '^Fuzz' "$pkg" | grep -E '^Fuzz')"; then
+			echo "FAIL listing fuzz targets of $pkg"
+			rc=1
+			continue
+		fi
+		for name in $names; do
+			n=$((n + 1))
+			echo "--- fuzz $pkg $name ($FUZZTIME)"
+			if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; then
+				echo "FAIL fuzz $pkg $name (a failing input was saved under $pkg/testdata/fuzz/$name)"
+				rc=1
+			fi
+		done
+	done
+	echo "fuzz: $n targets"
+	return "$rc"
+}
+
+step "redis-server present" need_redis
+step "reference client (npm ci)" need_refclient
+step "go vet ./..." go vet ./...
+step "gofmt" gofmt_check
+step "./xcaddy.sh (build ./caddy)" ./xcaddy.sh
+step "go test -race ./..." go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
+if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then
+	step "fuzz (${FUZZTIME} per target)" fuzz
+fi
+
+log "summary"
+printf '%s\n' "${summary[@]}"
+if [[ "$failed" -ne 0 ]]; then
+	printf '\033[31mFAILED\033[0m\n'
+	exit 1
+fi
+printf '\033[32mALL PASSED\033[0m\n'
