@@ -26,7 +26,8 @@ type Phone struct {
 	E164 string
 }
 
-// The function set below is the package's contract; see rules.go.
+// The function set below is the package's contract; see rules.go,
+// phone.go, email.go and avatar.go, and mask.go for the log-safe forms.
 //
 //	func Nickname(s string) (string, error)
 //	func Username(s string) (display, key string, err error)   // key: ASCII-lowercased display
@@ -36,3 +37,5 @@ type Phone struct {
 //	func Gender(s string) (string, error)
 //	func Description(s string) (string, error)
 //	func FoldKey(s string) string                             // ASCII lowercase, as Redis Lua's string.lower
+//	func MaskPhone(display string) string                     // "+86 130****0000", for logs
+//	func MaskEmail(addr string) string                        // "z***@example.com", for logs
