@@ -1,0 +1,530 @@
+package handler
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/config"
+)
+
+// SPEC 4.2 and 4.3: verification codes, verification tokens and sudo.
+
+var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
+
+func TestVerificationFullFlow(t *testing.T) {
+	e := newEnv(t)
+	const u = "u1"
+
+	// 1. Send a code. The sender gets SPEC 4.2's message.
+	sent := e.sendCode(u, `{"phone_number":"+86 130 0000 0000","target":"ANY","usage":"bind_phone"}`).wantOK(t)
+	if len(sent.json) != 3 || sent.str("verification_id") == "" || sent.json["expires_in"] != float64(600) || sent.json["is_user"] != false {
+		t.Fatalf("send answered %s, want verification_id, expires_in 600, is_user false", sent.body)
+	}
+	msg := e.sender.Last(t)
+	if msg.VerificationID != sent.str("verification_id") || msg.Channel != "sms" || msg.To != "+86 13000000000" ||
+		!sixDigits.MatchString(msg.Code) || msg.Usage != "bind_phone" || msg.ExpiresIn != 600 {
+		t.Fatalf("delivered %+v", msg)
+	}
+	if strings.Contains(string(sent.body), msg.Code) {
+		t.Fatal("the code is in the answer")
+	}
+
+	// The same phone gets another code below (CUR_USER); this test is not
+	// about the 60 s limit, so forget it.
+	e.forgetLastSend(msg.VerificationID)
+
+	// 2. Verify it, without an access token, as CloudBase's SDK does.
+	verified := e.verify(msg.VerificationID, msg.Code).wantOK(t)
+	vt := verified.str("verification_token")
+	if len(verified.json) != 2 || vt == "" || verified.json["expires_in"] != float64(600) {
+		t.Fatalf("verify answered %s", verified.body)
+	}
+	// A verification is used once.
+	e.verify(msg.VerificationID, msg.Code).wantError(t, 400, "invalid_verification_code")
+
+	// 3. Bind the phone with the token; me shows it.
+	e.edit(u, jsonBody(t, map[string]string{"phone": "+8613000000000", "verification_token": vt})).wantOK(t)
+	if got := e.me(u).str("phone_number"); got != "+86 13000000000" {
+		t.Fatalf("phone_number = %q", got)
+	}
+
+	// 4. Replacing it needs sudo, even with a good verification token for
+	// the new number; the refusal does not spend that token.
+	vt2 := e.verificationToken(u, "phone_number", "+86 13000000001", "ANY")
+	e.edit(u, jsonBody(t, map[string]string{"phone": "+86 13000000001", "verification_token": vt2})).
+		wantError(t, 403, "sudo_required").wantDescription(t, "sudo")
+
+	// 5. CUR_USER: a code to the bound phone, whatever the body's value.
+	cur := e.sendCode(u, `{"phone_number":"+86 130****0000","target":"CUR_USER"}`).wantOK(t)
+	if cur.json["is_user"] != true || strings.Contains(string(cur.body), "13000000000") {
+		t.Fatalf("CUR_USER answered %s", cur.body)
+	}
+	curMsg := e.sender.Last(t)
+	if curMsg.To != "+86 13000000000" || curMsg.Channel != "sms" || curMsg.VerificationID != cur.str("verification_id") {
+		t.Fatalf("CUR_USER delivered %+v", curMsg)
+	}
+	vt3 := e.verify(curMsg.VerificationID, curMsg.Code).wantOK(t).str("verification_token")
+	e.forgetLastSend(curMsg.VerificationID)
+
+	// 6. Trade it for a sudo token.
+	sudoRes := e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": vt3}), bearer(e.token(u))).wantOK(t)
+	sudo := sudoRes.str("sudo_token")
+	if len(sudoRes.json) != 2 || sudo == "" || sudoRes.json["expires_in"] != float64(900) {
+		t.Fatalf("sudo answered %s", sudoRes.body)
+	}
+	// The verification token was used up.
+	e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": vt3}), bearer(e.token(u))).
+		wantError(t, 400, "invalid_verification_token")
+
+	// 7. Replace the phone with both tokens.
+	e.edit(u, jsonBody(t, map[string]string{"phone": "+86 13000000001", "verification_token": vt2, "sudo_token": sudo})).wantOK(t)
+	if got := e.me(u).str("phone_number"); got != "+86 13000000001" {
+		t.Fatalf("phone_number = %q", got)
+	}
+	// The sudo token serves several edits until it expires: remove the phone.
+	e.edit(u, jsonBody(t, map[string]string{"phone": "", "sudo_token": sudo})).wantOK(t)
+
+	// 8. The old number was released at once.
+	e.bindPhone("u2", "+86 13000000000")
+
+	// Nothing secret reached the logs.
+	secrets := []string{vt, vt2, vt3, sudo, "13000000000", "13000000001"}
+	for _, m := range e.sender.Attempts() {
+		secrets = append(secrets, m.Code)
+	}
+	e.assertLogsNeverContain(t, secrets...)
+}
+
+func TestEmailFlowAndLogs(t *testing.T) {
+	e := newEnv(t)
+	e.bindEmail("u1", "Zhang.San@Example.com")
+	msg := e.sender.Last(t)
+	if msg.Channel != "email" || msg.To != "Zhang.San@Example.com" {
+		t.Fatalf("delivered %+v", msg)
+	}
+	if got := e.me("u1").str("email"); got != "Zhang.San@Example.com" {
+		t.Fatalf("email = %q", got)
+	}
+	sudo := e.sudoToken("u1", "email")
+	vt := e.verificationToken("u1", "email", "li.si@example.com", "NOT_USER")
+	e.edit("u1", jsonBody(t, map[string]string{"email": "li.si@example.com", "verification_token": vt, "sudo_token": sudo})).wantOK(t)
+	// Failures along the way log at debug, masked too.
+	e.edit("u2", `{"email":"li.si@example.com","verification_token":"bogus-token-value"}`).wantError(t, 400, "invalid_verification_token")
+	e.sendCode("u2", `{"email":"LI.SI@example.com","target":"NOT_USER"}`).wantError(t, 409, "email_already_exists")
+
+	secrets := []string{"Zhang.San@Example.com", "zhang.san@example.com", "li.si@example.com", "LI.SI@example.com", vt, sudo, "bogus-token-value"}
+	for _, m := range e.sender.Attempts() {
+		secrets = append(secrets, m.Code)
+	}
+	e.assertLogsNeverContain(t, secrets...)
+}
+
+func TestRemovingBoundContactNeedsSudoNotVerification(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("u1", "+86 13000000000")
+	e.edit("u1", `{"phone":""}`).wantError(t, 403, "sudo_required")
+	if e.me("u1").str("phone_number") == "" {
+		t.Fatal("phone removed without sudo")
+	}
+	sudo := e.sudoToken("u1", "phone_number")
+	e.edit("u1", jsonBody(t, map[string]string{"phone": "", "sudo_token": sudo})).wantOK(t)
+	if _, ok := e.me("u1").json["phone_number"]; ok {
+		t.Fatal("phone still bound")
+	}
+}
+
+func TestBindingFirstContactNeedsOnlyVerification(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("u1", "+86 13000000000") // no sudo: nothing was bound
+	vt := e.verificationToken("u1", "email", "z@example.com", "NOT_USER")
+	e.edit("u1", jsonBody(t, map[string]string{"email": "z@example.com", "verification_token": vt})).wantOK(t)
+	me := e.me("u1")
+	if me.str("email") != "z@example.com" || me.str("phone_number") != "+86 13000000000" {
+		t.Fatalf("me = %s", me.body)
+	}
+}
+
+func TestNotUserTarget(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("owner", "+86 13000000000")
+	e.bindEmail("owner", "owner@example.com")
+	before := len(e.sender.Attempts())
+
+	e.sendCode("u2", `{"phone_number":"+8613000000000","target":"NOT_USER"}`).wantError(t, 409, "phone_already_exists")
+	e.sendCode("u2", `{"email":"OWNER@example.com","target":"NOT_USER"}`).wantError(t, 409, "email_already_exists")
+	if got := len(e.sender.Attempts()); got != before {
+		t.Fatalf("%d codes sent for refused NOT_USER requests", got-before)
+	}
+	// Nothing was counted: the same contact may get a code at once
+	// through ANY, which says it belongs to a user.
+	res := e.sendCode("u2", `{"phone_number":"+86 13000000000","target":"ANY"}`).wantOK(t)
+	if res.json["is_user"] != true {
+		t.Fatalf("ANY on a bound contact: %s", res.body)
+	}
+	// A contact bound to the caller is not "someone else's".
+	e.sendCode("owner", `{"email":"owner@example.com","target":"NOT_USER"}`).wantOK(t)
+	// An absent or empty target is ANY.
+	e.sendCode("u3", `{"email":"fresh@example.com"}`).wantOK(t)
+	e.sendCode("u3", `{"email":"fresh2@example.com","target":""}`).wantOK(t)
+}
+
+func TestCurUserWithoutBoundContact(t *testing.T) {
+	e := newEnv(t)
+	e.sendCode("nobody", `{"phone_number":"","target":"CUR_USER"}`).wantError(t, 400, "invalid_argument").wantDescription(t, "phone_number")
+	e.sendCode("nobody", `{"email":"","target":"CUR_USER"}`).wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+	// A phone does not make an email bound.
+	e.bindPhone("u1", "+86 13000000000")
+	e.sendCode("u1", `{"email":"x","target":"CUR_USER"}`).wantError(t, 400, "invalid_argument")
+	if len(e.sender.Messages()) != 1 {
+		t.Fatalf("%d codes sent, want only the one binding the phone", len(e.sender.Messages()))
+	}
+}
+
+func TestSendCodeBodyRules(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct{ body, mention string }{
+		{`{}`, "phone_number"},
+		{`{"target":"ANY"}`, "email"},
+		{`{"phone_number":"+86 13000000000","email":"z@example.com"}`, "exactly one"},
+		{`{"phone_number":"+86 13000000000","target":"SOMEONE"}`, "target"},
+		{`{"phone_number":"+86 13000000000","target":"any"}`, "target"},
+		{`{"phone_number":"+86 13000000000","usage":"` + strings.Repeat("u", 65) + `"}`, "usage"},
+		{`{"phone_number":"+86 13000000000","usage":"a\nb"}`, "usage"},
+		{`{"phone_number":"13000000000"}`, "phone_number:"},
+		{`{"email":"not-an-address"}`, "email:"},
+		{`{"phone":"+86 13000000000"}`, "phone"},
+		{`{"phone_number":13000000000}`, "phone_number"},
+	}
+	for _, c := range cases {
+		res := e.sendCode("u1", c.body)
+		if res.status != 400 || res.code() != "invalid_argument" || !strings.Contains(res.description(), c.mention) {
+			t.Errorf("%s: %d %s %q, want 400 invalid_argument mentioning %q", c.body, res.status, res.code(), res.description(), c.mention)
+		}
+	}
+	if n := len(e.sender.Attempts()); n != 0 {
+		t.Fatalf("%d codes sent for refused requests", n)
+	}
+}
+
+func TestVerifyBodyRules(t *testing.T) {
+	e := newEnv(t)
+	e.verify("", "123456").wantError(t, 400, "invalid_argument").wantDescription(t, "verification_id")
+	e.serve(http.MethodPost, pathVerify, `{"verification_code":"123456"}`).wantError(t, 400, "invalid_argument")
+	e.verify("unknown-id", "123456").wantError(t, 400, "invalid_verification_code")
+	e.verify(strings.Repeat("i", 129), "123456").wantError(t, 400, "invalid_argument")
+	e.serve(http.MethodPost, pathVerify, `{"verification_id":"x","verification_code":123456}`).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "verification_code")
+	e.serve(http.MethodPost, pathVerify, `{"verification_id":"x","code":"1"}`).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "code")
+
+	e.sendCode("u1", `{"email":"z@example.com"}`).wantOK(t)
+	msg := e.sender.Last(t)
+	for _, bad := range []string{"", "12345", "1234567", strings.Repeat("9", 100), wrongCode(msg.Code)} {
+		e.verify(msg.VerificationID, bad).wantError(t, 400, "invalid_verification_code")
+	}
+	// Those were at most four counted wrong tries ("" and the long one may
+	// be refused before the store): the right code still works.
+	e.verify(msg.VerificationID, msg.Code).wantOK(t)
+}
+
+// wrongCode is a 6-digit code other than code.
+func wrongCode(code string) string {
+	d := (code[0]-'0'+1)%10 + '0'
+	return string(d) + code[1:]
+}
+
+func TestFiveWrongCodesKillTheVerification(t *testing.T) {
+	e := newEnv(t)
+	// Four wrong codes leave it alive.
+	e.sendCode("u1", `{"email":"a@example.com"}`).wantOK(t)
+	alive := e.sender.Last(t)
+	for i := 0; i < 4; i++ {
+		e.verify(alive.VerificationID, wrongCode(alive.Code)).wantError(t, 400, "invalid_verification_code")
+	}
+	e.verify(alive.VerificationID, alive.Code).wantOK(t)
+
+	// The fifth kills it: the right code then fails too.
+	e.sendCode("u1", `{"email":"b@example.com"}`).wantOK(t)
+	killed := e.sender.Last(t)
+	for i := 0; i < 5; i++ {
+		e.verify(killed.VerificationID, wrongCode(killed.Code)).wantError(t, 400, "invalid_verification_code")
+	}
+	e.verify(killed.VerificationID, killed.Code).wantError(t, 400, "invalid_verification_code")
+}
+
+func TestCodeExpires(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) { c.Verification.CodeTTL = config.Duration(300 * time.Millisecond) }))
+	e.sendCode("u1", `{"email":"a@example.com"}`).wantOK(t)
+	msg := e.sender.Last(t)
+	time.Sleep(400 * time.Millisecond)
+	e.clock.Advance(time.Second)
+	e.verify(msg.VerificationID, msg.Code).wantError(t, 400, "invalid_verification_code")
+}
+
+func TestSendLimits(t *testing.T) {
+	e := newEnv(t)
+	body := `{"phone_number":"+86 13000000000"}`
+	e.sendCode("u1", body).wantOK(t)
+	first := e.sender.Last(t)
+
+	// One send per 60 s per contact, whoever asks and however it is written.
+	time.Sleep(1100 * time.Millisecond)
+	for _, who := range []string{"u1", "u2"} {
+		res := e.sendCode(who, `{"phone_number":"+8613000000000"}`).wantError(t, 429, "resource_exhausted")
+		secs, err := strconv.Atoi(res.header.Get("Retry-After"))
+		if err != nil || secs < 55 || secs > 59 {
+			t.Fatalf("Retry-After = %q, want the remaining ≈ 59 s", res.header.Get("Retry-After"))
+		}
+	}
+	// Another contact is not limited.
+	e.sendCode("u1", `{"phone_number":"+86 13000000001"}`).wantOK(t)
+
+	// Ten per day: nine more sends, each past the 60 s marker, then none.
+	e.forgetLastSend(first.VerificationID)
+	for i := 2; i <= 10; i++ {
+		e.sendCode("u1", body).wantOK(t)
+		e.forgetLastSend(e.sender.Last(t).VerificationID)
+	}
+	res := e.sendCode("u1", body).wantError(t, 429, "resource_exhausted")
+	secs, err := strconv.Atoi(res.header.Get("Retry-After"))
+	if err != nil || secs <= 60 || secs > 86400 {
+		t.Fatalf("Retry-After after ten sends = %q, want the rest of the day", res.header.Get("Retry-After"))
+	}
+}
+
+func TestSenderFailure(t *testing.T) {
+	e := newEnv(t)
+	e.sender.FailWith(errDeliveryDown)
+	res := e.sendCode("u1", `{"email":"z@example.com"}`).wantError(t, 503, "unavailable")
+	if res.header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	attempts := e.sender.Attempts()
+	if len(attempts) != 1 {
+		t.Fatalf("%d delivery attempts", len(attempts))
+	}
+	lost := attempts[0]
+
+	// The code that never arrived is not kept, and the send was not
+	// counted: an immediate retry is sent, not 429.
+	e.sender.FailWith(nil)
+	e.verify(lost.VerificationID, lost.Code).wantError(t, 400, "invalid_verification_code")
+	e.sendCode("u1", `{"email":"z@example.com"}`).wantOK(t)
+	msg := e.sender.Last(t)
+	if msg.VerificationID == lost.VerificationID || msg.Code == "" {
+		t.Fatalf("retry reused the lost verification: %+v", msg)
+	}
+	e.verify(msg.VerificationID, msg.Code).wantOK(t)
+	// The failure was logged above debug, masked.
+	warned := false
+	for _, line := range e.logText() {
+		if strings.HasPrefix(line, "warn") && strings.Contains(line, "delivery") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("a failed delivery was not logged as a warning")
+	}
+	e.assertLogsNeverContain(t, "z@example.com", lost.Code, msg.Code)
+}
+
+func TestVerificationTokenBinding(t *testing.T) {
+	e := newEnv(t, sudoOff())
+	vt := e.verificationToken("u1", "phone_number", "+86 13000000000", "ANY")
+
+	// Another user, another value, another channel: refused, and the
+	// token survives the attempts.
+	e.edit("u2", jsonBody(t, map[string]string{"phone": "+86 13000000000", "verification_token": vt})).
+		wantError(t, 400, "invalid_verification_token")
+	e.edit("u1", jsonBody(t, map[string]string{"phone": "+86 13000000001", "verification_token": vt})).
+		wantError(t, 400, "invalid_verification_token")
+	e.edit("u1", jsonBody(t, map[string]string{"email": "z@example.com", "verification_token": vt})).
+		wantError(t, 400, "invalid_verification_token")
+	e.serve(http.MethodPatch, pathContact, jsonBody(t, map[string]string{"phone_number": "+86 13000000000", "verification_token": vt}),
+		bearer(e.token("u2"))).wantError(t, 400, "invalid_verification_token")
+
+	// Its own user, channel and value (in another format): accepted.
+	e.edit("u1", jsonBody(t, map[string]string{"phone": "+86 130 0000 0000", "verification_token": vt})).wantOK(t)
+
+	// Used: refused, even for the same value once it was given up.
+	e.edit("u1", `{"phone":""}`).wantOK(t)
+	e.edit("u1", jsonBody(t, map[string]string{"phone": "+86 13000000000", "verification_token": vt})).
+		wantError(t, 400, "invalid_verification_token")
+	if _, ok := e.me("u1").json["phone_number"]; ok {
+		t.Fatal("a spent token bound the phone again")
+	}
+	// A failed edit is whole: a refused token keeps the other fields too.
+	e.edit("u1", jsonBody(t, map[string]string{"nickname": "Zhang San", "phone": "+86 13000000000", "verification_token": vt})).
+		wantError(t, 400, "invalid_verification_token")
+	if _, ok := e.me("u1").json["name"]; ok {
+		t.Fatal("nickname applied by a refused edit")
+	}
+}
+
+func TestVerificationTokenExpires(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) { c.Verification.TokenTTL = config.Duration(300 * time.Millisecond) }))
+	vt := e.verificationToken("u1", "email", "z@example.com", "ANY")
+	time.Sleep(400 * time.Millisecond)
+	e.clock.Advance(time.Second)
+	e.edit("u1", jsonBody(t, map[string]string{"email": "z@example.com", "verification_token": vt})).
+		wantError(t, 400, "invalid_verification_token")
+}
+
+func TestOneTokenIsSpentOnce(t *testing.T) {
+	// Concurrent edits spending one token. Two identical edits cannot show
+	// it (the second finds the phone already bound and needs no token), so
+	// setters bind the phone with the one token; removers (sudo is off)
+	// unbind it. Whatever the interleaving, the token can have bound the
+	// phone once: any later binding needs it again and must fail. Each
+	// setter also sets its own nickname, so the audit log tells a setter
+	// that bound the phone (nickname and phone changed) from one that found
+	// it already bound (nickname only).
+	e := newEnv(t, sudoOff(), withStoreTimeout(5*time.Second), withEditLimit(1000, time.Minute))
+	vt := e.verificationToken("u1", "phone_number", "+86 13000000000", "ANY")
+	tok := e.token("u1")
+	const setters, removers = 10, 10
+	statuses := make([]int, setters)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < setters+removers; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			body := `{"phone":""}`
+			if i < setters {
+				body = jsonBody(t, map[string]string{"phone": "+86 13000000000", "verification_token": vt,
+					"nickname": "Setter " + strconv.Itoa(i)})
+			}
+			r := httptest.NewRequest(http.MethodPost, pathEdit, strings.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+tok)
+			w := httptest.NewRecorder()
+			<-start
+			e.api.ServeHTTP(w, r)
+			if i < setters {
+				statuses[i] = w.Code
+			} else if w.Code != 200 {
+				t.Errorf("remover: %d %s", w.Code, w.Body)
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+
+	bindings := 0
+	for _, entry := range e.logs.FilterMessage("profile edited").All() {
+		changed := entry.ContextMap()["changed"]
+		if s := fmt.Sprint(changed); strings.Contains(s, "nickname") && strings.Contains(s, "phone") {
+			bindings++
+		}
+	}
+	if bindings != 1 {
+		t.Fatalf("the one verification token bound the phone %d times", bindings)
+	}
+	for i, s := range statuses {
+		if s != 200 && s != 400 {
+			t.Errorf("setter %d: %d", i, s)
+		}
+	}
+}
+
+func TestSudoEndpoint(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("u1", "+86 13000000000")
+	tok := e.token("u1")
+	sudo := func(body string) *result { return e.serve(http.MethodPost, pathSudo, body, bearer(tok)) }
+
+	sudo(`{"password":"hunter2"}`).wantError(t, 400, "invalid_argument").wantDescription(t, "password", "not handled")
+	sudo(`{"password":""}`).wantError(t, 400, "invalid_argument").wantDescription(t, "password")
+	sudo(`{}`).wantError(t, 400, "invalid_argument").wantDescription(t, "verification_token")
+	sudo(`{"verification_token":""}`).wantError(t, 400, "invalid_argument")
+	sudo(`{"verification_token":null,"password":null}`).wantError(t, 400, "invalid_argument").wantDescription(t, "verification_token")
+	sudo(`{"verification_token":"made-up"}`).wantError(t, 400, "invalid_verification_token")
+	sudo(`{"verification_token":1}`).wantError(t, 400, "invalid_argument")
+	sudo(`{"verification_token":"x","extra":1}`).wantError(t, 400, "invalid_argument").wantDescription(t, "extra")
+
+	// A token for a contact that is not bound to the caller (ANY on a new
+	// number) proves nothing about the account.
+	vtNew := e.verificationToken("u1", "phone_number", "+86 13000000001", "ANY")
+	sudo(jsonBody(t, map[string]string{"verification_token": vtNew})).wantError(t, 400, "invalid_verification_token")
+
+	// Another user's token for their own bound phone.
+	e.bindPhone("u2", "+86 13000000002")
+	vtOther := e.verificationToken("u2", "phone_number", "", "CUR_USER")
+	sudo(jsonBody(t, map[string]string{"verification_token": vtOther})).wantError(t, 400, "invalid_verification_token")
+
+	// A token for a contact that was bound when verified but no longer is.
+	vtOld := e.verificationToken("u1", "phone_number", "", "CUR_USER")
+	e.editWith(e.adminToken(), `{"user_id":"u1","phone":""}`).wantOK(t)
+	sudo(jsonBody(t, map[string]string{"verification_token": vtOld})).wantError(t, 400, "invalid_verification_token")
+
+	// password: null is not given: the token decides.
+	e.bindEmail("u1", "u1@example.com")
+	vt := e.verificationToken("u1", "email", "", "CUR_USER")
+	sudo(jsonBody(t, map[string]any{"verification_token": vt, "password": nil})).wantOK(t)
+}
+
+func TestSudoTokenBelongsToItsUser(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("u1", "+86 13000000001")
+	e.bindPhone("u2", "+86 13000000002")
+	sudo2 := e.sudoToken("u2", "phone_number")
+	e.edit("u1", jsonBody(t, map[string]string{"phone": "", "sudo_token": sudo2})).wantError(t, 403, "sudo_required")
+	e.edit("u1", `{"phone":"","sudo_token":"made-up"}`).wantError(t, 403, "sudo_required")
+	e.edit("u2", jsonBody(t, map[string]string{"phone": "", "sudo_token": sudo2})).wantOK(t)
+}
+
+func TestSudoTokenExpires(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) { c.Sudo.TokenTTL = config.Duration(300 * time.Millisecond) }))
+	e.bindPhone("u1", "+86 13000000001")
+	sudo := e.sudoToken("u1", "phone_number")
+	time.Sleep(400 * time.Millisecond)
+	e.clock.Advance(time.Second)
+	e.edit("u1", jsonBody(t, map[string]string{"phone": "", "sudo_token": sudo})).wantError(t, 403, "sudo_required")
+}
+
+func TestMaxAuthAge(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) { c.Sudo.MaxAuthAge = config.Duration(5 * time.Minute) }))
+	e.bindPhone("u1", "+86 13000000000")
+	now := e.clock.Now()
+	recent := e.token("u1", withAuthTime(now.Add(-time.Minute)))
+	old := e.token("u1", withAuthTime(now.Add(-10*time.Minute)))
+
+	vt := e.verificationToken("u1", "phone_number", "+86 13000000001", "ANY")
+	body := jsonBody(t, map[string]string{"phone": "+86 13000000001", "verification_token": vt})
+	e.editWith(old, body).wantError(t, 403, "sudo_required")
+	e.edit("u1", body).wantError(t, 403, "sudo_required") // no auth_time at all
+	e.editWith(recent, body).wantOK(t)
+
+	// The same token grows old with the clock.
+	e.clock.Advance(5 * time.Minute)
+	e.editWith(recent, `{"phone":""}`).wantError(t, 403, "sudo_required")
+}
+
+func TestMaxAuthAgeWithoutSender(t *testing.T) {
+	// No sender, verification off, sudo satisfied only by a recent sign-in.
+	e := newEnv(t, withoutSender(), withConfig(func(c *config.Config) {
+		c.Sudo.Sensitive = nil // default: phone and email
+		c.Sudo.MaxAuthAge = config.Duration(time.Minute)
+	}))
+	e.edit("u1", `{"phone":"+86 13000000000"}`).wantOK(t) // first binding: no sudo
+	e.edit("u1", `{"phone":"+86 13000000001"}`).wantError(t, 403, "sudo_required")
+	e.editWith(e.token("u1", withAuthTime(e.clock.Now())), `{"phone":"+86 13000000001"}`).wantOK(t)
+}
+
+func TestNoSenderIsUnimplemented(t *testing.T) {
+	e := newEnv(t, withoutSender())
+	e.sendCode("u1", `{"email":"z@example.com"}`).wantError(t, 501, "unimplemented")
+	e.verify("some-id", "123456").wantError(t, 501, "unimplemented")
+	// The earlier steps still come first.
+	e.serve(http.MethodPost, pathSend, `{"email":"z@example.com"}`).wantError(t, 401, "unauthenticated")
+	// Edits work: verification and sudo are off.
+	e.edit("u1", `{"phone":"+86 13000000000","email":"z@example.com"}`).wantOK(t)
+	e.edit("u1", `{"phone":"+86 13000000001","email":""}`).wantOK(t)
+}
