@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -8,10 +9,12 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -196,12 +199,12 @@ func loadPEMFile(path string) ([]*publicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: public key %s: %w", path, err)
 	}
+	if err := checkPEMBlocks(data); err != nil {
+		return nil, fmt.Errorf("token: public key %s: %w", path, err)
+	}
 	set, err := jwk.Parse(data, jwk.WithPEM(true))
 	if err != nil {
-		return nil, fmt.Errorf("token: public key %s: not a PEM public key: %w", path, err)
-	}
-	if set.Len() == 0 {
-		return nil, fmt.Errorf("token: public key %s: no PEM block in it", path)
+		return nil, fmt.Errorf("token: public key %s: unusable key: %w", path, err)
 	}
 	var keys []*publicKey
 	for i := 0; i < set.Len(); i++ {
@@ -213,6 +216,30 @@ func loadPEMFile(path string) ([]*publicKey, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// checkPEMBlocks gives a clear reason for the usual mistakes (a private
+// key, a DER or JWK file) before jwx's more technical ones.
+func checkPEMBlocks(data []byte) error {
+	rest := bytes.TrimSpace(data)
+	if len(rest) == 0 {
+		return errors.New("the file is empty")
+	}
+	for n := 1; len(rest) > 0; n++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return errors.New("not a PEM public key")
+		}
+		switch {
+		case strings.Contains(block.Type, "PRIVATE KEY"):
+			return fmt.Errorf("key %d: it is a private key; give only public keys", n)
+		case block.Type != "PUBLIC KEY" && block.Type != "RSA PUBLIC KEY" && block.Type != "CERTIFICATE":
+			return fmt.Errorf("key %d: a %q PEM block is not a public key", n, block.Type)
+		}
+		rest = bytes.TrimSpace(rest)
+	}
+	return nil
 }
 
 // loadJWKSFile reads a local JWK Set. Unlike a remote set, which is skimmed

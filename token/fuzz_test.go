@@ -1,0 +1,186 @@
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+)
+
+// fuzzFixture is one verifier and a few valid tokens for it, built once:
+// fuzz workers call the target many times.
+type fuzzFixture struct {
+	v      *Verifier
+	tokens []string
+}
+
+func newFuzzFixture(f *testing.F) *fuzzFixture {
+	k := keys()
+	c := newClock()
+	v := newVerifier(f, baseConfig(f, c))
+	fx := &fuzzFixture{v: v}
+	cl := validClaims()
+	cl["scope"] = "read admin"
+	cl["device_id"] = "dev-1"
+	fx.tokens = []string{
+		mint(f, jwa.RS256, k.rsa, cl, nil),
+		mint(f, jwa.PS384, k.rsa, cl, map[string]any{"kid": "x"}),
+		mint(f, jwa.ES256, k.ec256, cl, nil),
+		mint(f, jwa.ES384, k.ec384, cl, nil),
+		mint(f, jwa.EdDSA, k.ed, cl, map[string]any{"typ": "at+jwt"}),
+	}
+	for _, raw := range fx.tokens {
+		mustVerify(f, v, raw)
+	}
+	return fx
+}
+
+// FuzzVerify: no input panics, every failure is a *Error, and nothing but
+// the fixture's own tokens verifies: random bytes cannot forge a signature.
+func FuzzVerify(f *testing.F) {
+	fx := newFuzzFixture(f)
+	for _, raw := range fx.tokens {
+		f.Add(raw)
+		p := strings.Split(raw, ".")
+		f.Add(p[0] + "." + p[1] + ".")
+		f.Add(p[0] + "." + p[1] + "." + p[2] + "." + p[2])
+		f.Add(p[1] + "." + p[0] + "." + p[2])
+	}
+	for _, s := range []string{"", ".", "..", "...", "a.b.c", "eyJhbGciOiJub25lIn0.e30.", "eyJhbGciOiJIUzI1NiJ9.e30.AAAA", "eyJ9.eyJ9.eyJ9"} {
+		f.Add(s)
+	}
+	valid := make(map[string]bool)
+	for _, raw := range fx.tokens {
+		valid[raw] = true
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := fx.v.Verify(t.Context(), raw, testClient)
+		if err == nil {
+			if !valid[raw] {
+				t.Fatalf("a token that was never signed verified: %q -> %+v", raw, c)
+			}
+			return
+		}
+		var te *Error
+		if !errors.As(err, &te) || te.Description == "" {
+			t.Fatalf("error %T %v is not a *Error", err, err)
+		}
+	})
+}
+
+// FuzzFlippedByte: changing any one byte of a valid token, in any way,
+// makes it fail.
+func FuzzFlippedByte(f *testing.F) {
+	fx := newFuzzFixture(f)
+	for i := range fx.tokens {
+		for _, pos := range []uint16{0, 10, 40, 100, 200, 300, 500, 700, 65535} {
+			f.Add(uint8(i), pos, byte(1))
+		}
+		f.Add(uint8(i), uint16(len(fx.tokens[i])-1), byte(0x01))
+		f.Add(uint8(i), uint16(len(fx.tokens[i])-1), byte(0x03))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, pos uint16, xor byte) {
+		if xor == 0 {
+			return
+		}
+		raw := []byte(fx.tokens[int(which)%len(fx.tokens)])
+		raw[int(pos)%len(raw)] ^= xor
+		if c, err := fx.v.Verify(t.Context(), string(raw), testClient); err == nil {
+			t.Fatalf("a token with byte %d xor %#x verified: %+v", int(pos)%len(raw), xor, c)
+		}
+	})
+}
+
+// FuzzParseClaims reaches the claims reader directly, which FuzzVerify
+// cannot past the signature. It must not panic, and what it accepts must
+// agree with encoding/json.
+func FuzzParseClaims(f *testing.F) {
+	s, err := (&Config{Issuer: testIssuer, PublicKeyFiles: []string{"x"}}).resolve()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":["a","b"],"exp":1.5,"nbf":0,"iat":-1,"scope":"admin","auth_time":3,"device_id":"d"}`))
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"\u0075","aud":"a","exp":1e3,"x":{"y":[1,{"}":"]"}]}}`))
+	f.Add([]byte(`{"sub":1}`))
+	f.Add([]byte(`{"a":"\"","sub":"x\\"}`))
+	f.Add([]byte(` { "iss" : "https://issuer.example" , "sub" : "u" , "aud" : [ ] , "exp" : 2 } `))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, fail := s.parseClaims(data)
+		if fail != nil {
+			return
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("accepted what encoding/json refuses: %v", err)
+		}
+		var sub string
+		if err := json.Unmarshal(m["sub"], &sub); err != nil || sub != v.claims.Subject {
+			t.Fatalf("sub %q, encoding/json says %q (%v)", v.claims.Subject, sub, err)
+		}
+		var iss string
+		if err := json.Unmarshal(m["iss"], &iss); err != nil || iss != testIssuer {
+			t.Fatalf("iss %q accepted", iss)
+		}
+		if v.claims.Admin != hasScope(v.claims.Scopes, "admin") {
+			t.Fatal("Admin disagrees with the scopes")
+		}
+	})
+}
+
+// FuzzWalkObject checks the member scanner against encoding/json on any
+// JSON object.
+func FuzzWalkObject(f *testing.F) {
+	f.Add([]byte(`{"a":1,"b":[1,2,{"c":"]}"}],"d":{"e":null},"\u0061":"x\"y","f":true,"g":-1.5e3}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(` {"a" : "b" } `))
+	f.Add([]byte(`{"a":"\\","b":"\\\""}`))
+	f.Add([]byte(`[{"a":1}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := map[string]string{}
+		err := walkObject(data, func(name, value []byte) error {
+			var n string
+			if err := json.Unmarshal(name, &n); err != nil {
+				t.Fatalf("name %q is not a JSON string", name)
+			}
+			buf, err := compactJSON(value)
+			if err != nil {
+				t.Fatalf("value %q is not JSON: %v", value, err)
+			}
+			got[n] = string(buf)
+			return nil
+		})
+		var want map[string]json.RawMessage
+		jsonErr := json.Unmarshal(data, &want)
+		if jsonErr != nil || want == nil { // not an object ("null" decodes to a nil map)
+			if err == nil {
+				t.Fatalf("walkObject accepted %q; encoding/json: %v", data, jsonErr)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("walkObject refused %q: %v", data, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d members, encoding/json found %d", len(got), len(want))
+		}
+		for name, raw := range want {
+			buf, _ := compactJSON(raw)
+			if got[name] != string(buf) {
+				t.Fatalf("member %q = %s, encoding/json says %s", name, got[name], buf)
+			}
+		}
+	})
+}
+
+func compactJSON(raw []byte) ([]byte, error) {
+	var out bytes.Buffer
+	if err := json.Compact(&out, raw); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}

@@ -1,0 +1,303 @@
+package token
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+)
+
+// jwksServer serves a JWK Set that tests change, and counts fetches.
+type jwksServer struct {
+	*httptest.Server
+	mu     sync.Mutex
+	body   []byte
+	status int
+	gate   chan struct{} // if set, each fetch waits for it
+	hits   atomic.Int32
+}
+
+func newJWKSServer(t *testing.T, body []byte) *jwksServer {
+	s := &jwksServer{body: body, status: http.StatusOK}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		body, status, gate := s.body, s.status, s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) serve(body []byte) {
+	s.mu.Lock()
+	s.body = body
+	s.mu.Unlock()
+}
+
+func newRemote(t *testing.T, url string, o remoteOptions) *RemoteJWKS {
+	t.Helper()
+	r, err := newRemoteJWKS(t.Context(), url, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func TestRemoteJWKS(t *testing.T) {
+	k := keys()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "e", key: &k.ec256.PublicKey}))
+	r, err := NewRemoteJWKS(t.Context(), srv.URL, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: newClock().Now})
+	mustVerify(t, v, mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"}))
+	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "e"}))
+	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil))
+	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "a"}), "invalid signature")
+	if n := srv.hits.Load(); n != 1 {
+		t.Fatalf("%d fetches, want the first one only", n)
+	}
+}
+
+func TestRemoteJWKSMustStart(t *testing.T) {
+	k := keys()
+	good := jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey})
+	for name, tc := range map[string]struct {
+		status int
+		body   []byte
+		want   string
+	}{
+		"server error":   {http.StatusInternalServerError, good, "500"},
+		"not found":      {http.StatusNotFound, good, "404"},
+		"not JSON":       {http.StatusOK, []byte("<html>"), "JWK"},
+		"empty set":      {http.StatusOK, []byte(`{"keys":[]}`), "no public signature key"},
+		"only HMAC keys": {http.StatusOK, []byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`), "no public signature key"},
+		"too large":      {http.StatusOK, []byte(`{"keys":[],"x":"` + strings.Repeat("a", maxJWKSSize) + `"}`), "larger than 1 MiB"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newJWKSServer(t, tc.body)
+			srv.status = tc.status
+			_, err := NewRemoteJWKS(t.Context(), srv.URL, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), srv.URL) {
+				t.Fatalf("NewRemoteJWKS: %v, want an error naming the URL with %q", err, tc.want)
+			}
+		})
+	}
+	srv := newJWKSServer(t, good)
+	url := srv.URL
+	srv.Close()
+	if _, err := NewRemoteJWKS(t.Context(), url, nil); err == nil {
+		t.Fatal("an unreachable JWKS must fail the start")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := NewRemoteJWKS(ctx, newJWKSServer(t, good).URL, nil); err == nil {
+		t.Fatal("a canceled context must fail the start")
+	}
+}
+
+func TestRemoteUnknownKidRefreshIsRateLimited(t *testing.T) {
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"})
+	tokenC := mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "c"})
+
+	// The issuer rotates in b: the first token naming it fetches the set.
+	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}))
+	mustVerify(t, v, tokenB)
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+	// Known kids fetch nothing.
+	mustVerify(t, v, tokenB)
+
+	// c appears at once, but within 5 s of the last miss nothing is fetched.
+	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}, jwkEntry{kid: "c", key: &k.ec256.PublicKey}))
+	mustRefuse(t, v, tokenC, "unknown signing key")
+	c.Advance(4900 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		mustRefuse(t, v, tokenC, "unknown signing key")
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches within the 5 s limit, want 2", n)
+	}
+	c.Advance(100 * time.Millisecond)
+	mustVerify(t, v, tokenC)
+	if n := srv.hits.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3", n)
+	}
+}
+
+func TestRemoteConcurrentMissesShareOneFetch(t *testing.T) {
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"})
+
+	gate := make(chan struct{})
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.body = jwkSet(t, jwkEntry{kid: "b", key: &k.rsa2.PublicKey})
+	srv.mu.Unlock()
+
+	const callers = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := 0; i < callers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := v.Verify(context.Background(), tokenB, testClient)
+			errs <- err
+		}()
+	}
+	// Let every caller reach the shared fetch before the server answers.
+	waitFor(t, func() bool { return srv.hits.Load() == 2 })
+	time.Sleep(50 * time.Millisecond)
+	close(gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a caller sharing the fetch failed: %v", err)
+		}
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches for %d concurrent misses, want one", n-1, callers)
+	}
+}
+
+func TestRemoteMissWaitHonoursContext(t *testing.T) {
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	gate := make(chan struct{})
+	defer close(gate)
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := v.Verify(ctx, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"}), testClient)
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("Verify: %v after %s", err, time.Since(start))
+	}
+}
+
+func TestRemoteKeyChangeDropsVerifiedCache(t *testing.T) {
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	other := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now, Audience: []string{"api"}})
+	tokenA := mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"})
+	mustVerify(t, v, tokenA)
+	if v.cache.len() != 1 {
+		t.Fatal("tokenA is not cached")
+	}
+	gen := r.current().gen
+
+	// A refresh that changes nothing keeps the generation and the cache.
+	r.install(keysFromSetBytes(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey})))
+	if r.current().gen != gen {
+		t.Fatal("an unchanged set got a new generation")
+	}
+
+	// The issuer drops a for b; a token naming b brings the new set.
+	srv.serve(jwkSet(t, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}))
+	mustVerify(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"}))
+	if r.current().gen == gen {
+		t.Fatal("the new set kept the old generation")
+	}
+	// The cached tokenA must not outlive its key.
+	mustRefuse(t, v, tokenA, "unknown signing key")
+	// And a second Verifier on the same remote sees the new set too.
+	cl := validClaims()
+	cl["aud"] = "api"
+	if _, err := other.Verify(t.Context(), mint(t, jwa.RS256, k.rsa2, cl, map[string]any{"kid": "b"}), "x"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemotePeriodicRefreshAndClose(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for real refresh ticks")
+	}
+	k := keys()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	before := runtime.NumGoroutine()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	// jwk.Cache's finest refresh window is one second.
+	r, err := newRemoteJWKS(t.Context(), srv.URL, client, remoteOptions{refreshWindow: time.Second, refreshInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "p", key: &k.ec256.PublicKey}))
+	waitFor(t, func() bool { return len(r.current().byKid["p"]) == 1 })
+
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // a fetch already on the wire may land
+	hits := srv.hits.Load()
+	time.Sleep(2500 * time.Millisecond)
+	if n := srv.hits.Load(); n != hits {
+		t.Fatalf("%d fetches after Close", n-hits)
+	}
+	// A miss after Close fetches nothing either, and keys stay usable.
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: newClock().Now})
+	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "new"}), "unknown signing key")
+	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "p"}))
+	if n := srv.hits.Load(); n != hits {
+		t.Fatalf("a miss after Close fetched")
+	}
+	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+}
+
+func keysFromSetBytes(t *testing.T, data []byte) []*publicKey {
+	t.Helper()
+	set, err := jwk.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keysFromSet(set)
+}
+
+// waitFor polls cond for up to five seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
