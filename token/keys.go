@@ -2,7 +2,6 @@ package token
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -273,11 +272,8 @@ func loadJWKSFile(path string) ([]*publicKey, error) {
 // signing keys, and one odd key must not stop the others from working.
 func keysFromSet(set jwk.Set) []*publicKey {
 	var keys []*publicKey
-	for it := set.Keys(context.Background()); it.Next(context.Background()); {
-		key, ok := it.Pair().Value.(jwk.Key)
-		if !ok {
-			continue
-		}
+	for i := 0; i < set.Len(); i++ {
+		key, _ := set.Key(i)
 		if k, err := fromJWK(key); err == nil {
 			keys = append(keys, k)
 		}

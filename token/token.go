@@ -1,10 +1,3 @@
-// Package token verifies JWT access tokens: key sources (PEM files, a JWKS
-// file, a remote JWKS through jwx's jwk.Cache), the per-request check, and a
-// bounded cache of verified tokens. It knows nothing about HTTP.
-//
-// jwx loads and refreshes keys; the per-request path is a lean one of its
-// own (jws.go, claims.go) because verifying with jwt.Parse costs about twice
-// a bare signature check, and this check runs on every request.
 package token
 
 import (

@@ -1,0 +1,42 @@
+// Package token verifies JWT access tokens: key sources (PEM files, a JWKS
+// file, a remote JWKS through jwx's jwk.Cache), the per-request check, and a
+// bounded cache of verified tokens. It knows nothing about HTTP.
+//
+// jwx loads and refreshes keys; the per-request path is a lean one of its
+// own (jws.go, jsonobject.go, claims.go) because verifying with jwt.Parse
+// costs about twice a bare signature check, and this check runs on every
+// request. The lean path costs about 1.1× a bare crypto/rsa check for
+// RS256 (BenchmarkRS256OverBare).
+//
+// Where the SPEC is silent, this package chooses to be strict:
+//
+//   - The token is compact JWS: three non-empty parts of the base64url
+//     alphabet, strictly decoded (no padding, no stray bits, no line
+//     breaks), at most 64 KiB. So one token has exactly one spelling, and
+//     its SHA-256 (the cache key) identifies it.
+//   - The alg header picks among the configured algorithms only; none and
+//     HMAC can never be configured. Keys are never taken from the token
+//     (jwk, jku, x5c, x5u are ignored). Any crit header is refused: no
+//     extension is understood. A typ header, if present, must be JWT or
+//     at+jwt (RFC 9068), with or without "application/".
+//   - A token with a kid is checked with the JWKS keys of that kid and
+//     with the keys that have none (PEM files, kid-less JWKs); a token
+//     without a kid, with every key. Only keys that fit the algorithm are
+//     tried (family, curve, and the JWK's own alg if it names one). A kid
+//     unknown to every source makes a remote JWKS fetch again, at most once
+//     per 5 s, concurrent misses sharing the one fetch.
+//   - RSA keys shorter than 2048 bits are refused when loaded (RFC 7518
+//     3.3); EC keys must be on P-256, P-384 or P-521 with a valid point.
+//     A key file holding a private or symmetric key fails the
+//     configuration. A remote JWKS is skimmed: keys it cannot use are
+//     skipped.
+//   - Claim names are matched exactly (JSON is case-sensitive, unlike
+//     encoding/json's struct decoding), and a claim authedge reads may
+//     appear only once, so that no other parser can see another user.
+//     iss, sub (a non-empty string), aud and exp are required; exp > now -
+//     leeway; nbf, iat and auth_time, if present, ≤ now + leeway (a future
+//     auth_time would make every sudo check pass). A device claim present
+//     but empty is refused rather than read as absent.
+//   - A verified token is cached by its SHA-256 until it expires or the
+//     key set changes; time and audience are checked again on every hit.
+package token
