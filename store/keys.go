@@ -3,7 +3,6 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"hash/fnv"
 	"strconv"
 	"strings"
 )
@@ -131,11 +130,15 @@ func (k keys) indexBucket(field string, bucket uint32) string {
 	return k.base + indexKinds[field] + strconv.FormatUint(uint64(bucket), 16)
 }
 
-// bucketOf spreads uniqueness keys over the index buckets.
+// bucketOf spreads uniqueness keys over the index buckets: 32-bit FNV-1a,
+// written out to spare an allocation per call.
 func bucketOf(key string) uint32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return h.Sum32() % indexBuckets
+	h := uint32(2166136261)
+	for i := 0; i < len(key); i++ {
+		h ^= uint32(key[i])
+		h *= 16777619
+	}
+	return h % indexBuckets
 }
 
 // uniqueKey is the uniqueness key of a stored display value of field, the

@@ -94,7 +94,8 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// WaitReady polls addr with PING until Redis answers PONG (not LOADING).
+// WaitReady polls addr with PING until Redis answers PONG, or NOAUTH for a
+// server that needs a password (not LOADING).
 func WaitReady(addr string, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	var last error
@@ -122,7 +123,8 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	// NOAUTH is a server up and serving, one started with --requirepass.
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") {
 		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
 	}
 	return nil

@@ -1,0 +1,387 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func newVerification(id, user, channel, key string) NewVerification {
+	return NewVerification{ID: id, UserID: user, Channel: channel, Key: key, Display: key, Code: "042042", Usage: "bind", TTL: 10 * time.Minute}
+}
+
+func TestStartVerificationStoresCodeHashed(t *testing.T) {
+	f := newFixture(t)
+	v := newVerification("vid1", "u1", "email", "a@example.com")
+	v.Display = "A@example.com"
+	isUser, err := f.StartVerification(ctxT(t), v)
+	if err != nil || isUser {
+		t.Fatalf("StartVerification = %v, %v", isUser, err)
+	}
+	got, err := f.raw.HGetAll(ctxT(t), f.keys.verification("vid1")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"h": codeDigest("vid1", "042042"), "u": "u1", "c": "email", "k": "a@example.com", "d": "A@example.com", "s": "bind", "t": "0"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stored %v\nwant %v", got, want)
+	}
+	for _, val := range got {
+		if strings.Contains(val, "042042") {
+			t.Error("the code is stored in the clear")
+		}
+	}
+	if ttl, _ := f.raw.PTTL(ctxT(t), f.keys.verification("vid1")).Result(); ttl <= 9*time.Minute || ttl > 10*time.Minute {
+		t.Errorf("TTL = %v", ttl)
+	}
+	// The contact does not appear in key names.
+	keys, _ := f.raw.Keys(ctxT(t), "*").Result()
+	for _, k := range keys {
+		if strings.Contains(k, "example") {
+			t.Errorf("key %q names the contact", k)
+		}
+	}
+}
+
+func TestStartVerificationIsUser(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Email: ptr("A@example.com"), Phone: ptr("+86 13000000000")})
+	for _, tc := range []struct {
+		name string
+		v    NewVerification
+		want bool
+	}{
+		{"bound to another", newVerification("a", "u2", "email", "a@example.com"), true},
+		{"bound to self, NOT_USER", func() NewVerification {
+			v := newVerification("b", "u1", "phone", "+8613000000000")
+			v.RefuseBound = true
+			return v
+		}(), true},
+		{"free", newVerification("c", "u2", "email", "free@example.com"), false},
+		{"free, NOT_USER", func() NewVerification {
+			v := newVerification("d", "u2", "phone", "+8613000000001")
+			v.RefuseBound = true
+			return v
+		}(), false},
+	} {
+		isUser, err := f.StartVerification(ctxT(t), tc.v)
+		if err != nil || isUser != tc.want {
+			t.Errorf("%s: = %v, %v; want %v", tc.name, isUser, err, tc.want)
+		}
+	}
+}
+
+func TestStartVerificationRefuseBound(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Email: ptr("a@example.com"), Phone: ptr("+86 13000000000")})
+	for _, v := range []NewVerification{
+		newVerification("x1", "u2", "email", "a@example.com"),
+		newVerification("x2", "u2", "phone", "+8613000000000"),
+	} {
+		v.RefuseBound = true
+		_, err := f.StartVerification(ctxT(t), v)
+		wantConflict(t, err, v.Channel)
+		// Nothing stored, nothing counted: the same contact may be sent to
+		// at once without NOT_USER.
+		if n, _ := f.raw.Exists(ctxT(t), f.keys.verification(v.ID), f.keys.lastSend(v.Channel, v.Key), f.keys.dailySends(v.Channel, v.Key)).Result(); n != 0 {
+			t.Errorf("%s: a refused send left %d keys", v.Channel, n)
+		}
+		v.RefuseBound = false
+		v.ID += "-again"
+		if _, err := f.StartVerification(ctxT(t), v); err != nil {
+			t.Errorf("%s: %v", v.Channel, err)
+		}
+	}
+}
+
+func TestStartVerificationSendLimits(t *testing.T) {
+	f := newFixture(t)
+	start := func(id, key string) error {
+		_, err := f.StartVerification(ctxT(t), newVerification(id, "u1", "email", key))
+		return err
+	}
+	if err := start("s0", "a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	err := start("s1", "a@example.com")
+	wantRateLimited(t, err, 59*time.Second, 60*time.Second)
+	if errors.Is(err, ErrUnavailable) {
+		t.Error("rate limited is not unavailable")
+	}
+	// Per contact, and per channel.
+	if err := start("s2", "b@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.StartVerification(ctxT(t), newVerification("s3", "u1", "phone", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Ten a day: let each 60 s pass by expiring its marker.
+	for i := 1; i < sendsPerDay; i++ {
+		f.raw.Del(ctxT(t), f.keys.lastSend("email", "a@example.com"))
+		if err := start(fmt.Sprint("d", i), "a@example.com"); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+	}
+	f.raw.Del(ctxT(t), f.keys.lastSend("email", "a@example.com"))
+	wantRateLimited(t, start("d-over", "a@example.com"), day-time.Minute, day)
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verification("d-over")).Result(); n != 0 {
+		t.Error("a refused send stored its code")
+	}
+	// The day ends.
+	f.raw.PExpire(ctxT(t), f.keys.dailySends("email", "a@example.com"), time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
+	if err := start("next-day", "a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartVerificationRejects(t *testing.T) {
+	f := newFixture(t)
+	if err := f.raw.Set(ctxT(t), f.keys.lastSend("email", "a@example.com"), "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]NewVerification{
+		"no id":       newVerification("", "u1", "email", "a@example.com"),
+		"no user":     newVerification("i", "", "email", "a@example.com"),
+		"no key":      newVerification("i", "u1", "email", ""),
+		"bad channel": newVerification("i", "u1", "fax", "a@example.com"),
+		"no ttl": func() NewVerification {
+			v := newVerification("i", "u1", "email", "a@example.com")
+			v.TTL = 0
+			return v
+		}(),
+	} {
+		if _, err := f.StartVerification(ctxT(t), v); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	// An ID in use is refused rather than overwritten.
+	if _, err := f.StartVerification(ctxT(t), newVerification("dup", "u1", "email", "b@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.StartVerification(ctxT(t), newVerification("dup", "u2", "email", "c@example.com")); err == nil {
+		t.Fatal("a taken verification ID was reused")
+	}
+	if u, _ := f.raw.HGet(ctxT(t), f.keys.verification("dup"), "u").Result(); u != "u1" {
+		t.Fatalf("verification overwritten by %q", u)
+	}
+}
+
+func TestCancelVerification(t *testing.T) {
+	f := newFixture(t)
+	v := newVerification("c1", "u1", "email", "a@example.com")
+	if _, err := f.StartVerification(ctxT(t), newVerification("c0", "u1", "email", "a@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	f.raw.Del(ctxT(t), f.keys.lastSend("email", "a@example.com"))
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CancelVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, f.CheckCode(ctxT(t), v.ID, v.Code, "tok", time.Minute), ErrInvalidCode)
+	if n, _ := f.raw.Get(ctxT(t), f.keys.dailySends("email", "a@example.com")).Int(); n != 1 {
+		t.Errorf("daily count after cancel = %d, want 1", n)
+	}
+	// Cancelling again un-counts nothing more.
+	if err := f.CancelVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.raw.Get(ctxT(t), f.keys.dailySends("email", "a@example.com")).Int(); n != 1 {
+		t.Errorf("daily count after a second cancel = %d, want 1", n)
+	}
+	// The send did not count toward the 60 s: sending again is fine.
+	v.ID = "c2"
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatalf("send after a cancelled one: %v", err)
+	}
+	// Cancelling the only send leaves no counter at all.
+	w := newVerification("c3", "u1", "phone", "+8613000000000")
+	if _, err := f.StartVerification(ctxT(t), w); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CancelVerification(ctxT(t), w); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verification("c3"), f.keys.lastSend("phone", w.Key), f.keys.dailySends("phone", w.Key)).Result(); n != 0 {
+		t.Errorf("%d keys left after cancelling the only send", n)
+	}
+	// Someone else's verification is not cancelled by a mismatched request.
+	x := newVerification("c4", "u1", "phone", "+8613000000001")
+	if _, err := f.StartVerification(ctxT(t), x); err != nil {
+		t.Fatal(err)
+	}
+	y := x
+	y.UserID = "u2"
+	if err := f.CancelVerification(ctxT(t), y); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verification("c4")).Result(); n != 1 {
+		t.Error("a mismatched cancel deleted the verification")
+	}
+}
+
+func TestCheckCode(t *testing.T) {
+	f := newFixture(t)
+	v := newVerification("k1", "u1", "email", "a@example.com")
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, f.CheckCode(ctxT(t), "unknown", v.Code, "tok", time.Minute), ErrInvalidCode)
+	wantErr(t, f.CheckCode(ctxT(t), "k1", "", "tok", time.Minute), ErrInvalidCode)
+	for range maxWrongCodes - 1 {
+		wantErr(t, f.CheckCode(ctxT(t), "k1", "000000", "tok", time.Minute), ErrInvalidCode)
+	}
+	if err := f.CheckCode(ctxT(t), "k1", v.Code, "tok", 5*time.Minute); err != nil {
+		t.Fatalf("right code after %d wrong ones: %v", maxWrongCodes-1, err)
+	}
+	got, _ := f.raw.HGetAll(ctxT(t), f.keys.verificationToken("tok")).Result()
+	if fmt.Sprint(got) != fmt.Sprint(map[string]string{"u": "u1", "c": "email", "k": "a@example.com"}) {
+		t.Errorf("token = %v", got)
+	}
+	if ttl, _ := f.raw.PTTL(ctxT(t), f.keys.verificationToken("tok")).Result(); ttl <= 4*time.Minute || ttl > 5*time.Minute {
+		t.Errorf("token TTL = %v", ttl)
+	}
+	keys, _ := f.raw.Keys(ctxT(t), "*").Result()
+	for _, k := range keys {
+		if strings.HasSuffix(k, ":tok") {
+			t.Errorf("key %q holds the token in the clear", k)
+		}
+	}
+	// Used up.
+	wantErr(t, f.CheckCode(ctxT(t), "k1", v.Code, "tok2", time.Minute), ErrInvalidCode)
+}
+
+func TestCheckCodeKilledByWrongCodes(t *testing.T) {
+	f := newFixture(t)
+	v := newVerification("k1", "u1", "email", "a@example.com")
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxWrongCodes {
+		wantErr(t, f.CheckCode(ctxT(t), "k1", fmt.Sprintf("%06d", i), "tok", time.Minute), ErrInvalidCode)
+	}
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verification("k1")).Result(); n != 0 {
+		t.Error("killed verification still stored")
+	}
+	wantErr(t, f.CheckCode(ctxT(t), "k1", v.Code, "tok", time.Minute), ErrInvalidCode)
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken("tok")).Result(); n != 0 {
+		t.Error("a killed verification issued a token")
+	}
+}
+
+// TestCheckCodeRace: one code, checked twice at once, yields one token.
+func TestCheckCodeRace(t *testing.T) {
+	f := newFixture(t)
+	v := newVerification("k1", "u1", "email", "a@example.com")
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f.CheckCode(ctxT(t), "k1", v.Code, fmt.Sprint("tok", i), time.Minute)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if !errors.Is(err, ErrInvalidCode) {
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d checks of one code succeeded", ok)
+	}
+}
+
+func TestIssueSudo(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Email: ptr("A@example.com"), Phone: ptr("+86 13000000000")})
+	f.set(t, "u2", Changes{Email: ptr("b@example.com")})
+
+	// A token for a contact the user does not have bound, or another
+	// user's, is refused and left as it was.
+	notBound := f.verified(t, "u1", "email", "other@example.com", "other@example.com")
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", notBound, "sudo0", time.Minute), ErrInvalidVerificationToken)
+	othersToken := f.verified(t, "u2", "email", "b@example.com", "b@example.com")
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", othersToken, "sudo0", time.Minute), ErrInvalidVerificationToken)
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", "unknown", "sudo0", time.Minute), ErrInvalidVerificationToken)
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken(notBound), f.keys.verificationToken(othersToken)).Result(); n != 2 {
+		t.Error("a refused sudo spent the token")
+	}
+	if ok, _ := f.SudoValid(ctxT(t), "u1", "sudo0"); ok {
+		t.Fatal("refused sudo stored a sudo token")
+	}
+
+	for _, tc := range []struct{ channel, key string }{{"email", "a@example.com"}, {"phone", "+8613000000000"}} {
+		tok := f.verified(t, "u1", tc.channel, tc.key, tc.key)
+		sudo := "sudo-" + tc.channel
+		if err := f.IssueSudo(ctxT(t), "u1", tok, sudo, 15*time.Minute); err != nil {
+			t.Fatalf("%s: %v", tc.channel, err)
+		}
+		if ok, err := f.SudoValid(ctxT(t), "u1", sudo); !ok || err != nil {
+			t.Fatalf("%s: SudoValid = %v, %v", tc.channel, ok, err)
+		}
+		if ok, _ := f.SudoValid(ctxT(t), "u2", sudo); ok {
+			t.Fatal("a sudo token is valid for another user")
+		}
+		if ttl, _ := f.raw.PTTL(ctxT(t), f.keys.sudoToken(sudo)).Result(); ttl <= 14*time.Minute || ttl > 15*time.Minute {
+			t.Errorf("sudo TTL = %v", ttl)
+		}
+		// Used up.
+		wantErr(t, f.IssueSudo(ctxT(t), "u1", tok, "sudo-again", time.Minute), ErrInvalidVerificationToken)
+	}
+	for _, bad := range []string{"", "unknown"} {
+		if ok, err := f.SudoValid(ctxT(t), "u1", bad); ok || err != nil {
+			t.Errorf("SudoValid(%q) = %v, %v", bad, ok, err)
+		}
+	}
+
+	// A token for a contact the user has since given up is refused.
+	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
+	f.set(t, "u1", Changes{Email: ptr("c@example.com")})
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", tok, "sudo-late", time.Minute), ErrInvalidVerificationToken)
+}
+
+// TestIssueSudoRace: one verification token, spent by concurrent sudo
+// requests, yields exactly one sudo token.
+func TestIssueSudoRace(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Email: ptr("a@example.com")})
+	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f.IssueSudo(ctxT(t), "u1", tok, fmt.Sprint("sudo", i), time.Minute)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		valid, _ := f.SudoValid(ctxT(t), "u1", fmt.Sprint("sudo", i))
+		switch {
+		case err == nil && valid:
+			ok++
+		case errors.Is(err, ErrInvalidVerificationToken) && !valid:
+		default:
+			t.Fatalf("request %d: %v (sudo valid %v)", i, err, valid)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d sudo tokens from one verification token", ok)
+	}
+}
