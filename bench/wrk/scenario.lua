@@ -70,6 +70,9 @@ local function next_token()
    end
    served = served + 1
    local tok = file:read(line_len - 1)
+   if tok == nil or #tok ~= line_len - 1 then
+      error("token file ended before the slice did: run.sh gave a range past its end")
+   end
    file:read(1) -- the newline
    return tok
 end
