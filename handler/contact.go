@@ -23,23 +23,33 @@ func (a *API) serveEditContact(w http.ResponseWriter, c *call) *apiError {
 	if err := decodeBody(c.body, &body); err != nil {
 		return err
 	}
-	if (body.PhoneNumber == nil) == (body.Email == nil) {
-		return invalidArgument("give exactly one of phone_number and email")
+	plan, err := body.plan()
+	if err != nil {
+		return err
 	}
-	if !defaultConflictResolution(body.ConflictResolution) {
-		return invalidArgument("conflict_resolution: only DEFAULT is supported (refuse a contact bound to another user)")
+	return a.applyEdit(w, c, plan)
+}
+
+// plan is step 4's field rules for the one contact, expressed as the
+// basic/edit it stands for.
+func (b *contactBody) plan() (*editPlan, *apiError) {
+	if (b.PhoneNumber == nil) == (b.Email == nil) {
+		return nil, invalidArgument("give exactly one of phone_number and email")
+	}
+	if !defaultConflictResolution(b.ConflictResolution) {
+		return nil, invalidArgument("conflict_resolution: only DEFAULT is supported (refuse a contact bound to another user)")
 	}
 	edit := editBody{
-		Phone:             body.PhoneNumber,
-		Email:             body.Email,
-		VerificationToken: body.VerificationToken,
-		SudoToken:         body.SudoToken,
+		Phone:             b.PhoneNumber,
+		Email:             b.Email,
+		VerificationToken: b.VerificationToken,
+		SudoToken:         b.SudoToken,
 	}
 	plan, err := edit.plan()
 	if err != nil {
-		return renameField(err, "phone:", "phone_number:")
+		return nil, renameField(err, "phone:", "phone_number:")
 	}
-	return a.applyEdit(w, c, plan)
+	return plan, nil
 }
 
 // defaultConflictResolution accepts conflict_resolution absent, null, or

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -53,34 +54,16 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	if err := decodeBody(c.body, &body); err != nil {
 		return err
 	}
-	if (body.PhoneNumber == nil) == (body.Email == nil) {
-		return invalidArgument("give exactly one of phone_number and email")
+	req, err := body.check()
+	if err != nil {
+		return err
 	}
-	target := targetAny
-	if body.Target != nil && *body.Target != "" {
-		target = *body.Target
-	}
-	usage := deref(body.Usage)
-	if utf8.RuneCountInString(usage) > 64 || !printable(usage) {
-		return invalidArgument("usage: at most 64 printable characters")
-	}
-
-	var to contact
-	switch target {
-	case targetAny, targetNotUser:
-		var err *apiError
-		if to, err = parseContact(body.PhoneNumber, body.Email); err != nil {
-			return err
-		}
-	case targetCurUser:
-		var err *apiError
+	to := req.to
+	if req.target == targetCurUser {
 		if to, err = a.boundContact(c, body.PhoneNumber != nil); err != nil {
 			return err
 		}
-	default:
-		return invalidArgument("target: must be ANY, NOT_USER or CUR_USER")
 	}
-
 	v := store.NewVerification{
 		ID:          secret.ID(),
 		UserID:      c.claims.Subject,
@@ -88,21 +71,21 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 		Key:         to.key,
 		Display:     to.display,
 		Code:        secret.Code(),
-		Usage:       usage,
+		Usage:       req.usage,
 		TTL:         a.policy.codeTTL,
-		RefuseBound: target == targetNotUser,
+		RefuseBound: req.target == targetNotUser,
 	}
 	ctx := c.r.Context()
-	isUser, err := a.deps.Store.StartVerification(ctx, v)
-	if err != nil {
-		return a.storeError("verification", err)
+	isUser, serr := a.deps.Store.StartVerification(ctx, v)
+	if serr != nil {
+		return a.storeError("verification", serr)
 	}
 	msg := notify.Message{
 		VerificationID: v.ID,
 		Channel:        to.wireChannel(),
 		To:             to.display,
 		Code:           v.Code,
-		Usage:          usage,
+		Usage:          req.usage,
 		ExpiresIn:      seconds(a.policy.codeTTL),
 	}
 	if err := a.deps.Sender.Send(ctx, msg); err != nil {
@@ -127,6 +110,40 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	b = strconv.AppendBool(b, isUser)
 	writeJSON(w, http.StatusOK, append(b, '}'))
 	return nil
+}
+
+// sendCodeRequest is a checked sendCodeBody.
+type sendCodeRequest struct {
+	target string
+	usage  string
+	// to is the recipient for ANY and NOT_USER; for CUR_USER it is the
+	// caller's bound contact, which only the store knows.
+	to contact
+}
+
+// check is step 4's field rules for a code request.
+func (b *sendCodeBody) check() (sendCodeRequest, *apiError) {
+	if (b.PhoneNumber == nil) == (b.Email == nil) {
+		return sendCodeRequest{}, invalidArgument("give exactly one of phone_number and email")
+	}
+	req := sendCodeRequest{target: targetAny, usage: deref(b.Usage)}
+	if b.Target != nil && *b.Target != "" {
+		req.target = *b.Target
+	}
+	if utf8.RuneCountInString(req.usage) > 64 || !printable(req.usage) {
+		return sendCodeRequest{}, invalidArgument("usage: at most 64 printable characters")
+	}
+	switch req.target {
+	case targetAny, targetNotUser:
+		var err *apiError
+		if req.to, err = parseContact(b.PhoneNumber, b.Email); err != nil {
+			return sendCodeRequest{}, err
+		}
+	case targetCurUser:
+	default:
+		return sendCodeRequest{}, invalidArgument("target: must be ANY, NOT_USER or CUR_USER")
+	}
+	return req, nil
 }
 
 // parseContact validates the one contact a body names.
@@ -209,9 +226,12 @@ func maskContact(c contact) string {
 	return profile.MaskEmail(c.display)
 }
 
+// printable rejects control characters (C0, DEL and C1) and format
+// characters such as bidi overrides: usage is echoed into a message a
+// person reads, where either could disguise what the message says.
 func printable(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return false
 		}
 	}
