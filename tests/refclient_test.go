@@ -68,6 +68,7 @@ func runRefClient(t *testing.T, f *fixture, flows string, wantSteps int, env ...
 	if err != nil || failed != 0 || steps != wantSteps {
 		t.Fatalf("run.mjs: %v, %d steps (want %d), %d failed\nstdout:\n%s\nstderr:\n%s", err, steps, wantSteps, failed, out, stderr.String())
 	}
+	t.Logf("run.mjs (CloudBase SDK) output:\n%s", out)
 }
 
 // TestReferenceClient: CloudBase's SDK, unchanged, reads and edits a

@@ -156,15 +156,18 @@ func TestCaddyfileExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("caddy adapt Caddyfile.example: exit %d\n%s", code, out)
 	}
-	start := strings.Index(out, "{")
+	// adapt prints the JSON first; log lines may follow it.
 	var cfg map[string]any
-	if start < 0 || json.Unmarshal([]byte(out[start:]), &cfg) != nil {
-		t.Fatalf("caddy adapt printed no JSON config:\n%s", out)
+	if err := json.NewDecoder(strings.NewReader(out[max(strings.Index(out, "{"), 0):])).Decode(&cfg); err != nil {
+		t.Fatalf("caddy adapt printed no JSON config (%v):\n%s", err, out)
 	}
-	for _, want := range []string{`"handler":"authedge"`, `"environment_id":"dev-env"`, `"issuer":"https://dev.authedge.local"`, `"reverse_proxy"`} {
+	for _, want := range []string{`"handler":"authedge"`, `"environment_id":"dev-env"`, `"issuer":"https://dev.authedge.local"`, `"handler":"reverse_proxy"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("adapted config lacks %s", want)
 		}
+	}
+	if strings.Contains(out, "not formatted") {
+		t.Errorf("Caddyfile.example is not as caddy fmt writes it:\n%s", out)
 	}
 
 	redis := redistest.Start(t)

@@ -1,0 +1,154 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// TestDevScript runs ./dev.sh as a newcomer would, walks the README's
+// quickstart against it (token command, me, edit, pass-through, and a phone
+// bound with a code read from the log sender's output), then interrupts it
+// and checks that it left nothing running.
+func TestDevScript(t *testing.T) {
+	if os.Getenv("AUTHEDGE_CADDY") != "" {
+		t.Skip("dev.sh runs the repository's ./caddy, not AUTHEDGE_CADDY")
+	}
+	port, appPort, adminPort := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
+	devDir := filepath.Join(t.TempDir(), "dev")
+	cmd := exec.Command(filepath.Join(repoRoot, "dev.sh"))
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(),
+		fmt.Sprintf("AUTHEDGE_PORT=%d", port),
+		fmt.Sprintf("AUTHEDGE_APP_PORT=%d", appPort),
+		fmt.Sprintf("AUTHEDGE_ADMIN=127.0.0.1:%d", adminPort),
+		"AUTHEDGE_DEV_DIR="+devDir,
+		"AUTHEDGE_ENV=", "AUTHEDGE_ISSUER=", // the defaults, as in a fresh shell
+	)
+	// Its own process group: afterwards, an empty group proves that Redis
+	// and Caddy were stopped too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logs := &lockedBuffer{}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = logs, io.MultiWriter(logs, pw)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgid := cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL) // only if the test failed midway
+		if t.Failed() {
+			t.Logf("dev.sh output:\n%s", logs.String())
+		}
+	})
+
+	// Wait for the banner, which comes once Caddy serves.
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "authedge is running at") {
+				ready <- sc.Text()
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case <-ready:
+	case err := <-exited:
+		t.Fatalf("dev.sh exited before serving: %v", err)
+	case <-time.After(5 * time.Minute): // a first build may run here
+		t.Fatal("dev.sh not serving after 5 minutes")
+	}
+	banner := logs.String()
+	for _, want := range []string{"authedge-token --key " + devDir + "/dev-key.pem --sub user-1", "curl -s", "Content-Type: application/json"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("the banner lacks %q", want)
+		}
+	}
+	redisAddr := regexp.MustCompile(`Redis: (127\.0\.0\.1:\d+)`).FindStringSubmatch(banner)
+	if redisAddr == nil {
+		t.Fatalf("the banner names no Redis address")
+	}
+
+	// The quickstart, with the token command the banner prints.
+	out, code := runCaddy(t, nil, "authedge-token", "--key", filepath.Join(devDir, "dev-key.pem"), "--sub", "user-1")
+	if code != 0 {
+		t.Fatalf("authedge-token: exit %d: %s", code, out)
+	}
+	tok := strings.TrimSpace(out)
+	f := &fixture{t: t, caddy: &caddyProc{URL: fmt.Sprintf("http://127.0.0.1:%d", port)}}
+	f.do("GET", mePath, tok, "").wantOK(t)
+	f.do("POST", editPath, tok, `{"nickname":"张三","username":"zhangsan","gender":"MALE"}`).wantOK(t)
+	wantFields(t, f.do("GET", mePath, tok, "").wantOK(t), map[string]string{"name": "张三", "username": "zhangsan"})
+	if r := f.do("GET", "/anything/else", "", ""); r.Status != 200 || !strings.Contains(string(r.Body), "stand-in") {
+		t.Errorf("pass-through to the stand-in app: %s", r)
+	}
+
+	v := f.do("POST", "/auth/v1/verification", tok, `{"phone_number":"+86 13800138000","target":"ANY"}`).wantOK(t)
+	id, _ := v["verification_id"].(string)
+	codeFromLog := func() string {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			for _, line := range strings.Split(logs.String(), "\n") {
+				var entry struct {
+					Msg, VerificationID, Code string
+				}
+				var raw map[string]any
+				if json.Unmarshal([]byte(line), &raw) != nil {
+					continue
+				}
+				entry.Msg, _ = raw["msg"].(string)
+				entry.VerificationID, _ = raw["verification_id"].(string)
+				entry.Code, _ = raw["code"].(string)
+				if strings.Contains(entry.Msg, "verification code") && entry.VerificationID == id {
+					return entry.Code
+				}
+			}
+		}
+		t.Fatalf("no logged code for verification %q", id)
+		return ""
+	}
+	vt := f.do("POST", "/auth/v1/verification/verify", "", fmt.Sprintf(`{"verification_id":%q,"verification_code":%q}`, id, codeFromLog())).wantOK(t)
+	f.do("POST", editPath, tok, fmt.Sprintf(`{"phone":"+86 13800138000","verification_token":%q}`, vt["verification_token"])).wantOK(t)
+	wantFields(t, f.do("GET", mePath, tok, "").wantOK(t), map[string]string{"phone_number": "+86 13800138000"})
+	if strings.Contains(logs.String(), "13800138000") {
+		t.Errorf("the full phone number appears in the log")
+	}
+
+	// Ctrl-C: dev.sh stops Caddy and Redis and exits.
+	if err := syscall.Kill(pgid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("dev.sh still running 30s after SIGINT")
+	}
+	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("processes of dev.sh still running after it exited (kill -0 -%d: %v)", pgid, err)
+	}
+	for _, addr := range []string{fmt.Sprintf("127.0.0.1:%d", port), redisAddr[1]} {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			t.Errorf("%s still accepts connections after dev.sh exited", addr)
+		}
+	}
+	if !strings.Contains(logs.String(), "stopped Caddy and Redis") {
+		t.Errorf("dev.sh did not report stopping")
+	}
+}
