@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkEdit: a nickname and username change of a different user each
+// time (creating them on the first round): the read of the current username
+// and one script.
+func BenchmarkEdit(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		user := fmt.Sprint("bench", i%10000)
+		_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true,
+			RateLimit: Limit{Count: 1 << 30, Window: time.Minute},
+			Changes:   Changes{Nickname: ptr("Nick " + user), Username: ptr(fmt.Sprint("name", i))}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEditParallel is BenchmarkEdit from many goroutines: throughput.
+func BenchmarkEditParallel(b *testing.B) {
+	f := newFixture(b)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			user := fmt.Sprint("bench", i%10000)
+			_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true,
+				RateLimit: Limit{Count: 1 << 30, Window: time.Minute},
+				Changes:   Changes{Nickname: ptr("Nick " + user), Username: ptr(fmt.Sprint("name", i))}})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkEnsureProfileExisting: GET /me of a user who has a profile, one
+// HGETALL.
+func BenchmarkEnsureProfileExisting(b *testing.B) {
+	f := newFixture(b)
+	f.set(b, "u1", Changes{Nickname: ptr("Nick"), Username: ptr("user"), Phone: ptr("+86 13000000000"),
+		Email: ptr("user@example.com"), AvatarURL: ptr("https://cdn.example.com/a/1.png"), Gender: ptr("MALE"),
+		Description: ptr("Hello.")})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := f.EnsureProfile(ctx, "u1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestMemoryPerUser measures Redis's used_memory per user with every
+// profile field set and its three index entries. It runs only with
+// AUTHEDGE_MEMBENCH=<users>, such as 100000 (about half a minute) or
+// 1000000.
+func TestMemoryPerUser(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("AUTHEDGE_MEMBENCH"))
+	if n <= 0 {
+		t.Skip("set AUTHEDGE_MEMBENCH=<users> to measure memory per user")
+	}
+	f := newFixture(t, func(o *Options) { o.Timeout = 10 * time.Second })
+	ctx := context.Background()
+	before := usedMemory(t, f)
+
+	const workers = 16
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				// IDs shaped like CloudBase's: 19 digits.
+				user := fmt.Sprintf("17%017d", i)
+				_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true, SudoSatisfied: true,
+					Changes: Changes{
+						Nickname:    ptr(fmt.Sprint("Nick ", i)),
+						Username:    ptr(fmt.Sprint("User", i)),
+						Phone:       ptr(fmt.Sprintf("+86 13%09d", i)),
+						Email:       ptr(fmt.Sprintf("user%d@example.com", i)),
+						AvatarURL:   ptr(fmt.Sprintf("https://cdn.example.com/a/%d.png", i)),
+						Gender:      ptr([]string{"MALE", "FEMALE"}[i%2]),
+						Description: ptr(fmt.Sprintf("Hello, I am user %d.", i)),
+					}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	after := usedMemory(t, f)
+	perUser := float64(after-before) / float64(n)
+	hashtables := 0
+	for _, field := range []string{fieldUsername, fieldPhone, fieldEmail} {
+		for b := range uint32(indexBuckets) {
+			if enc, _ := f.raw.ObjectEncoding(ctx, f.keys.indexBucket(field, b)).Result(); enc == "hashtable" {
+				hashtables++
+			}
+		}
+	}
+	enc, _ := f.raw.ObjectEncoding(ctx, f.keys.profile(fmt.Sprintf("17%017d", 0))).Result()
+	t.Logf("%d users: used_memory %d → %d bytes: %.0f bytes/user (profile encoding %s, %d of %d index buckets hashtable-encoded)",
+		n, before, after, perUser, enc, hashtables, 3*indexBuckets)
+	if n >= 1_000_000 && perUser > 450 {
+		t.Errorf("%.0f bytes/user at %d users, budget 450", perUser, n)
+	}
+}
+
+func usedMemory(t testing.TB, f *fixture) int64 {
+	t.Helper()
+	info, err := f.raw.Info(context.Background(), "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no used_memory in INFO")
+	return 0
+}

@@ -1,0 +1,92 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// TestCluster runs the store against a real three-master Redis Cluster:
+// every script's keys must be in one slot, and Audit must find the
+// environment on whichever master serves it.
+func TestCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	s, err := New(Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
+		RateLimit: Limit{Count: 10, Window: time.Minute},
+		Changes:   Changes{Nickname: ptr("One"), Username: ptr("Alice"), Phone: ptr("+86 13000000000"), Email: ptr("a@example.com")}})
+	if err != nil || !res.Created {
+		t.Fatalf("Edit = %+v, %v", res, err)
+	}
+	_, err = s.Edit(ctx, Edit{Actor: "u2", Target: "u2", CreateIfMissing: true, Changes: Changes{Username: ptr("ALICE")}})
+	wantConflict(t, err, "username")
+
+	// Verification, sudo and a verified, sudo-guarded contact change.
+	v := newVerification("cv1", "u1", "email", "a@example.com")
+	if isUser, err := s.StartVerification(ctx, v); err != nil || !isUser {
+		t.Fatalf("StartVerification = %v, %v", isUser, err)
+	}
+	if err := s.CheckCode(ctx, "cv1", v.Code, "vt1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IssueSudo(ctx, "u1", "vt1", "st1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.SudoValid(ctx, "u1", "st1"); !ok || err != nil {
+		t.Fatalf("SudoValid = %v, %v", ok, err)
+	}
+	w := newVerification("cv2", "u1", "email", "b@example.com")
+	if _, err := s.StartVerification(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CancelVerification(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	w.ID = "cv3"
+	if _, err := s.StartVerification(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckCode(ctx, "cv3", w.Code, "vt2", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", Sensitive: []string{"email"}, VerifyChannels: []string{"email"},
+		VerificationToken: "vt2", Changes: Changes{Email: ptr("b@example.com")}})
+	if !errors.Is(err, ErrSudoRequired) {
+		t.Fatalf("without sudo: %v", err)
+	}
+	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", SudoSatisfied: true, Sensitive: []string{"email"}, VerifyChannels: []string{"email"},
+		VerificationToken: "vt2", Changes: Changes{Email: ptr("b@example.com")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := s.EnsureProfile(ctx, "u1")
+	if err != nil || p.Email != "b@example.com" || p.Username != "Alice" {
+		t.Fatalf("EnsureProfile = %+v, %v", p, err)
+	}
+	if _, err := s.EnsureProfile(ctx, "u3"); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := s.Audit(ctx)
+	if err != nil || len(problems) != 0 {
+		t.Fatalf("Audit = %v, %v", problems, err)
+	}
+	// Audit really looks at the cluster's data.
+	if _, err := s.client.HDel(ctx, s.keys.index(fieldEmail, "b@example.com"), "b@example.com").Result(); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := s.Audit(ctx); err != nil || len(problems) != 1 {
+		t.Fatalf("Audit after removing an entry = %v, %v", problems, err)
+	}
+}
