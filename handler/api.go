@@ -128,7 +128,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r) // only when a caller skipped Handles
 		return
 	}
-	c := &call{r: r}
+	c := &call{r: r, endpoint: ep.name}
 	defer func() {
 		// No panic reaches a client as a dropped connection: it is an
 		// internal error, logged with its endpoint and nothing of the request.

@@ -104,12 +104,20 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 		}
 		target, self = plan.userID, false
 	}
-	current, exists, err := a.deps.Store.Profile(ctx, target)
-	if err != nil {
-		return a.storeError("user.basic.edit", err)
-	}
-	if !exists && !self {
-		return errUserNotFound
+	// The current profile decides sudo and verification (phone, email) and,
+	// for another user, existence; an edit of one's own other fields needs
+	// no read before its script.
+	var current store.Profile
+	if !self || plan.changes.Phone != nil || plan.changes.Email != nil {
+		var exists bool
+		var err error
+		current, exists, err = a.deps.Store.Profile(ctx, target)
+		if err != nil {
+			return a.storeError(c.endpoint, err)
+		}
+		if !exists && !self {
+			return errUserNotFound
+		}
 	}
 
 	edit := store.Edit{
@@ -137,7 +145,7 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 
 	res, serr := a.deps.Store.Edit(ctx, edit)
 	if serr != nil {
-		return a.storeError("user.basic.edit", serr)
+		return a.storeError(c.endpoint, serr)
 	}
 	if ce := a.log.Check(zap.InfoLevel, "profile edited"); ce != nil {
 		ce.Write(zap.String("actor", caller), zap.String("target", target),
@@ -174,7 +182,7 @@ func (a *API) checkSudo(c *call, plan *editPlan, current *store.Profile) (bool, 
 	if plan.sudoToken != "" {
 		ok, err := a.deps.Store.SudoValid(c.r.Context(), c.claims.Subject, plan.sudoToken)
 		if err != nil {
-			return false, a.storeError("user.basic.edit", err)
+			return false, a.storeError(c.endpoint, err)
 		}
 		if ok {
 			return true, nil

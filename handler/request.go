@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -16,6 +17,7 @@ const maxBodyBytes = 64 << 10
 // each step fills in what the next one needs.
 type call struct {
 	r        *http.Request
+	endpoint string // the endpoint's name, for logs
 	body     []byte
 	clientID string
 	deviceID string
@@ -101,7 +103,8 @@ func (a *API) authenticate(c *call) *apiError {
 	}
 	claims, err := a.deps.Verifier.Verify(c.r.Context(), raw, c.clientID)
 	if err != nil {
-		if te, ok := err.(*token.Error); ok {
+		var te *token.Error
+		if errors.As(err, &te) {
 			return unauthenticated(te.Description)
 		}
 		return unauthenticated("the access token could not be verified")
