@@ -109,7 +109,9 @@ func (a *API) authenticate(c *call) *apiError {
 		}
 		return unauthenticated("the access token could not be verified")
 	}
-	if claims.HasDevice && claims.DeviceID != c.deviceID {
+	// A bound token needs the header: an empty device claim matches no
+	// header (they are never empty), rather than matching its absence.
+	if claims.HasDevice && (c.deviceID == "" || claims.DeviceID != c.deviceID) {
 		return unauthenticated("the access token is bound to another device (x-device-id)")
 	}
 	c.claims = claims

@@ -256,6 +256,12 @@ func TestDeviceBinding(t *testing.T) {
 			t.Errorf("%s: WWW-Authenticate = %q", name, res.header.Get("WWW-Authenticate"))
 		}
 	}
+	// A token bound to an empty device ID matches no request, not the one
+	// without a header.
+	empty := e.token("u1", withDevice(""))
+	e.serve(http.MethodGet, pathMe, "", bearer(empty)).wantError(t, 401, "unauthenticated")
+	e.serve(http.MethodGet, pathMe, "", bearer(empty), header("X-Device-Id", "")).wantError(t, 401, "unauthenticated")
+
 	// A token without the claim is not bound: any well-formed header goes.
 	e.serve(http.MethodGet, pathMe, "", bearer(e.token("u1")), header("X-Device-Id", "whatever")).wantOK(t)
 }
