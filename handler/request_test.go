@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -17,6 +18,11 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/authedge/caddy-authedge/token"
 )
 
 // Step 1 and 2 of SPEC 3, and what every response carries.
@@ -409,4 +415,44 @@ func signWithOtherKey(t testing.TB, c claims) string {
 		t.Fatal(err)
 	}
 	return string(signed)
+}
+
+// panickingVerifier is a Verifier with a bug.
+type panickingVerifier struct{}
+
+func (panickingVerifier) Verify(context.Context, string, string) (*token.Claims, error) {
+	panic("verifier bug with a secret-looking value 13912345678")
+}
+
+func TestPanicIsAnInternalError(t *testing.T) {
+	e := newEnv(t)
+	core, logs := observer.New(zapcore.DebugLevel)
+	api, err := New(e.cfg, Deps{Verifier: panickingVerifier{}, Store: e.store, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api = api
+	e.serve(http.MethodGet, pathMe, "", bearer(e.token("u1"))).wantError(t, 500, "internal")
+	if errs := logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessage("panic while serving").Len(); errs != 1 {
+		t.Fatalf("%d panic log entries", errs)
+	}
+	// http.ErrAbortHandler keeps its meaning: abort the response.
+	abort := &API{}
+	*abort = *api
+	abort.deps.Verifier = abortingVerifier{}
+	defer func() {
+		if v := recover(); v != http.ErrAbortHandler {
+			t.Fatalf("recovered %v, want http.ErrAbortHandler", v)
+		}
+	}()
+	r := httptest.NewRequest(http.MethodGet, pathMe, nil)
+	r.Header.Set("Authorization", "Bearer "+e.token("u1"))
+	abort.ServeHTTP(httptest.NewRecorder(), r)
+	t.Fatal("ErrAbortHandler was swallowed")
+}
+
+type abortingVerifier struct{}
+
+func (abortingVerifier) Verify(context.Context, string, string) (*token.Claims, error) {
+	panic(http.ErrAbortHandler)
 }
