@@ -73,7 +73,7 @@ func TestRedisHungIs503WithinTimeout(t *testing.T) {
 	// connections but does not answer, the case only a timeout catches.
 	rc := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
 	defer rc.Close()
-	if err := rc.Do(t.Context(), "CLIENT", "PAUSE", "3000", "ALL").Err(); err != nil {
+	if err := rc.Do(t.Context(), "CLIENT", "PAUSE", "1500", "ALL").Err(); err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Do(t.Context(), "CLIENT", "UNPAUSE")
