@@ -3,6 +3,18 @@
 // one script per operation, all its keys under the environment's hash tag,
 // run with EVALSHA and reloaded on NOSCRIPT. It knows nothing about HTTP or
 // tokens beyond the opaque strings it is handed.
+//
+// Choices made where the specification is silent:
+//   - Times are stored as Unix milliseconds. updated_at moves only when an
+//     edit changes a stored value (or creates the profile); a no-op edit
+//     still counts toward the rate limit.
+//   - Every operation is one attempt bounded by Options.Timeout: a script is
+//     never sent twice after a timeout, since the first may have run.
+//   - Secrets are stored only as SHA-256 digests: codes bound to their
+//     verification ID, verification and sudo tokens by themselves. Contacts
+//     in send-limit key names are digested too.
+//   - The send limits are a 60 s marker and a day counter per contact
+//     (channel and key), the day a fixed window from the first send.
 package store
 
 import (

@@ -385,3 +385,32 @@ func TestIssueSudoRace(t *testing.T) {
 		t.Fatalf("%d sudo tokens from one verification token", ok)
 	}
 }
+
+// TestCheckCodeComparesWholeDigest: a candidate digest equal but for its
+// last byte, or a prefix of the stored one, is wrong.
+func TestCheckCodeComparesWholeDigest(t *testing.T) {
+	f := newFixture(t)
+	v := newVerification("k1", "u1", "email", "a@example.com")
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	right := codeDigest("k1", v.Code)
+	last := "0"
+	if right[len(right)-1] == '0' {
+		last = "1"
+	}
+	keys := []string{f.keys.verification("k1"), f.keys.verificationToken("tok")}
+	for _, candidate := range []string{right[:len(right)-1] + last, right[:len(right)-1], right[:1], "", right + "0"} {
+		res, err := f.run(ctxT(t), scriptCheckCode, keys, candidate, 60000, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := parseReply(res); r.status != "invalid" {
+			t.Errorf("candidate %q: %v", candidate, res)
+		}
+	}
+	res, err := f.run(ctxT(t), scriptCheckCode, keys, right, 60000, 100)
+	if r, _ := parseReply(res); err != nil || r.status != "ok" {
+		t.Fatalf("right digest: %v, %v", res, err)
+	}
+}
