@@ -23,21 +23,33 @@ func decodeBody(body []byte, dst any) *apiError {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return invalidArgument("the body must be one JSON object")
 	}
-	if err := checkFieldNames(trimmed, fieldNames(dst)); err != nil {
-		return err
+	known := fieldNames(dst)
+	if !json.Valid(trimmed) {
+		// The slow path, only for bodies that are refused anyway: it
+		// says where the syntax breaks, or names an unknown field met
+		// before that.
+		if err := checkFieldNames(trimmed, known); err != nil {
+			return err
+		}
+		return invalidArgument("malformed JSON")
 	}
-	// checkFieldNames has seen one well-formed object and nothing after it
-	// with known names only, so what is left to fail here is a type.
+	// Names are checked before encoding/json sees the body because it
+	// matches them case-insensitively: "Nickname" or "NICKNAME" would
+	// silently set nickname, and a second spelling would override the
+	// first. The API's names are exact; anything else is an unknown field.
+	if name, ok := unknownName(trimmed, known); ok {
+		return invalidArgument(quoteFieldName(name) + ": unknown field")
+	}
+	// One well-formed object with known names only: what is left to fail
+	// here is a type.
 	if err := json.Unmarshal(trimmed, dst); err != nil {
 		return jsonError(err)
 	}
 	return nil
 }
 
-// checkFieldNames walks the object's top-level names. encoding/json matches
-// names case-insensitively, so "Nickname" or "NICKNAME" would silently set
-// nickname, and a second spelling would override the first; the API's
-// names are exact, and anything else is an unknown field.
+// checkFieldNames walks the object's top-level names with encoding/json's
+// tokenizer: slow, but it tells exactly where a malformed body breaks.
 func checkFieldNames(body []byte, known map[string]bool) *apiError {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if _, err := dec.Token(); err != nil { // the '{' checked by the caller
@@ -64,6 +76,83 @@ func checkFieldNames(body []byte, known map[string]bool) *apiError {
 		return invalidArgument("the body must be one JSON object, with nothing after it")
 	}
 	return nil
+}
+
+// unknownName returns the first top-level name of obj that is not in
+// known. obj must be one valid JSON object (json.Valid), which keeps this
+// scan simple: it only has to find where names and values end.
+func unknownName(obj []byte, known map[string]bool) (string, bool) {
+	i := 1 // past '{'
+	for {
+		i = skipSpace(obj, i)
+		if obj[i] == '}' {
+			return "", false
+		}
+		end := stringEnd(obj, i)
+		raw := obj[i+1 : end-1]
+		name := string(raw)
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			_ = json.Unmarshal(obj[i:end], &name) // valid, so it cannot fail
+		}
+		if !known[name] {
+			return name, true
+		}
+		i = skipSpace(obj, end) + 1 // past ':'
+		i = valueEnd(obj, skipSpace(obj, i))
+		i = skipSpace(obj, i)
+		if obj[i] == ',' {
+			i++
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string literal starting at i.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// valueEnd returns the index just past the value starting at i.
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	// A number or a literal runs to the next delimiter.
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
 }
 
 // maxEchoedName bounds how much of an unknown field's name an answer (and

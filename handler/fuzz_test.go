@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -317,4 +318,33 @@ func BenchmarkDecodeEdit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzUnknownName checks the hand-written name scanner against
+// encoding/json's tokenizer on every valid object.
+func FuzzUnknownName(f *testing.F) {
+	for _, s := range editSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"a":{"nickname":1},"nickname":"x"}`, `{"nickname":[1,{"b":"}"}],"x":2}`, `{"nick\u006eame":"x"}`,
+		`{"nickname":"a\"b\\","bogus":1}`, `{ "nickname" : -1.5e3 , "x" : null }`, `{"":1}`, `{"nickname":true,"email":false}`,
+	} {
+		f.Add([]byte(s))
+	}
+	known := fieldNames(&editBody{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		trimmed := bytes.TrimLeft(body, " \t\r\n")
+		if !utf8.Valid(body) || len(trimmed) == 0 || trimmed[0] != '{' || !json.Valid(trimmed) {
+			return
+		}
+		name, unknown := unknownName(trimmed, known)
+		slow := checkFieldNames(trimmed, known)
+		if unknown != (slow != nil) {
+			t.Fatalf("scanner says unknown=%v (%q), tokenizer says %v", unknown, name, slow)
+		}
+		if unknown && slow.description != quoteFieldName(name)+": unknown field" {
+			t.Fatalf("scanner names %q, tokenizer %q", name, slow.description)
+		}
+	})
 }
