@@ -1,0 +1,147 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/fileserver"
+	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.json from the adapter's output")
+
+// adapt runs the Caddyfile adapter, as `caddy adapt` does, and returns its
+// JSON indented.
+func adapt(t *testing.T, caddyfileText []byte) []byte {
+	t.Helper()
+	out, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfileText, map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		t.Fatalf("adapt: %v", err)
+	}
+	for _, w := range warnings {
+		t.Errorf("adapt warning: %s", w)
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, out, "", "\t"); err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes()
+}
+
+// TestAdaptGolden compares `caddy adapt` of each testdata/*.caddyfile with
+// its .json. Run `go test ./caddymodule -run TestAdaptGolden -update` to
+// rewrite them after an intended change, and read the diff.
+func TestAdaptGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.caddyfile")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata Caddyfiles: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			in, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := adapt(t, in)
+			golden := strings.TrimSuffix(file, ".caddyfile") + ".json"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("adapted JSON differs from %s (run with -update and read the diff):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// TestDirectiveOrder checks, apart from the golden files, that authedge's
+// route comes before every standard directive it must precede though the
+// Caddyfile names them first and has no order line.
+func TestDirectiveOrder(t *testing.T) {
+	in, err := os.ReadFile("testdata/full.caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlers := routeHandlers(t, adapt(t, in))
+	authedge := indexOf(handlers, "authedge")
+	if authedge < 0 {
+		t.Fatalf("no authedge route in %v", handlers)
+	}
+	// handle and route adapt to "subroute" handlers; basic_auth to
+	// "authentication"; respond to "static_response".
+	for _, later := range []string{"authentication", "static_response", "file_server", "reverse_proxy", "subroute"} {
+		i := indexOf(handlers, later)
+		if i < 0 {
+			t.Errorf("no %s route in %v", later, handlers)
+			continue
+		}
+		if i < authedge {
+			t.Errorf("%s (route %d) runs before authedge (route %d): %v", later, i, authedge, handlers)
+		}
+	}
+}
+
+// routeHandlers lists the first handler of each top-level route of the
+// first server, in order. The Caddyfile puts each directive in a route of
+// its own (in a subroute, for a site with a host).
+func routeHandlers(t *testing.T, adapted []byte) []string {
+	t.Helper()
+	type route struct {
+		Handle []struct {
+			Handler string  `json:"handler"`
+			Routes  []route `json:"routes"`
+		} `json:"handle"`
+	}
+	var cfg struct {
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Routes []route `json:"routes"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(adapted, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range cfg.Apps.HTTP.Servers {
+		routes := srv.Routes
+		// A site with a host matcher wraps its directives in one subroute.
+		if len(routes) == 1 && len(routes[0].Handle) == 1 && routes[0].Handle[0].Handler == "subroute" {
+			routes = routes[0].Handle[0].Routes
+		}
+		var names []string
+		for _, r := range routes {
+			for _, h := range r.Handle {
+				names = append(names, h.Handler)
+			}
+		}
+		return names
+	}
+	t.Fatal("no server in the adapted config")
+	return nil
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}

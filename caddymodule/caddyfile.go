@@ -1,0 +1,373 @@
+package caddymodule
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/authedge/caddy-authedge/config"
+)
+
+// parseCaddyfile builds the handler from the authedge directive.
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	authedge [<matcher>] {
+//	    environment_id <id>
+//	    client_ids <id>...
+//
+//	    jwt {
+//	        issuer <iss>
+//	        audience <aud>...
+//	        jwks_url <url>
+//	        jwks_file <path>
+//	        public_key <pem-file>        # repeatable
+//	        algorithms <alg>...
+//	        leeway <duration>
+//	        admin_scope <scope>
+//	        device_claim <claim>
+//	    }
+//
+//	    redis {
+//	        address <host:port>...
+//	        username <user>
+//	        password <password>          # {env.VAR} and {file./path} resolved at provision
+//	        db <n>
+//	        tls
+//	        key_prefix <prefix>
+//	        timeout <duration>
+//	    }
+//
+//	    verification {
+//	        required phone email | off
+//	        webhook <url> [<hmac-secret>]
+//	        log
+//	        code_ttl <duration>
+//	        token_ttl <duration>
+//	    }
+//
+//	    sudo {
+//	        sensitive <field>... | off
+//	        token_ttl <duration>
+//	        max_auth_age <duration>
+//	    }
+//
+//	    rate_limit {
+//	        edits <n> <duration>
+//	    }
+//	}
+//
+// Every subdirective may be given once, but public_key, which adds a key
+// each time. A missing or extra argument, an unknown or repeated
+// subdirective, or a value that does not parse is an error naming the
+// directive. What is left out takes its default (config.ApplyDefaults);
+// rules that span directives are config.Validate's.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	return parseBlock(d, "authedge", func(name string) error {
+		c := &h.Config
+		var err error
+		switch name {
+		case "environment_id":
+			c.EnvironmentID, err = oneArg(d, "authedge environment_id")
+		case "client_ids":
+			c.ClientIDs, err = someArgs(d, "authedge client_ids")
+		case "jwt":
+			err = parseJWT(d, &c.JWT)
+		case "redis":
+			err = parseRedis(d, &c.Redis)
+		case "verification":
+			err = parseVerification(d, &c.Verification)
+		case "sudo":
+			err = parseSudo(d, &c.Sudo)
+		case "rate_limit":
+			err = parseRateLimit(d, &c.RateLimit)
+		default:
+			return unknown(d, "authedge", name)
+		}
+		return err
+	})
+}
+
+func parseJWT(d *caddyfile.Dispenser, j *config.JWT) error {
+	const dir = "authedge jwt"
+	return parseBlock(d, dir, func(name string) error {
+		var err error
+		switch name {
+		case "issuer":
+			j.Issuer, err = oneArg(d, dir+" issuer")
+		case "audience":
+			j.Audience, err = someArgs(d, dir+" audience")
+		case "jwks_url":
+			j.JWKSURL, err = oneArg(d, dir+" jwks_url")
+		case "jwks_file":
+			j.JWKSFile, err = oneArg(d, dir+" jwks_file")
+		case "public_key":
+			var file string
+			file, err = oneArg(d, dir+" public_key")
+			j.PublicKeys = append(j.PublicKeys, file)
+		case "algorithms":
+			j.Algorithms, err = someArgs(d, dir+" algorithms")
+		case "leeway":
+			j.Leeway, err = durationArg(d, dir+" leeway", false)
+		case "admin_scope":
+			j.AdminScope, err = oneArg(d, dir+" admin_scope")
+		case "device_claim":
+			j.DeviceClaim, err = oneArg(d, dir+" device_claim")
+		default:
+			return unknown(d, dir, name)
+		}
+		return err
+	}, "public_key")
+}
+
+func parseRedis(d *caddyfile.Dispenser, r *config.Redis) error {
+	const dir = "authedge redis"
+	return parseBlock(d, dir, func(name string) error {
+		var err error
+		switch name {
+		case "address":
+			r.Addresses, err = someArgs(d, dir+" address")
+		case "username":
+			r.Username, err = oneArg(d, dir+" username")
+		case "password":
+			r.Password, err = oneArg(d, dir+" password")
+		case "db":
+			r.DB, err = intArg(d, dir+" db", 0)
+		case "tls":
+			r.TLS, err = true, noArgs(d, dir+" tls")
+		case "key_prefix":
+			r.KeyPrefix, err = oneArg(d, dir+" key_prefix")
+		case "timeout":
+			r.Timeout, err = durationArg(d, dir+" timeout", false)
+		default:
+			return unknown(d, dir, name)
+		}
+		return err
+	})
+}
+
+func parseVerification(d *caddyfile.Dispenser, v *config.Verification) error {
+	const dir = "authedge verification"
+	return parseBlock(d, dir, func(name string) error {
+		var err error
+		switch name {
+		case "required":
+			v.Required, err = channelsArg(d, dir+" required")
+		case "webhook":
+			v.Webhook, err = webhookArgs(d, dir+" webhook")
+		case "log":
+			v.Log, err = true, noArgs(d, dir+" log")
+		case "code_ttl":
+			v.CodeTTL, err = durationArg(d, dir+" code_ttl", false)
+		case "token_ttl":
+			v.TokenTTL, err = durationArg(d, dir+" token_ttl", false)
+		default:
+			return unknown(d, dir, name)
+		}
+		return err
+	})
+}
+
+func parseSudo(d *caddyfile.Dispenser, s *config.Sudo) error {
+	const dir = "authedge sudo"
+	return parseBlock(d, dir, func(name string) error {
+		var err error
+		switch name {
+		case "sensitive":
+			s.Sensitive, err = channelsArg(d, dir+" sensitive")
+		case "token_ttl":
+			s.TokenTTL, err = durationArg(d, dir+" token_ttl", false)
+		case "max_auth_age":
+			// 0 is allowed: it says "off", the default, explicitly.
+			s.MaxAuthAge, err = durationArg(d, dir+" max_auth_age", true)
+		default:
+			return unknown(d, dir, name)
+		}
+		return err
+	})
+}
+
+func parseRateLimit(d *caddyfile.Dispenser, r *config.RateLimit) error {
+	const dir = "authedge rate_limit"
+	return parseBlock(d, dir, func(name string) error {
+		if name != "edits" {
+			return unknown(d, dir, name)
+		}
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.Errf("%s edits: want <count> <window>, as in `edits 30 1m`", dir)
+		}
+		n, err := strconv.Atoi(args[0])
+		if err != nil || n < 1 {
+			return d.Errf("%s edits: count %q is not a positive integer", dir, args[0])
+		}
+		window, err := parsePositiveDuration(args[1])
+		if err != nil {
+			return d.Errf("%s edits: window: %v", dir, err)
+		}
+		r.Edits = &config.Limit{Count: n, Window: window}
+		return noBlock(d, dir+" edits")
+	})
+}
+
+// parseBlock reads the block that opens after the current token, calling
+// each for every subdirective in it, with the dispenser on its name. It
+// refuses arguments before the block and a subdirective given twice, unless
+// it is one of repeatable.
+func parseBlock(d *caddyfile.Dispenser, dir string, each func(name string) error, repeatable ...string) error {
+	if d.NextArg() {
+		return d.Errf("%s: unexpected argument %q; settings go in a { } block", dir, d.Val())
+	}
+	seen := make(map[string]bool)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if seen[name] && !slices.Contains(repeatable, name) {
+			return d.Errf("%s: %s is given twice", dir, name)
+		}
+		seen[name] = true
+		if err := each(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unknown(d *caddyfile.Dispenser, dir, name string) error {
+	return d.Errf("%s: unrecognized subdirective %q", dir, name)
+}
+
+// noBlock refuses a { } block after a subdirective that takes none. The
+// arguments have been read, so a "{" next on the same line opens a block.
+func noBlock(d *caddyfile.Dispenser, dir string) error {
+	line, file := d.Line(), d.File()
+	if !d.Next() {
+		return nil
+	}
+	if d.Val() == "{" && d.Line() == line && d.File() == file {
+		return d.Errf("%s takes no block", dir)
+	}
+	d.Prev()
+	return nil
+}
+
+// noArgs reads a flag subdirective, which takes no value.
+func noArgs(d *caddyfile.Dispenser, dir string) error {
+	if d.NextArg() {
+		return d.Errf("%s takes no value, got %q", dir, d.Val())
+	}
+	return noBlock(d, dir)
+}
+
+// oneArg reads the one value of a subdirective.
+func oneArg(d *caddyfile.Dispenser, dir string) (string, error) {
+	args := d.RemainingArgs()
+	switch {
+	case len(args) == 0:
+		return "", d.Errf("%s: missing value", dir)
+	case len(args) > 1:
+		return "", d.Errf("%s: takes one value, got %d", dir, len(args))
+	}
+	return args[0], noBlock(d, dir)
+}
+
+// someArgs reads the one or more values of a subdirective.
+func someArgs(d *caddyfile.Dispenser, dir string) ([]string, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.Errf("%s: missing value", dir)
+	}
+	return args, noBlock(d, dir)
+}
+
+// intArg reads an integer value of at least min.
+func intArg(d *caddyfile.Dispenser, dir string, min int) (int, error) {
+	s, err := oneArg(d, dir)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min {
+		return 0, d.Errf("%s: %q is not an integer of at least %d", dir, s, min)
+	}
+	return n, nil
+}
+
+// durationArg reads a duration ("500ms", "10m", "1d"). Zero is refused
+// unless zeroOK: an unset duration means its default, so "leeway 0s" would
+// otherwise silently mean 30s.
+func durationArg(d *caddyfile.Dispenser, dir string, zeroOK bool) (config.Duration, error) {
+	s, err := oneArg(d, dir)
+	if err != nil {
+		return 0, err
+	}
+	parsed, err := config.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, d.Errf("%s: %v", dir, err)
+	case parsed < 0 || (parsed == 0 && !zeroOK):
+		return 0, d.Errf("%s: %q must be positive", dir, s)
+	}
+	return config.Duration(parsed), nil
+}
+
+func parsePositiveDuration(s string) (config.Duration, error) {
+	parsed, err := config.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if parsed <= 0 {
+		return 0, fmt.Errorf("%q must be positive", s)
+	}
+	return config.Duration(parsed), nil
+}
+
+// channelsArg reads "phone email", a subset of it, or "off" (an empty,
+// non-nil list, which turns the default off).
+func channelsArg(d *caddyfile.Dispenser, dir string) (*[]string, error) {
+	args, err := someArgs(d, dir)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(args, "off") {
+		if len(args) > 1 {
+			return nil, d.Errf("%s: off stands alone", dir)
+		}
+		return &[]string{}, nil
+	}
+	for i, ch := range args {
+		if ch != config.ChannelPhone && ch != config.ChannelEmail {
+			return nil, d.Errf("%s: unknown channel %q (phone, email, or off)", dir, ch)
+		}
+		if slices.Contains(args[:i], ch) {
+			return nil, d.Errf("%s: %s is listed twice", dir, ch)
+		}
+	}
+	return &args, nil
+}
+
+// webhookArgs reads "<url> [<secret>]". The secret is not quoted back in
+// errors.
+func webhookArgs(d *caddyfile.Dispenser, dir string) (*config.Webhook, error) {
+	args := d.RemainingArgs()
+	switch {
+	case len(args) == 0:
+		return nil, d.Errf("%s: missing URL", dir)
+	case len(args) > 2:
+		return nil, d.Errf("%s: takes <url> [<secret>], got %d values", dir, len(args))
+	}
+	w := &config.Webhook{URL: args[0]}
+	if len(args) == 2 {
+		w.Secret = args[1]
+	}
+	return w, noBlock(d, dir)
+}

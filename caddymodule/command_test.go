@@ -1,0 +1,176 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	"github.com/authedge/caddy-authedge/token"
+)
+
+func TestTokenCommandIsRegistered(t *testing.T) {
+	cmd, ok := caddycmd.Commands()["authedge-token"]
+	if !ok {
+		t.Fatal("caddy authedge-token is not registered")
+	}
+	if cmd.CobraFunc == nil || !strings.Contains(cmd.Long, "keygen") {
+		t.Error("authedge-token lacks its keygen subcommand or its help")
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", ".dev")
+	created, err := keygen(dir, "rsa")
+	if err != nil || !created {
+		t.Fatalf("keygen = %v, %v; want a new pair", created, err)
+	}
+	priv, pub := filepath.Join(dir, privateKeyFile), filepath.Join(dir, publicKeyFile)
+	for file, mode := range map[string]os.FileMode{priv: 0o600, pub: 0o644, dir: 0o700} {
+		info, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The umask may only take permissions away.
+		if got := info.Mode().Perm(); got&^mode != 0 {
+			t.Errorf("%s has mode %v, want at most %v", file, got, mode)
+		}
+	}
+	before, _ := os.ReadFile(priv)
+
+	// A second run keeps the pair.
+	created, err = keygen(dir, "ec")
+	if err != nil || created {
+		t.Fatalf("second keygen = %v, %v; want the pair kept", created, err)
+	}
+	if after, _ := os.ReadFile(priv); string(after) != string(before) {
+		t.Error("second keygen replaced the private key")
+	}
+
+	// Half a pair is refused, not completed with a key that does not match.
+	if err := os.Remove(pub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keygen(dir, "rsa"); err == nil || !strings.Contains(err.Error(), "only one of") {
+		t.Errorf("keygen with half a pair: %v", err)
+	}
+	if _, err := os.Stat(pub); err == nil {
+		t.Error("keygen completed half a pair")
+	}
+
+	if _, err := keygen(t.TempDir(), "dsa"); err == nil || !strings.Contains(err.Error(), `--type "dsa"`) {
+		t.Errorf("keygen --type dsa: %v", err)
+	}
+}
+
+// Tokens minted with each key type verify with authedge's own verifier,
+// configured with the public key as `jwt public_key`.
+func TestMintTokenVerifies(t *testing.T) {
+	for keyType, wantAlg := range map[string]string{"rsa": "RS256", "ec": "ES256", "ed25519": "EdDSA"} {
+		t.Run(keyType, func(t *testing.T) {
+			priv, pub := devKeys(t, keyType)
+			now := time.Now()
+			raw, err := mintToken(mintOptions{
+				keyFile:  priv,
+				subject:  "user-1",
+				scope:    "profile admin",
+				issuer:   "https://dev.authedge.local",
+				audience: []string{"dev-env"},
+				ttl:      time.Hour,
+				deviceID: "dev-1",
+				kid:      "k1",
+			}, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			header := decodeSegment(t, raw, 0)
+			if header["alg"] != wantAlg || header["kid"] != "k1" {
+				t.Errorf("header %v, want alg %s and kid k1", header, wantAlg)
+			}
+			payload := decodeSegment(t, raw, 1)
+			if payload["auth_time"] == nil || payload["jti"] == nil || payload["iat"] == nil {
+				t.Errorf("payload lacks auth_time, jti or iat: %v", payload)
+			}
+
+			v, err := token.New(token.Config{Issuer: "https://dev.authedge.local", PublicKeyFiles: []string{pub}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			claims, err := v.Verify(context.Background(), raw, "dev-env")
+			if err != nil {
+				t.Fatalf("authedge refuses the minted token: %v", err)
+			}
+			if claims.Subject != "user-1" || !claims.Admin || claims.DeviceID != "dev-1" || !claims.HasDevice {
+				t.Errorf("claims = %+v", claims)
+			}
+			if d := claims.Expiry.Sub(now); d < 59*time.Minute || d > time.Hour+time.Second {
+				t.Errorf("expiry %v after now, want 1h", d)
+			}
+			if _, err := v.Verify(context.Background(), raw, "other-client"); err == nil {
+				t.Error("the token verified for a client_id not in its aud")
+			}
+		})
+	}
+}
+
+func TestMintTokenErrors(t *testing.T) {
+	priv, pub := devKeys(t, "ec")
+	ok := mintOptions{keyFile: priv, subject: "u", issuer: "i", audience: []string{"a"}, ttl: time.Hour}
+	tests := []struct {
+		name string
+		edit func(o *mintOptions)
+		want string
+	}{
+		{name: "no key", edit: func(o *mintOptions) { o.keyFile = "" }, want: "--key is required"},
+		{name: "no sub", edit: func(o *mintOptions) { o.subject = "" }, want: "--sub is required"},
+		{name: "zero ttl", edit: func(o *mintOptions) { o.ttl = 0 }, want: "--ttl must be positive"},
+		{name: "missing key file", edit: func(o *mintOptions) { o.keyFile = filepath.Join(t.TempDir(), "x.pem") }, want: "reading --key"},
+		{name: "public key", edit: func(o *mintOptions) { o.keyFile = pub }, want: "this is a public key"},
+		{name: "alg none", edit: func(o *mintOptions) { o.alg = "none" }, want: "--alg none: authedge never accepts it"},
+		{name: "alg HS256", edit: func(o *mintOptions) { o.alg = "HS256" }, want: "--alg HS256: authedge never accepts it"},
+		{name: "alg that does not fit the key", edit: func(o *mintOptions) { o.alg = "RS256" }, want: "signing with RS256"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := ok
+			tt.edit(&o)
+			raw, err := mintToken(o, time.Now())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("mintToken = %q, %v; want error %q", raw, err, tt.want)
+			}
+		})
+	}
+
+	notPEM := filepath.Join(t.TempDir(), "junk.pem")
+	if err := os.WriteFile(notPEM, []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := ok
+	o.keyFile = notPEM
+	if _, err := mintToken(o, time.Now()); err == nil {
+		t.Error("mintToken accepted a file that is not PEM")
+	}
+}
+
+func decodeSegment(t *testing.T, raw string, i int) map[string]any {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a compact JWS: %q", raw)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

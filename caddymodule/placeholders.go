@@ -1,0 +1,47 @@
+package caddymodule
+
+import (
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// secrets are the configured secrets with their placeholders resolved.
+// They are kept apart from the config, which keeps the placeholders, so
+// that nothing that shows or logs the config can show a secret.
+type secrets struct {
+	redisPassword string
+	webhookSecret string
+}
+
+// resolveSecrets resolves {env.VAR} and {file./path} (and Caddy's other
+// global placeholders) in the Redis password and the webhook secret.
+func resolveSecrets(h *Handler) (secrets, error) {
+	var s secrets
+	var err error
+	if s.redisPassword, err = resolveSecret(h.Redis.Password); err != nil {
+		return s, fmt.Errorf("redis password: %w", err)
+	}
+	if w := h.Verification.Webhook; w != nil {
+		if s.webhookSecret, err = resolveSecret(w.Secret); err != nil {
+			return s, fmt.Errorf("verification webhook secret: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// resolveSecret replaces the known placeholders in value. One that resolves
+// to nothing, such as an unset variable or an unreadable file, is an error:
+// silently connecting without a password or sending unsigned webhooks is
+// not what the user asked for. Unknown placeholders stay as written, so a
+// literal secret with braces in it still works. The error names the
+// placeholder, never the value.
+//
+// caddy.NewReplacer has the {file.*} provider (NewEmptyReplacer does not),
+// which reads at most 1 MiB and drops one trailing newline.
+func resolveSecret(value string) (string, error) {
+	if value == "" {
+		return "", nil
+	}
+	return caddy.NewReplacer().ReplaceOrErr(value, true, false)
+}

@@ -1,0 +1,165 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/authedge/caddy-authedge/handler"
+	"github.com/authedge/caddy-authedge/notify"
+	"github.com/authedge/caddy-authedge/store"
+	"github.com/authedge/caddy-authedge/token"
+)
+
+// Timeouts of the outside services authedge calls, which SPEC 2 leaves
+// unconfigurable.
+const (
+	// jwksFirstFetchTimeout bounds the fetch of a new jwks_url's keys at
+	// config load; a config whose keys cannot be had does not load.
+	jwksFirstFetchTimeout = 15 * time.Second
+	// jwksFetchTimeout bounds each later refresh.
+	jwksFetchTimeout = 10 * time.Second
+	// webhookTimeout bounds one code delivery, retries included: the
+	// client waiting for its verification_id waits this long at most.
+	webhookTimeout = 5 * time.Second
+)
+
+// jwksPool shares one remote JWKS per URL between all handlers, across
+// config reloads: a reload finds the keys already fetched and kept fresh,
+// instead of fetching again and leaving the old refresher running.
+var jwksPool = caddy.NewUsagePool()
+
+// pooledJWKS lets the pool stop a remote JWKS when its last user is gone.
+type pooledJWKS struct{ *token.RemoteJWKS }
+
+func (p pooledJWKS) Destruct() error { return p.Close() }
+
+// Provision fills in the defaults, resolves secret placeholders, checks the
+// configuration and then builds what serves requests: the token verifier
+// (reading key files, fetching a remote JWKS), the Redis store (connected
+// lazily), the code sender and the API. When it fails, Caddy calls Cleanup,
+// which releases whatever was built.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.ApplyDefaults()
+
+	// Checking first means a bad config costs no key fetch and gets the
+	// message that names the directive, not a follow-on failure.
+	if err := h.Config.Validate(); err != nil {
+		return err
+	}
+	secrets, err := resolveSecrets(h)
+	if err != nil {
+		return err
+	}
+
+	var remote *token.RemoteJWKS
+	if h.JWT.JWKSURL != "" {
+		if remote, err = h.acquireJWKS(ctx, h.JWT.JWKSURL); err != nil {
+			return fmt.Errorf("jwt jwks_url: %w", err)
+		}
+	}
+	verifier, err := token.New(token.Config{
+		Issuer:         h.JWT.Issuer,
+		Audience:       h.JWT.Audience,
+		Algorithms:     h.JWT.Algorithms,
+		Leeway:         time.Duration(h.JWT.Leeway),
+		AdminScope:     h.JWT.AdminScope,
+		DeviceClaim:    h.JWT.DeviceClaim,
+		PublicKeyFiles: h.JWT.PublicKeys,
+		JWKSFile:       h.JWT.JWKSFile,
+		Remote:         remote,
+	})
+	if err != nil {
+		return fmt.Errorf("jwt: %w", err)
+	}
+
+	h.store, err = store.New(store.Options{
+		Addresses:     h.Redis.Addresses,
+		Username:      h.Redis.Username,
+		Password:      secrets.redisPassword,
+		DB:            h.Redis.DB,
+		TLS:           h.Redis.TLS,
+		Prefix:        h.Redis.KeyPrefix,
+		EnvironmentID: h.EnvironmentID,
+		Timeout:       time.Duration(h.Redis.Timeout),
+	})
+	if err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+
+	h.api, err = handler.New(&h.Config, handler.Deps{
+		Verifier: verifier,
+		Store:    h.store,
+		Sender:   h.sender(secrets.webhookSecret),
+		Logger:   h.logger,
+	})
+	return err
+}
+
+// sender builds the configured code sender, or nil (the verification
+// endpoints then answer 501).
+func (h *Handler) sender(webhookSecret string) notify.Sender {
+	v := &h.Verification
+	switch {
+	case v.Webhook != nil:
+		return notify.NewWebhook(v.Webhook.URL, webhookSecret, &http.Client{}, webhookTimeout)
+	case v.Log:
+		h.logger.Warn("verification codes are written to this log: for development only; " +
+			"configure `verification { webhook <url> [<secret>] }` for real users")
+		return notify.NewLog(h.logger.Named("codes"))
+	}
+	return nil
+}
+
+// acquireJWKS takes a reference to the shared remote JWKS for url, fetching
+// it first if no handler holds it yet. Cleanup gives the reference back.
+func (h *Handler) acquireJWKS(ctx caddy.Context, url string) (*token.RemoteJWKS, error) {
+	val, _, err := jwksPool.LoadOrNew(url, func() (caddy.Destructor, error) {
+		fetchCtx, cancel := context.WithTimeout(ctx, jwksFirstFetchTimeout)
+		defer cancel()
+		remote, err := token.NewRemoteJWKS(fetchCtx, url, &http.Client{Timeout: jwksFetchTimeout})
+		if err != nil {
+			return nil, err
+		}
+		return pooledJWKS{remote}, nil
+	})
+	if err != nil {
+		// A failed construction leaves no entry behind to release.
+		return nil, err
+	}
+	h.jwksURL = url
+	return val.(pooledJWKS).RemoteJWKS, nil
+}
+
+// Validate checks the configuration (config.Validate): only checks, no I/O.
+// Provision has run it already, before building anything; Caddy calls it
+// again after Provision, and it is what `caddy validate` reports.
+func (h *Handler) Validate() error {
+	return h.Config.Validate()
+}
+
+// Cleanup releases what Provision built: the Redis connections and this
+// handler's reference to a shared remote JWKS. Caddy calls it when the
+// config is unloaded, and also after a failed Provision or Validate, so it
+// copes with a handler built only in part.
+func (h *Handler) Cleanup() error {
+	var errs []error
+	if h.store != nil {
+		if err := h.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing redis: %w", err))
+		}
+		h.store = nil
+	}
+	if h.jwksURL != "" {
+		if _, err := jwksPool.Delete(h.jwksURL); err != nil {
+			errs = append(errs, fmt.Errorf("releasing jwks_url: %w", err))
+		}
+		h.jwksURL = ""
+	}
+	return errors.Join(errs...)
+}
