@@ -409,7 +409,9 @@ func TestOneTokenIsSpentOnce(t *testing.T) {
 			e.api.ServeHTTP(w, r)
 			if i < setters {
 				statuses[i] = w.Code
-			} else if w.Code != 200 {
+			} else if w.Code != 200 && w.Code != 503 {
+				// 503: the store gives up on an edit whose profile keeps
+				// changing under it; what counts here is the token.
 				t.Errorf("remover: %d %s", w.Code, w.Body)
 			}
 		}(i)
@@ -428,7 +430,7 @@ func TestOneTokenIsSpentOnce(t *testing.T) {
 		t.Fatalf("the one verification token bound the phone %d times", bindings)
 	}
 	for i, s := range statuses {
-		if s != 200 && s != 400 {
+		if s != 200 && s != 400 && s != 503 {
 			t.Errorf("setter %d: %d", i, s)
 		}
 	}
