@@ -18,6 +18,7 @@
 # CONNS (64) SCENARIOS ("1 2 3 4 5") TOKENS (tokens minted for the
 # distinct-token scenarios, 600000) MEM (1) MEM_N (1000000) RSS_N (1000000)
 # RSS_ALG (ES256: minting is ~50x faster than RS256; RS256 also works)
+# MEM_VALUES (typical: profile value lengths for P4; short: store's test shapes)
 # PROFILE (0) PROFILE_SECONDS (10) BUILD (1: ./xcaddy.sh; 0: use ./caddy as is)
 # OUT (bench/out: binaries, keys, tokens, configs, logs, results)
 # PEER_BIN ($OUT/caddy-security: built once, then reused)
@@ -38,6 +39,7 @@ MEM=${MEM:-1}
 MEM_N=${MEM_N:-1000000}
 RSS_N=${RSS_N:-1000000}
 RSS_ALG=${RSS_ALG:-ES256}
+MEM_VALUES=${MEM_VALUES:-typical}
 PROFILE=${PROFILE:-0}
 PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 BUILD=${BUILD:-1}
@@ -451,7 +453,7 @@ run_scenario() {
 mem_redis() {
 	log "P4: $MEM_N profiles through store.Edit into a fresh redis-server"
 	start_redis
-	"$OUT/memload" redis -addr "127.0.0.1:$REDIS_PORT" -env "$ENV_ID" -n "$MEM_N" >"$OUT/p4.json"
+	"$OUT/memload" redis -addr "127.0.0.1:$REDIS_PORT" -env "$ENV_ID" -n "$MEM_N" -values "$MEM_VALUES" >"$OUT/p4.json"
 	jq -c . "$OUT/p4.json" >&2
 	stop_redis
 }

@@ -89,41 +89,72 @@ func progress(label string, done *atomic.Int64, total int) (stop func()) {
 
 // ------------------------------------------------------------------ redis
 
-// userProfile is user i's profile: every field set, each value unique where
-// the field is unique, lengths typical of real profiles, and all of it in
-// the normalised form the handler would pass to the store (checked with
-// the profile package's own rules).
-func userProfile(i int) (store.Changes, error) {
-	nickname, err := profile.Nickname(fmt.Sprintf("Bench User %07d", i))
+// valueSets are the profile shapes memload can load. Each value is unique
+// where its field is unique and in the normalised form the handler would pass
+// to the store (checked with the profile package's own rules).
+//
+//   - typical: lengths typical of real profiles (170 bytes of values);
+//   - short: the shapes of store's TestMemoryPerUser (123 bytes of values,
+//     19-digit user IDs like CloudBase's), to compare with that test.
+var valueSets = map[string]func(i int) (userID string, raw [7]string){
+	"typical": func(i int) (string, [7]string) {
+		return fmt.Sprintf("bench-user-%09d", i), [7]string{
+			fmt.Sprintf("Bench User %07d", i),
+			fmt.Sprintf("bench_user_%07d", i),
+			// 139 is a Chinese mobile prefix: +86 139 and eight digits is valid.
+			fmt.Sprintf("+86 139%08d", i),
+			fmt.Sprintf("bench.user.%07d@example.com", i),
+			fmt.Sprintf("https://cdn.example.com/avatars/%07d.png", i),
+			[]string{profile.GenderMale, profile.GenderFemale}[i%2],
+			fmt.Sprintf("Profile %07d, loaded by bench/memload.", i),
+		}
+	},
+	"short": func(i int) (string, [7]string) {
+		return fmt.Sprintf("17%017d", i), [7]string{
+			fmt.Sprint("Nick ", i),
+			fmt.Sprint("User", i),
+			fmt.Sprintf("+86 13%09d", i),
+			fmt.Sprintf("user%d@example.com", i),
+			fmt.Sprintf("https://cdn.example.com/a/%d.png", i),
+			[]string{profile.GenderMale, profile.GenderFemale}[i%2],
+			fmt.Sprintf("Hello, I am user %d.", i),
+		}
+	},
+}
+
+// userProfile is user i's ID and profile in the given value set, every
+// field set and normalised by the profile package.
+func userProfile(set string, i int) (string, store.Changes, error) {
+	user, raw := valueSets[set](i)
+	nickname, err := profile.Nickname(raw[0])
 	if err != nil {
-		return store.Changes{}, err
+		return "", store.Changes{}, err
 	}
-	username, _, err := profile.Username(fmt.Sprintf("bench_user_%07d", i))
+	username, _, err := profile.Username(raw[1])
 	if err != nil {
-		return store.Changes{}, err
+		return "", store.Changes{}, err
 	}
-	// 139 is a Chinese mobile prefix: +86 139 and eight digits is valid.
-	phone, err := profile.ParsePhone(fmt.Sprintf("+86 139%08d", i))
+	phone, err := profile.ParsePhone(raw[2])
 	if err != nil {
-		return store.Changes{}, err
+		return "", store.Changes{}, err
 	}
-	email, _, err := profile.Email(fmt.Sprintf("bench.user.%07d@example.com", i))
+	email, _, err := profile.Email(raw[3])
 	if err != nil {
-		return store.Changes{}, err
+		return "", store.Changes{}, err
 	}
-	avatar, err := profile.AvatarURL(fmt.Sprintf("https://cdn.example.com/avatars/%07d.png", i))
+	avatar, err := profile.AvatarURL(raw[4])
 	if err != nil {
-		return store.Changes{}, err
+		return "", store.Changes{}, err
 	}
-	gender := profile.GenderMale
-	if i%2 == 1 {
-		gender = profile.GenderFemale
-	}
-	description, err := profile.Description(fmt.Sprintf("Profile %07d, loaded by bench/memload.", i))
+	gender, err := profile.Gender(raw[5])
 	if err != nil {
-		return store.Changes{}, err
+		return "", store.Changes{}, err
 	}
-	return store.Changes{
+	description, err := profile.Description(raw[6])
+	if err != nil {
+		return "", store.Changes{}, err
+	}
+	return user, store.Changes{
 		Nickname: &nickname, Username: &username, Phone: &phone.Display, Email: &email,
 		AvatarURL: &avatar, Gender: &gender, Description: &description,
 	}, nil
@@ -166,10 +197,14 @@ func loadRedis(args []string) error {
 	prefix := fs.String("prefix", "authedge", "key prefix")
 	n := fs.Int("n", 1000000, "profiles to load")
 	start := fs.Int("start", 0, "index of the first user (load more users on top of an earlier run)")
+	values := fs.String("values", "typical", "profile shapes: typical or short")
 	workers := fs.Int("concurrency", 64, "concurrent edits (the store pipelines them over its connection pool)")
 	fs.Parse(args)
 	if *n <= 0 || *start < 0 || *start+*n > 1e7 {
 		return errors.New("need -n > 0 and start+n at most 10,000,000 (the generated values have 7 digits)")
+	}
+	if valueSets[*values] == nil {
+		return fmt.Errorf("-values %q: want typical or short", *values)
 	}
 
 	ctx := context.Background()
@@ -202,9 +237,8 @@ func loadRedis(args []string) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				ch, err := userProfile(i)
+				user, ch, err := userProfile(*values, i)
 				if err == nil {
-					user := fmt.Sprintf("bench-user-%09d", i)
 					var res store.EditResult
 					res, err = st.Edit(ctx, store.Edit{Actor: user, Target: user, CreateIfMissing: true, Changes: ch})
 					if err == nil && !res.Created {
@@ -239,6 +273,7 @@ func loadRedis(args []string) error {
 	users := float64(*n)
 	return printJSON(map[string]any{
 		"users":                       *n,
+		"values":                      *values,
 		"seconds":                     elapsed.Seconds(),
 		"edits_per_second":            users / elapsed.Seconds(),
 		"before":                      before,
@@ -246,17 +281,18 @@ func loadRedis(args []string) error {
 		"bytes_per_user":              float64(after.UsedMemory-before.UsedMemory) / users,
 		"dataset_bytes_per_user":      float64(after.UsedMemoryDataset-before.UsedMemoryDataset) / users,
 		"keys_per_user":               float64(after.Keys-before.Keys) / users,
-		"sample_profile_field_values": sampleValues(*start),
+		"sample_profile_field_values": sampleValues(*values, *start),
 	})
 }
 
 // sampleValues shows what one loaded profile holds, for the README.
-func sampleValues(i int) map[string]string {
-	ch, err := userProfile(i)
+func sampleValues(set string, i int) map[string]string {
+	user, ch, err := userProfile(set, i)
 	if err != nil {
 		return nil
 	}
 	return map[string]string{
+		"user_id":  user,
 		"nickname": *ch.Nickname, "username": *ch.Username, "phone": *ch.Phone, "email": *ch.Email,
 		"avatar_url": *ch.AvatarURL, "gender": *ch.Gender, "description": *ch.Description,
 	}
