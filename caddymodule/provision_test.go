@@ -188,11 +188,31 @@ func TestProvisionRefusesBadKeyFile(t *testing.T) {
 		if err == nil {
 			t.Fatalf("Provision accepted public_key %s", file)
 		}
-		if !strings.HasPrefix(err.Error(), "jwt: ") {
-			t.Errorf("error does not name the jwt block: %v", err)
+		if !strings.HasPrefix(err.Error(), "jwt public_key: ") {
+			t.Errorf("error does not name jwt public_key: %v", err)
 		}
 		if err := h.Cleanup(); err != nil {
 			t.Errorf("Cleanup: %v", err)
+		}
+	}
+}
+
+func TestProvisionRefusesBadJWKSFile(t *testing.T) {
+	_, pub := devKeys(t, "rsa")
+	for _, content := range []string{"", "{}", `{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`} {
+		file := filepath.Join(t.TempDir(), "jwks.json")
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg := baseConfig(pub, "127.0.0.1:1") // the good public_key must not hide the bad file
+		cfg.JWT.JWKSFile = file
+		h := &Handler{Config: cfg}
+		err := h.Provision(caddyContext(t))
+		if err == nil || !strings.HasPrefix(err.Error(), "jwt jwks_file: ") {
+			t.Errorf("jwks_file %q: error = %v, want one naming jwt jwks_file", content, err)
+		}
+		if err := h.Cleanup(); err != nil {
+			t.Error(err)
 		}
 	}
 }
