@@ -21,6 +21,7 @@ FUZZTIME="${FUZZTIME:-10s}"
 TEST_TIMEOUT="${TEST_TIMEOUT:-20m}"
 summary=()
 failed=0
+flakes=""
 
 log() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -120,15 +121,39 @@ fuzz() {
 		fi
 		for name in $names; do
 			n=$((n + 1))
-			echo "--- fuzz $pkg $name ($FUZZTIME)"
-			if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; then
-				echo "FAIL fuzz $pkg $name (a failing input was saved under $pkg/testdata/fuzz/$name)"
-				rc=1
-			fi
+			fuzz_one "$pkg" "$name" || rc=1
 		done
 	done
-	echo "fuzz: $n targets"
+	echo "fuzz: $n targets${flakes:+; retried after the Go fuzztime race, go.dev/issue/75804:$flakes}"
 	return "$rc"
+}
+
+# fuzz_one PKG NAME runs one target. Go 1.26's fuzz coordinator can fail a
+# target with a bare "context deadline exceeded" at the end of -fuzztime on a
+# busy machine (go.dev/issue/75804, fixed in Go 1.27): no input failed. Such
+# a run, and only such a run (no failing input written, no seed failing), is
+# retried once; a second one is reported as that flake, not as a failure.
+fuzz_one() {
+	local pkg="$1" name="$2" out try
+	out="$(mktemp)"
+	for try in 1 2; do
+		echo "--- fuzz $pkg $name ($FUZZTIME)"
+		if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" 2>&1 | tee "$out"; then
+			rm -f "$out"
+			return 0
+		fi
+		if grep -q 'Failing input written to\|failure while testing seed corpus' "$out" ||
+			! grep -qx '[[:space:]]*context deadline exceeded' "$out"; then
+			echo "FAIL fuzz $pkg $name:"
+			grep -E 'Failing input written to|failure while testing seed corpus|^\s+\S+_test\.go:[0-9]+:' "$out" | sed 's/^/    /'
+			rm -f "$out"
+			return 1
+		fi
+		echo "fuzz $pkg $name: Go's fuzztime deadline race (go.dev/issue/75804), no failing input"
+	done
+	flakes+=" $name"
+	rm -f "$out"
+	return 0
 }
 
 step "redis-server present" need_redis
