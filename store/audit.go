@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -13,34 +14,42 @@ import (
 const auditBatch = 256
 
 // Audit walks the environment's profiles and unique indexes and describes
-// every inconsistency: an index entry whose user's profile does not hold
-// that value (or that sits in the wrong bucket), and a profile value with
-// no index entry pointing back. An empty answer means nothing is orphaned.
-// It reads everything, a batch per round trip, so it is for tests and
-// operators, not for request paths; ctx bounds it as a whole. Values in the
+// every inconsistency: an index entry that no profile holds (or that sits
+// in the wrong bucket), a value held by two profiles, and a profile value
+// with no index entry. An empty answer means nothing is orphaned. It reads
+// everything, a batch per round trip, so it is for tests and operators,
+// not for request paths; ctx bounds it as a whole. Values in the
 // descriptions are masked.
 func (s *Store) Audit(ctx context.Context) ([]string, error) {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	unique := []string{fieldUsername, fieldPhone, fieldEmail}
 
 	// held[field][key] is the user whose profile holds the value.
 	held := map[string]map[string]string{fieldUsername: {}, fieldPhone: {}, fieldEmail: {}}
 	err := s.scanProfiles(ctx, func(users []string) error {
 		pipe := s.client.Pipeline()
-		cmds := make([]*redis.SliceCmd, len(users))
+		cmds := make([]*redis.StringCmd, len(users))
 		for i, u := range users {
-			cmds[i] = pipe.HMGet(ctx, s.keys.profile(u), fieldUsername, fieldPhone, fieldEmail)
+			cmds[i] = pipe.Get(ctx, s.keys.profile(u))
 		}
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		for i, u := range users {
-			for j, field := range []string{fieldUsername, fieldPhone, fieldEmail} {
-				display, _ := cmds[i].Val()[j].(string)
-				if display == "" {
+			stored, err := cmds[i].Result()
+			if errors.Is(err, redis.Nil) {
+				continue // deleted since the scan saw it
+			}
+			if _, err := decodeProfile(u, stored); err != nil {
+				report("profile of %s: %v", u, err)
+			}
+			values := splitProfile(stored)
+			for _, field := range unique {
+				if values[field] == "" {
 					continue
 				}
-				key := uniqueKey(field, display)
+				key := uniqueKey(field, values[field])
 				if other, ok := held[field][key]; ok {
 					report("%s %s is held by the profiles of both %s and %s", fieldLabel(field), mask(key), other, u)
 					continue
@@ -54,26 +63,27 @@ func (s *Store) Audit(ctx context.Context) ([]string, error) {
 		return nil, s.fail(err)
 	}
 
-	// indexed[field][key] is the user an index entry points at.
-	indexed := map[string]map[string]string{fieldUsername: {}, fieldPhone: {}, fieldEmail: {}}
-	for _, field := range []string{fieldUsername, fieldPhone, fieldEmail} {
+	// indexed[field][key]: the index has an entry for the value.
+	indexed := map[string]map[string]bool{fieldUsername: {}, fieldPhone: {}, fieldEmail: {}}
+	for _, field := range unique {
 		for first := uint32(0); first < indexBuckets; first += auditBatch {
 			pipe := s.client.Pipeline()
-			cmds := make([]*redis.MapStringStringCmd, auditBatch)
+			cmds := make([]*redis.StringSliceCmd, auditBatch)
 			for i := range cmds {
-				cmds[i] = pipe.HGetAll(ctx, s.keys.indexBucket(field, first+uint32(i)))
+				cmds[i] = pipe.HKeys(ctx, s.keys.indexBucket(field, first+uint32(i)))
 			}
 			if _, err := pipe.Exec(ctx); err != nil {
 				return nil, s.fail(err)
 			}
 			for i, cmd := range cmds {
-				for key, user := range cmd.Val() {
+				for _, key := range cmd.Val() {
 					if bucketOf(key) != first+uint32(i) {
-						report("%s index entry %s → %s is in the wrong bucket", fieldLabel(field), mask(key), user)
+						report("%s index entry %s is in the wrong bucket", fieldLabel(field), mask(key))
+						continue
 					}
-					indexed[field][key] = user
-					if held[field][key] != user {
-						report("%s index entry %s → %s: that profile does not hold it", fieldLabel(field), mask(key), user)
+					indexed[field][key] = true
+					if _, ok := held[field][key]; !ok {
+						report("%s index entry %s: no profile holds it", fieldLabel(field), mask(key))
 					}
 				}
 			}
@@ -81,8 +91,8 @@ func (s *Store) Audit(ctx context.Context) ([]string, error) {
 	}
 	for field, values := range held {
 		for key, user := range values {
-			if indexed[field][key] != user {
-				report("%s %s of %s has no index entry pointing back", fieldLabel(field), mask(key), user)
+			if !indexed[field][key] {
+				report("%s %s of %s has no index entry", fieldLabel(field), mask(key), user)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -14,17 +15,18 @@ func TestAuditFindsOrphans(t *testing.T) {
 	f.audit(t)
 	ctx := ctxT(t)
 
-	// An index entry for a profile that does not hold the value.
-	f.raw.HSet(ctx, f.keys.index(fieldUsername, "ghostname"), "ghostname", "u2")
+	// An index entry no profile holds.
+	f.raw.HSet(ctx, f.keys.index(fieldUsername, "ghostname"), "ghostname", "1")
 	// A profile value with no index entry.
 	f.raw.HDel(ctx, f.keys.index(fieldEmail, "alice@example.com"), "alice@example.com")
-	// An entry in the wrong bucket.
+	// An entry in the wrong bucket (and so none in the right one).
+	f.raw.HDel(ctx, f.keys.index(fieldPhone, "+8613000000000"), "+8613000000000")
 	wrong := (bucketOf("+8613000000000") + 1) % indexBuckets
-	f.raw.HSet(ctx, f.keys.indexBucket(fieldPhone, wrong), "+8613000000000", "u1")
-	// An entry pointing at the wrong user.
-	f.raw.HSet(ctx, f.keys.index(fieldUsername, "bob"), "bob", "u1")
+	f.raw.HSet(ctx, f.keys.indexBucket(fieldPhone, wrong), "+8613000000000", "1")
 	// Two profiles holding one value.
-	f.raw.HSet(ctx, f.keys.profile("u3"), fieldUsername, "Alice", fieldCreated, "1", fieldUpdated, "1")
+	f.raw.Set(ctx, f.keys.profile("u3"), "1\x1f1\x1f\x1fAlice", 0)
+	// A profile that does not decode.
+	f.raw.Set(ctx, f.keys.profile("u4"), "garbage", 0)
 
 	problems, err := f.Audit(ctx)
 	if err != nil {
@@ -32,12 +34,12 @@ func TestAuditFindsOrphans(t *testing.T) {
 	}
 	all := strings.Join(problems, "\n")
 	for _, want := range []string{
-		"username index entry gh*** → u2: that profile does not hold it",
-		"email al*** of u1 has no index entry pointing back",
-		"phone index entry +8*** → u1 is in the wrong bucket",
-		"username index entry bo*** → u1: that profile does not hold it",
-		"username bo*** of u2 has no index entry pointing back",
+		"username index entry gh***: no profile holds it",
+		"email al*** of u1 has no index entry",
+		"phone index entry +8*** is in the wrong bucket",
+		"phone +8*** of u1 has no index entry",
 		"username al*** is held by the profiles of both",
+		"profile of u4: store: corrupt profile",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit misses %q in:\n%s", want, all)
@@ -58,7 +60,15 @@ func TestAuditManyProfiles(t *testing.T) {
 		f.set(t, u, Changes{Username: ptr(u), Email: ptr(u + "@example.com")})
 	}
 	f.audit(t)
-	f.raw.HDel(ctxT(t), f.keys.profile("user"+itoa3(auditBatch+5)), fieldEmail)
+	// Drop an email from a profile behind the store's back.
+	key := f.keys.profile("user" + itoa3(auditBatch+5))
+	stored, err := f.raw.Get(ctxT(t), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(stored, profileSeparator)
+	parts[slices.Index(profileLayout[:], fieldEmail)] = ""
+	f.raw.Set(ctxT(t), key, strings.Join(parts, profileSeparator), 0)
 	problems, err := f.Audit(ctxT(t))
 	if err != nil || len(problems) != 1 {
 		t.Fatalf("problems = %v, %v; want the one orphaned email entry", problems, err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // staleRetries bounds how often Edit reads again when the target's unique
@@ -30,7 +32,7 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	for range staleRetries {
-		if err := s.readUnique(ctx, e.Target, call); err != nil {
+		if err := s.readUnique(ctx, call); err != nil {
 			return EditResult{}, err
 		}
 		v, err := s.run(ctx, scriptEdit, call.keys, call.args...)
@@ -116,6 +118,9 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			c.args = append(c.args, "0", "", "", "")
 			continue
 		}
+		if strings.Contains(*v, profileSeparator) {
+			return nil, fmt.Errorf("store: %s contains U+001F, which profiles reserve", f.name)
+		}
 		key := ""
 		if *v != "" {
 			key = uniqueKey(f.code, *v)
@@ -133,20 +138,17 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 
 // readUnique reads the target's current unique values that the edit
 // changes, and points the script at the buckets that hold them.
-func (s *Store) readUnique(ctx context.Context, target string, c *editCall) error {
+func (s *Store) readUnique(ctx context.Context, c *editCall) error {
 	if len(c.unique) == 0 {
 		return nil
 	}
-	fields := make([]string, len(c.unique))
-	for i, u := range c.unique {
-		fields[i] = u.field
-	}
-	vals, err := s.client.HMGet(ctx, c.keys[0], fields...).Result()
-	if err != nil {
+	stored, err := s.client.Get(ctx, c.keys[0]).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return s.fail(err)
 	}
-	for i, u := range c.unique {
-		cur, _ := vals[i].(string)
+	current := splitProfile(stored)
+	for _, u := range c.unique {
+		cur := current[u.field]
 		c.args[u.readArg] = cur
 		c.keys[u.oldKey] = s.keys.unused()
 		if cur != "" {

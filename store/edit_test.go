@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,12 +124,12 @@ func TestEditRemoveIsNotLeaveAlone(t *testing.T) {
 	if f.owner(t, fieldPhone, "+8613000000000") != "" {
 		t.Error("removed phone still indexed")
 	}
-	fields, err := f.raw.HKeys(ctxT(t), f.keys.profile("u1")).Result()
+	stored, err := f.raw.Get(ctxT(t), f.keys.profile("u1")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(fields, fieldPhone) || slices.Contains(fields, fieldGender) {
-		t.Errorf("removed fields still in the hash: %v", fields)
+	if strings.Contains(stored, "13000000000") || strings.Contains(stored, "MALE") {
+		t.Errorf("removed values still stored: %q", stored)
 	}
 
 	// Removing what is not there is a no-op.
@@ -409,10 +410,29 @@ func TestEditRejectsBadRequests(t *testing.T) {
 		"verify a nickname":   {Actor: "u1", Target: "u1", VerifyChannels: []string{"nickname"}},
 		"limit without time":  {Actor: "u1", Target: "u1", RateLimit: Limit{Count: 1}},
 		"limit without actor": {Target: "u1", RateLimit: Limit{Count: 1, Window: time.Minute}},
+		"separator in value":  {Actor: "u1", Target: "u1", Changes: Changes{Description: ptr("a\x1fb")}},
 	} {
 		if _, err := f.Edit(ctxT(t), e); err == nil || errors.Is(err, ErrUnavailable) {
 			t.Errorf("%s: err = %v", name, err)
 		}
+	}
+}
+
+// TestEditKeepsUnknownFields: values a newer version appended to a profile
+// survive an edit by this one.
+func TestEditKeepsUnknownFields(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Nickname: ptr("Old"), Description: ptr("about")})
+	key := f.keys.profile("u1")
+	stored, _ := f.raw.Get(ctxT(t), key).Result()
+	f.raw.Set(ctxT(t), key, stored+profileSeparator+"future"+profileSeparator, 0)
+	f.set(t, "u1", Changes{Nickname: ptr("New")})
+	got, _ := f.raw.Get(ctxT(t), key).Result()
+	if !strings.HasSuffix(got, "about"+profileSeparator+"future"+profileSeparator) {
+		t.Fatalf("stored %q", got)
+	}
+	if p := f.profile(t, "u1"); p.Nickname != "New" || p.Description != "about" {
+		t.Fatalf("profile = %+v", p)
 	}
 }
 
@@ -427,7 +447,7 @@ func TestEditStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.readUnique(ctxT(t), "u1", call); err != nil {
+	if err := f.readUnique(ctxT(t), call); err != nil {
 		t.Fatal(err)
 	}
 	f.set(t, "u1", Changes{Username: ptr("second")})

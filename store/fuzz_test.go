@@ -8,32 +8,77 @@ import (
 	"time"
 )
 
-// FuzzDecodeProfile: whatever a profile hash holds, decoding returns a
-// profile or errCorruptProfile, never panics, and keeps the values as they
-// are.
+// FuzzDecodeProfile: whatever a profile string holds, decoding returns a
+// profile or errCorruptProfile and never panics; values come back as
+// stored.
 func FuzzDecodeProfile(f *testing.F) {
-	f.Add("Nick", "user", "+86 13000000000", "1700000000000", "1700000000001")
-	f.Add("", "", "", "", "")
-	f.Add("x", "y", "z", "-1", "99999999999999999999")
-	f.Add("x", "y", "z", "1e3", " 12")
-	f.Fuzz(func(t *testing.T, nick, user, phone, created, updated string) {
-		fields := map[string]string{fieldNickname: nick, fieldUsername: user, fieldPhone: phone, fieldCreated: created, fieldUpdated: updated}
-		p, err := decodeProfile("u1", fields)
-		c, cerr := strconv.ParseInt(created, 10, 64)
-		m, merr := strconv.ParseInt(updated, 10, 64)
-		valid := cerr == nil && merr == nil && c >= 0 && m >= 0
-		if !valid {
+	f.Add("1700000000000", "1700000000001", "Nick", "user", "+86 13000000000", "")
+	f.Add("", "", "", "", "", "")
+	f.Add("-1", "99999999999999999999", "x", "y", "z", "")
+	f.Add("1e3", " 12", "x", "y", "z", "extra\x1fmore")
+	f.Add("1\x1f2", "3", "a\x1fb", "", "", "")
+	f.Fuzz(func(t *testing.T, created, updated, nick, user, phone, rest string) {
+		stored := strings.Join([]string{created, updated, nick, user, phone}, profileSeparator)
+		if rest != "" {
+			stored += profileSeparator + profileSeparator + profileSeparator + profileSeparator + profileSeparator + rest
+		}
+		p, err := decodeProfile("u1", stored)
+		parts := strings.Split(stored, profileSeparator)
+		for len(parts) < len(profileLayout) {
+			parts = append(parts, "")
+		}
+		c, cerr := strconv.ParseInt(parts[0], 10, 64)
+		m, merr := strconv.ParseInt(parts[1], 10, 64)
+		if cerr != nil || merr != nil || c < 0 || m < 0 {
 			if !errors.Is(err, errCorruptProfile) {
-				t.Fatalf("decode(%q, %q) = %v, want corrupt", created, updated, err)
+				t.Fatalf("decode(%q) = %v, want corrupt", stored, err)
 			}
 			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.UserID != "u1" || p.Nickname != nick || p.Username != user || p.Phone != phone ||
-			!p.CreatedAt.Equal(time.UnixMilli(c)) || !p.UpdatedAt.Equal(time.UnixMilli(m)) {
-			t.Fatalf("decoded %+v", p)
+		if p.UserID != "u1" || p.Nickname != parts[2] || p.Username != parts[3] || p.Phone != parts[4] ||
+			p.Description != parts[8] || !p.CreatedAt.Equal(time.UnixMilli(c)) || !p.UpdatedAt.Equal(time.UnixMilli(m)) {
+			t.Fatalf("decode(%q) = %+v", stored, p)
+		}
+	})
+}
+
+// FuzzProfileRoundTrip: what lib.lua's encode_profile writes, Go's
+// decodeProfile reads back, and decode_profile then encode_profile keeps
+// a stored string as it is.
+func FuzzProfileRoundTrip(f *testing.F) {
+	fx := newFixture(f)
+	f.Add("Nick", "user", "+86 13000000000", "a@b.c", "", "MALE", "line\nline", "")
+	f.Add("", "", "", "", "", "", "", "future\x1ffields")
+	f.Add("", "", "", "", "", "", "", "\x1f")
+	f.Fuzz(func(t *testing.T, n, u, p, e, a, g, d, rest string) {
+		for _, v := range []string{n, u, p, e, a, g, d} {
+			if strings.Contains(v, profileSeparator) {
+				return // Edit refuses these
+			}
+		}
+		script := scriptLib() + `
+local p = { c = ARGV[1], m = ARGV[2], n = ARGV[3], u = ARGV[4], p = ARGV[5], e = ARGV[6], a = ARGV[7], g = ARGV[8], d = ARGV[9] }
+if ARGV[10] ~= '' then p.rest = ARGV[10] end
+local s = encode_profile(p)
+return { s, encode_profile(decode_profile(s)) }`
+		res, err := fx.raw.Eval(ctxT(t), script, nil, "1700000000000", "1700000000001", n, u, p, e, a, g, d, rest).StringSlice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0] != res[1] {
+			t.Fatalf("decode_profile then encode_profile: %q became %q", res[0], res[1])
+		}
+		got, err := decodeProfile("u1", res[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Profile{UserID: "u1", Nickname: n, Username: u, Phone: p, Email: e, AvatarURL: a, Gender: g, Description: d,
+			CreatedAt: time.UnixMilli(1700000000000), UpdatedAt: time.UnixMilli(1700000000001)}
+		if got != want {
+			t.Fatalf("Go read %+v\nLua wrote %+v", got, want)
 		}
 	})
 }

@@ -14,10 +14,10 @@ import (
 // so that the hash tag puts one environment in one Redis Cluster slot and
 // every script's keys in the same slot.
 //
-//	p:<user>          hash  the profile: fieldNickname ... fieldUpdated below
-//	iu:<bucket>       hash  folded username → user ID
-//	ip:<bucket>       hash  E.164 phone → user ID
-//	ie:<bucket>       hash  folded email → user ID
+//	p:<user>          string the profile, profileLayout below
+//	iu:<bucket>       hash  folded username → "1"
+//	ip:<bucket>       hash  E.164 phone → "1"
+//	ie:<bucket>       hash  folded email → "1"
 //	rl:<user>         string edits counted in the current window (PX = window)
 //	v:<id>            hash  a pending verification code (PX = code TTL)
 //	vs:<contact>      string the last send to a contact, holds its verification ID (PX = 60 s)
@@ -26,24 +26,54 @@ import (
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
 //	_                 never read or written: fills an unused KEYS slot
 //
-// Memory is what decides the index layout: a string key per indexed value
-// costs about 100 bytes in Redis, and so does a field of one big (hash
-// table encoded) hash. Spreading each index over indexBuckets small hashes
-// keeps every bucket in Redis's compact listpack encoding (up to 128
-// entries by default, hash-max-listpack-entries), about 35 bytes an entry.
-// The bucket of a value is computed in Go only (the scripts receive bucket
-// keys in KEYS), and changing indexBuckets needs a migration of the index.
+// Memory decides this layout: the budget is 450 bytes of used_memory per
+// user with every field set, at a million users. Measured with
+// bench/memload's profiles (20-character user IDs), the obvious layout (a
+// hash per profile, index entries holding the user ID) takes 528 bytes.
+//
+//   - A profile is one string, its values joined by profileSeparator, not a
+//     hash: a small hash is compact (listpack) only while every value fits
+//     in 64 bytes (hash-max-listpack-value), and one longer avatar URL or
+//     description, common in real profiles, would turn it into a hash table
+//     of about twice the size. A string costs what its data costs.
+//   - An index entry holds no user ID. The unique value is held by the one
+//     profile that has it; the scripts tell "mine" from "someone else's" by
+//     comparing with the target's own current value. That saves a user ID
+//     per entry, three per user.
+//   - Each index is spread over indexBuckets small hashes, which stay
+//     listpack-encoded (up to 128 entries, hash-max-listpack-entries) at
+//     about 30 bytes an entry, where a string key or a field of one big
+//     hash costs about 100. The bucket of a value is computed in Go only
+//     (the scripts receive bucket keys in KEYS), and changing indexBuckets
+//     needs a migration of the index.
+//
+// Together: 432 bytes per user at a million users (bench/memload redis -n
+// 1000000), every index bucket still listpack-encoded.
 //
 // <contact> is the first 32 hex digits of SHA-256(channel ":" key): the key
 // stays short and the contact itself does not appear in key names.
 
 // indexBuckets is how many hashes each unique index is spread over: 16384
 // keeps the average bucket at about 61 entries at a million users, well
-// inside listpack's 128, and still compact at a few million.
+// inside listpack's 128, and compact up to about 1.5 million.
 const indexBuckets = 1 << 14
 
-// Profile hash fields. Short names matter: they are stored once per user.
+// profileLayout is the order of the values in a profile string. The
+// one-letter names are also how scripts and replies name the fields. New
+// fields may only be appended; trailing empty values are left out.
+var profileLayout = [...]string{
+	fieldCreated, fieldUpdated,
+	fieldNickname, fieldUsername, fieldPhone, fieldEmail, fieldAvatarURL, fieldGender, fieldDescription,
+}
+
+// profileSeparator joins a profile's values. It is a control character no
+// field rule admits; Edit refuses values that contain it.
+const profileSeparator = "\x1f"
+
+// Profile fields, as the scripts name them.
 const (
+	fieldCreated     = "c" // Unix milliseconds
+	fieldUpdated     = "m" // Unix milliseconds
 	fieldNickname    = "n"
 	fieldUsername    = "u"
 	fieldPhone       = "p"
@@ -51,12 +81,10 @@ const (
 	fieldAvatarURL   = "a"
 	fieldGender      = "g"
 	fieldDescription = "d"
-	fieldCreated     = "c" // Unix milliseconds
-	fieldUpdated     = "m" // Unix milliseconds
 )
 
-// profileFields pairs each editable field's API name with its hash field,
-// in the order edit.lua receives them.
+// profileFields pairs each editable field's API name with its code, in the
+// order edit.lua receives them.
 var profileFields = [...]struct{ name, code string }{
 	{"nickname", fieldNickname},
 	{"username", fieldUsername},
@@ -67,7 +95,7 @@ var profileFields = [...]struct{ name, code string }{
 	{"description", fieldDescription},
 }
 
-// fieldCode maps an API field name to its hash field.
+// fieldCode maps an API field name to its code.
 func fieldCode(name string) (string, bool) {
 	for _, f := range profileFields {
 		if f.name == name {
@@ -77,7 +105,7 @@ func fieldCode(name string) (string, bool) {
 	return "", false
 }
 
-// fieldName maps a hash field back to its API name.
+// fieldName maps a code back to its API name.
 func fieldName(code string) (string, bool) {
 	for _, f := range profileFields {
 		if f.code == code {

@@ -298,7 +298,7 @@ func TestBusyIsUnavailable(t *testing.T) {
 // misconfiguration is an internal error, not a reason to retry.
 func TestRedisErrorsAreNotUnavailable(t *testing.T) {
 	f := newFixture(t)
-	if err := f.raw.Set(ctxT(t), f.keys.profile("u1"), "not a hash", 0).Err(); err != nil {
+	if err := f.raw.HSet(ctxT(t), f.keys.profile("u1"), "not", "a string").Err(); err != nil {
 		t.Fatal(err)
 	}
 	for i, call := range []func() error{

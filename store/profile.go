@@ -5,21 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Profile reads a profile; ok is false if the user has none.
 func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	fields, err := s.client.HGetAll(ctx, s.keys.profile(userID)).Result()
+	stored, err := s.client.Get(ctx, s.keys.profile(userID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Profile{}, false, nil
+	}
 	if err != nil {
 		return Profile{}, false, s.fail(err)
 	}
-	if len(fields) == 0 {
-		return Profile{}, false, nil
-	}
-	p, err = decodeProfile(userID, fields)
+	p, err = decodeProfile(userID, stored)
 	return p, err == nil, err
 }
 
@@ -32,12 +35,12 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	key := s.keys.profile(userID)
-	fields, err := s.client.HGetAll(ctx, key).Result()
-	if err != nil {
-		return Profile{}, s.fail(err)
+	stored, err := s.client.Get(ctx, key).Result()
+	if err == nil {
+		return decodeProfile(userID, stored)
 	}
-	if len(fields) > 0 {
-		return decodeProfile(userID, fields)
+	if !errors.Is(err, redis.Nil) {
+		return Profile{}, s.fail(err)
 	}
 	// The script creates only if the profile is still missing, so two
 	// first calls racing here agree on one created_at.
@@ -45,65 +48,58 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	if err != nil {
 		return Profile{}, s.fail(err)
 	}
-	fields, err = flatMap(v)
-	if err != nil {
-		return Profile{}, err
+	stored, ok := v.(string)
+	if !ok {
+		return Profile{}, errBadReply
 	}
-	return decodeProfile(userID, fields)
+	return decodeProfile(userID, stored)
 }
 
-// flatMap reads HGETALL's field/value list as a script returns it.
-func flatMap(v any) (map[string]string, error) {
-	list, ok := v.([]any)
-	if !ok || len(list)%2 != 0 {
-		return nil, errBadReply
-	}
-	m := make(map[string]string, len(list)/2)
-	for i := 0; i < len(list); i += 2 {
-		k, ok1 := list[i].(string)
-		val, ok2 := list[i+1].(string)
-		if !ok1 || !ok2 {
-			return nil, errBadReply
-		}
-		m[k] = val
-	}
-	return m, nil
-}
-
-// errCorruptProfile: a profile hash holds something no script writes.
+// errCorruptProfile: a profile holds something no script writes.
 var errCorruptProfile = errors.New("store: corrupt profile")
 
-// decodeProfile reads a profile hash. Fields it does not know are ignored,
-// so a newer version may add some.
-func decodeProfile(userID string, fields map[string]string) (Profile, error) {
+// decodeProfile reads a stored profile (keys.go's profileLayout). Values
+// past the layout, from a newer version, are ignored.
+func decodeProfile(userID, stored string) (Profile, error) {
+	v := splitProfile(stored)
 	p := Profile{
 		UserID:      userID,
-		Nickname:    fields[fieldNickname],
-		Username:    fields[fieldUsername],
-		Phone:       fields[fieldPhone],
-		Email:       fields[fieldEmail],
-		AvatarURL:   fields[fieldAvatarURL],
-		Gender:      fields[fieldGender],
-		Description: fields[fieldDescription],
+		Nickname:    v[fieldNickname],
+		Username:    v[fieldUsername],
+		Phone:       v[fieldPhone],
+		Email:       v[fieldEmail],
+		AvatarURL:   v[fieldAvatarURL],
+		Gender:      v[fieldGender],
+		Description: v[fieldDescription],
 	}
 	var err error
-	if p.CreatedAt, err = decodeMillis(fields, fieldCreated); err != nil {
+	if p.CreatedAt, err = decodeMillis(v[fieldCreated], "created_at"); err != nil {
 		return Profile{}, err
 	}
-	if p.UpdatedAt, err = decodeMillis(fields, fieldUpdated); err != nil {
+	if p.UpdatedAt, err = decodeMillis(v[fieldUpdated], "updated_at"); err != nil {
 		return Profile{}, err
 	}
 	return p, nil
 }
 
-func decodeMillis(fields map[string]string, field string) (time.Time, error) {
-	s, ok := fields[field]
-	if !ok {
-		return time.Time{}, fmt.Errorf("%w: no %q", errCorruptProfile, field)
+// splitProfile maps the fields of a stored profile to their values; absent
+// ones are "".
+func splitProfile(stored string) map[string]string {
+	v := make(map[string]string, len(profileLayout))
+	for _, field := range profileLayout {
+		value, rest, ok := strings.Cut(stored, profileSeparator)
+		v[field], stored = value, rest
+		if !ok {
+			break
+		}
 	}
+	return v
+}
+
+func decodeMillis(s, what string) (time.Time, error) {
 	ms, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || ms < 0 {
-		return time.Time{}, fmt.Errorf("%w: %q is not a time", errCorruptProfile, field)
+		return time.Time{}, fmt.Errorf("%w: %s is not a time", errCorruptProfile, what)
 	}
 	return time.UnixMilli(ms), nil
 }

@@ -5,7 +5,8 @@
 // tokens beyond the opaque strings it is handed.
 //
 // Choices made where the specification is silent:
-//   - Times are stored as Unix milliseconds. updated_at moves only when an
+//   - A profile is one string of its values (keys.go says why); times in it
+//     are Unix milliseconds. updated_at moves only when an
 //     edit changes a stored value (or creates the profile); a no-op edit
 //     still counts toward the rate limit.
 //   - Every operation is one attempt bounded by Options.Timeout: a script is

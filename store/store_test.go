@@ -112,17 +112,31 @@ func (f *fixture) audit(t testing.TB) {
 	}
 }
 
-// owner is who the index says holds a value of field.
+// owner is the user holding a unique value: "" if the index has no entry
+// for it, "<nobody>" if it has one but no profile holds the value.
 func (f *fixture) owner(t testing.TB, field, key string) string {
 	t.Helper()
-	u, err := f.raw.HGet(ctxT(t), f.keys.index(field, key), key).Result()
-	if errors.Is(err, redis.Nil) {
-		return ""
-	}
+	ok, err := f.raw.HExists(ctxT(t), f.keys.index(field, key), key).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u
+	if !ok {
+		return ""
+	}
+	profiles, err := f.raw.Keys(ctxT(t), f.keys.profilePattern()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range profiles {
+		stored, err := f.raw.Get(ctxT(t), k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := splitProfile(stored)[field]; v != "" && uniqueKey(field, v) == key {
+			return f.keys.profileUser(k)
+		}
+	}
+	return "<nobody>"
 }
 
 func wantErr(t testing.TB, err, want error) {

@@ -68,6 +68,7 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		s.keys.lastSend(v.Channel, v.Key),
 		s.keys.dailySends(v.Channel, v.Key),
 		s.keys.index(field, v.Key),
+		s.keys.profile(v.UserID),
 	}
 	res, err := s.run(ctx, scriptStartVerification, keys,
 		v.ID, v.UserID, v.Channel, v.Key, v.Display, v.Usage,

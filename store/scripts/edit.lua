@@ -2,7 +2,7 @@
 -- but the rate limit's count, so an edit either changes all its fields or
 -- none.
 --
--- KEYS[1] the target's profile hash
+-- KEYS[1] the target's profile
 -- KEYS[2] the actor's edit counter (the rate limit is per caller)
 -- KEYS[3] the verification token's hash (or an unused key)
 -- KEYS[4] username index bucket of the new value   KEYS[5] ... of the current value
@@ -44,19 +44,13 @@ local profile = KEYS[1]
 local user = ARGV[1]
 local now = ARGV[2]
 
+local stored = redis.call('GET', profile)
+local p = decode_profile(stored or '')
 local changes = {}
-local codes = {}
 for i, code in ipairs(FIELDS) do
   local at = 10 + 4 * (i - 1)
   if ARGV[at] == '1' then
-    changes[#changes + 1] = { code = code, new = ARGV[at + 1], key = ARGV[at + 2], read = ARGV[at + 3] }
-    codes[#codes + 1] = code
-  end
-end
-if #codes > 0 then
-  local current = redis.call('HMGET', profile, unpack(codes))
-  for i, c in ipairs(changes) do
-    c.cur = current[i] or ''
+    changes[#changes + 1] = { code = code, new = ARGV[at + 1], key = ARGV[at + 2], read = ARGV[at + 3], cur = p[code] }
   end
 end
 
@@ -89,7 +83,7 @@ end
 
 -- (b) The target exists, or is created by this edit.
 local create = false
-if redis.call('EXISTS', profile) == 0 then
+if not stored then
   if ARGV[3] ~= '1' then
     return { 'user_not_found' }
   end
@@ -124,15 +118,14 @@ for _, c in ipairs(changes) do
   end
 end
 
--- (e) Uniqueness: a value whose key another user holds. The target's own
--- value, in any case or format, is not a conflict.
+-- (e) Uniqueness: a value whose key is indexed belongs to someone. The
+-- index does not say whom: the target's own current value, in any case or
+-- format, is the one indexed key that is not a conflict.
 for _, c in ipairs(changes) do
   local at = INDEX[c.code]
-  if at and c.new ~= '' then
-    local owner = redis.call('HGET', KEYS[at], c.key)
-    if owner and owner ~= user then
-      return { 'conflict', c.code }
-    end
+  if at and c.new ~= '' and (c.cur == '' or c.key ~= key_of(c.code, c.cur)) and
+      redis.call('HEXISTS', KEYS[at], c.key) == 1 then
+    return { 'conflict', c.code }
   end
 end
 
@@ -145,30 +138,24 @@ for _, c in ipairs(changes) do
     if c.cur ~= '' then
       local old = key_of(c.code, c.cur)
       if c.new == '' or old ~= c.key then
-        -- Only our own entry: never release what another user holds.
-        if redis.call('HGET', KEYS[at + 1], old) == user then
-          redis.call('HDEL', KEYS[at + 1], old)
-        end
+        redis.call('HDEL', KEYS[at + 1], old)
       end
     end
     if c.new ~= '' then
-      redis.call('HSET', KEYS[at], c.key, user)
+      redis.call('HSET', KEYS[at], c.key, '1')
     end
   end
-  if c.new == '' then
-    redis.call('HDEL', profile, c.code)
-  else
-    redis.call('HSET', profile, c.code, c.new)
-  end
+  p[c.code] = c.new
   if c.new ~= c.cur then
     reply[#reply + 1] = c.code
   end
 end
 if create then
-  redis.call('HSET', profile, 'c', now)
+  p.c = now
 end
 if create or #reply > 2 then
-  redis.call('HSET', profile, 'm', now)
+  p.m = now
+  redis.call('SET', profile, encode_profile(p))
 end
 if token_used then
   redis.call('DEL', KEYS[3])

@@ -1,11 +1,13 @@
 -- ensure_profile: create an empty profile unless one exists, then return it.
 --
--- KEYS[1] the profile hash
+-- KEYS[1] the profile
 -- ARGV[1] now, Unix milliseconds: created_at and updated_at of a new profile
 --
--- Reply: the profile as HGETALL's flat field/value list.
+-- Reply: the profile string.
 
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'c', ARGV[1], 'm', ARGV[1])
+local profile = redis.call('GET', KEYS[1])
+if not profile then
+  profile = encode_profile({ c = ARGV[1], m = ARGV[1] })
+  redis.call('SET', KEYS[1], profile)
 end
-return redis.call('HGETALL', KEYS[1])
+return profile

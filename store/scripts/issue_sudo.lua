@@ -2,7 +2,7 @@
 -- bound contacts for a sudo token.
 --
 -- KEYS[1] the verification token's hash (vt:<sha256 of the token>)
--- KEYS[2] the user's profile hash
+-- KEYS[2] the user's profile
 -- KEYS[3] the sudo token's key (st:<sha256 of the token>)
 --
 -- ARGV[1] user ID
@@ -27,8 +27,8 @@ end
 if not field then
   return { 'invalid' }
 end
-local bound = redis.call('HGET', KEYS[2], field)
-if not bound or key_of(field, bound) ~= t[3] then
+local bound = decode_profile(redis.call('GET', KEYS[2]) or '')[field]
+if bound == '' or key_of(field, bound) ~= t[3] then
   return { 'invalid' }
 end
 

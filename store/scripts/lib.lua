@@ -1,5 +1,5 @@
--- lib.lua is put in front of every script (see scripts.go), so the scripts
--- share one definition of what makes two values the same.
+-- lib.lua is put in front of every script (see scripts.go): what makes two
+-- values the same, and how a profile is stored, defined once.
 
 -- key_of is the uniqueness key of a stored display value of a profile
 -- field: username and email fold ASCII case, a phone number ("+86 1300...")
@@ -16,3 +16,49 @@ end
 
 -- CHANNEL names the contact fields as verification tokens record them.
 local CHANNEL = { p = 'phone', e = 'email' }
+
+-- A profile is one string: the values of LAYOUT joined by SEP, trailing
+-- empty values left out (keys.go's profileLayout).
+local SEP = '\31'
+local LAYOUT = { 'c', 'm', 'n', 'u', 'p', 'e', 'a', 'g', 'd' }
+
+-- decode_profile reads a profile string into a table of field → value
+-- ('' for absent). Values past LAYOUT, from a newer layout, are kept in
+-- .rest so that encode_profile writes them back.
+local function decode_profile(s)
+  local p = {}
+  local start = 1
+  for _, field in ipairs(LAYOUT) do
+    local at = string.find(s, SEP, start, true)
+    if not at then
+      p[field] = string.sub(s, start)
+      start = #s + 2
+      break
+    end
+    p[field] = string.sub(s, start, at - 1)
+    start = at + 1
+  end
+  for _, field in ipairs(LAYOUT) do
+    p[field] = p[field] or ''
+  end
+  if start <= #s + 1 then
+    p.rest = string.sub(s, start)
+  end
+  return p
+end
+
+local function encode_profile(p)
+  local values = {}
+  local last = 0
+  for i, field in ipairs(LAYOUT) do
+    values[i] = p[field] or ''
+    if values[i] ~= '' then
+      last = i
+    end
+  end
+  if p.rest then
+    last = #LAYOUT
+    values[last + 1] = p.rest
+  end
+  return table.concat(values, SEP, 1, p.rest and last + 1 or last)
+end

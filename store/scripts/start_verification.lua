@@ -5,6 +5,7 @@
 -- KEYS[2] the contact's last-send marker (vs:<contact>)
 -- KEYS[3] the contact's daily send counter (vd:<contact>)
 -- KEYS[4] the index bucket that would hold the contact's key
+-- KEYS[5] the requester's profile
 --
 -- ARGV[1] verification ID
 -- ARGV[2] user ID of the requester
@@ -25,9 +26,15 @@
 --   {'rate_limited', pttl}   too many sends to this contact; retry after pttl ms
 --   {'exists'}               the verification ID is taken
 
-local owner = redis.call('HGET', KEYS[4], ARGV[4])
-if owner and ARGV[9] == '1' and owner ~= ARGV[2] then
-  return { 'conflict' }
+-- Bound to someone: indexed. To someone else: not the requester's own
+-- current value on this channel.
+local bound = redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1
+if bound and ARGV[9] == '1' then
+  local mine = decode_profile(redis.call('GET', KEYS[5]) or '')
+  local field = ARGV[3] == 'phone' and 'p' or 'e'
+  if mine[field] == '' or key_of(field, mine[field]) ~= ARGV[4] then
+    return { 'conflict' }
+  end
 end
 
 local wait = redis.call('PTTL', KEYS[2])
@@ -55,4 +62,4 @@ end
 redis.call('HSET', KEYS[1], 'h', ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
   'd', ARGV[5], 's', ARGV[6], 't', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
-return { 'ok', owner and 1 or 0 }
+return { 'ok', bound and 1 or 0 }
