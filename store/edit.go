@@ -10,11 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// staleRetries bounds how often Edit reads again when the target's unique
-// values moved between its read and its script: only a concurrent edit of
-// the same user does that, so a few tries are plenty.
-const staleRetries = 5
-
 // errContention: the target kept changing under Edit. It is reported as
 // unavailable: the same request will very likely succeed later.
 var errContention = errors.New("the profile kept changing under concurrent edits")
@@ -31,7 +26,9 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	for range staleRetries {
+	// Only a concurrent edit of the same user's unique values makes the
+	// script answer stale; read again until the operation's deadline.
+	for {
 		if err := s.readUnique(ctx, call); err != nil {
 			return EditResult{}, err
 		}
@@ -44,11 +41,13 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 			return EditResult{}, err
 		}
 		if r.status == "stale" {
+			if ctx.Err() != nil {
+				return EditResult{}, &unavailableError{cause: errContention}
+			}
 			continue
 		}
 		return editResult(r)
 	}
-	return EditResult{}, &unavailableError{cause: errContention}
 }
 
 // editCall is edit.lua's KEYS and ARGV for one Edit. The unique fields'

@@ -466,6 +466,42 @@ func TestEditStale(t *testing.T) {
 	f.audit(t)
 }
 
+// TestEditRaceSameUser: concurrent edits of one user's unique values each
+// read, find the value moved, and read again; all succeed and the index
+// ends up holding exactly the final values.
+func TestEditRaceSameUser(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Username: ptr("start"), Email: ptr("start@example.com")})
+	errs := make([]error, 30)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", SudoSatisfied: true,
+				Changes: Changes{Username: ptr(fmt.Sprint("name", i)), Email: ptr(fmt.Sprintf("e%d@example.com", i))}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("edit %d: %v", i, err)
+		}
+	}
+	// How often the script ran says how many reads went stale.
+	stats, _ := f.raw.Info(ctxT(t), "commandstats").Result()
+	for _, line := range strings.Split(stats, "\r\n") {
+		if strings.HasPrefix(line, "cmdstat_evalsha:") || strings.HasPrefix(line, "cmdstat_eval:") {
+			t.Log(line)
+		}
+	}
+	p := f.profile(t, "u1")
+	if f.owner(t, fieldUsername, foldKey(p.Username)) != "u1" || f.owner(t, fieldEmail, p.Email) != "u1" {
+		t.Errorf("final values %q, %q not indexed", p.Username, p.Email)
+	}
+	f.audit(t)
+}
+
 // TestEditRaceOneUsername: many users claim one username at once; exactly
 // one gets it and nothing is left orphaned.
 func TestEditRaceOneUsername(t *testing.T) {
