@@ -62,6 +62,7 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 # ---------------------------------------------------------------- processes
 # Every PID we start, stopped on exit (and only those).
 PIDS=()
+TMP_DIRS=()
 cleanup() {
 	local pid
 	for pid in "${PIDS[@]}"; do
@@ -70,6 +71,8 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+	((${#TMP_DIRS[@]})) && rm -rf "${TMP_DIRS[@]}"
+	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -114,6 +117,7 @@ start_redis() {
 	REDIS_PORT=$(free_port)
 	local dir=$OUT/redis-$REDIS_PORT
 	mkdir -p "$dir"
+	TMP_DIRS+=("$dir")
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$dir" --daemonize no --logfile "$dir/redis.log" &
 	REDIS_PID=$!
@@ -309,144 +313,169 @@ scenario_def() {
 	esac
 }
 
-# The token file is shared by the distinct-token scenarios: each wrk run takes
-# the next unused range, so no token is sent twice in one harness run (while
-# TOKENS lasts: a run that needs more wraps, and says so in "wraps").
+# Every scenario has its own Caddy, all of them up at once: the runs go in
+# rounds (each round runs every scenario once, starting one further along),
+# so that the noise of a shared machine falls on all scenarios alike.
+declare -A S_NAME S_KIND S_PATH S_MODE S_DISTINCT S_PID S_PORT S_ADMIN S_BIN
+
+# The token file is shared by the distinct-token scenarios: each wrk run
+# starts where the last one stopped (done() reports how far it got), so no
+# token is sent twice in one harness run while TOKENS lasts; a run that
+# reaches the end starts the file again and says so in "wraps".
 TOKEN_CURSOR=0
 LINE_LEN=0
-next_budget() {
-	# Enough for the last run's rate with 50 % headroom; 60 000 to start.
-	local last_rps=${1:-0} secs=${DURATION%s}
-	local b=$(((${last_rps%.*} * secs * 3 / 2) + 1000))
-	((b < 60000)) && b=60000
-	echo $b
-}
 
-# run_wrk SCENARIO MODE PATH DISTINCT DURATION BUDGET OUTFILE: one wrk run;
-# writes its WRKJSON merged with the CPU deltas of Caddy and Redis to OUTFILE.
-# (Not called in $(...): it advances TOKEN_CURSOR.)
+# run_wrk SCENARIO DURATION OUTFILE: one wrk run; writes its WRKJSON merged
+# with the CPU that Caddy and Redis spent per request to OUTFILE. (Not called
+# in $(...): it advances TOKEN_CURSOR.)
 run_wrk() {
-	local sc=$1 mode=$2 path=$3 distinct=$4 dur=$5 budget=$6 outfile=$7
-	local start=0 count=1 args=()
+	local sc=$1 dur=$2 outfile=$3
+	local mode=${S_MODE[$sc]} start=0 repeat=0
 	if [[ $mode != plain ]]; then
-		if [[ $distinct == 1 ]]; then
-			# The last two tokens are kept for the repeated-token scenario and the checks.
-			if ((budget > TOKENS - 2)); then
-				budget=$((TOKENS - 2))
-			fi
-			if ((TOKEN_CURSOR + budget > TOKENS - 2)); then
-				log "token file exhausted: starting it again (tokens will repeat; raise TOKENS)"
-				TOKEN_CURSOR=0
-			fi
-			start=$TOKEN_CURSOR count=$budget
-			TOKEN_CURSOR=$((TOKEN_CURSOR + budget))
+		if [[ ${S_DISTINCT[$sc]} == 1 ]]; then
+			start=$TOKEN_CURSOR
 		else
 			# One repeated token: the last of the file, never handed out as distinct.
-			start=$((TOKENS - 1)) count=1
+			start=$((TOKENS - 1)) repeat=1
 		fi
 	fi
-	args=("$mode" "$TOKEN_FILE" "$LINE_LEN" "$start" "$count" "$THREADS" "s${sc}r$RANDOM$RANDOM")
-	local c0 r0 c1 r1 out
-	c0=$(cpu_ticks "$CADDY_PID")
+	local args=("$mode" "$TOKEN_FILE" "$LINE_LEN" "$start" "$((TOKENS - 2))" "$THREADS" "s${sc}r$RANDOM$RANDOM" "$repeat")
+	local pid=${S_PID[$sc]} c0 r0 c1 r1 out
+	c0=$(cpu_ticks "$pid")
 	r0=$(cpu_ticks "$REDIS_PID")
 	out=$(wrk -t "$THREADS" -c "$CONNS" -d "$dur" --latency -s bench/wrk/scenario.lua \
-		"http://127.0.0.1:$PORT$path" -- "${args[@]}")
-	c1=$(cpu_ticks "$CADDY_PID")
+		"http://127.0.0.1:${S_PORT[$sc]}${S_PATH[$sc]}" -- "${args[@]}")
+	c1=$(cpu_ticks "$pid")
 	r1=$(cpu_ticks "$REDIS_PID")
 	grep '^WRKJSON ' <<<"$out" | sed 's/^WRKJSON //' |
 		jq -c --argjson cd $((c1 - c0)) --argjson rd $((r1 - r0)) --argjson tck "$CLK_TCK" \
-			--argjson start "$start" --argjson count "$count" '
-			. + {tokens: {start: $start, count: $count},
+			--argjson start "$start" --argjson repeat "$repeat" '
+			. + {first_token: $start, repeated_token: ($repeat == 1),
 			     caddy_cpu_us_per_req: (if .requests > 0 then $cd * 1e6 / $tck / .requests else null end),
 			     redis_cpu_us_per_req: (if .requests > 0 then $rd * 1e6 / $tck / .requests else null end)}' >"$outfile"
 	[[ -s $outfile ]] || die "wrk printed no WRKJSON line: $out"
+	if [[ $mode != plain && $repeat == 0 ]]; then
+		local used
+		used=$(jq '.blocks_per_thread * .block' "$outfile")
+		if [[ $(jq .wraps "$outfile") != 0 ]]; then
+			TOKEN_CURSOR=$((used * THREADS))
+		else
+			TOKEN_CURSOR=$((TOKEN_CURSOR + used * THREADS))
+		fi
+	fi
 }
 
-# check_status PATH MODE WANT [TOKEN]: one request with curl; dies unless WANT.
+# check_status SCENARIO WANT [TOKEN]: one request with curl; dies unless WANT.
 check_status() {
-	local path=$1 mode=$2 want=$3 tok=${4:-} got
+	local sc=$1 want=$2 tok=${3:-} got mode=${S_MODE[$1]} path=${S_PATH[$1]}
 	local args=(-s -o "$OUT/log/check.body" -w '%{http_code}' --max-time 5)
 	[[ -n $tok ]] && args+=(-H "Authorization: Bearer $tok")
 	if [[ $mode == edit ]]; then
 		args+=(-X POST -H 'Content-Type: application/json' --data "{\"nickname\":\"Check $RANDOM\",\"username\":\"check_$RANDOM$RANDOM\"}")
 	fi
-	got=$(curl "${args[@]}" "http://127.0.0.1:$PORT$path")
+	got=$(curl "${args[@]}" "http://127.0.0.1:${S_PORT[$sc]}$path")
 	if [[ $got != "$want" ]]; then
-		die "check failed: $mode $path answered $got, want $want: $(head -c 300 "$OUT/log/check.body")"
+		die "check failed: scenario $sc $mode $path answered $got, want $want: $(head -c 300 "$OUT/log/check.body")"
 	fi
 }
 
-# sanity SCENARIO MODE PATH: before measuring, make sure the scenario does
-# what it claims: 200 with a good token, 401 with a foreign one or none.
+# sanity SCENARIO: before measuring, make sure the scenario does what it
+# claims: 200 with a good token; 401 with a foreign, a tampered or no token.
 sanity() {
-	local sc=$1 mode=$2 path=$3 good bad
-	if [[ $mode == plain ]]; then
-		check_status "$path" plain 200
+	local sc=$1 good bad
+	if [[ ${S_MODE[$sc]} == plain ]]; then
+		check_status "$sc" 200
 		return
 	fi
-	good=$(sed -n "$((TOKENS - 2))p" "$TOKEN_FILE")
+	good=$(sed -n "$((TOKENS - 1))p" "$TOKEN_FILE")
 	bad=$(head -1 "$OUT/tokens-foreign.txt")
-	check_status "$path" "$mode" 200 "$good"
-	check_status "$path" "$mode" 401 "$bad"
-	check_status "$path" "$mode" 401 ""
-	# A token cut short (signature tampered) is refused too.
-	check_status "$path" "$mode" 401 "${good%?????}AAAAA"
+	check_status "$sc" 200 "$good"
+	check_status "$sc" 401 "$bad"
+	check_status "$sc" 401 ""
+	check_status "$sc" 401 "${good%?????}AAAAA"
+}
+
+setup_scenario() {
+	local sc=$1 name kind path mode distinct
+	read -r name kind path mode distinct < <(scenario_def "$sc")
+	S_NAME[$sc]=s$sc-$name S_KIND[$sc]=$kind S_PATH[$sc]=$path S_MODE[$sc]=$mode S_DISTINCT[$sc]=$distinct
+	PORT=$(free_port)
+	ADMIN_PORT=$(free_port)
+	S_PORT[$sc]=$PORT S_ADMIN[$sc]=$ADMIN_PORT
+	S_BIN[$sc]=$CADDY_BIN
+	[[ $kind == peer ]] && S_BIN[$sc]=$PEER_BIN
+	write_config "${S_NAME[$sc]}" "$kind"
+	log "scenario $sc: ${S_NAME[$sc]} ($mode $path) on 127.0.0.1:$PORT"
+	start_caddy "${S_BIN[$sc]}" "${S_NAME[$sc]}"
+	S_PID[$sc]=$CADDY_PID
+	sanity "$sc"
+}
+
+print_run() {
+	local f=$1 label=$2
+	jq -r --arg l "$label" '"   \($l): \(.rps | floor) rps  p50 \(.latency_us.p50) us  p99 \(.latency_us.p99) us  caddy \(.caddy_cpu_us_per_req * 10 | round / 10) us/req  redis \(.redis_cpu_us_per_req * 10 | round / 10) us/req  errors \(.errors | add)  wraps \(.wraps)"' "$f" >&2
 }
 
 profile_run() {
-	local name=$1 mode=$2 path=$3 distinct=$4 budget=$5
-	log "  profiling $name (${PROFILE_SECONDS}s CPU profile during an extra run)"
+	local sc=$1 name=${S_NAME[$1]}
+	log "  profiling $name (${PROFILE_SECONDS}s CPU profile during an extra, unmeasured run)"
 	curl -s -o "$OUT/prof/$name.cpu.pprof" \
-		"http://127.0.0.1:$ADMIN_PORT/debug/pprof/profile?seconds=$PROFILE_SECONDS" &
+		"http://127.0.0.1:${S_ADMIN[$sc]}/debug/pprof/profile?seconds=$PROFILE_SECONDS" &
 	local curl_pid=$!
 	PIDS+=("$curl_pid")
 	sleep 0.5
-	run_wrk "$sc" "$mode" "$path" "$distinct" "$((PROFILE_SECONDS + 2))s" "$budget" "$OUT/log/$name-profile-run.json"
+	run_wrk "$sc" "$((PROFILE_SECONDS + 1))s" "$OUT/log/$name-profile-run.json"
 	wait "$curl_pid" || true
-	go tool pprof -top -nodecount=40 "$CADDY_BIN_USED" "$OUT/prof/$name.cpu.pprof" \
+	go tool pprof -top -nodecount=40 "${S_BIN[$sc]}" "$OUT/prof/$name.cpu.pprof" \
 		>"$OUT/prof/$name.top.txt" 2>/dev/null || true
-	go tool pprof -top -cum -nodecount=40 "$CADDY_BIN_USED" "$OUT/prof/$name.cpu.pprof" \
+	go tool pprof -top -cum -nodecount=80 "${S_BIN[$sc]}" "$OUT/prof/$name.cpu.pprof" \
 		>"$OUT/prof/$name.topcum.txt" 2>/dev/null || true
 }
 
-run_scenario() {
-	local sc=$1 name kind path mode distinct
-	read -r name kind path mode distinct < <(scenario_def "$sc")
-	PORT=$(free_port)
-	ADMIN_PORT=$(free_port)
-	write_config "s$sc-$name" "$kind"
-	CADDY_BIN_USED=$CADDY_BIN
-	[[ $kind == peer ]] && CADDY_BIN_USED=$PEER_BIN
-	log "scenario $sc: $name ($mode $path)"
-	start_caddy "$CADDY_BIN_USED" "s$sc-$name"
-	sanity "$sc" "$mode" "$path"
-	local budget rps=0 runs=() r
-	budget=$(next_budget 0)
-	run_wrk "$sc" "$mode" "$path" "$distinct" "$WARMUP" "$budget" "$OUT/log/s$sc-warmup.json"
-	rps=$(jq .rps "$OUT/log/s$sc-warmup.json")
-	for i in $(seq "$RUNS"); do
-		budget=$(next_budget "$rps")
-		run_wrk "$sc" "$mode" "$path" "$distinct" "$DURATION" "$budget" "$OUT/log/s$sc-run$i.json"
-		r=$(cat "$OUT/log/s$sc-run$i.json")
-		rps=$(jq .rps <<<"$r")
-		printf '   run %d: %8.0f rps  p50 %6s us  p99 %6s us  caddy %6.1f us/req  redis %5.1f us/req  errors %s  wraps %s\n' \
-			"$i" "$rps" "$(jq .latency_us.p50 <<<"$r")" "$(jq .latency_us.p99 <<<"$r")" \
-			"$(jq .caddy_cpu_us_per_req <<<"$r")" "$(jq .redis_cpu_us_per_req <<<"$r")" \
-			"$(jq -c .errors <<<"$r")" "$(jq .wraps <<<"$r")" >&2
-		runs+=("$r")
-	done
-	if [[ $PROFILE == 1 ]]; then
-		profile_run "s$sc-$name" "$mode" "$path" "$distinct" "$(next_budget "$rps")"
-	fi
-	stop_caddy
-	printf '%s\n' "${runs[@]}" | jq -s --arg name "$name" --argjson sc "$sc" --arg path "$path" --arg mode "$mode" '
+# summarize SCENARIO: the runs' medians, min-max and what the Caddy log says
+# about non-2xx answers (authedge logs each rejection with its status).
+summarize() {
+	local sc=$1 name=${S_NAME[$1]} statuses
+	statuses=$({ grep -o '"status":[0-9]*' "$OUT/log/$name.log" || true; } | cut -d: -f2 | sort | uniq -c |
+		awk '{printf "%s\"%s\":%s", (NR > 1 ? "," : ""), $2, $1} BEGIN {printf "{"} END {print "}"}')
+	cat "$OUT"/log/"$name"-run*.json | jq -s --arg name "$name" --argjson sc "$sc" \
+		--arg path "${S_PATH[$sc]}" --arg mode "${S_MODE[$sc]}" --argjson logged "$statuses" '
 		def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 		{scenario: $sc, name: $name, mode: $mode, path: $path, runs: .,
 		 rps: {median: (map(.rps) | median), min: (map(.rps) | min), max: (map(.rps) | max)},
 		 p50_us: (map(.latency_us.p50) | median), p99_us: (map(.latency_us.p99) | median),
 		 caddy_cpu_us_per_req: (map(.caddy_cpu_us_per_req) | median),
 		 redis_cpu_us_per_req: (map(.redis_cpu_us_per_req) | median),
-		 errors: (map(.errors | add) | add), wraps: (map(.wraps) | add)}' >"$OUT/s$sc.json"
+		 errors: (map(.errors | add) | add), wraps: (map(.wraps) | add),
+		 logged_rejections_by_status: $logged}' >"$OUT/s$sc.json"
+}
+
+run_scenarios() {
+	local list=($SCENARIOS) n i r k sc
+	n=${#list[@]}
+	for sc in "${list[@]}"; do
+		rm -f "$OUT/s$sc.json" "$OUT"/log/s"$sc"-*.json
+		setup_scenario "$sc"
+	done
+	log "warm-up ($WARMUP each)"
+	for sc in "${list[@]}"; do
+		run_wrk "$sc" "$WARMUP" "$OUT/log/${S_NAME[$sc]}-warmup.json"
+	done
+	for r in $(seq "$RUNS"); do
+		log "round $r of $RUNS"
+		for k in $(seq 0 $((n - 1))); do
+			sc=${list[$(((k + r - 1) % n))]}
+			run_wrk "$sc" "$DURATION" "$OUT/log/${S_NAME[$sc]}-run$r.json"
+			print_run "$OUT/log/${S_NAME[$sc]}-run$r.json" "s$sc run $r"
+		done
+	done
+	if [[ $PROFILE == 1 ]]; then
+		for sc in "${list[@]}"; do profile_run "$sc"; done
+	fi
+	for sc in "${list[@]}"; do
+		stop_pid "${S_PID[$sc]}"
+		summarize "$sc"
+	done
 }
 
 # ------------------------------------------------------------------ memory
@@ -522,10 +551,7 @@ LINE_LEN=$(jq .line_len "$TOKEN_FILE.meta.json")
 TOKENS=$(jq .n "$TOKEN_FILE.meta.json")
 
 start_redis
-for sc in $SCENARIOS; do
-	rm -f "$OUT/s$sc.json"
-	run_scenario "$sc"
-done
+run_scenarios
 stop_redis
 if [[ $MEM == 1 ]]; then
 	mem_redis

@@ -9,17 +9,21 @@
 --   tokens    file of fixed-length token lines written by bench/mint
 --   line_len  length of one line, newline included (mint prints it)
 --   start     index of the first token this run may use
---   count     how many tokens this run may use; 1 repeats one token
---   nthreads  wrk's -t, so each thread takes its own slice of [start, start+count)
+--   total     tokens usable in the file (indexes below it)
+--   nthreads  wrk's -t
 --   salt      makes this run's usernames differ from every other run's
+--   repeat    1: send the token at index start on every request
 --
--- Tokens are streamed from the file (a seek, then buffered reads), not
--- loaded: a thread holds one line at a time however many tokens a run uses.
--- A thread that exhausts its slice starts it again and counts a wrap, which
--- done() reports: with wraps > 0 tokens were reused and the run does not
--- show a distinct token per request.
+-- The threads take blocks of BLOCK tokens in turn (thread t: blocks t,
+-- t + nthreads, ...), streaming each block from the file (a seek, then
+-- buffered reads): a thread holds one token at a time however many a run
+-- sends, and run.sh learns from done() how far the run got, so the next run
+-- starts after it. A thread that reaches the end of the file starts again
+-- from its beginning and counts a wrap: with wraps > 0, tokens were reused.
 --
 -- done() prints one line "WRKJSON {...}" for run.sh to parse.
+
+local BLOCK = 1000
 
 local threads = {}
 local next_id = 0
@@ -30,56 +34,67 @@ function setup(thread)
    table.insert(threads, thread)
 end
 
-local mode, file, line_len, first, slice, salt
-local served, seq = 0, 0
-wraps = 0 -- global: done() reads it through thread:get
-local fixed_headers = {}
+-- Globals, so that done() can read them with thread:get.
+served = 0
+wraps = 0
 
-local function rewind()
-   file:seek("set", first * line_len)
-   served = 0
-end
+local mode, file, line_len, start, total, nthreads, salt, fixed
+local block, pos, seq = 0, 0, 0
 
-function init(args)
-   mode = args[1] or "plain"
-   if mode ~= "plain" then
-      local path = args[2]
-      line_len = tonumber(args[3])
-      local start, count, nthreads = tonumber(args[4]), tonumber(args[5]), tonumber(args[6])
-      salt = args[7] or "0"
-      if count == 1 then
-         first, slice = start, 1
-      else
-         slice = math.floor(count / nthreads)
-         first = start + id * slice
-      end
-      file = assert(io.open(path, "rb"))
-      rewind()
-   end
-   if mode == "edit" then
-      fixed_headers["Content-Type"] = "application/json"
-   end
-end
-
-local function next_token()
-   if served == slice then
-      if slice > 1 then
-         wraps = wraps + 1
-      end
-      rewind()
-   end
-   served = served + 1
+local function read_token()
    local tok = file:read(line_len - 1)
    if tok == nil or #tok ~= line_len - 1 then
-      error("token file ended before the slice did: run.sh gave a range past its end")
+      error("token file ended early: run.sh passed a total past its end")
    end
    file:read(1) -- the newline
    return tok
 end
 
+local function seek_block()
+   local idx = start + (block * nthreads + id) * BLOCK
+   if idx + BLOCK > total then
+      wraps = wraps + 1
+      start, block = 0, 0
+      idx = id * BLOCK
+   end
+   file:seek("set", idx * line_len)
+   pos = 0
+end
+
+function init(args)
+   mode = args[1] or "plain"
+   if mode == "plain" then
+      return
+   end
+   local path = args[2]
+   line_len, start, total, nthreads = tonumber(args[3]), tonumber(args[4]), tonumber(args[5]), tonumber(args[6])
+   salt = args[7] or "0"
+   file = assert(io.open(path, "rb"))
+   if args[8] == "1" then
+      file:seek("set", start * line_len)
+      fixed = read_token()
+      file:close()
+      return
+   end
+   seek_block()
+end
+
+local function next_token()
+   if fixed then
+      return fixed
+   end
+   if pos == BLOCK then
+      block = block + 1
+      seek_block()
+   end
+   pos = pos + 1
+   served = served + 1
+   return read_token()
+end
+
 function request()
    if mode == "plain" then
-      return wrk.format("GET", nil, fixed_headers)
+      return wrk.format("GET")
    end
    local headers = { ["Authorization"] = "Bearer " .. next_token() }
    if mode == "bearer" then
@@ -93,9 +108,10 @@ function request()
 end
 
 function done(summary, latency, requests)
-   local w = 0
+   local w, most = 0, 0
    for _, t in ipairs(threads) do
       w = w + (t:get("wraps") or 0)
+      most = math.max(most, t:get("served") or 0)
    end
    local e = summary.errors
    local secs = summary.duration / 1e6
@@ -103,10 +119,10 @@ function done(summary, latency, requests)
       'WRKJSON {"requests":%d,"duration_us":%d,"rps":%.1f,"bytes":%d,' ..
       '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
       '"latency_us":{"mean":%.1f,"stdev":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d},' ..
-      '"wraps":%d}\n',
+      '"wraps":%d,"blocks_per_thread":%d,"block":%d}\n',
       summary.requests, summary.duration, summary.requests / secs, summary.bytes,
       e.connect, e.read, e.write, e.status, e.timeout,
       latency.mean, latency.stdev, latency.max,
       latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
-      w))
+      w, math.ceil(most / BLOCK), BLOCK))
 end
