@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -183,5 +184,25 @@ func TestCaddyfileExample(t *testing.T) {
 	out, code = runCaddy(t, env, "validate", "--config", example, "--adapter", "caddyfile")
 	if code != 0 {
 		t.Fatalf("caddy validate Caddyfile.example: exit %d\n%s", code, out)
+	}
+}
+
+// TestReadmeCaddyfile keeps the README's Caddyfile snippet a config that
+// Caddy accepts (adapt parses every directive; nothing is provisioned).
+func TestReadmeCaddyfile(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```caddyfile\n")
+	snippet, _, closed := strings.Cut(rest, "```")
+	if !ok || !closed || !strings.Contains(snippet, "authedge {") {
+		t.Fatal("README.md has no ```caddyfile block with an authedge directive")
+	}
+	file := filepath.Join(t.TempDir(), "Caddyfile")
+	writeFile(t, file, snippet)
+	out, code := runCaddy(t, nil, "adapt", "--config", file, "--adapter", "caddyfile")
+	if code != 0 || !strings.Contains(out, `"handler":"authedge"`) {
+		t.Fatalf("caddy adapt of the README's Caddyfile: exit %d\n%s", code, out)
 	}
 }
