@@ -48,7 +48,7 @@ build() {
 	fi
 	local xcaddy
 	xcaddy="$(go env GOPATH)/bin/xcaddy"
-	if [[ ! -x "$xcaddy" ]]; then
+	if [[ ! -x "$xcaddy" || "$("$xcaddy" version 2>/dev/null)" != "$XCADDY_VERSION"* ]]; then
 		echo "xcaddy.sh: installing xcaddy $XCADDY_VERSION" >&2
 		go install "github.com/caddyserver/xcaddy/cmd/xcaddy@$XCADDY_VERSION"
 	fi
