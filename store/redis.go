@@ -61,8 +61,7 @@ func New(opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	cluster := len(opts.Addresses) > 1
-	if cluster && opts.DB != 0 {
+	if len(opts.Addresses) > 1 && opts.DB != 0 {
 		return nil, errors.New("store: Redis Cluster has no numbered databases; leave db at 0")
 	}
 
@@ -76,40 +75,25 @@ func New(opts Options) (*Store, error) {
 		now:     opts.Now,
 		dial:    d,
 	}
-	if cluster {
-		s.client = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:                    opts.Addresses,
-			Username:                 opts.Username,
-			Password:                 opts.Password,
-			Dialer:                   d.dialContext,
-			DialTimeout:              redialHorizon,
-			DialerRetries:            1,
-			ReadTimeout:              opts.Timeout,
-			WriteTimeout:             opts.Timeout,
-			ContextTimeoutEnabled:    true,
-			PoolTimeout:              opts.Timeout,
-			MaxRetries:               -1,
-			DisableIdentity:          true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		})
-	} else {
-		s.client = redis.NewClient(&redis.Options{
-			Addr:                     opts.Addresses[0],
-			Username:                 opts.Username,
-			Password:                 opts.Password,
-			DB:                       opts.DB,
-			Dialer:                   d.dialContext,
-			DialTimeout:              redialHorizon,
-			DialerRetries:            1,
-			ReadTimeout:              opts.Timeout,
-			WriteTimeout:             opts.Timeout,
-			ContextTimeoutEnabled:    true,
-			PoolTimeout:              opts.Timeout,
-			MaxRetries:               -1,
-			DisableIdentity:          true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		})
-	}
+	// One address is a single node, more a Cluster (NewUniversalClient
+	// decides the same way). Retries are off: a script that timed out may
+	// have run, and running an edit twice is not ours to risk.
+	s.client = redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                    opts.Addresses,
+		Username:                 opts.Username,
+		Password:                 opts.Password,
+		DB:                       opts.DB,
+		Dialer:                   d.dialContext,
+		DialTimeout:              redialHorizon,
+		DialerRetries:            1,
+		ReadTimeout:              opts.Timeout,
+		WriteTimeout:             opts.Timeout,
+		ContextTimeoutEnabled:    true,
+		PoolTimeout:              opts.Timeout,
+		MaxRetries:               -1,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
 	return s, nil
 }
 
