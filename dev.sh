@@ -44,26 +44,8 @@ redis_ready() {
 	) 2>/dev/null
 }
 
-# apt_install PKG...: as root or through sudo, without letting the package
-# start its own service (so the only Redis running is the one we stop).
-apt_install() {
-	local sudo=()
-	if [[ "$(id -u)" -ne 0 ]]; then
-		command -v sudo >/dev/null 2>&1 || die "need root or sudo to apt-get install $*"
-		sudo=(sudo)
-	fi
-	local policy=/usr/sbin/policy-rc.d added=0 rc=0
-	if [[ ! -e "$policy" ]]; then
-		printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null &&
-			"${sudo[@]}" chmod 755 "$policy" && added=1
-	fi
-	"${sudo[@]}" apt-get update -qq &&
-		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" || rc=$?
-	if [[ "$added" == 1 ]]; then
-		"${sudo[@]}" rm -f "$policy"
-	fi
-	return "$rc"
-}
+# apt_install PKG...: see scripts/apt-install.sh.
+apt_install() { ./scripts/apt-install.sh "$@"; }
 
 # ---- prerequisites ----------------------------------------------------------
 

@@ -45,30 +45,8 @@ step() {
 	return 0
 }
 
-# apt_install PKG... installs Debian packages as root or through sudo,
-# without letting their maintainer scripts start services (a policy-rc.d
-# that says no, unless the system already has one): nothing is left running.
-apt_install() {
-	local sudo=()
-	if [[ "$(id -u)" -ne 0 ]]; then
-		if ! command -v sudo >/dev/null 2>&1; then
-			echo "test.sh: need root or sudo to apt-get install $*" >&2
-			return 1
-		fi
-		sudo=(sudo)
-	fi
-	local policy=/usr/sbin/policy-rc.d added=0 rc=0
-	if [[ ! -e "$policy" ]]; then
-		printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null &&
-			"${sudo[@]}" chmod 755 "$policy" && added=1
-	fi
-	"${sudo[@]}" apt-get update -qq &&
-		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" || rc=$?
-	if [[ "$added" == 1 ]]; then
-		"${sudo[@]}" rm -f "$policy"
-	fi
-	return "$rc"
-}
+# apt_install PKG...: see scripts/apt-install.sh.
+apt_install() { ./scripts/apt-install.sh "$@"; }
 
 need_redis() {
 	if command -v redis-server >/dev/null 2>&1; then
