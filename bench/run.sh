@@ -189,7 +189,22 @@ build() {
 			"$XCADDY" build "$CADDY_VERSION" --with "github.com/authedge/caddy-authedge@v0.0.0=." --output ./caddy
 		fi
 	fi
-	[[ -x $CADDY_BIN ]] || die "no ./caddy"
+	[[ -x $CADDY_BIN ]] || die "no $CADDY_BIN"
+	# Run a copy: ./caddy is shared, and anyone's ./xcaddy.sh may replace it
+	# mid-run. Record what it was built from (xcaddy builds the working tree
+	# as it is, uncommitted edits included).
+	cp "$CADDY_BIN" "$OUT/caddy-authedge.tmp"
+	mv -f "$OUT/caddy-authedge.tmp" "$OUT/caddy-authedge"
+	{
+		if [[ $BUILD == 1 ]]; then
+			printf 'built from %s' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+			[[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]] && printf ' + uncommitted changes'
+		else
+			printf 'prebuilt %s' "$CADDY_BIN"
+		fi
+		printf ', binary of %s\n' "$(date -u -r "$CADDY_BIN" +%Y-%m-%dT%H:%M:%SZ)"
+	} >"$OUT/caddy.commit"
+	CADDY_BIN=$OUT/caddy-authedge
 	# The peer is pinned, so it is built once and kept in bench/out.
 	if [[ ! -x $PEER_BIN ]]; then
 		log "building the peer: Caddy $CADDY_VERSION + $PEER_MODULE@$PEER_VERSION (slow: minutes)"
@@ -513,11 +528,20 @@ report() {
 		--arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
 		--arg caddy "$("$CADDY_BIN" version | cut -d' ' -f1)" --arg peer "$PEER_MODULE@$PEER_VERSION" \
 		--arg wrk "-t $THREADS -c $CONNS -d $DURATION x $RUNS (warm-up $WARMUP)" \
-		--arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		--arg commit "$(cat "$OUT/caddy.commit" 2>/dev/null || echo unknown)" \
 		--argjson p4 "$p4" --argjson p5 "$p5" '
 		(map({key: (.scenario | tostring), value: .}) | from_entries) as $s
 		| def rps(n): $s[n].rps.median // null;
 		  def ratio(a; b): if a != null and b != null and b > 0 then a / b else null end;
+		  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+		  # The median over rounds of the ratio within a round: runs next to
+		  # each other in time share the machine'"'"'s noise.
+		  def per_round(a; b): if $s[a] == null or $s[b] == null then null else
+		    [range(0; [($s[a].runs | length), ($s[b].runs | length)] | min) as $i
+		     | $s[a].runs[$i].rps / $s[b].runs[$i].rps] | median end;
+		  # Server CPU per request (Caddy + Redis): what the scenario costs the
+		  # machine, whatever else ran on it.
+		  def cpu(n): if $s[n] == null then null else $s[n].caddy_cpu_us_per_req + $s[n].redis_cpu_us_per_req end;
 		{date: $date, machine: {nproc: ($nproc | tonumber), cpu: $cpu}, commit: $commit,
 		 caddy: $caddy, peer: $peer, wrk: $wrk, scenarios: .,
 		 ratios: {
@@ -526,6 +550,12 @@ report() {
 		   s5_overhead_over_s1: {value: (if rps("5") != null and rps("1") != null then 1 - rps("5") / rps("1") else null end), bar: "<= 0.10"},
 		   P4_redis_bytes_per_user: {value: ($p4.bytes_per_user // null), bar: "<= 450"},
 		   P5_caddy_rss_mb: {value: ($p5.rss_after_mb // null), bar: "<= 256"}},
+		 ratios_per_round: {
+		   P1_s3_over_s2: per_round("3"; "2"), P2_s4_over_s1: per_round("4"; "1"),
+		   s5_overhead_over_s1: (per_round("5"; "1") | if . == null then null else 1 - . end)},
+		 ratios_by_server_cpu: {
+		   P1_s2_cpu_over_s3_cpu: ratio(cpu("2"); cpu("3")), P2_s1_cpu_over_s4_cpu: ratio(cpu("1"); cpu("4")),
+		   s5_cpu_overhead_over_s1: (if cpu("5") != null and cpu("1") != null then cpu("5") / cpu("1") - 1 else null end)},
 		 memory: {p4: $p4, p5: $p5}}' "${files[@]}" >"$OUT/results.json"
 
 	printf '\n%-3s %-22s %9s %19s %8s %8s %10s %10s %6s\n' \
@@ -537,8 +567,11 @@ report() {
 		printf '%-3s %-22s %9s %19s %8s %8s %10s %10s %6s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
 	done
 	echo
-	jq -r '.ratios | to_entries[] | "\(.key): \(if .value.value == null then "n/a" else (.value.value * 1000 | round / 1000) end)  (bar \(.value.bar))"' \
-		"$OUT/results.json"
+	jq -r '.ratios_per_round as $pr | .ratios_by_server_cpu as $cpu
+		| def r3: if . == null then "n/a" else (. * 1000 | round / 1000 | tostring) end;
+		.ratios | to_entries[] | "\(.key): \(.value.value | r3)  (bar \(.value.bar))\(
+			if $pr[.key] != null then "   per round: \($pr[.key] | r3)" else "" end)"' "$OUT/results.json"
+	jq -r '.ratios_by_server_cpu | "server CPU per request: s2/s3 \(.P1_s2_cpu_over_s3_cpu), s1/s4 \(.P2_s1_cpu_over_s4_cpu), s5/s1 - 1 \(.s5_cpu_overhead_over_s1)"' "$OUT/results.json"
 	echo "results: $OUT/results.json"
 }
 
@@ -552,6 +585,8 @@ TOKENS=$(jq .n "$TOKEN_FILE.meta.json")
 
 start_redis
 run_scenarios
+# Where Redis's time went, per command (usec_per_call): EVALSHA is the edit script.
+redis-cli -p "$REDIS_PORT" info commandstats >"$OUT/log/redis-commandstats.txt"
 stop_redis
 if [[ $MEM == 1 ]]; then
 	mem_redis
