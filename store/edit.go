@@ -17,8 +17,9 @@ var errContention = errors.New("the profile kept changing under concurrent edits
 // Edit applies one atomic profile update (scripts/edit.lua): the rate
 // limit, the target's existence, sudo, verification and uniqueness are all
 // checked before anything is written. A profile whose unique values are
-// being changed is read first, to tell the script which index buckets hold
-// the values it releases.
+// being changed is read when the script says the guess that it has none
+// was wrong, to tell the script which index buckets hold the values it
+// releases.
 func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	call, err := s.editCall(e)
 	if err != nil {
@@ -28,9 +29,15 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	defer cancel()
 	// Only a concurrent edit of the same user's unique values makes the
 	// script answer stale; read again until the operation's deadline.
-	for {
-		if err := s.readUnique(ctx, call); err != nil {
-			return EditResult{}, err
+	for attempt := 0; ; attempt++ {
+		// The first attempt guesses that the target holds none of the
+		// unique values it changes yet (editCall's defaults), as on a
+		// first edit: right, it saves a round trip; wrong, the script
+		// answers stale, writing nothing, and the values are read.
+		if attempt > 0 {
+			if err := s.readUnique(ctx, call); err != nil {
+				return EditResult{}, err
+			}
 		}
 		v, err := s.run(ctx, scriptEdit, call.keys, call.args...)
 		if err != nil {
