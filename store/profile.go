@@ -15,7 +15,7 @@ import (
 func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	stored, err := s.client.Get(ctx, s.keys.profile(userID)).Result()
+	stored, err := s.gets.get(ctx, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
@@ -35,7 +35,7 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	key := s.keys.profile(userID)
-	stored, err := s.client.Get(ctx, key).Result()
+	stored, err := s.gets.get(ctx, key)
 	if err == nil {
 		return decodeProfile(userID, stored)
 	}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Concurrent readers share pipelines; each must still get its own answer.
+func TestBatchedReadsAnswerEachReader(t *testing.T) {
+	s := newFixture(t).Store
+	ctx := context.Background()
+	const users = 40
+	for i := range users {
+		name := fmt.Sprintf("batch-user-%02d", i)
+		if _, err := s.Edit(ctx, Edit{Actor: name, Target: name, CreateIfMissing: true,
+			Changes: Changes{Nickname: ptr("nick " + name)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for i := range 1000 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("batch-user-%02d", i%(users+10)) // ten never exist
+			p, ok, err := s.Profile(ctx, name)
+			switch {
+			case err != nil:
+				errs <- err
+			case i%(users+10) >= users && ok:
+				errs <- fmt.Errorf("%s: found a profile that does not exist", name)
+			case i%(users+10) < users && (!ok || p.UserID != name || p.Nickname != "nick "+name):
+				errs <- fmt.Errorf("%s: got %+v (ok %v)", name, p, ok)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestBatcherAfterCloseFails(t *testing.T) {
+	s := newFixture(t).Store
+	b := newGetBatcher(s.client, s.timeout)
+	b.close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := b.get(ctx, "any"); !errors.Is(err, redis.ErrClosed) {
+		t.Fatalf("get after close: %v, want redis.ErrClosed", err)
+	}
+}
+
+// BenchmarkProfileParallel is the /me read under concurrency, through the
+// batcher; BenchmarkProfileParallelUnbatched is the same read sent alone.
+func BenchmarkProfileParallel(b *testing.B) {
+	benchmarkProfileParallel(b, func(s *Store, ctx context.Context, key string) error {
+		_, err := s.gets.get(ctx, key)
+		return err
+	})
+}
+
+func BenchmarkProfileParallelUnbatched(b *testing.B) {
+	benchmarkProfileParallel(b, func(s *Store, ctx context.Context, key string) error {
+		return s.client.Get(ctx, key).Err()
+	})
+}
+
+func benchmarkProfileParallel(b *testing.B, get func(*Store, context.Context, string) error) {
+	s := newFixture(b).Store
+	ctx := context.Background()
+	if _, err := s.EnsureProfile(ctx, "bench-reader"); err != nil {
+		b.Fatal(err)
+	}
+	key := s.keys.profile("bench-reader")
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := get(s, ctx, key); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
