@@ -19,15 +19,7 @@ type contactBody struct {
 // serveEditContact is a basic/edit that changes only one contact: the same
 // rules and the same store script.
 func (a *API) serveEditContact(w http.ResponseWriter, c *call) *apiError {
-	var body contactBody
-	if err := decodeBody(c.body, &body); err != nil {
-		return err
-	}
-	plan, err := body.plan()
-	if err != nil {
-		return err
-	}
-	return a.applyEdit(w, c, plan)
+	return a.serveEditBody(w, c, &contactBody{})
 }
 
 // plan is step 4's field rules for the one contact, expressed as the

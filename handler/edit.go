@@ -40,8 +40,19 @@ type editPlan struct {
 }
 
 func (a *API) serveEdit(w http.ResponseWriter, c *call) *apiError {
-	var body editBody
-	if err := decodeBody(c.body, &body); err != nil {
+	return a.serveEditBody(w, c, &editBody{})
+}
+
+// editRequest is a body that, once decoded, validates into an edit:
+// basic/edit's own, or user/contact's one-contact form of it.
+type editRequest interface {
+	plan() (*editPlan, *apiError)
+}
+
+// serveEditBody decodes body from the request, validates it (step 4) and
+// applies the edit (steps 5 to 8).
+func (a *API) serveEditBody(w http.ResponseWriter, c *call, body editRequest) *apiError {
+	if err := decodeBody(c.body, body); err != nil {
 		return err
 	}
 	plan, err := body.plan()
