@@ -109,18 +109,7 @@ func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error
 		s.keys.lastSend(v.Channel, v.Key),
 		s.keys.dailySends(v.Channel, v.Key),
 	}
-	res, err := s.run(ctx, scriptCancelVerification, keys, v.ID, v.UserID, v.Channel, v.Key)
-	if err != nil {
-		return s.fail(err)
-	}
-	r, err := parseReply(res)
-	if err != nil {
-		return err
-	}
-	if r.status != "ok" {
-		return r.unexpected()
-	}
-	return nil
+	return s.runOK(ctx, scriptCancelVerification, keys, nil, v.ID, v.UserID, v.Channel, v.Key)
 }
 
 // CheckCode compares the code in constant time; 5 wrong codes kill the
@@ -136,21 +125,7 @@ func (s *Store) CheckCode(ctx context.Context, id, code, token string, tokenTTL 
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	keys := []string{s.keys.verification(id), s.keys.verificationToken(token)}
-	res, err := s.run(ctx, scriptCheckCode, keys, codeDigest(id, code), tokenTTL.Milliseconds(), maxWrongCodes)
-	if err != nil {
-		return s.fail(err)
-	}
-	r, err := parseReply(res)
-	if err != nil {
-		return err
-	}
-	switch r.status {
-	case "ok":
-		return nil
-	case "invalid":
-		return ErrInvalidCode
-	}
-	return r.unexpected()
+	return s.runOK(ctx, scriptCheckCode, keys, ErrInvalidCode, codeDigest(id, code), tokenTTL.Milliseconds(), maxWrongCodes)
 }
 
 // IssueSudo consumes verificationToken, which must be the user's and
@@ -170,21 +145,7 @@ func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoTo
 		s.keys.profile(userID),
 		s.keys.sudoToken(sudoToken),
 	}
-	res, err := s.run(ctx, scriptIssueSudo, keys, userID, ttl.Milliseconds())
-	if err != nil {
-		return s.fail(err)
-	}
-	r, err := parseReply(res)
-	if err != nil {
-		return err
-	}
-	switch r.status {
-	case "ok":
-		return nil
-	case "invalid":
-		return ErrInvalidVerificationToken
-	}
-	return r.unexpected()
+	return s.runOK(ctx, scriptIssueSudo, keys, ErrInvalidVerificationToken, userID, ttl.Milliseconds())
 }
 
 // SudoValid reports whether sudoToken is a live sudo token of userID.
@@ -202,4 +163,24 @@ func (s *Store) SudoValid(ctx context.Context, userID, sudoToken string) (bool, 
 		return false, s.fail(err)
 	}
 	return owner == userID, nil
+}
+
+// runOK runs a script that answers {'ok'} or, when invalid is not nil,
+// {'invalid'}, which becomes invalid.
+func (s *Store) runOK(ctx context.Context, sc *script, keys []string, invalid error, args ...any) error {
+	res, err := s.run(ctx, sc, keys, args...)
+	if err != nil {
+		return s.fail(err)
+	}
+	r, err := parseReply(res)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.status == "ok":
+		return nil
+	case r.status == "invalid" && invalid != nil:
+		return invalid
+	}
+	return r.unexpected()
 }
