@@ -37,11 +37,8 @@ func (b *contactBody) plan() (*editPlan, *apiError) {
 		VerificationToken: b.VerificationToken,
 		SudoToken:         b.SudoToken,
 	}
-	plan, err := edit.plan()
-	if err != nil {
-		return nil, renameField(err, "phone:", "phone_number:")
-	}
-	return plan, nil
+	edit.phoneName = "phone_number"
+	return edit.plan()
 }
 
 // defaultConflictResolution accepts conflict_resolution absent, null, or
@@ -52,13 +49,4 @@ func defaultConflictResolution(raw json.RawMessage) bool {
 		return true
 	}
 	return false
-}
-
-// renameField makes an error about basic/edit's phone field speak of the
-// phone_number field this endpoint was sent.
-func renameField(e *apiError, from, to string) *apiError {
-	if strings.HasPrefix(e.description, from) {
-		return invalidArgument(to + strings.TrimPrefix(e.description, from))
-	}
-	return e
 }

@@ -29,6 +29,18 @@ type editBody struct {
 	// the answer can say why they are refused rather than "unknown field".
 	Password    json.RawMessage `json:"password"`
 	NewPassword json.RawMessage `json:"new_password"`
+
+	// phoneName is what the request called Phone in error messages: ""
+	// for basic/edit's own "phone"; user/contact, which reuses this body,
+	// sends it as "phone_number".
+	phoneName string
+}
+
+func (b *editBody) phoneField() string {
+	if b.phoneName == "" {
+		return "phone"
+	}
+	return b.phoneName
 }
 
 // editPlan is a validated edit, ready for the policy steps and the store.
@@ -75,30 +87,29 @@ func (b *editBody) plan() (*editPlan, *apiError) {
 	var err error
 	ch := &p.changes
 	if ch.Nickname, err = required(b.Nickname, profile.Nickname); err != nil {
-		return nil, fieldError(err)
+		return nil, fieldError("nickname", err)
 	}
 	if b.Username != nil {
 		display, _, err := profile.Username(*b.Username)
 		if err != nil {
-			return nil, fieldError(err)
+			return nil, fieldError("username", err)
 		}
 		ch.Username = &display
 	}
 	if ch.Phone, err = removable(b.Phone, phoneDisplay); err != nil {
-		// profile names the field as the contact endpoints call it.
-		return nil, renameField(fieldError(err), "phone_number:", "phone:")
+		return nil, fieldError(b.phoneField(), err)
 	}
 	if ch.Email, err = removable(b.Email, emailDisplay); err != nil {
-		return nil, fieldError(err)
+		return nil, fieldError("email", err)
 	}
 	if ch.AvatarURL, err = removable(b.AvatarURL, profile.AvatarURL); err != nil {
-		return nil, fieldError(err)
+		return nil, fieldError("avatar_url", err)
 	}
 	if ch.Gender, err = removable(b.Gender, profile.Gender); err != nil {
-		return nil, fieldError(err)
+		return nil, fieldError("gender", err)
 	}
 	if ch.Description, err = removable(b.Description, profile.Description); err != nil {
-		return nil, fieldError(err)
+		return nil, fieldError("description", err)
 	}
 	return p, nil
 }
@@ -287,12 +298,15 @@ func removable(v *string, validate func(string) (string, error)) (*string, error
 	return required(v, validate)
 }
 
-func fieldError(err error) *apiError {
+// fieldError names field, the request's own name for what failed a rule:
+// one profile rule serves fields that endpoints name differently (basic/edit's
+// phone is the contact endpoints' phone_number).
+func fieldError(field string, err error) *apiError {
 	var fe *profile.FieldError
 	if errors.As(err, &fe) {
-		return invalidArgument(fe.Error())
+		return invalidArgument(field + ": " + fe.Reason)
 	}
-	return invalidArgument(err.Error())
+	return invalidArgument(field + ": " + err.Error())
 }
 
 // given reports whether a raw field was sent with a value: null, like

@@ -151,13 +151,13 @@ func parseContact(phone, email *string) (contact, *apiError) {
 	if phone != nil {
 		p, err := profile.ParsePhone(*phone)
 		if err != nil {
-			return contact{}, renameField(fieldError(err), "phone:", "phone_number:")
+			return contact{}, fieldError("phone_number", err)
 		}
 		return contact{channel: channelPhone, key: p.E164, display: p.Display}, nil
 	}
 	display, key, err := profile.Email(*email)
 	if err != nil {
-		return contact{}, fieldError(err)
+		return contact{}, fieldError("email", err)
 	}
 	return contact{channel: channelEmail, key: key, display: display}, nil
 }
