@@ -590,3 +590,18 @@ func TestEditRaceOneToken(t *testing.T) {
 	}
 	f.audit(t)
 }
+
+// TestProfileRejectsEmptyUserID: "" is no user. A value planted at the key
+// "" would name makes the test fail if the read ever reaches Redis.
+func TestProfileRejectsEmptyUserID(t *testing.T) {
+	f := newFixture(t)
+	if err := f.raw.Set(ctxT(t), f.keys.profile(""), "1\x1f1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := f.Profile(ctxT(t), ""); ok || err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("Profile(\"\") = %v, %v", ok, err)
+	}
+	if _, err := f.EnsureProfile(ctxT(t), ""); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("EnsureProfile(\"\") = %v", err)
+	}
+}

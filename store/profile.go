@@ -13,6 +13,9 @@ import (
 
 // Profile reads a profile; ok is false if the user has none.
 func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error) {
+	if userID == "" {
+		return Profile{}, false, errEmptyUserID
+	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	stored, err := s.gets.get(ctx, s.keys.profile(userID))
@@ -30,7 +33,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool,
 // updated_at = now) if the user has none. One round trip when it exists.
 func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, error) {
 	if userID == "" {
-		return Profile{}, errors.New("store: empty user ID")
+		return Profile{}, errEmptyUserID
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
@@ -54,6 +57,9 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	}
 	return decodeProfile(userID, stored)
 }
+
+// errEmptyUserID: "" would name the key of no user ("p:"), not a user.
+var errEmptyUserID = errors.New("store: empty user ID")
 
 // errCorruptProfile: a profile holds something no script writes.
 var errCorruptProfile = errors.New("store: corrupt profile")
