@@ -66,8 +66,10 @@ func splitCompact(raw string) (*compactJWS, *Error) {
 	if h == "" || p == "" || s == "" {
 		return nil, errMalformed
 	}
-	// One allocation for the three decoded parts.
-	buf := make([]byte, b64.DecodedLen(len(h))+b64.DecodedLen(len(p))+b64.DecodedLen(len(s)))
+	// One allocation for the signing input and the three decoded parts.
+	buf := make([]byte, second+b64.DecodedLen(len(h))+b64.DecodedLen(len(p))+b64.DecodedLen(len(s)))
+	signingInput := buf[:copy(buf, raw[:second]):second]
+	buf = buf[second:]
 	var parts [3][]byte
 	for i, part := range [3]string{h, p, s} {
 		n, err := b64.Decode(buf, []byte(part))
@@ -77,7 +79,7 @@ func splitCompact(raw string) (*compactJWS, *Error) {
 		parts[i], buf = buf[:n:n], buf[n:]
 	}
 	return &compactJWS{
-		signingInput: []byte(raw[:second]),
+		signingInput: signingInput,
 		header:       parts[0],
 		payload:      parts[1],
 		signature:    parts[2],
