@@ -79,6 +79,9 @@ func (b *editBody) plan() (*editPlan, *apiError) {
 	if given(b.Password) || given(b.NewPassword) {
 		return nil, invalidArgument("password: passwords are not handled by this server")
 	}
+	if b.UserID != nil && !validUserID(*b.UserID) {
+		return nil, invalidArgument("user_id: at most 256 bytes, no control characters")
+	}
 	p := &editPlan{
 		userID:            deref(b.UserID),
 		verificationToken: deref(b.VerificationToken),
@@ -262,6 +265,15 @@ var contactFields = []contactField{
 		bound: func(p *store.Profile) string { return p.Email },
 		key:   profile.FoldKey,
 	},
+}
+
+// maxUserIDBytes bounds user_id: it becomes part of a Redis key.
+const maxUserIDBytes = 256
+
+// validUserID bounds what an admin may name as user_id before it reaches
+// Redis as part of a key ("" means yourself).
+func validUserID(id string) bool {
+	return len(id) <= maxUserIDBytes && printable(id)
 }
 
 // phoneKey is the uniqueness key of a stored phone display form

@@ -1,6 +1,8 @@
 package handler
 
 import (
+	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -389,4 +391,31 @@ func TestAdminSkipsVerificationAndSudo(t *testing.T) {
 	// An admin editing themselves is a user like any other.
 	e.editWith(admin, `{"phone":"+86 13000000003"}`).wantError(t, 400, "verification_required")
 	e.editWith(admin, `{"user_id":"`+adminUser+`","phone":"+86 13000000003"}`).wantError(t, 400, "verification_required")
+}
+
+// user_id becomes part of a Redis key: what cannot be a user ID is refused
+// before any read, even for an admin.
+func TestUserIDIsBoundedBeforeRedis(t *testing.T) {
+	e := newEnv(t)
+	admin := e.adminToken()
+	for _, id := range []string{strings.Repeat("a", maxUserIDBytes+1), "u1\nx", "u1\u200bx"} {
+		body, _ := json.Marshal(map[string]string{"user_id": id, "nickname": "By Admin"})
+		r := e.editWith(admin, string(body))
+		r.wantError(t, 400, "invalid_argument")
+		if d := r.description(); !strings.HasPrefix(d, "user_id:") {
+			t.Errorf("user_id %q: description %q does not name user_id", id, d)
+		}
+	}
+	keys, err := e.rawRedis().Keys(context.Background(), "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, strings.Repeat("a", 64)) || strings.Contains(k, "u1\n") {
+			t.Errorf("a refused user_id reached Redis: %q", k)
+		}
+	}
+	// The longest allowed ID is an ordinary unknown user.
+	body, _ := json.Marshal(map[string]string{"user_id": strings.Repeat("a", maxUserIDBytes), "nickname": "By Admin"})
+	e.editWith(admin, string(body)).wantError(t, 404, "user_not_found")
 }
