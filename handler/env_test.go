@@ -355,11 +355,17 @@ func (e *env) adminToken() string { return e.token(adminUser, withScope("openid 
 
 func signRS256(t testing.TB, c claims) string {
 	t.Helper()
+	return signRS256With(t, rsaKey(), c)
+}
+
+// signRS256With signs c with key, which the server may or may not know.
+func signRS256With(t testing.TB, key *rsa.PrivateKey, c claims) string {
+	t.Helper()
 	payload, err := json.Marshal(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256, rsaKey()))
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256, key))
 	if err != nil {
 		t.Fatal(err)
 	}

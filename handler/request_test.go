@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -326,7 +325,7 @@ func TestInvalidTokens(t *testing.T) {
 		"empty subject":                       signRS256(t, with("sub", "")),
 		"HS256 with the public key as secret": signHS256(t, valid, e.pubPEM),
 		"alg none":                            unsigned(t, valid),
-		"other RSA key":                       signWithOtherKey(t, valid),
+		"other RSA key":                       signRS256With(t, otherKey(), valid),
 	}
 	for name, tok := range cases {
 		res := e.serve(http.MethodGet, pathMe, "", bearer(tok))
@@ -402,20 +401,6 @@ var otherKey = sync.OnceValue(func() *rsa.PrivateKey {
 	}
 	return k
 })
-
-// signWithOtherKey signs with a well-formed RS256 key the server does not know.
-func signWithOtherKey(t testing.TB, c claims) string {
-	t.Helper()
-	payload, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256, otherKey()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(signed)
-}
 
 // panickingVerifier is a Verifier with a bug.
 type panickingVerifier struct{}
