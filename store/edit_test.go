@@ -404,6 +404,8 @@ func TestEditTokenKeptWhenEditFails(t *testing.T) {
 
 func TestEditRejectsBadRequests(t *testing.T) {
 	f := newFixture(t)
+	// CreateIfMissing: otherwise the missing target alone (ErrUserNotFound)
+	// would refuse every case, whether or not it is checked.
 	for name, e := range map[string]Edit{
 		"no target":           {Actor: "u1"},
 		"unknown sensitive":   {Actor: "u1", Target: "u1", Sensitive: []string{"password"}},
@@ -412,8 +414,15 @@ func TestEditRejectsBadRequests(t *testing.T) {
 		"limit without actor": {Target: "u1", RateLimit: Limit{Count: 1, Window: time.Minute}},
 		"separator in value":  {Actor: "u1", Target: "u1", Changes: Changes{Description: ptr("a\x1fb")}},
 	} {
-		if _, err := f.Edit(ctxT(t), e); err == nil || errors.Is(err, ErrUnavailable) {
+		e.CreateIfMissing = true
+		_, err := f.Edit(ctxT(t), e)
+		if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUserNotFound) {
 			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	for _, user := range []string{"u1", ""} {
+		if n, err := f.raw.Exists(ctxT(t), f.keys.profile(user)).Result(); n != 0 || err != nil {
+			t.Errorf("a refused edit wrote the profile of %q (%v)", user, err)
 		}
 	}
 }
