@@ -39,12 +39,12 @@ var (
 // splitCompact splits and decodes raw. Only the base64url alphabet and two
 // dots are allowed: the strict decoder still skips CR and LF, and a token
 // must not have two spellings.
-func splitCompact(raw string) (*compactJWS, *Error) {
+func splitCompact(raw string) (compactJWS, *Error) {
 	if raw == "" {
-		return nil, errNoToken
+		return compactJWS{}, errNoToken
 	}
 	if len(raw) > maxTokenSize {
-		return nil, errTooLarge
+		return compactJWS{}, errTooLarge
 	}
 	dots := 0
 	for i := 0; i < len(raw); i++ {
@@ -54,17 +54,17 @@ func splitCompact(raw string) (*compactJWS, *Error) {
 		case c == '.':
 			dots++
 		default:
-			return nil, errMalformed
+			return compactJWS{}, errMalformed
 		}
 	}
 	if dots != 2 {
-		return nil, errMalformed
+		return compactJWS{}, errMalformed
 	}
 	first := strings.IndexByte(raw, '.')
 	second := first + 1 + strings.IndexByte(raw[first+1:], '.')
 	h, p, s := raw[:first], raw[first+1:second], raw[second+1:]
 	if h == "" || p == "" || s == "" {
-		return nil, errMalformed
+		return compactJWS{}, errMalformed
 	}
 	// One allocation for the signing input and the three decoded parts.
 	buf := make([]byte, second+b64.DecodedLen(len(h))+b64.DecodedLen(len(p))+b64.DecodedLen(len(s)))
@@ -74,11 +74,11 @@ func splitCompact(raw string) (*compactJWS, *Error) {
 	for i, part := range [3]string{h, p, s} {
 		n, err := b64.Decode(buf, []byte(part))
 		if err != nil {
-			return nil, errMalformed
+			return compactJWS{}, errMalformed
 		}
 		parts[i], buf = buf[:n:n], buf[n:]
 	}
-	return &compactJWS{
+	return compactJWS{
 		signingInput: signingInput,
 		header:       parts[0],
 		payload:      parts[1],
@@ -95,7 +95,7 @@ type joseHeader struct {
 }
 
 // parseHeader reads alg, kid, typ and crit, each at most once.
-func parseHeader(data []byte) (*joseHeader, *Error) {
+func parseHeader(data []byte) (joseHeader, *Error) {
 	var h joseHeader
 	var seen [4]bool
 	var fail *Error
@@ -144,12 +144,12 @@ func parseHeader(data []byte) (*joseHeader, *Error) {
 		return nil
 	})
 	if fail != nil {
-		return nil, fail
+		return joseHeader{}, fail
 	}
 	if err != nil || !seen[0] {
-		return nil, errBadHeader
+		return joseHeader{}, errBadHeader
 	}
-	return &h, nil
+	return h, nil
 }
 
 // accessTokenType reports whether a typ header fits an access token: JWT

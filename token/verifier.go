@@ -92,7 +92,7 @@ func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *
 	if alg == nil {
 		return nil, errAlgorithm
 	}
-	gen, err = v.checkSignature(ctx, tok, hdr, alg, remote)
+	gen, err = v.checkSignature(ctx, &tok, &hdr, alg, remote)
 	if err != nil {
 		return nil, err
 	}
