@@ -92,21 +92,37 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 // newVerifier builds the token verifier from every configured key source.
-// token.New's errors name the kind of source and its file ("public key
-// <path>", "JWKS file <path>"), which is what a user needs to find the
-// directive, so each file is read once.
+// A key file that does not load fails the config with the directive that
+// names it; each file is first loaded on its own to know which one it is.
 func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error) {
-	v, err := token.New(token.Config{
-		Issuer:         h.JWT.Issuer,
-		Audience:       h.JWT.Audience,
-		Algorithms:     h.JWT.Algorithms,
-		Leeway:         time.Duration(h.JWT.Leeway),
-		AdminScope:     h.JWT.AdminScope,
-		DeviceClaim:    h.JWT.DeviceClaim,
-		PublicKeyFiles: h.JWT.PublicKeys,
-		JWKSFile:       h.JWT.JWKSFile,
-		Remote:         remote,
-	})
+	cfg := token.Config{
+		Issuer:      h.JWT.Issuer,
+		Audience:    h.JWT.Audience,
+		Algorithms:  h.JWT.Algorithms,
+		Leeway:      time.Duration(h.JWT.Leeway),
+		AdminScope:  h.JWT.AdminScope,
+		DeviceClaim: h.JWT.DeviceClaim,
+	}
+	probe := cfg
+	probe.CacheSize = -1 // a throwaway verifier needs no cache
+	for _, file := range h.JWT.PublicKeys {
+		probe.PublicKeyFiles = []string{file}
+		if _, err := token.New(probe); err != nil {
+			return nil, fmt.Errorf("jwt public_key: %w", err)
+		}
+	}
+	if h.JWT.JWKSFile != "" {
+		probe.PublicKeyFiles = nil
+		probe.JWKSFile = h.JWT.JWKSFile
+		if _, err := token.New(probe); err != nil {
+			return nil, fmt.Errorf("jwt jwks_file: %w", err)
+		}
+	}
+
+	cfg.PublicKeyFiles = h.JWT.PublicKeys
+	cfg.JWKSFile = h.JWT.JWKSFile
+	cfg.Remote = remote
+	v, err := token.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
