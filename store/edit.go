@@ -117,9 +117,9 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			flag(e.VerificationToken != ""),
 		},
 	}
-	values := e.Changes.byField()
-	for _, f := range profileFields {
-		v := values[f.code]
+	values := e.Changes.inOrder()
+	for i, f := range profileFields {
+		v := values[i]
 		if v == nil {
 			c.args = append(c.args, "0", "", "", "")
 			continue
@@ -208,16 +208,11 @@ func editResult(r reply) (EditResult, error) {
 	return EditResult{}, r.unexpected()
 }
 
-// byField indexes the changes by hash field.
-func (c *Changes) byField() map[string]*string {
-	return map[string]*string{
-		fieldNickname:    c.Nickname,
-		fieldUsername:    c.Username,
-		fieldPhone:       c.Phone,
-		fieldEmail:       c.Email,
-		fieldAvatarURL:   c.AvatarURL,
-		fieldGender:      c.Gender,
-		fieldDescription: c.Description,
+// inOrder lists the changes in profileFields' order: an array, not a map
+// built on every Edit.
+func (c *Changes) inOrder() [len(profileFields)]*string {
+	return [len(profileFields)]*string{
+		c.Nickname, c.Username, c.Phone, c.Email, c.AvatarURL, c.Gender, c.Description,
 	}
 }
 

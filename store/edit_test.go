@@ -614,3 +614,16 @@ func TestProfileRejectsEmptyUserID(t *testing.T) {
 		t.Errorf("EnsureProfile(\"\") = %v", err)
 	}
 }
+
+// TestChangesInOrderFollowsProfileFields: inOrder is positional, so a
+// field added or moved in profileFields must move in it too.
+func TestChangesInOrderFollowsProfileFields(t *testing.T) {
+	c := Changes{Nickname: ptr("nickname"), Username: ptr("username"), Phone: ptr("phone"), Email: ptr("email"),
+		AvatarURL: ptr("avatar_url"), Gender: ptr("gender"), Description: ptr("description")}
+	values := c.inOrder()
+	for i, f := range profileFields {
+		if values[i] == nil || *values[i] != f.name {
+			t.Errorf("inOrder()[%d] is not %s", i, f.name)
+		}
+	}
+}
