@@ -46,10 +46,10 @@ func (s *Store) Audit(ctx context.Context) ([]string, error) {
 			}
 			values := splitProfile(stored)
 			for _, field := range unique {
-				if values[field] == "" {
+				if values.of(field) == "" {
 					continue
 				}
-				key := uniqueKey(field, values[field])
+				key := uniqueKey(field, values.of(field))
 				if other, ok := held[field][key]; ok {
 					report("%s %s is held by the profiles of both %s and %s", fieldLabel(field), mask(key), other, u)
 					continue

@@ -154,7 +154,7 @@ func (s *Store) readUnique(ctx context.Context, c *editCall) error {
 	}
 	current := splitProfile(stored)
 	for _, u := range c.unique {
-		cur := current[u.field]
+		cur := current.of(u.field)
 		c.args[u.readArg] = cur
 		c.keys[u.oldKey] = s.keys.unused()
 		if cur != "" {

@@ -70,31 +70,45 @@ func decodeProfile(userID, stored string) (Profile, error) {
 	v := splitProfile(stored)
 	p := Profile{
 		UserID:      userID,
-		Nickname:    v[fieldNickname],
-		Username:    v[fieldUsername],
-		Phone:       v[fieldPhone],
-		Email:       v[fieldEmail],
-		AvatarURL:   v[fieldAvatarURL],
-		Gender:      v[fieldGender],
-		Description: v[fieldDescription],
+		Nickname:    v.of(fieldNickname),
+		Username:    v.of(fieldUsername),
+		Phone:       v.of(fieldPhone),
+		Email:       v.of(fieldEmail),
+		AvatarURL:   v.of(fieldAvatarURL),
+		Gender:      v.of(fieldGender),
+		Description: v.of(fieldDescription),
 	}
 	var err error
-	if p.CreatedAt, err = decodeMillis(v[fieldCreated], "created_at"); err != nil {
+	if p.CreatedAt, err = decodeMillis(v.of(fieldCreated), "created_at"); err != nil {
 		return Profile{}, err
 	}
-	if p.UpdatedAt, err = decodeMillis(v[fieldUpdated], "updated_at"); err != nil {
+	if p.UpdatedAt, err = decodeMillis(v.of(fieldUpdated), "updated_at"); err != nil {
 		return Profile{}, err
 	}
 	return p, nil
 }
 
-// splitProfile maps the fields of a stored profile to their values; absent
-// ones are "".
-func splitProfile(stored string) map[string]string {
-	v := make(map[string]string, len(profileLayout))
-	for _, field := range profileLayout {
+// profileValues are a stored profile's values in profileLayout's order;
+// absent ones are "". An array, not a map: Profile and EnsureProfile
+// split one on every call.
+type profileValues [len(profileLayout)]string
+
+// of is field's value.
+func (v *profileValues) of(field string) string {
+	for i, f := range profileLayout {
+		if f == field {
+			return v[i]
+		}
+	}
+	return ""
+}
+
+// splitProfile splits a stored profile into its values.
+func splitProfile(stored string) profileValues {
+	var v profileValues
+	for i := range v {
 		value, rest, ok := strings.Cut(stored, profileSeparator)
-		v[field], stored = value, rest
+		v[i], stored = value, rest
 		if !ok {
 			break
 		}

@@ -132,7 +132,8 @@ func (f *fixture) owner(t testing.TB, field, key string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v := splitProfile(stored)[field]; v != "" && uniqueKey(field, v) == key {
+		values := splitProfile(stored)
+		if v := values.of(field); v != "" && uniqueKey(field, v) == key {
 			return f.keys.profileUser(k)
 		}
 	}
