@@ -90,6 +90,9 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	if err != nil {
 		return nil, err
 	}
+	if (e.Changes.Nickname != nil && *e.Changes.Nickname == "") || (e.Changes.Username != nil && *e.Changes.Username == "") {
+		return nil, errors.New("store: nickname and username cannot be removed")
+	}
 	if e.RateLimit.Count < 0 || (e.RateLimit.Count > 0 && (e.RateLimit.Window < time.Millisecond || e.Actor == "")) {
 		return nil, errors.New("store: a rate limit needs an actor and a window of a millisecond or more")
 	}

@@ -413,6 +413,8 @@ func TestEditRejectsBadRequests(t *testing.T) {
 		"limit without time":  {Actor: "u1", Target: "u1", RateLimit: Limit{Count: 1}},
 		"limit without actor": {Target: "u1", RateLimit: Limit{Count: 1, Window: time.Minute}},
 		"separator in value":  {Actor: "u1", Target: "u1", Changes: Changes{Description: ptr("a\x1fb")}},
+		"remove nickname":     {Actor: "u1", Target: "u1", Changes: Changes{Nickname: ptr("")}},
+		"remove username":     {Actor: "u1", Target: "u1", Changes: Changes{Username: ptr("")}},
 	} {
 		e.CreateIfMissing = true
 		_, err := f.Edit(ctxT(t), e)
