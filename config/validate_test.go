@@ -232,15 +232,29 @@ func TestValidateDoesNotQuoteSecrets(t *testing.T) {
 	}
 }
 
+// The minimal valid config alone leaves most of Validate unrun: the
+// defaulted and the invalid configs reach the list, duration and policy
+// checks, which are where a sort or trim in place would hide.
 func TestValidateDoesNotChangeConfig(t *testing.T) {
-	c := valid()
-	before := clone(t, c)
-	_ = c.Validate()
-	after := clone(t, c)
-	b1, _ := json.Marshal(before)
-	b2, _ := json.Marshal(after)
-	if string(b1) != string(b2) {
-		t.Errorf("Validate changed the config:\n%s\n%s", b1, b2)
+	defaulted := valid()
+	defaulted.ApplyDefaults()
+	invalid := defaulted
+	invalid.ClientIDs = []string{"b", "a", "b"}
+	invalid.JWT.Audience = []string{" aud ", "aud"}
+	invalid.JWT.Algorithms = []string{"RS256", "HS256", "none", "RS256"}
+	invalid.Redis.Addresses = []string{"", "b:2", "a:1"}
+	invalid.Sudo.Sensitive = &[]string{ChannelPhone, "fax", ChannelPhone}
+	for name, c := range map[string]Config{"minimal": valid(), "defaulted": defaulted, "invalid": invalid} {
+		before := clone(t, c)
+		err := c.Validate()
+		if (err == nil) != (name != "invalid") {
+			t.Fatalf("%s: Validate = %v; the case does not test what it says", name, err)
+		}
+		b1, _ := json.Marshal(before)
+		b2, _ := json.Marshal(c)
+		if string(b1) != string(b2) {
+			t.Errorf("%s: Validate changed the config:\n%s\n%s", name, b1, b2)
+		}
 	}
 }
 
