@@ -118,10 +118,14 @@ func fieldName(code string) (string, bool) {
 // keys builds the key names of one environment.
 type keys struct {
 	base string // "<prefix>:{<env>}:"
+	// filler is unused()'s answer, built once: Edit fills up to seven
+	// KEYS slots with it on every call.
+	filler string
 }
 
 func newKeys(prefix, env string) keys {
-	return keys{base: prefix + ":{" + env + "}:"}
+	base := prefix + ":{" + env + "}:"
+	return keys{base: base, filler: base + "_"}
 }
 
 func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
@@ -131,7 +135,7 @@ func (k keys) editRate(userID string) string     { return k.base + "rl:" + userI
 func (k keys) verification(id string) string     { return k.base + "v:" + id }
 func (k keys) verificationToken(t string) string { return k.base + "vt:" + digest(t) }
 func (k keys) sudoToken(t string) string         { return k.base + "st:" + digest(t) }
-func (k keys) unused() string                    { return k.base + "_" }
+func (k keys) unused() string                    { return k.filler }
 
 func (k keys) lastSend(channel, key string) string {
 	return k.base + "vs:" + contactDigest(channel, key)
