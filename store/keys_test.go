@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hashTag is the part of a key Redis Cluster hashes: the first {...} with
@@ -39,11 +40,13 @@ func TestEveryKeyHasTheEnvironmentTag(t *testing.T) {
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	for name, o := range map[string]Options{
-		"no address":      {EnvironmentID: "e"},
-		"no environment":  {Addresses: []string{"127.0.0.1:1"}},
-		"brace in env":    {Addresses: []string{"127.0.0.1:1"}, EnvironmentID: "}e"},
-		"brace in prefix": {Addresses: []string{"127.0.0.1:1"}, EnvironmentID: "e", Prefix: "a{b"},
-		"db with cluster": {Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}, EnvironmentID: "e", DB: 1},
+		"no address":       {EnvironmentID: "e"},
+		"no environment":   {Addresses: []string{"127.0.0.1:1"}},
+		"brace in env":     {Addresses: []string{"127.0.0.1:1"}, EnvironmentID: "}e"},
+		"brace in prefix":  {Addresses: []string{"127.0.0.1:1"}, EnvironmentID: "e", Prefix: "a{b"},
+		"db with cluster":  {Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}, EnvironmentID: "e", DB: 1},
+		"negative db":      {Addresses: []string{"127.0.0.1:1"}, EnvironmentID: "e", DB: -1},
+		"negative timeout": {Addresses: []string{"127.0.0.1:1"}, EnvironmentID: "e", Timeout: -time.Second},
 	} {
 		if s, err := New(o); err == nil {
 			s.Close()

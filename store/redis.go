@@ -57,7 +57,10 @@ func New(opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.EnvironmentID+opts.Prefix, "{}") {
 		return nil, errors.New("store: the environment ID and key prefix may not contain { or }")
 	}
-	if opts.Timeout <= 0 {
+	if opts.Timeout < 0 || opts.DB < 0 {
+		return nil, errors.New("store: the timeout and db may not be negative")
+	}
+	if opts.Timeout == 0 {
 		opts.Timeout = defaultTimeout
 	}
 	if opts.Now == nil {

@@ -34,7 +34,8 @@ type Options struct {
 	// Prefix and EnvironmentID make every key "<prefix>:{<env>}:...".
 	Prefix        string
 	EnvironmentID string
-	// Timeout bounds every operation, dial included.
+	// Timeout bounds every operation, dial included; zero means the
+	// default, negative is refused.
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
