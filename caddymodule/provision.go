@@ -93,37 +93,24 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 // newVerifier builds the token verifier from every configured key source.
 // A key file that does not load fails the config with the directive that
-// names it; each file is first loaded on its own to know which one it is.
+// names it.
 func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error) {
-	cfg := token.Config{
-		Issuer:      h.JWT.Issuer,
-		Audience:    h.JWT.Audience,
-		Algorithms:  h.JWT.Algorithms,
-		Leeway:      time.Duration(h.JWT.Leeway),
-		AdminScope:  h.JWT.AdminScope,
-		DeviceClaim: h.JWT.DeviceClaim,
-	}
-	probe := cfg
-	probe.CacheSize = -1 // a throwaway verifier needs no cache
-	for _, file := range h.JWT.PublicKeys {
-		probe.PublicKeyFiles = []string{file}
-		if _, err := token.New(probe); err != nil {
-			return nil, fmt.Errorf("jwt public_key: %w", err)
-		}
-	}
-	if h.JWT.JWKSFile != "" {
-		probe.PublicKeyFiles = nil
-		probe.JWKSFile = h.JWT.JWKSFile
-		if _, err := token.New(probe); err != nil {
-			return nil, fmt.Errorf("jwt jwks_file: %w", err)
-		}
-	}
-
-	cfg.PublicKeyFiles = h.JWT.PublicKeys
-	cfg.JWKSFile = h.JWT.JWKSFile
-	cfg.Remote = remote
-	v, err := token.New(cfg)
-	if err != nil {
+	v, err := token.New(token.Config{
+		Issuer:         h.JWT.Issuer,
+		Audience:       h.JWT.Audience,
+		Algorithms:     h.JWT.Algorithms,
+		Leeway:         time.Duration(h.JWT.Leeway),
+		AdminScope:     h.JWT.AdminScope,
+		DeviceClaim:    h.JWT.DeviceClaim,
+		PublicKeyFiles: h.JWT.PublicKeys,
+		JWKSFile:       h.JWT.JWKSFile,
+		Remote:         remote,
+	})
+	var keyFile *token.KeyFileError
+	switch {
+	case errors.As(err, &keyFile):
+		return nil, fmt.Errorf("jwt %s: %w", keyFile.Source, err)
+	case err != nil:
 		return nil, fmt.Errorf("jwt: %w", err)
 	}
 	return v, nil

@@ -191,26 +191,52 @@ func (k *publicKey) setRaw(raw any) error {
 	return nil
 }
 
+// Key sources, as KeyFileError names them: the names of the configuration
+// fields (and Caddyfile directives) that list key files.
+const (
+	SourcePublicKey = "public_key"
+	SourceJWKSFile  = "jwks_file"
+)
+
+// KeyFileError is a key file New could not use. Source tells which kind of
+// file it was, so that a caller can name its own setting without loading
+// each file again to find out.
+type KeyFileError struct {
+	Source string // SourcePublicKey or SourceJWKSFile
+	Path   string
+	Err    error
+}
+
+func (e *KeyFileError) Error() string {
+	kind := "public key"
+	if e.Source == SourceJWKSFile {
+		kind = "JWKS file"
+	}
+	return "token: " + kind + " " + e.Path + ": " + e.Err.Error()
+}
+
+func (e *KeyFileError) Unwrap() error { return e.Err }
+
 // loadPEMFile reads the public keys of one PEM file: every block must be a
 // public key or a certificate.
 func loadPEMFile(path string) ([]*publicKey, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("token: public key %s: %w", path, err)
+		return nil, &KeyFileError{Source: SourcePublicKey, Path: path, Err: err}
 	}
 	if err := checkPEMBlocks(data); err != nil {
-		return nil, fmt.Errorf("token: public key %s: %w", path, err)
+		return nil, &KeyFileError{Source: SourcePublicKey, Path: path, Err: err}
 	}
 	set, err := jwk.Parse(data, jwk.WithPEM(true))
 	if err != nil {
-		return nil, fmt.Errorf("token: public key %s: unusable key: %w", path, err)
+		return nil, &KeyFileError{Source: SourcePublicKey, Path: path, Err: fmt.Errorf("unusable key: %w", err)}
 	}
 	var keys []*publicKey
 	for i := 0; i < set.Len(); i++ {
 		key, _ := set.Key(i)
 		k, err := fromJWK(key)
 		if err != nil {
-			return nil, fmt.Errorf("token: public key %s: key %d: %w", path, i+1, err)
+			return nil, &KeyFileError{Source: SourcePublicKey, Path: path, Err: fmt.Errorf("key %d: %w", i+1, err)}
 		}
 		keys = append(keys, k)
 	}
@@ -247,7 +273,7 @@ func checkPEMBlocks(data []byte) error {
 func loadJWKSFile(path string) ([]*publicKey, error) {
 	set, err := jwk.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("token: JWKS file %s: %w", path, err)
+		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: err}
 	}
 	var keys []*publicKey
 	for i := 0; i < set.Len(); i++ {
@@ -257,12 +283,12 @@ func loadJWKSFile(path string) ([]*publicKey, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("token: JWKS file %s: key %d (kid %q): %w", path, i+1, key.KeyID(), err)
+			return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: fmt.Errorf("key %d (kid %q): %w", i+1, key.KeyID(), err)}
 		}
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("token: JWKS file %s: no public signature key in it", path)
+		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: errors.New("no public signature key in it")}
 	}
 	return keys, nil
 }
