@@ -8,77 +8,87 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Profile reads sit on every GET /auth/v1/user/me, and SPEC keeps them
-// uncached: each one goes to Redis. Sent one by one, each costs a pool
-// checkout, a write and a read syscall; under load most of Caddy's time on
-// /me went there. getBatcher coalesces the GETs that arrive together into one
-// pipeline, so concurrent readers share those costs. A lone reader is sent
-// at once: batching adds no wait, it only takes what is already queued.
+// Every request authedge serves goes to Redis: profile reads on each GET
+// /auth/v1/user/me (SPEC keeps them uncached) and a script on each edit.
+// Sent one by one, each command costs a pool checkout and a write and a
+// read syscall on both sides; under load most of Caddy's time on /me, and a
+// third of Redis's on basic/edit, went there. batcher coalesces the
+// commands that arrive together into one pipeline, so concurrent requests
+// share those costs. A lone command is sent at once: batching adds no
+// wait, it only takes what is already queued.
 const (
-	// getWorkers pipelines may be in flight at once; more readers queue.
-	getWorkers = 4
-	// maxGetBatch bounds one pipeline.
-	maxGetBatch = 64
+	// batchWorkers pipelines may be in flight at once; more commands queue.
+	batchWorkers = 4
+	// maxBatch bounds one pipeline.
+	maxBatch = 64
 )
 
-type getBatcher struct {
+type batcher struct {
 	client  redis.UniversalClient
 	timeout time.Duration
-	queue   chan *getRequest
+	queue   chan *batchRequest
 	stop    chan struct{}
 	wg      sync.WaitGroup
 }
 
-type getRequest struct {
-	key   string
-	value string
-	err   error
-	// done is closed when value and err are set. The caller may have
-	// left at its deadline by then; the worker never waits for it.
+type batchRequest struct {
+	cmd redis.Cmder
+	// done is closed when cmd holds its reply. The caller may have left at
+	// its deadline by then; the worker never waits for it.
 	done chan struct{}
 }
 
-func newGetBatcher(client redis.UniversalClient, timeout time.Duration) *getBatcher {
-	b := &getBatcher{
+func newBatcher(client redis.UniversalClient, timeout time.Duration) *batcher {
+	b := &batcher{
 		client:  client,
 		timeout: timeout,
-		queue:   make(chan *getRequest, getWorkers*maxGetBatch),
+		queue:   make(chan *batchRequest, batchWorkers*maxBatch),
 		stop:    make(chan struct{}),
 	}
-	b.wg.Add(getWorkers)
-	for range getWorkers {
+	b.wg.Add(batchWorkers)
+	for range batchWorkers {
 		go b.work()
 	}
 	return b
 }
 
-// get is GET key through a shared pipeline; redis.Nil when key is missing.
-func (b *getBatcher) get(ctx context.Context, key string) (string, error) {
+// process sends cmd through a shared pipeline and returns its error. When
+// it returns ctx's error instead, cmd may still be answered later and must
+// not be read.
+func (b *batcher) process(ctx context.Context, cmd redis.Cmder) error {
 	select {
 	case <-b.stop:
-		return "", redis.ErrClosed
+		return redis.ErrClosed
 	default:
 	}
-	req := &getRequest{key: key, done: make(chan struct{})}
+	req := &batchRequest{cmd: cmd, done: make(chan struct{})}
 	select {
 	case b.queue <- req:
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return ctx.Err()
 	case <-b.stop:
-		return "", redis.ErrClosed
+		return redis.ErrClosed
 	}
 	select {
 	case <-req.done:
-		return req.value, req.err
+		return cmd.Err()
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return ctx.Err()
 	}
 }
 
-func (b *getBatcher) work() {
+// get is GET key through a shared pipeline; redis.Nil when key is missing.
+func (b *batcher) get(ctx context.Context, key string) (string, error) {
+	cmd := redis.NewStringCmd(ctx, "get", key)
+	if err := b.process(ctx, cmd); err != nil {
+		return "", err
+	}
+	return cmd.Val(), nil
+}
+
+func (b *batcher) work() {
 	defer b.wg.Done()
-	batch := make([]*getRequest, 0, maxGetBatch)
-	cmds := make([]*redis.StringCmd, 0, maxGetBatch)
+	batch := make([]*batchRequest, 0, maxBatch)
 	for {
 		select {
 		case req := <-b.queue:
@@ -87,7 +97,7 @@ func (b *getBatcher) work() {
 			return
 		}
 	more:
-		for len(batch) < maxGetBatch {
+		for len(batch) < maxBatch {
 			select {
 			case req := <-b.queue:
 				batch = append(batch, req)
@@ -95,41 +105,39 @@ func (b *getBatcher) work() {
 				break more
 			}
 		}
-		cmds = b.flush(batch, cmds[:0])
+		b.flush(batch)
 	}
 }
 
-// flush sends batch as one pipeline and answers every request in it.
-func (b *getBatcher) flush(batch []*getRequest, cmds []*redis.StringCmd) []*redis.StringCmd {
+// flush sends batch as one pipeline and answers every request in it. A
+// pipeline holding a command that must not run twice (onceCmd) is not
+// retried as a whole; the store's client retries nothing anyway.
+func (b *batcher) flush(batch []*batchRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
 	if len(batch) == 1 {
-		req := batch[0]
-		req.value, req.err = b.client.Get(ctx, req.key).Result()
-		close(req.done)
-		return cmds
+		_ = b.client.Process(ctx, batch[0].cmd)
+	} else {
+		pipe := b.client.Pipeline()
+		for _, req := range batch {
+			_ = pipe.Process(ctx, req.cmd)
+		}
+		_, _ = pipe.Exec(ctx)
 	}
-	pipe := b.client.Pipeline()
 	for _, req := range batch {
-		cmds = append(cmds, pipe.Get(ctx, req.key))
-	}
-	_, _ = pipe.Exec(ctx)
-	for i, req := range batch {
-		req.value, req.err = cmds[i].Result()
 		close(req.done)
 	}
-	return cmds
 }
 
 // close stops the workers after their batches in flight are answered, and
 // answers whatever is still queued with redis.ErrClosed.
-func (b *getBatcher) close() {
+func (b *batcher) close() {
 	close(b.stop)
 	b.wg.Wait()
 	for {
 		select {
 		case req := <-b.queue:
-			req.err = redis.ErrClosed
+			req.cmd.SetErr(redis.ErrClosed)
 			close(req.done)
 		default:
 			return

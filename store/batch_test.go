@@ -50,7 +50,7 @@ func TestBatchedReadsAnswerEachReader(t *testing.T) {
 
 func TestBatcherAfterCloseFails(t *testing.T) {
 	s := newFixture(t).Store
-	b := newGetBatcher(s.client, s.timeout)
+	b := newBatcher(s.client, s.timeout)
 	b.close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
@@ -63,7 +63,7 @@ func TestBatcherAfterCloseFails(t *testing.T) {
 // batcher; BenchmarkProfileParallelUnbatched is the same read sent alone.
 func BenchmarkProfileParallel(b *testing.B) {
 	benchmarkProfileParallel(b, func(s *Store, ctx context.Context, key string) error {
-		_, err := s.gets.get(ctx, key)
+		_, err := s.batch.get(ctx, key)
 		return err
 	})
 }

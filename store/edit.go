@@ -151,7 +151,7 @@ func (s *Store) readUnique(ctx context.Context, c *editCall) error {
 	if len(c.unique) == 0 {
 		return nil
 	}
-	stored, err := s.client.Get(ctx, c.keys[0]).Result()
+	stored, err := s.batch.get(ctx, c.keys[0])
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return s.fail(err)
 	}

@@ -18,7 +18,7 @@ func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool,
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	stored, err := s.gets.get(ctx, s.keys.profile(userID))
+	stored, err := s.batch.get(ctx, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
@@ -38,7 +38,7 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	key := s.keys.profile(userID)
-	stored, err := s.gets.get(ctx, key)
+	stored, err := s.batch.get(ctx, key)
 	if err == nil {
 		return decodeProfile(userID, stored)
 	}

@@ -23,8 +23,8 @@ type Store struct {
 	now     func() time.Time
 
 	dial *dialer
-	// gets coalesces concurrent profile reads into pipelines.
-	gets *getBatcher
+	// batch coalesces concurrent commands into pipelines.
+	batch *batcher
 }
 
 // Defaults for the Options a caller leaves zero.
@@ -102,13 +102,13 @@ func New(opts Options) (*Store, error) {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
-	s.gets = newGetBatcher(s.client, opts.Timeout)
+	s.batch = newBatcher(s.client, opts.Timeout)
 	return s, nil
 }
 
 // Close releases the connections. The Store is unusable afterwards.
 func (s *Store) Close() error {
-	s.gets.close()
+	s.batch.close()
 	s.dial.close()
 	return s.client.Close()
 }

@@ -65,8 +65,10 @@ func (s *Store) do(ctx context.Context, verb, script string, keys []string, args
 	}
 	cmdArgs = append(cmdArgs, args...)
 	cmd := redis.NewCmd(ctx, cmdArgs...)
-	_ = s.client.Process(ctx, onceCmd{cmd})
-	return cmd.Result()
+	if err := s.batch.process(ctx, onceCmd{cmd}); err != nil {
+		return nil, err
+	}
+	return cmd.Val(), nil
 }
 
 // onceCmd keeps go-redis from sending a script a second time after a

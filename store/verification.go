@@ -155,7 +155,7 @@ func (s *Store) SudoValid(ctx context.Context, userID, sudoToken string) (bool, 
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	owner, err := s.client.Get(ctx, s.keys.sudoToken(sudoToken)).Result()
+	owner, err := s.batch.get(ctx, s.keys.sudoToken(sudoToken))
 	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}
