@@ -18,7 +18,7 @@ import (
 // wait, it only takes what is already queued.
 const (
 	// batchWorkers pipelines may be in flight at once; more commands queue.
-	batchWorkers = 4
+	batchWorkers = 2
 	// maxBatch bounds one pipeline.
 	maxBatch = 64
 )

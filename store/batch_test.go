@@ -48,6 +48,54 @@ func TestBatchedReadsAnswerEachReader(t *testing.T) {
 	}
 }
 
+// Edits (scripts) and reads share pipelines: each caller still gets its own
+// answer, also when Redis has lost its scripts and every EVALSHA in a
+// pipeline comes back NOSCRIPT.
+func TestBatchedScriptsAndReadsAfterScriptFlush(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	if _, err := f.EnsureProfile(ctx, "warm"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.raw.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const users = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*users)
+	for i := range users {
+		name := fmt.Sprintf("mixed-%03d", i)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			res, err := f.Edit(ctx, Edit{Actor: name, Target: name, CreateIfMissing: true,
+				Changes: Changes{Nickname: ptr("nick " + name), Username: ptr("name_" + name[6:])}})
+			if err != nil || !res.Created {
+				errs <- fmt.Errorf("edit %s: %+v, %v", name, res, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			p, ok, err := f.Profile(ctx, "warm")
+			if err != nil || !ok || p.UserID != "warm" {
+				errs <- fmt.Errorf("read beside edit %s: %+v %v %v", name, p, ok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range users {
+		name := fmt.Sprintf("mixed-%03d", i)
+		p, ok, err := f.Profile(ctx, name)
+		if err != nil || !ok || p.Nickname != "nick "+name || p.Username != "name_"+name[6:] {
+			t.Errorf("%s after the edits: %+v %v %v", name, p, ok, err)
+		}
+	}
+}
+
 func TestBatcherAfterCloseFails(t *testing.T) {
 	s := newFixture(t).Store
 	b := newBatcher(s.client, s.timeout)
