@@ -32,6 +32,8 @@ type batcher struct {
 }
 
 type batchRequest struct {
+	// ctx is the caller's: a command whose caller has left is not sent.
+	ctx context.Context
 	cmd redis.Cmder
 	// done is closed when cmd holds its reply. The caller may have left at
 	// its deadline by then; the worker never waits for it.
@@ -61,7 +63,7 @@ func (b *batcher) process(ctx context.Context, cmd redis.Cmder) error {
 		return redis.ErrClosed
 	default:
 	}
-	req := &batchRequest{cmd: cmd, done: make(chan struct{})}
+	req := &batchRequest{ctx: ctx, cmd: cmd, done: make(chan struct{})}
 	select {
 	case b.queue <- req:
 	case <-ctx.Done():
@@ -113,18 +115,33 @@ func (b *batcher) work() {
 // pipeline holding a command that must not run twice (onceCmd) is not
 // retried as a whole; the store's client retries nothing anyway.
 func (b *batcher) flush(batch []*batchRequest) {
+	// A caller that gave up while its command queued (Redis slow or down)
+	// has answered its client already: an edit it reported as failed
+	// should not start after that, and the load would help no one.
+	live := batch[:0]
+	for _, req := range batch {
+		if err := req.ctx.Err(); err != nil {
+			req.cmd.SetErr(err)
+			close(req.done)
+			continue
+		}
+		live = append(live, req)
+	}
+	if len(live) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	if len(batch) == 1 {
-		_ = b.client.Process(ctx, batch[0].cmd)
+	if len(live) == 1 {
+		_ = b.client.Process(ctx, live[0].cmd)
 	} else {
 		pipe := b.client.Pipeline()
-		for _, req := range batch {
+		for _, req := range live {
 			_ = pipe.Process(ctx, req.cmd)
 		}
 		_, _ = pipe.Exec(ctx)
 	}
-	for _, req := range batch {
+	for _, req := range live {
 		close(req.done)
 	}
 }

@@ -96,6 +96,30 @@ func TestBatchedScriptsAndReadsAfterScriptFlush(t *testing.T) {
 	}
 }
 
+// A command whose caller left while it queued is never sent.
+func TestBatcherDropsCommandsOfCallersThatLeft(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	left, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := redis.NewStatusCmd(left, "set", "left-behind", "1")
+	waiting := redis.NewStatusCmd(ctxT(t), "set", "still-waiting", "1")
+	b.flush([]*batchRequest{
+		{ctx: left, cmd: gone, done: make(chan struct{})},
+		{ctx: ctxT(t), cmd: waiting, done: make(chan struct{})},
+	})
+	if !errors.Is(gone.Err(), context.Canceled) {
+		t.Errorf("the command of a caller that left: %v, want context.Canceled", gone.Err())
+	}
+	if err := waiting.Err(); err != nil {
+		t.Errorf("the command of a caller still waiting: %v", err)
+	}
+	if n, err := f.raw.Exists(ctxT(t), "left-behind", "still-waiting").Result(); err != nil || n != 1 {
+		t.Errorf("keys written: %d (%v), want only the waiting caller's", n, err)
+	}
+}
+
 func TestBatcherAfterCloseFails(t *testing.T) {
 	s := newFixture(t).Store
 	b := newBatcher(s.client, s.timeout)
