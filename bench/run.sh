@@ -86,12 +86,16 @@ stop_pid() {
 }
 
 # free_port prints a loopback TCP port nobody listens on (nor was handed out
-# by this run already).
+# by this run already), below the kernel's ephemeral range: a port in it can
+# be taken by an outgoing connection (wrk's, Caddy's to Redis) between this
+# check and the server's bind.
 USED_PORTS=" "
+EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+((EPHEMERAL_LOW > 11000)) || EPHEMERAL_LOW=32768
 free_port() {
 	local p
 	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
 		[[ $USED_PORTS == *" $p "* ]] && continue
 		if [[ -z $(ss -Htln "sport = :$p") ]]; then
 			USED_PORTS+="$p "
@@ -157,6 +161,16 @@ stop_caddy() {
 
 # cpu_ticks PID: utime+stime of the whole process (all threads), in ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# children_cpu_us: sets CHILDREN_US to the user+system CPU of this shell's
+# finished children (and of theirs), in µs: wrk's, read around its run. Not
+# for $(...), whose subshell has children of its own.
+children_cpu_us() {
+	times >"$OUT/.times"
+	CHILDREN_US=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] }; printf "%.0f\n", t * 1e6 }' "$OUT/.times")
+}
+# machine_ticks: "idle total" ticks of all CPUs since boot (/proc/stat), to
+# tell a saturated machine from one that waited.
+machine_ticks() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
@@ -355,19 +369,28 @@ run_wrk() {
 		fi
 	fi
 	local args=("$mode" "$TOKEN_FILE" "$LINE_LEN" "$start" "$((TOKENS - 2))" "$THREADS" "s${sc}r$RANDOM$RANDOM" "$repeat")
-	local pid=${S_PID[$sc]} c0 r0 c1 r1 out
+	local pid=${S_PID[$sc]} c0 r0 c1 r1 w0 w1 m0 m1 out
 	c0=$(cpu_ticks "$pid")
 	r0=$(cpu_ticks "$REDIS_PID")
+	m0=($(machine_ticks))
+	children_cpu_us
+	w0=$CHILDREN_US
 	out=$(wrk -t "$THREADS" -c "$CONNS" -d "$dur" --latency -s bench/wrk/scenario.lua \
 		"http://127.0.0.1:${S_PORT[$sc]}${S_PATH[$sc]}" -- "${args[@]}")
+	children_cpu_us
+	w1=$CHILDREN_US
+	m1=($(machine_ticks))
 	c1=$(cpu_ticks "$pid")
 	r1=$(cpu_ticks "$REDIS_PID")
 	grep '^WRKJSON ' <<<"$out" | sed 's/^WRKJSON //' |
 		jq -c --argjson cd $((c1 - c0)) --argjson rd $((r1 - r0)) --argjson tck "$CLK_TCK" \
+			--argjson wd $((w1 - w0)) --argjson idle $((m1[0] - m0[0])) --argjson all $((m1[1] - m0[1])) \
 			--argjson start "$start" --argjson repeat "$repeat" '
 			. + {first_token: $start, repeated_token: ($repeat == 1),
 			     caddy_cpu_us_per_req: (if .requests > 0 then $cd * 1e6 / $tck / .requests else null end),
-			     redis_cpu_us_per_req: (if .requests > 0 then $rd * 1e6 / $tck / .requests else null end)}' >"$outfile"
+			     redis_cpu_us_per_req: (if .requests > 0 then $rd * 1e6 / $tck / .requests else null end),
+			     wrk_cpu_us_per_req: (if .requests > 0 then $wd / .requests else null end),
+			     machine_idle: (if $all > 0 then $idle / $all else null end)}' >"$outfile"
 	[[ -s $outfile ]] || die "wrk printed no WRKJSON line: $out"
 	if [[ $mode != plain && $repeat == 0 ]]; then
 		local used
@@ -428,7 +451,7 @@ setup_scenario() {
 
 print_run() {
 	local f=$1 label=$2
-	jq -r --arg l "$label" '"   \($l): \(.rps | floor) rps  p50 \(.latency_us.p50) us  p99 \(.latency_us.p99) us  caddy \(.caddy_cpu_us_per_req * 10 | round / 10) us/req  redis \(.redis_cpu_us_per_req * 10 | round / 10) us/req  errors \(.errors | add)  wraps \(.wraps)"' "$f" >&2
+	jq -r --arg l "$label" '"   \($l): \(.rps | floor) rps  p50 \(.latency_us.p50) us  p99 \(.latency_us.p99) us  caddy \(.caddy_cpu_us_per_req * 10 | round / 10) us/req  redis \(.redis_cpu_us_per_req * 10 | round / 10) us/req  wrk \(.wrk_cpu_us_per_req * 10 | round / 10) us/req  idle \(.machine_idle * 100 | round) %  errors \(.errors | add)  wraps \(.wraps)"' "$f" >&2
 }
 
 profile_run() {
@@ -461,6 +484,8 @@ summarize() {
 		 p50_us: (map(.latency_us.p50) | median), p99_us: (map(.latency_us.p99) | median),
 		 caddy_cpu_us_per_req: (map(.caddy_cpu_us_per_req) | median),
 		 redis_cpu_us_per_req: (map(.redis_cpu_us_per_req) | median),
+		 wrk_cpu_us_per_req: (map(.wrk_cpu_us_per_req) | median),
+		 machine_idle: (map(.machine_idle) | median),
 		 errors: (map(.errors | add) | add), wraps: (map(.wraps) | add),
 		 logged_rejections_by_status: $logged}' >"$OUT/s$sc.json"
 }
@@ -558,13 +583,14 @@ report() {
 		   s5_cpu_overhead_over_s1: (if cpu("5") != null and cpu("1") != null then cpu("5") / cpu("1") - 1 else null end)},
 		 memory: {p4: $p4, p5: $p5}}' "${files[@]}" >"$OUT/results.json"
 
-	printf '\n%-3s %-22s %9s %19s %8s %8s %10s %10s %6s\n' \
-		"#" scenario "rps" "(min-max)" "p50 ms" "p99 ms" "caddy us" "redis us" errors
+	printf '\n%-3s %-24s %7s %15s %7s %7s %9s %9s %8s %5s %6s\n' \
+		"#" scenario "rps" "(min-max)" "p50 ms" "p99 ms" "caddy us" "redis us" "wrk us" idle errors
 	jq -r '.scenarios[] | [.scenario, .name, (.rps.median | floor), "(\(.rps.min | floor)-\(.rps.max | floor))",
 		(.p50_us / 1000 * 100 | round / 100), (.p99_us / 1000 * 100 | round / 100),
-		(.caddy_cpu_us_per_req * 10 | round / 10), (.redis_cpu_us_per_req * 10 | round / 10), .errors] | @tsv' \
-		"$OUT/results.json" | while IFS=$'\t' read -r a b c d e f g h i; do
-		printf '%-3s %-22s %9s %19s %8s %8s %10s %10s %6s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i"
+		(.caddy_cpu_us_per_req * 10 | round / 10), (.redis_cpu_us_per_req * 10 | round / 10),
+		(.wrk_cpu_us_per_req // 0 | . * 10 | round / 10), "\(.machine_idle // 0 | . * 100 | round)%", .errors] | @tsv' \
+		"$OUT/results.json" | while IFS=$'\t' read -r a b c d e f g h i j k; do
+		printf '%-3s %-24s %7s %15s %7s %7s %9s %9s %8s %5s %6s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k"
 	done
 	echo
 	jq -r '.ratios_per_round as $pr | .ratios_by_server_cpu as $cpu
