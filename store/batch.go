@@ -11,8 +11,8 @@ import (
 // Every request authedge serves goes to Redis: profile reads on each GET
 // /auth/v1/user/me (SPEC keeps them uncached) and a script on each edit.
 // Sent one by one, each command costs a pool checkout and a write and a
-// read syscall on both sides; under load most of Caddy's time on /me, and a
-// third of Redis's on basic/edit, went there. batcher coalesces the
+// read syscall on both sides; under load most of Caddy's time on /me, and
+// over a quarter of Redis's on basic/edit, went there. batcher coalesces the
 // commands that arrive together into one pipeline, so concurrent requests
 // share those costs. A lone command is sent at once: batching adds no
 // wait, it only takes what is already queued.
