@@ -74,6 +74,10 @@ type uniqueSlot struct {
 	oldKey  int
 }
 
+// editFixedArgs is how many of edit.lua's ARGV come before the fields' (4
+// each).
+const editFixedArgs = 9
+
 // editIndexKey is the KEYS position (0-based) of a unique field's
 // new-value bucket; its current-value bucket follows.
 var editIndexKey = map[string]int{fieldUsername: 3, fieldPhone: 5, fieldEmail: 7}
@@ -108,7 +112,7 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	}
 	c := &editCall{
 		keys: []string{s.keys.profile(e.Target), rateKey, tokenKey, unused, unused, unused, unused, unused, unused},
-		args: []any{
+		args: append(make([]any, 0, editFixedArgs+4*len(profileFields)),
 			e.Target,
 			s.now().UnixMilli(),
 			flag(e.CreateIfMissing),
@@ -118,7 +122,7 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			sensitive,
 			verify,
 			flag(e.VerificationToken != ""),
-		},
+		),
 	}
 	values := e.Changes.inOrder()
 	for i, f := range profileFields {
