@@ -58,8 +58,8 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 }
 
 // editCall is edit.lua's KEYS and ARGV for one Edit. The unique fields'
-// current values (and so keys[4], [6], [8] and their ARGV) are filled in by
-// readUnique.
+// current values (their read value in args, their current bucket in keys)
+// are filled in by readUnique.
 type editCall struct {
 	keys []string
 	args []any
@@ -75,12 +75,13 @@ type uniqueSlot struct {
 }
 
 // editFixedArgs is how many of edit.lua's ARGV come before the fields' (4
-// each).
+// each, only for the fields given).
 const editFixedArgs = 9
 
-// editIndexKey is the KEYS position (0-based) of a unique field's
-// new-value bucket; its current-value bucket follows.
-var editIndexKey = map[string]int{fieldUsername: 3, fieldPhone: 5, fieldEmail: 7}
+// isUnique reports whether a field code is one of the indexed fields.
+func isUnique(code string) bool {
+	return code == fieldUsername || code == fieldPhone || code == fieldEmail
+}
 
 func (s *Store) editCall(e Edit) (*editCall, error) {
 	if e.Target == "" {
@@ -110,9 +111,19 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	if e.RateLimit.Count > 0 {
 		rateKey = s.keys.editRate(e.Actor)
 	}
+	values := e.Changes.inOrder()
+	given, uniqueGiven := 0, 0
+	for i, f := range profileFields {
+		if values[i] != nil {
+			given++
+			if isUnique(f.code) {
+				uniqueGiven++
+			}
+		}
+	}
 	c := &editCall{
-		keys: []string{s.keys.profile(e.Target), rateKey, tokenKey, unused, unused, unused, unused, unused, unused},
-		args: append(make([]any, 0, editFixedArgs+4*len(profileFields)),
+		keys: append(make([]string, 0, 3+2*uniqueGiven), s.keys.profile(e.Target), rateKey, tokenKey),
+		args: append(make([]any, 0, editFixedArgs+4*given),
 			e.Target,
 			s.now().UnixMilli(),
 			flag(e.CreateIfMissing),
@@ -124,11 +135,9 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			flag(e.VerificationToken != ""),
 		),
 	}
-	values := e.Changes.inOrder()
 	for i, f := range profileFields {
 		v := values[i]
 		if v == nil {
-			c.args = append(c.args, "0", "", "", "")
 			continue
 		}
 		if strings.Contains(*v, profileSeparator) {
@@ -138,12 +147,16 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		if *v != "" {
 			key = uniqueKey(f.code, *v)
 		}
-		c.args = append(c.args, "1", *v, key, "")
-		if at, ok := editIndexKey[f.code]; ok {
+		c.args = append(c.args, f.code, *v, key, "")
+		if isUnique(f.code) {
+			newBucket := unused
 			if key != "" {
-				c.keys[at] = s.keys.index(f.code, key)
+				newBucket = s.keys.index(f.code, key)
 			}
-			c.unique = append(c.unique, uniqueSlot{field: f.code, readArg: len(c.args) - 1, oldKey: at + 1})
+			// The first attempt guesses that the target holds no value
+			// yet: no current bucket, and "" read (see Edit).
+			c.keys = append(c.keys, newBucket, unused)
+			c.unique = append(c.unique, uniqueSlot{field: f.code, readArg: len(c.args) - 1, oldKey: len(c.keys) - 1})
 		}
 	}
 	return c, nil
@@ -207,7 +220,7 @@ func editResult(r reply) (EditResult, error) {
 			return EditResult{}, err
 		}
 		name, ok := fieldName(code)
-		if !ok || editIndexKey[code] == 0 {
+		if !ok || !isUnique(code) {
 			return EditResult{}, r.unexpected()
 		}
 		return EditResult{}, &ConflictError{Field: name}

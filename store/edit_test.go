@@ -629,3 +629,42 @@ func TestChangesInOrderFollowsProfileFields(t *testing.T) {
 		}
 	}
 }
+
+// edit.lua refuses fields it was not built for, whatever the Go side
+// sends: a code that is not editable (the created timestamp), a field twice
+// (the second would release the first's index entry), or a broken quad. It
+// writes nothing then.
+func TestEditScriptRefusesMalformedFields(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Nickname: ptr("Nick"), Username: ptr("alice")})
+	before, err := f.raw.Get(ctxT(t), f.keys.profile("u1")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused := f.keys.unused()
+	fixed := []any{"u1", f.now().UnixMilli(), "0", 0, 0, "1", "", "", "0"}
+	cases := map[string]struct {
+		keys   []string
+		fields []any
+	}{
+		"not editable": {[]string{f.keys.profile("u1"), unused, unused}, []any{"c", "0", "0", ""}},
+		"repeated": {[]string{f.keys.profile("u1"), unused, unused, unused, unused, unused, unused},
+			[]any{"u", "bob", "bob", "alice", "u", "carol", "carol", "alice"}},
+		"short":           {[]string{f.keys.profile("u1"), unused, unused}, []any{"n", "Other", "Other"}},
+		"buckets missing": {[]string{f.keys.profile("u1"), unused, unused}, []any{"u", "bob", "bob", "alice"}},
+	}
+	for name, tc := range cases {
+		if _, err := f.run(ctxT(t), scriptEdit, tc.keys, append(append([]any{}, fixed...), tc.fields...)...); err == nil {
+			t.Errorf("%s: the script accepted it", name)
+		}
+	}
+	after, err := f.raw.Get(ctxT(t), f.keys.profile("u1")).Result()
+	if err != nil || after != before {
+		t.Errorf("profile changed: %q -> %q (%v)", before, after, err)
+	}
+	for _, name := range []string{"bob", "carol"} {
+		if taken, _ := f.raw.HExists(ctxT(t), f.keys.index(fieldUsername, name), name).Result(); taken {
+			t.Errorf("an index entry for %s was written", name)
+		}
+	}
+}

@@ -5,10 +5,9 @@
 -- KEYS[1] the target's profile
 -- KEYS[2] the actor's edit counter (the rate limit is per caller)
 -- KEYS[3] the verification token's hash (or an unused key)
--- KEYS[4] username index bucket of the new value   KEYS[5] ... of the current value
--- KEYS[6] phone index bucket of the new value      KEYS[7] ... of the current value
--- KEYS[8] email index bucket of the new value      KEYS[9] ... of the current value
---         (an unused key where the field is not changed or has no value)
+-- KEYS[4 ..] for each unique field (u, p, e) among the changes, in ARGV's
+--         order, two buckets of its index: the new value's, then the current
+--         value's (an unused key where a value is empty)
 --
 -- ARGV[1] target user ID
 -- ARGV[2] now, Unix milliseconds
@@ -20,10 +19,11 @@
 --         their one-letter codes run together ("pe")
 -- ARGV[8] the contacts whose change needs a verification token ("pe")
 -- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
--- ARGV[10 + 4*i .. 13 + 4*i] for field i of n u p e a g d (i from 0):
---         given ("1"/"0"), new display value ("" removes), its uniqueness
---         key, and the current display value the caller read (unique
---         fields: it chose KEYS[5/7/9] from it)
+-- ARGV[10 ..] four per field changed, each field once: its code (n u p e a
+--         g d), the new display value ("" removes), its uniqueness key, and
+--         the current display value the caller read (unique fields: it
+--         chose the current value's bucket from it). Only the fields given
+--         are sent: every argument costs Redis a string and Lua a value.
 --
 -- Replies:
 --   {'ok', created (0/1), changed field codes...}
@@ -35,29 +35,43 @@
 --   {'invalid_verification_token'}
 --   {'conflict', field code}       the value belongs to another user
 
-local FIELDS = { 'n', 'u', 'p', 'e', 'a', 'g', 'd' }
--- INDEX gives the KEYS position of a unique field's new-value bucket; the
--- current value's bucket follows it.
-local INDEX = { u = 4, p = 6, e = 8 }
+-- EDITABLE are the codes an edit may change; UNIQUE the indexed ones.
+local EDITABLE = { n = true, u = true, p = true, e = true, a = true, g = true, d = true }
+local UNIQUE = { u = true, p = true, e = true }
 
 local profile = KEYS[1]
 local user = ARGV[1]
 local now = ARGV[2]
 
+if (#ARGV - 9) % 4 ~= 0 then
+  return redis.error_reply('edit: the fields need four arguments each')
+end
 local stored = redis.call('GET', profile)
 local p = decode_profile(stored or '')
-local changes = {}
-for i, code in ipairs(FIELDS) do
-  local at = 10 + 4 * (i - 1)
-  if ARGV[at] == '1' then
-    changes[#changes + 1] = { code = code, new = ARGV[at + 1], key = ARGV[at + 2], read = ARGV[at + 3], cur = p[code] }
+local changes, seen = {}, {}
+local bucket = 4
+for at = 10, #ARGV, 4 do
+  local code = ARGV[at]
+  if not EDITABLE[code] or seen[code] then
+    return redis.error_reply('edit: bad or repeated field code ' .. code)
   end
+  seen[code] = true
+  local c = { code = code, new = ARGV[at + 1], key = ARGV[at + 2], read = ARGV[at + 3], cur = p[code] }
+  if UNIQUE[code] then
+    -- c.bucket: KEYS position of the new value's bucket; the current one's follows.
+    c.bucket = bucket
+    bucket = bucket + 2
+  end
+  changes[#changes + 1] = c
+end
+if #KEYS ~= bucket - 1 then
+  return redis.error_reply('edit: two index buckets are needed per unique field')
 end
 
 -- The index buckets in KEYS were chosen from what the caller read; if a
 -- unique value moved since, they may be the wrong ones.
 for _, c in ipairs(changes) do
-  if INDEX[c.code] and c.cur ~= c.read then
+  if c.bucket and c.cur ~= c.read then
     return { 'stale' }
   end
 end
@@ -122,9 +136,8 @@ end
 -- index does not say whom: the target's own current value, in any case or
 -- format, is the one indexed key that is not a conflict.
 for _, c in ipairs(changes) do
-  local at = INDEX[c.code]
-  if at and c.new ~= '' and (c.cur == '' or c.key ~= key_of(c.code, c.cur)) and
-      redis.call('HEXISTS', KEYS[at], c.key) == 1 then
+  if c.bucket and c.new ~= '' and (c.cur == '' or c.key ~= key_of(c.code, c.cur)) and
+      redis.call('HEXISTS', KEYS[c.bucket], c.key) == 1 then
     return { 'conflict', c.code }
   end
 end
@@ -133,16 +146,15 @@ end
 -- fields, spend the token.
 local reply = { 'ok', create and 1 or 0 }
 for _, c in ipairs(changes) do
-  local at = INDEX[c.code]
-  if at then
+  if c.bucket then
     if c.cur ~= '' then
       local old = key_of(c.code, c.cur)
       if c.new == '' or old ~= c.key then
-        redis.call('HDEL', KEYS[at + 1], old)
+        redis.call('HDEL', KEYS[c.bucket + 1], old)
       end
     end
     if c.new ~= '' then
-      redis.call('HSET', KEYS[at], c.key, '1')
+      redis.call('HSET', KEYS[c.bucket], c.key, '1')
     end
   end
   p[c.code] = c.new
