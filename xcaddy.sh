@@ -77,7 +77,10 @@ else
 	echo "xcaddy.sh: ./caddy is up to date (FORCE=1 to rebuild)" >&2
 fi
 
-if ! ./caddy list-modules | grep -Eq '^[[:space:]]*http\.handlers\.authedge[[:space:]]*$'; then
+# Read the whole list before matching: with pipefail, grep -q leaving at the
+# first match can kill ./caddy mid-write (SIGPIPE) and fail a good build.
+modules=$(./caddy list-modules)
+if ! grep -Eq '^[[:space:]]*http\.handlers\.authedge[[:space:]]*$' <<<"$modules"; then
 	echo "xcaddy.sh: ./caddy does not list http.handlers.authedge" >&2
 	exit 1
 fi
