@@ -634,6 +634,9 @@ start_redis
 run_scenarios
 # Where Redis's time went, per command (usec_per_call): EVALSHA is the edit script.
 redis-cli -p "$REDIS_PORT" info commandstats >"$OUT/log/redis-commandstats.txt"
+# And how deep the pipelines were: commands per read event (total_commands_processed
+# / total_reads_processed), for all scenarios together.
+redis-cli -p "$REDIS_PORT" info stats >"$OUT/log/redis-stats.txt"
 stop_redis
 if [[ $MEM == 1 ]]; then
 	mem_redis
