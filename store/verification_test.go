@@ -139,6 +139,20 @@ func TestStartVerificationSendLimits(t *testing.T) {
 	}
 }
 
+// A full daily counter found without an expiry (a restore, a stray SET)
+// would silence the contact for good: the refusal gives it a day again.
+func TestStartVerificationRepairsDailyCounterWithoutExpiry(t *testing.T) {
+	f := newFixture(t)
+	if err := f.raw.Set(ctxT(t), f.keys.dailySends("email", "a@example.com"), sendsPerDay, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.StartVerification(ctxT(t), newVerification("r1", "u1", "email", "a@example.com"))
+	wantRateLimited(t, err, day-time.Minute, day)
+	if ttl, _ := f.raw.PTTL(ctxT(t), f.keys.dailySends("email", "a@example.com")).Result(); ttl <= 0 {
+		t.Fatalf("daily counter still without expiry: %v", ttl)
+	}
+}
+
 func TestStartVerificationRejects(t *testing.T) {
 	f := newFixture(t)
 	// No send marker is planted: one would refuse these cases as rate

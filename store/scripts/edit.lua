@@ -80,18 +80,8 @@ end
 -- that gets here counts, refused ones included.
 local limit = tonumber(ARGV[4])
 if limit > 0 then
-  local n = redis.call('INCR', KEYS[2])
-  if n == 1 then
-    redis.call('PEXPIRE', KEYS[2], ARGV[5])
-  end
-  if n > limit then
-    local ttl = redis.call('PTTL', KEYS[2])
-    if ttl < 0 then
-      -- A counter without expiry would lock the actor out for good.
-      redis.call('PEXPIRE', KEYS[2], ARGV[5])
-      ttl = tonumber(ARGV[5])
-    end
-    return { 'rate_limited', ttl }
+  if count(KEYS[2], ARGV[5]) > limit then
+    return { 'rate_limited', retry_after(KEYS[2], ARGV[5]) }
   end
 end
 

@@ -14,6 +14,28 @@ local function key_of(field, display)
   return display
 end
 
+-- count adds one to a counter of a fixed window of window_ms that starts
+-- with its first count, and returns the new count.
+local function count(key, window_ms)
+  local n = redis.call('INCR', key)
+  if n == 1 then
+    redis.call('PEXPIRE', key, window_ms)
+  end
+  return n
+end
+
+-- retry_after is how long until a full counter's window ends, in ms. A
+-- counter found without an expiry would lock its owner out for good, so it
+-- is given a whole window again.
+local function retry_after(key, window_ms)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, window_ms)
+    ttl = tonumber(window_ms)
+  end
+  return ttl
+end
+
 -- CHANNEL names the contact fields as verification tokens record them.
 local CHANNEL = { p = 'phone', e = 'email' }
 

@@ -43,22 +43,14 @@ if wait > 0 then
 end
 local sent = tonumber(redis.call('GET', KEYS[3]) or '0')
 if sent >= tonumber(ARGV[11]) then
-  wait = redis.call('PTTL', KEYS[3])
-  if wait < 0 then
-    -- A counter without expiry would silence the contact for good.
-    redis.call('PEXPIRE', KEYS[3], ARGV[12])
-    wait = tonumber(ARGV[12])
-  end
-  return { 'rate_limited', wait }
+  return { 'rate_limited', retry_after(KEYS[3], ARGV[12]) }
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 'exists' }
 end
 
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
-if redis.call('INCR', KEYS[3]) == 1 then
-  redis.call('PEXPIRE', KEYS[3], ARGV[12])
-end
+count(KEYS[3], ARGV[12])
 redis.call('HSET', KEYS[1], 'h', ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
   'd', ARGV[5], 's', ARGV[6], 't', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
