@@ -6,7 +6,9 @@ package handler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -136,7 +138,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.log.Error("panic while serving", zap.String("endpoint", ep.name), zap.Any("panic", v), zap.Stack("stack"))
+			a.log.Error("panic while serving", zap.String("endpoint", ep.name), panicField(v), zap.Stack("stack"))
 			writeError(w, internalError())
 		}
 	}()
@@ -144,6 +146,16 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.logRejection(ep, c, err)
 		writeError(w, err)
 	}
+}
+
+// panicField describes a panic for the log without its value, which may
+// hold request data (a contact, a token), unless it is the runtime's own
+// error (a nil dereference, an index out of range), which holds none.
+func panicField(v any) zap.Field {
+	if re, ok := v.(runtime.Error); ok {
+		return zap.String("panic", re.Error())
+	}
+	return zap.String("panic", fmt.Sprintf("a %T (value not logged)", v))
 }
 
 // serve runs the common steps 1 to 3 of SPEC 3 in order, then the endpoint.
