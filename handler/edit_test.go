@@ -395,6 +395,27 @@ func TestAdminSkipsVerificationAndSudo(t *testing.T) {
 
 // user_id becomes part of a Redis key: what cannot be a user ID is refused
 // before any read, even for an admin.
+// A token's sub names the caller's own profile, which an edit or /me
+// creates: it is held to user_id's bound, or it would become a key.
+func TestSubIsBoundedBeforeRedis(t *testing.T) {
+	e := newEnv(t, verificationOff(), sudoOff())
+	for _, sub := range []string{strings.Repeat("s", maxUserIDBytes+1), "u1\nx", "u1\u200bx"} {
+		e.edit(sub, `{"nickname":"Me"}`).wantError(t, 401, "unauthenticated")
+		e.serve("GET", pathMe, "", bearer(e.token(sub))).wantError(t, 401, "unauthenticated")
+	}
+	keys, err := e.rawRedis().Keys(context.Background(), "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if strings.Contains(k, strings.Repeat("s", 64)) || strings.Contains(k, "u1\n") || strings.Contains(k, "u1\u200b") {
+			t.Errorf("a refused sub reached Redis: %q", k)
+		}
+	}
+	// The longest allowed sub is an ordinary user.
+	e.edit(strings.Repeat("s", maxUserIDBytes), `{"nickname":"Me"}`).wantOK(t)
+}
+
 func TestUserIDIsBoundedBeforeRedis(t *testing.T) {
 	e := newEnv(t)
 	admin := e.adminToken()
@@ -404,15 +425,6 @@ func TestUserIDIsBoundedBeforeRedis(t *testing.T) {
 		r.wantError(t, 400, "invalid_argument")
 		if d := r.description(); !strings.HasPrefix(d, "user_id:") {
 			t.Errorf("user_id %q: description %q does not name user_id", id, d)
-		}
-	}
-	keys, err := e.rawRedis().Keys(context.Background(), "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range keys {
-		if strings.Contains(k, strings.Repeat("a", 64)) || strings.Contains(k, "u1\n") {
-			t.Errorf("a refused user_id reached Redis: %q", k)
 		}
 	}
 	// The longest allowed ID is an ordinary unknown user.

@@ -109,6 +109,11 @@ func (a *API) authenticate(c *call) *apiError {
 		}
 		return unauthenticated("the access token could not be verified")
 	}
+	// The subject names the caller's profile and counters in Redis keys:
+	// it is held to the bound an admin's user_id is.
+	if !validUserID(claims.Subject) {
+		return unauthenticated("the access token's sub is not a usable user ID (at most 256 bytes, no control characters)")
+	}
 	// A bound token needs the header: an empty device claim matches no
 	// header (they are never empty), rather than matching its absence.
 	if claims.HasDevice && (c.deviceID == "" || claims.DeviceID != c.deviceID) {
