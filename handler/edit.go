@@ -133,7 +133,8 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 	// for another user, existence; an edit of one's own other fields needs
 	// no read before its script.
 	var current store.Profile
-	if !self || plan.changes.Phone != nil || plan.changes.Email != nil {
+	read := !self || plan.changes.Phone != nil || plan.changes.Email != nil
+	if read {
 		var exists bool
 		var err error
 		current, exists, err = a.deps.Store.Profile(ctx, target)
@@ -153,6 +154,11 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 		RateLimit:       a.policy.editLimit,
 		// An admin editing someone else skips verification and sudo.
 		SudoSatisfied: !self,
+	}
+	if read {
+		// The script starts from it rather than guessing the target has no
+		// username, phone or email yet.
+		edit.Current = &current
 	}
 	if self {
 		edit.Sensitive = a.policy.sensitive

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // errContention: the target kept changing under Edit. It is reported as
@@ -16,29 +14,23 @@ var errContention = errors.New("the profile kept changing under concurrent edits
 
 // Edit applies one atomic profile update (scripts/edit.lua): the rate
 // limit, the target's existence, sudo, verification and uniqueness are all
-// checked before anything is written. A profile whose unique values are
-// being changed is read when the script says the guess that it has none
-// was wrong, to tell the script which index buckets hold the values it
-// releases.
+// checked before anything is written. The script is told the target's
+// current unique values (to find the index buckets it releases) from
+// e.Current; when they have moved, it answers stale with the profile as it
+// is, writing nothing, and runs again from that.
 func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	call, err := s.editCall(e)
 	if err != nil {
 		return EditResult{}, err
 	}
+	if e.Current != nil {
+		s.useCurrent(call, e.Current.unique)
+	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	// Only a concurrent edit of the same user's unique values makes the
-	// script answer stale; read again until the operation's deadline.
-	for attempt := 0; ; attempt++ {
-		// The first attempt guesses that the target holds none of the
-		// unique values it changes yet (editCall's defaults), as on a
-		// first edit: right, it saves a round trip; wrong, the script
-		// answers stale, writing nothing, and the values are read.
-		if attempt > 0 {
-			if err := s.readUnique(ctx, call); err != nil {
-				return EditResult{}, err
-			}
-		}
+	// script answer stale twice; try until the operation's deadline.
+	for {
 		v, err := s.run(ctx, scriptEdit, call.keys, call.args...)
 		if err != nil {
 			return EditResult{}, s.fail(err)
@@ -47,19 +39,24 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 		if err != nil {
 			return EditResult{}, err
 		}
-		if r.status == "stale" {
-			if ctx.Err() != nil {
-				return EditResult{}, &unavailableError{cause: errContention}
-			}
-			continue
+		if r.status != "stale" {
+			return editResult(r)
 		}
-		return editResult(r)
+		if ctx.Err() != nil {
+			return EditResult{}, &unavailableError{cause: errContention}
+		}
+		stored, err := r.str(0)
+		if err != nil {
+			return EditResult{}, err
+		}
+		current := splitProfile(stored)
+		s.useCurrent(call, current.of)
 	}
 }
 
 // editCall is edit.lua's KEYS and ARGV for one Edit. The unique fields'
 // current values (their read value in args, their current bucket in keys)
-// are filled in by readUnique.
+// are filled in by useCurrent.
 type editCall struct {
 	keys []string
 	args []any
@@ -153,8 +150,8 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			if key != "" {
 				newBucket = s.keys.index(f.code, key)
 			}
-			// The first attempt guesses that the target holds no value
-			// yet: no current bucket, and "" read (see Edit).
+			// Until useCurrent says otherwise: no value yet, so no
+			// current bucket and "" read.
 			c.keys = append(c.keys, newBucket, unused)
 			c.unique = append(c.unique, uniqueSlot{field: f.code, readArg: len(c.args) - 1, oldKey: len(c.keys) - 1})
 		}
@@ -162,26 +159,17 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	return c, nil
 }
 
-// readUnique reads the target's current unique values that the edit
-// changes, and points the script at the buckets that hold them.
-func (s *Store) readUnique(ctx context.Context, c *editCall) error {
-	if len(c.unique) == 0 {
-		return nil
-	}
-	stored, err := s.batch.get(ctx, c.keys[0])
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return s.fail(err)
-	}
-	current := splitProfile(stored)
+// useCurrent tells the script the target's current unique values, as
+// current gives them by field code, and points it at their buckets.
+func (s *Store) useCurrent(c *editCall, current func(field string) string) {
 	for _, u := range c.unique {
-		cur := current.of(u.field)
+		cur := current(u.field)
 		c.args[u.readArg] = cur
 		c.keys[u.oldKey] = s.keys.unused()
 		if cur != "" {
 			c.keys[u.oldKey] = s.keys.index(u.field, uniqueKey(u.field, cur))
 		}
 	}
-	return nil
 }
 
 func editResult(r reply) (EditResult, error) {

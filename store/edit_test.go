@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -449,7 +450,7 @@ func TestEditKeepsUnknownFields(t *testing.T) {
 
 // TestEditStale moves a unique value between Edit's read and its script:
 // the script must refuse to write with the wrong buckets, and Edit must
-// read again and succeed.
+// run again from the profile the refusal carries, and succeed.
 func TestEditStale(t *testing.T) {
 	f := newFixture(t)
 	f.set(t, "u1", Changes{Username: ptr("first")})
@@ -458,16 +459,21 @@ func TestEditStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.readUnique(ctxT(t), call); err != nil {
-		t.Fatal(err)
-	}
+	read := f.profile(t, "u1")
+	f.useCurrent(call, read.unique)
 	f.set(t, "u1", Changes{Username: ptr("second")})
 	v, err := f.run(ctxT(t), scriptEdit, call.keys, call.args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r, err := parseReply(v); err != nil || r.status != "stale" {
+	r, err := parseReply(v)
+	if err != nil || r.status != "stale" {
 		t.Fatalf("reply = %+v, %v; want stale", r, err)
+	}
+	// The reply carries the profile as it is, to run again from.
+	stored, err := r.str(0)
+	if now := splitProfile(stored); err != nil || now.of(fieldUsername) != "second" {
+		t.Fatalf("stale reply's profile = %q, %v", stored, err)
 	}
 	f.audit(t)
 	f.mustEdit(t, e)
@@ -475,6 +481,55 @@ func TestEditStale(t *testing.T) {
 		t.Fatal("retried edit did not release the value it found")
 	}
 	f.audit(t)
+}
+
+// An edit given the profile its caller read runs one script; without it,
+// changing a value the user already has costs a stale answer and a second
+// script, and nothing else: no separate read.
+func TestEditScriptsPerEdit(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Username: ptr("first"), Email: ptr("a@example.com")})
+	calls := func() (evalsha, get int64) {
+		stats, err := f.raw.Info(ctxT(t), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(stats, "\r\n") {
+			for name, n := range map[string]*int64{"cmdstat_evalsha:calls=": &evalsha, "cmdstat_get:calls=": &get} {
+				if v, ok := strings.CutPrefix(line, name); ok {
+					*n, _ = strconv.ParseInt(v[:strings.IndexByte(v, ',')], 10, 64)
+				}
+			}
+		}
+		return evalsha, get
+	}
+	for _, tc := range []struct {
+		name        string
+		readFirst   bool
+		wantScripts int64
+		username    string
+	}{
+		{"from what the caller read", true, 1, "second"},
+		{"guessing", false, 2, "third"},
+	} {
+		var current *Profile
+		if tc.readFirst {
+			p := f.profile(t, "u1")
+			current = &p
+		}
+		e0, g0 := calls()
+		f.mustEdit(t, Edit{Actor: "u1", Target: "u1", SudoSatisfied: true, Current: current,
+			Changes: Changes{Username: ptr(tc.username), Email: ptr("b" + tc.username + "@example.com")}})
+		e1, g1 := calls()
+		// The GETs a script makes count as GET calls too: one per script.
+		if e1-e0 != tc.wantScripts || g1-g0 != tc.wantScripts {
+			t.Errorf("%s: %d scripts and %d GETs, want %d of each", tc.name, e1-e0, g1-g0, tc.wantScripts)
+		}
+		if p := f.profile(t, "u1"); p.Username != tc.username {
+			t.Errorf("%s: username %q", tc.name, p.Username)
+		}
+		f.audit(t)
+	}
 }
 
 // TestEditRaceSameUser: concurrent edits of one user's unique values each

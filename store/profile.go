@@ -58,6 +58,19 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	return decodeProfile(userID, stored)
 }
 
+// unique is p's value of a unique field, by code.
+func (p *Profile) unique(field string) string {
+	switch field {
+	case fieldUsername:
+		return p.Username
+	case fieldPhone:
+		return p.Phone
+	case fieldEmail:
+		return p.Email
+	}
+	return ""
+}
+
 // errEmptyUserID: "" would name the key of no user ("p:"), not a user.
 var errEmptyUserID = errors.New("store: empty user ID")
 

@@ -98,6 +98,11 @@ type Edit struct {
 	// ErrInvalidVerificationToken. A valid token is consumed by the edit.
 	VerifyChannels    []string
 	VerificationToken string
+	// Current, if the caller has read the target's profile, is that
+	// profile: the script starts from its username, phone and email. nil
+	// guesses the target has none, as on a first edit. A wrong start costs
+	// a second script, never a wrong write.
+	Current *Profile
 }
 
 // EditResult says what an applied edit changed.

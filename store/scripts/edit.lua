@@ -27,7 +27,8 @@
 --
 -- Replies:
 --   {'ok', created (0/1), changed field codes...}
---   {'stale'}                      a unique field's value is not what the caller read: nothing done, read again
+--   {'stale', profile}             a unique field's value is not what the caller read: nothing done;
+--                                  the stored profile ('' if none), to run again from
 --   {'rate_limited', pttl}         too many edits; retry after pttl ms
 --   {'user_not_found'}
 --   {'sudo_required'}
@@ -72,7 +73,7 @@ end
 -- unique value moved since, they may be the wrong ones.
 for _, c in ipairs(changes) do
   if c.bucket and c.cur ~= c.read then
-    return { 'stale' }
+    return { 'stale', stored or '' }
   end
 end
 
