@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
 	"go.uber.org/zap"
 
@@ -263,7 +262,7 @@ var contactFields = []contactField{
 		name:  channelPhone,
 		get:   func(c *store.Changes) *string { return c.Phone },
 		bound: func(p *store.Profile) string { return p.Phone },
-		key:   phoneKey,
+		key:   profile.PhoneKey,
 	},
 	{
 		name:  channelEmail,
@@ -281,10 +280,6 @@ const maxUserIDBytes = 256
 func validUserID(id string) bool {
 	return len(id) <= maxUserIDBytes && printable(id)
 }
-
-// phoneKey is the uniqueness key of a stored phone display form
-// ("+86 13000000000" → "+8613000000000"), as profile.Phone defines it.
-func phoneKey(display string) string { return strings.Replace(display, " ", "", 1) }
 
 func phoneDisplay(s string) (string, error) {
 	p, err := profile.ParsePhone(s)

@@ -219,7 +219,7 @@ func FuzzDecodeSendCode(f *testing.F) {
 		switch to.channel {
 		case channelPhone:
 			p, err := profile.ParsePhone(to.display)
-			if err != nil || p.Display != to.display || p.E164 != to.key || phoneKey(to.display) != to.key {
+			if err != nil || p.Display != to.display || p.E164 != to.key || profile.PhoneKey(to.display) != to.key {
 				t.Fatalf("phone recipient %+v does not re-parse to itself (%+v, %v)", to, p, err)
 			}
 			if to.wireChannel() != "sms" {

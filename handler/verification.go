@@ -173,7 +173,7 @@ func (a *API) boundContact(c *call, phone bool) (contact, *apiError) {
 		if !ok || p.Phone == "" {
 			return contact{}, invalidArgument("phone_number: you have no bound phone number to send a code to")
 		}
-		return contact{channel: channelPhone, key: phoneKey(p.Phone), display: p.Phone}, nil
+		return contact{channel: channelPhone, key: profile.PhoneKey(p.Phone), display: p.Phone}, nil
 	}
 	if !ok || p.Email == "" {
 		return contact{}, invalidArgument("email: you have no bound email address to send a code to")

@@ -2,6 +2,7 @@ package profile
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -41,3 +42,8 @@ func ParsePhone(s string) (Phone, error) {
 	nsn := phonenumbers.GetNationalSignificantNumber(num)
 	return Phone{Display: cc + " " + nsn, E164: cc + nsn}, nil
 }
+
+// PhoneKey is the uniqueness key of a stored display form: E164 is Display
+// without its one space ("+86 13000000000" → "+8613000000000"). The store's
+// scripts compute the same key from stored values (key_of in lib.lua).
+func PhoneKey(display string) string { return strings.Replace(display, " ", "", 1) }

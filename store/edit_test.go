@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authedge/caddy-authedge/profile"
 )
 
 func TestEditCreatesProfile(t *testing.T) {
@@ -562,7 +564,7 @@ func TestEditRaceSameUser(t *testing.T) {
 		}
 	}
 	p := f.profile(t, "u1")
-	if f.owner(t, fieldUsername, foldKey(p.Username)) != "u1" || f.owner(t, fieldEmail, p.Email) != "u1" {
+	if f.owner(t, fieldUsername, profile.FoldKey(p.Username)) != "u1" || f.owner(t, fieldEmail, p.Email) != "u1" {
 		t.Errorf("final values %q, %q not indexed", p.Username, p.Email)
 	}
 	f.audit(t)

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+
+	"github.com/authedge/caddy-authedge/profile"
 )
 
 // The whole key layout of an environment lives in this file. Every key is
@@ -179,28 +181,11 @@ func bucketOf(key string) uint32 {
 func uniqueKey(field, display string) string {
 	switch field {
 	case fieldUsername, fieldEmail:
-		return foldKey(display)
+		return profile.FoldKey(display)
 	case fieldPhone:
-		return strings.Replace(display, " ", "", 1)
+		return profile.PhoneKey(display)
 	}
 	return display
-}
-
-// foldKey lowercases ASCII letters only, byte by byte, exactly as Redis's
-// Lua string.lower does in the C locale Redis runs in.
-func foldKey(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // digest is the hex SHA-256 of a secret: what Redis holds instead of it.
