@@ -54,9 +54,8 @@ func TestBatchedReadsAnswerEachReader(t *testing.T) {
 func TestBatchedScriptsAndReadsAfterScriptFlush(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	if _, err := f.EnsureProfile(ctx, "warm"); err != nil {
-		t.Fatal(err)
-	}
+	// Load edit.lua (and make a profile to read), then have Redis forget it.
+	f.set(t, "warm", Changes{Nickname: ptr("warm")})
 	if err := f.raw.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
