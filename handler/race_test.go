@@ -101,23 +101,25 @@ func TestConcurrentEditsOfOneProfileStayConsistent(t *testing.T) {
 	// indexes and profiles agree afterwards.
 	e := newEnv(t, verificationOff(), withStoreTimeout(10*time.Second), withEditLimit(1000, time.Minute))
 	a, b := e.token("alice"), e.token("bob")
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		statuses = map[string]map[int]int{"alice": {}, "bob": {}}
+	)
+	edit := func(user, tok, name string) {
+		defer wg.Done()
+		r := httptest.NewRequest(http.MethodPost, pathEdit, strings.NewReader(`{"username":"`+name+`"}`))
+		r.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		e.api.ServeHTTP(w, r)
+		mu.Lock()
+		statuses[user][w.Code]++
+		mu.Unlock()
+	}
 	for i := 0; i < 40; i++ {
 		wg.Add(2)
-		go func(i int) {
-			defer wg.Done()
-			name := []string{"first", "second"}[i%2]
-			r := httptest.NewRequest(http.MethodPost, pathEdit, strings.NewReader(`{"username":"`+name+`"}`))
-			r.Header.Set("Authorization", "Bearer "+a)
-			e.api.ServeHTTP(httptest.NewRecorder(), r)
-		}(i)
-		go func(i int) {
-			defer wg.Done()
-			name := []string{"FIRST", "SECOND"}[(i+1)%2]
-			r := httptest.NewRequest(http.MethodPost, pathEdit, strings.NewReader(`{"username":"`+name+`"}`))
-			r.Header.Set("Authorization", "Bearer "+b)
-			e.api.ServeHTTP(httptest.NewRecorder(), r)
-		}(i)
+		go edit("alice", a, []string{"first", "second"}[i%2])
+		go edit("bob", b, []string{"FIRST", "SECOND"}[(i+1)%2])
 	}
 	wg.Wait()
 	problems, err := e.store.Audit(t.Context())
@@ -126,6 +128,18 @@ func TestConcurrentEditsOfOneProfileStayConsistent(t *testing.T) {
 	}
 	if len(problems) > 0 {
 		t.Fatalf("store audit: %v", problems)
+	}
+	// An audit of edits that all failed would be clean too: each user must
+	// have got through, and nothing but a conflict may have refused them.
+	for user, got := range statuses {
+		if got[http.StatusOK] == 0 {
+			t.Errorf("%s: no edit succeeded: %v", user, got)
+		}
+		for code := range got {
+			if code != http.StatusOK && code != http.StatusConflict {
+				t.Errorf("%s: status %d in %v", user, code, got)
+			}
+		}
 	}
 	ua, ub := e.me("alice").str("username"), e.me("bob").str("username")
 	if ua != "" && strings.EqualFold(ua, ub) {
