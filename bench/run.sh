@@ -47,8 +47,10 @@ BUILD=${BUILD:-1}
 # from the per-run logs that the last run left in $OUT/log.
 REPORT_ONLY=${REPORT_ONLY:-0}
 
-CADDY_VERSION=v2.11.9
-XCADDY_VERSION=v0.4.5
+# The peer is built on the Caddy and xcaddy that ./xcaddy.sh pins.
+CADDY_VERSION=$(sed -n 's/^CADDY_VERSION=//p' xcaddy.sh)
+XCADDY_VERSION=$(sed -n 's/^XCADDY_VERSION=//p' xcaddy.sh)
+[[ -n $CADDY_VERSION && -n $XCADDY_VERSION ]] || { echo "bench: no versions in xcaddy.sh" >&2; exit 1; }
 PEER_MODULE=github.com/greenpau/caddy-security
 PEER_VERSION=v1.1.64
 PEER_BIN=${PEER_BIN:-$OUT/caddy-security}
@@ -187,7 +189,7 @@ ensure_tools() {
 	command -v ss >/dev/null || missing+=(iproute2)
 	if ((${#missing[@]})); then
 		log "installing ${missing[*]}"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+		./scripts/apt-install.sh "${missing[@]}" >/dev/null
 	fi
 	XCADDY=$(go env GOPATH)/bin/xcaddy
 	if [[ ! -x $XCADDY ]]; then
@@ -198,13 +200,8 @@ ensure_tools() {
 
 build() {
 	if [[ $BUILD == 1 ]]; then
-		if [[ -x ./xcaddy.sh ]]; then
-			log "building ./caddy (./xcaddy.sh)"
-			./xcaddy.sh
-		else
-			log "building ./caddy (xcaddy, no xcaddy.sh yet)"
-			"$XCADDY" build "$CADDY_VERSION" --with "github.com/authedge/caddy-authedge@v0.0.0=." --output ./caddy
-		fi
+		log "building ./caddy (./xcaddy.sh)"
+		./xcaddy.sh
 	fi
 	[[ -x $CADDY_BIN ]] || die "no $CADDY_BIN"
 	# Run a copy: ./caddy is shared, and anyone's ./xcaddy.sh may replace it

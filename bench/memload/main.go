@@ -226,8 +226,11 @@ func loadRedis(args []string) error {
 	defer st.Close()
 
 	var done atomic.Int64
+	// firstErr is written once by a worker and read after wg.Wait; the
+	// feeding loop only watches failed.
 	var firstErr error
 	var errOnce sync.Once
+	var failed atomic.Bool
 	next := make(chan int, 1024)
 	var wg sync.WaitGroup
 	began := time.Now()
@@ -246,7 +249,7 @@ func loadRedis(args []string) error {
 					}
 				}
 				if err != nil {
-					errOnce.Do(func() { firstErr = fmt.Errorf("profile %d: %w", i, err) })
+					errOnce.Do(func() { firstErr = fmt.Errorf("profile %d: %w", i, err); failed.Store(true) })
 					continue
 				}
 				done.Add(1)
@@ -254,7 +257,7 @@ func loadRedis(args []string) error {
 		}()
 	}
 	for i := *start; i < *start+*n; i++ {
-		if firstErr != nil {
+		if failed.Load() {
 			break
 		}
 		next <- i
