@@ -203,7 +203,10 @@ func (a *API) serveVerifyCode(w http.ResponseWriter, c *call) *apiError {
 	if id == "" || len(id) > 128 {
 		return invalidArgument("verification_id: required, as returned by POST /auth/v1/verification")
 	}
-	if code == "" || len(code) > 16 {
+	// Neither was issued unless it has the shape secret gives it: such a
+	// pair is answered as an unknown one, without a round trip, and junk
+	// never becomes part of a key.
+	if !secret.IsID(id) || !secret.IsCode(code) {
 		return errInvalidVerificationCode
 	}
 	tok := secret.Token()

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -210,6 +211,41 @@ func TestSendCodeBodyRules(t *testing.T) {
 	}
 	if n := len(e.sender.Attempts()); n != 0 {
 		t.Fatalf("%d codes sent for refused requests", n)
+	}
+}
+
+// A verification_id or code that secret never issued is answered as an
+// unknown one without a round trip: it never becomes part of a key.
+func TestVerifyRefusesMalformedBeforeRedis(t *testing.T) {
+	e := newEnv(t)
+	scripts := func() string {
+		stats, err := e.rawRedis().Info(context.Background(), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(stats, "\r\n") {
+			if strings.HasPrefix(line, "cmdstat_eval") {
+				return line
+			}
+		}
+		return ""
+	}
+	before := scripts()
+	for _, c := range [][2]string{
+		{"id\nwith a newline", "123456"},
+		{strings.Repeat("x", 21) + ".", "123456"},
+		{"AAAAAAAAAAAAAAAAAAAAAA", "12345"},
+		{"AAAAAAAAAAAAAAAAAAAAAA", "12345x"},
+	} {
+		e.verify(c[0], c[1]).wantError(t, 400, "invalid_verification_code")
+	}
+	if after := scripts(); after != before {
+		t.Errorf("malformed pairs ran scripts: %q -> %q", before, after)
+	}
+	// A well-formed unknown pair is looked up, and refused the same way.
+	e.verify("AAAAAAAAAAAAAAAAAAAAAA", "123456").wantError(t, 400, "invalid_verification_code")
+	if scripts() == before {
+		t.Error("a well-formed pair was not looked up: the check above cannot fail")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"math/big"
+	"strings"
 )
 
 // Code returns a uniformly random 6-digit decimal code, leading zeros kept.
@@ -40,4 +41,25 @@ func ID() string {
 		panic("secret: crypto/rand failed: " + err.Error())
 	}
 	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// IsCode, IsID and IsToken report whether s has the shape Code, ID or
+// Token gives. A value of another shape was not issued here: the caller
+// can refuse it without looking it up, and it never becomes part of a key.
+func IsCode(s string) bool { return len(s) == 6 && strings.Trim(s, "0123456789") == "" }
+
+// IsID: see IsCode.
+func IsID(s string) bool { return len(s) == 22 && isBase64URL(s) }
+
+// IsToken: see IsCode.
+func IsToken(s string) bool { return len(s) == 43 && isBase64URL(s) }
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
