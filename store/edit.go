@@ -140,8 +140,8 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		if strings.Contains(*v, profileSeparator) {
 			return nil, fmt.Errorf("store: %s contains U+001F, which profiles reserve", f.name)
 		}
-		key := ""
-		if *v != "" {
+		key := "" // a field without an index is its own key: not sent twice
+		if *v != "" && isUnique(f.code) {
 			key = uniqueKey(f.code, *v)
 		}
 		c.args = append(c.args, f.code, *v, key, "")

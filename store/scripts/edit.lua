@@ -20,7 +20,8 @@
 -- ARGV[8] the contacts whose change needs a verification token ("pe")
 -- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
 -- ARGV[10 ..] four per field changed, each field once: its code (n u p e a
---         g d), the new display value ("" removes), its uniqueness key, and
+--         g d), the new display value ("" removes), its uniqueness key (""
+--         for a field without an index, whose value is its own key), and
 --         the current display value the caller read (unique fields: it
 --         chose the current value's bucket from it). Only the fields given
 --         are sent: every argument costs Redis a string and Lua a value.
@@ -57,7 +58,13 @@ for at = 10, #ARGV, 4 do
     return redis.error_reply('edit: bad or repeated field code ' .. code)
   end
   seen[code] = true
-  local c = { code = code, new = ARGV[at + 1], key = ARGV[at + 2], read = ARGV[at + 3], cur = p[code] }
+  local c = { code = code, new = ARGV[at + 1], read = ARGV[at + 3], cur = p[code] }
+  -- A field without an index is its own key, and is not sent twice.
+  c.key = UNIQUE[code] and ARGV[at + 2] or c.new
+  -- c.old: the bound value's key ('' for none); c.moves: the edit binds
+  -- another key than that (or removes the value), not just a new spelling.
+  c.old = c.cur ~= '' and key_of(code, c.cur) or ''
+  c.moves = c.key ~= c.old
   if UNIQUE[code] then
     -- c.bucket: KEYS position of the new value's bucket; the current one's follows.
     c.bucket = bucket
@@ -99,8 +106,7 @@ end
 -- or removing it.
 if ARGV[6] ~= '1' then
   for _, c in ipairs(changes) do
-    if string.find(ARGV[7], c.code, 1, true) and c.cur ~= '' and
-        (c.new == '' or c.key ~= key_of(c.code, c.cur)) then
+    if string.find(ARGV[7], c.code, 1, true) and c.old ~= '' and c.moves then
       return { 'sudo_required' }
     end
   end
@@ -110,8 +116,7 @@ end
 -- user, this channel and this exact key. One token proves one contact.
 local token_used = false
 for _, c in ipairs(changes) do
-  if string.find(ARGV[8], c.code, 1, true) and c.new ~= '' and
-      (c.cur == '' or c.key ~= key_of(c.code, c.cur)) then
+  if string.find(ARGV[8], c.code, 1, true) and c.new ~= '' and c.moves then
     if ARGV[9] ~= '1' then
       return { 'verification_required' }
     end
@@ -127,8 +132,7 @@ end
 -- index does not say whom: the target's own current value, in any case or
 -- format, is the one indexed key that is not a conflict.
 for _, c in ipairs(changes) do
-  if c.bucket and c.new ~= '' and (c.cur == '' or c.key ~= key_of(c.code, c.cur)) and
-      redis.call('HEXISTS', KEYS[c.bucket], c.key) == 1 then
+  if c.bucket and c.new ~= '' and c.moves and redis.call('HEXISTS', KEYS[c.bucket], c.key) == 1 then
     return { 'conflict', c.code }
   end
 end
@@ -138,11 +142,8 @@ end
 local reply = { 'ok', create and 1 or 0 }
 for _, c in ipairs(changes) do
   if c.bucket then
-    if c.cur ~= '' then
-      local old = key_of(c.code, c.cur)
-      if c.new == '' or old ~= c.key then
-        redis.call('HDEL', KEYS[c.bucket + 1], old)
-      end
+    if c.old ~= '' and c.moves then
+      redis.call('HDEL', KEYS[c.bucket + 1], c.old)
     end
     if c.new ~= '' then
       redis.call('HSET', KEYS[c.bucket], c.key, '1')
