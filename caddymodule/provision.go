@@ -122,6 +122,10 @@ func (h *Handler) sender(webhookSecret string) notify.Sender {
 	v := &h.Verification
 	switch {
 	case v.Webhook != nil:
+		if v.Webhook.InClearText() {
+			h.logger.Warn("the verification webhook is plain http to another host: codes, phone numbers " +
+				"and emails cross the network unencrypted; use https unless that network is private")
+		}
 		return notify.NewWebhook(v.Webhook.URL, webhookSecret, &http.Client{}, webhookTimeout)
 	case v.Log:
 		h.logger.Warn("verification codes are written to this log: for development only; " +

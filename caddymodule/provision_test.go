@@ -359,6 +359,20 @@ func TestSender(t *testing.T) {
 		t.Error("webhook configured, sender is not a *notify.Webhook")
 	}
 
+	for url, wantWarning := range map[string]bool{
+		"http://sms.internal:8080/codes": true,
+		"http://127.0.0.1:9000/codes":    false,
+		"http://localhost/codes":         false,
+		"https://notify.example/codes":   false,
+	} {
+		before := logs.FilterMessageSnippet("unencrypted").Len()
+		h.Verification.Webhook = &config.Webhook{URL: url}
+		h.sender("secret")
+		if warned := logs.FilterMessageSnippet("unencrypted").Len() > before; warned != wantWarning {
+			t.Errorf("%s: warned %v, want %v", url, warned, wantWarning)
+		}
+	}
+
 	h.Verification.Webhook = nil
 	h.Verification.Log = true
 	if _, ok := h.sender("").(*notify.Log); !ok {

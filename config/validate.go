@@ -125,6 +125,15 @@ func badJWKSURL(raw string) string {
 	return "must be an https URL"
 }
 
+// InClearText reports whether deliveries to w travel unencrypted beyond
+// this machine: plain http to a host that is not loopback. It is allowed
+// (an SMS gateway inside the same private network is common), and worth a
+// warning: the bodies carry codes and full phone numbers and emails.
+func (w *Webhook) InClearText() bool {
+	u, err := url.Parse(w.URL)
+	return err == nil && u.Scheme == "http" && !isLoopback(u.Hostname())
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
