@@ -96,7 +96,7 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 		cerr := a.deps.Store.CancelVerification(cctx, v)
 		cancel()
 		a.log.Warn("verification code delivery failed",
-			zap.String("channel", msg.Channel), zap.String("to", maskContact(to)), zap.Error(err), zap.NamedError("cancel_error", cerr))
+			zap.String("channel", msg.Channel), zap.String("to", profile.MaskContact(to.channel == channelEmail, to.display)), zap.Error(err), zap.NamedError("cancel_error", cerr))
 		e := unavailable()
 		e.description = "the verification code could not be delivered; retry later"
 		return e
@@ -220,13 +220,6 @@ func (a *API) serveVerifyCode(w http.ResponseWriter, c *call) *apiError {
 	b = strconv.AppendInt(b, int64(seconds(a.policy.tokenTTL)), 10)
 	writeJSON(w, http.StatusOK, append(b, '}'))
 	return nil
-}
-
-func maskContact(c contact) string {
-	if c.channel == channelPhone {
-		return profile.MaskPhone(c.display)
-	}
-	return profile.MaskEmail(c.display)
 }
 
 // printable rejects control characters (C0, DEL and C1) and format

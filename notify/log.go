@@ -30,18 +30,10 @@ func (l *Log) Send(_ context.Context, m Message) error {
 	l.logger.Warn("verification code (development sender: codes are logged, not delivered)",
 		zap.String("verification_id", m.VerificationID),
 		zap.String("channel", m.Channel),
-		zap.String("to", maskContact(m.Channel, m.To)),
+		zap.String("to", profile.MaskContact(m.Channel == "email", m.To)),
 		zap.String("code", m.Code),
 		zap.String("usage", m.Usage),
 		zap.Int("expires_in", m.ExpiresIn),
 	)
 	return nil
-}
-
-// maskContact gives the log-safe form of a contact on its channel.
-func maskContact(channel, to string) string {
-	if channel == "email" {
-		return profile.MaskEmail(to)
-	}
-	return profile.MaskPhone(to)
 }

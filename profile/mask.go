@@ -57,3 +57,11 @@ func allDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// MaskContact is MaskEmail for an email address, MaskPhone otherwise.
+func MaskContact(isEmail bool, contact string) string {
+	if isEmail {
+		return MaskEmail(contact)
+	}
+	return MaskPhone(contact)
+}

@@ -66,3 +66,12 @@ func FuzzMaskPhone(f *testing.F) {
 		}
 	})
 }
+
+func TestMaskContactPicksTheChannel(t *testing.T) {
+	if got := MaskContact(true, "zhang@example.com"); got != MaskEmail("zhang@example.com") {
+		t.Errorf("email: %q", got)
+	}
+	if got := MaskContact(false, "+86 13000000000"); got != MaskPhone("+86 13000000000") {
+		t.Errorf("phone: %q", got)
+	}
+}
