@@ -18,12 +18,7 @@ local t = redis.call('HMGET', KEYS[1], 'u', 'c', 'k')
 if t[1] ~= ARGV[1] then
   return { 'invalid' }
 end
-local field
-for code, channel in pairs(CHANNEL) do
-  if channel == t[2] then
-    field = code
-  end
-end
+local field = FIELD_OF[t[2]]
 if not field then
   return { 'invalid' }
 end

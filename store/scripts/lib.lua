@@ -38,6 +38,8 @@ end
 
 -- CHANNEL names the contact fields as verification tokens record them.
 local CHANNEL = { p = 'phone', e = 'email' }
+-- FIELD_OF is CHANNEL the other way: a channel's field code.
+local FIELD_OF = { phone = 'p', email = 'e' }
 
 -- A profile is one string: the values of LAYOUT joined by SEP, trailing
 -- empty values left out (keys.go's profileLayout).

@@ -31,7 +31,7 @@
 local bound = redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1
 if bound and ARGV[9] == '1' then
   local mine = decode_profile(redis.call('GET', KEYS[5]) or '')
-  local field = ARGV[3] == 'phone' and 'p' or 'e'
+  local field = FIELD_OF[ARGV[3]]
   if mine[field] == '' or key_of(field, mine[field]) ~= ARGV[4] then
     return { 'conflict' }
   end
