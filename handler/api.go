@@ -94,7 +94,10 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		now:       deps.Now,
 		clientIDs: map[string]struct{}{cfg.EnvironmentID: {}},
 		routes:    make(map[string]*endpoint, len(endpoints)),
-		policy:    newPolicy(cfg),
+	}
+	var err error
+	if a.policy, err = newPolicy(cfg); err != nil {
+		return nil, fmt.Errorf("handler: %w", err)
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()

@@ -160,8 +160,8 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 		edit.Current = &current
 	}
 	if self {
-		edit.Sensitive = a.policy.sensitive
-		edit.VerifyChannels = a.policy.verify
+		edit.Sensitive = a.policy.sensitiveSet
+		edit.VerifyChannels = a.policy.verifySet
 		edit.VerificationToken = plan.verificationToken
 		proven, err := a.checkSudo(c, plan, &current)
 		if err != nil {

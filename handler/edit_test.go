@@ -431,3 +431,14 @@ func TestUserIDIsBoundedBeforeRedis(t *testing.T) {
 	body, _ := json.Marshal(map[string]string{"user_id": strings.Repeat("a", maxUserIDBytes), "nickname": "By Admin"})
 	e.editWith(admin, string(body)).wantError(t, 404, "user_not_found")
 }
+
+// The field sets the store's edits take are built once, in New: a name the
+// store cannot take fails there, not on every edit.
+func TestNewRefusesFieldsTheStoreCannotTake(t *testing.T) {
+	e := newEnv(t)
+	cfg := *e.cfg
+	cfg.Sudo.Sensitive = &[]string{"phone", "fax"}
+	if _, err := New(&cfg, Deps{Verifier: e.api.deps.Verifier, Store: e.store}); err == nil || !strings.Contains(err.Error(), "sudo sensitive") {
+		t.Errorf("New with sensitive fax: %v", err)
+	}
+}

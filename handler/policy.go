@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/authedge/caddy-authedge/config"
@@ -19,15 +20,17 @@ type policy struct {
 	// verify lists the channels whose change needs a verification token.
 	verify []string
 	// sensitive lists the fields whose bound value needs sudo to change.
-	sensitive  []string
-	maxAuthAge time.Duration
-	editLimit  store.Limit
-	codeTTL    time.Duration
-	tokenTTL   time.Duration
-	sudoTTL    time.Duration
+	sensitive []string
+	// The same two, as the store's edits take them.
+	verifySet, sensitiveSet store.FieldSet
+	maxAuthAge              time.Duration
+	editLimit               store.Limit
+	codeTTL                 time.Duration
+	tokenTTL                time.Duration
+	sudoTTL                 time.Duration
 }
 
-func newPolicy(cfg *config.Config) policy {
+func newPolicy(cfg *config.Config) (policy, error) {
 	p := policy{
 		verify:     cfg.Verification.RequiredChannels(),
 		sensitive:  cfg.Sudo.SensitiveFields(),
@@ -39,7 +42,14 @@ func newPolicy(cfg *config.Config) policy {
 	if l := cfg.RateLimit.Edits; l != nil {
 		p.editLimit = store.Limit{Count: l.Count, Window: time.Duration(l.Window)}
 	}
-	return p
+	var err error
+	if p.verifySet, err = store.NewContactSet(p.verify...); err != nil {
+		return policy{}, fmt.Errorf("verification required: %w", err)
+	}
+	if p.sensitiveSet, err = store.NewFieldSet(p.sensitive...); err != nil {
+		return policy{}, fmt.Errorf("sudo sensitive: %w", err)
+	}
+	return p, nil
 }
 
 func (p *policy) needsVerification(channel string) bool { return contains(p.verify, channel) }

@@ -60,12 +60,12 @@ func TestCluster(t *testing.T) {
 	if err := s.CheckCode(ctx, "cv3", w.Code, "vt2", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", Sensitive: []string{"email"}, VerifyChannels: []string{"email"},
+	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", Sensitive: fieldSet(t, "email"), VerifyChannels: contactSet(t, "email"),
 		VerificationToken: "vt2", Changes: Changes{Email: ptr("b@example.com")}})
 	if !errors.Is(err, ErrSudoRequired) {
 		t.Fatalf("without sudo: %v", err)
 	}
-	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", SudoSatisfied: true, Sensitive: []string{"email"}, VerifyChannels: []string{"email"},
+	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", SudoSatisfied: true, Sensitive: fieldSet(t, "email"), VerifyChannels: contactSet(t, "email"),
 		VerificationToken: "vt2", Changes: Changes{Email: ptr("b@example.com")}})
 	if err != nil {
 		t.Fatal(err)

@@ -84,14 +84,6 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	if e.Target == "" {
 		return nil, errors.New("store: edit without a target")
 	}
-	sensitive, err := fieldCodes(e.Sensitive, false)
-	if err != nil {
-		return nil, err
-	}
-	verify, err := fieldCodes(e.VerifyChannels, true)
-	if err != nil {
-		return nil, err
-	}
 	if (e.Changes.Nickname != nil && *e.Changes.Nickname == "") || (e.Changes.Username != nil && *e.Changes.Username == "") {
 		return nil, errors.New("store: nickname and username cannot be removed")
 	}
@@ -127,8 +119,8 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			e.RateLimit.Count,
 			e.RateLimit.Window.Milliseconds(),
 			flag(e.SudoSatisfied),
-			sensitive,
-			verify,
+			e.Sensitive.codes,
+			e.VerifyChannels.codes,
 			flag(e.VerificationToken != ""),
 		),
 	}

@@ -152,8 +152,8 @@ func TestEditOwnVariantIsNotConflict(t *testing.T) {
 	res, err := f.Edit(ctxT(t), Edit{
 		Actor: "u1", Target: "u1",
 		Changes:        Changes{Username: ptr("ALICE"), Phone: ptr("+86 13000000000"), Email: ptr("Alice@Example.COM")},
-		Sensitive:      []string{"username", "phone", "email"},
-		VerifyChannels: []string{"phone", "email"},
+		Sensitive:      fieldSet(t, "username", "phone", "email"),
+		VerifyChannels: contactSet(t, "phone", "email"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +287,7 @@ func TestEditSudo(t *testing.T) {
 	f := newFixture(t)
 	f.set(t, "u1", Changes{Username: ptr("alice"), Phone: ptr("+86 13000000000")})
 	edit := func(sudo bool, c Changes) error {
-		_, err := f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", Changes: c, SudoSatisfied: sudo, Sensitive: []string{"phone", "email"}})
+		_, err := f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", Changes: c, SudoSatisfied: sudo, Sensitive: fieldSet(t, "phone", "email")})
 		return err
 	}
 	wantErr(t, edit(false, Changes{Phone: ptr("+86 13000000001")}), ErrSudoRequired)
@@ -312,7 +312,7 @@ func TestEditSudo(t *testing.T) {
 		t.Fatalf("profile = %+v", p)
 	}
 	// Any field can be sensitive.
-	_, err := f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", Changes: Changes{Username: ptr("alice3")}, Sensitive: []string{"username"}})
+	_, err := f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", Changes: Changes{Username: ptr("alice3")}, Sensitive: fieldSet(t, "username")})
 	wantErr(t, err, ErrSudoRequired)
 	f.audit(t)
 }
@@ -342,7 +342,7 @@ func TestEditVerification(t *testing.T) {
 	edit := func(c Changes, token string) error {
 		_, err := f.Edit(ctxT(t), Edit{
 			Actor: "u1", Target: "u1", Changes: c, SudoSatisfied: true,
-			VerifyChannels: []string{"phone", "email"}, VerificationToken: token,
+			VerifyChannels: contactSet(t, "phone", "email"), VerificationToken: token,
 		})
 		return err
 	}
@@ -374,7 +374,7 @@ func TestEditVerification(t *testing.T) {
 	if err := edit(Changes{Email: ptr("")}, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", Changes: Changes{Phone: ptr("+86 13000000000")}, SudoSatisfied: true, VerifyChannels: []string{"email"}})
+	_, err := f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", Changes: Changes{Phone: ptr("+86 13000000000")}, SudoSatisfied: true, VerifyChannels: contactSet(t, "email")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +387,7 @@ func TestEditTokenKeptWhenEditFails(t *testing.T) {
 	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
 	e := Edit{
 		Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
-		VerifyChannels: []string{"email"}, VerificationToken: tok,
+		VerifyChannels: contactSet(t, "email"), VerificationToken: tok,
 		Changes: Changes{Email: ptr("a@example.com"), Username: ptr("Bob")},
 	}
 	_, err := f.Edit(ctxT(t), e)
@@ -399,10 +399,22 @@ func TestEditTokenKeptWhenEditFails(t *testing.T) {
 	// One token proves one contact.
 	_, err = f.Edit(ctxT(t), Edit{
 		Actor: "u3", Target: "u3", CreateIfMissing: true, SudoSatisfied: true,
-		VerifyChannels: []string{"email", "phone"}, VerificationToken: f.verified(t, "u3", "email", "c@example.com", "c@example.com"),
+		VerifyChannels: contactSet(t, "email", "phone"), VerificationToken: f.verified(t, "u3", "email", "c@example.com", "c@example.com"),
 		Changes: Changes{Email: ptr("c@example.com"), Phone: ptr("+86 13000000009")},
 	})
 	wantErr(t, err, ErrInvalidVerificationToken)
+}
+
+func TestFieldSetsRefuseWhatTheyCannotHold(t *testing.T) {
+	if _, err := NewFieldSet("phone", "password"); err == nil {
+		t.Error("NewFieldSet took an unknown field")
+	}
+	if _, err := NewContactSet("email", "nickname"); err == nil {
+		t.Error("NewContactSet took a field that is not a contact")
+	}
+	if s, err := NewContactSet("phone", "email"); err != nil || s.codes != "pe" {
+		t.Errorf("NewContactSet(phone, email) = %+v, %v", s, err)
+	}
 }
 
 func TestEditRejectsBadRequests(t *testing.T) {
@@ -411,8 +423,6 @@ func TestEditRejectsBadRequests(t *testing.T) {
 	// would refuse every case, whether or not it is checked.
 	for name, e := range map[string]Edit{
 		"no target":           {Actor: "u1"},
-		"unknown sensitive":   {Actor: "u1", Target: "u1", Sensitive: []string{"password"}},
-		"verify a nickname":   {Actor: "u1", Target: "u1", VerifyChannels: []string{"nickname"}},
 		"limit without time":  {Actor: "u1", Target: "u1", RateLimit: Limit{Count: 1}},
 		"limit without actor": {Target: "u1", RateLimit: Limit{Count: 1, Window: time.Minute}},
 		"separator in value":  {Actor: "u1", Target: "u1", Changes: Changes{Description: ptr("a\x1fb")}},
@@ -635,7 +645,7 @@ func TestEditRaceOneToken(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				results[i], errs[i] = f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", SudoSatisfied: true,
-					VerifyChannels: []string{"email"}, VerificationToken: tok,
+					VerifyChannels: contactSet(t, "email"), VerificationToken: tok,
 					Changes: Changes{Email: ptr("new@example.com"), Nickname: ptr(fmt.Sprint("racer", i))}})
 			}()
 		}

@@ -89,20 +89,38 @@ type Edit struct {
 	// SudoSatisfied false makes the script refuse (ErrSudoRequired) to
 	// replace or remove an already bound value of a field in Sensitive.
 	SudoSatisfied bool
-	// Sensitive names the fields ("phone", "email") that need sudo.
-	Sensitive []string
+	// Sensitive are the fields ("phone", "email") that need sudo.
+	Sensitive FieldSet
 	// VerifyChannels names the contacts ("phone", "email") whose change to
 	// a new non-empty value (one whose key differs from the bound one)
 	// needs VerificationToken: missing is ErrVerificationRequired, not
 	// matching (user, channel, key) or spent is
 	// ErrInvalidVerificationToken. A valid token is consumed by the edit.
-	VerifyChannels    []string
+	VerifyChannels    FieldSet
 	VerificationToken string
 	// Current, if the caller has read the target's profile, is that
 	// profile: the script starts from its username, phone and email. nil
 	// guesses the target has none, as on a first edit. A wrong start costs
 	// a second script, never a wrong write.
 	Current *Profile
+}
+
+// FieldSet is a set of profile fields in the form edit.lua takes them.
+// Edits take their sets from configuration: they are named and checked
+// once, by NewFieldSet or NewContactSet, not on every edit.
+type FieldSet struct{ codes string }
+
+// NewFieldSet is the set of the named editable fields ("nickname",
+// "phone", ...).
+func NewFieldSet(names ...string) (FieldSet, error) {
+	codes, err := fieldCodes(names, false)
+	return FieldSet{codes}, err
+}
+
+// NewContactSet is the set of the named contact fields: "phone", "email".
+func NewContactSet(names ...string) (FieldSet, error) {
+	codes, err := fieldCodes(names, true)
+	return FieldSet{codes}, err
 }
 
 // EditResult says what an applied edit changed.

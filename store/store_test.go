@@ -75,6 +75,24 @@ func ctxT(t testing.TB) context.Context {
 
 func ptr(s string) *string { return &s }
 
+func fieldSet(t testing.TB, names ...string) FieldSet {
+	t.Helper()
+	s, err := NewFieldSet(names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func contactSet(t testing.TB, names ...string) FieldSet {
+	t.Helper()
+	s, err := NewContactSet(names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // mustEdit applies e and fails the test on any error.
 func (f *fixture) mustEdit(t testing.TB, e Edit) EditResult {
 	t.Helper()
