@@ -55,7 +55,8 @@ type API struct {
 // endpoint is one intercepted path: the method it accepts and what serves it
 // once the common checks of SPEC 3 have passed.
 type endpoint struct {
-	name      string
+	name      string // for logs
+	path      string
 	method    string
 	hasBody   bool
 	anonymous bool // no access token: only verification/verify (SPEC 3)
@@ -65,21 +66,12 @@ type endpoint struct {
 const apiPrefix = "/auth/v1/"
 
 var endpoints = []*endpoint{
-	{name: "user.basic.edit", method: http.MethodPost, hasBody: true, serve: (*API).serveEdit},
-	{name: "user.me", method: http.MethodGet, serve: (*API).serveMe},
-	{name: "verification", method: http.MethodPost, hasBody: true, serve: (*API).serveSendCode},
-	{name: "verification.verify", method: http.MethodPost, hasBody: true, anonymous: true, serve: (*API).serveVerifyCode},
-	{name: "user.sudo", method: http.MethodPost, hasBody: true, serve: (*API).serveSudo},
-	{name: "user.contact", method: http.MethodPatch, hasBody: true, serve: (*API).serveEditContact},
-}
-
-var endpointPaths = map[string]string{
-	"user.basic.edit":     apiPrefix + "user/basic/edit",
-	"user.me":             apiPrefix + "user/me",
-	"verification":        apiPrefix + "verification",
-	"verification.verify": apiPrefix + "verification/verify",
-	"user.sudo":           apiPrefix + "user/sudo",
-	"user.contact":        apiPrefix + "user/contact",
+	{name: "user.basic.edit", path: apiPrefix + "user/basic/edit", method: http.MethodPost, hasBody: true, serve: (*API).serveEdit},
+	{name: "user.me", path: apiPrefix + "user/me", method: http.MethodGet, serve: (*API).serveMe},
+	{name: "verification", path: apiPrefix + "verification", method: http.MethodPost, hasBody: true, serve: (*API).serveSendCode},
+	{name: "verification.verify", path: apiPrefix + "verification/verify", method: http.MethodPost, hasBody: true, anonymous: true, serve: (*API).serveVerifyCode},
+	{name: "user.sudo", path: apiPrefix + "user/sudo", method: http.MethodPost, hasBody: true, serve: (*API).serveSudo},
+	{name: "user.contact", path: apiPrefix + "user/contact", method: http.MethodPatch, hasBody: true, serve: (*API).serveEditContact},
 }
 
 // New builds an API. cfg must have had ApplyDefaults and pass Validate.
@@ -109,7 +101,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		a.clientIDs[id] = struct{}{}
 	}
 	for _, ep := range endpoints {
-		a.routes[endpointPaths[ep.name]] = ep
+		a.routes[ep.path] = ep
 	}
 	return a, nil
 }
@@ -189,7 +181,7 @@ func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 }
 
 // storeError maps a store failure that no endpoint handles itself.
-func (a *API) storeError(ep string, err error) *apiError {
+func (a *API) storeError(c *call, err error) *apiError {
 	var conflictErr *store.ConflictError
 	var limited *store.RateLimitedError
 	switch {
@@ -210,7 +202,7 @@ func (a *API) storeError(ep string, err error) *apiError {
 	case errors.Is(err, store.ErrInvalidCode):
 		return errInvalidVerificationCode
 	}
-	a.log.Error("store failed", zap.String("endpoint", ep), zap.Error(err))
+	a.log.Error("store failed", zap.String("endpoint", c.endpoint), zap.Error(err))
 	return internalError()
 }
 

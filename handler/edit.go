@@ -138,7 +138,7 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 		var err error
 		current, exists, err = a.deps.Store.Profile(ctx, target)
 		if err != nil {
-			return a.storeError(c.endpoint, err)
+			return a.storeError(c, err)
 		}
 		if !exists && !self {
 			return errUserNotFound
@@ -175,7 +175,7 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 
 	res, serr := a.deps.Store.Edit(ctx, edit)
 	if serr != nil {
-		return a.storeError(c.endpoint, serr)
+		return a.storeError(c, serr)
 	}
 	if ce := a.log.Check(zap.InfoLevel, "profile edited"); ce != nil {
 		ce.Write(zap.String("actor", caller), zap.String("target", target),
@@ -212,7 +212,7 @@ func (a *API) checkSudo(c *call, plan *editPlan, current *store.Profile) (bool, 
 	if plan.sudoToken != "" {
 		ok, err := a.deps.Store.SudoValid(c.r.Context(), c.claims.Subject, plan.sudoToken)
 		if err != nil {
-			return false, a.storeError(c.endpoint, err)
+			return false, a.storeError(c, err)
 		}
 		if ok {
 			return true, nil

@@ -13,7 +13,7 @@ import (
 func (a *API) serveMe(w http.ResponseWriter, c *call) *apiError {
 	p, err := a.deps.Store.EnsureProfile(c.r.Context(), c.claims.Subject)
 	if err != nil {
-		return a.storeError("user.me", err)
+		return a.storeError(c, err)
 	}
 	writeJSON(w, http.StatusOK, appendProfile(make([]byte, 0, 512), &p))
 	return nil

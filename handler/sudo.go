@@ -30,7 +30,7 @@ func (a *API) serveSudo(w http.ResponseWriter, c *call) *apiError {
 	}
 	sudo := secret.Token()
 	if err := a.deps.Store.IssueSudo(c.r.Context(), c.claims.Subject, vt, sudo, a.policy.sudoTTL); err != nil {
-		return a.storeError("user.sudo", err)
+		return a.storeError(c, err)
 	}
 	b := make([]byte, 0, 96)
 	b = append(b, `{"sudo_token":`...)

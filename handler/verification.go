@@ -78,7 +78,7 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	ctx := c.r.Context()
 	isUser, serr := a.deps.Store.StartVerification(ctx, v)
 	if serr != nil {
-		return a.storeError("verification", serr)
+		return a.storeError(c, serr)
 	}
 	msg := notify.Message{
 		VerificationID: v.ID,
@@ -167,7 +167,7 @@ func parseContact(phone, email *string) (contact, *apiError) {
 func (a *API) boundContact(c *call, phone bool) (contact, *apiError) {
 	p, ok, err := a.deps.Store.Profile(c.r.Context(), c.claims.Subject)
 	if err != nil {
-		return contact{}, a.storeError("verification", err)
+		return contact{}, a.storeError(c, err)
 	}
 	if phone {
 		if !ok || p.Phone == "" {
@@ -211,7 +211,7 @@ func (a *API) serveVerifyCode(w http.ResponseWriter, c *call) *apiError {
 	}
 	tok := secret.Token()
 	if err := a.deps.Store.CheckCode(c.r.Context(), id, code, tok, a.policy.tokenTTL); err != nil {
-		return a.storeError("verification.verify", err)
+		return a.storeError(c, err)
 	}
 	b := make([]byte, 0, 96)
 	b = append(b, `{"verification_token":`...)
