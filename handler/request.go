@@ -114,9 +114,8 @@ func (a *API) authenticate(c *call) *apiError {
 	if !validUserID(claims.Subject) {
 		return unauthenticated("the access token's sub is not a usable user ID (at most 256 bytes, no control characters)")
 	}
-	// A bound token needs the header: an empty device claim matches no
-	// header (they are never empty), rather than matching its absence.
-	if claims.HasDevice && (c.deviceID == "" || claims.DeviceID != c.deviceID) {
+	// A bound token needs the same header (token refuses an empty claim).
+	if claims.DeviceID != "" && claims.DeviceID != c.deviceID {
 		return unauthenticated("the access token is bound to another device (x-device-id)")
 	}
 	c.claims = claims

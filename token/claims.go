@@ -99,7 +99,6 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 		case nameIs(name, s.deviceClaim):
 			idx = claimDevice
 			v.claims.DeviceID, ok = jsonString(value)
-			v.claims.HasDevice = true
 			// An empty binding would bind to no header at all.
 			ok = ok && v.claims.DeviceID != ""
 		default:

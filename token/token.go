@@ -12,10 +12,9 @@ type Claims struct {
 	Scopes string
 	// Admin reports whether Scopes contains the configured admin scope.
 	Admin bool
-	// DeviceID is the value of the configured device claim, and HasDevice
-	// whether the token carries it at all.
-	DeviceID  string
-	HasDevice bool
+	// DeviceID is the value of the configured device claim, "" if the
+	// token has none (an empty claim is refused, so "" means absent).
+	DeviceID string
 	// AuthTime is the auth_time claim; zero if absent.
 	AuthTime time.Time
 	// Expiry is the exp claim.

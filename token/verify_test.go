@@ -36,7 +36,7 @@ func TestAcceptsEachAlgorithm(t *testing.T) {
 			if got.Subject != testSub || !got.Expiry.Equal(testStart.Add(time.Hour)) {
 				t.Fatalf("claims %+v", got)
 			}
-			if got.Admin || got.HasDevice || !got.AuthTime.IsZero() {
+			if got.Admin || got.DeviceID != "" || !got.AuthTime.IsZero() {
 				t.Fatalf("claims %+v: nothing but sub and exp was set", got)
 			}
 		})
@@ -393,7 +393,7 @@ func TestScopeDeviceAndAuthTime(t *testing.T) {
 	mustRefuse(t, v, with(claims{"scope": []string{"admin"}}), "invalid scope claim")
 
 	got := mustVerify(t, v, with(claims{"device_id": "dev-1", "auth_time": testStart.Unix() - 60}))
-	if !got.HasDevice || got.DeviceID != "dev-1" || !got.AuthTime.Equal(testStart.Add(-time.Minute)) {
+	if got.DeviceID != "dev-1" || !got.AuthTime.Equal(testStart.Add(-time.Minute)) {
 		t.Fatalf("claims %+v", got)
 	}
 	mustRefuse(t, v, with(claims{"device_id": 5}), "invalid device claim")
@@ -410,7 +410,7 @@ func TestScopeDeviceAndAuthTime(t *testing.T) {
 		t.Fatalf("claims %+v", got)
 	}
 	got = mustVerify(t, custom, with(claims{"scope": "admin", "device_id": "x"}))
-	if got.Admin || got.HasDevice {
+	if got.Admin || got.DeviceID != "" {
 		t.Fatalf("claims %+v", got)
 	}
 }
