@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,11 +17,6 @@ import (
 // Timeouts of the outside services authedge calls, which SPEC 2 leaves
 // unconfigurable.
 const (
-	// jwksFirstFetchTimeout bounds the fetch of a new jwks_url's keys at
-	// config load; a config whose keys cannot be had does not load.
-	jwksFirstFetchTimeout = 15 * time.Second
-	// jwksFetchTimeout bounds each later refresh.
-	jwksFetchTimeout = 10 * time.Second
 	// webhookTimeout bounds one code delivery, retries included: the
 	// client waiting for its verification_id waits this long at most.
 	webhookTimeout = 5 * time.Second
@@ -139,9 +133,9 @@ func (h *Handler) sender(webhookSecret string) notify.Sender {
 // it first if no handler holds it yet. Cleanup gives the reference back.
 func (h *Handler) acquireJWKS(ctx caddy.Context, url string) (*token.RemoteJWKS, error) {
 	val, _, err := jwksPool.LoadOrNew(url, func() (caddy.Destructor, error) {
-		fetchCtx, cancel := context.WithTimeout(ctx, jwksFirstFetchTimeout)
-		defer cancel()
-		remote, err := token.NewRemoteJWKS(fetchCtx, url, &http.Client{Timeout: jwksFetchTimeout})
+		// token bounds every fetch, the first one included, to 10 s; a
+		// config whose keys cannot be had does not load.
+		remote, err := token.NewRemoteJWKS(ctx, url, nil)
 		if err != nil {
 			return nil, err
 		}
