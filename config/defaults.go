@@ -1,12 +1,17 @@
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+
+	"github.com/authedge/caddy-authedge/token"
+)
 
 // The defaults of SPEC 2. ApplyDefaults fills them into the unset fields.
 const (
-	DefaultLeeway      = 30 * time.Second
-	DefaultAdminScope  = "admin"
-	DefaultDeviceClaim = "device_id"
+	DefaultLeeway      = token.DefaultLeeway
+	DefaultAdminScope  = token.DefaultAdminScope
+	DefaultDeviceClaim = token.DefaultDeviceClaim
 
 	DefaultRedisAddress = "127.0.0.1:6379"
 	DefaultKeyPrefix    = "authedge"
@@ -29,9 +34,7 @@ const (
 
 // DefaultAlgorithms are the JWS algorithms accepted when none are
 // configured: the asymmetric ones in common use.
-func DefaultAlgorithms() []string {
-	return []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
-}
+func DefaultAlgorithms() []string { return slices.Clone(token.DefaultAlgorithms) }
 
 // DefaultChannels are the channels that need verification, and the fields
 // that need sudo, when the configuration does not say: both of them.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/authedge/caddy-authedge/token"
 )
 
 // Validate reports every problem of c at once, each naming the Caddyfile
@@ -56,12 +58,6 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// knownAlgorithms are the JWS algorithms the verifier implements.
-var knownAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
-
-// registeredClaims have a fixed meaning, so device_claim may not be one.
-var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "auth_time"}
-
 func (j *JWT) validate(add func(string, ...any)) {
 	if j.Issuer == "" {
 		add("jwt issuer is required")
@@ -84,25 +80,20 @@ func (j *JWT) validate(add func(string, ...any)) {
 			add("jwt public_key: an empty file name")
 		}
 	}
+	// The token package's own rules, so that what validates is what loads.
 	for _, alg := range j.Algorithms {
-		switch {
-		case slices.Contains(knownAlgorithms, alg):
-		case strings.EqualFold(alg, "none"):
-			add("jwt algorithms: %q is never accepted: an unsigned token proves nothing", alg)
-		case strings.HasPrefix(strings.ToUpper(alg), "HS"):
-			add("jwt algorithms: %q is never accepted: HMAC needs a shared secret, and authedge holds only public keys", alg)
-		default:
-			add("jwt algorithms: unknown algorithm %q (known: %s)", alg, strings.Join(knownAlgorithms, " "))
+		if err := token.CheckAlgorithm(alg); err != nil {
+			add("jwt algorithms: %v", err)
 		}
 	}
 	if j.Leeway < 0 {
 		add("jwt leeway: must be positive")
 	}
-	if strings.IndexFunc(j.AdminScope, unicode.IsSpace) >= 0 {
-		add("jwt admin_scope: holds a space, but the scope claim is space-separated")
+	if err := token.CheckAdminScope(j.AdminScope); err != nil {
+		add("jwt admin_scope: %v", err)
 	}
-	if slices.Contains(registeredClaims, j.DeviceClaim) {
-		add("jwt device_claim: %q is a registered claim with another meaning", j.DeviceClaim)
+	if err := token.CheckDeviceClaim(j.DeviceClaim); err != nil {
+		add("jwt device_claim: %v", err)
 	}
 }
 

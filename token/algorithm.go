@@ -55,11 +55,22 @@ func lookupAlgorithm(name string) (*algorithm, error) {
 	}
 	switch {
 	case strings.EqualFold(name, "none"):
-		return nil, fmt.Errorf("token: algorithm %q is never accepted: unsigned tokens prove nothing", name)
+		return nil, fmt.Errorf("%q is never accepted: an unsigned token proves nothing", name)
 	case strings.HasPrefix(strings.ToUpper(name), "HS"):
-		return nil, fmt.Errorf("token: algorithm %q is never accepted: HMAC needs a shared secret, and authedge holds only public keys", name)
+		return nil, fmt.Errorf("%q is never accepted: HMAC needs a shared secret, and authedge holds only public keys", name)
 	}
-	return nil, fmt.Errorf("token: unsupported algorithm %q", name)
+	known := make([]string, len(algorithms))
+	for i, a := range algorithms {
+		known[i] = a.name
+	}
+	return nil, fmt.Errorf("unknown algorithm %q (known: %s)", name, strings.Join(known, " "))
+}
+
+// CheckAlgorithm says why name cannot be configured as an accepted
+// algorithm, or returns nil: the rule New applies, for config's Validate.
+func CheckAlgorithm(name string) error {
+	_, err := lookupAlgorithm(name)
+	return err
 }
 
 // fits reports whether k can verify signatures of a: the right family, the

@@ -3,8 +3,10 @@ package token
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Defaults applied by New to a zero Config field.
@@ -56,6 +58,23 @@ type Config struct {
 	CacheSize int
 }
 
+// CheckAdminScope says why scope cannot be the admin scope, or returns nil:
+// the scope claim is space-separated, so it may hold no whitespace.
+func CheckAdminScope(scope string) error {
+	if strings.IndexFunc(scope, unicode.IsSpace) >= 0 {
+		return errors.New("holds a space, but the scope claim is space-separated")
+	}
+	return nil
+}
+
+// CheckDeviceClaim says why name cannot be the device claim, or returns nil.
+func CheckDeviceClaim(name string) error {
+	if slices.Contains(registeredClaims, name) {
+		return fmt.Errorf("%q is a registered claim with another meaning", name)
+	}
+	return nil
+}
+
 // registeredClaims are claims whose meaning is fixed, so DeviceClaim may not
 // name one of them.
 var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope", "auth_time"}
@@ -101,16 +120,14 @@ func (cfg *Config) resolve() (*settings, error) {
 	if s.adminScope == "" {
 		s.adminScope = DefaultAdminScope
 	}
-	if strings.ContainsAny(s.adminScope, " \t\r\n") {
-		return nil, fmt.Errorf("token: admin scope %q holds whitespace, but scopes are space-separated", s.adminScope)
+	if err := CheckAdminScope(s.adminScope); err != nil {
+		return nil, fmt.Errorf("token: admin scope: %w", err)
 	}
 	if s.deviceClaim == "" {
 		s.deviceClaim = DefaultDeviceClaim
 	}
-	for _, name := range registeredClaims {
-		if s.deviceClaim == name {
-			return nil, fmt.Errorf("token: device claim %q is a registered claim with another meaning", name)
-		}
+	if err := CheckDeviceClaim(s.deviceClaim); err != nil {
+		return nil, fmt.Errorf("token: device claim: %w", err)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -125,7 +142,7 @@ func (cfg *Config) resolve() (*settings, error) {
 	for _, name := range names {
 		alg, err := lookupAlgorithm(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("token: algorithms: %w", err)
 		}
 		if !containsAlgorithm(s.algorithms, alg) {
 			s.algorithms = append(s.algorithms, alg)
