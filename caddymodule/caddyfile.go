@@ -211,7 +211,7 @@ func parseRateLimit(d *caddyfile.Dispenser, r *config.RateLimit) error {
 		if err != nil || n < 1 {
 			return d.Errf("%s edits: count %q is not a positive integer", dir, args[0])
 		}
-		window, err := parsePositiveDuration(args[1])
+		window, err := parseDuration(args[1], false)
 		if err != nil {
 			return d.Errf("%s edits: window: %v", dir, err)
 		}
@@ -302,30 +302,28 @@ func intArg(d *caddyfile.Dispenser, dir string, min int) (int, error) {
 	return n, nil
 }
 
-// durationArg reads a duration ("500ms", "10m", "1d"). Zero is refused
-// unless zeroOK: an unset duration means its default, so "leeway 0s" would
-// otherwise silently mean 30s.
+// durationArg reads a duration ("500ms", "10m", "1d") given alone.
 func durationArg(d *caddyfile.Dispenser, dir string, zeroOK bool) (config.Duration, error) {
 	s, err := oneArg(d, dir)
 	if err != nil {
 		return 0, err
 	}
+	parsed, err := parseDuration(s, zeroOK)
+	if err != nil {
+		return 0, d.Errf("%s: %v", dir, err)
+	}
+	return parsed, nil
+}
+
+// parseDuration reads a duration. Zero is refused unless zeroOK: an unset
+// duration means its default, so "leeway 0s" would otherwise silently mean
+// 30s.
+func parseDuration(s string, zeroOK bool) (config.Duration, error) {
 	parsed, err := config.ParseDuration(s)
 	switch {
 	case err != nil:
-		return 0, d.Errf("%s: %v", dir, err)
-	case parsed < 0 || (parsed == 0 && !zeroOK):
-		return 0, d.Errf("%s: %q must be positive", dir, s)
-	}
-	return config.Duration(parsed), nil
-}
-
-func parsePositiveDuration(s string) (config.Duration, error) {
-	parsed, err := config.ParseDuration(s)
-	if err != nil {
 		return 0, err
-	}
-	if parsed <= 0 {
+	case parsed < 0 || (parsed == 0 && !zeroOK):
 		return 0, fmt.Errorf("%q must be positive", s)
 	}
 	return config.Duration(parsed), nil
@@ -344,13 +342,8 @@ func channelsArg(d *caddyfile.Dispenser, dir string) (*[]string, error) {
 		}
 		return &[]string{}, nil
 	}
-	for i, ch := range args {
-		if ch != config.ChannelPhone && ch != config.ChannelEmail {
-			return nil, d.Errf("%s: unknown channel %q (phone, email, or off)", dir, ch)
-		}
-		if slices.Contains(args[:i], ch) {
-			return nil, d.Errf("%s: %s is listed twice", dir, ch)
-		}
+	if err := config.CheckChannels(args); err != nil {
+		return nil, d.Errf("%s: %v", dir, err)
 	}
 	return &args, nil
 }

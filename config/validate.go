@@ -234,12 +234,31 @@ func (r *RateLimit) validate(add func(string, ...any)) {
 // validateChannels checks a list of contact channels: phone and email,
 // each at most once.
 func validateChannels(directive string, list []string, add func(string, ...any)) {
-	for i, ch := range list {
-		switch {
-		case ch != ChannelPhone && ch != ChannelEmail:
-			add("%s: unknown channel %q (phone or email, or off)", directive, ch)
-		case slices.Contains(list[:i], ch):
-			add("%s: %s is listed twice", directive, ch)
+	for i := range list {
+		if err := checkChannel(list, i); err != nil {
+			add("%s: %v", directive, err)
 		}
 	}
+}
+
+// CheckChannels says what is wrong with a list of channels (verification
+// required, sudo sensitive), or returns nil: each must be phone or email,
+// once. The Caddyfile parser calls it to point at the line.
+func CheckChannels(list []string) error {
+	for i := range list {
+		if err := checkChannel(list, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkChannel(list []string, i int) error {
+	switch ch := list[i]; {
+	case ch != ChannelPhone && ch != ChannelEmail:
+		return fmt.Errorf("unknown channel %q (phone, email, or off)", ch)
+	case slices.Contains(list[:i], ch):
+		return fmt.Errorf("%s is listed twice", ch)
+	}
+	return nil
 }
