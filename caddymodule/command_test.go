@@ -11,6 +11,7 @@ import (
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
 
 	"github.com/authedge/caddy-authedge/token"
 )
@@ -20,8 +21,25 @@ func TestTokenCommandIsRegistered(t *testing.T) {
 	if !ok {
 		t.Fatal("caddy authedge-token is not registered")
 	}
-	if cmd.CobraFunc == nil || !strings.Contains(cmd.Long, "keygen") {
-		t.Error("authedge-token lacks its keygen subcommand or its help")
+	if cmd.CobraFunc == nil {
+		t.Fatal("authedge-token has no command")
+	}
+	// Build it as caddy's CLI does, and look for what it must offer.
+	cobraCmd := &cobra.Command{Use: cmd.Name}
+	cmd.CobraFunc(cobraCmd)
+	var keygen *cobra.Command
+	for _, sub := range cobraCmd.Commands() {
+		if sub.Name() == "keygen" {
+			keygen = sub
+		}
+	}
+	if keygen == nil || keygen.Flags().Lookup("out") == nil || keygen.Flags().Lookup("type") == nil {
+		t.Errorf("authedge-token lacks its keygen subcommand with --out and --type: %v", cobraCmd.Commands())
+	}
+	for _, flag := range []string{"key", "sub"} {
+		if cobraCmd.Flags().Lookup(flag) == nil {
+			t.Errorf("authedge-token lacks --%s", flag)
+		}
 	}
 }
 
