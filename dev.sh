@@ -66,13 +66,8 @@ if port_busy "${AUTHEDGE_ADMIN##*:}"; then
 fi
 
 if [[ ! -f "$PRIVATE_KEY" || ! -f "$AUTHEDGE_DEV_KEY" ]]; then
-	if ! ./caddy authedge-token keygen --out "$DEV_DIR" >&2; then
-		say "caddy authedge-token keygen failed; making the key pair with openssl"
-		mkdir -p "$DEV_DIR" && chmod 700 "$DEV_DIR"
-		rm -f "$PRIVATE_KEY" "$AUTHEDGE_DEV_KEY"
-		(umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PRIVATE_KEY" 2>/dev/null)
-		openssl pkey -in "$PRIVATE_KEY" -pubout -out "$AUTHEDGE_DEV_KEY"
-	fi
+	# ./caddy was just built and checked by xcaddy.sh: its keygen is there.
+	./caddy authedge-token keygen --out "$DEV_DIR" >&2 || die "caddy authedge-token keygen failed"
 fi
 
 # ---- run ----------------------------------------------------------------------
