@@ -154,9 +154,14 @@ func TestRemotePeriodicRefreshFailureIsLogged(t *testing.T) {
 	k := keys()
 	logger, logs := observedLogger()
 	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
-	r := newRemote(t, srv.URL, remoteOptions{refreshWindow: time.Second, refreshInterval: time.Second, logger: logger})
+	// A password in the URL stays out of the log.
+	url := strings.Replace(srv.URL, "http://", "http://user:s3cret@", 1)
+	r := newRemote(t, url, remoteOptions{refreshWindow: time.Second, refreshInterval: time.Second, logger: logger})
 	srv.serve([]byte(`{"keys":`))
 	waitFor(t, func() bool { return len(warnings(logs, "JWKS refresh failed")) > 0 })
+	if msg := warnings(logs, "JWKS refresh failed")[0].ContextMap()["error"].(string); strings.Contains(msg, "s3cret") || !strings.Contains(msg, "JWK Set") {
+		t.Fatalf("the warning says %q", msg)
+	}
 	if len(r.current().byKid["a"]) != 1 {
 		t.Fatal("a failed refresh dropped the keys")
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	neturl "net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,7 +181,13 @@ func (r *RemoteJWKS) refreshFailed(err error) {
 	if r.life.Err() != nil {
 		return // Close cut it short
 	}
-	r.logger.Warn("JWKS refresh failed; the keys fetched before stay in use", zap.Error(err))
+	r.logger.Warn("JWKS refresh failed; the keys fetched before stay in use", r.redactedError(err))
+}
+
+// redactedError is err for the log, with any password in the URL hidden
+// (httprc quotes the URL in its errors as given).
+func (r *RemoteJWKS) redactedError(err error) zap.Field {
+	return zap.String("error", strings.ReplaceAll(err.Error(), r.url, redactURL(r.url)))
 }
 
 // install makes keys the current set, and logs the keys skipped that the
@@ -253,7 +260,7 @@ func (r *RemoteJWKS) runMissFetch(call *missFetch) {
 		_, err = r.transform(r.url, res)
 	}
 	if err != nil && r.life.Err() == nil {
-		r.logger.Warn("JWKS refresh for an unknown kid failed; the keys fetched before stay in use", zap.Error(err))
+		r.logger.Warn("JWKS refresh for an unknown kid failed; the keys fetched before stay in use", r.redactedError(err))
 	}
 }
 
