@@ -99,6 +99,7 @@ func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error)
 		PublicKeyFiles: h.JWT.PublicKeys,
 		JWKSFile:       h.JWT.JWKSFile,
 		Remote:         remote,
+		Logger:         h.logger,
 	})
 	var keyFile *token.KeyFileError
 	switch {
@@ -135,7 +136,7 @@ func (h *Handler) acquireJWKS(ctx caddy.Context, url string) (*token.RemoteJWKS,
 	val, _, err := jwksPool.LoadOrNew(url, func() (caddy.Destructor, error) {
 		// token bounds every fetch, the first one included, to 10 s; a
 		// config whose keys cannot be had does not load.
-		remote, err := token.NewRemoteJWKS(ctx, url, nil)
+		remote, err := token.NewRemoteJWKS(ctx, url, nil, h.logger)
 		if err != nil {
 			return nil, err
 		}

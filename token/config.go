@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"go.uber.org/zap"
 )
 
 // Defaults applied by New to a zero Config field.
@@ -56,6 +58,9 @@ type Config struct {
 	// CacheSize bounds the verified-token cache: 0 means DefaultCacheSize,
 	// a negative value turns the cache off.
 	CacheSize int
+	// Logger gets a warning for each key of JWKSFile that is skipped; nil
+	// means none. (A RemoteJWKS has its own, given to NewRemoteJWKS.)
+	Logger *zap.Logger
 }
 
 // CheckAdminScope says why scope cannot be the admin scope, or returns nil:
