@@ -5,8 +5,10 @@
 #      and the reference client's npm packages (npm ci if missing)
 #   2. go vet ./...,  gofmt (lists unformatted files)  and  go mod tidy -diff
 #      (go.mod and go.sum say exactly what the code imports)
-#   3. ./xcaddy.sh   (builds ./caddy unless it is fresh)
-#   4. go test -race -count=1 ./...   (unit, integration and end-to-end)
+#   3. ./xcaddy.sh   (builds ./caddy unless it is fresh: the one step that
+#      may use the network, with the installs of step 1)
+#   4. go test -race -count=1 ./...   (unit, integration and end-to-end; the
+#      end-to-end tests run the ./caddy of step 3 and fail if it is stale)
 #   5. a short fuzz pass: every FuzzXxx target for $FUZZTIME (default 10s)
 #
 # Every step runs even if an earlier one failed; a summary follows, and the
