@@ -89,11 +89,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // A key file that does not load fails the config with the directive that
 // names it.
 func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error) {
+	leeway := h.JWT.EffectiveLeeway()
 	v, err := token.New(token.Config{
 		Issuer:         h.JWT.Issuer,
 		Audience:       h.JWT.Audience,
 		Algorithms:     h.JWT.Algorithms,
-		Leeway:         time.Duration(h.JWT.Leeway),
+		Leeway:         leeway,
+		NoLeeway:       leeway == 0, // leeway 0s: strict expiry, not the default
 		AdminScope:     h.JWT.AdminScope,
 		DeviceClaim:    h.JWT.DeviceClaim,
 		PublicKeyFiles: h.JWT.PublicKeys,
