@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -269,4 +270,31 @@ func TestIPLimitKey(t *testing.T) {
 	if got := remoteHost(r); got != "2001:db8::1" {
 		t.Errorf("remoteHost = %q", got)
 	}
+}
+
+// FuzzIPLimitKey: whatever the client IP says (behind trusted proxies it
+// comes from a header), the key is an address, a /64, or the input itself.
+func FuzzIPLimitKey(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ip string) {
+		key := ipLimitKey(ip)
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			if key != ip {
+				t.Fatalf("unparsable %q keyed as %q", ip, key)
+			}
+			return
+		}
+		if p, err := netip.ParsePrefix(key); err == nil {
+			if p.Bits() != 64 || !p.Contains(addr.WithZone("")) {
+				t.Fatalf("%q keyed as %q", ip, key)
+			}
+			return
+		}
+		if a, err := netip.ParseAddr(key); err != nil || !a.Is4() || a != addr.Unmap() {
+			t.Fatalf("%q keyed as %q", ip, key)
+		}
+	})
 }

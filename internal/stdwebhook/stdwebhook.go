@@ -58,9 +58,9 @@ func ParseSecret(secret string) (Key, error) {
 		return Key(secret), nil
 	}
 	// The error would quote the secret's bytes; say only what is wrong.
-	key, err := base64.StdEncoding.DecodeString(b64)
+	key, err := base64.StdEncoding.Strict().DecodeString(b64)
 	if err != nil {
-		if key, err = base64.RawStdEncoding.DecodeString(b64); err != nil {
+		if key, err = base64.RawStdEncoding.Strict().DecodeString(b64); err != nil {
 			return nil, errors.New("stdwebhook: a secret starting with whsec_ must be base64 after the prefix")
 		}
 	}

@@ -256,3 +256,33 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSecret: any configured string either is refused or gives a
+// non-empty key, which is the base64 after whsec_ or the string itself.
+func FuzzParseSecret(f *testing.F) {
+	f.Add("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	f.Add("plain")
+	f.Add("whsec_")
+	f.Add("whsec_a")
+	f.Fuzz(func(t *testing.T, secret string) {
+		key, err := ParseSecret(secret)
+		if err != nil {
+			return
+		}
+		if len(key) == 0 {
+			t.Fatalf("empty key from %q", secret)
+		}
+		b64, ok := strings.CutPrefix(secret, SecretPrefix)
+		if !ok {
+			if string(key) != secret {
+				t.Fatalf("raw secret %q became %x", secret, key)
+			}
+			return
+		}
+		// The decoder skips line breaks, as base64 decoders do.
+		b64 = strings.NewReplacer("\r", "", "\n", "").Replace(b64)
+		if strings.TrimRight(base64.StdEncoding.EncodeToString(key), "=") != strings.TrimRight(b64, "=") {
+			t.Fatalf("whsec_ secret %q decoded to %x", secret, key)
+		}
+	})
+}
