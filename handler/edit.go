@@ -268,7 +268,7 @@ var contactFields = []contactField{
 		name:  channelEmail,
 		get:   func(c *store.Changes) *string { return c.Email },
 		bound: func(p *store.Profile) string { return p.Email },
-		key:   profile.FoldKey,
+		key:   profile.EmailKey,
 	},
 }
 
