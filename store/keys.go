@@ -175,13 +175,17 @@ func bucketOf(key string) uint32 {
 	return h % indexBuckets
 }
 
-// uniqueKey is the uniqueness key of a stored display value of field, the
-// same function as key_of in scripts/lib.lua: folded username and email,
-// phone without its space, other fields as they are.
+// uniqueKey is the uniqueness key of a stored display value of field:
+// folded username, email with its domain in IDNA ASCII form, phone without
+// its space, other fields as they are. It is the only definition: the
+// scripts receive keys, for new values and for the current values the
+// caller read, and never compute one.
 func uniqueKey(field, display string) string {
 	switch field {
-	case fieldUsername, fieldEmail:
+	case fieldUsername:
 		return profile.FoldKey(display)
+	case fieldEmail:
+		return profile.EmailKey(display)
 	case fieldPhone:
 		return profile.PhoneKey(display)
 	}

@@ -145,7 +145,7 @@ func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoTo
 		s.keys.profile(userID),
 		s.keys.sudoToken(sudoToken),
 	}
-	return s.runOK(ctx, scriptIssueSudo, keys, ErrInvalidVerificationToken, userID, ttl.Milliseconds())
+	return s.issueSudo(ctx, keys, userID, ttl)
 }
 
 // SudoValid reports whether sudoToken is a live sudo token of userID.

@@ -5,7 +5,7 @@
 -- KEYS[2] the contact's last-send marker (vs:<contact>)
 -- KEYS[3] the contact's daily send counter (vd:<contact>)
 -- KEYS[4] the index bucket that would hold the contact's key
--- KEYS[5] the requester's profile
+-- KEYS[5] the requester's profile (not read: the index names the owner)
 --
 -- ARGV[1] verification ID
 -- ARGV[2] user ID of the requester
@@ -26,15 +26,12 @@
 --   {'rate_limited', pttl}   too many sends to this contact; retry after pttl ms
 --   {'exists'}               the verification ID is taken
 
--- Bound to someone: indexed. To someone else: not the requester's own
--- current value on this channel.
-local bound = redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1
-if bound and ARGV[9] == '1' then
-  local mine = decode_profile(redis.call('GET', KEYS[5]) or '')
-  local field = FIELD_OF[ARGV[3]]
-  if mine[field] == '' or key_of(field, mine[field]) ~= ARGV[4] then
-    return { 'conflict' }
-  end
+-- Bound to someone: indexed. The entry names its owner: to someone else,
+-- another user than the requester.
+local owner = redis.call('HGET', KEYS[4], ARGV[4])
+local bound = owner ~= false
+if bound and ARGV[9] == '1' and owner ~= ARGV[2] then
+  return { 'conflict' }
 end
 
 local wait = redis.call('PTTL', KEYS[2])
