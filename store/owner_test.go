@@ -103,3 +103,23 @@ func TestIssueSudoAnySpelling(t *testing.T) {
 		t.Fatalf("SudoValid = %v, %v", ok, err)
 	}
 }
+
+// TestOwner: one lookup names the holder of a value, in any spelling.
+func TestOwner(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Username: ptr("Alice"), Phone: ptr("+86 13000000000"), Email: ptr("a@bücher.example")})
+	for _, tc := range []struct{ field, value string }{
+		{"username", "ALICE"}, {"phone", "+86 13000000000"}, {"email", "A@xn--bcher-kva.example"},
+	} {
+		owner, ok, err := f.Owner(ctxT(t), tc.field, tc.value)
+		if err != nil || !ok || owner != "u1" {
+			t.Errorf("Owner(%s, %q) = %q, %v, %v", tc.field, tc.value, owner, ok, err)
+		}
+	}
+	if owner, ok, err := f.Owner(ctxT(t), "username", "bob"); err != nil || ok || owner != "" {
+		t.Errorf("free username: %q, %v, %v", owner, ok, err)
+	}
+	if _, _, err := f.Owner(ctxT(t), "nickname", "x"); err == nil {
+		t.Error("a field without an index was looked up")
+	}
+}
