@@ -153,8 +153,9 @@ for _, c in ipairs(changes) do
 end
 
 -- (e) Uniqueness: an index entry names the user who owns the value. No
--- entry: free; the target's own: mine (its current value in another
--- spelling); anyone else's: a conflict.
+-- entry: free; anyone else's: a conflict; the target's own: not a conflict
+-- (a leftover this edit takes back). A new spelling of the current value
+-- does not move, so it needs no lookup at all.
 for _, c in ipairs(changes) do
   if c.bucket and c.new ~= '' and c.moves then
     local owner = redis.call('HGET', KEYS[c.bucket], c.key)
