@@ -63,6 +63,10 @@ import (
 //     (the scripts receive bucket keys in KEYS), and changing indexBuckets
 //     needs a migration of the index.
 //
+// Together: 496.5 bytes per user at a million users, owners included
+// (bench/memload redis -n 1000000), every index bucket still
+// listpack-encoded; 389.6 with -values short (19-digit numeric user IDs).
+//
 // <contact> is the first 32 hex digits of SHA-256(channel ":" key): the key
 // stays short and the contact itself does not appear in key names.
 
