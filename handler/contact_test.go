@@ -79,8 +79,10 @@ func TestContactSameRulesAsBasicEdit(t *testing.T) {
 
 	// Conflicts are the same 409.
 	e.bindEmail("u2", "taken@example.com")
+	// (A first email beside the bound phone needs sudo: given, so that
+	// uniqueness decides.)
 	vt3 := e.verificationToken("u1", "email", "TAKEN@example.com", "ANY")
-	e.contact("u1", jsonBody(t, map[string]string{"email": "TAKEN@example.com", "verification_token": vt3})).
+	e.contact("u1", jsonBody(t, map[string]string{"email": "TAKEN@example.com", "verification_token": vt3, "sudo_token": sudo})).
 		wantError(t, 409, "email_already_exists")
 
 	// Removal: "" with sudo, no verification.

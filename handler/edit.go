@@ -186,21 +186,35 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 }
 
 // checkSudo is step 6: replacing or removing an already bound value of a
-// sensitive field needs a sudo token of the caller or a recent sign-in. It
-// reports whether sudo was proven, which lets the store script allow such a
-// change even if the bound value moved since current was read.
+// sensitive field needs a sudo token of the caller or a recent sign-in, and
+// so does binding a first phone or email while the other contact is bound
+// and sensitive (sudo accepts a code sent to any bound contact: a contact
+// added without sudo would let a stolen access token pass sudo with the
+// thief's own address). It reports whether sudo was proven, which lets the
+// store script allow such a change even if the profile moved since current
+// was read. The script applies the same rules to the profile as it is, so
+// this early answer cannot be raced past.
 func (a *API) checkSudo(c *call, plan *editPlan, current *store.Profile) (bool, *apiError) {
 	needed := false
 	touched := false
-	for _, field := range contactFields {
+	for i, field := range contactFields {
 		newValue := field.get(&plan.changes)
-		if newValue == nil || !a.policy.isSensitive(field.name) {
+		if newValue == nil {
 			continue
 		}
-		touched = true
 		bound := field.bound(current)
-		if bound != "" && field.key(*newValue) != field.key(bound) {
-			needed = true
+		if a.policy.isSensitive(field.name) {
+			touched = true
+			if bound != "" && field.key(*newValue) != field.key(bound) {
+				needed = true
+			}
+		}
+		other := contactFields[1-i]
+		if a.policy.isSensitive(other.name) {
+			touched = true
+			if bound == "" && *newValue != "" && other.bound(current) != "" {
+				needed = true
+			}
 		}
 	}
 	if !touched {
@@ -268,7 +282,7 @@ var contactFields = []contactField{
 		name:  channelEmail,
 		get:   func(c *store.Changes) *string { return c.Email },
 		bound: func(p *store.Profile) string { return p.Email },
-		key:   profile.FoldKey,
+		key:   profile.EmailKey,
 	},
 }
 

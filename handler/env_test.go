@@ -628,18 +628,42 @@ func (e *env) sudoToken(sub, field string) string {
 	return st
 }
 
-// bindPhone gives sub the phone through the whole verification flow.
+// bindPhone gives sub the phone through the whole verification flow, with
+// sudo through sub's bound email if there is one and it is sensitive (a
+// first phone beside it needs sudo).
 func (e *env) bindPhone(sub, phone string) {
 	e.t.Helper()
 	vt := e.verificationToken(sub, "phone_number", phone, "ANY")
-	e.edit(sub, jsonBody(e.t, map[string]string{"phone": phone, "verification_token": vt})).wantOK(e.t)
+	body := map[string]string{"phone": phone, "verification_token": vt}
+	e.sudoThroughOther(sub, channelEmail, body)
+	e.edit(sub, jsonBody(e.t, body)).wantOK(e.t)
 }
 
-// bindEmail gives sub the email through the whole verification flow.
+// bindEmail gives sub the email through the whole verification flow, with
+// sudo through sub's bound phone if there is one and it is sensitive.
 func (e *env) bindEmail(sub, email string) {
 	e.t.Helper()
 	vt := e.verificationToken(sub, "email", email, "ANY")
-	e.edit(sub, jsonBody(e.t, map[string]string{"email": email, "verification_token": vt})).wantOK(e.t)
+	body := map[string]string{"email": email, "verification_token": vt}
+	e.sudoThroughOther(sub, channelPhone, body)
+	e.edit(sub, jsonBody(e.t, body)).wantOK(e.t)
+}
+
+// sudoThroughOther adds to body a sudo token obtained through sub's bound
+// contact on channel, if sub has one and the channel is sensitive.
+func (e *env) sudoThroughOther(sub, channel string, body map[string]string) {
+	e.t.Helper()
+	p, _, err := e.store.Profile(context.Background(), sub)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	bound, field := p.Phone, "phone_number"
+	if channel == channelEmail {
+		bound, field = p.Email, "email"
+	}
+	if bound != "" && e.api.policy.isSensitive(channel) {
+		body["sudo_token"] = e.sudoToken(sub, field)
+	}
 }
 
 // rawRedis is a plain client of the test's Redis, for what no API does:

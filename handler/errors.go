@@ -77,7 +77,7 @@ var (
 	errInvalidVerificationCode = newError(http.StatusBadRequest, "invalid_verification_code",
 		"the verification code is wrong, or the verification is unknown, expired or closed after too many attempts")
 	errSudoRequired = newError(http.StatusForbidden, "sudo_required",
-		"changing an already bound phone or email needs secondary verification: a sudo_token from POST /auth/v1/user/sudo")
+		"changing an already bound phone or email, or binding one beside the other, needs secondary verification: a sudo_token from POST /auth/v1/user/sudo")
 	errUserNotFound = newError(http.StatusNotFound, "user_not_found", "no such user")
 	errTooLarge     = newError(http.StatusRequestEntityTooLarge, "request_too_large",
 		"the request body exceeds "+strconv.Itoa(maxBodyBytes>>10)+" KiB")

@@ -242,7 +242,7 @@ func (a *API) boundContact(c *call, phone bool) (contact, *apiError) {
 	if !ok || p.Email == "" {
 		return contact{}, invalidArgument("email: you have no bound email address to send a code to")
 	}
-	return contact{channel: channelEmail, key: profile.FoldKey(p.Email), display: p.Email}, nil
+	return contact{channel: channelEmail, key: profile.EmailKey(p.Email), display: p.Email}, nil
 }
 
 // verifyCodeBody is POST /auth/v1/verification/verify's body.

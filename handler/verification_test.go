@@ -143,9 +143,14 @@ func TestRemovingBoundContactNeedsSudoNotVerification(t *testing.T) {
 
 func TestBindingFirstContactNeedsOnlyVerification(t *testing.T) {
 	e := newEnv(t)
-	e.bindPhone("u1", "+86 13000000000") // no sudo: nothing was bound
-	vt := e.verificationToken("u1", "email", "z@example.com", "NOT_USER")
-	e.edit("u1", jsonBody(t, map[string]string{"email": "z@example.com", "verification_token": vt})).wantOK(t)
+	vt := e.verificationToken("u1", "phone_number", "+86 13000000000", "ANY")
+	// No sudo: nothing was bound.
+	e.edit("u1", jsonBody(t, map[string]string{"phone": "+86 13000000000", "verification_token": vt})).wantOK(t)
+	// The other channel's first value needs sudo, through the phone.
+	vt = e.verificationToken("u1", "email", "z@example.com", "NOT_USER")
+	e.edit("u1", jsonBody(t, map[string]string{"email": "z@example.com", "verification_token": vt})).wantError(t, 403, "sudo_required")
+	sudo := e.sudoToken("u1", "phone_number")
+	e.edit("u1", jsonBody(t, map[string]string{"email": "z@example.com", "verification_token": vt, "sudo_token": sudo})).wantOK(t)
 	me := e.me("u1")
 	if me.str("email") != "z@example.com" || me.str("phone_number") != "+86 13000000000" {
 		t.Fatalf("me = %s", me.body)

@@ -21,7 +21,19 @@ func TestEmail(t *testing.T) {
 		{"plus and dots", "zhang.san+tag@mail.example.cn", "zhang.san+tag@mail.example.cn", "zhang.san+tag@mail.example.cn"},
 		{"unicode, NFC applied", "jos" + decomposedE + "@example.com", "josé@example.com", "josé@example.com"},
 		{"unicode not folded", "ÉMILE@Example.com", "ÉMILE@Example.com", "Émile@example.com"},
+		{"IDN domain", "a@bücher.example", "a@bücher.example", "a@xn--bcher-kva.example"},
+		{"IDN domain, upper case", "a@BÜCHER.example", "a@BÜCHER.example", "a@xn--bcher-kva.example"},
+		{"IDN domain, A-label", "a@xn--bcher-kva.example", "a@xn--bcher-kva.example", "a@xn--bcher-kva.example"},
+		{"IDN domain, A-label upper case", "A@XN--BCHER-KVA.Example", "A@XN--BCHER-KVA.Example", "a@xn--bcher-kva.example"},
+		{"IDN domain, decomposed", "a@bu\u0308cher.example", "a@bücher.example", "a@xn--bcher-kva.example"},
+		{"full-width domain", "a@ｅｘａｍｐｌｅ.com", "a@ｅｘａｍｐｌｅ.com", "a@example.com"},
+		{"sharp s kept apart from ss", "a@straße.de", "a@straße.de", "a@xn--strae-oqa.de"},
 		{"254 chars", at254, at254, at254},
+		{"address literal", "a@[127.0.0.1]", "", ""},
+		{"underscore in domain", "a@foo_bar.example", "", ""},
+		{"label starting with a hyphen", "a@-foo.example", "", ""},
+		{"bad punycode", "a@xn--zz.example", "", ""},
+		{"ASCII punycode", "a@xn--abc-.example", "", ""},
 		{"255 chars", "a" + at254, "", ""},
 		{"display name", "Zhang San <zhangsan@example.com>", "", ""},
 		{"quoted display name", `"Zhang" <zhangsan@example.com>`, "", ""},
@@ -60,5 +72,25 @@ func TestEmail(t *testing.T) {
 				t.Fatalf("got (%q, %q), want (%q, %q)", d, k, tc.display, tc.key)
 			}
 		})
+	}
+}
+
+// TestEmailKeyOneAddress: the spellings of one address share a key (the
+// domain compared in its IDNA ASCII form), and other addresses do not.
+func TestEmailKeyOneAddress(t *testing.T) {
+	same := []string{"a@bücher.example", "a@BÜCHER.example", "a@xn--bcher-kva.example", "A@Bücher.EXAMPLE", "a@XN--BCHER-KVA.EXAMPLE"}
+	for _, s := range same {
+		if k := EmailKey(s); k != "a@xn--bcher-kva.example" {
+			t.Errorf("EmailKey(%q) = %q", s, k)
+		}
+	}
+	for _, other := range []string{"a@bucher.example", "b@bücher.example", "ä@bücher.example"} {
+		if EmailKey(other) == EmailKey(same[0]) {
+			t.Errorf("%q has the key of %q", other, same[0])
+		}
+	}
+	// A stored value whose domain lookup refuses still has a key.
+	if k := EmailKey("A@Foo_Bar.example"); k != "a@foo_bar.example" {
+		t.Errorf("fallback key %q", k)
 	}
 }

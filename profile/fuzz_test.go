@@ -100,13 +100,14 @@ func FuzzAvatarURL(f *testing.F) {
 	})
 }
 
-// checkKeyed is checkString for the validators that also return a key.
-func checkKeyed(t *testing.T, name string, fn func(string) (string, string, error), in string) {
+// checkKeyed is checkString for the validators that also return a key,
+// which must be keyOf(display): what the store computes from a stored value.
+func checkKeyed(t *testing.T, name string, fn func(string) (string, string, error), keyOf func(string) string, in string) {
 	t.Helper()
 	checkString(t, name, func(s string) (string, error) {
 		d, k, err := fn(s)
-		if err == nil && k != FoldKey(d) {
-			t.Fatalf("%s(%q) key %q != FoldKey(display) %q", name, s, k, FoldKey(d))
+		if err == nil && k != keyOf(d) {
+			t.Fatalf("%s(%q) key %q != key of the display %q", name, s, k, keyOf(d))
 		}
 		if err != nil && (d != "" || k != "") {
 			t.Fatalf("%s(%q) returned values with an error", name, s)
@@ -120,7 +121,7 @@ func FuzzUsername(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		checkKeyed(t, "Username", Username, s)
+		checkKeyed(t, "Username", Username, FoldKey, s)
 		if d, _, err := Username(s); err == nil {
 			if strings.ContainsAny(d, "@ ") || strings.Trim(d, "0123456789+") == "" {
 				t.Fatalf("accepted %q", d)
@@ -137,7 +138,7 @@ func FuzzEmail(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		checkKeyed(t, "Email", Email, s)
+		checkKeyed(t, "Email", Email, EmailKey, s)
 		if d, _, err := Email(s); err == nil {
 			if strings.Count(d, "@") != 1 || utf8.RuneCountInString(d) > 254 {
 				t.Fatalf("accepted %q", d)
@@ -177,6 +178,54 @@ func FuzzParsePhone(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzEmailKey: the key is total, idempotent (a key is its own key), and
+// keeps what makes the address: one "@", the local part's length, the
+// domain in ASCII once lookup admits it. Two addresses that Email accepts
+// with the same key keep the same key in any ASCII case.
+func FuzzEmailKey(f *testing.F) {
+	for _, s := range []string{
+		"a@bücher.example", "a@BÜCHER.example", "a@xn--bcher-kva.example", "ZhangSan@Example.COM",
+		"a@ｅｘａｍｐｌｅ.com", "a@straße.de", "a@[127.0.0.1]", "a@xn--zz.example", "no-at", "a@b@c", "@", "",
+		"a@\u0661.example", "a@\u200d.example", "a@xn--.example",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := EmailKey(s)
+		if strings.Count(k, "@") != strings.Count(s, "@") {
+			t.Fatalf("EmailKey(%q) = %q: the @ changed", s, k)
+		}
+		if again := EmailKey(k); again != k {
+			t.Fatalf("not idempotent: %q -> %q -> %q", s, k, again)
+		}
+		d, key, err := Email(s)
+		if err != nil {
+			return
+		}
+		at := strings.LastIndexByte(key, '@')
+		if key[:at] != FoldKey(d[:strings.LastIndexByte(d, '@')]) {
+			t.Fatalf("Email(%q): local part of key %q is not the display's folded", s, key)
+		}
+		for i := 0; i < len(key[at:]); i++ {
+			if c := key[at+i]; c >= 0x80 || ('A' <= c && c <= 'Z') {
+				t.Fatalf("Email(%q): domain of key %q is not lower-case ASCII", s, key)
+			}
+		}
+		if EmailKey(strings.ToUpper(d)) != key && isASCII(d) {
+			t.Fatalf("Email(%q): the upper-case spelling has another key", s)
+		}
+	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func FuzzFoldKey(f *testing.F) {

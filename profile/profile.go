@@ -32,10 +32,11 @@ type Phone struct {
 //	func Nickname(s string) (string, error)
 //	func Username(s string) (display, key string, err error)   // key: ASCII-lowercased display
 //	func ParsePhone(s string) (Phone, error)
-//	func Email(s string) (display, key string, err error)      // key: ASCII-lowercased display
+//	func Email(s string) (display, key string, err error)      // key: EmailKey(display)
 //	func AvatarURL(s string) (string, error)
 //	func Gender(s string) (string, error)
 //	func Description(s string) (string, error)
-//	func FoldKey(s string) string                             // ASCII lowercase, as Redis Lua's string.lower
+//	func FoldKey(s string) string                             // ASCII lowercase
+//	func EmailKey(display string) string                      // ASCII-lowercased local part, IDNA ASCII domain
 //	func MaskPhone(display string) string                     // "+86 130****0000", for logs
 //	func MaskEmail(addr string) string                        // "z***@example.com", for logs

@@ -111,9 +111,8 @@ func Description(s string) (string, error) {
 }
 
 // FoldKey lowercases ASCII letters A–Z and leaves every other byte as it
-// is. It must match Redis Lua's string.lower byte for byte (Redis runs Lua
-// in the C locale), because store scripts recompute index keys from stored
-// values; Unicode case folding would make the two disagree.
+// is: the uniqueness key of a username (printable ASCII only), and how
+// EmailKey folds an address's local part.
 func FoldKey(s string) string {
 	i := strings.IndexFunc(s, func(r rune) bool { return 'A' <= r && r <= 'Z' })
 	if i < 0 {

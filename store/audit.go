@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -13,10 +14,14 @@ import (
 // auditBatch is how many reads one pipelined round trip of Audit carries.
 const auditBatch = 256
 
-// Audit walks the environment's profiles and unique indexes and describes
-// every inconsistency: an index entry that no profile holds (or that sits
-// in the wrong bucket), a value held by two profiles, and a profile value
-// with no index entry. An empty answer means nothing is orphaned. It reads
+// Audit walks the environment's profiles and unique indexes and checks
+// both directions with owners: every index entry names a user whose
+// profile holds that value (and sits in its value's bucket), and every
+// profile value has an index entry naming that profile's user. It
+// describes every inconsistency: an entry no profile holds, an entry that
+// names another user than the one holding the value, an entry in the
+// wrong bucket, a value held by two profiles, and a profile value with no
+// index entry. An empty answer means nothing is orphaned. It reads
 // everything, a batch per round trip, so it is for tests and operators,
 // not for request paths; ctx bounds it as a whole. Values in the
 // descriptions are masked.
@@ -63,27 +68,32 @@ func (s *Store) Audit(ctx context.Context) ([]string, error) {
 		return nil, s.fail(err)
 	}
 
-	// indexed[field][key]: the index has an entry for the value.
+	// indexed[field][key]: the index has an entry for the value (in its
+	// bucket).
 	indexed := map[string]map[string]bool{fieldUsername: {}, fieldPhone: {}, fieldEmail: {}}
 	for _, field := range unique {
 		for first := uint32(0); first < indexBuckets; first += auditBatch {
 			pipe := s.client.Pipeline()
-			cmds := make([]*redis.StringSliceCmd, auditBatch)
+			cmds := make([]*redis.MapStringStringCmd, auditBatch)
 			for i := range cmds {
-				cmds[i] = pipe.HKeys(ctx, s.keys.indexBucket(field, first+uint32(i)))
+				cmds[i] = pipe.HGetAll(ctx, s.keys.indexBucket(field, first+uint32(i)))
 			}
 			if _, err := pipe.Exec(ctx); err != nil {
 				return nil, s.fail(err)
 			}
 			for i, cmd := range cmds {
-				for _, key := range cmd.Val() {
+				for key, owner := range cmd.Val() {
 					if bucketOf(key) != first+uint32(i) {
 						report("%s index entry %s is in the wrong bucket", fieldLabel(field), mask(key))
 						continue
 					}
 					indexed[field][key] = true
-					if _, ok := held[field][key]; !ok {
-						report("%s index entry %s: no profile holds it", fieldLabel(field), mask(key))
+					holder, ok := held[field][key]
+					switch {
+					case !ok:
+						report("%s index entry %s names %s: no profile holds it", fieldLabel(field), mask(key), ownerLabel(owner))
+					case holder != owner:
+						report("%s index entry %s names %s, but the profile of %s holds it", fieldLabel(field), mask(key), ownerLabel(owner), holder)
 					}
 				}
 			}
@@ -151,6 +161,9 @@ func (s *Store) scanProfiles(ctx context.Context, fn func(users []string) error)
 	}
 	return fmt.Errorf("store: cannot scan a %T", s.client)
 }
+
+// ownerLabel quotes an entry's owner, so that an empty one shows.
+func ownerLabel(owner string) string { return strconv.Quote(owner) }
 
 func fieldLabel(code string) string {
 	name, _ := fieldName(code)

@@ -23,6 +23,11 @@ func TestAuditFindsOrphans(t *testing.T) {
 	f.raw.HDel(ctx, f.keys.index(fieldPhone, "+8613000000000"), "+8613000000000")
 	wrong := (bucketOf("+8613000000000") + 1) % indexBuckets
 	f.raw.HSet(ctx, f.keys.indexBucket(fieldPhone, wrong), "+8613000000000", "1")
+	// An entry naming another user than the one holding the value, and
+	// one left by a layout without owners.
+	f.raw.HSet(ctx, f.keys.index(fieldUsername, "bob"), "bob", "u1")
+	f.set(t, "u5", Changes{Username: ptr("carol")})
+	f.raw.HSet(ctx, f.keys.index(fieldUsername, "carol"), "carol", "1")
 	// Two profiles holding one value.
 	f.raw.Set(ctx, f.keys.profile("u3"), "1\x1f1\x1f\x1fAlice", 0)
 	// A profile that does not decode.
@@ -34,7 +39,9 @@ func TestAuditFindsOrphans(t *testing.T) {
 	}
 	all := strings.Join(problems, "\n")
 	for _, want := range []string{
-		"username index entry gh***: no profile holds it",
+		"username index entry gh*** names \"1\": no profile holds it",
+		"username index entry bo*** names \"u1\", but the profile of u2 holds it",
+		"username index entry ca*** names \"1\", but the profile of u5 holds it",
 		"email al*** of u1 has no index entry",
 		"phone index entry +8*** is in the wrong bucket",
 		"phone +8*** of u1 has no index entry",

@@ -15,9 +15,9 @@ var errContention = errors.New("the profile kept changing under concurrent edits
 // Edit applies one atomic profile update (scripts/edit.lua): the rate
 // limit, the target's existence, sudo, verification and uniqueness are all
 // checked before anything is written. The script is told the target's
-// current unique values (to find the index buckets it releases) from
-// e.Current; when they have moved, it answers stale with the profile as it
-// is, writing nothing, and runs again from that.
+// current unique values and their keys (to find the index entries it
+// releases) from e.Current; when they have moved, it answers stale with
+// the profile as it is, writing nothing, and runs again from that.
 func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	call, err := s.editCall(e)
 	if err != nil {
@@ -55,13 +55,14 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 }
 
 // editCall is edit.lua's KEYS and ARGV for one Edit. The unique fields'
-// current values (their read value in args, their current bucket in keys)
-// are filled in by useCurrent.
+// current values (their read value and its key in args, their current
+// bucket in keys) are filled in by useCurrent.
 type editCall struct {
 	keys []string
 	args []any
 	// unique lists, for each unique field given, its position in args (the
-	// read value) and in keys (its current value's bucket).
+	// read value, followed by its key) and in keys (its current value's
+	// bucket).
 	unique []uniqueSlot
 }
 
@@ -71,9 +72,14 @@ type uniqueSlot struct {
 	oldKey  int
 }
 
-// editFixedArgs is how many of edit.lua's ARGV come before the fields' (4
-// each, only for the fields given).
-const editFixedArgs = 9
+// editFixedArgs is how many of edit.lua's ARGV come before the fields'.
+// Then a field without an index takes editPlainArgs, a unique field
+// editUniqueArgs.
+const (
+	editFixedArgs  = 9
+	editPlainArgs  = 2
+	editUniqueArgs = 5
+)
 
 // isUnique reports whether a field code is one of the indexed fields.
 func isUnique(code string) bool {
@@ -101,18 +107,19 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		rateKey = s.keys.editRate(e.Actor)
 	}
 	values := e.Changes.inOrder()
-	given, uniqueGiven := 0, 0
+	argCount, uniqueGiven := editFixedArgs, 0
 	for i, f := range profileFields {
 		if values[i] != nil {
-			given++
+			argCount += editPlainArgs
 			if isUnique(f.code) {
+				argCount += editUniqueArgs - editPlainArgs
 				uniqueGiven++
 			}
 		}
 	}
 	c := &editCall{
 		keys: append(make([]string, 0, 3+2*uniqueGiven), s.keys.profile(e.Target), rateKey, tokenKey),
-		args: append(make([]any, 0, editFixedArgs+4*given),
+		args: append(make([]any, 0, argCount),
 			e.Target,
 			s.now().UnixMilli(),
 			flag(e.CreateIfMissing),
@@ -132,34 +139,40 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		if strings.Contains(*v, profileSeparator) {
 			return nil, fmt.Errorf("store: %s contains U+001F, which profiles reserve", f.name)
 		}
-		key := "" // a field without an index is its own key: not sent twice
-		if *v != "" && isUnique(f.code) {
+		if !isUnique(f.code) {
+			c.args = append(c.args, f.code, *v)
+			continue
+		}
+		key := ""
+		if *v != "" {
 			key = uniqueKey(f.code, *v)
 		}
-		c.args = append(c.args, f.code, *v, key, "")
-		if isUnique(f.code) {
-			newBucket := unused
-			if key != "" {
-				newBucket = s.keys.index(f.code, key)
-			}
-			// Until useCurrent says otherwise: no value yet, so no
-			// current bucket and "" read.
-			c.keys = append(c.keys, newBucket, unused)
-			c.unique = append(c.unique, uniqueSlot{field: f.code, readArg: len(c.args) - 1, oldKey: len(c.keys) - 1})
+		// Until useCurrent says otherwise: no value yet, so "" read, its
+		// key "" and no current bucket.
+		c.args = append(c.args, f.code, *v, key, "", "")
+		newBucket := unused
+		if key != "" {
+			newBucket = s.keys.index(f.code, key)
 		}
+		c.keys = append(c.keys, newBucket, unused)
+		c.unique = append(c.unique, uniqueSlot{field: f.code, readArg: len(c.args) - 2, oldKey: len(c.keys) - 1})
 	}
 	return c, nil
 }
 
 // useCurrent tells the script the target's current unique values, as
-// current gives them by field code, and points it at their buckets.
+// current gives them by field code, with their keys, and points it at
+// their buckets.
 func (s *Store) useCurrent(c *editCall, current func(field string) string) {
 	for _, u := range c.unique {
 		cur := current(u.field)
 		c.args[u.readArg] = cur
+		c.args[u.readArg+1] = ""
 		c.keys[u.oldKey] = s.keys.unused()
 		if cur != "" {
-			c.keys[u.oldKey] = s.keys.index(u.field, uniqueKey(u.field, cur))
+			key := uniqueKey(u.field, cur)
+			c.args[u.readArg+1] = key
+			c.keys[u.oldKey] = s.keys.index(u.field, key)
 		}
 	}
 }

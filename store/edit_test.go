@@ -297,8 +297,14 @@ func TestEditSudo(t *testing.T) {
 	if p := f.profile(t, "u1"); p.Phone != "+86 13000000000" || p.Nickname != "" {
 		t.Fatalf("refused edit wrote: %+v", p)
 	}
-	// Not sensitive, or not bound yet: no sudo.
-	if err := edit(false, Changes{Username: ptr("alice2"), Email: ptr("a@example.com")}); err != nil {
+	// Not sensitive: no sudo.
+	if err := edit(false, Changes{Username: ptr("alice2")}); err != nil {
+		t.Fatal(err)
+	}
+	// Not bound yet, but the other contact (the phone) is: sudo, through
+	// the phone (TestEditFirstContactSudo has the cases).
+	wantErr(t, edit(false, Changes{Email: ptr("a@example.com")}), ErrSudoRequired)
+	if err := edit(true, Changes{Email: ptr("a@example.com")}); err != nil {
 		t.Fatal(err)
 	}
 	// Setting the same value is not replacing it.
@@ -314,6 +320,53 @@ func TestEditSudo(t *testing.T) {
 	// Any field can be sensitive.
 	_, err := f.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", Changes: Changes{Username: ptr("alice3")}, Sensitive: fieldSet(t, "username")})
 	wantErr(t, err, ErrSudoRequired)
+	f.audit(t)
+}
+
+// TestEditFirstContactSudo: binding a first phone or email needs sudo
+// exactly when the other contact is bound and sensitive; a user with no
+// bound contact binds a first one without sudo.
+func TestEditFirstContactSudo(t *testing.T) {
+	f := newFixture(t)
+	edit := func(user string, sudo bool, sensitive []string, c Changes) error {
+		_, err := f.Edit(ctxT(t), Edit{Actor: user, Target: user, CreateIfMissing: true, Changes: c, SudoSatisfied: sudo, Sensitive: fieldSet(t, sensitive...)})
+		return err
+	}
+	both := []string{"phone", "email"}
+	// No contact bound: a first one, then (sudo now needed) the other.
+	if err := edit("u1", false, both, Changes{Username: ptr("alice"), Phone: ptr("+86 13000000000")}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, edit("u1", false, both, Changes{Email: ptr("a@example.com")}), ErrSudoRequired)
+	// Only the bound contact's sensitivity counts: the email itself is not
+	// sensitive here, the phone is.
+	wantErr(t, edit("u1", false, []string{"phone"}, Changes{Email: ptr("a@example.com")}), ErrSudoRequired)
+	// A bound contact that is not sensitive protects nothing.
+	if err := edit("u1", false, []string{"email"}, Changes{Email: ptr("a@example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	// The other way round: a user with an email binds a first phone.
+	if err := edit("u2", false, both, Changes{Email: ptr("b@example.com")}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, edit("u2", false, both, Changes{Phone: ptr("+86 13000000002")}), ErrSudoRequired)
+	if p := f.profile(t, "u2"); p.Phone != "" {
+		t.Fatalf("refused edit wrote: %+v", p)
+	}
+	if err := edit("u2", true, both, Changes{Phone: ptr("+86 13000000002")}); err != nil {
+		t.Fatal(err)
+	}
+	// Removing the only contact needs sudo; after it, a first contact
+	// does not.
+	if err := edit("u3", false, both, Changes{Phone: ptr("+86 13000000003")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := edit("u3", true, both, Changes{Phone: ptr("")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := edit("u3", false, both, Changes{Email: ptr("c@example.com")}); err != nil {
+		t.Fatal(err)
+	}
 	f.audit(t)
 }
 
@@ -700,7 +753,8 @@ func TestChangesInOrderFollowsProfileFields(t *testing.T) {
 
 // edit.lua refuses fields it was not built for, whatever the Go side
 // sends: a code that is not editable (the created timestamp), a field twice
-// (the second would release the first's index entry), or a broken quad. It
+// (the second would release the first's index entry), or a field short of
+// its arguments. It
 // writes nothing then.
 func TestEditScriptRefusesMalformedFields(t *testing.T) {
 	f := newFixture(t)
@@ -715,11 +769,12 @@ func TestEditScriptRefusesMalformedFields(t *testing.T) {
 		keys   []string
 		fields []any
 	}{
-		"not editable": {[]string{f.keys.profile("u1"), unused, unused}, []any{"c", "0", "0", ""}},
+		"not editable": {[]string{f.keys.profile("u1"), unused, unused}, []any{"c", "0"}},
 		"repeated": {[]string{f.keys.profile("u1"), unused, unused, unused, unused, unused, unused},
-			[]any{"u", "bob", "bob", "alice", "u", "carol", "carol", "alice"}},
-		"short":           {[]string{f.keys.profile("u1"), unused, unused}, []any{"n", "Other", "Other"}},
-		"buckets missing": {[]string{f.keys.profile("u1"), unused, unused}, []any{"u", "bob", "bob", "alice"}},
+			[]any{"u", "bob", "bob", "alice", "alice", "u", "carol", "carol", "alice", "alice"}},
+		"short":           {[]string{f.keys.profile("u1"), unused, unused}, []any{"n"}},
+		"short unique":    {[]string{f.keys.profile("u1"), unused, unused, unused, unused}, []any{"u", "bob", "bob", "alice"}},
+		"buckets missing": {[]string{f.keys.profile("u1"), unused, unused}, []any{"u", "bob", "bob", "alice", "alice"}},
 	}
 	for name, tc := range cases {
 		if _, err := f.run(ctxT(t), scriptEdit, tc.keys, append(append([]any{}, fixed...), tc.fields...)...); err == nil {

@@ -17,9 +17,9 @@ import (
 // every script's keys in the same slot.
 //
 //	p:<user>          string the profile, profileLayout below
-//	iu:<bucket>       hash  folded username → "1"
-//	ip:<bucket>       hash  E.164 phone → "1"
-//	ie:<bucket>       hash  folded email → "1"
+//	iu:<bucket>       hash  folded username → owner's user ID
+//	ip:<bucket>       hash  E.164 phone → owner's user ID
+//	ie:<bucket>       hash  email key (profile.EmailKey) → owner's user ID
 //	rl:<user>         string edits counted in the current window (PX = window)
 //	v:<id>            hash  a pending verification code (PX = code TTL)
 //	vs:<contact>      string the last send to a contact asked by anyone (ANY, NOT_USER), holds its verification ID (PX = 60 s)
@@ -33,29 +33,44 @@ import (
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
 //	_                 never read or written: fills an unused KEYS slot
 //
-// Memory decides this layout: the budget is 450 bytes of used_memory per
-// user with every field set, at a million users. Measured with
-// bench/memload's profiles (20-character user IDs), the obvious layout (a
-// hash per profile, index entries holding the user ID) takes 528 bytes.
+// An index entry names its owner, so that one lookup answers "who holds
+// this value" (Owner; user/query and checkIfUserExist need it), a script
+// decides a conflict by that name alone (no entry: free; the target's
+// own: a new spelling of its value; anyone else's: a conflict), and a
+// repair never has to guess whose an entry is. The guarantee, which Audit
+// checks in both directions: every entry names a user whose profile holds
+// that value, and every unique value of a profile has an entry naming
+// that profile's user. Every uniqueness key is computed in Go (uniqueKey):
+// the scripts receive keys for the new values and for the current values
+// the caller read, check that the stored values are still those, and
+// compare; Lua cannot apply IDNA to an email's domain.
+//
+// Memory decides the rest of this layout: the bar is 540 bytes of
+// used_memory per user with every field set, at a million users, owners
+// included (docs/storage.md has the measurements; bench/memload redis
+// -n 1000000 reproduces them). With bench/memload's profiles (20-character
+// user IDs, 170 bytes of values), a hash per profile with owners in string
+// index keys took 529 bytes.
 //
 //   - A profile is one string, its values joined by profileSeparator, not a
 //     hash: a small hash is compact (listpack) only while every value fits
 //     in 64 bytes (hash-max-listpack-value), and one longer avatar URL or
 //     description, common in real profiles, would turn it into a hash table
 //     of about twice the size. A string costs what its data costs.
-//   - An index entry holds no user ID. The unique value is held by the one
-//     profile that has it; the scripts tell "mine" from "someone else's" by
-//     comparing with the target's own current value. That saves a user ID
-//     per entry, three per user.
 //   - Each index is spread over indexBuckets small hashes, which stay
-//     listpack-encoded (up to 128 entries, hash-max-listpack-entries) at
-//     about 30 bytes an entry, where a string key or a field of one big
-//     hash costs about 100. The bucket of a value is computed in Go only
+//     listpack-encoded (up to 128 entries, hash-max-listpack-entries). In a
+//     listpack an entry costs its key and its owner plus about four bytes,
+//     where a string key or a field of one big hash costs about 100 bytes
+//     of overhead. The owner costs its length per entry, three per user
+//     (about 60 bytes with 20-character IDs); a user ID that is a decimal
+//     number, as CloudBase's are, costs about 10 bytes, since listpack stores
+//     integers as integers. The bucket of a value is computed in Go only
 //     (the scripts receive bucket keys in KEYS), and changing indexBuckets
 //     needs a migration of the index.
 //
-// Together: 432 bytes per user at a million users (bench/memload redis -n
-// 1000000), every index bucket still listpack-encoded.
+// Together: 496.5 bytes per user at a million users, owners included
+// (bench/memload redis -n 1000000), every index bucket still
+// listpack-encoded; 389.6 with -values short (19-digit numeric user IDs).
 //
 // <contact> is the first 32 hex digits of SHA-256(channel ":" key): the key
 // stays short and the contact itself does not appear in key names.
@@ -195,13 +210,17 @@ func bucketOf(key string) uint32 {
 	return h % indexBuckets
 }
 
-// uniqueKey is the uniqueness key of a stored display value of field, the
-// same function as key_of in scripts/lib.lua: folded username and email,
-// phone without its space, other fields as they are.
+// uniqueKey is the uniqueness key of a stored display value of field:
+// folded username, email with its domain in IDNA ASCII form, phone without
+// its space, other fields as they are. It is the only definition: the
+// scripts receive keys, for new values and for the current values the
+// caller read, and never compute one.
 func uniqueKey(field, display string) string {
 	switch field {
-	case fieldUsername, fieldEmail:
+	case fieldUsername:
 		return profile.FoldKey(display)
+	case fieldEmail:
+		return profile.EmailKey(display)
 	case fieldPhone:
 		return profile.PhoneKey(display)
 	}

@@ -23,7 +23,7 @@ type script struct {
 }
 
 // The scripts, one per operation. Each is scripts/lib.lua followed by its
-// own file, so that key_of has a single definition.
+// own file, so that what lib.lua defines is defined once.
 var (
 	scriptEnsureProfile      = loadScript("ensure_profile")
 	scriptEdit               = loadScript("edit")

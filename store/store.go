@@ -9,6 +9,9 @@
 //     are Unix milliseconds. updated_at moves only when an
 //     edit changes a stored value (or creates the profile); a no-op edit
 //     still counts toward the rate limit.
+//   - A unique-index entry names its owner's user ID; every uniqueness key
+//     is computed in Go, and the scripts only compare (keys.go,
+//     docs/storage.md).
 //   - Every operation is one attempt bounded by Options.Timeout: a script is
 //     never sent twice after a timeout, since the first may have run.
 //   - Secrets are stored only as SHA-256 digests: codes bound to their
@@ -87,7 +90,9 @@ type Edit struct {
 	// RateLimit counts this edit against Actor; zero Count means no limit.
 	RateLimit Limit
 	// SudoSatisfied false makes the script refuse (ErrSudoRequired) to
-	// replace or remove an already bound value of a field in Sensitive.
+	// replace or remove an already bound value of a field in Sensitive, and
+	// to bind a first phone or email while the other contact is bound and
+	// in Sensitive (docs/storage.md).
 	SudoSatisfied bool
 	// Sensitive are the fields ("phone", "email") that need sudo.
 	Sensitive FieldSet

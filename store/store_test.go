@@ -130,16 +130,18 @@ func (f *fixture) audit(t testing.TB) {
 	}
 }
 
-// owner is the user holding a unique value: "" if the index has no entry
-// for it, "<nobody>" if it has one but no profile holds the value.
+// owner is the user the index names as a unique value's owner: "" if the
+// index has no entry for it, "<nobody>" if it has one but no profile holds
+// the value. An entry naming another user than the profile holding the
+// value fails the test.
 func (f *fixture) owner(t testing.TB, field, key string) string {
 	t.Helper()
-	ok, err := f.raw.HExists(ctxT(t), f.keys.index(field, key), key).Result()
+	named, err := f.raw.HGet(ctxT(t), f.keys.index(field, key), key).Result()
+	if errors.Is(err, redis.Nil) {
+		return ""
+	}
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !ok {
-		return ""
 	}
 	profiles, err := f.raw.Keys(ctxT(t), f.keys.profilePattern()).Result()
 	if err != nil {
@@ -152,7 +154,10 @@ func (f *fixture) owner(t testing.TB, field, key string) string {
 		}
 		values := splitProfile(stored)
 		if v := values.of(field); v != "" && uniqueKey(field, v) == key {
-			return f.keys.profileUser(k)
+			if holder := f.keys.profileUser(k); holder != named {
+				t.Fatalf("the %s index names %q as the owner of %q, but %q's profile holds it", field, named, key, holder)
+			}
+			return named
 		}
 	}
 	return "<nobody>"

@@ -94,7 +94,6 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		last,
 		daily,
 		s.keys.index(field, v.Key),
-		s.keys.profile(v.UserID),
 		s.keys.callerMinuteSends(v.UserID),
 		s.keys.callerDailySends(v.UserID),
 	}
@@ -215,7 +214,7 @@ func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoTo
 		s.keys.profile(userID),
 		s.keys.sudoToken(sudoToken),
 	}
-	return s.runOK(ctx, scriptIssueSudo, keys, ErrInvalidVerificationToken, userID, ttl.Milliseconds())
+	return s.issueSudo(ctx, keys, userID, ttl)
 }
 
 // SudoValid reports whether sudoToken is a live sudo token of userID.

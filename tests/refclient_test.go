@@ -93,7 +93,7 @@ func TestReferenceClientContactFlow(t *testing.T) {
 		verification {
 			webhook http://127.0.0.1:%d/codes %s
 		}`, hookPort, secret))
-	runRefClient(t, f, "contact", 12,
+	runRefClient(t, f, "contact", 13,
 		"AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}),
 		fmt.Sprintf("AUTHEDGE_WEBHOOK_PORT=%d", hookPort),
 		"AUTHEDGE_WEBHOOK_SECRET="+secret,

@@ -4,10 +4,12 @@
 //	memload redis -addr 127.0.0.1:6379 -n 1000000
 //
 // loads n full profiles (all seven editable fields, plus the timestamps the
-// store adds) and their unique-index entries through the module's own
-// store code (store.New, store.Edit with CreateIfMissing, as a first edit
-// would), then prints Redis's used_memory growth per user as JSON (P4).
-// Redis should be otherwise idle and hold no other data being written.
+// store adds) and their unique-index entries, each naming its owner,
+// through the module's own store code (store.New, store.Edit with
+// CreateIfMissing, as a first edit would), checks that the index names the
+// owner of a few of them (store.Owner), then prints Redis's used_memory
+// growth per user as JSON (P4). Redis should be otherwise idle and hold no
+// other data being written.
 //
 //	memload rss -url http://127.0.0.1:8080/auth/v1/user/me -tokens toks.txt -n 1000000 -pid 1234
 //
@@ -273,6 +275,10 @@ func loadRedis(args []string) error {
 	if err != nil {
 		return fmt.Errorf("INFO memory: %w", err)
 	}
+	checked, err := checkOwners(ctx, st, *values, *start, *n)
+	if err != nil {
+		return err
+	}
 	users := float64(*n)
 	return printJSON(map[string]any{
 		"users":                       *n,
@@ -285,7 +291,36 @@ func loadRedis(args []string) error {
 		"dataset_bytes_per_user":      float64(after.UsedMemoryDataset-before.UsedMemoryDataset) / users,
 		"keys_per_user":               float64(after.Keys-before.Keys) / users,
 		"sample_profile_field_values": sampleValues(*values, *start),
+		// The figure is with owners: every index entry holds its owner's
+		// user ID, checked here on a sample.
+		"index_entries_name_owner": true,
+		"owners_checked":           checked,
 	})
+}
+
+// checkOwners looks up the username, phone and email of up to 100 of the
+// loaded users, spread over the load, and requires the index to name each
+// user as their owner.
+func checkOwners(ctx context.Context, st *store.Store, set string, start, n int) (int, error) {
+	step := max(n/100, 1)
+	checked := 0
+	for i := start; i < start+n; i += step {
+		user, ch, err := userProfile(set, i)
+		if err != nil {
+			return checked, err
+		}
+		for field, value := range map[string]string{"username": *ch.Username, "phone": *ch.Phone, "email": *ch.Email} {
+			owner, ok, err := st.Owner(ctx, field, value)
+			if err != nil {
+				return checked, err
+			}
+			if !ok || owner != user {
+				return checked, fmt.Errorf("the %s index names %q as the owner of user %d's %s, want %q", field, owner, i, field, user)
+			}
+		}
+		checked++
+	}
+	return checked, nil
 }
 
 // sampleValues shows what one loaded profile holds, for the README.

@@ -1,6 +1,9 @@
 -- edit: one atomic profile update. Every check runs before the first write
 -- but the rate limit's count, so an edit either changes all its fields or
--- none.
+-- none. The script never computes a uniqueness key: Go does (keys.go's
+-- uniqueKey), for the new values and for the current values the caller
+-- read; the script checks that the stored values are still those and only
+-- compares.
 --
 -- KEYS[1] the target's profile
 -- KEYS[2] the actor's edit counter (the rate limit is per caller)
@@ -19,12 +22,14 @@
 --         their one-letter codes run together ("pe")
 -- ARGV[8] the contacts whose change needs a verification token ("pe")
 -- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
--- ARGV[10 ..] four per field changed, each field once: its code (n u p e a
---         g d), the new display value ("" removes), its uniqueness key (""
---         for a field without an index, whose value is its own key), and
---         the current display value the caller read (unique fields: it
---         chose the current value's bucket from it). Only the fields given
---         are sent: every argument costs Redis a string and Lua a value.
+-- ARGV[10 ..] each field changed, once, in one of two forms:
+--         a field without an index (n a g d): its code and the new value
+--         ("" removes), 2 arguments;
+--         a unique field (u p e): its code, the new display value ("" removes),
+--         its uniqueness key ("" for ""), the current display value the
+--         caller read and that value's uniqueness key, 5 arguments.
+--         Only the fields given are sent: every argument costs Redis a
+--         string and Lua a value.
 --
 -- Replies:
 --   {'ok', created (0/1), changed field codes...}
@@ -45,30 +50,40 @@ local profile = KEYS[1]
 local user = ARGV[1]
 local now = ARGV[2]
 
-if (#ARGV - 9) % 4 ~= 0 then
-  return redis.error_reply('edit: the fields need four arguments each')
-end
 local stored = redis.call('GET', profile)
 local p = decode_profile(stored or '')
 local changes, seen = {}, {}
 local bucket = 4
-for at = 10, #ARGV, 4 do
+local at = 10
+while at <= #ARGV do
   local code = ARGV[at]
   if not EDITABLE[code] or seen[code] then
     return redis.error_reply('edit: bad or repeated field code ' .. code)
   end
   seen[code] = true
-  local c = { code = code, new = ARGV[at + 1], read = ARGV[at + 3], cur = p[code] }
-  -- A field without an index is its own key, and is not sent twice.
-  c.key = UNIQUE[code] and ARGV[at + 2] or c.new
-  -- c.old: the bound value's key ('' for none); c.moves: the edit binds
-  -- another key than that (or removes the value), not just a new spelling.
-  c.old = c.cur ~= '' and key_of(code, c.cur) or ''
-  c.moves = c.key ~= c.old
+  local c = { code = code, new = ARGV[at + 1], cur = p[code] }
   if UNIQUE[code] then
+    if at + 4 > #ARGV then
+      return redis.error_reply('edit: a unique field needs five arguments')
+    end
+    c.key, c.read = ARGV[at + 2], ARGV[at + 3]
+    -- c.old: the bound value's key ('' for none), valid once c.cur is
+    -- known to be c.read; c.moves: the edit binds another key than that
+    -- (or removes the value), not just a new spelling.
+    c.old = c.read ~= '' and ARGV[at + 4] or ''
+    c.moves = c.key ~= c.old
     -- c.bucket: KEYS position of the new value's bucket; the current one's follows.
     c.bucket = bucket
     bucket = bucket + 2
+    at = at + 5
+  else
+    if at + 1 > #ARGV then
+      return redis.error_reply('edit: a field needs its new value')
+    end
+    -- A field without an index is its own key.
+    c.key, c.old = c.new, c.cur
+    c.moves = c.new ~= c.cur
+    at = at + 2
   end
   changes[#changes + 1] = c
 end
@@ -103,10 +118,19 @@ if not stored then
 end
 
 -- (c) Sudo: replacing a bound sensitive value with another one (by key),
--- or removing it.
+-- or removing it. And binding a first phone or email while the other
+-- contact is bound and sensitive: sudo accepts a code sent to any bound
+-- contact, so a contact added without sudo would be a way around it (a
+-- stolen access token binds the thief's email, then passes sudo with it).
+-- p holds the stored values, which are what the caller read (checked
+-- above for the unique fields).
 if ARGV[6] ~= '1' then
   for _, c in ipairs(changes) do
     if string.find(ARGV[7], c.code, 1, true) and c.old ~= '' and c.moves then
+      return { 'sudo_required' }
+    end
+    local other = OTHER_CONTACT[c.code]
+    if other and c.cur == '' and c.new ~= '' and p[other] ~= '' and string.find(ARGV[7], other, 1, true) then
       return { 'sudo_required' }
     end
   end
@@ -128,25 +152,30 @@ for _, c in ipairs(changes) do
   end
 end
 
--- (e) Uniqueness: a value whose key is indexed belongs to someone. The
--- index does not say whom: the target's own current value, in any case or
--- format, is the one indexed key that is not a conflict.
+-- (e) Uniqueness: an index entry names the user who owns the value. No
+-- entry: free; anyone else's: a conflict; the target's own: not a conflict
+-- (a leftover this edit takes back). A new spelling of the current value
+-- does not move, so it needs no lookup at all.
 for _, c in ipairs(changes) do
-  if c.bucket and c.new ~= '' and c.moves and redis.call('HEXISTS', KEYS[c.bucket], c.key) == 1 then
-    return { 'conflict', c.code }
+  if c.bucket and c.new ~= '' and c.moves then
+    local owner = redis.call('HGET', KEYS[c.bucket], c.key)
+    if owner and owner ~= user then
+      return { 'conflict', c.code }
+    end
   end
 end
 
--- (f) Write: release the old index entries, claim the new ones, set the
--- fields, spend the token.
+-- (f) Write: release the old index entries (only the target's own: an
+-- entry that names someone else is never this edit's to drop), claim the
+-- new ones, set the fields, spend the token.
 local reply = { 'ok', create and 1 or 0 }
 for _, c in ipairs(changes) do
   if c.bucket then
-    if c.old ~= '' and c.moves then
+    if c.old ~= '' and c.moves and redis.call('HGET', KEYS[c.bucket + 1], c.old) == user then
       redis.call('HDEL', KEYS[c.bucket + 1], c.old)
     end
     if c.new ~= '' then
-      redis.call('HSET', KEYS[c.bucket], c.key, '1')
+      redis.call('HSET', KEYS[c.bucket], c.key, user)
     end
   end
   p[c.code] = c.new

@@ -7,12 +7,16 @@
 --
 -- ARGV[1] user ID
 -- ARGV[2] sudo token TTL, milliseconds
+-- ARGV[3] the bound phone the caller read ('' for none), ARGV[4] its key
+-- ARGV[5] the bound email the caller read ('' for none), ARGV[6] its key
 --
 -- Replies:
---   {'ok'}        the verification token is spent, the sudo token stored
---   {'invalid'}   the token is unknown, expired, spent, another user's, or
---                 for a contact the user does not have bound now; it is
---                 left as it was
+--   {'ok'}             the verification token is spent, the sudo token stored
+--   {'invalid'}        the token is unknown, expired, spent, another user's, or
+--                      for a contact the user does not have bound now; it is
+--                      left as it was
+--   {'stale', profile} the bound phone or email is not what the caller read:
+--                      nothing done; the stored profile ('' if none)
 
 local t = redis.call('HMGET', KEYS[1], 'u', 'c', 'k')
 if t[1] ~= ARGV[1] then
@@ -22,8 +26,13 @@ local field = FIELD_OF[t[2]]
 if not field then
   return { 'invalid' }
 end
-local bound = decode_profile(redis.call('GET', KEYS[2]) or '')[field]
-if bound == '' or key_of(field, bound) ~= t[3] then
+local stored = redis.call('GET', KEYS[2]) or ''
+local p = decode_profile(stored)
+if p.p ~= ARGV[3] or p.e ~= ARGV[5] then
+  return { 'stale', stored }
+end
+local bound_key = field == 'p' and ARGV[4] or ARGV[6]
+if bound_key == '' or bound_key ~= t[3] then
   return { 'invalid' }
 end
 

@@ -1,18 +1,7 @@
--- lib.lua is put in front of every script (see scripts.go): what makes two
--- values the same, and how a profile is stored, defined once.
-
--- key_of is the uniqueness key of a stored display value of a profile
--- field: username and email fold ASCII case, a phone number ("+86 1300...")
--- loses its space, anything else is itself. keys.go's uniqueKey is the same
--- function in Go.
-local function key_of(field, display)
-  if field == 'u' or field == 'e' then
-    return string.lower(display)
-  elseif field == 'p' then
-    return (string.gsub(display, ' ', '', 1))
-  end
-  return display
-end
+-- lib.lua is put in front of every script (see scripts.go): how counters
+-- and profiles are stored, defined once. No script computes a uniqueness
+-- key (that would need IDNA for emails): Go computes every key
+-- (keys.go's uniqueKey) and the scripts compare.
 
 -- count adds one to a counter of a fixed window of window_ms that starts
 -- with its first count, and returns the new count.
@@ -40,6 +29,8 @@ end
 local CHANNEL = { p = 'phone', e = 'email' }
 -- FIELD_OF is CHANNEL the other way: a channel's field code.
 local FIELD_OF = { phone = 'p', email = 'e' }
+-- OTHER_CONTACT is, for each contact field, the other one.
+local OTHER_CONTACT = { p = 'e', e = 'p' }
 
 -- A profile is one string: the values of LAYOUT joined by SEP, trailing
 -- empty values left out (keys.go's profileLayout).

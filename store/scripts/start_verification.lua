@@ -5,9 +5,8 @@
 -- KEYS[2] the contact's last-send marker (vs:<contact>, or vso: for CUR_USER)
 -- KEYS[3] the contact's daily send counter (vd:<contact>, or vdo: for CUR_USER)
 -- KEYS[4] the index bucket that would hold the contact's key
--- KEYS[5] the requester's profile
--- KEYS[6] the requester's sends this minute (sm:<user>)
--- KEYS[7] the requester's sends today (sd:<user>)
+-- KEYS[5] the requester's sends this minute (sm:<user>)
+-- KEYS[6] the requester's sends today (sd:<user>)
 --
 -- ARGV[1] verification ID
 -- ARGV[2] user ID of the requester
@@ -32,15 +31,12 @@
 --                            retry after pttl ms; nothing counted
 --   {'exists'}               the verification ID is taken
 
--- Bound to someone: indexed. To someone else: not the requester's own
--- current value on this channel.
-local bound = redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1
-if bound and ARGV[9] == '1' then
-  local mine = decode_profile(redis.call('GET', KEYS[5]) or '')
-  local field = FIELD_OF[ARGV[3]]
-  if mine[field] == '' or key_of(field, mine[field]) ~= ARGV[4] then
-    return { 'conflict' }
-  end
+-- Bound to someone: indexed. The entry names its owner: to someone else,
+-- another user than the requester.
+local owner = redis.call('HGET', KEYS[4], ARGV[4])
+local bound = owner ~= false
+if bound and ARGV[9] == '1' and owner ~= ARGV[2] then
+  return { 'conflict' }
 end
 
 local wait = redis.call('PTTL', KEYS[2])
@@ -53,12 +49,12 @@ if sent >= tonumber(ARGV[11]) then
 end
 
 -- The requester's own limits, over every contact and target.
-local asked = redis.call('MGET', KEYS[6], KEYS[7])
+local asked = redis.call('MGET', KEYS[5], KEYS[6])
 if tonumber(asked[1] or '0') >= tonumber(ARGV[13]) then
-  return { 'rate_limited', retry_after(KEYS[6], ARGV[14]) }
+  return { 'rate_limited', retry_after(KEYS[5], ARGV[14]) }
 end
 if tonumber(asked[2] or '0') >= tonumber(ARGV[15]) then
-  return { 'rate_limited', retry_after(KEYS[7], ARGV[12]) }
+  return { 'rate_limited', retry_after(KEYS[6], ARGV[12]) }
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 'exists' }
@@ -66,8 +62,8 @@ end
 
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
 count(KEYS[3], ARGV[12])
-count(KEYS[6], ARGV[14])
-count(KEYS[7], ARGV[12])
+count(KEYS[5], ARGV[14])
+count(KEYS[6], ARGV[12])
 redis.call('HSET', KEYS[1], 'h', ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
   'd', ARGV[5], 's', ARGV[6], 't', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[8])

@@ -234,8 +234,27 @@ async function contactFlow() {
     eq(await admin.updateUserBasicInfo({ user_id: SUB, phone: P1 }), {}, 'response')
   })
 
-  await step('editContact with no verification_token: verification_required', () =>
-    rejects(auth.editContact({ email: E1, verification_token: '', sudo_token: '' }), { error: 'verification_required', status: 400, path: '/v1/user/contact' }))
+  // A first email beside the bound phone needs sudo through the phone: else
+  // a stolen access token could bind the thief's email and pass sudo with it.
+  await step('editContact binding a first email beside the bound phone without sudo: sudo_required', () =>
+    rejects(auth.editContact({ email: E1, verification_token: '', sudo_token: '' }), { error: 'sudo_required', status: 403, path: '/v1/user/contact' }))
+
+  await step('sudo with a password: invalid_argument', () =>
+    rejects(auth.sudo({ password: 'hunter2' }), { error: 'invalid_argument', status: 400, path: '/v1/user/sudo' }))
+
+  let sudoToken
+  await step('getVerification (CUR_USER) + verify + sudo gives a sudo_token', async () => {
+    const me = await auth.getUserInfo()
+    const cur = await sendCode({ phone_number: me.phone_number, target: 'CUR_USER' }, { channel: 'sms', to: P1 })
+    const { verification_token } = await auth.verify({ verification_id: cur.id, verification_code: cur.code })
+    const s = await auth.sudo({ verification_token })
+    check(typeof s.sudo_token === 'string' && s.sudo_token.length > 0, 'sudo_token')
+    check(Number.isInteger(s.expires_in) && s.expires_in > 0, 'expires_in')
+    sudoToken = s.sudo_token
+  })
+
+  await step('editContact with sudo but no verification_token: verification_required', () =>
+    rejects(auth.editContact({ email: E1, verification_token: '', sudo_token: sudoToken }), { error: 'verification_required', status: 400, path: '/v1/user/contact' }))
 
   let sent
   await step('getVerification (ANY) for a new email', async () => {
@@ -257,28 +276,14 @@ async function contactFlow() {
     vt = r.verification_token
   })
 
-  await step('editContact binds a first email with verification only', async () => {
-    eq(await auth.editContact({ email: E1, verification_token: vt, sudo_token: '' }), {}, 'response')
+  await step('editContact binds a first email with verification and sudo', async () => {
+    eq(await auth.editContact({ email: E1, verification_token: vt, sudo_token: sudoToken }), {}, 'response')
     const me = await auth.getUserInfo()
     eq({ email: me.email, phone_number: me.phone_number }, { email: E1, phone_number: P1 }, 'contacts')
   })
 
   await step('editContact replacing the bound phone without sudo: sudo_required', () =>
     rejects(auth.editContact({ phone_number: P2, verification_token: '', sudo_token: '' }), { error: 'sudo_required', status: 403, path: '/v1/user/contact' }))
-
-  await step('sudo with a password: invalid_argument', () =>
-    rejects(auth.sudo({ password: 'hunter2' }), { error: 'invalid_argument', status: 400, path: '/v1/user/sudo' }))
-
-  let sudoToken
-  await step('getVerification (CUR_USER) + verify + sudo gives a sudo_token', async () => {
-    const me = await auth.getUserInfo()
-    const cur = await sendCode({ phone_number: me.phone_number, target: 'CUR_USER' }, { channel: 'sms', to: P1 })
-    const { verification_token } = await auth.verify({ verification_id: cur.id, verification_code: cur.code })
-    const s = await auth.sudo({ verification_token })
-    check(typeof s.sudo_token === 'string' && s.sudo_token.length > 0, 'sudo_token')
-    check(Number.isInteger(s.expires_in) && s.expires_in > 0, 'expires_in')
-    sudoToken = s.sudo_token
-  })
 
   await step('editContact with sudo but no verification_token: verification_required', () =>
     rejects(auth.editContact({ phone_number: P2, verification_token: '', sudo_token: sudoToken }), { error: 'verification_required', status: 400, path: '/v1/user/contact' }))

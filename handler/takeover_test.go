@@ -1,0 +1,96 @@
+package handler
+
+import (
+	"net/http"
+	"testing"
+)
+
+// TestStolenAccessTokenCannotTakeOverContacts is issue 8's takeover chain,
+// through the handler and real Redis: the victim has only a phone (or only
+// an email); a thief holding the victim's access token (no recent sign-in)
+// asks a code for the thief's own address on the other channel, verifies
+// it, and tries to bind it, through basic/edit and user/contact. Both are
+// 403 sudo_required, so the rest of the chain (a CUR_USER code to that
+// address, sudo with it, replacing the victim's contact) never gets there.
+func TestStolenAccessTokenCannotTakeOverContacts(t *testing.T) {
+	cases := []struct {
+		name                         string
+		bind                         func(e *env)
+		boundField, boundJSON        string // the victim's contact: body field, me field
+		thiefField, editField, thief string // the thief's address on the other channel
+		replaceBody                  map[string]string
+	}{
+		{
+			name:       "victim with a phone",
+			bind:       func(e *env) { e.bindPhone("victim", "+86 13000000000") },
+			boundField: "phone", boundJSON: "phone_number",
+			thiefField: "email", editField: "email", thief: "thief@example.com",
+		},
+		{
+			name:       "victim with an email",
+			bind:       func(e *env) { e.bindEmail("victim", "victim@example.com") },
+			boundField: "email", boundJSON: "email",
+			thiefField: "phone_number", editField: "phone", thief: "+86 13900000000",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			tc.bind(e)
+			before := e.me("victim").str(tc.boundJSON)
+			stolen := e.token("victim")
+
+			// 1. A code to the thief's own address (ANY), verified.
+			vt := e.verificationToken("victim", tc.thiefField, tc.thief, "ANY")
+
+			// 2. Binding it: refused on both paths, the token left unspent.
+			e.editWith(stolen, jsonBody(t, map[string]string{tc.editField: tc.thief, "verification_token": vt})).
+				wantError(t, 403, "sudo_required")
+			e.serve(http.MethodPatch, pathContact, jsonBody(t, map[string]string{tc.thiefField: tc.thief, "verification_token": vt}), bearer(stolen)).
+				wantError(t, 403, "sudo_required")
+
+			// 3. So the thief's address is not bound: no CUR_USER code can
+			// go to it, and its verification token buys no sudo.
+			e.serve(http.MethodPost, pathSend, jsonBody(t, map[string]string{tc.thiefField: "", "target": "CUR_USER"}), bearer(stolen)).
+				wantError(t, 400, "invalid_argument")
+			e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": vt}), bearer(stolen)).
+				wantError(t, 400, "invalid_verification_token")
+
+			// 4. Replacing or removing the victim's contact without sudo is
+			// refused as it always was.
+			e.editWith(stolen, jsonBody(t, map[string]string{tc.boundField: ""})).wantError(t, 403, "sudo_required")
+
+			me := e.me("victim")
+			if me.str(tc.boundJSON) != before || me.str("email") == "thief@example.com" || me.str("phone_number") == "+86 13900000000" {
+				t.Fatalf("the victim's contacts changed: %s", me.body)
+			}
+		})
+	}
+}
+
+// TestEmailSpellingsAreOneAddress: a@bücher.example, a@BÜCHER.example and
+// a@xn--bcher-kva.example are one address: another user cannot bind any
+// of them, NOT_USER refuses them, and the owner switches between them with
+// neither verification nor sudo (the same value, a new display form).
+func TestEmailSpellingsAreOneAddress(t *testing.T) {
+	e := newEnv(t)
+	e.bindEmail("u1", "a@bücher.example")
+	for _, spelling := range []string{"a@BÜCHER.example", "a@xn--bcher-kva.example", "A@XN--BCHER-KVA.example"} {
+		t.Run(spelling, func(t *testing.T) {
+			e.sendCode("u2", jsonBody(t, map[string]string{"email": spelling, "target": "NOT_USER"})).
+				wantError(t, 409, "email_already_exists")
+			vt := e.verificationToken("u2", "email", spelling, "ANY")
+			e.edit("u2", jsonBody(t, map[string]string{"email": spelling, "verification_token": vt})).
+				wantError(t, 409, "email_already_exists")
+			e.edit("u1", jsonBody(t, map[string]string{"email": spelling})).wantOK(t)
+			if got := e.me("u1").str("email"); got != spelling {
+				t.Fatalf("email = %q, want the new display form %q", got, spelling)
+			}
+		})
+	}
+	e.contact("u1", `{"email":"a@bücher.example"}`).wantOK(t)
+	problems, err := e.store.Audit(t.Context())
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("audit: %v, %v", problems, err)
+	}
+}
