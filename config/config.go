@@ -40,6 +40,12 @@ type Config struct {
 
 	// RateLimit bounds how often one caller may edit.
 	RateLimit RateLimit `json:"rate_limit,omitzero"`
+
+	// Events, when set, turns change events on: every acknowledged change
+	// is appended to the environment's Redis Stream by the script that
+	// makes it, and, with a webhook, delivered to the app. Nil: no events
+	// are written (docs/events.md).
+	Events *Events `json:"events,omitempty"`
 }
 
 // JWT configures how access tokens are verified.
@@ -180,4 +186,20 @@ type Limit struct {
 	// Window is the length of the window. Required: a limit with no
 	// window (or a window of 0) is refused.
 	Window caddy.Duration `json:"window,omitempty"`
+}
+
+// Events configures change events (docs/events.md).
+type Events struct {
+	// StreamMaxLen bounds the environment's event stream: each append trims
+	// it to about this many entries (XADD MAXLEN ~). Default 1000000.
+	StreamMaxLen int64 `json:"stream_max_len,omitempty"`
+
+	// Webhook, if set, receives every event, signed the Standard Webhooks
+	// way with its secret, at least once and in stream order per user. The
+	// Caddy instances sharing a Redis share the deliveries.
+	Webhook *Webhook `json:"webhook,omitempty"`
+
+	// RetryFor is how long a failing delivery is retried, with backoff,
+	// before the event is parked in the dead-letter list. Default 24h.
+	RetryFor caddy.Duration `json:"retry_for,omitempty"`
 }
