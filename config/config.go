@@ -28,6 +28,10 @@ type Config struct {
 
 	// RateLimit bounds how often one caller may edit.
 	RateLimit RateLimit `json:"rate_limit,omitzero"`
+
+	// Identity makes authedge the identity edge of the app behind it
+	// (docs/identity.md). Nil: the app's requests pass untouched.
+	Identity *Identity `json:"identity,omitempty"`
 }
 
 // JWT configures how access tokens are verified.

@@ -80,6 +80,7 @@ func (c *Config) ApplyDefaults() {
 	if c.RateLimit.Edits == nil {
 		c.RateLimit.Edits = &Limit{Count: DefaultEditCount, Window: Duration(DefaultEditWindow)}
 	}
+	c.Identity.applyDefaults(c.EnvironmentID)
 }
 
 // RequiredChannels returns the channels whose change to a new value needs a

@@ -39,6 +39,9 @@ type Deps struct {
 	Logger *zap.Logger
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Authenticated, if set, is told of every request whose token an
+	// endpoint accepted (caddymodule puts the user in Caddy's access log).
+	Authenticated func(r *http.Request, claims *token.Claims)
 }
 
 // API serves the six authedge endpoints.
@@ -175,6 +178,9 @@ func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 	if !ep.anonymous {
 		if err := a.authenticate(c); err != nil {
 			return err
+		}
+		if a.deps.Authenticated != nil {
+			a.deps.Authenticated(c.r, c.claims)
 		}
 	}
 	return ep.serve(a, w, c)
