@@ -64,6 +64,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    rate_limit {
 //	        edits <n> <duration>
 //	    }
+//
+//	    identity { ... }                 # see parseIdentity
 //	}
 //
 // Every subdirective may be given once, but public_key, which adds a key
@@ -91,6 +93,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseSudo(d, &c.Sudo)
 		case "rate_limit":
 			err = parseRateLimit(d, &c.RateLimit)
+		case "identity":
+			c.Identity = new(config.Identity)
+			err = parseIdentity(d, c.Identity)
 		default:
 			return unknown(d, "authedge", name)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/edge"
 	"github.com/authedge/caddy-authedge/handler"
 	"github.com/authedge/caddy-authedge/store"
 )
@@ -37,6 +38,7 @@ type Handler struct {
 
 	logger *zap.Logger
 	api    *handler.API
+	edge   *edge.Edge // nil without an identity block
 	store  *store.Store
 	// jwksURL is the key under which this handler holds a reference to a
 	// shared remote JWKS in jwksPool; "" when it holds none.

@@ -81,8 +81,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Store:    h.store,
 		Sender:   h.sender(secrets.webhookSecret),
 		Logger:   h.logger,
+		// Caddy's access log shows the user of every authenticated call.
+		Authenticated: setUserPlaceholder,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return h.provisionEdge()
 }
 
 // newVerifier builds the token verifier from every configured key source.
