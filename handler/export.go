@@ -6,7 +6,7 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// Error is one answer of the error catalog (docs/api.md): a status, a code
+// Error is one answer of the API's error catalog: a status, a code
 // and a description. Only WriteError turns it into a response, so whoever
 // answers with it (the API, the identity edge) answers in the one shape
 // {"error", "error_code", "error_description"}.
