@@ -44,10 +44,30 @@ func (h *Handler) serveApp(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	id, ok := h.edge.Serve(w, r)
-	if ok && id != nil {
+	switch {
+	case ok && id != nil:
 		setIdentityPlaceholders(r, id)
+	case ok:
+		setAnonymousPlaceholders(r)
 	}
 	return ok
+}
+
+// setAnonymousPlaceholders makes the identity placeholders empty for a
+// request without a valid token: Caddy leaves an unknown placeholder as
+// written in header_up, and the app must never take the text
+// "{http.auth.user.id}" for a user.
+func setAnonymousPlaceholders(r *http.Request) {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Map(anonymousPlaceholders)
+	}
+}
+
+func anonymousPlaceholders(key string) (any, bool) {
+	if strings.HasPrefix(key, userPlaceholder) || strings.HasPrefix(key, profilePlaceholder) {
+		return "", true
+	}
+	return nil, false
 }
 
 // setUserPlaceholder sets {http.auth.user.id}, which Caddy's access log
@@ -63,8 +83,8 @@ func setUserPlaceholder(r *http.Request, claims *token.Claims) {
 // nothing until something uses it: {http.auth.user.<claim>} for the
 // token's top-level string, number and boolean claims, and
 // {authedge.profile.<field>}, read from Redis at the first use (and not
-// again in the same request). A profile that cannot be read resolves to
-// the empty string.
+// again in the same request). A missing claim, and a profile that cannot
+// be read, resolve to the empty string.
 func setIdentityPlaceholders(r *http.Request, id *edge.Identity) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
@@ -73,10 +93,7 @@ func setIdentityPlaceholders(r *http.Request, id *edge.Identity) {
 	repl.Set(userPlaceholder+"id", id.Claims.Subject)
 	repl.Map(func(key string) (any, bool) {
 		if name, ok := strings.CutPrefix(key, userPlaceholder); ok {
-			v, ok := id.Claim(name)
-			if !ok {
-				return nil, false
-			}
+			v, _ := id.Claim(name) // a missing claim is empty, as for anonymous requests
 			return v, true
 		}
 		if field, ok := strings.CutPrefix(key, profilePlaceholder); ok && slices.Contains(config.ProfileFields, field) {
