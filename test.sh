@@ -3,9 +3,12 @@
 #
 #   1. prerequisites: redis-server (Debian's package, installed if missing)
 #      and the reference client's npm packages (npm ci if missing)
-#   2. go vet ./...  and  gofmt (lists unformatted files)
-#   3. ./xcaddy.sh   (builds ./caddy unless it is fresh)
-#   4. go test -race -count=1 ./...   (unit, integration and end-to-end)
+#   2. go vet ./...,  gofmt (lists unformatted files)  and  go mod tidy -diff
+#      (go.mod and go.sum say exactly what the code imports)
+#   3. ./xcaddy.sh   (builds ./caddy unless it is fresh: the one step that
+#      may use the network, with the installs of step 1)
+#   4. go test -race -count=1 ./...   (unit, integration and end-to-end; the
+#      end-to-end tests run the ./caddy of step 3 and fail if it is stale)
 #   5. a short fuzz pass: every FuzzXxx target for $FUZZTIME (default 10s)
 #
 # Every step runs even if an earlier one failed; a summary follows, and the
@@ -83,6 +86,17 @@ gofmt_check() {
 	echo "gofmt: clean"
 }
 
+# tidy_check fails when go.mod or go.sum differ from what `go mod tidy`
+# would write (a direct dependency marked // indirect, a stale checksum),
+# and prints the difference.
+tidy_check() {
+	if ! go mod tidy -diff; then
+		echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"
+		return 1
+	fi
+	echo "go.mod/go.sum: tidy"
+}
+
 # fuzz runs every FuzzXxx target of every package for $FUZZTIME each.
 fuzz() {
 	local pkgs pkg name rc=0 n=0
@@ -138,6 +152,7 @@ step "redis-server present" need_redis
 step "reference client (npm ci)" need_refclient
 step "go vet ./..." go vet ./...
 step "gofmt" gofmt_check
+step "go mod tidy -diff" tidy_check
 step "./xcaddy.sh (build ./caddy)" ./xcaddy.sh
 step "go test -race ./..." go test -race -count=1 -timeout "$TEST_TIMEOUT" ./...
 if [[ "$FUZZTIME" != 0 && "$FUZZTIME" != 0s ]]; then

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -32,7 +33,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        jwks_file <path>
 //	        public_key <pem-file>        # repeatable
 //	        algorithms <alg>...
-//	        leeway <duration>
+//	        leeway <duration>            # 0s: strict expiry, no clock skew
 //	        admin_scope <scope>
 //	        device_claim <claim>
 //	    }
@@ -58,7 +59,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    sudo {
 //	        sensitive <field>... | off
 //	        token_ttl <duration>
-//	        max_auth_age <duration>
+//	        max_auth_age <duration>      # 0s: off, the default
 //	    }
 //
 //	    rate_limit {
@@ -67,6 +68,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	    identity { ... }                 # see parseIdentity
 //	}
+//
+// Durations are read as Caddy reads them ("500ms", "1.5h", "1d"). Where
+// zero means something (leeway, max_auth_age) it is accepted; where it is
+// nonsense (a TTL, the Redis timeout, a rate window) it is refused.
 //
 // Every subdirective may be given once, but public_key, which adds a key
 // each time. A missing or extra argument, an unknown or repeated
@@ -123,7 +128,10 @@ func parseJWT(d *caddyfile.Dispenser, j *config.JWT) error {
 		case "algorithms":
 			j.Algorithms, err = someArgs(d, dir+" algorithms")
 		case "leeway":
-			j.Leeway, err = durationArg(d, dir+" leeway", false)
+			// 0 is allowed: no clock skew at all, strict expiry.
+			var leeway caddy.Duration
+			leeway, err = durationArg(d, dir+" leeway", true)
+			j.Leeway = &leeway
 		case "admin_scope":
 			j.AdminScope, err = oneArg(d, dir+" admin_scope")
 		case "device_claim":
@@ -308,7 +316,7 @@ func intArg(d *caddyfile.Dispenser, dir string, min int) (int, error) {
 }
 
 // durationArg reads a duration ("500ms", "10m", "1d") given alone.
-func durationArg(d *caddyfile.Dispenser, dir string, zeroOK bool) (config.Duration, error) {
+func durationArg(d *caddyfile.Dispenser, dir string, zeroOK bool) (caddy.Duration, error) {
 	s, err := oneArg(d, dir)
 	if err != nil {
 		return 0, err
@@ -320,18 +328,22 @@ func durationArg(d *caddyfile.Dispenser, dir string, zeroOK bool) (config.Durati
 	return parsed, nil
 }
 
-// parseDuration reads a duration. Zero is refused unless zeroOK: an unset
-// duration means its default, so "leeway 0s" would otherwise silently mean
-// 30s.
-func parseDuration(s string, zeroOK bool) (config.Duration, error) {
-	parsed, err := config.ParseDuration(s)
+// parseDuration reads a duration as Caddy does (caddy.ParseDuration: Go's
+// units and "d" for days). Negative is refused; so is zero unless zeroOK,
+// for the durations where zero is nonsense (a TTL, a timeout, a window):
+// their JSON reads 0 as "the default", so a written "0s" would otherwise
+// silently mean something else than it says.
+func parseDuration(s string, zeroOK bool) (caddy.Duration, error) {
+	parsed, err := caddy.ParseDuration(s)
 	switch {
 	case err != nil:
-		return 0, err
-	case parsed < 0 || (parsed == 0 && !zeroOK):
+		return 0, fmt.Errorf("invalid duration %q", s)
+	case parsed < 0 && zeroOK:
+		return 0, fmt.Errorf("%q must not be negative", s)
+	case parsed <= 0 && !zeroOK:
 		return 0, fmt.Errorf("%q must be positive", s)
 	}
-	return config.Duration(parsed), nil
+	return caddy.Duration(parsed), nil
 }
 
 // channelsArg reads "phone email", a subset of it, or "off" (an empty,

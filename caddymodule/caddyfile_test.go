@@ -112,6 +112,16 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want:  `{}`,
 		},
 		{
+			name:  "leeway 0s is strict expiry, not unset",
+			input: "authedge {\n jwt {\n leeway 0s\n }\n }",
+			want:  `{"jwt":{"leeway":0}}`,
+		},
+		{
+			name:  "days and fractions, as Caddy reads them",
+			input: "authedge {\n jwt {\n leeway 1.5m\n }\n sudo {\n token_ttl 0.5d\n }\n }",
+			want:  `{"jwt":{"leeway":90000000000},"sudo":{"token_ttl":43200000000000}}`,
+		},
+		{
 			name:  "required both",
 			input: "authedge {\n verification {\n required phone email\n }\n }",
 			want:  `{"verification":{"required":["phone","email"]}}`,
@@ -171,8 +181,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{name: "jwt algorithms missing", input: "authedge {\n jwt {\n algorithms\n }\n}", want: "authedge jwt algorithms: missing value"},
 		{name: "jwt leeway bad", input: "authedge {\n jwt {\n leeway soon\n }\n}", want: `authedge jwt leeway: invalid duration "soon"`},
 		{name: "jwt leeway bare number", input: "authedge {\n jwt {\n leeway 30\n }\n}", want: `authedge jwt leeway: invalid duration "30"`},
-		{name: "jwt leeway zero", input: "authedge {\n jwt {\n leeway 0s\n }\n}", want: `authedge jwt leeway: "0s" must be positive`},
-		{name: "jwt leeway negative", input: "authedge {\n jwt {\n leeway -1s\n }\n}", want: `authedge jwt leeway: "-1s" must be positive`},
+		{name: "jwt leeway negative", input: "authedge {\n jwt {\n leeway -1s\n }\n}", want: `authedge jwt leeway: "-1s" must not be negative`},
+		{name: "jwt leeway negative days", input: "authedge {\n jwt {\n leeway -1d\n }\n}", want: `authedge jwt leeway: "-1d" must not be negative`},
 		{name: "jwt admin_scope two", input: "authedge {\n jwt {\n admin_scope a b\n }\n}", want: "authedge jwt admin_scope: takes one value"},
 		{name: "jwt device_claim missing", input: "authedge {\n jwt {\n device_claim\n }\n}", want: "authedge jwt device_claim: missing value"},
 
@@ -189,6 +199,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{name: "redis repeated tls", input: "authedge {\n redis {\n tls\n tls\n }\n}", want: "authedge redis: tls is given twice"},
 		{name: "redis key_prefix missing", input: "authedge {\n redis {\n key_prefix\n }\n}", want: "authedge redis key_prefix: missing value"},
 		{name: "redis timeout bad", input: "authedge {\n redis {\n timeout 5\n }\n}", want: `authedge redis timeout: invalid duration "5"`},
+		{name: "redis timeout zero", input: "authedge {\n redis {\n timeout 0s\n }\n}", want: `authedge redis timeout: "0s" must be positive`},
+		{name: "redis timeout negative", input: "authedge {\n redis {\n timeout -1ms\n }\n}", want: `authedge redis timeout: "-1ms" must be positive`},
 
 		// verification.
 		{name: "verification unknown", input: "authedge {\n verification {\n sms x\n }\n}", want: `authedge verification: unrecognized subdirective "sms"`},
@@ -201,6 +213,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{name: "webhook three values", input: "authedge {\n verification {\n webhook http://a s3cret extra\n }\n}", want: "authedge verification webhook: takes <url> [<secret>], got 3 values"},
 		{name: "log with value", input: "authedge {\n verification {\n log yes\n }\n}", want: `authedge verification log takes no value`},
 		{name: "code_ttl bad", input: "authedge {\n verification {\n code_ttl forever\n }\n}", want: `authedge verification code_ttl: invalid duration "forever"`},
+		{name: "code_ttl zero", input: "authedge {\n verification {\n code_ttl 0m\n }\n}", want: `authedge verification code_ttl: "0m" must be positive`},
 		{name: "token_ttl zero", input: "authedge {\n verification {\n token_ttl 0\n }\n}", want: `authedge verification token_ttl: "0" must be positive`},
 
 		// sudo.
@@ -210,7 +223,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{name: "sensitive unknown", input: "authedge {\n sudo {\n sensitive username\n }\n}", want: `authedge sudo sensitive: unknown channel "username"`},
 		{name: "sensitive off with more", input: "authedge {\n sudo {\n sensitive email off\n }\n}", want: "authedge sudo sensitive: off stands alone"},
 		{name: "sudo token_ttl bad", input: "authedge {\n sudo {\n token_ttl 1x\n }\n}", want: `authedge sudo token_ttl: invalid duration "1x"`},
-		{name: "max_auth_age negative", input: "authedge {\n sudo {\n max_auth_age -5m\n }\n}", want: `authedge sudo max_auth_age: "-5m" must be positive`},
+		{name: "sudo token_ttl zero", input: "authedge {\n sudo {\n token_ttl 0s\n }\n}", want: `authedge sudo token_ttl: "0s" must be positive`},
+		{name: "max_auth_age negative", input: "authedge {\n sudo {\n max_auth_age -5m\n }\n}", want: `authedge sudo max_auth_age: "-5m" must not be negative`},
 
 		// rate_limit.
 		{name: "rate_limit unknown", input: "authedge {\n rate_limit {\n sends 1 1m\n }\n}", want: `authedge rate_limit: unrecognized subdirective "sends"`},

@@ -94,16 +94,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // A key file that does not load fails the config with the directive that
 // names it.
 func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error) {
+	leeway := h.JWT.EffectiveLeeway()
 	v, err := token.New(token.Config{
 		Issuer:         h.JWT.Issuer,
 		Audience:       h.JWT.Audience,
 		Algorithms:     h.JWT.Algorithms,
-		Leeway:         time.Duration(h.JWT.Leeway),
+		Leeway:         leeway,
+		NoLeeway:       leeway == 0, // leeway 0s: strict expiry, not the default
 		AdminScope:     h.JWT.AdminScope,
 		DeviceClaim:    h.JWT.DeviceClaim,
 		PublicKeyFiles: h.JWT.PublicKeys,
 		JWKSFile:       h.JWT.JWKSFile,
 		Remote:         remote,
+		Logger:         h.logger,
 	})
 	var keyFile *token.KeyFileError
 	switch {
@@ -140,7 +143,7 @@ func (h *Handler) acquireJWKS(ctx caddy.Context, url string) (*token.RemoteJWKS,
 	val, _, err := jwksPool.LoadOrNew(url, func() (caddy.Destructor, error) {
 		// token bounds every fetch, the first one included, to 10 s; a
 		// config whose keys cannot be had does not load.
-		remote, err := token.NewRemoteJWKS(ctx, url, nil)
+		remote, err := token.NewRemoteJWKS(ctx, url, nil, h.logger)
 		if err != nil {
 			return nil, err
 		}

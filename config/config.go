@@ -1,7 +1,19 @@
 // Package config holds authedge's typed configuration: the tree that Caddy's
 // JSON config unmarshals into, its defaults and its validation. It parses no
 // Caddyfile and opens no connection; caddymodule does both.
+//
+// Durations are caddy.Duration, as in Caddy's own modules: in JSON, integer
+// nanoseconds or a string such as "500ms", "10m" or "1d". A duration left
+// out, or given as 0, takes its default, except where zero has a meaning of
+// its own (JWT.Leeway, a pointer, where 0 means strict expiry).
 package config
+
+import "github.com/caddyserver/caddy/v2"
+
+// Duration is caddy.Duration under a shorter name, for code that builds a
+// Config: an alias, not a type of its own, so it reads and writes JSON as
+// Caddy's modules do.
+type Duration = caddy.Duration
 
 // Config is the whole authedge configuration of one handler instance.
 type Config struct {
@@ -60,8 +72,11 @@ type JWT struct {
 	// Default: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA.
 	Algorithms []string `json:"algorithms,omitempty"`
 
-	// Leeway is the clock skew allowed for exp, nbf and iat. Default 30s.
-	Leeway Duration `json:"leeway,omitempty"`
+	// Leeway is the clock skew allowed for exp, nbf, iat and auth_time.
+	// Unset (nil) means the default, 30s; 0 means none: a token is refused
+	// from the very second its exp has passed. Read it with
+	// EffectiveLeeway.
+	Leeway *caddy.Duration `json:"leeway,omitempty"`
 
 	// AdminScope is the scope, read from the space-separated scope claim,
 	// that lets a caller act on other users. Default "admin".
@@ -96,8 +111,8 @@ type Redis struct {
 	KeyPrefix string `json:"key_prefix,omitempty"`
 
 	// Timeout bounds each Redis operation (dial, read, write). Default
-	// 500ms.
-	Timeout Duration `json:"timeout,omitempty"`
+	// 500ms; 0 means the default (the Caddyfile refuses `timeout 0`).
+	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 
 // Verification configures contact verification codes.
@@ -115,11 +130,13 @@ type Verification struct {
 	// secrets, and warns so at start.
 	Log bool `json:"log,omitempty"`
 
-	// CodeTTL is how long a sent code can be verified. Default 10m.
-	CodeTTL Duration `json:"code_ttl,omitempty"`
+	// CodeTTL is how long a sent code can be verified. Default 10m; 0
+	// means the default (the Caddyfile refuses `code_ttl 0`).
+	CodeTTL caddy.Duration `json:"code_ttl,omitempty"`
 
-	// TokenTTL is how long a verification_token stays usable. Default 10m.
-	TokenTTL Duration `json:"token_ttl,omitempty"`
+	// TokenTTL is how long a verification_token stays usable. Default
+	// 10m; 0 means the default (the Caddyfile refuses `token_ttl 0`).
+	TokenTTL caddy.Duration `json:"token_ttl,omitempty"`
 }
 
 // Webhook is a code-delivery endpoint.
@@ -141,12 +158,14 @@ type Sudo struct {
 	// sensitive off) turns sudo off.
 	Sensitive *[]string `json:"sensitive,omitempty"`
 
-	// TokenTTL is how long a sudo_token stays valid. Default 15m.
-	TokenTTL Duration `json:"token_ttl,omitempty"`
+	// TokenTTL is how long a sudo_token stays valid. Default 15m; 0 means
+	// the default (the Caddyfile refuses `token_ttl 0`).
+	TokenTTL caddy.Duration `json:"token_ttl,omitempty"`
 
 	// MaxAuthAge, if set, lets an access token whose auth_time is at most
-	// this old count as secondary verification.
-	MaxAuthAge Duration `json:"max_auth_age,omitempty"`
+	// this old count as secondary verification. 0, the default, turns it
+	// off: only a sudo_token counts.
+	MaxAuthAge caddy.Duration `json:"max_auth_age,omitempty"`
 }
 
 // RateLimit bounds edits per caller.
@@ -160,6 +179,7 @@ type RateLimit struct {
 type Limit struct {
 	// Count is how many events the window allows.
 	Count int `json:"count,omitempty"`
-	// Window is the length of the window.
-	Window Duration `json:"window,omitempty"`
+	// Window is the length of the window. Required: a limit with no
+	// window (or a window of 0) is refused.
+	Window caddy.Duration `json:"window,omitempty"`
 }

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/authedge/caddy-authedge/token"
 )
 
@@ -51,7 +53,10 @@ func (c *Config) ApplyDefaults() {
 	if len(j.Algorithms) == 0 {
 		j.Algorithms = DefaultAlgorithms()
 	}
-	setDuration(&j.Leeway, DefaultLeeway)
+	if j.Leeway == nil {
+		leeway := caddy.Duration(DefaultLeeway)
+		j.Leeway = &leeway
+	}
 	setString(&j.AdminScope, DefaultAdminScope)
 	setString(&j.DeviceClaim, DefaultDeviceClaim)
 
@@ -78,9 +83,18 @@ func (c *Config) ApplyDefaults() {
 	setDuration(&s.TokenTTL, DefaultSudoTokenTTL)
 
 	if c.RateLimit.Edits == nil {
-		c.RateLimit.Edits = &Limit{Count: DefaultEditCount, Window: Duration(DefaultEditWindow)}
+		c.RateLimit.Edits = &Limit{Count: DefaultEditCount, Window: caddy.Duration(DefaultEditWindow)}
 	}
 	c.Identity.applyDefaults(c.EnvironmentID)
+}
+
+// EffectiveLeeway returns the clock skew allowed for exp, nbf, iat and
+// auth_time: the configured one, zero included, or the default if unset.
+func (j JWT) EffectiveLeeway() time.Duration {
+	if j.Leeway == nil {
+		return DefaultLeeway
+	}
+	return time.Duration(*j.Leeway)
 }
 
 // RequiredChannels returns the channels whose change to a new value needs a
@@ -113,10 +127,11 @@ func setString(s *string, def string) {
 	}
 }
 
-// setDuration treats zero as unset: Caddy's JSON omits zero durations, so
-// zero cannot mean "none" for any of them.
-func setDuration(d *Duration, def time.Duration) {
+// setDuration treats zero as unset, as Caddy's modules do: it serves the
+// durations where zero would be nonsense (a TTL, a timeout). A duration
+// where zero means something is a pointer instead (JWT.Leeway).
+func setDuration(d *caddy.Duration, def time.Duration) {
 	if *d == 0 {
-		*d = Duration(def)
+		*d = caddy.Duration(def)
 	}
 }

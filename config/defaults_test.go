@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 func TestApplyDefaultsFillsSpecDefaults(t *testing.T) {
@@ -14,25 +16,25 @@ func TestApplyDefaultsFillsSpecDefaults(t *testing.T) {
 	want := Config{
 		JWT: JWT{
 			Algorithms:  []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"},
-			Leeway:      Duration(30 * time.Second),
+			Leeway:      leeway(30 * time.Second),
 			AdminScope:  "admin",
 			DeviceClaim: "device_id",
 		},
 		Redis: Redis{
 			Addresses: []string{"127.0.0.1:6379"},
 			KeyPrefix: "authedge",
-			Timeout:   Duration(500 * time.Millisecond),
+			Timeout:   caddy.Duration(500 * time.Millisecond),
 		},
 		Verification: Verification{
 			Required: &[]string{"phone", "email"},
-			CodeTTL:  Duration(10 * time.Minute),
-			TokenTTL: Duration(10 * time.Minute),
+			CodeTTL:  caddy.Duration(10 * time.Minute),
+			TokenTTL: caddy.Duration(10 * time.Minute),
 		},
 		Sudo: Sudo{
 			Sensitive: &[]string{"phone", "email"},
-			TokenTTL:  Duration(15 * time.Minute),
+			TokenTTL:  caddy.Duration(15 * time.Minute),
 		},
-		RateLimit: RateLimit{Edits: &Limit{Count: 30, Window: Duration(time.Minute)}},
+		RateLimit: RateLimit{Edits: &Limit{Count: 30, Window: caddy.Duration(time.Minute)}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -43,26 +45,26 @@ func TestApplyDefaultsKeepsWhatIsSet(t *testing.T) {
 	c := Config{
 		JWT: JWT{
 			Algorithms:  []string{"ES256"},
-			Leeway:      Duration(time.Second),
+			Leeway:      leeway(time.Second),
 			AdminScope:  "root",
 			DeviceClaim: "did",
 		},
 		Redis: Redis{
 			Addresses: []string{"redis:6380"},
 			KeyPrefix: "p",
-			Timeout:   Duration(time.Second),
+			Timeout:   caddy.Duration(time.Second),
 		},
 		Verification: Verification{
 			Required: &[]string{}, // required off
-			CodeTTL:  Duration(time.Minute),
-			TokenTTL: Duration(2 * time.Minute),
+			CodeTTL:  caddy.Duration(time.Minute),
+			TokenTTL: caddy.Duration(2 * time.Minute),
 		},
 		Sudo: Sudo{
 			Sensitive:  &[]string{}, // sensitive off
-			TokenTTL:   Duration(3 * time.Minute),
-			MaxAuthAge: Duration(5 * time.Minute),
+			TokenTTL:   caddy.Duration(3 * time.Minute),
+			MaxAuthAge: caddy.Duration(5 * time.Minute),
 		},
-		RateLimit: RateLimit{Edits: &Limit{Count: 5, Window: Duration(time.Hour)}},
+		RateLimit: RateLimit{Edits: &Limit{Count: 5, Window: caddy.Duration(time.Hour)}},
 	}
 	before := clone(t, c)
 	c.ApplyDefaults()
@@ -170,7 +172,7 @@ func TestJSONShape(t *testing.T) {
 	c := Config{
 		EnvironmentID: "env",
 		Verification:  Verification{Required: &[]string{}},
-		Sudo:          Sudo{Sensitive: &[]string{}, MaxAuthAge: Duration(time.Minute)},
+		Sudo:          Sudo{Sensitive: &[]string{}, MaxAuthAge: caddy.Duration(time.Minute)},
 	}
 	b, err = json.Marshal(c)
 	if err != nil {

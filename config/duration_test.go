@@ -2,136 +2,97 @@ package config
 
 import (
 	"encoding/json"
-	"math"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
-func TestParseDuration(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-		bad  bool
-	}{
-		{in: "500ms", want: 500 * time.Millisecond},
-		{in: "10m", want: 10 * time.Minute},
-		{in: "1h30m", want: 90 * time.Minute},
-		{in: "1d", want: 24 * time.Hour},
-		{in: "1d12h", want: 36 * time.Hour},
-		{in: "0d", want: 0},
-		{in: "-5s", want: -5 * time.Second}, // Validate refuses it, naming the directive
-		{in: "106751d", want: 106751 * 24 * time.Hour},
-		{in: "", bad: true},
-		{in: "10", bad: true},
-		{in: "ten minutes", bad: true},
-		{in: "d", bad: true},
-		{in: "1.5d", bad: true},
-		{in: "-1d", bad: true},
-		{in: "+1d", bad: true},
-		{in: "1d-5h", bad: true},
-		{in: "1d+5h", bad: true},
-		{in: "1d1d", bad: true},
-		{in: "106752d", bad: true},               // past what a Duration holds
-		{in: "106751d24h", bad: true},            // the sum overflows
-		{in: "99999999999999999999d", bad: true}, // past int
-		{in: "9999999999999999999h", bad: true},  // time.ParseDuration's own overflow
-		{in: "1d" + "9999999999999999999h", bad: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseDuration(tt.in)
-			if tt.bad {
-				if err == nil {
-					t.Fatalf("ParseDuration(%q) = %v, want an error", tt.in, got)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("ParseDuration(%q): %v", tt.in, err)
-			}
-			if got != tt.want {
-				t.Errorf("ParseDuration(%q) = %v, want %v", tt.in, got, tt.want)
-			}
-		})
-	}
+// leeway returns a pointer to d, as JWT.Leeway holds it.
+func leeway(d time.Duration) *caddy.Duration {
+	cd := caddy.Duration(d)
+	return &cd
 }
 
-func TestDurationJSON(t *testing.T) {
+func durationPtr(d time.Duration) *time.Duration { return &d }
+
+// Durations read as caddy.Duration reads them: integer nanoseconds (what
+// the Caddyfile adapter writes, so every existing JSON config) or a string,
+// days included.
+func TestDurationsJSON(t *testing.T) {
 	tests := []struct {
-		in   string
-		want time.Duration
-		bad  bool
+		in      string
+		timeout time.Duration
+		leeway  *time.Duration // nil: unset
+		bad     bool
 	}{
-		{in: `"10m"`, want: 10 * time.Minute},
-		{in: `"1d"`, want: 24 * time.Hour},
-		{in: `500000000`, want: 500 * time.Millisecond}, // as caddy.Duration marshals
-		{in: `0`, want: 0},
-		{in: `"10"`, bad: true},
-		{in: `"x"`, bad: true},
-		{in: `1.5`, bad: true},
-		{in: `true`, bad: true},
-		{in: `"\u00`, bad: true},
-		{in: `99999999999999999999`, bad: true},
+		{in: `{}`},
+		{in: `{"redis":{"timeout":500000000}}`, timeout: 500 * time.Millisecond},
+		{in: `{"redis":{"timeout":"1d"}}`, timeout: 24 * time.Hour},
+		{in: `{"redis":{"timeout":"1d12h"}}`, timeout: 36 * time.Hour},
+		{in: `{"redis":{"timeout":"750ms"}}`, timeout: 750 * time.Millisecond},
+		{in: `{"jwt":{"leeway":0}}`, leeway: durationPtr(0)},
+		{in: `{"jwt":{"leeway":"0s"}}`, leeway: durationPtr(0)},
+		{in: `{"jwt":{"leeway":"45s"}}`, leeway: durationPtr(45 * time.Second)},
+		{in: `{"redis":{"timeout":"10"}}`, bad: true},
+		{in: `{"redis":{"timeout":"soon"}}`, bad: true},
+		{in: `{"redis":{"timeout":1.5}}`, bad: true},
+		{in: `{"jwt":{"leeway":true}}`, bad: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			var d Duration
-			err := json.Unmarshal([]byte(tt.in), &d)
+			var c Config
+			err := json.Unmarshal([]byte(tt.in), &c)
 			if tt.bad {
 				if err == nil {
-					t.Fatalf("unmarshal %s = %v, want an error", tt.in, time.Duration(d))
+					t.Fatalf("unmarshal %s: no error", tt.in)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("unmarshal %s: %v", tt.in, err)
 			}
-			if time.Duration(d) != tt.want {
-				t.Errorf("unmarshal %s = %v, want %v", tt.in, time.Duration(d), tt.want)
+			if got := time.Duration(c.Redis.Timeout); got != tt.timeout {
+				t.Errorf("timeout = %v, want %v", got, tt.timeout)
+			}
+			switch {
+			case tt.leeway == nil && c.JWT.Leeway != nil:
+				t.Errorf("leeway = %v, want unset", time.Duration(*c.JWT.Leeway))
+			case tt.leeway != nil && c.JWT.Leeway == nil:
+				t.Errorf("leeway unset, want %v", *tt.leeway)
+			case tt.leeway != nil && time.Duration(*c.JWT.Leeway) != *tt.leeway:
+				t.Errorf("leeway = %v, want %v", time.Duration(*c.JWT.Leeway), *tt.leeway)
 			}
 		})
 	}
 }
 
-// Durations marshal as integer nanoseconds, like caddy.Duration, and read
-// back unchanged.
-func TestDurationRoundTrip(t *testing.T) {
-	for _, d := range []Duration{0, 1, Duration(time.Minute), Duration(math.MaxInt64), Duration(-time.Second)} {
-		b, err := json.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back Duration
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatalf("unmarshal %s: %v", b, err)
-		}
-		if back != d {
-			t.Errorf("round trip of %d gave %d", d, back)
-		}
+// A leeway of zero is kept apart from an unset one through defaults and a
+// JSON round trip: zero means strict expiry, unset means 30s.
+func TestZeroLeewayIsNotUnset(t *testing.T) {
+	strict := Config{JWT: JWT{Leeway: leeway(0)}}
+	b, err := json.Marshal(strict)
+	if err != nil {
+		t.Fatal(err)
 	}
-}
+	if want := `{"jwt":{"leeway":0}}`; string(b) != want {
+		t.Errorf("marshal = %s, want %s", b, want)
+	}
+	var back Config
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	back.ApplyDefaults()
+	if got := back.JWT.EffectiveLeeway(); got != 0 {
+		t.Errorf("leeway 0 after round trip and defaults = %v, want 0", got)
+	}
 
-// FuzzParseDuration: no panic, and whatever parses without a day part means
-// what time.ParseDuration says; with one, it is never negative (no
-// overflow wrapped around).
-func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"500ms", "1d", "1d12h", "106751d23h", "-1d", "1d-1h", "1.5h", "", "d", "0d0s"} {
-		f.Add(s)
+	var unset Config
+	if got := unset.JWT.EffectiveLeeway(); got != DefaultLeeway {
+		t.Errorf("unset leeway = %v, want %v", got, DefaultLeeway)
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := ParseDuration(s)
-		if err != nil {
-			return
-		}
-		std, stdErr := time.ParseDuration(s)
-		if stdErr == nil {
-			if got != std {
-				t.Fatalf("ParseDuration(%q) = %v, time.ParseDuration = %v", s, got, std)
-			}
-			return
-		}
-		if got < 0 {
-			t.Fatalf("ParseDuration(%q) = %v: a day duration wrapped negative", s, got)
-		}
-	})
+	unset.ApplyDefaults()
+	if got := unset.JWT.EffectiveLeeway(); got != DefaultLeeway {
+		t.Errorf("unset leeway after defaults = %v, want %v", got, DefaultLeeway)
+	}
 }

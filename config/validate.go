@@ -87,8 +87,8 @@ func (j *JWT) validate(add func(string, ...any)) {
 			add("jwt algorithms: %v", err)
 		}
 	}
-	if j.Leeway < 0 {
-		add("jwt leeway: must be positive")
+	if j.Leeway != nil && *j.Leeway < 0 {
+		add("jwt leeway: must not be negative (0 means strict expiry)")
 	}
 	if err := token.CheckAdminScope(j.AdminScope); err != nil {
 		add("jwt admin_scope: %v", err)
@@ -157,7 +157,7 @@ func (r *Redis) validate(add func(string, ...any)) {
 		}
 	}
 	if r.Timeout < 0 {
-		add("redis timeout: must be positive")
+		add("redis timeout: must be positive (leave it out for the default, %s)", DefaultRedisTimeout)
 	}
 }
 
@@ -188,10 +188,10 @@ func (v *Verification) validate(add func(string, ...any)) {
 		add("verification: webhook and log are exclusive: choose one code sender")
 	}
 	if v.CodeTTL < 0 {
-		add("verification code_ttl: must be positive")
+		add("verification code_ttl: must be positive (leave it out for the default, %s)", DefaultCodeTTL)
 	}
 	if v.TokenTTL < 0 {
-		add("verification token_ttl: must be positive")
+		add("verification token_ttl: must be positive (leave it out for the default, %s)", DefaultVerificationTokenTTL)
 	}
 }
 
@@ -213,10 +213,10 @@ func (s *Sudo) validate(add func(string, ...any)) {
 		validateChannels("sudo sensitive", *s.Sensitive, add)
 	}
 	if s.TokenTTL < 0 {
-		add("sudo token_ttl: must be positive")
+		add("sudo token_ttl: must be positive (leave it out for the default, %s)", DefaultSudoTokenTTL)
 	}
 	if s.MaxAuthAge < 0 {
-		add("sudo max_auth_age: must be positive")
+		add("sudo max_auth_age: must not be negative (0 turns it off)")
 	}
 }
 

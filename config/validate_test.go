@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // valid is the smallest config that loads: an environment, an issuer, a key
@@ -33,7 +35,7 @@ func TestValidate(t *testing.T) {
 				JWKSFile:    "/etc/jwks.json",
 				PublicKeys:  []string{"/a.pem", "/b.pem"},
 				Algorithms:  []string{"RS256", "ES512", "EdDSA"},
-				Leeway:      Duration(time.Second),
+				Leeway:      leeway(time.Second),
 				AdminScope:  "root",
 				DeviceClaim: "did",
 			}
@@ -44,16 +46,16 @@ func TestValidate(t *testing.T) {
 				DB:        3,
 				TLS:       true,
 				KeyPrefix: "ae",
-				Timeout:   Duration(time.Second),
+				Timeout:   caddy.Duration(time.Second),
 			}
 			c.Verification = Verification{
 				Required: &[]string{"email"},
 				Webhook:  &Webhook{URL: "http://127.0.0.1:9/unused", Secret: "{file./run/secret}"},
-				CodeTTL:  Duration(time.Minute),
-				TokenTTL: Duration(time.Minute),
+				CodeTTL:  caddy.Duration(time.Minute),
+				TokenTTL: caddy.Duration(time.Minute),
 			}
-			c.Sudo = Sudo{Sensitive: &[]string{"phone"}, TokenTTL: Duration(time.Minute), MaxAuthAge: Duration(time.Minute)}
-			c.RateLimit.Edits = &Limit{Count: 1, Window: Duration(time.Second)}
+			c.Sudo = Sudo{Sensitive: &[]string{"phone"}, TokenTTL: caddy.Duration(time.Minute), MaxAuthAge: caddy.Duration(time.Minute)}
+			c.RateLimit.Edits = &Limit{Count: 1, Window: caddy.Duration(time.Second)}
 		}},
 		{name: "log sender", edit: func(c *Config) { c.Verification.Webhook = nil; c.Verification.Log = true }},
 		{name: "jwks_url alone", edit: func(c *Config) { c.JWT.PublicKeys = nil; c.JWT.JWKSURL = "https://idp/jwks" }},
@@ -87,7 +89,8 @@ func TestValidate(t *testing.T) {
 		{name: "alg hs512", edit: func(c *Config) { c.JWT.Algorithms = []string{"hs512"} }, errors: []string{`"hs512" is never accepted: HMAC`}},
 		{name: "alg unknown", edit: func(c *Config) { c.JWT.Algorithms = []string{"RS1"} }, errors: []string{`jwt algorithms: unknown algorithm "RS1"`}},
 		{name: "alg wrong case", edit: func(c *Config) { c.JWT.Algorithms = []string{"rs256"} }, errors: []string{`unknown algorithm "rs256"`}},
-		{name: "negative leeway", edit: func(c *Config) { c.JWT.Leeway = Duration(-time.Second) }, errors: []string{"jwt leeway: must be positive"}},
+		{name: "negative leeway", edit: func(c *Config) { c.JWT.Leeway = leeway(-time.Second) }, errors: []string{"jwt leeway: must not be negative"}},
+		{name: "zero leeway is strict expiry", edit: func(c *Config) { c.JWT.Leeway = leeway(0) }},
 		{name: "admin scope with space", edit: func(c *Config) { c.JWT.AdminScope = "a b" }, errors: []string{"jwt admin_scope: holds a space"}},
 		{name: "device claim sub", edit: func(c *Config) { c.JWT.DeviceClaim = "sub" }, errors: []string{`jwt device_claim: "sub" is a registered claim`}},
 		{name: "jwks_url relative", edit: func(c *Config) { c.JWT.JWKSURL = "/jwks.json" }, errors: []string{"jwt jwks_url: not an absolute URL"}},
@@ -102,7 +105,7 @@ func TestValidate(t *testing.T) {
 		{name: "address with port 65536", edit: func(c *Config) { c.Redis.Addresses = []string{"redis:65536"} }, errors: []string{"has no valid port"}},
 		{name: "negative db", edit: func(c *Config) { c.Redis.DB = -1 }, errors: []string{"redis db: must not be negative"}},
 		{name: "db on a cluster", edit: func(c *Config) { c.Redis.Addresses = []string{"a:1", "b:2"}; c.Redis.DB = 1 }, errors: []string{"redis db: a Redis Cluster"}},
-		{name: "negative timeout", edit: func(c *Config) { c.Redis.Timeout = Duration(-1) }, errors: []string{"redis timeout: must be positive"}},
+		{name: "negative timeout", edit: func(c *Config) { c.Redis.Timeout = caddy.Duration(-1) }, errors: []string{"redis timeout: must be positive"}},
 
 		// Verification.
 		{name: "required unknown channel", edit: func(c *Config) { c.Verification.Required = &[]string{"sms"} }, errors: []string{`verification required: unknown channel "sms"`}},
@@ -111,18 +114,19 @@ func TestValidate(t *testing.T) {
 		{name: "webhook relative", edit: func(c *Config) { c.Verification.Webhook.URL = "/codes" }, errors: []string{"verification webhook: must be an absolute http or https URL"}},
 		{name: "webhook mailto", edit: func(c *Config) { c.Verification.Webhook.URL = "mailto:a@b" }, errors: []string{"verification webhook: must be an absolute"}},
 		{name: "webhook and log", edit: func(c *Config) { c.Verification.Log = true }, errors: []string{"verification: webhook and log are exclusive"}},
-		{name: "negative code_ttl", edit: func(c *Config) { c.Verification.CodeTTL = Duration(-time.Minute) }, errors: []string{"verification code_ttl: must be positive"}},
-		{name: "negative token_ttl", edit: func(c *Config) { c.Verification.TokenTTL = Duration(-time.Minute) }, errors: []string{"verification token_ttl: must be positive"}},
+		{name: "negative code_ttl", edit: func(c *Config) { c.Verification.CodeTTL = caddy.Duration(-time.Minute) }, errors: []string{"verification code_ttl: must be positive"}},
+		{name: "negative token_ttl", edit: func(c *Config) { c.Verification.TokenTTL = caddy.Duration(-time.Minute) }, errors: []string{"verification token_ttl: must be positive"}},
 
 		// Sudo.
 		{name: "sensitive unknown field", edit: func(c *Config) { c.Sudo.Sensitive = &[]string{"username"} }, errors: []string{`sudo sensitive: unknown channel "username"`}},
 		{name: "sensitive twice", edit: func(c *Config) { c.Sudo.Sensitive = &[]string{"email", "email"} }, errors: []string{"sudo sensitive: email is listed twice"}},
-		{name: "negative sudo token_ttl", edit: func(c *Config) { c.Sudo.TokenTTL = Duration(-1) }, errors: []string{"sudo token_ttl: must be positive"}},
-		{name: "negative max_auth_age", edit: func(c *Config) { c.Sudo.MaxAuthAge = Duration(-1) }, errors: []string{"sudo max_auth_age: must be positive"}},
+		{name: "negative sudo token_ttl", edit: func(c *Config) { c.Sudo.TokenTTL = caddy.Duration(-1) }, errors: []string{"sudo token_ttl: must be positive"}},
+		{name: "zero max_auth_age is off", edit: func(c *Config) { c.Sudo.MaxAuthAge = 0 }},
+		{name: "negative max_auth_age", edit: func(c *Config) { c.Sudo.MaxAuthAge = caddy.Duration(-1) }, errors: []string{"sudo max_auth_age: must not be negative"}},
 
 		// Rate limit.
-		{name: "zero edits", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: 0, Window: Duration(time.Minute)} }, errors: []string{"rate_limit edits: the count must be positive"}},
-		{name: "negative edits", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: -1, Window: Duration(time.Minute)} }, errors: []string{"rate_limit edits: the count must be positive"}},
+		{name: "zero edits", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: 0, Window: caddy.Duration(time.Minute)} }, errors: []string{"rate_limit edits: the count must be positive"}},
+		{name: "negative edits", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: -1, Window: caddy.Duration(time.Minute)} }, errors: []string{"rate_limit edits: the count must be positive"}},
 		{name: "zero window", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: 3} }, errors: []string{"rate_limit edits: the window must be positive"}},
 
 		// The secure defaults of SPEC 2.
@@ -169,7 +173,7 @@ func TestValidate(t *testing.T) {
 			edit: func(c *Config) {
 				c.Verification.Webhook = nil
 				c.Verification.Required = &[]string{}
-				c.Sudo.MaxAuthAge = Duration(5 * time.Minute)
+				c.Sudo.MaxAuthAge = caddy.Duration(5 * time.Minute)
 			},
 		},
 	}

@@ -44,20 +44,21 @@ func TestDecodeBodyRefusals(t *testing.T) {
 		{"BOM", "\ufeff{}", []string{"object"}},
 	}
 	for _, c := range cases {
-		var b editBody
-		err := decodeBody([]byte(c.body), &b)
-		if err == nil {
-			t.Errorf("%s: accepted %q", c.name, c.body)
-			continue
-		}
-		if err.status != 400 || err.code != "invalid_argument" {
-			t.Errorf("%s: %d %s, want 400 invalid_argument", c.name, err.status, err.code)
-		}
-		for _, w := range c.mention {
-			if !strings.Contains(err.description, w) {
-				t.Errorf("%s: description %q does not mention %q", c.name, err.description, w)
+		t.Run(c.name, func(t *testing.T) {
+			var b editBody
+			err := decodeBody([]byte(c.body), &b)
+			if err == nil {
+				t.Fatalf("accepted %q", c.body)
 			}
-		}
+			if err.status != 400 || err.code != "invalid_argument" {
+				t.Errorf("%d %s, want 400 invalid_argument", err.status, err.code)
+			}
+			for _, w := range c.mention {
+				if !strings.Contains(err.description, w) {
+					t.Errorf("description %q does not mention %q", err.description, w)
+				}
+			}
+		})
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/redis/go-redis/v9"
@@ -208,7 +209,7 @@ func sudoOff() envOption {
 
 func withEditLimit(n int, window time.Duration) envOption {
 	return withConfig(func(c *config.Config) {
-		c.RateLimit.Edits = &config.Limit{Count: n, Window: config.Duration(window)}
+		c.RateLimit.Edits = &config.Limit{Count: n, Window: caddy.Duration(window)}
 	})
 }
 
@@ -246,7 +247,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 			},
 			Redis: config.Redis{
 				Addresses: []string{srv.Addr},
-				Timeout:   config.Duration(storeTimeout),
+				Timeout:   caddy.Duration(storeTimeout),
 			},
 			// The webhook is never called: the API is given the recording
 			// sender. It is here so that the default config (verification
@@ -284,7 +285,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Issuer:         cfg.JWT.Issuer,
 		Audience:       cfg.JWT.Audience,
 		Algorithms:     cfg.JWT.Algorithms,
-		Leeway:         time.Duration(cfg.JWT.Leeway),
+		Leeway:         cfg.JWT.EffectiveLeeway(),
+		NoLeeway:       cfg.JWT.EffectiveLeeway() == 0,
 		AdminScope:     cfg.JWT.AdminScope,
 		DeviceClaim:    cfg.JWT.DeviceClaim,
 		PublicKeyFiles: cfg.JWT.PublicKeys,

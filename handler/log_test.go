@@ -55,30 +55,35 @@ func TestDebugLinePerRejection(t *testing.T) {
 	e.edit("owner", `{"username":"taken"}`).wantOK(t)
 	e.logs.TakeAll()
 
-	rejections := []func() *result{
-		func() *result { return e.serve(http.MethodGet, pathEdit, "") },
-		func() *result { return e.serve(http.MethodGet, pathMe, "") },
-		func() *result { return e.serve(http.MethodGet, pathMe, "", bearer("not.a.token")) },
-		func() *result { return e.edit("u1", `{"nickname":1}`) },
-		func() *result { return e.edit("u1", `{"username":"TAKEN"}`) },
-		func() *result { return e.edit("u1", `{"phone":"+86 13000000000"}`) },
-		func() *result { return e.verify("nope", "123456") },
+	rejections := []struct {
+		name   string
+		reject func() *result
+	}{
+		{"wrong method", func() *result { return e.serve(http.MethodGet, pathEdit, "") }},
+		{"no token", func() *result { return e.serve(http.MethodGet, pathMe, "") }},
+		{"bad token", func() *result { return e.serve(http.MethodGet, pathMe, "", bearer("not.a.token")) }},
+		{"bad body", func() *result { return e.edit("u1", `{"nickname":1}`) }},
+		{"username taken", func() *result { return e.edit("u1", `{"username":"TAKEN"}`) }},
+		{"phone without verification", func() *result { return e.edit("u1", `{"phone":"+86 13000000000"}`) }},
+		{"unknown verification", func() *result { return e.verify("nope", "123456") }},
 	}
-	for i, reject := range rejections {
-		res := reject()
-		if res.status < 400 {
-			t.Fatalf("rejection %d answered %d", i, res.status)
-		}
-		lines := e.logs.TakeAll()
-		if len(lines) != 1 {
-			t.Fatalf("rejection %d (%d %s) logged %d lines: %v", i, res.status, res.code(), len(lines), lines)
-		}
-		l := lines[0]
-		m := l.ContextMap()
-		if l.Level != zapcore.DebugLevel || l.Message != "request rejected" ||
-			m["error"] != res.code() || fmt.Sprint(m["status"]) != fmt.Sprint(res.status) || m["endpoint"] == nil {
-			t.Errorf("rejection %d logged %s %q %v", i, l.Level, l.Message, m)
-		}
+	for _, c := range rejections {
+		t.Run(c.name, func(t *testing.T) {
+			res := c.reject()
+			if res.status < 400 {
+				t.Fatalf("answered %d", res.status)
+			}
+			lines := e.logs.TakeAll()
+			if len(lines) != 1 {
+				t.Fatalf("%d %s logged %d lines: %v", res.status, res.code(), len(lines), lines)
+			}
+			l := lines[0]
+			m := l.ContextMap()
+			if l.Level != zapcore.DebugLevel || l.Message != "request rejected" ||
+				m["error"] != res.code() || fmt.Sprint(m["status"]) != fmt.Sprint(res.status) || m["endpoint"] == nil {
+				t.Errorf("logged %s %q %v", l.Level, l.Message, m)
+			}
+		})
 	}
 	// A rejection after the token names the caller; none names the token.
 	e.edit("u1", `{"username":"TAKEN"}`)

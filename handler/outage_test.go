@@ -27,15 +27,17 @@ func TestRedisDownIs503ThenRecovers(t *testing.T) {
 		{http.MethodPost, pathSend, `{"email":"z@example.com"}`},
 		{http.MethodPost, pathSudo, `{"verification_token":"x"}`},
 	} {
-		start := time.Now()
-		res := e.serve(req.method, req.path, req.body, bearer(tok))
-		res.wantError(t, 503, "unavailable")
-		if took := time.Since(start); took > storeTimeout+time.Second {
-			t.Errorf("%s: 503 after %v, want within about the %v timeout", req.path, took, storeTimeout)
-		}
-		if res.header.Get("Retry-After") != "1" {
-			t.Errorf("Retry-After = %q", res.header.Get("Retry-After"))
-		}
+		t.Run(req.method+" "+req.path, func(t *testing.T) {
+			start := time.Now()
+			res := e.serve(req.method, req.path, req.body, bearer(tok))
+			res.wantError(t, 503, "unavailable")
+			if took := time.Since(start); took > storeTimeout+time.Second {
+				t.Errorf("%s: 503 after %v, want within about the %v timeout", req.path, took, storeTimeout)
+			}
+			if res.header.Get("Retry-After") != "1" {
+				t.Errorf("Retry-After = %q", res.header.Get("Retry-After"))
+			}
+		})
 	}
 
 	// A new, empty Redis on the same address: no data, no scripts.

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,9 +29,11 @@ func TestHandlesOnlyTheSixEndpoints(t *testing.T) {
 	e := newEnv(t)
 	for _, path := range []string{pathEdit, pathMe, pathSend, pathVerify, pathSudo, pathContact} {
 		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodOptions} {
-			if !e.api.Handles(httptest.NewRequest(method, path, nil)) {
-				t.Errorf("Handles(%s %s) = false", method, path)
-			}
+			t.Run(method+" "+path, func(t *testing.T) {
+				if !e.api.Handles(httptest.NewRequest(method, path, nil)) {
+					t.Errorf("Handles(%s %s) = false", method, path)
+				}
+			})
 		}
 	}
 	for _, path := range []string{
@@ -38,9 +41,11 @@ func TestHandlesOnlyTheSixEndpoints(t *testing.T) {
 		"/auth/v1/user/basic", "/auth/v1/user/basic/edit/x", "/auth/v1/token",
 		"/auth/v1/user/password", "/auth/v2/user/me", "/AUTH/v1/user/me", "/app/auth/v1/user/me",
 	} {
-		if e.api.Handles(httptest.NewRequest(http.MethodGet, path, nil)) {
-			t.Errorf("Handles(%s) = true; it must pass to the next handler", path)
-		}
+		t.Run("not "+path, func(t *testing.T) {
+			if e.api.Handles(httptest.NewRequest(http.MethodGet, path, nil)) {
+				t.Errorf("Handles(%s) = true; it must pass to the next handler", path)
+			}
+		})
 	}
 }
 
@@ -59,19 +64,21 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 		{http.MethodOptions, pathEdit, "POST"},
 	}
 	for _, c := range cases {
-		res := e.serve(c.method, c.path, "", bearer(tok))
-		if c.method == http.MethodHead {
-			// A recorder keeps the body a real server would drop; the
-			// status and headers are what count.
-			if res.status != 405 || res.header.Get("Allow") != c.allow {
-				t.Errorf("HEAD %s: %d Allow %q", c.path, res.status, res.header.Get("Allow"))
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			res := e.serve(c.method, c.path, "", bearer(tok))
+			if c.method == http.MethodHead {
+				// A recorder keeps the body a real server would drop; the
+				// status and headers are what count.
+				if res.status != 405 || res.header.Get("Allow") != c.allow {
+					t.Errorf("HEAD %s: %d Allow %q", c.path, res.status, res.header.Get("Allow"))
+				}
+				return
 			}
-			continue
-		}
-		res.wantError(t, 405, "method_not_allowed")
-		if got := res.header.Get("Allow"); got != c.allow {
-			t.Errorf("%s %s: Allow = %q, want %q", c.method, c.path, got, c.allow)
-		}
+			res.wantError(t, 405, "method_not_allowed")
+			if got := res.header.Get("Allow"); got != c.allow {
+				t.Errorf("%s %s: Allow = %q, want %q", c.method, c.path, got, c.allow)
+			}
+		})
 	}
 }
 
@@ -87,14 +94,16 @@ func TestContentTypes(t *testing.T) {
 		"", // absent
 	}
 	for _, ct := range accepted {
-		opts := []reqOpt{header("Content-Type", ct)}
-		if ct == "" {
-			opts = []reqOpt{noHeader("Content-Type")}
-		}
-		res := e.edit("u1", `{"nickname":"Zhang San"}`, opts...)
-		if res.status != 200 {
-			t.Errorf("Content-Type %q: %d %s, want 200", ct, res.status, res.body)
-		}
+		t.Run(fmt.Sprintf("accepts %q", ct), func(t *testing.T) {
+			opts := []reqOpt{header("Content-Type", ct)}
+			if ct == "" {
+				opts = []reqOpt{noHeader("Content-Type")}
+			}
+			res := e.edit("u1", `{"nickname":"Zhang San"}`, opts...)
+			if res.status != 200 {
+				t.Errorf("Content-Type %q: %d %s, want 200", ct, res.status, res.body)
+			}
+		})
 	}
 	refused := []string{
 		"application/x-www-form-urlencoded",
@@ -107,18 +116,22 @@ func TestContentTypes(t *testing.T) {
 		"application/jsonp",
 	}
 	for _, ct := range refused {
-		res := e.edit("u1", `{"nickname":"Zhang San"}`, header("Content-Type", ct))
-		if res.status != 415 || res.code() != "unsupported_media_type" {
-			t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", ct, res.status, res.code())
-		}
+		t.Run(fmt.Sprintf("refuses %q", ct), func(t *testing.T) {
+			res := e.edit("u1", `{"nickname":"Zhang San"}`, header("Content-Type", ct))
+			if res.status != 415 || res.code() != "unsupported_media_type" {
+				t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", ct, res.status, res.code())
+			}
+		})
 	}
 	// A form is refused on every body endpoint, not only basic/edit.
 	for _, p := range []struct{ method, path string }{
 		{http.MethodPost, pathSend}, {http.MethodPost, pathVerify},
 		{http.MethodPost, pathSudo}, {http.MethodPatch, pathContact},
 	} {
-		res := e.serve(p.method, p.path, `a=b`, bearer(e.token("u1")), header("Content-Type", "application/x-www-form-urlencoded"))
-		res.wantError(t, 415, "unsupported_media_type")
+		t.Run("form to "+p.method+" "+p.path, func(t *testing.T) {
+			res := e.serve(p.method, p.path, `a=b`, bearer(e.token("u1")), header("Content-Type", "application/x-www-form-urlencoded"))
+			res.wantError(t, 415, "unsupported_media_type")
+		})
 	}
 }
 
@@ -229,17 +242,21 @@ func TestDeviceID(t *testing.T) {
 	tok := e.token("u1")
 	good := []string{"a", "device-1", "A.b_c:d-9", strings.Repeat("x", 128)}
 	for _, id := range good {
-		e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id)).wantOK(t)
+		t.Run(fmt.Sprintf("accepts %.20q", id), func(t *testing.T) {
+			e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id)).wantOK(t)
+		})
 	}
 	// Empty means absent.
 	e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", "")).wantOK(t)
 
 	bad := []string{strings.Repeat("x", 129), "has space", "a/b", "ä", "a\tb", "a,b", "a;b", "<x>"}
 	for _, id := range bad {
-		res := e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id))
-		if res.status != 400 || res.code() != "invalid_argument" || !strings.Contains(res.description(), "x-device-id") {
-			t.Errorf("x-device-id %q: %d %s %q, want 400 invalid_argument naming x-device-id", id, res.status, res.code(), res.description())
-		}
+		t.Run(fmt.Sprintf("refuses %.20q", id), func(t *testing.T) {
+			res := e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id))
+			if res.status != 400 || res.code() != "invalid_argument" || !strings.Contains(res.description(), "x-device-id") {
+				t.Errorf("x-device-id %q: %d %s %q, want 400 invalid_argument naming x-device-id", id, res.status, res.code(), res.description())
+			}
+		})
 	}
 }
 
@@ -253,11 +270,13 @@ func TestDeviceBinding(t *testing.T) {
 		"empty header": header("X-Device-Id", ""),
 		"case differs": header("X-Device-Id", "PHONE-1"),
 	} {
-		res := e.serve(http.MethodGet, pathMe, "", bearer(bound), opt)
-		res.wantError(t, 401, "unauthenticated")
-		if !strings.Contains(res.header.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("%s: WWW-Authenticate = %q", name, res.header.Get("WWW-Authenticate"))
-		}
+		t.Run(name, func(t *testing.T) {
+			res := e.serve(http.MethodGet, pathMe, "", bearer(bound), opt)
+			res.wantError(t, 401, "unauthenticated")
+			if !strings.Contains(res.header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s: WWW-Authenticate = %q", name, res.header.Get("WWW-Authenticate"))
+			}
+		})
 	}
 	// A token bound to an empty device ID matches no request, not the one
 	// without a header.
@@ -276,15 +295,17 @@ func TestMissingTokenChallenge(t *testing.T) {
 		"empty bearer": header("Authorization", "Bearer "),
 		"basic scheme": header("Authorization", "Basic dTpw"),
 	} {
-		res := e.serve(http.MethodGet, pathMe, "", opt)
-		res.wantError(t, 401, "unauthenticated")
-		ch := res.header.Get("WWW-Authenticate")
-		if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `realm="`) {
-			t.Errorf("%s: WWW-Authenticate = %q, want Bearer realm=...", name, ch)
-		}
-		if strings.Contains(ch, "error=") {
-			t.Errorf("%s: a request without credentials must get no error code (RFC 6750 3.1): %q", name, ch)
-		}
+		t.Run(name, func(t *testing.T) {
+			res := e.serve(http.MethodGet, pathMe, "", opt)
+			res.wantError(t, 401, "unauthenticated")
+			ch := res.header.Get("WWW-Authenticate")
+			if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `realm="`) {
+				t.Errorf("%s: WWW-Authenticate = %q, want Bearer realm=...", name, ch)
+			}
+			if strings.Contains(ch, "error=") {
+				t.Errorf("%s: a request without credentials must get no error code (RFC 6750 3.1): %q", name, ch)
+			}
+		})
 	}
 	// The scheme is case-insensitive.
 	e.serve(http.MethodGet, pathMe, "", header("Authorization", "bearer "+e.token("u1"))).wantOK(t)
@@ -326,18 +347,19 @@ func TestInvalidTokens(t *testing.T) {
 		"other RSA key":                       signRS256With(t, otherKey(), valid),
 	}
 	for name, tok := range cases {
-		res := e.serve(http.MethodGet, pathMe, "", bearer(tok))
-		if res.status != 401 || res.code() != "unauthenticated" {
-			t.Errorf("%s: %d %s, want 401 unauthenticated", name, res.status, res.code())
-			continue
-		}
-		ch := res.header.Get("WWW-Authenticate")
-		if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `error="invalid_token"`) || !strings.Contains(ch, `realm="`) {
-			t.Errorf("%s: WWW-Authenticate = %q, want Bearer realm=..., error=\"invalid_token\"", name, ch)
-		}
-		if strings.Contains(ch, tok) || strings.Contains(res.description(), tok) {
-			t.Errorf("%s: the answer echoes the token", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			res := e.serve(http.MethodGet, pathMe, "", bearer(tok))
+			if res.status != 401 || res.code() != "unauthenticated" {
+				t.Fatalf("%s: %d %s, want 401 unauthenticated", name, res.status, res.code())
+			}
+			ch := res.header.Get("WWW-Authenticate")
+			if !strings.HasPrefix(ch, "Bearer ") || !strings.Contains(ch, `error="invalid_token"`) || !strings.Contains(ch, `realm="`) {
+				t.Errorf("%s: WWW-Authenticate = %q, want Bearer realm=..., error=\"invalid_token\"", name, ch)
+			}
+			if strings.Contains(ch, tok) || strings.Contains(res.description(), tok) {
+				t.Errorf("%s: the answer echoes the token", name)
+			}
+		})
 	}
 	// Within leeway (30 s by default) an expired token still passes.
 	e.serve(http.MethodGet, pathMe, "", bearer(signRS256(t, with("exp", now.Add(-10*time.Second).Unix())))).wantOK(t)
@@ -375,11 +397,13 @@ func TestRetryAfterRoundsUp(t *testing.T) {
 		d    time.Duration
 		want string
 	}{{time.Millisecond, "1"}, {time.Second, "1"}, {1500 * time.Millisecond, "2"}, {59 * time.Second, "59"}} {
-		w := httptest.NewRecorder()
-		writeError(w, resourceExhausted(c.d))
-		if got := w.Header().Get("Retry-After"); got != c.want {
-			t.Errorf("Retry-After for %v = %q, want %q", c.d, got, c.want)
-		}
+		t.Run(c.d.String(), func(t *testing.T) {
+			w := httptest.NewRecorder()
+			writeError(w, resourceExhausted(c.d))
+			if got := w.Header().Get("Retry-After"); got != c.want {
+				t.Errorf("Retry-After for %v = %q, want %q", c.d, got, c.want)
+			}
+		})
 	}
 	// A limit reported with no time left still tells the client to wait.
 	w := httptest.NewRecorder()

@@ -27,6 +27,12 @@ func TestDevScript(t *testing.T) {
 	if os.Getenv("AUTHEDGE_CADDY") != "" {
 		t.Skip("dev.sh runs the repository's ./caddy, not AUTHEDGE_CADDY")
 	}
+	// dev.sh rebuilds a stale ./caddy and installs a missing redis-server:
+	// neither may happen from go test (network, apt-get).
+	needCaddy(t)
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatal("redis-server not found on PATH, and dev.sh would apt-get it: run ./test.sh, which installs it")
+	}
 	port, appPort, adminPort := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
 	devDir := filepath.Join(t.TempDir(), "dev")
 	cmd := exec.Command(filepath.Join(repoRoot, "dev.sh"))

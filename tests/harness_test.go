@@ -22,8 +22,19 @@ import (
 // repoRoot is the repository root; caddyBin the Caddy binary under test.
 var repoRoot, caddyBin string
 
-// TestMain builds ./caddy once for the whole package: every test runs the
-// real binary that xcaddy produces, as a user would.
+// caddyErr, if not nil, says why caddyBin cannot be used; every test that
+// runs Caddy fails with it (needCaddy).
+var caddyErr error
+
+// buildCaddyVar lets the tests build ./caddy themselves. Off by default:
+// building may download xcaddy and Caddy's modules, and go test should not
+// need the network; ./xcaddy.sh (which ./test.sh runs) builds it once.
+const buildCaddyVar = "AUTHEDGE_BUILD_CADDY"
+
+// TestMain finds the Caddy binary every test runs, as a user would run it:
+// AUTHEDGE_CADDY if set, else the repository's ./caddy, which must be at
+// least as new as the module's sources. With AUTHEDGE_BUILD_CADDY=1 it runs
+// ./xcaddy.sh first, which builds ./caddy if it is missing or stale.
 func TestMain(m *testing.M) {
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -32,7 +43,10 @@ func TestMain(m *testing.M) {
 	}
 	repoRoot = root
 	caddyBin = os.Getenv("AUTHEDGE_CADDY")
-	if caddyBin == "" {
+	switch {
+	case caddyBin != "":
+		// A binary built elsewhere, tested as it is.
+	case os.Getenv(buildCaddyVar) == "1":
 		build := exec.Command(filepath.Join(root, "xcaddy.sh"))
 		build.Dir = root
 		if out, err := build.CombinedOutput(); err != nil {
@@ -40,8 +54,61 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		caddyBin = filepath.Join(root, "caddy")
+	default:
+		caddyBin = filepath.Join(root, "caddy")
+		caddyErr = checkCaddyFresh(root, caddyBin)
 	}
 	os.Exit(m.Run())
+}
+
+// needCaddy fails the test when there is no usable Caddy binary.
+func needCaddy(t *testing.T) {
+	t.Helper()
+	if caddyErr != nil {
+		t.Fatal(caddyErr)
+	}
+}
+
+// checkCaddyFresh says whether bin exists and is newer than every file it
+// is built from (the module's Go files but tests, Lua scripts, go.mod and
+// go.sum), as ./xcaddy.sh decides whether to rebuild.
+func checkCaddyFresh(root, bin string) error {
+	const howTo = "run ./xcaddy.sh (./test.sh does), or set " + buildCaddyVar +
+		"=1 to let the tests build it, or AUTHEDGE_CADDY=<path> to test another binary"
+	info, err := os.Stat(bin)
+	if err != nil {
+		return fmt.Errorf("the end-to-end tests run ./caddy, which is missing: %s", howTo)
+	}
+	built := info.ModTime()
+	var newer string
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || newer != "" {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if name == ".git" || name == "node_modules" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		source := name == "go.mod" || name == "go.sum" || strings.HasSuffix(name, ".lua") ||
+			(strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go"))
+		if !source {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.ModTime().After(built) {
+			newer, _ = filepath.Rel(root, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("checking whether ./caddy is up to date: %w", err)
+	}
+	if newer != "" {
+		return fmt.Errorf("./caddy is older than %s, so it would not test this checkout: %s", newer, howTo)
+	}
+	return nil
 }
 
 // lockedBuffer collects a child process's output safely across goroutines.
@@ -77,6 +144,7 @@ func caddyEnv(dir string, extra ...string) []string {
 // and returns its combined output and exit code.
 func runCaddy(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
+	needCaddy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, caddyBin, args...)
@@ -109,6 +177,7 @@ type caddyProc struct {
 // the test ends. It fails the test if Caddy does not start serving.
 func startCaddy(t *testing.T, site string) *caddyProc {
 	t.Helper()
+	needCaddy(t)
 	dir := t.TempDir()
 	port, admin := redistest.FreePort(t), redistest.FreePort(t)
 	p := &caddyProc{

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"go.uber.org/zap"
 )
 
 // Defaults applied by New to a zero Config field.
@@ -35,8 +37,12 @@ type Config struct {
 	// a verifier holding public keys must never treat one as a secret.
 	Algorithms []string
 	// Leeway is the clock skew allowed for exp, nbf, iat and auth_time;
-	// zero means DefaultLeeway. Negative is an error.
+	// zero means DefaultLeeway, unless NoLeeway is set. Negative is an
+	// error.
 	Leeway time.Duration
+	// NoLeeway makes a zero Leeway mean none: exp, nbf, iat and auth_time
+	// are checked against the exact time.
+	NoLeeway bool
 	// AdminScope is the scope, in the space-separated scope claim, that
 	// makes Claims.Admin true; empty means DefaultAdminScope.
 	AdminScope string
@@ -56,6 +62,9 @@ type Config struct {
 	// CacheSize bounds the verified-token cache: 0 means DefaultCacheSize,
 	// a negative value turns the cache off.
 	CacheSize int
+	// Logger gets a warning for each key of JWKSFile that is skipped; nil
+	// means none. (A RemoteJWKS has its own, given to NewRemoteJWKS.)
+	Logger *zap.Logger
 }
 
 // CheckAdminScope says why scope cannot be the admin scope, or returns nil:
@@ -114,7 +123,7 @@ func (cfg *Config) resolve() (*settings, error) {
 	if s.leeway < 0 {
 		return nil, fmt.Errorf("token: leeway %s is negative", s.leeway)
 	}
-	if s.leeway == 0 {
+	if s.leeway == 0 && !cfg.NoLeeway {
 		s.leeway = DefaultLeeway
 	}
 	if s.adminScope == "" {

@@ -1,5 +1,5 @@
 // Package token verifies JWT access tokens: key sources (PEM files, a JWKS
-// file, a remote JWKS through jwx's jwk.Cache), the per-request check, and a
+// file, a remote JWKS kept fresh by httprc), the per-request check, and a
 // bounded cache of verified tokens. It knows nothing about HTTP.
 //
 // jwx loads and refreshes keys; the per-request path is a lean one of its
@@ -28,8 +28,15 @@
 //   - RSA keys shorter than 2048 bits are refused when loaded (RFC 7518
 //     3.3); EC keys must be on P-256, P-384 or P-521 with a valid point.
 //     A key file holding a private or symmetric key fails the
-//     configuration. A remote JWKS is skimmed: keys it cannot use are
-//     skipped.
+//     configuration. A JWK Set is read key by key, not with jwk.Parse
+//     (which fails the whole set on one key it cannot parse): a key of a
+//     kind authedge does not verify with (an unknown kty such as ML-DSA's
+//     AKP, another curve or alg, an encryption key) is skipped, in a
+//     remote set and a JWKS file alike, and logged at warn once while it
+//     stays in the set. A remote set also skips broken, private and
+//     symmetric keys; a file with one fails the configuration. Every
+//     failed refresh of a remote set is logged at warn; the keys fetched
+//     before stay in use until one succeeds.
 //   - Claim names are matched exactly (JSON is case-sensitive, unlike
 //     encoding/json's struct decoding), and a claim authedge reads may
 //     appear only once, so that no other parser can see another user.

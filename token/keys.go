@@ -17,6 +17,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"go.uber.org/zap"
 )
 
 // minRSABits is the smallest RSA modulus accepted (RFC 7518 3.3 and 3.5).
@@ -94,18 +95,26 @@ func (k *publicKey) raw() any {
 	}
 }
 
-// errUnusable marks a JWK that is fine but not a signature verification
-// key (an encryption key, say): skipped, not an error.
-var errUnusable = errors.New("not a signature verification key")
+// unusableError marks a JWK that is sound for what it is but not a key
+// authedge verifies with: an encryption key, a key type, curve or algorithm
+// it does not implement (an ML-DSA "AKP" key, say). Such a key is skipped,
+// in a remote set and a local file alike; it is not an error.
+type unusableError struct{ reason string }
+
+func (e *unusableError) Error() string { return e.reason }
+
+func unusable(format string, args ...any) error {
+	return &unusableError{reason: fmt.Sprintf(format, args...)}
+}
 
 // fromJWK converts a jwk.Key into a publicKey. Private and symmetric keys
 // are errors: a verifier must only ever hold public keys.
 func fromJWK(key jwk.Key) (*publicKey, error) {
 	if use := key.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
-		return nil, errUnusable
+		return nil, unusable("use %q is not sig", use)
 	}
 	if ops := key.KeyOps(); len(ops) > 0 && !containsOp(ops, jwk.KeyOpVerify) {
-		return nil, errUnusable
+		return nil, unusable("key_ops lacks verify")
 	}
 	k := &publicKey{kid: key.KeyID()}
 	if alg := key.Algorithm(); alg != nil {
@@ -117,13 +126,21 @@ func fromJWK(key jwk.Key) (*publicKey, error) {
 		return nil, errors.New("it is a private key; give only public keys")
 	case jwk.OKPPublicKey:
 		if key.Crv() != jwa.Ed25519 {
-			return nil, errUnusable // X25519 is for key agreement
+			return nil, unusable("unsupported curve %s", quoteShort(key.Crv().String()))
 		}
 	case jwk.RSAPublicKey, jwk.ECDSAPublicKey:
 	case jwk.SymmetricKey:
 		return nil, errors.New("it is a symmetric key; HMAC is never accepted")
 	default:
-		return nil, fmt.Errorf("unsupported key type %q", key.KeyType())
+		return nil, unusable("unsupported key type %s", quoteShort(key.KeyType().String()))
+	}
+	var alg *algorithm
+	if k.alg != "" {
+		var err error
+		if alg, err = lookupAlgorithm(k.alg); err != nil {
+			// An encryption alg (RSA-OAEP...) also lands here: skip it.
+			return nil, unusable("unsupported alg %s", quoteShort(k.alg))
+		}
 	}
 	var raw any
 	if err := key.Raw(&raw); err != nil {
@@ -132,15 +149,8 @@ func fromJWK(key jwk.Key) (*publicKey, error) {
 	if err := k.setRaw(raw); err != nil {
 		return nil, err
 	}
-	if k.alg != "" {
-		alg, err := lookupAlgorithm(k.alg)
-		if err != nil {
-			// An encryption alg (RSA-OAEP...) also lands here: skip it.
-			return nil, errUnusable
-		}
-		if !alg.fits(k) {
-			return nil, fmt.Errorf("its alg %s does not match the key", k.alg)
-		}
+	if alg != nil && !alg.fits(k) {
+		return nil, fmt.Errorf("its alg %s does not match the key", k.alg)
 	}
 	return k, nil
 }
@@ -267,42 +277,27 @@ func checkPEMBlocks(data []byte) error {
 	return nil
 }
 
-// loadJWKSFile reads a local JWK Set. Unlike a remote set, which is skimmed
-// for usable keys, a local file is configuration: a private or symmetric
-// key in it is an error, and so is a set with no signature key.
-func loadJWKSFile(path string) ([]*publicKey, error) {
-	set, err := jwk.ReadFile(path)
+// loadJWKSFile reads a local JWK Set. It skips the keys a remote set would
+// skip for being of a kind authedge does not use (logging each), but the
+// file is configuration: a private, symmetric or broken key in it is an
+// error, and so is a set with no signature key.
+func loadJWKSFile(path string, logger *zap.Logger) ([]*publicKey, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: err}
 	}
-	var keys []*publicKey
-	for i := 0; i < set.Len(); i++ {
-		key, _ := set.Key(i)
-		k, err := fromJWK(key)
-		if errors.Is(err, errUnusable) {
-			continue
-		}
-		if err != nil {
-			return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: fmt.Errorf("key %d (kid %q): %w", i+1, key.KeyID(), err)}
-		}
-		keys = append(keys, k)
+	keys, skipped, err := parseJWKSet(data)
+	if err != nil {
+		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: err}
 	}
+	for _, s := range skipped {
+		if !s.unusable {
+			return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: fmt.Errorf("key %d (kid %q): %s", s.index+1, s.kid, s.reason)}
+		}
+	}
+	logSkipped(logger, skipped, nil, zap.String("jwks_file", path))
 	if len(keys) == 0 {
 		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: errors.New("no public signature key in it")}
 	}
 	return keys, nil
-}
-
-// keysFromSet converts what it can of a fetched JWK Set, skipping keys that
-// cannot verify signatures: a provider may publish encryption keys next to
-// signing keys, and one odd key must not stop the others from working.
-func keysFromSet(set jwk.Set) []*publicKey {
-	var keys []*publicKey
-	for i := 0; i < set.Len(); i++ {
-		key, _ := set.Key(i)
-		if k, err := fromJWK(key); err == nil {
-			keys = append(keys, k)
-		}
-	}
-	return keys
 }

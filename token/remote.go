@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/httprc"
+	"go.uber.org/zap"
 )
 
 // Remote JWKS timing. The periodic refresh follows the server's
@@ -27,18 +30,23 @@ const (
 )
 
 // RemoteJWKS is a remote JWK Set, fetched at start and kept fresh in the
-// background by jwx's jwk.Cache. One RemoteJWKS may serve several Verifiers
-// at once (caddymodule shares one per URL across config reloads); each sees
-// a new key set as soon as it is fetched. Close stops it.
+// background by httprc, the refreshing cache under jwx's jwk.Cache (used
+// directly so that the set is parsed key by key: see jwkset.go). One
+// RemoteJWKS may serve several Verifiers at once (caddymodule shares one
+// per URL across config reloads); each sees a new key set as soon as it is
+// fetched. Close stops it.
 type RemoteJWKS struct {
 	url    string
-	cache  *jwk.Cache
+	cache  *httprc.Cache
 	client *fetchClient
+	life   context.Context
 	cancel context.CancelFunc
+	logger *zap.Logger
 
 	keys atomic.Pointer[keySet]
 
-	installMu sync.Mutex // orders installs, so generations only grow
+	installMu sync.Mutex      // orders installs, so generations only grow
+	skipped   map[string]bool // skipIDs of the keys the last install skipped
 
 	now          func() time.Time
 	missInterval time.Duration
@@ -56,18 +64,21 @@ type missFetch struct {
 
 // remoteOptions are the knobs tests turn; NewRemoteJWKS uses the defaults.
 type remoteOptions struct {
-	refreshWindow   time.Duration // how often jwk.Cache looks for due refreshes
+	refreshWindow   time.Duration // how often httprc looks for due refreshes
 	refreshInterval time.Duration // fixed interval; 0: from Cache-Control, at least remoteMinRefresh
 	missInterval    time.Duration
 	now             func() time.Time
+	logger          *zap.Logger
 }
 
 // NewRemoteJWKS fetches the JWK Set at url and keeps it fresh until Close.
 // ctx bounds the first fetch only, which must succeed and yield at least
 // one public signature key. client may be nil; its timeout, if shorter than
-// ten seconds, bounds each fetch.
-func NewRemoteJWKS(ctx context.Context, url string, client *http.Client) (*RemoteJWKS, error) {
-	return newRemoteJWKS(ctx, url, client, remoteOptions{})
+// ten seconds, bounds each fetch. logger (nil: none) gets a warning for
+// each key of the set that cannot be used, once while it stays in the set,
+// and for every refresh that fails.
+func NewRemoteJWKS(ctx context.Context, url string, client *http.Client, logger *zap.Logger) (*RemoteJWKS, error) {
+	return newRemoteJWKS(ctx, url, client, remoteOptions{logger: logger})
 }
 
 func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remoteOptions) (*RemoteJWKS, error) {
@@ -80,6 +91,9 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	if o.now == nil {
 		o.now = time.Now
 	}
+	if o.logger == nil {
+		o.logger = zap.NewNop()
+	}
 	if client == nil {
 		client = &http.Client{}
 	}
@@ -89,19 +103,23 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	r := &RemoteJWKS{
 		url:          url,
 		client:       &fetchClient{life: life, client: client},
+		life:         life,
 		cancel:       cancel,
+		logger:       o.logger.With(zap.String("jwks_url", redactURL(url))),
 		now:          o.now,
 		missInterval: o.missInterval,
 	}
-	r.cache = jwk.NewCache(life, jwk.WithRefreshWindow(o.refreshWindow))
-	register := []jwk.RegisterOption{
-		jwk.WithHTTPClient(r.client),
-		jwk.WithPostFetcher(jwk.PostFetchFunc(r.postFetch)),
+	r.cache = httprc.NewCache(life,
+		httprc.WithRefreshWindow(o.refreshWindow),
+		httprc.WithErrSink(httprc.ErrSinkFunc(r.refreshFailed)))
+	register := []httprc.RegisterOption{
+		httprc.WithHTTPClient(r.client),
+		httprc.WithTransformer(httprc.TransformFunc(r.transform)),
 	}
 	if o.refreshInterval > 0 {
-		register = append(register, jwk.WithRefreshInterval(o.refreshInterval))
+		register = append(register, httprc.WithRefreshInterval(o.refreshInterval))
 	} else {
-		register = append(register, jwk.WithMinRefreshInterval(remoteMinRefresh))
+		register = append(register, httprc.WithMinRefreshInterval(remoteMinRefresh))
 	}
 	if err := r.cache.Register(url, register...); err != nil {
 		cancel()
@@ -118,6 +136,15 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	return r, nil
 }
 
+// redactURL hides a password in url, for the log.
+func redactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
 // Close stops the background refresh and any fetch in flight. The last
 // keys fetched stay usable by Verifiers still holding r.
 func (r *RemoteJWKS) Close() error {
@@ -128,29 +155,64 @@ func (r *RemoteJWKS) Close() error {
 // current is the key set Verifiers use now.
 func (r *RemoteJWKS) current() *keySet { return r.keys.Load() }
 
-// postFetch installs every set jwk.Cache fetches.
-func (r *RemoteJWKS) postFetch(_ string, set jwk.Set) (jwk.Set, error) {
-	r.install(keysFromSet(set))
-	return set, nil
+// transform installs the set of every response httprc fetches. An error
+// keeps the keys installed before; httprc hands it to refreshFailed (or,
+// for the first fetch, to NewRemoteJWKS).
+func (r *RemoteJWKS) transform(_ string, res *http.Response) (any, error) {
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP status %s", res.Status)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	keys, skipped, err := parseJWKSet(body)
+	if err != nil {
+		return nil, err
+	}
+	return r.install(keys, skipped), nil
 }
 
-// install makes keys the current set. A set equal to the current one keeps
-// its generation, so a periodic refresh that changed nothing does not
-// empty the Verifiers' caches.
-func (r *RemoteJWKS) install(keys []*publicKey) {
+// refreshFailed logs a background refresh that failed. Verifiers go on
+// with the keys fetched before, which may include one the provider has
+// withdrawn: an operator must be told.
+func (r *RemoteJWKS) refreshFailed(err error) {
+	if r.life.Err() != nil {
+		return // Close cut it short
+	}
+	r.logger.Warn("JWKS refresh failed; the keys fetched before stay in use", r.redactedError(err))
+}
+
+// redactedError is err for the log, with any password in the URL hidden
+// (httprc quotes the URL in its errors as given).
+func (r *RemoteJWKS) redactedError(err error) zap.Field {
+	return zap.String("error", strings.ReplaceAll(err.Error(), r.url, redactURL(r.url)))
+}
+
+// install makes keys the current set, and logs the keys skipped that the
+// set before did not skip. A set equal to the current one keeps its
+// generation, so a periodic refresh that changed nothing does not empty
+// the Verifiers' caches.
+func (r *RemoteJWKS) install(keys []*publicKey, skipped []skippedKey) *keySet {
 	next := newKeySet(keys)
 	r.installMu.Lock()
 	defer r.installMu.Unlock()
+	r.skipped = logSkipped(r.logger, skipped, r.skipped)
 	cur := r.keys.Load()
 	if cur != nil {
 		if cur.fingerprint == next.fingerprint {
-			return
+			return cur
 		}
 		next.gen = cur.gen + 1
+		if len(keys) == 0 {
+			r.logger.Warn("JWKS has no key authedge can verify with: every token is refused until it has one")
+		}
 	} else {
 		next.gen = 1
 	}
 	r.keys.Store(next)
+	return next
 }
 
 // refreshForUnknownKid fetches the set again because a token named a kid it
@@ -158,7 +220,7 @@ func (r *RemoteJWKS) install(keys []*publicKey) {
 // arriving while one runs wait for it instead of fetching. It returns the
 // key set to use afterwards.
 //
-// It does not go through jwk.Cache's Refresh: in jwx v2 every Refresh also
+// It does not go through httprc's Refresh: every Refresh also
 // queues one more periodic refresh, so each unknown kid would add a fetch
 // loop for ever.
 func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
@@ -194,25 +256,18 @@ func (r *RemoteJWKS) runMissFetch(call *missFetch) {
 		close(call.done)
 	}()
 	res, err := r.client.Get(r.url)
-	if err != nil {
-		return
+	if err == nil {
+		_, err = r.transform(r.url, res)
 	}
-	if res.StatusCode != http.StatusOK {
-		return
+	if err != nil && r.life.Err() == nil {
+		r.logger.Warn("JWKS refresh for an unknown kid failed; the keys fetched before stay in use", r.redactedError(err))
 	}
-	body, _ := io.ReadAll(res.Body)
-	set, err := jwk.Parse(body)
-	if err != nil {
-		return
-	}
-	r.install(keysFromSet(set))
 }
 
-// fetchClient is the HTTP client given to jwk.Cache. It bounds each fetch
-// by a timeout and by Close (jwk.Cache's workers call Get without a
+// fetchClient is the HTTP client given to httprc. It bounds each fetch
+// by a timeout and by Close (httprc's workers call Get without a
 // context, so a hung server would otherwise outlive Close), caps the body,
-// and always closes it: jwx's transform leaves a non-200 body unread and
-// open.
+// and always closes it, whatever the status.
 type fetchClient struct {
 	life   context.Context
 	client *http.Client

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // jwksServer serves a JWK Set that tests change, and counts fetches.
@@ -62,7 +61,7 @@ func newRemote(t *testing.T, url string, o remoteOptions) *RemoteJWKS {
 func TestRemoteJWKS(t *testing.T) {
 	k := keys()
 	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "e", key: &k.ec256.PublicKey}))
-	r, err := NewRemoteJWKS(t.Context(), srv.URL, srv.Client())
+	r, err := NewRemoteJWKS(t.Context(), srv.URL, srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +94,7 @@ func TestRemoteJWKSMustStart(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := newJWKSServer(t, tc.body)
 			srv.status = tc.status
-			_, err := NewRemoteJWKS(t.Context(), srv.URL, nil)
+			_, err := NewRemoteJWKS(t.Context(), srv.URL, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), srv.URL) {
 				t.Fatalf("NewRemoteJWKS: %v, want an error naming the URL with %q", err, tc.want)
 			}
@@ -104,12 +103,12 @@ func TestRemoteJWKSMustStart(t *testing.T) {
 	srv := newJWKSServer(t, good)
 	url := srv.URL
 	srv.Close()
-	if _, err := NewRemoteJWKS(t.Context(), url, nil); err == nil {
+	if _, err := NewRemoteJWKS(t.Context(), url, nil, nil); err == nil {
 		t.Fatal("an unreachable JWKS must fail the start")
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := NewRemoteJWKS(ctx, newJWKSServer(t, good).URL, nil); err == nil {
+	if _, err := NewRemoteJWKS(ctx, newJWKSServer(t, good).URL, nil, nil); err == nil {
 		t.Fatal("a canceled context must fail the start")
 	}
 }
@@ -225,7 +224,7 @@ func TestRemoteKeyChangeDropsVerifiedCache(t *testing.T) {
 	gen := r.current().gen
 
 	// A refresh that changes nothing keeps the generation and the cache.
-	r.install(keysFromSetBytes(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey})))
+	r.install(keysFromSetBytes(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey})), nil)
 	if r.current().gen != gen {
 		t.Fatal("an unchanged set got a new generation")
 	}
@@ -254,7 +253,7 @@ func TestRemotePeriodicRefreshAndClose(t *testing.T) {
 	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
 	before := runtime.NumGoroutine()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	// jwk.Cache's finest refresh window is one second.
+	// httprc's finest refresh window is one second.
 	r, err := newRemoteJWKS(t.Context(), srv.URL, client, remoteOptions{refreshWindow: time.Second, refreshInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -283,11 +282,11 @@ func TestRemotePeriodicRefreshAndClose(t *testing.T) {
 
 func keysFromSetBytes(t *testing.T, data []byte) []*publicKey {
 	t.Helper()
-	set, err := jwk.Parse(data)
+	keys, _, err := parseJWKSet(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return keysFromSet(set)
+	return keys
 }
 
 // waitFor polls cond for up to five seconds.

@@ -35,12 +35,13 @@ type Claims struct {
 //		Remote      *RemoteJWKS   // shared across config reloads by caddymodule
 //		Now         func() time.Time // nil: time.Now
 //		CacheSize   int           // verified-token cache entries; 0: default, <0: off
+//		Logger      *zap.Logger   // warnings about skipped jwks_file keys; nil: none
 //	}
 //	func New(cfg Config) (*Verifier, error)
 //	func (v *Verifier) Verify(ctx context.Context, raw, clientID string) (*Claims, error)
 //	    // every failure is a *Error
 //	type Error struct{ Description string } // safe to put in WWW-Authenticate error_description
-//	func NewRemoteJWKS(ctx context.Context, url string, client *http.Client) (*RemoteJWKS, error)
+//	func NewRemoteJWKS(ctx context.Context, url string, client *http.Client, logger *zap.Logger) (*RemoteJWKS, error)
 //	func (r *RemoteJWKS) Close() error
 
 // Error is why a token was refused. Description is short, never holds any

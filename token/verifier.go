@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"unsafe"
+
+	"go.uber.org/zap"
 )
 
 // Verifier verifies access tokens. Safe for concurrent use.
@@ -34,7 +36,11 @@ func New(cfg Config) (*Verifier, error) {
 		keys = append(keys, k...)
 	}
 	if cfg.JWKSFile != "" {
-		k, err := loadJWKSFile(cfg.JWKSFile)
+		logger := cfg.Logger
+		if logger == nil {
+			logger = zap.NewNop()
+		}
+		k, err := loadJWKSFile(cfg.JWKSFile, logger)
 		if err != nil {
 			return nil, err
 		}
