@@ -18,9 +18,11 @@ const (
 	profilePlaceholder = "authedge.profile."
 )
 
-// provisionEdge builds the identity edge when the config has an identity
-// block.
-func (h *Handler) provisionEdge() error {
+// provisionIdentity makes Caddy's access log show the user of every call
+// authedge's endpoints authenticate, and builds the identity edge when the
+// config has an identity block.
+func (h *Handler) provisionIdentity() error {
+	h.api.OnAuthenticated(setUserPlaceholder)
 	if h.Identity == nil {
 		return nil
 	}

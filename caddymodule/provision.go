@@ -81,13 +81,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Store:    h.store,
 		Sender:   h.sender(secrets.webhookSecret),
 		Logger:   h.logger,
-		// Caddy's access log shows the user of every authenticated call.
-		Authenticated: setUserPlaceholder,
 	})
 	if err != nil {
 		return err
 	}
-	return h.provisionEdge()
+	return h.provisionIdentity()
 }
 
 // newVerifier builds the token verifier from every configured key source.

@@ -39,9 +39,6 @@ type Deps struct {
 	Logger *zap.Logger
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
-	// Authenticated, if set, is told of every request whose token an
-	// endpoint accepted (caddymodule puts the user in Caddy's access log).
-	Authenticated func(r *http.Request, claims *token.Claims)
 }
 
 // API serves the six authedge endpoints.
@@ -53,6 +50,9 @@ type API struct {
 	clientIDs map[string]struct{}
 	routes    map[string]*endpoint
 	policy    policy
+	// authenticated, if set, is told of every request whose token an
+	// endpoint accepted (OnAuthenticated).
+	authenticated func(r *http.Request, claims *token.Claims)
 }
 
 // endpoint is one intercepted path: the method it accepts and what serves it
@@ -179,8 +179,8 @@ func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 		if err := a.authenticate(c); err != nil {
 			return err
 		}
-		if a.deps.Authenticated != nil {
-			a.deps.Authenticated(c.r, c.claims)
+		if a.authenticated != nil {
+			a.authenticated(c.r, c.claims)
 		}
 	}
 	return ep.serve(a, w, c)

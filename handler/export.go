@@ -57,3 +57,10 @@ func (a *API) Authenticate(r *http.Request) (*token.Claims, *Error) {
 	}
 	return c.claims, nil
 }
+
+// OnAuthenticated makes the API tell f of every request whose token one of
+// its endpoints accepted, before the endpoint runs (caddymodule puts the
+// user in Caddy's access log). Call it before serving.
+func (a *API) OnAuthenticated(f func(r *http.Request, claims *token.Claims)) {
+	a.authenticated = f
+}
