@@ -45,14 +45,14 @@ type Deps struct {
 type API struct {
 	cfg       *config.Config
 	deps      Deps
+	// authenticated, if set, is told of every request whose token an
+	// endpoint accepted (OnAuthenticated).
+	authenticated func(r *http.Request, claims *token.Claims)
 	log       *zap.Logger
 	now       func() time.Time
 	clientIDs map[string]struct{}
 	routes    map[string]*endpoint
 	policy    policy
-	// authenticated, if set, is told of every request whose token an
-	// endpoint accepted (OnAuthenticated).
-	authenticated func(r *http.Request, claims *token.Claims)
 }
 
 // endpoint is one intercepted path: the method it accepts and what serves it
