@@ -43,11 +43,12 @@ type Deps struct {
 
 // API serves the six authedge endpoints.
 type API struct {
-	cfg       *config.Config
-	deps      Deps
 	// authenticated, if set, is told of every request whose token an
 	// endpoint accepted (OnAuthenticated).
 	authenticated func(r *http.Request, claims *token.Claims)
+
+	cfg       *config.Config
+	deps      Deps
 	log       *zap.Logger
 	now       func() time.Time
 	clientIDs map[string]struct{}
