@@ -61,18 +61,22 @@ need_redis() {
 }
 
 need_refclient() {
-	local dir=tests/refclient
+	local dir
 	if ! command -v npm >/dev/null 2>&1; then
 		echo "node/npm are missing: installing Debian's nodejs and npm"
 		apt_install nodejs npm || return 1
 	fi
 	node --version
 	# npm ci when the packages are missing or older than the lock file.
-	if [[ ! -e "$dir/node_modules/.package-lock.json" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
-		(cd "$dir" && npm ci --no-audit --no-fund)
-	else
-		echo "$dir/node_modules is up to date"
-	fi
+	# tests/webhookjs holds the Standard Webhooks library that checks our
+	# webhook signatures.
+	for dir in tests/refclient tests/webhookjs; do
+		if [[ ! -e "$dir/node_modules/.package-lock.json" || "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+			(cd "$dir" && npm ci --no-audit --no-fund) || return 1
+		else
+			echo "$dir/node_modules is up to date"
+		fi
+	done
 }
 
 gofmt_check() {

@@ -3,10 +3,12 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/authedge/caddy-authedge/handler"
 	"github.com/authedge/caddy-authedge/notify"
@@ -76,16 +78,35 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("redis: %w", err)
 	}
 
+	sender, err := h.sender(secrets.webhookSecret)
+	if err != nil {
+		return err
+	}
 	h.api, err = handler.New(&h.Config, handler.Deps{
 		Verifier: verifier,
 		Store:    h.store,
-		Sender:   h.sender(secrets.webhookSecret),
+		Sender:   sender,
 		Logger:   h.logger,
+		ClientIP: clientIP,
 	})
 	if err != nil {
 		return err
 	}
 	return h.provisionIdentity()
+}
+
+// clientIP is the client IP Caddy determined for r, which honours the
+// server's trusted_proxies; outside a Caddy server (no such variable), the
+// host of RemoteAddr.
+func clientIP(r *http.Request) string {
+	if ip, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && ip != "" {
+		return ip
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // newVerifier builds the token verifier from every configured key source.
@@ -117,8 +138,9 @@ func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error)
 }
 
 // sender builds the configured code sender, or nil (the verification
-// endpoints then answer 501).
-func (h *Handler) sender(webhookSecret string) notify.Sender {
+// endpoints then answer 501). A webhook secret that cannot be a key (a
+// whsec_ one that is not base64) fails the config.
+func (h *Handler) sender(webhookSecret string) (notify.Sender, error) {
 	v := &h.Verification
 	switch {
 	case v.Webhook != nil:
@@ -126,13 +148,19 @@ func (h *Handler) sender(webhookSecret string) notify.Sender {
 			h.logger.Warn("the verification webhook is plain http to another host: codes, phone numbers " +
 				"and emails cross the network unencrypted; use https unless that network is private")
 		}
-		return notify.NewWebhook(v.Webhook.URL, webhookSecret, &http.Client{}, webhookTimeout)
+		// notify.NewClient: the one production client, which follows no
+		// redirect (docs/webhooks.md).
+		w, err := notify.NewWebhook(v.Webhook.URL, webhookSecret, notify.NewClient(), webhookTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("verification webhook: %w", err)
+		}
+		return w, nil
 	case v.Log:
 		h.logger.Warn("verification codes are written to this log: for development only; " +
 			"configure `verification { webhook <url> [<secret>] }` for real users")
-		return notify.NewLog(h.logger.Named("codes"))
+		return notify.NewLog(h.logger.Named("codes")), nil
 	}
-	return nil
+	return nil, nil
 }
 
 // acquireJWKS takes a reference to the shared remote JWKS for url, fetching

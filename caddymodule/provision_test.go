@@ -347,7 +347,15 @@ func TestSender(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	h := &Handler{logger: zap.New(core)}
 
-	if s := h.sender(""); s != nil {
+	sender := func(secret string) notify.Sender {
+		t.Helper()
+		s, err := h.sender(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := sender(""); s != nil {
 		t.Errorf("no sender configured, got %T", s)
 	}
 	if logs.Len() != 0 {
@@ -355,7 +363,7 @@ func TestSender(t *testing.T) {
 	}
 
 	h.Verification.Webhook = &config.Webhook{URL: "https://notify.example/codes"}
-	if _, ok := h.sender("secret").(*notify.Webhook); !ok {
+	if _, ok := sender("secret").(*notify.Webhook); !ok {
 		t.Error("webhook configured, sender is not a *notify.Webhook")
 	}
 
@@ -367,7 +375,7 @@ func TestSender(t *testing.T) {
 	} {
 		before := logs.FilterMessageSnippet("unencrypted").Len()
 		h.Verification.Webhook = &config.Webhook{URL: url}
-		h.sender("secret")
+		sender("secret")
 		if warned := logs.FilterMessageSnippet("unencrypted").Len() > before; warned != wantWarning {
 			t.Errorf("%s: warned %v, want %v", url, warned, wantWarning)
 		}
@@ -375,7 +383,7 @@ func TestSender(t *testing.T) {
 
 	h.Verification.Webhook = nil
 	h.Verification.Log = true
-	if _, ok := h.sender("").(*notify.Log); !ok {
+	if _, ok := sender("").(*notify.Log); !ok {
 		t.Error("log configured, sender is not a *notify.Log")
 	}
 	warned := logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("development only").Len()

@@ -144,9 +144,11 @@ type Webhook struct {
 	// URL receives a POST with the JSON message for each code.
 	URL string `json:"url,omitempty"`
 
-	// Secret, if set, signs each body: header X-Authedge-Signature:
-	// sha256=<hex HMAC-SHA256>. Placeholders {env.VAR} and {file./path}
-	// are resolved at provision time.
+	// Secret, if set, signs each delivery the Standard Webhooks way
+	// (webhook-id, webhook-timestamp, webhook-signature; docs/webhooks.md).
+	// "whsec_" followed by base64 is that spec's form; any other string is
+	// used as its own bytes. Placeholders {env.VAR} and {file./path} are
+	// resolved at provision time.
 	Secret string `json:"secret,omitempty"`
 }
 

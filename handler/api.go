@@ -39,6 +39,10 @@ type Deps struct {
 	Logger *zap.Logger
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// ClientIP is the address a request comes from, for the per-IP limits
+	// (caddymodule gives Caddy's client IP, which honours
+	// trusted_proxies). nil: the host of RemoteAddr.
+	ClientIP func(*http.Request) string
 }
 
 // API serves the six authedge endpoints.
@@ -100,6 +104,9 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 	}
 	if a.now == nil {
 		a.now = time.Now
+	}
+	if a.deps.ClientIP == nil {
+		a.deps.ClientIP = remoteHost
 	}
 	for _, id := range cfg.ClientIDs {
 		a.clientIDs[id] = struct{}{}

@@ -2,7 +2,9 @@ package handler
 
 import (
 	"context"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 	"unicode"
@@ -74,6 +76,7 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 		Usage:       req.usage,
 		TTL:         a.policy.codeTTL,
 		RefuseBound: req.target == targetNotUser,
+		Owner:       req.target == targetCurUser,
 	}
 	ctx := c.r.Context()
 	isUser, serr := a.deps.Store.StartVerification(ctx, v)
@@ -88,18 +91,8 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 		Usage:          req.usage,
 		ExpiresIn:      seconds(a.policy.codeTTL),
 	}
-	if err := a.deps.Sender.Send(ctx, msg); err != nil {
-		// The code never reached anyone: forget it and do not count the
-		// send, so the user may ask again at once. The cancel gets its own
-		// deadline because ctx may be what just expired.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		cerr := a.deps.Store.CancelVerification(cctx, v)
-		cancel()
-		a.log.Warn("verification code delivery failed",
-			zap.String("channel", msg.Channel), zap.String("to", profile.MaskContact(to.channel == channelEmail, to.display)), zap.Error(err), zap.NamedError("cancel_error", cerr))
-		e := unavailable()
-		e.description = "the verification code could not be delivered; retry later"
-		return e
+	if err := a.deliver(ctx, v, msg); err != nil {
+		return err
 	}
 	b := make([]byte, 0, 96)
 	b = append(b, `{"verification_id":`...)
@@ -110,6 +103,77 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	b = strconv.AppendBool(b, isUser)
 	writeJSON(w, http.StatusOK, append(b, '}'))
 	return nil
+}
+
+// deliveryTimeout bounds a delivery whatever the sender's own timeout: it
+// runs detached from the client, so nothing else would.
+const deliveryTimeout = 30 * time.Second
+
+// deliver sends the code of v and settles its count by the outcome. The
+// delivery runs to its end whatever the client does: a client that hangs
+// up must not cancel a delivery the receiver may already have acted on,
+// and so get the send un-counted. A definite failure forgets the code and
+// un-counts the send; an unknown outcome (the request went out, no answer
+// came) forgets the code but the send counts, since the receiver may have
+// sent it. Both are 503.
+func (a *API) deliver(ctx context.Context, v store.NewVerification, msg notify.Message) *apiError {
+	detached := context.WithoutCancel(ctx)
+	dctx, cancel := context.WithTimeout(detached, deliveryTimeout)
+	err := a.deps.Sender.Send(dctx, msg)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	maybe := notify.MaybeDelivered(err)
+	// The clean-up gets a deadline of its own: the delivery may have used
+	// up the whole of the last one.
+	cctx, cancel := context.WithTimeout(detached, 2*time.Second)
+	var cerr error
+	if maybe {
+		cerr = a.deps.Store.AbandonVerification(cctx, v)
+	} else {
+		cerr = a.deps.Store.CancelVerification(cctx, v)
+	}
+	cancel()
+	outcome := notify.Failed
+	if maybe {
+		outcome = notify.Unknown
+	}
+	a.log.Warn("verification code delivery failed",
+		zap.String("channel", msg.Channel), zap.String("to", profile.MaskContact(v.Channel == channelEmail, msg.To)),
+		zap.Stringer("outcome", outcome), zap.Bool("counted", maybe), zap.Error(err), zap.NamedError("cancel_error", cerr))
+	e := unavailable()
+	e.description = "the verification code could not be delivered; retry later"
+	return e
+}
+
+// remoteHost is the default Deps.ClientIP: the host of RemoteAddr.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// ipLimitKey is whose wrong codes count together: an IPv4 address, or an
+// IPv6 address's /64, which one host or one customer usually holds whole
+// (counting single IPv6 addresses would give it 2^64 budgets). Anything
+// unparsable counts as itself.
+func ipLimitKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // sendCodeRequest is a checked sendCodeBody.
@@ -210,7 +274,8 @@ func (a *API) serveVerifyCode(w http.ResponseWriter, c *call) *apiError {
 		return errInvalidVerificationCode
 	}
 	tok := secret.Token()
-	if err := a.deps.Store.CheckCode(c.r.Context(), id, code, tok, a.policy.tokenTTL); err != nil {
+	ip := ipLimitKey(a.deps.ClientIP(c.r))
+	if err := a.deps.Store.CheckCode(c.r.Context(), ip, id, code, tok, a.policy.tokenTTL); err != nil {
 		return a.storeError(c, err)
 	}
 	b := make([]byte, 0, 96)

@@ -2,9 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authedge/caddy-authedge/internal/stdwebhook"
 )
 
 var testMessage = Message{
@@ -68,7 +67,7 @@ func (r *receiver) requests() []received {
 func TestWebhookBodyAndSignature(t *testing.T) {
 	r := newReceiver(t, http.StatusNoContent)
 	secret := "hook-secret"
-	if err := NewWebhook(r.srv.URL, secret, nil, 5*time.Second).Send(context.Background(), testMessage); err != nil {
+	if err := newWebhook(t, r.srv.URL, secret, nil, 5*time.Second).Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
 	reqs := r.requests()
@@ -102,12 +101,19 @@ func TestWebhookBodyAndSignature(t *testing.T) {
 		}
 	}
 
-	// The receiver's check: HMAC over the raw body it received.
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(got.body)
-	wantSig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
-	if sig := got.header.Get(SignatureHeader); !hmac.Equal([]byte(sig), []byte(wantSig)) {
-		t.Errorf("%s = %q, want %q", SignatureHeader, sig, wantSig)
+	// The receiver's check: Standard Webhooks over the raw body it received.
+	key, err := stdwebhook.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := key.Verify(got.header, got.body, time.Now()); err != nil {
+		t.Errorf("signature does not verify: %v (headers %v)", err, got.header)
+	}
+	if id := got.header.Get("webhook-id"); id != testMessage.VerificationID {
+		t.Errorf("webhook-id = %q, want the verification ID", id)
+	}
+	if got.header.Get("X-Authedge-Signature") != "" {
+		t.Error("the old X-Authedge-Signature header is still sent")
 	}
 }
 
@@ -115,7 +121,7 @@ func TestWebhookEmptyUsageIsSent(t *testing.T) {
 	r := newReceiver(t, http.StatusOK)
 	m := testMessage
 	m.Usage = ""
-	if err := NewWebhook(r.srv.URL, "", nil, time.Second).Send(context.Background(), m); err != nil {
+	if err := newWebhook(t, r.srv.URL, "", nil, time.Second).Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
 	var fields map[string]any
@@ -127,38 +133,47 @@ func TestWebhookEmptyUsageIsSent(t *testing.T) {
 	}
 }
 
-func TestWebhookNoSecretNoHeader(t *testing.T) {
+func TestWebhookNoSecretNoSignature(t *testing.T) {
 	r := newReceiver(t, http.StatusOK)
-	if err := NewWebhook(r.srv.URL, "", nil, time.Second).Send(context.Background(), testMessage); err != nil {
+	if err := newWebhook(t, r.srv.URL, "", nil, time.Second).Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
-	if h, ok := r.requests()[0].header[SignatureHeader]; ok {
-		t.Fatalf("unsigned webhook sent %s: %q", SignatureHeader, h)
+	h := r.requests()[0].header
+	if v := h.Get("webhook-signature"); v != "" {
+		t.Fatalf("unsigned webhook sent webhook-signature: %q", v)
+	}
+	if h.Get("webhook-id") != testMessage.VerificationID || h.Get("webhook-timestamp") == "" {
+		t.Fatalf("unsigned webhook lacks webhook-id or webhook-timestamp: %v", h)
 	}
 }
 
-func TestSignKnownVector(t *testing.T) {
-	// RFC 4231 test case 2.
-	got := Sign([]byte("Jefe"), []byte("what do ya want for nothing?"))
-	want := "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-	if got != want {
-		t.Fatalf("Sign = %q, want %q", got, want)
+func TestNewWebhookRefusesBadSecret(t *testing.T) {
+	if _, err := NewWebhook("https://n.example/", "whsec_not base64!", nil, time.Second); err == nil {
+		t.Fatal("a whsec_ secret that is not base64 was accepted")
+	} else if strings.Contains(err.Error(), "not base64!") {
+		t.Fatalf("error %q quotes the secret", err)
 	}
 }
 
 func TestWebhookRetriesServerErrorThenSucceeds(t *testing.T) {
 	r := newReceiver(t, http.StatusInternalServerError, http.StatusOK)
-	if err := NewWebhook(r.srv.URL, "s", nil, 5*time.Second).Send(context.Background(), testMessage); err != nil {
+	if err := newWebhook(t, r.srv.URL, "s", nil, 5*time.Second).Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
 	reqs := r.requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests, want 2", len(reqs))
 	}
-	// A retry is the same delivery: same body, same signature.
+	// A retry is the same delivery: same body, same webhook-id, and a
+	// signature of its own that verifies.
 	if string(reqs[0].body) != string(reqs[1].body) ||
-		reqs[0].header.Get(SignatureHeader) != reqs[1].header.Get(SignatureHeader) {
+		reqs[0].header.Get("webhook-id") != reqs[1].header.Get("webhook-id") {
 		t.Fatal("retry differs from the first attempt")
+	}
+	for _, req := range reqs {
+		if err := stdwebhook.Key("s").Verify(req.header, req.body, time.Now()); err != nil {
+			t.Fatalf("attempt does not verify: %v", err)
+		}
 	}
 }
 
@@ -178,7 +193,7 @@ func assertSafeError(t *testing.T, err error, secrets ...string) {
 
 func TestWebhookGivesUpAfterRepeatedServerErrors(t *testing.T) {
 	r := newReceiver(t, http.StatusBadGateway)
-	err := NewWebhook(r.srv.URL, "", nil, 5*time.Second).Send(context.Background(), testMessage)
+	err := newWebhook(t, r.srv.URL, "", nil, 5*time.Second).Send(context.Background(), testMessage)
 	assertSafeError(t, err)
 	if n := len(r.requests()); n != webhookAttempts {
 		t.Fatalf("%d requests, want %d", n, webhookAttempts)
@@ -188,7 +203,7 @@ func TestWebhookGivesUpAfterRepeatedServerErrors(t *testing.T) {
 func TestWebhookClientErrorFailsWithoutRetry(t *testing.T) {
 	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusTooManyRequests} {
 		r := newReceiver(t, status)
-		err := NewWebhook(r.srv.URL, "", nil, 5*time.Second).Send(context.Background(), testMessage)
+		err := newWebhook(t, r.srv.URL, "", nil, 5*time.Second).Send(context.Background(), testMessage)
 		assertSafeError(t, err)
 		if n := len(r.requests()); n != 1 {
 			t.Fatalf("status %d: %d requests, want 1", status, n)
@@ -200,7 +215,7 @@ func TestWebhookDoesNotFollowRedirects(t *testing.T) {
 	target := newReceiver(t, http.StatusOK)
 	redirect := httptest.NewServer(http.RedirectHandler(target.srv.URL, http.StatusFound))
 	t.Cleanup(redirect.Close)
-	err := NewWebhook(redirect.URL, "", nil, time.Second).Send(context.Background(), testMessage)
+	err := newWebhook(t, redirect.URL, "", nil, time.Second).Send(context.Background(), testMessage)
 	assertSafeError(t, err)
 	if n := len(target.requests()); n != 0 {
 		t.Fatalf("redirect was followed: %d requests at the target", n)
@@ -228,7 +243,7 @@ func TestWebhookTimeoutBoundsWholeDelivery(t *testing.T) {
 	srv, _ := hangingServer(t)
 	const timeout = 300 * time.Millisecond
 	start := time.Now()
-	err := NewWebhook(srv.URL, "", nil, timeout).Send(context.Background(), testMessage)
+	err := newWebhook(t, srv.URL, "", nil, timeout).Send(context.Background(), testMessage)
 	elapsed := time.Since(start)
 	assertSafeError(t, err)
 	if elapsed < timeout-50*time.Millisecond || elapsed > timeout+time.Second {
@@ -240,7 +255,7 @@ func TestWebhookTimeoutWithCallerClient(t *testing.T) {
 	// A caller's client without a timeout of its own is still bounded.
 	srv, _ := hangingServer(t)
 	start := time.Now()
-	err := NewWebhook(srv.URL, "", &http.Client{}, 200*time.Millisecond).Send(context.Background(), testMessage)
+	err := newWebhook(t, srv.URL, "", &http.Client{}, 200*time.Millisecond).Send(context.Background(), testMessage)
 	assertSafeError(t, err)
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Fatalf("Send took %v", elapsed)
@@ -252,7 +267,7 @@ func TestWebhookRespectsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
-	err := NewWebhook(srv.URL, "", nil, 10*time.Second).Send(ctx, testMessage)
+	err := newWebhook(t, srv.URL, "", nil, 10*time.Second).Send(ctx, testMessage)
 	assertSafeError(t, err)
 	if elapsed := time.Since(start); elapsed > 2*time.Second {
 		t.Fatalf("Send took %v after its context was cancelled", elapsed)
@@ -263,7 +278,7 @@ func TestWebhookCancelledContextSendsNothing(t *testing.T) {
 	r := newReceiver(t, http.StatusOK)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	assertSafeError(t, NewWebhook(r.srv.URL, "", nil, time.Second).Send(ctx, testMessage))
+	assertSafeError(t, newWebhook(t, r.srv.URL, "", nil, time.Second).Send(ctx, testMessage))
 	if n := len(r.requests()); n != 0 {
 		t.Fatalf("%d requests with a cancelled context", n)
 	}
@@ -274,7 +289,7 @@ func TestWebhookNetworkErrorHidesURL(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL + "/hook?token=receiver-token-xyz"
 	srv.Close()
-	err := NewWebhook(url, "", nil, 2*time.Second).Send(context.Background(), testMessage)
+	err := newWebhook(t, url, "", nil, 2*time.Second).Send(context.Background(), testMessage)
 	assertSafeError(t, err, "receiver-token-xyz", "/hook")
 }
 
@@ -292,7 +307,7 @@ func TestWebhookNetworkErrorIsRetried(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(srv.Close)
-	if err := NewWebhook(srv.URL, "", nil, 5*time.Second).Send(context.Background(), testMessage); err != nil {
+	if err := newWebhook(t, srv.URL, "", nil, 5*time.Second).Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
 	if got := n.Load(); got != 2 {
@@ -305,14 +320,24 @@ func TestWebhookUsesCallerClient(t *testing.T) {
 	// only if the given client is the one used.
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(srv.Close)
-	if err := NewWebhook(srv.URL, "", srv.Client(), 2*time.Second).Send(context.Background(), testMessage); err != nil {
+	if err := newWebhook(t, srv.URL, "", srv.Client(), 2*time.Second).Send(context.Background(), testMessage); err != nil {
 		t.Fatal(err)
 	}
-	if err := NewWebhook(srv.URL, "", nil, 2*time.Second).Send(context.Background(), testMessage); err == nil {
+	if err := newWebhook(t, srv.URL, "", nil, 2*time.Second).Send(context.Background(), testMessage); err == nil {
 		t.Fatal("default client trusted a self-signed certificate")
 	}
 }
 
 func TestWebhookInvalidURL(t *testing.T) {
-	assertSafeError(t, NewWebhook("http://bad host\x7f/", "", nil, time.Second).Send(context.Background(), testMessage))
+	assertSafeError(t, newWebhook(t, "http://bad host\x7f/", "", nil, time.Second).Send(context.Background(), testMessage))
+}
+
+// newWebhook is NewWebhook for a secret the test knows to be good.
+func newWebhook(t *testing.T, url, secret string, client *http.Client, timeout time.Duration) *Webhook {
+	t.Helper()
+	w, err := NewWebhook(url, secret, client, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

@@ -37,7 +37,7 @@ func TestCluster(t *testing.T) {
 	if isUser, err := s.StartVerification(ctx, v); err != nil || !isUser {
 		t.Fatalf("StartVerification = %v, %v", isUser, err)
 	}
-	if err := s.CheckCode(ctx, "cv1", v.Code, "vt1", time.Minute); err != nil {
+	if err := s.CheckCode(ctx, "", "cv1", v.Code, "vt1", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.IssueSudo(ctx, "u1", "vt1", "st1", time.Minute); err != nil {
@@ -57,7 +57,7 @@ func TestCluster(t *testing.T) {
 	if _, err := s.StartVerification(ctx, w); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CheckCode(ctx, "cv3", w.Code, "vt2", time.Minute); err != nil {
+	if err := s.CheckCode(ctx, "", "cv3", w.Code, "vt2", time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", Sensitive: fieldSet(t, "email"), VerifyChannels: contactSet(t, "email"),

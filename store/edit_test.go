@@ -324,12 +324,13 @@ func (f *fixture) verified(t testing.TB, user, channel, key, display string) str
 	id := fmt.Sprintf("vid-%s-%s-%d", user, key, time.Now().UnixNano())
 	v := NewVerification{ID: id, UserID: user, Channel: channel, Key: key, Display: display, Code: "123456", TTL: time.Minute}
 	// The send limits are not what these tests are about.
-	f.raw.Del(ctxT(t), f.keys.lastSend(channel, key), f.keys.dailySends(channel, key))
+	f.raw.Del(ctxT(t), f.keys.lastSend(channel, key), f.keys.dailySends(channel, key),
+		f.keys.callerMinuteSends(user), f.keys.callerDailySends(user))
 	if _, err := f.StartVerification(ctxT(t), v); err != nil {
 		t.Fatal(err)
 	}
 	tok := "token-" + id
-	if err := f.CheckCode(ctxT(t), id, "123456", tok, time.Minute); err != nil {
+	if err := f.CheckCode(ctxT(t), "", id, "123456", tok, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	return tok

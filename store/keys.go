@@ -22,8 +22,13 @@ import (
 //	ie:<bucket>       hash  folded email → "1"
 //	rl:<user>         string edits counted in the current window (PX = window)
 //	v:<id>            hash  a pending verification code (PX = code TTL)
-//	vs:<contact>      string the last send to a contact, holds its verification ID (PX = 60 s)
-//	vd:<contact>      string sends to a contact in the current day (PX = 24 h)
+//	vs:<contact>      string the last send to a contact asked by anyone (ANY, NOT_USER), holds its verification ID (PX = 60 s)
+//	vd:<contact>      string sends to a contact asked by anyone (ANY, NOT_USER) in the current day (PX = 24 h)
+//	vso:<contact>     string as vs:, for the owner's own CUR_USER sends, counted apart so strangers cannot spend them
+//	vdo:<contact>     string as vd:, for the owner's own CUR_USER sends
+//	sm:<user>         string codes a caller asked for in the current minute, whatever the target (PX = 60 s)
+//	sd:<user>         string codes a caller asked for in the current day (PX = 24 h)
+//	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
 //	_                 never read or written: fills an unused KEYS slot
@@ -145,6 +150,21 @@ func (k keys) lastSend(channel, key string) string {
 
 func (k keys) dailySends(channel, key string) string {
 	return k.base + "vd:" + contactDigest(channel, key)
+}
+
+func (k keys) ownerLastSend(channel, key string) string {
+	return k.base + "vso:" + contactDigest(channel, key)
+}
+
+func (k keys) ownerDailySends(channel, key string) string {
+	return k.base + "vdo:" + contactDigest(channel, key)
+}
+
+func (k keys) callerMinuteSends(userID string) string { return k.base + "sm:" + userID }
+func (k keys) callerDailySends(userID string) string  { return k.base + "sd:" + userID }
+
+func (k keys) wrongCodes(clientIP string) string {
+	return k.base + "vf:" + contactDigest("ip", clientIP)
 }
 
 // indexKinds maps the unique fields to their index's key kind.

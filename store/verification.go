@@ -9,13 +9,24 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Send limits per contact (SPEC 4.2).
+// Send limits per contact (SPEC 4.2). The owner's own CUR_USER sends
+// and everyone's other sends each have these, apart.
 const (
 	sendInterval = 60 * time.Second
 	sendsPerDay  = 10
 	day          = 24 * time.Hour
 	// maxWrongCodes wrong codes kill a verification.
 	maxWrongCodes = 5
+)
+
+// Limits that protect people rather than contacts (docs/webhooks.md): one
+// caller's sends over every contact, and one client IP's wrong codes.
+const (
+	callerSendsPerMinute = 5
+	callerSendsPerDay    = 30
+	minute               = time.Minute
+	wrongCodesPerIP      = 20
+	wrongCodesWindow     = time.Hour
 )
 
 // NewVerification is a code about to be sent.
@@ -38,6 +49,19 @@ type NewVerification struct {
 	// RefuseBound (NOT_USER): a contact bound to another user is
 	// *ConflictError naming the channel.
 	RefuseBound bool
+	// Owner (CUR_USER): the user sends to a contact of their own. Such
+	// sends are limited apart from everyone else's to the same contact, so
+	// that strangers cannot spend the owner's budget.
+	Owner bool
+}
+
+// sendKeys are the contact's last-send marker and daily counter of v's
+// kind of send.
+func (s *Store) sendKeys(v *NewVerification) (last, daily string) {
+	if v.Owner {
+		return s.keys.ownerLastSend(v.Channel, v.Key), s.keys.ownerDailySends(v.Channel, v.Key)
+	}
+	return s.keys.lastSend(v.Channel, v.Key), s.keys.dailySends(v.Channel, v.Key)
 }
 
 func (v *NewVerification) check() error {
@@ -54,8 +78,9 @@ func (v *NewVerification) check() error {
 }
 
 // StartVerification enforces 1 send per 60 s and 10 per day per contact
-// (*RateLimitedError), stores the code hashed and counts the send. isUser
-// reports that the contact is bound to some user.
+// (counting the owner's CUR_USER sends apart), and 5 a minute and 30 a day
+// per caller (*RateLimitedError), stores the code hashed and counts the
+// send. isUser reports that the contact is bound to some user.
 func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUser bool, err error) {
 	if err := v.check(); err != nil {
 		return false, err
@@ -63,17 +88,21 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	field, _ := fieldCode(v.Channel)
+	last, daily := s.sendKeys(&v)
 	keys := []string{
 		s.keys.verification(v.ID),
-		s.keys.lastSend(v.Channel, v.Key),
-		s.keys.dailySends(v.Channel, v.Key),
+		last,
+		daily,
 		s.keys.index(field, v.Key),
 		s.keys.profile(v.UserID),
+		s.keys.callerMinuteSends(v.UserID),
+		s.keys.callerDailySends(v.UserID),
 	}
 	res, err := s.run(ctx, scriptStartVerification, keys,
 		v.ID, v.UserID, v.Channel, v.Key, v.Display, v.Usage,
 		codeDigest(v.ID, v.Code), v.TTL.Milliseconds(), flag(v.RefuseBound),
-		sendInterval.Milliseconds(), sendsPerDay, day.Milliseconds())
+		sendInterval.Milliseconds(), sendsPerDay, day.Milliseconds(),
+		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay)
 	if err != nil {
 		return false, s.fail(err)
 	}
@@ -95,27 +124,47 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 	return false, r.unexpected()
 }
 
-// CancelVerification undoes StartVerification after a failed delivery:
-// the code is deleted and the send is not counted. Cancelling twice, or a
-// verification already used or expired, changes nothing.
+// CancelVerification undoes StartVerification after a delivery that
+// certainly failed: the code is deleted and the send is not counted, by
+// the contact or the caller. Cancelling twice, or a verification already
+// used or expired, changes nothing.
 func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error {
+	return s.dropVerification(ctx, v, true)
+}
+
+// AbandonVerification forgets the code of a delivery whose outcome is
+// unknown (the receiver may have sent it): the code can no longer be
+// verified, but the send keeps counting against every limit, so a client
+// cannot get sends for free by making deliveries time out.
+func (s *Store) AbandonVerification(ctx context.Context, v NewVerification) error {
+	return s.dropVerification(ctx, v, false)
+}
+
+func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount bool) error {
 	if err := v.check(); err != nil {
 		return err
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
+	last, daily := s.sendKeys(&v)
 	keys := []string{
 		s.keys.verification(v.ID),
-		s.keys.lastSend(v.Channel, v.Key),
-		s.keys.dailySends(v.Channel, v.Key),
+		last,
+		daily,
+		s.keys.callerMinuteSends(v.UserID),
+		s.keys.callerDailySends(v.UserID),
 	}
-	return s.runOK(ctx, scriptCancelVerification, keys, nil, v.ID, v.UserID, v.Channel, v.Key)
+	return s.runOK(ctx, scriptCancelVerification, keys, nil, v.ID, v.UserID, v.Channel, v.Key, flag(uncount))
 }
 
 // CheckCode compares the code in constant time; 5 wrong codes kill the
 // verification (ErrInvalidCode). On success the verification is gone and
 // token (stored hashed, TTL tokenTTL) is bound to its user, channel and key.
-func (s *Store) CheckCode(ctx context.Context, id, code, token string, tokenTTL time.Duration) error {
+//
+// clientIP is who guesses: an IP with 20 wrong codes (unknown IDs included)
+// in the current hour is refused (*RateLimitedError) until the hour ends,
+// right code or not. "" is an unknown IP, which no IP limit applies to.
+func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string, tokenTTL time.Duration) error {
 	if id == "" || code == "" {
 		return ErrInvalidCode
 	}
@@ -124,8 +173,29 @@ func (s *Store) CheckCode(ctx context.Context, id, code, token string, tokenTTL 
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	keys := []string{s.keys.verification(id), s.keys.verificationToken(token)}
-	return s.runOK(ctx, scriptCheckCode, keys, ErrInvalidCode, codeDigest(id, code), tokenTTL.Milliseconds(), maxWrongCodes)
+	ipKey, ipLimit := s.keys.unused(), 0
+	if clientIP != "" {
+		ipKey, ipLimit = s.keys.wrongCodes(clientIP), wrongCodesPerIP
+	}
+	keys := []string{s.keys.verification(id), s.keys.verificationToken(token), ipKey}
+	res, err := s.run(ctx, scriptCheckCode, keys, codeDigest(id, code), tokenTTL.Milliseconds(), maxWrongCodes,
+		ipLimit, wrongCodesWindow.Milliseconds())
+	if err != nil {
+		return s.fail(err)
+	}
+	r, err := parseReply(res)
+	if err != nil {
+		return err
+	}
+	switch r.status {
+	case "ok":
+		return nil
+	case "invalid":
+		return ErrInvalidCode
+	case "rate_limited":
+		return r.rateLimited()
+	}
+	return r.unexpected()
 }
 
 // IssueSudo consumes verificationToken, which must be the user's and

@@ -9,6 +9,9 @@ import (
 	"time"
 )
 
+// testIP is the client IP the tests verify codes from.
+const testIP = "192.0.2.1"
+
 func newVerification(id, user, channel, key string) NewVerification {
 	return NewVerification{ID: id, UserID: user, Channel: channel, Key: key, Display: key, Code: "042042", Usage: "bind", TTL: 10 * time.Minute}
 }
@@ -99,8 +102,10 @@ func TestStartVerificationRefuseBound(t *testing.T) {
 
 func TestStartVerificationSendLimits(t *testing.T) {
 	f := newFixture(t)
+	// Each send is asked by a user of its own: the per-caller limits are
+	// TestCallerSendLimits' concern, these are the contact's.
 	start := func(id, key string) error {
-		_, err := f.StartVerification(ctxT(t), newVerification(id, "u1", "email", key))
+		_, err := f.StartVerification(ctxT(t), newVerification(id, "u-"+id, "email", key))
 		return err
 	}
 	if err := start("s0", "a@example.com"); err != nil {
@@ -199,7 +204,7 @@ func TestCancelVerification(t *testing.T) {
 	if err := f.CancelVerification(ctxT(t), v); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, f.CheckCode(ctxT(t), v.ID, v.Code, "tok", time.Minute), ErrInvalidCode)
+	wantErr(t, f.CheckCode(ctxT(t), testIP, v.ID, v.Code, "tok", time.Minute), ErrInvalidCode)
 	if n, _ := f.raw.Get(ctxT(t), f.keys.dailySends("email", "a@example.com")).Int(); n != 1 {
 		t.Errorf("daily count after cancel = %d, want 1", n)
 	}
@@ -247,12 +252,12 @@ func TestCheckCode(t *testing.T) {
 	if _, err := f.StartVerification(ctxT(t), v); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, f.CheckCode(ctxT(t), "unknown", v.Code, "tok", time.Minute), ErrInvalidCode)
-	wantErr(t, f.CheckCode(ctxT(t), "k1", "", "tok", time.Minute), ErrInvalidCode)
+	wantErr(t, f.CheckCode(ctxT(t), testIP, "unknown", v.Code, "tok", time.Minute), ErrInvalidCode)
+	wantErr(t, f.CheckCode(ctxT(t), testIP, "k1", "", "tok", time.Minute), ErrInvalidCode)
 	for range maxWrongCodes - 1 {
-		wantErr(t, f.CheckCode(ctxT(t), "k1", "000000", "tok", time.Minute), ErrInvalidCode)
+		wantErr(t, f.CheckCode(ctxT(t), testIP, "k1", "000000", "tok", time.Minute), ErrInvalidCode)
 	}
-	if err := f.CheckCode(ctxT(t), "k1", v.Code, "tok", 5*time.Minute); err != nil {
+	if err := f.CheckCode(ctxT(t), testIP, "k1", v.Code, "tok", 5*time.Minute); err != nil {
 		t.Fatalf("right code after %d wrong ones: %v", maxWrongCodes-1, err)
 	}
 	got, _ := f.raw.HGetAll(ctxT(t), f.keys.verificationToken("tok")).Result()
@@ -269,7 +274,7 @@ func TestCheckCode(t *testing.T) {
 		}
 	}
 	// Used up.
-	wantErr(t, f.CheckCode(ctxT(t), "k1", v.Code, "tok2", time.Minute), ErrInvalidCode)
+	wantErr(t, f.CheckCode(ctxT(t), testIP, "k1", v.Code, "tok2", time.Minute), ErrInvalidCode)
 }
 
 func TestCheckCodeKilledByWrongCodes(t *testing.T) {
@@ -279,12 +284,12 @@ func TestCheckCodeKilledByWrongCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range maxWrongCodes {
-		wantErr(t, f.CheckCode(ctxT(t), "k1", fmt.Sprintf("%06d", i), "tok", time.Minute), ErrInvalidCode)
+		wantErr(t, f.CheckCode(ctxT(t), testIP, "k1", fmt.Sprintf("%06d", i), "tok", time.Minute), ErrInvalidCode)
 	}
 	if n, _ := f.raw.Exists(ctxT(t), f.keys.verification("k1")).Result(); n != 0 {
 		t.Error("killed verification still stored")
 	}
-	wantErr(t, f.CheckCode(ctxT(t), "k1", v.Code, "tok", time.Minute), ErrInvalidCode)
+	wantErr(t, f.CheckCode(ctxT(t), testIP, "k1", v.Code, "tok", time.Minute), ErrInvalidCode)
 	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken("tok")).Result(); n != 0 {
 		t.Error("a killed verification issued a token")
 	}
@@ -303,7 +308,7 @@ func TestCheckCodeRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = f.CheckCode(ctxT(t), "k1", v.Code, fmt.Sprint("tok", i), time.Minute)
+			errs[i] = f.CheckCode(ctxT(t), testIP, "k1", v.Code, fmt.Sprint("tok", i), time.Minute)
 		}()
 	}
 	wg.Wait()
@@ -414,9 +419,9 @@ func TestCheckCodeComparesWholeDigest(t *testing.T) {
 	if right[len(right)-1] == '0' {
 		last = "1"
 	}
-	keys := []string{f.keys.verification("k1"), f.keys.verificationToken("tok")}
+	keys := []string{f.keys.verification("k1"), f.keys.verificationToken("tok"), f.keys.unused()}
 	for _, candidate := range []string{right[:len(right)-1] + last, right[:len(right)-1], right[:1], "", right + "0"} {
-		res, err := f.run(ctxT(t), scriptCheckCode, keys, candidate, 60000, 100)
+		res, err := f.run(ctxT(t), scriptCheckCode, keys, candidate, 60000, 100, 0, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -424,7 +429,7 @@ func TestCheckCodeComparesWholeDigest(t *testing.T) {
 			t.Errorf("candidate %q: %v", candidate, res)
 		}
 	}
-	res, err := f.run(ctxT(t), scriptCheckCode, keys, right, 60000, 100)
+	res, err := f.run(ctxT(t), scriptCheckCode, keys, right, 60000, 100, 0, 1)
 	if r, _ := parseReply(res); err != nil || r.status != "ok" {
 		t.Fatalf("right digest: %v, %v", res, err)
 	}

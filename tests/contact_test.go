@@ -1,9 +1,6 @@
 package tests
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authedge/caddy-authedge/internal/redistest"
+	"github.com/authedge/caddy-authedge/internal/stdwebhook"
 )
 
 // codeMessage is the JSON authedge's webhook sender POSTs (SPEC 4.2).
@@ -42,10 +40,12 @@ func newCodeReceiver(t *testing.T, secret string) *codeReceiver {
 	c := &codeReceiver{t: t, secret: secret}
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		if got, want := r.Header.Get("X-Authedge-Signature"), "sha256="+hex.EncodeToString(mac.Sum(nil)); got != want {
-			t.Errorf("webhook signature %q, want %q", got, want)
+		// The receiver's check of docs/webhooks.md: Standard Webhooks.
+		key, err := stdwebhook.ParseSecret(secret)
+		if err != nil {
+			t.Errorf("webhook secret: %v", err)
+		} else if err := key.Verify(r.Header, body, time.Now()); err != nil {
+			t.Errorf("webhook signature: %v (headers %v)", err, r.Header)
 		}
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 			t.Errorf("webhook Content-Type %q", ct)

@@ -1,14 +1,19 @@
--- cancel_verification: undo start_verification after a failed delivery:
--- the code is forgotten and the send no longer counts.
+-- cancel_verification: forget a verification code whose delivery failed,
+-- and un-count its send when the receiver certainly did not get it.
 --
 -- KEYS[1] the verification hash (v:<id>)
--- KEYS[2] the contact's last-send marker (vs:<contact>)
--- KEYS[3] the contact's daily send counter (vd:<contact>)
+-- KEYS[2] the contact's last-send marker (vs:<contact>, or vso: for CUR_USER)
+-- KEYS[3] the contact's daily send counter (vd:<contact>, or vdo: for CUR_USER)
+-- KEYS[4] the requester's sends this minute (sm:<user>)
+-- KEYS[5] the requester's sends today (sd:<user>)
 --
 -- ARGV[1] verification ID
 -- ARGV[2] user ID
 -- ARGV[3] channel
 -- ARGV[4] the contact's uniqueness key
+-- ARGV[5] "1": un-count the send (a definite failure); "0": the receiver
+--         may have sent the code (an unknown outcome), so the send keeps
+--         counting and only the code is forgotten
 --
 -- Reply: {'ok', undone (0/1)}; 0 when there was nothing of this
 -- verification left to undo, so a repeated cancel un-counts nothing.
@@ -18,13 +23,23 @@ if v[1] ~= ARGV[2] or v[2] ~= ARGV[3] or v[3] ~= ARGV[4] then
   return { 'ok', 0 }
 end
 redis.call('DEL', KEYS[1])
+if ARGV[5] ~= '1' then
+  return { 'ok', 1 }
+end
+
 if redis.call('GET', KEYS[2]) == ARGV[1] then
   redis.call('DEL', KEYS[2])
 end
-local sent = tonumber(redis.call('GET', KEYS[3]) or '0')
-if sent <= 1 then
-  redis.call('DEL', KEYS[3])
-else
-  redis.call('DECR', KEYS[3])
+-- uncount takes back one count, leaving no counter at zero.
+local function uncount(key)
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n <= 1 then
+    redis.call('DEL', key)
+  else
+    redis.call('DECR', key)
+  end
 end
+uncount(KEYS[3])
+uncount(KEYS[4])
+uncount(KEYS[5])
 return { 'ok', 1 }

@@ -2,21 +2,41 @@
 --
 -- KEYS[1] the verification hash (v:<id>)
 -- KEYS[2] the verification token's hash (vt:<sha256 of the token>)
+-- KEYS[3] the client IP's wrong codes this hour (vf:<ip>), or the filler
+--         key when the IP is unknown (ARGV[4] is then 0)
 --
 -- ARGV[1] hex SHA-256 of "<id>:<candidate code>"
 -- ARGV[2] token TTL, milliseconds
 -- ARGV[3] wrong codes that kill the verification
+-- ARGV[4] wrong codes one client IP may make per window; 0: no IP limit
+-- ARGV[5] that window, milliseconds
 --
 -- Replies:
+--   {'rate_limited', pttl}  this IP made too many wrong codes: refused,
+--                 right code or not, for pttl ms; nothing else changes
 --   {'ok'}        the code was right: the verification is gone and the
 --                 token is bound to its user, channel and key
 --   {'invalid'}   unknown, expired or killed verification, or a wrong code
---                 (counted; the last allowed wrong code deletes it)
+--                 (counted, against the verification and the IP; the
+--                 last allowed wrong code deletes the verification)
+
+local ip_limit = tonumber(ARGV[4])
+if ip_limit > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= ip_limit then
+  return { 'rate_limited', retry_after(KEYS[3], ARGV[5]) }
+end
+-- wrong counts a wrong guess against the IP: an unknown or expired ID is
+-- a guess too.
+local function wrong()
+  if ip_limit > 0 then
+    count(KEYS[3], ARGV[5])
+  end
+  return { 'invalid' }
+end
 
 local v = redis.call('HMGET', KEYS[1], 'h', 'u', 'c', 'k')
 local stored = v[1]
 if not stored then
-  return { 'invalid' }
+  return wrong()
 end
 
 -- Compare every byte, whatever the first difference: the time taken says
@@ -33,7 +53,7 @@ if diff ~= 0 then
   if redis.call('HINCRBY', KEYS[1], 't', 1) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[1])
   end
-  return { 'invalid' }
+  return wrong()
 end
 
 redis.call('DEL', KEYS[1])

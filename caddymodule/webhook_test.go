@@ -1,0 +1,163 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/internal/redistest"
+	"github.com/authedge/caddy-authedge/internal/stdwebhook"
+)
+
+// The code webhook as Provision builds it: its HTTP client, its signing
+// secret, and the client IP it limits by.
+
+// webhookHandler provisions a handler whose codes go to url.
+func webhookHandler(t *testing.T, url, secret string) (h *Handler, token string) {
+	t.Helper()
+	srv := redistest.Start(t)
+	priv, pub := devKeys(t, "ec")
+	cfg := baseConfig(pub, srv.Addr)
+	cfg.Verification = config.Verification{Webhook: &config.Webhook{URL: url, Secret: secret}}
+	h = provisioned(t, cfg)
+	raw, err := mintToken(mintOptions{
+		keyFile: priv, subject: "user-1", issuer: "https://dev.authedge.local",
+		audience: []string{"dev-env"}, ttl: time.Hour,
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, raw
+}
+
+// post sends one request through the provisioned handler.
+func post(t *testing.T, h *Handler, path, body, token string, opts ...func(*http.Request)) *httptest.ResponseRecorder {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	for _, opt := range opts {
+		opt(r)
+	}
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestProvisionedWebhookFollowsNoRedirect: with the client Provision
+// builds, a receiver answering any redirect is a failed delivery (503), and
+// the redirect's target never hears of the code. Provision used to hand
+// the sender an http.Client{} that followed them: a 301/302/303 became a
+// bodiless GET whose 200 passed for a delivery, a 307/308 carried the code
+// and its signature wherever the receiver pointed.
+func TestProvisionedWebhookFollowsNoRedirect(t *testing.T) {
+	for _, status := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) {
+			var targetHits atomic.Int32
+			target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				targetHits.Add(1)
+			}))
+			t.Cleanup(target.Close)
+			redirect := httptest.NewServer(http.RedirectHandler(target.URL+"/stolen", status))
+			t.Cleanup(redirect.Close)
+
+			h, tok := webhookHandler(t, redirect.URL, "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0")
+			w := post(t, h, "/auth/v1/verification", `{"email":"a@example.com"}`, tok)
+			if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), `"unavailable"`) || w.Header().Get("Retry-After") == "" {
+				t.Fatalf("status %d, Retry-After %q, body %s; want 503 unavailable with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+			}
+			if n := targetHits.Load(); n != 0 {
+				t.Fatalf("the redirect was followed: %d requests at its target", n)
+			}
+		})
+	}
+}
+
+// TestProvisionedWebhookIsSigned: the delivery Provision's sender makes
+// verifies under the configured whsec_ secret, the Standard Webhooks way.
+func TestProvisionedWebhookIsSigned(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	var mu sync.Mutex
+	var header http.Header
+	var body []byte
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		header, body = r.Header.Clone(), nil
+		body, _ = io.ReadAll(r.Body)
+	}))
+	t.Cleanup(recv.Close)
+	h, tok := webhookHandler(t, recv.URL, secret)
+	if w := post(t, h, "/auth/v1/verification", `{"email":"a@example.com"}`, tok); w.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", w.Code, w.Body)
+	}
+	key, err := stdwebhook.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if err := key.Verify(header, body, time.Now()); err != nil {
+		t.Fatalf("delivery does not verify: %v (%v)", err, header)
+	}
+	if header.Get("X-Authedge-Signature") != "" {
+		t.Error("X-Authedge-Signature is still sent")
+	}
+}
+
+func TestProvisionRefusesBadWebhookSecret(t *testing.T) {
+	srv := redistest.Start(t)
+	_, pub := devKeys(t, "ec")
+	cfg := baseConfig(pub, srv.Addr)
+	cfg.Verification = config.Verification{Webhook: &config.Webhook{URL: "https://notify.example/", Secret: "whsec_not base64 at all"}}
+	h := &Handler{Config: cfg}
+	err := h.Provision(caddyContext(t))
+	_ = h.Cleanup()
+	if err == nil || !strings.Contains(err.Error(), "webhook") {
+		t.Fatalf("Provision = %v, want an error naming the webhook secret", err)
+	}
+	if strings.Contains(err.Error(), "not base64 at all") {
+		t.Fatalf("error %q quotes the secret", err)
+	}
+}
+
+// TestProvisionedVerifyLimitsCaddyClientIP: the per-IP limit of
+// verification/verify keys on Caddy's client IP (which honours
+// trusted_proxies), not on the proxy's address in RemoteAddr.
+func TestProvisionedVerifyLimitsCaddyClientIP(t *testing.T) {
+	h, _ := webhookHandler(t, "http://127.0.0.1:9/unused", "")
+	from := func(ip string) func(*http.Request) {
+		return func(r *http.Request) {
+			r.RemoteAddr = "10.0.0.1:5555" // the trusted proxy, for every client
+			vars := map[string]any{caddyhttp.ClientIPVarKey: ip}
+			*r = *r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, vars))
+		}
+	}
+	const wrong = `{"verification_id":"AAAAAAAAAAAAAAAAAAAAAA","verification_code":"123456"}`
+	for range 20 {
+		if w := post(t, h, "/auth/v1/verification/verify", wrong, "", from("203.0.113.7")); w.Code != http.StatusBadRequest {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	if w := post(t, h, "/auth/v1/verification/verify", wrong, "", from("203.0.113.7")); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("21st wrong code: status %d, want 429: %s", w.Code, w.Body)
+	}
+	// Another client behind the same proxy is not held back.
+	if w := post(t, h, "/auth/v1/verification/verify", wrong, "", from("198.51.100.3")); w.Code != http.StatusBadRequest {
+		t.Fatalf("another client: status %d, want 400: %s", w.Code, w.Body)
+	}
+}

@@ -1,0 +1,300 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/notify"
+)
+
+// The send path's abuse cases (docs/webhooks.md): deliveries that outlive
+// their client, outcomes that count or not, and the limits per caller,
+// per owner and per client IP.
+
+// blockingReceiver is a real webhook receiver: it records each delivery,
+// tells the test it has one, then holds its answer (200) until released.
+type blockingReceiver struct {
+	srv     *httptest.Server
+	got     chan notify.Message
+	release chan struct{}
+	once    sync.Once
+}
+
+func newBlockingReceiver(t *testing.T) *blockingReceiver {
+	t.Helper()
+	b := &blockingReceiver{got: make(chan notify.Message, 16), release: make(chan struct{})}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var m notify.Message
+		_ = json.Unmarshal(body, &m)
+		b.got <- m
+		select {
+		case <-b.release:
+		case <-r.Context().Done():
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(b.srv.Close)
+	t.Cleanup(b.Release) // runs before Close: handlers return
+	return b
+}
+
+func (b *blockingReceiver) Release() { b.once.Do(func() { close(b.release) }) }
+
+// useWebhook makes the env deliver through a real notify.Webhook.
+func (e *env) useWebhook(url string, timeout time.Duration) {
+	e.t.Helper()
+	w, err := notify.NewWebhook(url, "whsec_"+"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", nil, timeout)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.api.deps.Sender = w
+}
+
+func withContext(ctx context.Context) reqOpt {
+	return func(r *http.Request) { *r = *r.WithContext(ctx) }
+}
+
+func remoteAddr(addr string) reqOpt { return func(r *http.Request) { r.RemoteAddr = addr } }
+
+// forgetCallerMinute deletes a caller's per-minute send counter: Redis's
+// clock cannot be moved, and a test sending more than five codes as one
+// caller is about another limit.
+func (e *env) forgetCallerMinute(sub string) {
+	e.t.Helper()
+	e.rawRedis().Del(context.Background(), "authedge:{"+testEnvID+"}:sm:"+sub)
+}
+
+// TestClientHangUpDoesNotUncount: a client that disconnects while its code
+// is being delivered changes nothing: the delivery goes on, the receiver
+// has the code, and the send counts (the second within 60 s is 429). Before
+// the delivery was detached from the client, the hang-up cancelled it and
+// the send was un-counted, so hanging up made sends free.
+func TestClientHangUpDoesNotUncount(t *testing.T) {
+	e := newEnv(t)
+	recv := newBlockingReceiver(t)
+	e.useWebhook(recv.srv.URL, 5*time.Second)
+	body := `{"phone_number":"+86 13000000000"}`
+
+	ctx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	go func() {
+		<-recv.got // the receiver has the message...
+		hangUp()   // ...and the client goes away
+		time.Sleep(100 * time.Millisecond)
+		recv.Release()
+	}()
+	e.serve(http.MethodPost, pathSend, body, bearer(e.token("u1")), withContext(ctx)).wantOK(t)
+
+	res := e.sendCode("u1", body).wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 55 || secs > 60 {
+		t.Fatalf("Retry-After = %q, want the rest of the 60 s", res.header.Get("Retry-After"))
+	}
+	// Another caller too: the 60 s marker is the contact's.
+	e.sendCode("u2", body).wantError(t, 429, "resource_exhausted")
+}
+
+// TestUnknownOutcomeCounts: a delivery that went out and got no answer is
+// 503, its code is not kept, and the send counts.
+func TestUnknownOutcomeCounts(t *testing.T) {
+	e := newEnv(t)
+	recv := newBlockingReceiver(t) // never released: every attempt times out
+	e.useWebhook(recv.srv.URL, 400*time.Millisecond)
+	e.sendCode("u1", `{"email":"a@example.com"}`).wantError(t, 503, "unavailable")
+	m := <-recv.got
+	if m.Code == "" {
+		t.Fatal("the receiver got no code")
+	}
+	e.verify(m.VerificationID, m.Code).wantError(t, 400, "invalid_verification_code")
+	e.sendCode("u1", `{"email":"a@example.com"}`).wantError(t, 429, "resource_exhausted")
+	found := false
+	for _, line := range e.logText() {
+		if strings.Contains(line, "outcome") && strings.Contains(line, "unknown") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the unknown outcome was not logged")
+	}
+}
+
+// TestDefiniteFailureDoesNotCount: a receiver that answers non-2xx, or a
+// 3xx, certainly sent nothing: 503, and an immediate retry is allowed.
+func TestDefiniteFailureDoesNotCount(t *testing.T) {
+	for _, status := range []int{http.StatusBadRequest, http.StatusInternalServerError, http.StatusFound, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			e := newEnv(t)
+			var mu sync.Mutex
+			answer := status
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				defer mu.Unlock()
+				if answer >= 300 && answer < 400 {
+					w.Header().Set("Location", "/elsewhere")
+				}
+				w.WriteHeader(answer)
+			}))
+			t.Cleanup(srv.Close)
+			e.useWebhook(srv.URL, 2*time.Second)
+			e.sendCode("u1", `{"email":"a@example.com"}`).wantError(t, 503, "unavailable")
+			mu.Lock()
+			answer = http.StatusOK
+			mu.Unlock()
+			e.sendCode("u1", `{"email":"a@example.com"}`).wantOK(t)
+		})
+	}
+}
+
+// TestCallerSendLimits: one caller, five codes a minute over all contacts.
+func TestCallerSendLimits(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		e.sendCode("u1", fmt.Sprintf(`{"email":"c%d@example.com"}`, i)).wantOK(t)
+	}
+	res := e.sendCode("u1", `{"email":"c5@example.com"}`).wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 1 || secs > 60 {
+		t.Fatalf("Retry-After = %q, want within the minute", res.header.Get("Retry-After"))
+	}
+	e.sendCode("u2", `{"email":"c5@example.com"}`).wantOK(t)
+
+	// Thirty a day: the minute passes (its counter deleted) and more go,
+	// up to thirty, then none for the day.
+	for i := 6; i <= 30; i++ {
+		if i%5 == 1 {
+			e.forgetCallerMinute("u1")
+		}
+		e.sendCode("u1", fmt.Sprintf(`{"email":"c%d@example.com"}`, i)).wantOK(t)
+	}
+	e.forgetCallerMinute("u1")
+	res = e.sendCode("u1", `{"email":"c99@example.com"}`).wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs <= 3600 {
+		t.Fatalf("Retry-After = %q, want the rest of the day", res.header.Get("Retry-After"))
+	}
+}
+
+// TestStrangerCannotSpendOwnersBudget: a stranger spends ten sends in a day
+// on the victim's phone; the victim's own CUR_USER code still goes out and
+// still buys a sudo token.
+func TestStrangerCannotSpendOwnersBudget(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("victim", "+86 13000000000")
+	// Binding took one send of the day (an ANY by the victim).
+	for i := 2; i <= 10; i++ {
+		e.forgetCallerMinute("stranger")
+		e.sendCode("stranger", `{"phone_number":"+86 13000000000","target":"ANY"}`).wantOK(t)
+		e.forgetLastSend(e.sender.Last(t).VerificationID)
+	}
+	e.forgetCallerMinute("stranger")
+	e.sendCode("stranger", `{"phone_number":"+86 13000000000","target":"ANY"}`).wantError(t, 429, "resource_exhausted")
+	e.sendCode("victim", `{"phone_number":"+86 13000000000","target":"ANY"}`).wantError(t, 429, "resource_exhausted")
+
+	e.sendCode("victim", `{"phone_number":"","target":"CUR_USER"}`).wantOK(t)
+	msg := e.sender.Last(t)
+	vt := e.verify(msg.VerificationID, msg.Code).wantOK(t).str("verification_token")
+	e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": vt}), bearer(e.token("victim"))).wantOK(t)
+}
+
+// TestVerifyIPLimit: twenty wrong codes an hour from one client IP; past
+// that the IP is refused, right code or not, while another IP is not.
+func TestVerifyIPLimit(t *testing.T) {
+	e := newEnv(t)
+	e.sendCode("u1", `{"email":"a@example.com"}`).wantOK(t)
+	msg := e.sender.Last(t)
+	verifyFrom := func(addr, id, code string) *result {
+		return e.serve(http.MethodPost, pathVerify, jsonBody(t, map[string]string{
+			"verification_id": id, "verification_code": code,
+		}), noHeader("Authorization"), remoteAddr(addr))
+	}
+	const attacker = "203.0.113.9:4000"
+	for i := range 20 {
+		id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i) // well-formed, unknown
+		verifyFrom(attacker, id, "123456").wantError(t, 400, "invalid_verification_code")
+	}
+	res := verifyFrom(attacker, msg.VerificationID, msg.Code).wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 3500 || secs > 3600 {
+		t.Fatalf("Retry-After = %q, want the rest of the hour", res.header.Get("Retry-After"))
+	}
+	// Another port of the same IP is the same IP.
+	verifyFrom("203.0.113.9:5000", msg.VerificationID, msg.Code).wantError(t, 429, "resource_exhausted")
+	// The refusal spent nothing: the user, elsewhere, verifies.
+	verifyFrom("198.51.100.1:1234", msg.VerificationID, msg.Code).wantOK(t)
+}
+
+// TestVerifyIPLimitUsesClientIP: the limit keys on Deps.ClientIP (Caddy's
+// client IP behind trusted proxies), and an IPv6 /64 is one client.
+func TestVerifyIPLimitUsesClientIP(t *testing.T) {
+	e := newEnv(t)
+	e.api.deps.ClientIP = func(r *http.Request) string { return r.Header.Get("X-Test-Client-IP") }
+	wrong := func(ip string) *result {
+		return e.serve(http.MethodPost, pathVerify, jsonBody(t, map[string]string{
+			"verification_id": "AAAAAAAAAAAAAAAAAAAAAA", "verification_code": "123456",
+		}), noHeader("Authorization"), header("X-Test-Client-IP", ip))
+	}
+	for i := range 20 {
+		// Twenty addresses of one /64, all from one RemoteAddr.
+		wrong(fmt.Sprintf("2001:db8:1:2::%x", i+1)).wantError(t, 400, "invalid_verification_code")
+	}
+	wrong("2001:db8:1:2:ffff::1").wantError(t, 429, "resource_exhausted")
+	wrong("2001:db8:1:3::1").wantError(t, 400, "invalid_verification_code")
+	wrong("192.0.2.1").wantError(t, 400, "invalid_verification_code")
+}
+
+func TestIPLimitKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1":               "192.0.2.1",
+		"::ffff:192.0.2.1":        "192.0.2.1",
+		"2001:db8::1":             "2001:db8::/64",
+		"2001:db8:0:0:ffff::1":    "2001:db8::/64",
+		"fe80::1%eth0":            "fe80::/64",
+		"":                        "",
+		"not an ip":               "not an ip",
+		"2001:db8:aaaa:bbbb:cc::": "2001:db8:aaaa:bbbb::/64",
+	} {
+		if got := ipLimitKey(in); got != want {
+			t.Errorf("ipLimitKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "[2001:db8::1]:443"
+	if got := remoteHost(r); got != "2001:db8::1" {
+		t.Errorf("remoteHost = %q", got)
+	}
+}
+
+// FuzzIPLimitKey: whatever the client IP says (behind trusted proxies it
+// comes from a header), the key is an address, a /64, or the input itself.
+func FuzzIPLimitKey(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "2001:db8::1", "::ffff:1.2.3.4", "fe80::1%eth0", "", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, ip string) {
+		key := ipLimitKey(ip)
+		addr, err := netip.ParseAddr(ip)
+		if err != nil {
+			if key != ip {
+				t.Fatalf("unparsable %q keyed as %q", ip, key)
+			}
+			return
+		}
+		if p, err := netip.ParsePrefix(key); err == nil {
+			if p.Bits() != 64 || !p.Contains(addr.WithZone("")) {
+				t.Fatalf("%q keyed as %q", ip, key)
+			}
+			return
+		}
+		if a, err := netip.ParseAddr(key); err != nil || !a.Is4() || a != addr.Unmap() {
+			t.Fatalf("%q keyed as %q", ip, key)
+		}
+	})
+}

@@ -1,0 +1,65 @@
+package stdwebhook
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The receiver's check that docs/webhooks.md gives, copied here word for
+// word: it must accept what SetHeaders signs and refuse a changed body.
+
+// verifyDelivery checks an authedge code delivery; body is the raw request
+// body, exactly as received.
+func verifyDelivery(h http.Header, body []byte, secret string) error {
+	key := []byte(secret)
+	if b64, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		var err error
+		if key, err = base64.StdEncoding.DecodeString(b64); err != nil {
+			return err
+		}
+	}
+	id, ts := h.Get("webhook-id"), h.Get("webhook-timestamp")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || id == "" {
+		return errors.New("missing webhook-id or webhook-timestamp")
+	}
+	if d := time.Since(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
+		return errors.New("webhook-timestamp too far from now")
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%s.", id, ts)
+	mac.Write(body)
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	for _, sig := range strings.Fields(h.Get("webhook-signature")) {
+		if hmac.Equal([]byte(sig), []byte(want)) {
+			return nil
+		}
+	}
+	return errors.New("no valid signature")
+}
+
+func TestDocsReceiverExample(t *testing.T) {
+	body := []byte(`{"verification_id":"vid","code":"042137"}`)
+	for _, secret := range []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "a raw secret"} {
+		key, err := ParseSecret(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		key.SetHeaders(h, "vid", time.Now(), body)
+		if err := verifyDelivery(h, body, secret); err != nil {
+			t.Errorf("%q: the docs' check refuses our signature: %v", secret, err)
+		}
+		if err := verifyDelivery(h, append(body, ' '), secret); err == nil {
+			t.Errorf("%q: the docs' check accepts a changed body", secret)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The limits that protect people rather than contacts (docs/webhooks.md),
+// against a real Redis.
+
+// TestCallerSendLimits: one caller asks for at most 5 codes a minute and
+// 30 a day over all contacts; other callers are not held back by it.
+func TestCallerSendLimits(t *testing.T) {
+	f := newFixture(t)
+	start := func(user string, i int) error {
+		_, err := f.StartVerification(ctxT(t), newVerification(fmt.Sprint(user, "-", i), user, "email", fmt.Sprintf("c%d@example.com", i)))
+		return err
+	}
+	for i := range callerSendsPerMinute {
+		if err := start("u1", i); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+	}
+	wantRateLimited(t, start("u1", 100), 59*time.Second, time.Minute)
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verification("u1-100"), f.keys.lastSend("email", "c100@example.com")).Result(); n != 0 {
+		t.Error("a send refused by the caller limit left its code or marker")
+	}
+	if err := start("u2", 100); err != nil {
+		t.Fatalf("another caller: %v", err)
+	}
+
+	// Minute after minute, up to 30 in the day, then none until it ends.
+	for i := callerSendsPerMinute; i < callerSendsPerDay; i++ {
+		if i%callerSendsPerMinute == 0 {
+			f.raw.Del(ctxT(t), f.keys.callerMinuteSends("u1"))
+		}
+		if err := start("u1", i); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+	}
+	f.raw.Del(ctxT(t), f.keys.callerMinuteSends("u1"))
+	wantRateLimited(t, start("u1", 200), day-time.Minute, day)
+	// CUR_USER sends count toward the caller's limits too.
+	own := newVerification("own", "u1", "email", "c0@example.com")
+	own.Owner = true
+	_, err := f.StartVerification(ctxT(t), own)
+	wantRateLimited(t, err, day-time.Minute, day)
+}
+
+// TestStrangersCannotSpendOwnersBudget: strangers spend all ten sends of
+// the day to a phone, and its owner's own CUR_USER send still goes out;
+// the owner's sends leave the strangers' budget alone in turn.
+func TestStrangersCannotSpendOwnersBudget(t *testing.T) {
+	f := newFixture(t)
+	const phone = "+8613000000000"
+	f.set(t, "victim", Changes{Phone: ptr("+86 13000000000")})
+	stranger := func(i int) error {
+		v := newVerification(fmt.Sprint("s", i), fmt.Sprint("stranger", i%2), "phone", phone)
+		f.raw.Del(ctxT(t), f.keys.callerMinuteSends(v.UserID))
+		_, err := f.StartVerification(ctxT(t), v)
+		return err
+	}
+	if err := stranger(0); err != nil {
+		t.Fatal(err)
+	}
+	// The stranger's 60 s marker is not the owner's.
+	owner := newVerification("o1", "victim", "phone", phone)
+	owner.Owner = true
+	if _, err := f.StartVerification(ctxT(t), owner); err != nil {
+		t.Fatalf("owner's send right after a stranger's: %v", err)
+	}
+	for i := 1; i < sendsPerDay; i++ {
+		f.raw.Del(ctxT(t), f.keys.lastSend("phone", phone))
+		if err := stranger(i); err != nil {
+			t.Fatalf("stranger send %d: %v", i+1, err)
+		}
+	}
+	f.raw.Del(ctxT(t), f.keys.lastSend("phone", phone))
+	wantRateLimited(t, stranger(99), day-time.Minute, day)
+
+	f.raw.Del(ctxT(t), f.keys.ownerLastSend("phone", phone))
+	owner.ID = "o2"
+	if _, err := f.StartVerification(ctxT(t), owner); err != nil {
+		t.Fatalf("owner's CUR_USER send after strangers spent theirs: %v", err)
+	}
+	if err := f.CheckCode(ctxT(t), testIP, "o2", owner.Code, "tok", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// The owner has a 60 s marker and a count of their own.
+	owner.ID = "o3"
+	_, err := f.StartVerification(ctxT(t), owner)
+	wantRateLimited(t, err, 59*time.Second, time.Minute)
+	if n, _ := f.raw.Get(ctxT(t), f.keys.ownerDailySends("phone", phone)).Int(); n != 2 {
+		t.Errorf("owner's daily count = %d, want 2", n)
+	}
+	if n, _ := f.raw.Get(ctxT(t), f.keys.dailySends("phone", phone)).Int(); n != sendsPerDay {
+		t.Errorf("strangers' daily count = %d, want %d", n, sendsPerDay)
+	}
+}
+
+// TestAbandonVerificationKeepsCounts: an unknown outcome forgets the code
+// but every count stays, the 60 s marker included; a definite failure
+// un-counts the caller's sends as well as the contact's.
+func TestAbandonVerificationKeepsCounts(t *testing.T) {
+	f := newFixture(t)
+	v := newVerification("a1", "u1", "email", "a@example.com")
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AbandonVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, f.CheckCode(ctxT(t), testIP, v.ID, v.Code, "tok", time.Minute), ErrInvalidCode)
+	v.ID = "a2"
+	_, err := f.StartVerification(ctxT(t), v)
+	wantRateLimited(t, err, 59*time.Second, time.Minute)
+	for _, k := range []string{f.keys.dailySends("email", v.Key), f.keys.callerMinuteSends("u1"), f.keys.callerDailySends("u1")} {
+		if n, _ := f.raw.Get(ctxT(t), k).Int(); n != 1 {
+			t.Errorf("%s = %d after an abandoned send, want 1", k, n)
+		}
+	}
+
+	w := newVerification("c1", "u1", "email", "b@example.com")
+	if _, err := f.StartVerification(ctxT(t), w); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CancelVerification(ctxT(t), w); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{f.keys.callerMinuteSends("u1"), f.keys.callerDailySends("u1")} {
+		if n, _ := f.raw.Get(ctxT(t), k).Int(); n != 1 {
+			t.Errorf("%s = %d after a cancelled send, want 1 (the abandoned one)", k, n)
+		}
+	}
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.dailySends("email", w.Key), f.keys.lastSend("email", w.Key)).Result(); n != 0 {
+		t.Errorf("%d contact counters left after a cancelled only send", n)
+	}
+}
+
+// TestCheckCodeIPLimit: 20 wrong codes an hour from one IP, unknown IDs
+// included; then that IP is refused for the rest of the hour even with the
+// right code, while another IP is not.
+func TestCheckCodeIPLimit(t *testing.T) {
+	f := newFixture(t)
+	live := newVerification("live", "u1", "email", "a@example.com")
+	if _, err := f.StartVerification(ctxT(t), live); err != nil {
+		t.Fatal(err)
+	}
+	for i := range wrongCodesPerIP {
+		id := fmt.Sprint("unknown-", i)
+		if i%5 == 0 {
+			// Some wrong codes against a real verification, short of killing it.
+			id = "live"
+		}
+		wantErr(t, f.CheckCode(ctxT(t), testIP, id, "999999", "tok", time.Minute), ErrInvalidCode)
+	}
+	err := f.CheckCode(ctxT(t), testIP, "live", live.Code, "tok", time.Minute)
+	wantRateLimited(t, err, wrongCodesWindow-time.Minute, wrongCodesWindow)
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verification("live"), f.keys.verificationToken("tok")).Result(); n != 1 {
+		t.Fatal("a refused right code spent the verification or made a token")
+	}
+	if err := f.CheckCode(ctxT(t), "198.51.100.7", "live", live.Code, "tok", time.Minute); err != nil {
+		t.Fatalf("another IP: %v", err)
+	}
+	// No IP, no IP limit.
+	for range wrongCodesPerIP + 1 {
+		wantErr(t, f.CheckCode(ctxT(t), "", "unknown", "999999", "tok", time.Minute), ErrInvalidCode)
+	}
+	// The IP does not appear in key names.
+	keys, _ := f.raw.Keys(ctxT(t), "*").Result()
+	for _, k := range keys {
+		if strings.Contains(k, testIP) {
+			t.Errorf("key %q names the IP", k)
+		}
+	}
+}
