@@ -2,8 +2,10 @@ package edge
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -61,4 +63,40 @@ func asciiOnly(s string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzDecodeClaims checks the reader of a verified token's other claims:
+// it never panics, keeps only strings, numbers and booleans, and a claim it
+// keeps has the value encoding/json reads (so a header and the app's own
+// parse agree).
+func FuzzDecodeClaims(f *testing.F) {
+	f.Add([]byte(`{"sub":"u","level":3,"vip":true,"ratio":1.50,"obj":{"a":1},"arr":[1],"nul":null}`))
+	f.Add([]byte(`{"a":"x","a":"y"}`))
+	f.Add([]byte(`{"big":123456789012345678901234567890,"neg":-0,"exp":1e3}`))
+	f.Add([]byte(`{"s":"\u00e9\ud800"}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		got := decodeClaims(payload)
+		var all map[string]any
+		if err := json.Unmarshal(payload, &all); err != nil {
+			return
+		}
+		for name, v := range got {
+			switch want := all[name].(type) {
+			case string:
+				if v.text != want || v.json != nil {
+					t.Fatalf("claim %q: %q, encoding/json reads %q", name, v.text, want)
+				}
+			case bool:
+				if v.text != strconv.FormatBool(want) {
+					t.Fatalf("claim %q: %q, encoding/json reads %v", name, v.text, want)
+				}
+			case float64:
+				if f, err := strconv.ParseFloat(v.text, 64); err != nil || f != want {
+					t.Fatalf("claim %q: %q, encoding/json reads %v", name, v.text, want)
+				}
+			default:
+				t.Fatalf("claim %q of type %T was kept", name, want)
+			}
+		}
+	})
 }
