@@ -422,3 +422,56 @@ func readLogLines(t *testing.T, path string) []map[string]any {
 	}
 	return out
 }
+
+// TestIdentityValidate: `caddy validate` refuses a bad identity block and
+// names the directive at fault.
+func TestIdentityValidate(t *testing.T) {
+	redis := redistest.Start(t)
+	s := &edgeStack{t: t, dir: t.TempDir()}
+	good := s.writeAssertionKey("good.pem")
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(p384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(s.dir, "p384.pem")
+	writeFile(t, bad, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	block := func(inner string) string {
+		return validJWT + policiesOff + "\n\t\tidentity {\n" + inner + "\n\t\t}"
+	}
+	cases := []struct {
+		name, body string
+		mentions   []string // nil: valid
+	}{
+		{"valid", block("protect /app/*\nheader X-User-Id sub\nassertion {\nkey " + good + "\n}"), nil},
+		{"P-384 key", block("assertion {\nkey " + bad + "\n}"), []string{"identity assertion key", "P-256"}},
+		{"public key", block("assertion {\nkey %KEY%\n}"), []string{"identity assertion key", "public key cannot sign"}},
+		{"ttl over 5m", block("assertion {\nkey " + good + "\nttl 10m\n}"), []string{"identity assertion ttl", "5m"}},
+		{"header twice", block("header X-User-Id sub\nheader x-user-id email"), []string{"identity header", "named twice"}},
+		{"assertion header collides", block("header X-Authedge-Assertion sub\nassertion {\nkey " + good + "\n}"), []string{"identity assertion header", "named twice"}},
+		{"unknown profile field", block("header X-Age profile.age"), []string{"identity header X-Age", "unknown profile field", "age"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := configFile(t, redis.Addr, c.body)
+			out, code := runCaddy(t, nil, "validate", "--config", file, "--adapter", "caddyfile")
+			if c.mentions == nil {
+				if code != 0 {
+					t.Fatalf("caddy validate refused a valid identity block:\n%s", out)
+				}
+				return
+			}
+			if code == 0 {
+				t.Fatalf("caddy validate accepted it:\n%s", out)
+			}
+			for _, m := range c.mentions {
+				if !strings.Contains(out, m) {
+					t.Errorf("message does not name %q:\n%s", m, out)
+				}
+			}
+		})
+	}
+}
