@@ -399,3 +399,27 @@ func verifyAssertion(t *testing.T, compact string, key map[string]any) map[strin
 	}
 	return claims
 }
+
+// The profile is read only when something asks for it, and once per
+// request however often it is asked.
+func TestProfileReadOnlyWhenUsed(t *testing.T) {
+	e := newEnv(t, &config.Identity{
+		Protect: []string{"/app/*"},
+		Headers: []config.IdentityHeader{{Name: "X-User-Id", Source: "sub"}},
+	})
+	_, id, w := e.serve(request("/app/x", e.token("user-1", nil)))
+	if id == nil {
+		t.Fatalf("refused: %d %s", w.Code, w.Body)
+	}
+	if n := e.profiles.reads.Load(); n != 0 {
+		t.Fatalf("the profile was read %d times with no profile source", n)
+	}
+	for range 3 {
+		if _, err := id.ProfileField("email"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.profiles.reads.Load(); n != 1 {
+		t.Errorf("three profile placeholders read the profile %d times, want 1", n)
+	}
+}
