@@ -28,8 +28,9 @@ func init() {
 }
 
 // Handler is authedge as a Caddy HTTP handler: it serves the CloudBase
-// profile endpoints under /auth/v1/ and passes every other request,
-// untouched, to the next handler.
+// profile endpoints under /auth/v1/ and passes every other request to the
+// next handler: untouched, or through the identity edge when the config has
+// an identity block (docs/identity.md).
 //
 // Its JSON fields are those of config.Config, at the top level of the
 // handler object (beside "handler": "authedge").

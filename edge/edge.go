@@ -91,10 +91,8 @@ func New(o Options) (*Edge, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.rules = compileRules(id)
 	var err error
-	if e.rules, err = compileRules(id); err != nil {
-		return nil, err
-	}
 	for _, h := range id.Headers {
 		src, err := parseSource(h.Source)
 		if err != nil {

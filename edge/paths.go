@@ -30,7 +30,7 @@ type need struct {
 	scopes    []string // each must be in the token's scope claim
 }
 
-func compileRules(id *config.Identity) (rules, error) {
+func compileRules(id *config.Identity) rules {
 	var rs rules
 	if len(id.Protect) > 0 {
 		rs.protect = compilePaths(id.Protect)
@@ -38,7 +38,7 @@ func compileRules(id *config.Identity) (rules, error) {
 	for _, ps := range id.ProtectScope {
 		rs.scoped = append(rs.scoped, scopeRule{scope: ps.Scope, paths: compilePaths(ps.Paths)})
 	}
-	return rs, nil
+	return rs
 }
 
 // compilePaths provisions a MatchPath. Its Provision only lowercases the
