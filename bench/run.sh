@@ -33,7 +33,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-64}
-SCENARIOS=${SCENARIOS:-1 2 3 4 5}
+SCENARIOS=${SCENARIOS:-1 2 3 4 5 6 7 8 9}
 TOKENS=${TOKENS:-600000}
 MEM=${MEM:-1}
 MEM_N=${MEM_N:-1000000}
@@ -325,7 +325,41 @@ EOF
 			echo "}"
 		} >>"$f"
 		;;
+	proxy | edge1 | edge2)
+		# The app: a respond upstream in the same Caddy, on its own port.
+		local up
+		up=$(free_port)
+		global_options "" >"$f"
+		{
+			echo
+			echo "http://127.0.0.1:$PORT {"
+			case $kind in
+			edge1) authedge_block | identity_block 'header X-User-Id sub' ;;
+			edge2) authedge_block | identity_block "header X-User-Id sub
+			header X-User-Nickname profile.nickname
+			header X-User-Email profile.email
+			assertion {
+				key $OUT/keys/assertion/dev-key.pem
+			}" ;;
+			esac
+			echo "	reverse_proxy 127.0.0.1:$up"
+			echo "}"
+			echo
+			echo "http://127.0.0.1:$up {"
+			echo '	respond "hello" 200'
+			echo "}"
+		} >>"$f"
+		;;
 	esac
+}
+
+# identity_block BODY: inserts `identity { protect /app/*; BODY }` before
+# the closing brace of the authedge block read from stdin.
+identity_block() {
+	local body=$1 block
+	block=$(cat)
+	printf '%s\n' "${block%\}*}"
+	printf '\t\tidentity {\n\t\t\tprotect /app/*\n\t\t\t%s\n\t\t}\n\t}\n' "$body"
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -338,6 +372,12 @@ scenario_def() {
 	3) echo "authedge-edit authedge /auth/v1/user/basic/edit edit 1" ;;
 	4) echo "authedge-me authedge /auth/v1/user/me bearer 0" ;;
 	5) echo "authedge-passthrough authedge /hello plain 0" ;;
+	# The identity edge (E1-E3) and its baseline: reverse_proxy to a local
+	# respond upstream, with no authedge at all.
+	6) echo "plain-proxy proxy /app/hello plain 0" ;;
+	7) echo "edge-user-id edge1 /app/hello bearer 0" ;;
+	8) echo "edge-assertion-profile edge2 /app/hello bearer 0" ;;
+	9) echo "edge-distinct-tokens edge1 /app/hello bearer 1" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -578,12 +618,16 @@ report() {
 		 caddy: $caddy, peer: $peer, wrk: $wrk, scenarios: .,
 		 ratios: {
 		   P1_s3_over_s2: {value: ratio(rps("3"); rps("2")), bar: ">= 1.0"},
+		   E1_s7_over_s6: {value: ratio(rps("7"); rps("6")), bar: ">= 0.7"},
+		   E2_s8_over_s6: {value: ratio(rps("8"); rps("6")), bar: ">= 0.5"},
+		   E3_s9_over_s2: {value: ratio(rps("9"); rps("2")), bar: ">= 1.0"},
 		   P2_s4_over_s1: {value: ratio(rps("4"); rps("1")), bar: ">= 0.5"},
 		   s5_overhead_over_s1: {value: (if rps("5") != null and rps("1") != null then 1 - rps("5") / rps("1") else null end), bar: "<= 0.10"},
 		   P4_redis_bytes_per_user: {value: ($p4.bytes_per_user // null), bar: "<= 450"},
 		   P5_caddy_rss_mb: {value: ($p5.rss_after_mb // null), bar: "<= 256"}},
 		 ratios_per_round: {
 		   P1_s3_over_s2: per_round("3"; "2"), P2_s4_over_s1: per_round("4"; "1"),
+		   E1_s7_over_s6: per_round("7"; "6"), E2_s8_over_s6: per_round("8"; "6"), E3_s9_over_s2: per_round("9"; "2"),
 		   s5_overhead_over_s1: (per_round("5"; "1") | if . == null then null else 1 - . end)},
 		 ratios_by_server_cpu: {
 		   P1_s2_cpu_over_s3_cpu: ratio(cpu("2"); cpu("3")), P2_s1_cpu_over_s4_cpu: ratio(cpu("1"); cpu("4")),
@@ -624,6 +668,8 @@ ensure_tools
 build
 "$OUT/mint" -keys "$OUT/keys" -n 1 -foreign -iss "$ISSUER" -aud "$ENV_ID" -out "$OUT/tokens-foreign.txt" >/dev/null
 mint_tokens "$TOKEN_FILE" "$TOKENS" RS256
+# The identity assertion's signing key (scenario 8): P-256, ES256.
+"$CADDY_BIN" authedge-token keygen --out "$OUT/keys/assertion" --type ec >/dev/null
 LINE_LEN=$(jq .line_len "$TOKEN_FILE.meta.json")
 TOKENS=$(jq .n "$TOKEN_FILE.meta.json")
 

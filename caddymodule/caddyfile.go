@@ -65,6 +65,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    rate_limit {
 //	        edits <n> <duration>
 //	    }
+//
+//	    identity { ... }                 # see parseIdentity
 //	}
 //
 // Durations are read as Caddy reads them ("500ms", "1.5h", "1d"). Where
@@ -96,6 +98,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = parseSudo(d, &c.Sudo)
 		case "rate_limit":
 			err = parseRateLimit(d, &c.RateLimit)
+		case "identity":
+			c.Identity = new(config.Identity)
+			err = parseIdentity(d, c.Identity)
 		default:
 			return unknown(d, "authedge", name)
 		}

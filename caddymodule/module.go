@@ -14,6 +14,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/edge"
 	"github.com/authedge/caddy-authedge/handler"
 	"github.com/authedge/caddy-authedge/store"
 )
@@ -27,8 +28,9 @@ func init() {
 }
 
 // Handler is authedge as a Caddy HTTP handler: it serves the CloudBase
-// profile endpoints under /auth/v1/ and passes every other request,
-// untouched, to the next handler.
+// profile endpoints under /auth/v1/ and passes every other request to the
+// next handler: untouched, or through the identity edge when the config has
+// an identity block (docs/identity.md).
 //
 // Its JSON fields are those of config.Config, at the top level of the
 // handler object (beside "handler": "authedge").
@@ -37,6 +39,7 @@ type Handler struct {
 
 	logger *zap.Logger
 	api    *handler.API
+	edge   *edge.Edge // nil without an identity block
 	store  *store.Store
 	// jwksURL is the key under which this handler holds a reference to a
 	// shared remote JWKS in jwksPool; "" when it holds none.

@@ -89,7 +89,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:   h.logger,
 		ClientIP: clientIP,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	return h.provisionIdentity()
 }
 
 // clientIP is the client IP Caddy determined for r, which honours the

@@ -46,6 +46,10 @@ type Config struct {
 	// makes it, and, with a webhook, delivered to the app. Nil: no events
 	// are written (docs/events.md).
 	Events *Events `json:"events,omitempty"`
+
+	// Identity makes authedge the identity edge of the app behind it
+	// (docs/identity.md). Nil: the app's requests pass untouched.
+	Identity *Identity `json:"identity,omitempty"`
 }
 
 // JWT configures how access tokens are verified.

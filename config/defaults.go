@@ -85,6 +85,7 @@ func (c *Config) ApplyDefaults() {
 	if c.RateLimit.Edits == nil {
 		c.RateLimit.Edits = &Limit{Count: DefaultEditCount, Window: caddy.Duration(DefaultEditWindow)}
 	}
+	c.Identity.applyDefaults(c.EnvironmentID)
 }
 
 // EffectiveLeeway returns the clock skew allowed for exp, nbf, iat and

@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 	c.Verification.validate(add)
 	c.Sudo.validate(add)
 	c.RateLimit.validate(add)
+	c.Identity.validate(add)
 
 	// The secure defaults of SPEC 2 need a way to be satisfied; say how.
 	v := &c.Verification

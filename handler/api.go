@@ -47,6 +47,10 @@ type Deps struct {
 
 // API serves the six authedge endpoints.
 type API struct {
+	// authenticated, if set, is told of every request whose token an
+	// endpoint accepted (OnAuthenticated).
+	authenticated func(r *http.Request, claims *token.Claims)
+
 	cfg       *config.Config
 	deps      Deps
 	log       *zap.Logger
@@ -182,6 +186,9 @@ func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 	if !ep.anonymous {
 		if err := a.authenticate(c); err != nil {
 			return err
+		}
+		if a.authenticated != nil {
+			a.authenticated(c.r, c.claims)
 		}
 	}
 	return ep.serve(a, w, c)

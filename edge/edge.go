@@ -1,0 +1,236 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/handler"
+	"github.com/authedge/caddy-authedge/store"
+	"github.com/authedge/caddy-authedge/token"
+)
+
+// Authenticator verifies a request's bearer token as the API does.
+// *handler.API implements it.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*token.Claims, *handler.Error)
+}
+
+// Profiles reads stored profiles. *store.Store implements it.
+type Profiles interface {
+	Profile(ctx context.Context, userID string) (p store.Profile, ok bool, err error)
+}
+
+// Options are what an Edge is built from.
+type Options struct {
+	// Identity is the identity block, with config.ApplyDefaults applied
+	// and config.Validate passed. Required.
+	Identity *config.Identity
+	// EnvironmentID names the assertion's issuer, authedge:<id>.
+	EnvironmentID string
+	// Auth verifies tokens. Required.
+	Auth Authenticator
+	// Profiles reads profiles for profile.<field> sources. Required.
+	Profiles Profiles
+	// Logger receives one debug line per refused request; nil: none.
+	Logger *zap.Logger
+	// Now is the clock of the assertion; nil: time.Now.
+	Now func() time.Time
+}
+
+// Edge runs the app's requests through the identity pipeline. Safe for
+// concurrent use; everything in it is built once, in New.
+type Edge struct {
+	auth     Authenticator
+	profiles Profiles
+	log      *zap.Logger
+	now      func() time.Time
+
+	rules rules
+	// remove are the headers removed from every request: the configured
+	// ones and the assertion's.
+	remove             []string
+	headers            []headerPlan
+	stripAuthorization bool
+	signer             *signer // nil without an assertion block
+	// profileNeeded: a header or an assertion claim reads the profile, so
+	// a valid token costs a profile read (and needs Redis).
+	profileNeeded bool
+}
+
+// headerPlan is one configured header: its canonical name and its source.
+type headerPlan struct {
+	name string
+	src  source
+}
+
+// New builds an Edge: it compiles the path rules and loads the assertion
+// keys. A key file that is not a usable key is an error naming the
+// directive.
+func New(o Options) (*Edge, error) {
+	if o.Identity == nil || o.Auth == nil || o.Profiles == nil {
+		return nil, errors.New("edge: an identity block, an Authenticator and Profiles are required")
+	}
+	id := o.Identity
+	e := &Edge{
+		auth:               o.Auth,
+		profiles:           o.Profiles,
+		log:                o.Logger,
+		now:                o.Now,
+		stripAuthorization: id.StripAuthorization,
+	}
+	if e.log == nil {
+		e.log = zap.NewNop()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.rules = compileRules(id)
+	var err error
+	for _, h := range id.Headers {
+		src, err := parseSource(h.Source)
+		if err != nil {
+			return nil, fmt.Errorf("identity header %s: %w", h.Name, err)
+		}
+		name := http.CanonicalHeaderKey(h.Name)
+		e.headers = append(e.headers, headerPlan{name: name, src: src})
+		e.remove = append(e.remove, name)
+		e.profileNeeded = e.profileNeeded || src.profile()
+	}
+	if id.Assertion != nil {
+		if e.signer, err = newSigner(id.Assertion, o.EnvironmentID); err != nil {
+			return nil, err
+		}
+		e.remove = append(e.remove, e.signer.header)
+		for _, c := range e.signer.claims {
+			e.profileNeeded = e.profileNeeded || c.src.profile()
+		}
+	}
+	return e, nil
+}
+
+// Serve runs r through the pipeline (docs/identity.md), changing r's
+// headers in place. It returns the caller's identity (nil: anonymous) and
+// whether r goes on to the app; when it does not, the answer (401, 403 or
+// 503) has been written to w.
+func (e *Edge) Serve(w http.ResponseWriter, r *http.Request) (*Identity, bool) {
+	// 1. No client-sent copy of an identity header survives, whatever
+	// happens next.
+	removeHeaders(r.Header, e.remove)
+
+	id, refusal := e.identify(r)
+	if refusal != nil {
+		if ce := e.log.Check(zap.DebugLevel, "app request refused"); ce != nil {
+			ce.Write(zap.String("path", r.URL.Path), zap.Int("status", refusal.Status()),
+				zap.String("error", refusal.Code()))
+		}
+		handler.WriteError(w, refusal)
+		return nil, false
+	}
+	if id != nil {
+		e.setHeaders(r, id)
+	}
+	// 5. Whether or not the token was valid.
+	if e.stripAuthorization {
+		removeHeaders(r.Header, authorizationHeader)
+	}
+	return id, true
+}
+
+var authorizationHeader = []string{"Authorization"}
+
+// identify runs steps 2 to 4: the token, the path's rules, the profile. A
+// refusal is only ever given on a protected path; elsewhere a request that
+// fails any step is anonymous (nil, nil).
+func (e *Edge) identify(r *http.Request) (*Identity, *handler.Error) {
+	need := e.rules.match(r)
+	authorization := r.Header.Values("Authorization")
+	if !need.protected && len(authorization) == 0 {
+		return nil, nil
+	}
+	claims, refusal := e.auth.Authenticate(r)
+	if refusal != nil {
+		if need.protected {
+			return nil, refusal
+		}
+		return nil, nil
+	}
+	if need.protected {
+		for _, scope := range need.scopes {
+			if !hasScope(claims.Scopes, scope) {
+				return nil, handler.PermissionDenied("this path needs the scope " + scope)
+			}
+		}
+	}
+	id := newIdentity(r.Context(), claims, authorization[0], e.profiles)
+	if e.profileNeeded {
+		if _, err := id.loadProfile(); err != nil {
+			if !need.protected {
+				return nil, nil
+			}
+			if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+				e.log.Error("profile read failed", zap.Error(err))
+			}
+			return nil, handler.Unavailable()
+		}
+	}
+	return id, nil
+}
+
+// setHeaders is step 4: the configured headers and the assertion. A
+// missing claim or an empty profile field leaves its header absent.
+func (e *Edge) setHeaders(r *http.Request, id *Identity) {
+	for i := range e.headers {
+		h := &e.headers[i]
+		if v, ok := id.value(h.src); ok && v.text != "" {
+			r.Header[h.name] = []string{v.text}
+		}
+	}
+	if e.signer != nil {
+		assertion, err := e.signer.sign(id, e.now())
+		if err != nil {
+			// Signing with a loaded key does not fail but for a broken
+			// random source; the app then gets no assertion, never a
+			// forged one.
+			e.log.Error("signing the identity assertion failed", zap.Error(err))
+			return
+		}
+		r.Header[e.signer.header] = []string{assertion}
+	}
+}
+
+// removeHeaders deletes every header named in names from h, in any case:
+// http.Header canonicalizes what the server parsed, but a handler before
+// this one may have added a key in another case, which Go would forward
+// as written.
+func removeHeaders(h http.Header, names []string) {
+	for _, name := range names {
+		delete(h, name)
+	}
+	for k := range h {
+		for _, name := range names {
+			if len(k) == len(name) && strings.EqualFold(k, name) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// hasScope reports whether the space-separated scopes hold want exactly.
+func hasScope(scopes, want string) bool {
+	for scopes != "" {
+		var scope string
+		scope, scopes, _ = strings.Cut(scopes, " ")
+		if scope == want {
+			return true
+		}
+	}
+	return false
+}

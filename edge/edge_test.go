@@ -1,0 +1,425 @@
+package edge
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/authedge/caddy-authedge/config"
+)
+
+// identityBlock is a block with every kind of header source.
+func identityBlock(assertionKey string) *config.Identity {
+	id := &config.Identity{
+		Protect:      []string{"/app/*", "*.secret", "/exact"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}},
+		Headers: []config.IdentityHeader{
+			{Name: "X-User-Id", Source: "sub"},
+			{Name: "X-Scope", Source: "scope"},
+			{Name: "X-Level", Source: "level"},
+			{Name: "X-Vip", Source: "vip"},
+			{Name: "X-Tenant", Source: "tenant"},
+			{Name: "X-Nickname", Source: "profile.nickname"},
+			{Name: "X-Email", Source: "profile.email"},
+		},
+		StripAuthorization: true,
+	}
+	if assertionKey != "" {
+		id.Assertion = &config.Assertion{Key: assertionKey, Claims: []string{"tenant", "level", "profile.nickname"}}
+	}
+	return id
+}
+
+var identityHeaders = []string{"X-User-Id", "X-Scope", "X-Level", "X-Vip", "X-Tenant", "X-Nickname", "X-Email", "X-Authedge-Assertion"}
+
+// spoof adds client copies of every identity header: canonical,
+// lower-case and upper-case keys (as a handler before the edge may add
+// them), duplicated, and empty.
+func spoof(r *http.Request) {
+	for _, h := range identityHeaders {
+		r.Header[h] = []string{"spoofed", ""}
+		r.Header[strings.ToLower(h)] = []string{"spoofed-lower"}
+		r.Header[strings.ToUpper(h)] = []string{""}
+	}
+}
+
+// spoofedLeft lists what is left of the spoofed copies.
+func spoofedLeft(r *http.Request) []string {
+	var left []string
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			if strings.HasPrefix(v, "spoofed") || (v == "" && strings.HasPrefix(strings.ToLower(k), "x-")) {
+				left = append(left, k+": "+v)
+			}
+		}
+	}
+	return left
+}
+
+func TestSpoofedHeadersNeverPass(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	valid := e.token("user-1", nil)
+	invalid := valid[:len(valid)-4] + "AAAA"
+	for _, path := range []string{"/public", "/app/x"} {
+		for name, tok := range map[string]string{"none": "", "valid": valid, "invalid": invalid} {
+			r := request(path, tok)
+			spoof(r)
+			got, _, w := e.serve(r)
+			if got == nil {
+				if path == "/public" || tok == valid {
+					t.Fatalf("%s, %s token: refused %d %s", path, name, w.Code, w.Body)
+				}
+				continue
+			}
+			if left := spoofedLeft(got); len(left) > 0 {
+				t.Errorf("%s, %s token: client copies reached the app: %v", path, name, left)
+			}
+			if got.Header.Get("Authorization") != "" {
+				t.Errorf("%s, %s token: strip_authorization left the Authorization header", path, name)
+			}
+			if tok != valid && got.Header.Get("X-User-Id") != "" {
+				t.Errorf("%s, %s token: an anonymous request got X-User-Id", path, name)
+			}
+		}
+	}
+}
+
+func TestProtectedPathsAnswerInTheErrorShape(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	user := e.token("user-1", map[string]any{"scope": "openid"})
+	admin := e.token("admin-1", map[string]any{"scope": "openid admin"})
+	tests := []struct {
+		path, tok string
+		status    int
+		code      string
+	}{
+		{"/app/x", "", 401, "unauthenticated"},
+		{"/app/x", "not.a.token", 401, "unauthenticated"},
+		{"/APP/x", "", 401, "unauthenticated"},
+		{"//app/x", "", 401, "unauthenticated"},
+		{"/app/../app/x", "", 401, "unauthenticated"},
+		{"/exact", "", 401, "unauthenticated"},
+		{"/EXACT", "", 401, "unauthenticated"},
+		{"/dir/file.SECRET", "", 401, "unauthenticated"},
+		{"/admin/panel", user, 403, "permission_denied"},
+		{"/Admin//panel", user, 403, "permission_denied"},
+		{"/admin/panel", admin, 200, ""},
+		{"/app/x", user, 200, ""},
+		{"/exact/more", "", 200, ""},
+		{"/application", "", 200, ""},
+		{"/public", "not.a.token", 200, ""},
+	}
+	for _, tt := range tests {
+		got, _, w := e.serve(request(tt.path, tt.tok))
+		if tt.status == 200 {
+			if got == nil {
+				t.Errorf("%s: refused %d %s", tt.path, w.Code, w.Body)
+			}
+			continue
+		}
+		if got != nil || w.Code != tt.status {
+			t.Errorf("%s: want %d, got %d (passed: %v)", tt.path, tt.status, w.Code, got != nil)
+			continue
+		}
+		var body map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body["error"] != tt.code ||
+			body["error_code"] != float64(tt.status) || body["error_description"] == "" || len(body) != 3 {
+			t.Errorf("%s: body %s is not {error: %s, error_code, error_description}", tt.path, w.Body, tt.code)
+		}
+		if tt.status == 401 && !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%s: 401 without a Bearer challenge", tt.path)
+		}
+		if w.Header().Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: error without Cache-Control: no-store", tt.path)
+		}
+	}
+}
+
+// The device binding, client_id and audience are the API's: a token the API
+// refuses is refused here.
+func TestTokenCheckedAsTheAPIChecksIt(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	bound := e.token("user-1", map[string]any{"device_id": "dev-1"})
+	otherAud := e.token("user-1", map[string]any{"aud": []string{"someone-else"}})
+	if got, _, w := e.serve(request("/app/x", bound)); got != nil || w.Code != 401 {
+		t.Errorf("a device-bound token without x-device-id: want 401, got %d", w.Code)
+	}
+	if got, _, w := e.serve(request("/app/x", bound, "X-Device-Id", "dev-1")); got == nil {
+		t.Errorf("a device-bound token with its x-device-id: refused %d %s", w.Code, w.Body)
+	}
+	if got, _, w := e.serve(request("/app/x", otherAud)); got != nil || w.Code != 401 {
+		t.Errorf("a token for another audience: want 401, got %d", w.Code)
+	}
+	if got, _, w := e.serve(request("/app/x?client_id=unknown", e.token("user-1", nil))); got != nil || w.Code != 400 {
+		t.Errorf("an unknown client_id: want 400 as the API answers, got %d", w.Code)
+	}
+}
+
+func TestHeadersFromClaimsAndProfile(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	tok := e.token("user-1", map[string]any{"scope": "openid profile", "level": 3, "vip": true, "ratio": 1.5})
+	r, id, w := e.serve(request("/app/x", tok))
+	if r == nil {
+		t.Fatalf("refused: %d %s", w.Code, w.Body)
+	}
+	want := map[string]string{"X-User-Id": "user-1", "X-Scope": "openid profile", "X-Level": "3", "X-Vip": "true"}
+	for h, v := range want {
+		if got := r.Header.Values(h); len(got) != 1 || got[0] != v {
+			t.Errorf("%s = %q, want [%q]", h, got, v)
+		}
+	}
+	// No tenant claim, no profile yet: absent, not empty.
+	for _, h := range []string{"X-Tenant", "X-Nickname", "X-Email"} {
+		if _, ok := r.Header[h]; ok {
+			t.Errorf("%s is present (%q) for a missing value", h, r.Header[h])
+		}
+	}
+	if v, ok := id.Claim("ratio"); !ok || v != "1.5" {
+		t.Errorf("claim ratio = %q, %v", v, ok)
+	}
+	if e.profiles.reads.Load() != 1 {
+		t.Errorf("profile read %d times for two profile headers, want 1", e.profiles.reads.Load())
+	}
+
+	// After an edit through the store, the next request sees it.
+	nick := "Ann"
+	if _, err := e.store.EnsureProfile(t.Context(), "user-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Edit(t.Context(), editNickname("user-1", nick)); err != nil {
+		t.Fatal(err)
+	}
+	r, _, _ = e.serve(request("/app/x", tok))
+	if got := r.Header.Get("X-Nickname"); got != nick {
+		t.Errorf("X-Nickname after an edit = %q, want %q", got, nick)
+	}
+}
+
+func TestRedisDown(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	tok := e.token("user-1", nil)
+	e.redis.Stop()
+	if got, _, w := e.serve(request("/app/x", tok)); got != nil || w.Code != 503 || w.Header().Get("Retry-After") == "" {
+		t.Errorf("protected path, Redis down: want 503 with Retry-After, got %d %s", w.Code, w.Body)
+	}
+	r := request("/public", tok)
+	spoof(r)
+	got, id, w := e.serve(r)
+	if got == nil {
+		t.Fatalf("unprotected path, Redis down: refused %d %s", w.Code, w.Body)
+	}
+	if id != nil || got.Header.Get("X-User-Id") != "" || len(spoofedLeft(got)) > 0 {
+		t.Errorf("unprotected path, Redis down: not anonymous (identity %v, X-User-Id %q)", id, got.Header.Get("X-User-Id"))
+	}
+}
+
+func TestAssertion(t *testing.T) {
+	for name, key := range map[string]any{"ES256": newECKey(t), "EdDSA": newEdKey(t)} {
+		t.Run(name, func(t *testing.T) {
+			previous := newECKey(t)
+			der, _ := x509MarshalPKIX(t, &previous.PublicKey)
+			block := identityBlock(privatePEM(t, key))
+			block.Assertion.PreviousKeys = []string{writeFile(t, "prev.pem", der)}
+			block.Assertion.TTL = caddy.Duration(2 * time.Minute)
+			e := newEnv(t, block)
+			// The access token expires in 90 s: the assertion must not outlive it.
+			tok := e.token("user-1", map[string]any{"scope": "openid", "tenant": "t-9", "level": 7,
+				"exp": e.now.Add(90 * time.Second).Unix()})
+			r, _, w := e.serve(request("/app/x", tok))
+			if r == nil {
+				t.Fatalf("refused: %d %s", w.Code, w.Body)
+			}
+			keys := parseJWKS(t, e.edge.JWKS())
+			if len(keys) != 2 {
+				t.Fatalf("JWKS has %d keys, want key and previous_key", len(keys))
+			}
+			claims := verifyAssertion(t, r.Header.Get("X-Authedge-Assertion"), keys[0])
+			want := map[string]any{"iss": "authedge:" + testEnvID, "aud": testEnvID, "sub": "user-1",
+				"scope": "openid", "tenant": "t-9", "level": float64(7),
+				"iat": float64(e.now.Unix()), "exp": float64(e.now.Add(90 * time.Second).Unix())}
+			for k, v := range want {
+				if claims[k] != v {
+					t.Errorf("claim %s = %v, want %v", k, claims[k], v)
+				}
+			}
+			if _, ok := claims["nickname"]; ok {
+				t.Error("an empty profile field is in the assertion")
+			}
+			if jti, _ := claims["jti"].(string); len(jti) < 16 {
+				t.Errorf("jti %q is not a random ID", jti)
+			}
+			// A second assertion has another jti.
+			r2, _, _ := e.serve(request("/app/x", tok))
+			if c2 := verifyAssertion(t, r2.Header.Get("X-Authedge-Assertion"), keys[0]); c2["jti"] == claims["jti"] {
+				t.Error("two assertions share a jti")
+			}
+		})
+	}
+}
+
+func TestAnonymousGetsNoAssertion(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	r, id, _ := e.serve(request("/public", ""))
+	if r == nil || id != nil || r.Header.Get("X-Authedge-Assertion") != "" {
+		t.Errorf("an anonymous request got an identity or an assertion")
+	}
+}
+
+func TestPathsMatchAsCaddyMatches(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*", "/exact", "*.php"}})
+	for path, want := range map[string]bool{
+		"/app/x": true, "/APP/x": true, "//app/x": true, "/app//x": true, "/./app/x": true,
+		"/x/../app/y": true, "/app/": true, "/app": false, "/exact": true, "/Exact": true,
+		"/exact/": false, "/a/b.PHP": true, "/a/b.php/": false, "/other": false,
+	} {
+		r := request(path, "")
+		if got, _ := e.edge.Protected(r); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+}
+
+func TestJWKSEndpoint(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newEdKey(t))))
+	r := request(JWKSPath, "")
+	if !e.edge.HandlesJWKS(r) {
+		t.Fatal("the JWKS path is not handled with an assertion configured")
+	}
+	w := httpRecorder()
+	e.edge.ServeJWKS(w, r)
+	if w.Code != 200 || w.Header().Get("Cache-Control") != "public, max-age=300" {
+		t.Errorf("JWKS: %d, Cache-Control %q", w.Code, w.Header().Get("Cache-Control"))
+	}
+	keys := parseJWKS(t, w.Body.Bytes())
+	if len(keys) != 1 || keys[0]["alg"] != "EdDSA" || keys[0]["use"] != "sig" || keys[0]["kid"] == "" {
+		t.Errorf("JWKS %s", w.Body)
+	}
+	post := request(JWKSPath, "")
+	post.Method = http.MethodPost
+	w = httpRecorder()
+	e.edge.ServeJWKS(w, post)
+	if w.Code != 405 || w.Header().Get("Allow") != "GET" {
+		t.Errorf("POST to the JWKS: %d, Allow %q", w.Code, w.Header().Get("Allow"))
+	}
+	plain := newEnv(t, &config.Identity{Protect: []string{"/x"}})
+	if plain.edge.HandlesJWKS(request(JWKSPath, "")) {
+		t.Error("the JWKS path is handled without an assertion block")
+	}
+}
+
+func TestBadAssertionKeys(t *testing.T) {
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), randReader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := newECKey(t)
+	pubDER, _ := x509MarshalPKIX(t, &pub.PublicKey)
+	for name, file := range map[string]string{
+		"P-384":   privatePEM(t, p384),
+		"public":  writeFile(t, "pub.pem", pubDER),
+		"not PEM": writeFile(t, "x.pem", []byte("hello")),
+		"no file": "/nonexistent/key.pem",
+		"RSA":     privatePEM(t, rsaKey(t)),
+	} {
+		_, err := newSigner(&config.Assertion{Key: file, Header: "X-A", Audience: "a", TTL: caddy.Duration(time.Minute)}, "env")
+		if err == nil || !strings.Contains(err.Error(), "identity assertion key") {
+			t.Errorf("%s: want an error naming identity assertion key, got %v", name, err)
+		}
+	}
+}
+
+// ---- helpers ----
+
+func parseJWKS(t *testing.T, body []byte) []map[string]any {
+	t.Helper()
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		t.Fatalf("JWKS %s: %v", body, err)
+	}
+	return set.Keys
+}
+
+// verifyAssertion checks a compact JWS against one JWK with the standard
+// library alone (not the code that signed it) and returns its claims.
+func verifyAssertion(t *testing.T, compact string, key map[string]any) map[string]any {
+	t.Helper()
+	parts := strings.Split(compact, ".")
+	if len(parts) != 3 {
+		t.Fatalf("assertion %q is not a compact JWS", compact)
+	}
+	b64 := base64.RawURLEncoding
+	hdr, err1 := b64.DecodeString(parts[0])
+	payload, err2 := b64.DecodeString(parts[1])
+	sig, err3 := b64.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Fatalf("assertion parts do not decode")
+	}
+	var h map[string]any
+	if err := json.Unmarshal(hdr, &h); err != nil || h["kid"] != key["kid"] || h["alg"] != key["alg"] {
+		t.Fatalf("assertion header %s does not name the key %v", hdr, key["kid"])
+	}
+	input := []byte(parts[0] + "." + parts[1])
+	coord := func(name string) []byte {
+		s, _ := key[name].(string)
+		b, err := b64.DecodeString(s)
+		if err != nil {
+			t.Fatalf("JWK %s: %v", name, err)
+		}
+		return b
+	}
+	switch key["kty"] {
+	case "EC":
+		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(coord("x")), Y: new(big.Int).SetBytes(coord("y"))}
+		digest := sha256.Sum256(input)
+		if len(sig) != 64 || !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])) {
+			t.Fatal("ES256 assertion signature does not verify")
+		}
+	case "OKP":
+		if !ed25519.Verify(ed25519.PublicKey(coord("x")), input, sig) {
+			t.Fatal("EdDSA assertion signature does not verify")
+		}
+	default:
+		t.Fatalf("JWK kty %v", key["kty"])
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
+}
+
+// The profile is read only when something asks for it, and once per
+// request however often it is asked.
+func TestProfileReadOnlyWhenUsed(t *testing.T) {
+	e := newEnv(t, &config.Identity{
+		Protect: []string{"/app/*"},
+		Headers: []config.IdentityHeader{{Name: "X-User-Id", Source: "sub"}},
+	})
+	_, id, w := e.serve(request("/app/x", e.token("user-1", nil)))
+	if id == nil {
+		t.Fatalf("refused: %d %s", w.Code, w.Body)
+	}
+	if n := e.profiles.reads.Load(); n != 0 {
+		t.Fatalf("the profile was read %d times with no profile source", n)
+	}
+	for range 3 {
+		if _, err := id.ProfileField("email"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.profiles.reads.Load(); n != 1 {
+		t.Errorf("three profile placeholders read the profile %d times, want 1", n)
+	}
+}

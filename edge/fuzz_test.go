@@ -1,0 +1,102 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/authedge/caddy-authedge/config"
+)
+
+// FuzzPathPattern checks the protect patterns against the properties the
+// edge promises: matching never panics, ignores ASCII case, and a doubled
+// slash does not escape a pattern (unless the pattern itself holds one).
+func FuzzPathPattern(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"/app/*", "/app/x"}, {"/exact", "/EXACT"}, {"*.php", "/a/b.php"}, {"/a/*/b", "/a/x/b"},
+		{"/a%2fb", "/a%2Fb"}, {"*mid*", "/x/mid/y"}, {"/app/*", "/x/../app/y"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, path string) {
+		if config.BadPathPattern(pattern) != "" || !strings.HasPrefix(path, "/") {
+			return
+		}
+		u, err := url.Parse("http://app.test" + path)
+		if err != nil || u.Path == "" {
+			return
+		}
+		rs := rules{protect: compilePaths([]string{pattern})}
+		match := func(p *url.URL) bool {
+			r := httptest.NewRequest("GET", "http://app.test/", nil)
+			r.URL = p
+			return rs.match(r).protected
+		}
+		got := match(u)
+		upper := *u
+		upper.Path = string(bytes.ToUpper([]byte(u.Path)))
+		upper.RawPath = ""
+		if strings.ContainsRune(u.Path, 0xfffd) || strings.Contains(pattern, "%") || u.RawPath != "" {
+			return // escaped-space matching compares bytes of the raw path
+		}
+		if asciiOnly(u.Path) && match(&upper) != got {
+			t.Fatalf("%q vs %q: case changes the verdict on %q", u.Path, upper.Path, pattern)
+		}
+		if !strings.Contains(pattern, "//") {
+			doubled := *u
+			doubled.Path = "/" + u.Path
+			if match(&doubled) != got {
+				t.Fatalf("%q: a doubled leading slash changes the verdict on %q", u.Path, pattern)
+			}
+		}
+	})
+}
+
+func asciiOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzDecodeClaims checks the reader of a verified token's other claims:
+// it never panics, keeps only strings, numbers and booleans, and a claim it
+// keeps has the value encoding/json reads (so a header and the app's own
+// parse agree).
+func FuzzDecodeClaims(f *testing.F) {
+	f.Add([]byte(`{"sub":"u","level":3,"vip":true,"ratio":1.50,"obj":{"a":1},"arr":[1],"nul":null}`))
+	f.Add([]byte(`{"a":"x","a":"y"}`))
+	f.Add([]byte(`{"big":123456789012345678901234567890,"neg":-0,"exp":1e3}`))
+	f.Add([]byte(`{"s":"\u00e9\ud800"}`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		got := decodeClaims(payload)
+		var all map[string]any
+		if err := json.Unmarshal(payload, &all); err != nil {
+			return
+		}
+		for name, v := range got {
+			switch want := all[name].(type) {
+			case string:
+				if v.text != want || v.json != nil {
+					t.Fatalf("claim %q: %q, encoding/json reads %q", name, v.text, want)
+				}
+			case bool:
+				if v.text != strconv.FormatBool(want) {
+					t.Fatalf("claim %q: %q, encoding/json reads %v", name, v.text, want)
+				}
+			case float64:
+				if f, err := strconv.ParseFloat(v.text, 64); err != nil || f != want {
+					t.Fatalf("claim %q: %q, encoding/json reads %v", name, v.text, want)
+				}
+			default:
+				t.Fatalf("claim %q of type %T was kept", name, want)
+			}
+		}
+	})
+}

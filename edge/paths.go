@@ -1,0 +1,87 @@
+package edge
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/authedge/caddy-authedge/config"
+)
+
+// rules are the protect and protect_scope paths, compiled once. They are
+// Caddy's own path matcher (caddyhttp.MatchPath), so a path is protected
+// exactly when a `path` matcher with the same patterns would match it:
+// case-insensitively, on the cleaned path (/APP/x and //app/x are /app/x).
+type rules struct {
+	protect caddyhttp.MatchPath // nil: none
+	scoped  []scopeRule
+}
+
+type scopeRule struct {
+	scope string
+	paths caddyhttp.MatchPath
+}
+
+// need is what a request's path asks of it.
+type need struct {
+	protected bool
+	scopes    []string // each must be in the token's scope claim
+}
+
+func compileRules(id *config.Identity) rules {
+	var rs rules
+	if len(id.Protect) > 0 {
+		rs.protect = compilePaths(id.Protect)
+	}
+	for _, ps := range id.ProtectScope {
+		rs.scoped = append(rs.scoped, scopeRule{scope: ps.Scope, paths: compilePaths(ps.Paths)})
+	}
+	return rs
+}
+
+// compilePaths provisions a MatchPath. Its Provision only lowercases the
+// patterns and moves a lone * first; it does not use the context, so it
+// runs outside a Caddy config too. Patterns never hold placeholders
+// (config refuses them).
+func compilePaths(patterns []string) caddyhttp.MatchPath {
+	m := append(caddyhttp.MatchPath(nil), patterns...)
+	_ = m.Provision(caddy.Context{}) // never fails
+	return m
+}
+
+// emptyReplacer stands in for the replacer that Caddy puts in every
+// request's context: MatchPath reads it unconditionally (for placeholders
+// in patterns, which these have none of), so outside Caddy a request
+// needs one to be matched at all.
+var emptyReplacer = caddy.NewEmptyReplacer()
+
+// match says what r's path needs.
+func (rs *rules) match(r *http.Request) need {
+	var n need
+	if rs.protect == nil && rs.scoped == nil {
+		return n
+	}
+	if r.Context().Value(caddy.ReplacerCtxKey) == nil {
+		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, emptyReplacer))
+	}
+	if rs.protect != nil {
+		n.protected, _ = rs.protect.MatchWithError(r)
+	}
+	for i := range rs.scoped {
+		if ok, _ := rs.scoped[i].paths.MatchWithError(r); ok {
+			n.protected = true
+			n.scopes = append(n.scopes, rs.scoped[i].scope)
+		}
+	}
+	return n
+}
+
+// Protected reports whether a request for path needs a token, and which
+// scopes it needs. It is the matcher the pipeline uses, for tests and
+// tools.
+func (e *Edge) Protected(r *http.Request) (bool, []string) {
+	n := e.rules.match(r)
+	return n.protected, n.scopes
+}
