@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -277,7 +278,16 @@ func checkPEMBlocks(data []byte) error {
 	return nil
 }
 
-// loadJWKSFile reads a local JWK Set. It skips the keys a remote set would
+// isBareJWK reports whether data is one JSON object with a kty member: a
+// single JWK rather than a set.
+func isBareJWK(data []byte) bool {
+	var head struct {
+		Kty *string `json:"kty"`
+	}
+	return json.Unmarshal(data, &head) == nil && head.Kty != nil
+}
+
+// loadJWKSFile reads a local JWK Set (or a single JWK, as a set of one). It skips the keys a remote set would
 // skip for being of a kind authedge does not use (logging each), but the
 // file is configuration: a private, symmetric or broken key in it is an
 // error, and so is a set with no signature key.
@@ -287,6 +297,11 @@ func loadJWKSFile(path string, logger *zap.Logger) ([]*publicKey, error) {
 		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: err}
 	}
 	keys, skipped, err := parseJWKSet(data)
+	if err == errNotJWKSet && isBareJWK(data) {
+		// jwx's jwk.Parse, which read these files before, took a lone key
+		// as a set of one; files written for it keep working.
+		keys, skipped, err = parseJWKSet(append(append([]byte(`{"keys":[`), data...), ']', '}'))
+	}
 	if err != nil {
 		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: err}
 	}
