@@ -736,3 +736,11 @@ func (e *env) assertLogsNeverContain(t testing.TB, secrets ...string) {
 }
 
 var errDeliveryDown = errors.New("delivery endpoint down")
+
+// in is e reporting to t: a subtest's failures must be its own, since
+// FailNow on the parent from a subtest's goroutine is not allowed.
+func (e *env) in(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}

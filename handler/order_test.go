@@ -45,7 +45,7 @@ func TestOrderOfChecks(t *testing.T) {
 	e.bindPhone("bound", "+86 13000000001")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e.t = t
+			e := e.in(t)
 			e.serve(c.method, c.path, c.body, c.opts...).wantError(t, c.status, c.code)
 		})
 	}

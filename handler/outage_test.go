@@ -28,6 +28,7 @@ func TestRedisDownIs503ThenRecovers(t *testing.T) {
 		{http.MethodPost, pathSudo, `{"verification_token":"x"}`},
 	} {
 		t.Run(req.method+" "+req.path, func(t *testing.T) {
+			e := e.in(t)
 			start := time.Now()
 			res := e.serve(req.method, req.path, req.body, bearer(tok))
 			res.wantError(t, 503, "unavailable")
