@@ -309,6 +309,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = api.Close() })
 	e.api = api
 	return e
 }
