@@ -119,7 +119,7 @@ func (a *API) revokeToken(c *call, raw string, claims *token.Claims) *apiError {
 	if _, err := a.deps.Store.RevokeToken(c.r.Context(), store.TokenDigest(raw), until); err != nil {
 		return a.storeError(c, err)
 	}
-	a.logRevocation(c, "token revoked", claims.Subject)
+	a.revoked(c, "token revoked", claims.Subject)
 	return nil
 }
 
@@ -144,7 +144,7 @@ func (a *API) serveRevokeAll(w http.ResponseWriter, c *call) *apiError {
 	if _, err := a.deps.Store.RevokeUser(c.r.Context(), target, a.now()); err != nil {
 		return a.storeError(c, err)
 	}
-	a.logRevocation(c, "user's tokens revoked", target)
+	a.revoked(c, "user's tokens revoked", target)
 	writeEmpty(w)
 	return nil
 }
@@ -163,9 +163,21 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	if _, err := a.deps.Store.RevokeDevice(c.r.Context(), c.claims.Subject, device, a.now()); err != nil {
 		return a.storeError(c, err)
 	}
-	a.logRevocation(c, "device's tokens revoked", c.claims.Subject)
+	a.revoked(c, "device's tokens revoked", c.claims.Subject)
 	writeEmpty(w)
 	return nil
+}
+
+// revoked follows a revocation Redis has acknowledged: this instance
+// applies it before answering, so the client's next request here is
+// refused whatever it had remembered, and it logs the audit line.
+func (a *API) revoked(c *call, msg, target string) {
+	if err := a.revocations.CatchUp(c.r.Context()); err != nil {
+		if ce := a.log.Check(zap.DebugLevel, "revocation log not read after a revocation"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+	}
+	a.logRevocation(c, msg, target)
 }
 
 // logRevocation is the info audit line of a revocation: who did it and

@@ -210,6 +210,20 @@ func (c *Checker) forget(raw string, v *verdict) {
 	delete(c.byDigest, v.digest)
 }
 
+// CatchUp reads the revocation log now, for an instance that has just
+// written a revocation: its own next check must not wait for the reader.
+// A failure leaves it to the reader (and to staleness).
+func (c *Checker) CatchUp(ctx context.Context) error {
+	if !c.started.Load() {
+		return nil // nothing checked, nothing remembered
+	}
+	return c.sync(ctx)
+}
+
+// Fresh reports whether the remembered verdicts may answer checks now (the
+// log reader is keeping up); while not, every check asks Redis.
+func (c *Checker) Fresh() bool { return c.fresh() }
+
 // fresh reports whether the remembered verdicts may answer: the last
 // complete read of the log began less than StaleAfter ago.
 func (c *Checker) fresh() bool {

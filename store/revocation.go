@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -268,9 +269,16 @@ func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
 			}
 		}
 	}()
+	var once sync.Once
 	return out, func() error {
-		close(done)
-		return ps.Close()
+		once.Do(func() {
+			close(done)
+			// With Redis away, the subscription may be inside a dial that
+			// lasts until Close ends the store's dialer: closing it here
+			// would wait for that. It is closed in the background.
+			go func() { _ = ps.Close() }()
+		})
+		return nil
 	}
 }
 
