@@ -368,4 +368,6 @@ func newTestVerifier(t testing.TB, cfg *config.Config, clock *testClock) *token.
 	return v
 }
 
-func httptestRequest(method, path string) *http.Request { return httptest.NewRequest(method, path, nil) }
+func httptestRequest(method, path string) *http.Request {
+	return httptest.NewRequest(method, path, nil)
+}
