@@ -97,7 +97,6 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		log:       deps.Logger,
 		now:       deps.Now,
 		clientIDs: map[string]struct{}{cfg.EnvironmentID: {}},
-		routes:    make(map[string]*endpoint, len(endpoints)),
 	}
 	var err error
 	if a.policy, err = newPolicy(cfg); err != nil {
@@ -112,13 +111,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 	for _, id := range cfg.ClientIDs {
 		a.clientIDs[id] = struct{}{}
 	}
-	for _, ep := range endpoints {
-		if ep.prefix {
-			a.prefixed = append(a.prefixed, ep)
-			continue
-		}
-		a.routes[ep.path] = ep
-	}
+	a.routes, a.prefixed = routeTable()
 	if a.revocations, err = revoke.New(deps.Store, revoke.Options{Logger: a.log}); err != nil {
 		return nil, fmt.Errorf("handler: %w", err)
 	}
@@ -129,6 +122,19 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 // reader). The API still serves afterwards, checking revocations in Redis
 // on every request; the Store stays the caller's to close.
 func (a *API) Close() error { return a.revocations.Close() }
+
+// routeTable indexes endpoints: exact paths in a map, prefixes in a list.
+func routeTable() (exact map[string]*endpoint, prefixed []*endpoint) {
+	exact = make(map[string]*endpoint, len(endpoints))
+	for _, ep := range endpoints {
+		if ep.prefix {
+			prefixed = append(prefixed, ep)
+			continue
+		}
+		exact[ep.path] = ep
+	}
+	return exact, prefixed
+}
 
 // route is the endpoint that serves path, or nil.
 func (a *API) route(path string) *endpoint {
