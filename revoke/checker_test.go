@@ -237,18 +237,18 @@ func TestVerdictOlderThanTheLogIsNotRemembered(t *testing.T) {
 	srv := redistest.Start(t)
 	src := &countingSource{Store: newStore(t, srv.Addr)}
 	c := newChecker(t, src, Options{})
-	c.remember("t1", &verdict{digest: "d1", subject: "u1"}, 0)
+	c.remember(c.tokenKey("t1"), &verdict{digest: [32]byte{1}, subject: "u1"}, 0)
 	c.mu.Lock()
 	c.applied = 5
 	c.mu.Unlock()
-	c.remember("t2", &verdict{digest: "d2", subject: "u1"}, 4)
-	c.remember("t3", &verdict{digest: "d3", subject: "u1"}, 5)
+	c.remember(c.tokenKey("t2"), &verdict{digest: [32]byte{2}, subject: "u1"}, 4)
+	c.remember(c.tokenKey("t3"), &verdict{digest: [32]byte{3}, subject: "u1"}, 5)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if _, ok := c.verdicts["t2"]; ok {
+	if _, ok := c.verdicts[c.tokenKey("t2")]; ok {
 		t.Error("a verdict read at entry 4 was remembered after entry 5 was applied")
 	}
-	if _, ok := c.verdicts["t3"]; !ok {
+	if _, ok := c.verdicts[c.tokenKey("t3")]; !ok {
 		t.Error("a verdict read at the applied entry was not remembered")
 	}
 }

@@ -2,6 +2,8 @@ package revoke
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"go.uber.org/zap"
@@ -129,8 +131,15 @@ func (c *Checker) reset(seq uint64) {
 func (c *Checker) applyEntry(e store.Revocation) {
 	switch e.Kind {
 	case store.RevokedToken:
-		if raw, ok := c.byDigest[e.TokenDigest]; ok {
-			c.verdicts[raw].revoked = true
+		var d [sha256.Size]byte
+		if n, err := hex.Decode(d[:], []byte(e.TokenDigest)); err != nil || n != len(d) {
+			// Not a digest this reader wrote: it cannot say which
+			// verdict it is about, so none is trusted.
+			c.reset(c.applied)
+			return
+		}
+		if key, ok := c.byDigest[d]; ok {
+			c.verdicts[key].revoked = true
 		}
 	case store.RevokedUser, store.RevokedDevice:
 		for _, v := range c.verdicts {
