@@ -42,7 +42,9 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// API serves the six authedge endpoints.
+// API serves authedge's endpoints (the table below). It checks every
+// verified token against the revocations (docs/revocation.md), reading
+// their log in the background from the first check on; Close stops that.
 type API struct {
 	cfg       *config.Config
 	deps      Deps
