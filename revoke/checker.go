@@ -98,9 +98,12 @@ type Checker struct {
 
 	startOnce sync.Once
 	closeOnce sync.Once
-	done      chan struct{}
-	stopped   chan struct{}
-	started   atomic.Bool
+	// life ends with Close: a read of the log in flight stops at once.
+	life    context.Context
+	endLife context.CancelFunc
+	done    chan struct{}
+	stopped chan struct{}
+	started atomic.Bool
 }
 
 // tokenKey names a token in memory: two 64-bit hashes of it under secret
@@ -154,6 +157,7 @@ func New(src Source, opts Options) (*Checker, error) {
 	if c.log == nil {
 		c.log = zap.NewNop()
 	}
+	c.life, c.endLife = context.WithCancel(context.Background())
 	return c, nil
 }
 
@@ -252,6 +256,7 @@ func (c *Checker) fresh() bool {
 func (c *Checker) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
+		c.endLife()
 		// A Checker never checked has no reader to wait for; one whose
 		// start races with Close sees done closed and returns at once.
 		c.startOnce.Do(func() {})

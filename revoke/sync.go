@@ -57,7 +57,7 @@ func (c *Checker) run() {
 // trusted, and logs a failure at debug: the checks themselves answer 503
 // once the memory goes stale.
 func (c *Checker) syncOnce() {
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.StaleAfter)
+	ctx, cancel := context.WithTimeout(c.life, c.opts.StaleAfter)
 	defer cancel()
 	if err := c.sync(ctx); err != nil {
 		if ce := c.log.Check(zap.DebugLevel, "revocation log not read"); ce != nil {
