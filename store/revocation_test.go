@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 func TestRevokeTokenLivesUntilItsEnd(t *testing.T) {
@@ -171,6 +173,48 @@ func TestWatchRevocationsNudges(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		case <-deadline:
 			t.Fatal("no nudge within 5s of revocations")
+		}
+	}
+}
+
+// TestRevocationOnCluster: the revocation keys share one slot, and the
+// channel's messages reach a subscriber on a three-master Redis Cluster.
+func TestRevocationOnCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	s, err := New(Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	nudges, stop := s.WatchRevocations()
+	defer stop()
+	d := TokenDigest("tok")
+	if _, err := s.RevokeToken(ctx, d, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeDevice(ctx, "u1", "dev", time.Unix(1_700_000_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.RevocationState(ctx, d, "u1", "dev")
+	if err != nil || !st.TokenRevoked || st.DeviceCutoff.IsZero() || st.Seq != 2 {
+		t.Fatalf("RevocationState = %+v, %v", st, err)
+	}
+	seq, entries, err := s.RevocationsSince(ctx, 0, 10)
+	if err != nil || seq != 2 || len(entries) != 2 {
+		t.Fatalf("RevocationsSince = %d, %+v, %v", seq, entries, err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		if _, err := s.RevokeUser(ctx, "u1", time.Unix(1, 0)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-nudges:
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no nudge within 5s on a cluster")
 		}
 	}
 }
