@@ -92,7 +92,7 @@ func (c *Checker) apply(after, seq uint64, entries []store.Revocation) (done boo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.applied != after {
-		return false // only run calls sync; kept for safety
+		return false // CatchUp's read and run's crossed: read again
 	}
 	switch {
 	case seq == after:
