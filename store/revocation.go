@@ -112,7 +112,7 @@ func (s *Store) revoke(ctx context.Context, key string, kind RevocationKind, val
 		return 0, s.fail(err)
 	}
 	seq, ok := res.(int64)
-	if !ok || seq <= 0 {
+	if !ok || seq < 0 {
 		return 0, errBadReply
 	}
 	return uint64(seq), nil

@@ -30,6 +30,11 @@ func TestRevokeTokenLivesUntilItsEnd(t *testing.T) {
 		t.Fatalf("another token's state = %+v, %v; want nothing revoked", other, err)
 	}
 
+	// Revoking it again adds no entry.
+	if seq, err := f.RevokeToken(ctx, d, f.clock.Now().Add(time.Hour)); err != nil || seq != 1 {
+		t.Fatalf("RevokeToken again = %d, %v; want the current seq 1", seq, err)
+	}
+
 	// A token already past its end needs no key and no log entry.
 	seq, err = f.RevokeToken(ctx, TokenDigest("old"), f.clock.Now().Add(-time.Second))
 	if err != nil || seq != 0 {
@@ -48,12 +53,18 @@ func TestRevokeUserCutoffOnlyMovesForward(t *testing.T) {
 	if _, err := f.RevokeUser(ctx, "u1", later); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.RevokeUser(ctx, "u1", earlier); err != nil {
-		t.Fatal(err)
+	// An earlier or equal cutoff revokes nothing more: no log entry.
+	for _, cut := range []time.Time{earlier, later} {
+		if seq, err := f.RevokeUser(ctx, "u1", cut); err != nil || seq != 1 {
+			t.Fatalf("RevokeUser(%v) = %d, %v; want the current seq 1", cut, seq, err)
+		}
 	}
 	st, err := f.RevocationState(ctx, TokenDigest("t"), "u1", "")
-	if err != nil || !st.UserCutoff.Equal(later) || st.Seq != 2 {
-		t.Fatalf("state = %+v, %v; want the later cutoff at seq 2", st, err)
+	if err != nil || !st.UserCutoff.Equal(later) || st.Seq != 1 {
+		t.Fatalf("state = %+v, %v; want the later cutoff at seq 1", st, err)
+	}
+	if seq, err := f.RevokeUser(ctx, "u1", later.Add(time.Second)); err != nil || seq != 2 {
+		t.Fatalf("a later cutoff = %d, %v; want a new entry 2", seq, err)
 	}
 	ttl := f.raw.PTTL(ctx, "authedge:{"+testEnv+"}:ru:u1").Val()
 	if ttl < RevocationHorizon-time.Minute {
@@ -165,8 +176,8 @@ func TestWatchRevocationsNudges(t *testing.T) {
 	defer stop()
 	// The subscription is set up asynchronously: publish until heard.
 	deadline := time.After(5 * time.Second)
-	for {
-		f.RevokeUser(ctx, "u1", time.Unix(1, 0))
+	for i := int64(1); ; i++ { // a later cutoff each time: a new entry
+		f.RevokeUser(ctx, "u1", time.Unix(i, 0))
 		select {
 		case <-nudges:
 			return
@@ -205,8 +216,8 @@ func TestRevocationOnCluster(t *testing.T) {
 		t.Fatalf("RevocationsSince = %d, %+v, %v", seq, entries, err)
 	}
 	deadline := time.After(5 * time.Second)
-	for {
-		if _, err := s.RevokeUser(ctx, "u1", time.Unix(1, 0)); err != nil {
+	for i := int64(1); ; i++ { // a later cutoff each time: a new entry
+		if _, err := s.RevokeUser(ctx, "u1", time.Unix(i, 0)); err != nil {
 			t.Fatal(err)
 		}
 		select {

@@ -15,22 +15,25 @@
 -- ARGV[6] approximate length the log is trimmed to
 -- ARGV[7] the channel told of every new entry
 --
--- Replies: the entry's sequence number.
+-- Replies: the entry's sequence number; the current one (maybe 0) when
+-- nothing more was revoked.
 
 local value = ARGV[2]
 local ttl = tonumber(ARGV[3])
 
 -- A cutoff only moves forward, and no key's life is shortened: a second
--- revocation never undoes part of the first.
-if ARGV[1] ~= 't' then
-  local old = tonumber(redis.call('GET', KEYS[1]) or '')
-  if old and old > tonumber(value) then
-    value = tostring(old)
-  end
-end
+-- revocation never undoes part of the first. One that revokes nothing
+-- more (the token already revoked, the cutoff already as late) only
+-- extends the key's life and adds no log entry, so that repeating it
+-- costs the instances nothing.
+local old = redis.call('GET', KEYS[1])
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl > ttl then
   ttl = pttl
+end
+if old and (ARGV[1] == 't' or (tonumber(old) or -1) >= tonumber(value)) then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return tonumber(redis.call('GET', KEYS[2]) or '0')
 end
 
 -- The next sequence number is past both the counter and the log's last
