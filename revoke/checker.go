@@ -90,6 +90,9 @@ type Checker struct {
 	// names revoked tokens by digest).
 	verdicts map[tokenKey]*verdict
 	byDigest map[[sha256.Size]byte]tokenKey
+	// bySubject holds each user's verdicts: a user's or device's cutoff
+	// touches only those, however many tokens are remembered.
+	bySubject map[string]map[tokenKey]*verdict
 	// applied is the last log entry the verdicts reflect.
 	applied uint64
 	// synced is when the last complete read of the log began (Unix
@@ -151,8 +154,10 @@ func New(src Source, opts Options) (*Checker, error) {
 		seeds:    [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		verdicts: make(map[tokenKey]*verdict),
 		byDigest: make(map[[sha256.Size]byte]tokenKey),
-		done:     make(chan struct{}),
-		stopped:  make(chan struct{}),
+
+		bySubject: make(map[string]map[tokenKey]*verdict),
+		done:      make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 	if c.log == nil {
 		c.log = zap.NewNop()
@@ -217,6 +222,12 @@ func (c *Checker) remember(key tokenKey, v *verdict, seq uint64) {
 	}
 	c.verdicts[key] = v
 	c.byDigest[v.digest] = key
+	own := c.bySubject[v.subject]
+	if own == nil {
+		own = make(map[tokenKey]*verdict)
+		c.bySubject[v.subject] = own
+	}
+	own[key] = v
 }
 
 // evictOne drops an arbitrary verdict (Go's map iteration order is
@@ -226,6 +237,11 @@ func (c *Checker) evictOne() {
 	for key, v := range c.verdicts {
 		delete(c.verdicts, key)
 		delete(c.byDigest, v.digest)
+		if own := c.bySubject[v.subject]; len(own) <= 1 {
+			delete(c.bySubject, v.subject)
+		} else {
+			delete(own, key)
+		}
 		return
 	}
 }

@@ -262,8 +262,8 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if len(c.verdicts) != 3 || len(c.byDigest) != 3 {
-		t.Fatalf("%d verdicts, %d digests; want 3 of each", len(c.verdicts), len(c.byDigest))
+	if len(c.verdicts) != 3 || len(c.byDigest) != 3 || len(c.bySubject["u1"]) != 3 {
+		t.Fatalf("%d verdicts, %d digests, %d of u1's; want 3 of each", len(c.verdicts), len(c.byDigest), len(c.bySubject["u1"]))
 	}
 }
 

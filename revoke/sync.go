@@ -123,6 +123,7 @@ func (c *Checker) apply(after, seq uint64, entries []store.Revocation) (done boo
 func (c *Checker) reset(seq uint64) {
 	clear(c.verdicts)
 	clear(c.byDigest)
+	clear(c.bySubject)
 	c.applied = seq
 }
 
@@ -142,8 +143,8 @@ func (c *Checker) applyEntry(e store.Revocation) {
 			c.verdicts[key].revoked = true
 		}
 	case store.RevokedUser, store.RevokedDevice:
-		for _, v := range c.verdicts {
-			if v.subject != e.UserID || (e.Kind == store.RevokedDevice && v.device != e.DeviceID) {
+		for _, v := range c.bySubject[e.UserID] {
+			if e.Kind == store.RevokedDevice && v.device != e.DeviceID {
 				continue
 			}
 			if covers(e.Cutoff, v.iat) {
