@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -370,4 +371,39 @@ func newTestVerifier(t testing.TB, cfg *config.Config, clock *testClock) *token.
 
 func httptestRequest(method, path string) *http.Request {
 	return httptest.NewRequest(method, path, nil)
+}
+
+// mgetCalls is how many MGETs Redis has served: the revocation state read.
+func (e *env) mgetCalls() int {
+	e.t.Helper()
+	info := e.rawRedis().Info(context.Background(), "commandstats").Val()
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_mget:calls="); ok {
+			n, _, _ := strings.Cut(rest, ",")
+			var calls int
+			fmt.Sscan(n, &calls)
+			return calls
+		}
+	}
+	return 0
+}
+
+// A valid token used again and again costs no revocation read once the
+// instance's log reader keeps up: the check answers from memory.
+func TestRepeatedTokenCostsNoRevocationRead(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	e.meWith(tok).wantOK(t)
+	if e.mgetCalls() != 1 {
+		t.Fatalf("the first check made %d revocation reads, want 1", e.mgetCalls())
+	}
+	e.waitFresh()
+	e.meWith(tok).wantOK(t)
+	before := e.mgetCalls()
+	for range 50 {
+		e.meWith(tok).wantOK(t)
+	}
+	if n := e.mgetCalls() - before; n != 0 {
+		t.Fatalf("50 requests with a remembered token made %d revocation reads, want 0", n)
+	}
 }
