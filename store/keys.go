@@ -30,7 +30,7 @@ import (
 //	ru:<user>         string the user's revocation cutoff, Unix seconds: tokens issued up to it are revoked (PX = revocationHorizon)
 //	rd:<user-device>  string the same for one device of a user (PX = revocationHorizon)
 //	rs                string the revocation sequence: the number of the last entry of rx (no expiry)
-//	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a, b, c}, trimmed to about revocationLogLength
+//	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
 //	rc                (a Pub/Sub channel, not a key) told the sequence of every new rx entry
 //	_                 never read or written: fills an unused KEYS slot
 //
@@ -154,8 +154,12 @@ func (k keys) revocationLog() string             { return k.base + "rx" }
 func (k keys) revocationChannel() string         { return k.base + "rc" }
 
 func (k keys) revokedDevice(userID, device string) string {
+	return k.base + "rd:" + deviceDigest(userID, device)
+}
+
+func deviceDigest(userID, device string) string {
 	sum := sha256.Sum256([]byte(userID + "\n" + device))
-	return k.base + "rd:" + hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(sum[:16])
 }
 
 func (k keys) lastSend(channel, key string) string {

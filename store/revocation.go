@@ -44,13 +44,19 @@ type Revocation struct {
 	// Seq numbers the entries: 1, 2, 3, ... with no gap.
 	Seq  uint64
 	Kind RevocationKind
-	// TokenDigest is the revoked token's TokenDigest (RevokedToken).
+	// TokenDigest is the revoked token's TokenDigest, and Until when it
+	// ends (RevokedToken).
 	TokenDigest string
+	Until       time.Time
 	// UserID and, for RevokedDevice, DeviceID name whose tokens issued up
 	// to Cutoff are revoked.
 	UserID   string
 	DeviceID string
 	Cutoff   time.Time
+	// DeviceDigest is DeviceDigest(UserID, DeviceID): all that
+	// RevocationSnapshot knows of a device (UserID and DeviceID are then
+	// empty).
+	DeviceDigest string
 }
 
 // RevocationState is what Redis holds against one token.
@@ -81,7 +87,7 @@ func (s *Store) RevokeToken(ctx context.Context, tokenDigest string, until time.
 	if ttl < time.Millisecond {
 		return 0, nil
 	}
-	return s.revoke(ctx, s.keys.revokedToken(tokenDigest), RevokedToken, "1", ttl, tokenDigest, "")
+	return s.revoke(ctx, s.keys.revokedToken(tokenDigest), RevokedToken, "1", ttl, tokenDigest, "", untilField(until))
 }
 
 // RevokeUser revokes every token of userID issued at or before cutoff
@@ -90,7 +96,7 @@ func (s *Store) RevokeUser(ctx context.Context, userID string, cutoff time.Time)
 	if userID == "" {
 		return 0, errEmptyUserID
 	}
-	return s.revoke(ctx, s.keys.revokedUser(userID), RevokedUser, unixSeconds(cutoff), RevocationHorizon, userID, "")
+	return s.revoke(ctx, s.keys.revokedUser(userID), RevokedUser, unixSeconds(cutoff), RevocationHorizon, userID, "", "")
 }
 
 // RevokeDevice revokes every token of userID bound to deviceID and issued
@@ -99,15 +105,15 @@ func (s *Store) RevokeDevice(ctx context.Context, userID, deviceID string, cutof
 	if userID == "" || deviceID == "" {
 		return 0, errors.New("store: a device revocation needs a user and a device")
 	}
-	return s.revoke(ctx, s.keys.revokedDevice(userID, deviceID), RevokedDevice, unixSeconds(cutoff), RevocationHorizon, userID, deviceID)
+	return s.revoke(ctx, s.keys.revokedDevice(userID, deviceID), RevokedDevice, unixSeconds(cutoff), RevocationHorizon, userID, deviceID, "")
 }
 
-func (s *Store) revoke(ctx context.Context, key string, kind RevocationKind, value string, ttl time.Duration, a, b string) (uint64, error) {
+func (s *Store) revoke(ctx context.Context, key string, kind RevocationKind, value string, ttl time.Duration, a, b, until string) (uint64, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog()}
 	res, err := s.run(ctx, scriptRevoke, keys,
-		string(kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel())
+		string(kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until)
 	if err != nil {
 		return 0, s.fail(err)
 	}
@@ -231,8 +237,14 @@ func parseRevocation(item any) (Revocation, error) {
 	switch r.Kind {
 	case RevokedToken:
 		r.TokenDigest = a
+		if r.Until, err = parseUntil(c); err != nil {
+			return Revocation{}, err
+		}
 	case RevokedUser, RevokedDevice:
 		r.UserID, r.DeviceID = a, b
+		if r.Kind == RevokedDevice {
+			r.DeviceDigest = deviceDigest(a, b)
+		}
 		if r.Cutoff, err = optionalCutoff(c); err != nil {
 			return Revocation{}, err
 		}

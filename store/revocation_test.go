@@ -229,3 +229,42 @@ func TestRevocationOnCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestRevocationSnapshot(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	d := TokenDigest("tok")
+	until := f.clock.Now().Add(time.Hour)
+	cut := time.Unix(1_700_000_000, 0)
+	f.RevokeToken(ctx, d, until)
+	f.RevokeUser(ctx, "u:1", cut)
+	f.RevokeDevice(ctx, "u2", "dev:1", cut)
+	f.raw.Set(ctx, "authedge:{"+testEnv+"}:p:u:1", "x", 0) // not a revocation
+
+	var got []Revocation
+	seq, err := f.RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r) })
+	if err != nil || seq != 3 || len(got) != 3 {
+		t.Fatalf("RevocationSnapshot = %d, %+v, %v; want 3 revocations at seq 3", seq, got, err)
+	}
+	for _, r := range got {
+		switch r.Kind {
+		case RevokedToken:
+			if r.TokenDigest != d || r.Until.Sub(until).Abs() > 5*time.Second {
+				t.Errorf("token %+v, want digest %s until %v", r, d, until)
+			}
+		case RevokedUser:
+			if r.UserID != "u:1" || !r.Cutoff.Equal(cut) {
+				t.Errorf("user %+v", r)
+			}
+		case RevokedDevice:
+			if r.DeviceDigest != DeviceDigest("u2", "dev:1") || !r.Cutoff.Equal(cut) {
+				t.Errorf("device %+v", r)
+			}
+		}
+	}
+	// The log says the same of the token's end and the device.
+	_, entries, _ := f.RevocationsSince(ctx, 0, 10)
+	if !entries[0].Until.Equal(until.Truncate(time.Millisecond)) || entries[2].DeviceDigest != DeviceDigest("u2", "dev:1") {
+		t.Errorf("log entries %+v", entries)
+	}
+}

@@ -14,6 +14,7 @@
 -- ARGV[5] log field b: the device ID, or ''
 -- ARGV[6] approximate length the log is trimmed to
 -- ARGV[7] the channel told of every new entry
+-- ARGV[8] a token's end (Unix milliseconds) for its log entry, or ''
 --
 -- Replies: the entry's sequence number; the current one (maybe 0) when
 -- nothing more was revoked.
@@ -51,7 +52,13 @@ if last then
 end
 
 redis.call('SET', KEYS[1], value, 'PX', ttl)
+-- A log entry carries a token's end instead of its stored value ('1'),
+-- and a cutoff as stored.
+local logged = value
+if ARGV[1] == 't' then
+  logged = ARGV[8]
+end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], seq .. '-1',
-  'k', ARGV[1], 'a', ARGV[4], 'b', ARGV[5], 'c', value)
+  'k', ARGV[1], 'a', ARGV[4], 'b', ARGV[5], 'c', logged)
 redis.call('PUBLISH', ARGV[7], seq)
 return seq
