@@ -39,6 +39,7 @@ type Source interface {
 	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
 	RevocationsSince(ctx context.Context, after uint64, limit int) (seq uint64, entries []store.Revocation, err error)
 	WatchRevocations() (nudges <-chan struct{}, stop func() error)
+	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (seq uint64, err error)
 }
 
 // Defaults of the Options left zero.
@@ -60,6 +61,10 @@ type Options struct {
 	// CacheSize bounds the remembered verdicts. Negative: remember none,
 	// ask Redis on every check.
 	CacheSize int
+	// ReplicaSize bounds the revocations kept in memory to judge tokens
+	// never checked before without Redis (replica.go); 0 means
+	// DefaultReplicaSize, negative keeps none.
+	ReplicaSize int
 	// Logger receives debug lines when the log cannot be read. nil: none.
 	Logger *zap.Logger
 }
@@ -93,6 +98,11 @@ type Checker struct {
 	// bySubject holds each user's verdicts: a user's or device's cutoff
 	// touches only those, however many tokens are remembered.
 	bySubject map[string]map[tokenKey]*verdict
+	// rep is every revocation, when loaded (replica.go); replicaAt is when
+	// a load was last tried, pruned when rep was last pruned.
+	rep       *replica
+	replicaAt time.Time
+	pruned    time.Time
 	// applied is the last log entry the verdicts reflect.
 	applied uint64
 	// synced is when the last complete read of the log began (Unix
@@ -144,6 +154,9 @@ func New(src Source, opts Options) (*Checker, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = DefaultCacheSize
 	}
+	if opts.ReplicaSize == 0 {
+		opts.ReplicaSize = DefaultReplicaSize
+	}
 	if opts.PollInterval < 0 || opts.StaleAfter <= opts.PollInterval {
 		return nil, errors.New("revoke: StaleAfter must exceed a positive PollInterval")
 	}
@@ -179,9 +192,15 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 		if v != nil {
 			revoked = v.revoked
 		}
+		replicated := c.rep != nil
 		c.mu.RUnlock()
 		if v != nil {
 			return revoked, nil
+		}
+		if replicated {
+			if revoked, ok := c.fromReplica(key, t); ok {
+				return revoked, nil
+			}
 		}
 	}
 	d := sha256.Sum256([]byte(t.Raw))
@@ -194,6 +213,23 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 		(v.device != "" && covers(st.DeviceCutoff, v.iat))
 	c.remember(key, v, st.Seq)
 	return v.revoked, nil
+}
+
+// fromReplica judges a token never checked before from the replica, and
+// remembers the verdict; ok is false when the replica went meanwhile.
+func (c *Checker) fromReplica(key tokenKey, t Token) (revoked, ok bool) {
+	d := sha256.Sum256([]byte(t.Raw))
+	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
+	c.mu.RLock()
+	if c.rep == nil {
+		c.mu.RUnlock()
+		return false, false
+	}
+	v.revoked = c.rep.revokes(d, t)
+	seq := c.applied
+	c.mu.RUnlock()
+	c.remember(key, v, seq)
+	return v.revoked, true
 }
 
 // covers reports whether a cutoff revokes a token issued at iat: issued at

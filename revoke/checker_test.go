@@ -174,7 +174,7 @@ func TestCutoffsTurnRememberedVerdicts(t *testing.T) {
 		}
 	}
 	// A checker that never saw them reads the same from Redis.
-	cold := newChecker(t, src, Options{CacheSize: -1})
+	cold := newChecker(t, src, Options{CacheSize: -1, ReplicaSize: -1})
 	for _, tk := range all {
 		if got := mustRevoked(t, cold, tk); got != want[tk.Raw] {
 			t.Errorf("from Redis, %s: revoked %v, want %v", tk.Raw, got, want[tk.Raw])

@@ -70,6 +70,12 @@ func (c *Checker) syncOnce() {
 // read to the end does it mark the memory fresh, as of when it began: a
 // revocation recorded after that moment may not be applied yet.
 func (c *Checker) sync(ctx context.Context) error {
+	c.mu.RLock()
+	load := c.wantReplica()
+	c.mu.RUnlock()
+	if load {
+		c.loadReplica()
+	}
 	began := nanotime()
 	for {
 		c.mu.RLock()
@@ -81,6 +87,7 @@ func (c *Checker) sync(ctx context.Context) error {
 		}
 		if c.apply(after, seq, entries) {
 			c.synced.Store(began)
+			c.prune()
 			return nil
 		}
 	}
@@ -97,10 +104,13 @@ func (c *Checker) apply(after, seq uint64, entries []store.Revocation) (done boo
 	switch {
 	case seq == after:
 		return true
-	case seq < after || len(c.verdicts) == 0:
-		// Redis lost revocations (seq went back), or nothing is
-		// remembered that an entry could change: start from here.
+	case seq < after:
+		// Redis lost revocations: start again from what it holds.
 		c.reset(seq)
+		return true
+	case len(c.verdicts) == 0 && c.rep == nil:
+		// Nothing is remembered that an entry could change.
+		c.applied = seq
 		return true
 	}
 	for _, e := range entries {
@@ -119,8 +129,11 @@ func (c *Checker) apply(after, seq uint64, entries []store.Revocation) (done boo
 	return c.applied >= seq
 }
 
-// reset forgets every verdict: what they missed cannot be known.
+// reset forgets every verdict, and the replica: what they missed cannot be
+// known. The next read of the log loads a new replica.
 func (c *Checker) reset(seq uint64) {
+	c.rep = nil
+	c.replicaAt = time.Time{}
 	clear(c.verdicts)
 	clear(c.byDigest)
 	clear(c.bySubject)
@@ -130,6 +143,10 @@ func (c *Checker) reset(seq uint64) {
 // applyEntry turns the verdicts one revocation covers. Revocations are
 // final until the token ends, so a verdict turned revoked stays so.
 func (c *Checker) applyEntry(e store.Revocation) {
+	if c.rep != nil && !c.rep.add(e) {
+		c.reset(c.applied)
+		return
+	}
 	switch e.Kind {
 	case store.RevokedToken:
 		var d [sha256.Size]byte
@@ -151,5 +168,15 @@ func (c *Checker) applyEntry(e store.Revocation) {
 				v.revoked = true
 			}
 		}
+	}
+}
+
+// prune drops ended revocations from the replica, once a prunePeriod.
+func (c *Checker) prune() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rep != nil && time.Since(c.pruned) >= prunePeriod {
+		c.rep.prune(time.Now())
+		c.pruned = time.Now()
 	}
 }
