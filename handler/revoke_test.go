@@ -407,3 +407,22 @@ func TestRepeatedTokenCostsNoRevocationRead(t *testing.T) {
 		t.Fatalf("50 requests with a remembered token made %d revocation reads, want 0", n)
 	}
 }
+
+// Tokens never seen before cost no revocation read either, once the
+// instance holds its replica of the revocations.
+func TestNewTokensCostNoRevocationRead(t *testing.T) {
+	e := newEnv(t)
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("gone"))).wantOK(t)
+	e.meWith(e.token("warm-up")).wantOK(t)
+	e.waitFresh()
+	time.Sleep(100 * time.Millisecond) // the replica loads with the first read of the log
+	e.waitFresh()
+	before := e.mgetCalls()
+	for i := range 20 {
+		e.meWith(e.token(fmt.Sprintf("new-%d", i))).wantOK(t)
+	}
+	e.meWith(e.token("gone", withClaim("jti", "other"))).wantRevoked(t)
+	if n := e.mgetCalls() - before; n != 0 {
+		t.Fatalf("21 never-seen tokens made %d revocation reads, want 0", n)
+	}
+}

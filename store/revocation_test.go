@@ -268,3 +268,20 @@ func TestRevocationSnapshot(t *testing.T) {
 		t.Errorf("log entries %+v", entries)
 	}
 }
+
+func TestRevocationSnapshotOnCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	s, err := New(Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	s.RevokeUser(ctx, "u1", time.Unix(1_700_000_000, 0))
+	s.RevokeToken(ctx, TokenDigest("t"), time.Now().Add(time.Hour))
+	n := 0
+	seq, err := s.RevocationSnapshot(ctx, func(Revocation) { n++ })
+	if err != nil || seq != 2 || n != 2 {
+		t.Fatalf("RevocationSnapshot on a cluster = %d, %d revocations, %v", seq, n, err)
+	}
+}
