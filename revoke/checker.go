@@ -13,6 +13,8 @@
 //     token's verdict turns to revoked, a user's or device's cutoff turns
 //     the verdicts of the tokens it covers. A token checked again costs a
 //     map lookup, not a round trip.
+//   - It also keeps a replica of every revocation (replica.go), so that a
+//     token never checked before is judged without a round trip too.
 //   - It reads the log every PollInterval, and at once when the Pub/Sub
 //     channel says there is a new entry. Its memory is trusted only while
 //     the last complete read of the log began less than StaleAfter ago:
