@@ -213,8 +213,9 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
 	v.revoked = st.TokenRevoked || covers(st.UserCutoff, v.iat) ||
 		(v.device != "" && covers(st.DeviceCutoff, v.iat))
+	revoked := v.revoked // once remembered, v is the log reader's to change
 	c.remember(key, v, st.Seq)
-	return v.revoked, nil
+	return revoked, nil
 }
 
 // fromReplica judges a token never checked before from the replica, and
@@ -228,10 +229,11 @@ func (c *Checker) fromReplica(key tokenKey, t Token) (revoked, ok bool) {
 		return false, false
 	}
 	v.revoked = c.rep.revokes(d, t)
-	seq := c.applied
+	revoked, seq := v.revoked, c.applied
 	c.mu.RUnlock()
+	// Once remembered, v is the log reader's to change: read it before.
 	c.remember(key, v, seq)
-	return v.revoked, true
+	return revoked, true
 }
 
 // covers reports whether a cutoff revokes a token issued at iat: issued at
