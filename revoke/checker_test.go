@@ -3,6 +3,8 @@ package revoke
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -276,4 +278,56 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	if _, err := New(src, Options{PollInterval: time.Second, StaleAfter: time.Second}); err == nil {
 		t.Error("New took StaleAfter not above PollInterval")
 	}
+}
+
+// Checks racing with revocations, the log reader and the replica: once a
+// second has passed after the last revocation, every revoked token is
+// refused, whatever was remembered meanwhile.
+func TestChecksRacingRevocations(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &countingSource{Store: newStore(t, srv.Addr), watch: true}
+	other := newStore(t, srv.Addr)
+	c := newChecker(t, src, Options{CacheSize: 40})
+	now := time.Now()
+	tokens := make([]Token, 60)
+	for i := range tokens {
+		tokens[i] = tok(fmt.Sprintf("race-%d", i), fmt.Sprintf("u%d", i%7), fmt.Sprintf("d%d", i%3), now)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; ctx.Err() == nil; i++ {
+				_, _ = c.Revoked(ctx, tokens[i%len(tokens)])
+			}
+		}()
+	}
+	for i, tk := range tokens {
+		switch i % 3 {
+		case 0:
+			other.RevokeToken(context.Background(), store.TokenDigest(tk.Raw), now.Add(time.Hour))
+		case 1:
+			other.RevokeDevice(context.Background(), tk.Subject, tk.DeviceID, now)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	other.RevokeUser(context.Background(), "u0", now)
+	time.Sleep(time.Second)
+	for i, tk := range tokens {
+		// Revoked: u0's tokens, every third token itself, and every token
+		// of a user on a device some token of which had it revoked.
+		want := tk.Subject == "u0" || i%3 == 0
+		for j, o := range tokens {
+			if j%3 == 1 && o.Subject == tk.Subject && o.DeviceID == tk.DeviceID {
+				want = true
+			}
+		}
+		if got := mustRevoked(t, c, tk); got != want {
+			t.Errorf("%s (%s on %s): revoked %v, want %v", tk.Raw, tk.Subject, tk.DeviceID, got, want)
+		}
+	}
+	cancel()
+	wg.Wait()
 }
