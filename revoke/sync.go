@@ -57,6 +57,14 @@ func (c *Checker) run() {
 // trusted, and logs a failure at debug: the checks themselves answer 503
 // once the memory goes stale.
 func (c *Checker) syncOnce() {
+	// Only the reader loads a replica: CatchUp, which a request waits
+	// for, never does.
+	c.mu.RLock()
+	load := c.wantReplica()
+	c.mu.RUnlock()
+	if load {
+		c.loadReplica()
+	}
 	ctx, cancel := context.WithTimeout(c.life, c.opts.StaleAfter)
 	defer cancel()
 	if err := c.sync(ctx); err != nil {
@@ -70,12 +78,6 @@ func (c *Checker) syncOnce() {
 // read to the end does it mark the memory fresh, as of when it began: a
 // revocation recorded after that moment may not be applied yet.
 func (c *Checker) sync(ctx context.Context) error {
-	c.mu.RLock()
-	load := c.wantReplica()
-	c.mu.RUnlock()
-	if load {
-		c.loadReplica()
-	}
 	began := nanotime()
 	for {
 		c.mu.RLock()
