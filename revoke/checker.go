@@ -293,6 +293,11 @@ func (c *Checker) CatchUp(ctx context.Context) error {
 	if !c.started.Load() {
 		return nil // nothing checked, nothing remembered
 	}
+	select {
+	case <-c.done:
+		return nil // closed: no reader keeps the memory fresh, so none is trusted
+	default:
+	}
 	return c.sync(ctx)
 }
 
