@@ -394,8 +394,10 @@ func TestRepeatedTokenCostsNoRevocationRead(t *testing.T) {
 	e := newEnv(t)
 	tok := e.token("u1")
 	e.meWith(tok).wantOK(t)
-	if e.mgetCalls() != 1 {
-		t.Fatalf("the first check made %d revocation reads, want 1", e.mgetCalls())
+	// The first check reads Redis, unless the reader it starts has
+	// already loaded the replica.
+	if e.mgetCalls() > 1 {
+		t.Fatalf("the first check made %d revocation reads, want at most 1", e.mgetCalls())
 	}
 	e.waitFresh()
 	e.meWith(tok).wantOK(t)
