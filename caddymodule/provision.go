@@ -196,6 +196,12 @@ func (h *Handler) Validate() error {
 // copes with a handler built only in part.
 func (h *Handler) Cleanup() error {
 	var errs []error
+	// The API's revocation log reader reads the store: it stops first.
+	if h.api != nil {
+		if err := h.api.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stopping the revocation reader: %w", err))
+		}
+	}
 	if h.store != nil {
 		if err := h.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing redis: %w", err))

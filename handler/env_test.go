@@ -311,6 +311,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = api.Close() })
 	e.api = api
 	return e
 }

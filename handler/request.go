@@ -21,7 +21,9 @@ type call struct {
 	body     []byte
 	clientID string
 	deviceID string
-	claims   *token.Claims // nil on the one endpoint that needs no token
+	claims   *token.Claims // nil on the endpoints that need no token
+	// token is the verified access token as presented (signout revokes it).
+	token string
 }
 
 // readBody applies step 1's content-type and size rules.
@@ -118,7 +120,11 @@ func (a *API) authenticate(c *call) *apiError {
 	if claims.DeviceID != "" && claims.DeviceID != c.deviceID {
 		return unauthenticated("the access token is bound to another device (x-device-id)")
 	}
+	if err := a.checkRevoked(c.r.Context(), raw, claims); err != nil {
+		return err
+	}
 	c.claims = claims
+	c.token = raw
 	return nil
 }
 
