@@ -16,8 +16,8 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// Timeouts of the outside services authedge calls, which SPEC 2 leaves
-// unconfigurable.
+// Timeouts of the outside services authedge calls, which
+// docs/configuration.md#what-is-fixed leaves unconfigurable.
 const (
 	// webhookTimeout bounds one code delivery, retries included: the
 	// client waiting for its verification_id waits this long at most.

@@ -68,13 +68,13 @@ type API struct {
 }
 
 // endpoint is one intercepted path: the method it accepts and what serves it
-// once the common checks of SPEC 3 have passed.
+// once the common checks (docs/api.md#order-of-checks) have passed.
 type endpoint struct {
 	name      string // for logs
 	path      string
 	method    string
 	hasBody   bool
-	anonymous bool // no access token: verification/verify (SPEC 3) and revoke
+	anonymous bool // no access token: verification/verify (docs/api.md#authorization) and revoke (docs/revocation.md#the-endpoints)
 	// prefix: path is a prefix, the rest of the request's path a
 	// parameter that serve validates.
 	prefix bool
@@ -208,7 +208,8 @@ func panicField(v any) zap.Field {
 	return zap.String("panic", fmt.Sprintf("a %T (value not logged)", v))
 }
 
-// serve runs the common steps 1 to 3 of SPEC 3 in order, then the endpoint.
+// serve runs the common steps 1 to 3 (docs/api.md#order-of-checks) in order,
+// then the endpoint.
 func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 	if c.r.Method != ep.method {
 		return methodNotAllowed(ep.method)

@@ -56,8 +56,8 @@ const (
 	storeTimeout = 500 * time.Millisecond
 )
 
-// catalog is SPEC 3's error catalog: every error answer must use one of
-// these codes with exactly this status.
+// catalog is the error catalog (docs/api.md#error-catalog): every error
+// answer must use one of these codes with exactly this status.
 var catalog = map[string]int{
 	"invalid_argument":           400,
 	"verification_required":      400,
@@ -430,9 +430,9 @@ type result struct {
 	json map[string]any
 }
 
-// serve sends one request through Handles and ServeHTTP, as caddymodule
-// does, and checks what SPEC 3 promises of every response: JSON, no-store,
-// and for errors the exact catalog shape.
+// serve sends one request through Handles and ServeHTTP, as caddymodule does,
+// and checks what docs/api.md#responses promises of every response: JSON,
+// no-store, and for errors the exact catalog shape.
 func (e *env) serve(method, path, body string, opts ...reqOpt) *result {
 	e.t.Helper()
 	var rd io.Reader

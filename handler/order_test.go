@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// SPEC 3: checks run in a fixed order and the first failure answers. Each
-// case here breaks two rules at once and expects the earlier one.
+// docs/api.md#order-of-checks: checks run in a fixed order and the first
+// failure answers. Each case here breaks two rules at once and expects the
+// earlier one.
 
 func TestOrderOfChecks(t *testing.T) {
 	e := newEnv(t)

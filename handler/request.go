@@ -10,11 +10,11 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// maxBodyBytes bounds every request body (SPEC 3).
+// maxBodyBytes bounds every request body (docs/api.md#request-bodies).
 const maxBodyBytes = 64 << 10
 
-// call is one intercepted request as it moves through the checks of SPEC 3:
-// each step fills in what the next one needs.
+// call is one intercepted request as it moves through the checks of
+// docs/api.md#order-of-checks: each step fills in what the next one needs.
 type call struct {
 	r        *http.Request
 	endpoint string // the endpoint's name, for logs

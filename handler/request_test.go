@@ -23,7 +23,8 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// Step 1 and 2 of SPEC 3, and what every response carries.
+// Step 1 and 2 of docs/api.md#order-of-checks, and what every response
+// carries.
 
 func TestHandlesOnlyTheSixEndpoints(t *testing.T) {
 	e := newEnv(t)

@@ -8,7 +8,8 @@
 // request. The lean path costs about 1.1× a bare crypto/rsa check for
 // RS256 (BenchmarkRS256OverBare).
 //
-// Where the SPEC is silent, this package chooses to be strict:
+// Where docs/api.md#authorization is silent, this package chooses to be
+// strict:
 //
 //   - The token is compact JWS: three non-empty parts of the base64url
 //     alphabet, strictly decoded (no padding, no stray bits, no line

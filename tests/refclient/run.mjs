@@ -1,7 +1,8 @@
 // run.mjs drives authedge through CloudBase's own SDK, @cloudbase/oauth
-// 3.3.3, exactly as an app would (SPEC section 7), and checks every answer.
-// It prints one JSON line per step and a final {"summary": ...} line, and
-// exits non-zero on any mismatch. The Go test TestReferenceClient runs it.
+// 3.3.3, exactly as an app would (docs/api.md#cloudbase-sdk-compatibility),
+// and checks every answer. It prints one JSON line per step and a final
+// {"summary": ...} line, and exits non-zero on any mismatch. The Go test
+// TestReferenceClient runs it.
 //
 // Environment:
 //   AUTHEDGE_URL            the Caddy site, e.g. http://127.0.0.1:8080 (apiOrigin)
@@ -162,7 +163,7 @@ function standardWebhookOK(secret, headers, raw) {
   })
 }
 
-// A webhook receiver for the codes authedge sends (SPEC 4.2).
+// A webhook receiver for the codes authedge sends (docs/webhooks.md).
 function webhookReceiver(port, secret) {
   const messages = []
   const waiting = []
