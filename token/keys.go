@@ -31,8 +31,11 @@ type publicKey struct {
 	alg  string // the JWK's alg, "" if it names none
 	kind keyKind
 	rsa  *rsa.PublicKey
-	ec   *ecdsa.PublicKey
-	ed   ed25519.PublicKey
+	// rsaOp is rsa with its modulus prepared for verifying, once per key
+	// rather than once per token (see rsa.go).
+	rsaOp *rsaPublic
+	ec    *ecdsa.PublicKey
+	ed    ed25519.PublicKey
 }
 
 // keySet is an immutable set of keys. Key sets are replaced whole, never
@@ -171,13 +174,11 @@ func containsOp(ops jwk.KeyOperationList, op jwk.KeyOperation) bool {
 func (k *publicKey) setRaw(raw any) error {
 	switch pub := raw.(type) {
 	case *rsa.PublicKey:
-		if pub.N == nil || pub.N.BitLen() < minRSABits {
-			return fmt.Errorf("RSA key shorter than %d bits", minRSABits)
+		op, err := newRSAPublic(pub)
+		if err != nil {
+			return err
 		}
-		if pub.E < 3 || pub.E%2 == 0 {
-			return errors.New("RSA key with an invalid exponent")
-		}
-		k.kind, k.rsa = kindRSA, pub
+		k.kind, k.rsa, k.rsaOp = kindRSA, pub, op
 	case *ecdsa.PublicKey:
 		switch pub.Curve {
 		case elliptic.P256(), elliptic.P384(), elliptic.P521():
