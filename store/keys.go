@@ -86,6 +86,7 @@ const indexBuckets = 1 << 14
 var profileLayout = [...]string{
 	fieldCreated, fieldUpdated,
 	fieldNickname, fieldUsername, fieldPhone, fieldEmail, fieldAvatarURL, fieldGender, fieldDescription,
+	fieldBirthdate, fieldZoneinfo, fieldLocale,
 }
 
 // profileSeparator joins a profile's values. It is a control character no
@@ -103,6 +104,9 @@ const (
 	fieldAvatarURL   = "a"
 	fieldGender      = "g"
 	fieldDescription = "d"
+	fieldBirthdate   = "b" // OIDC birthdate, YYYY-MM-DD
+	fieldZoneinfo    = "z" // OIDC zoneinfo, an IANA time zone name
+	fieldLocale      = "l" // OIDC locale, a canonical BCP 47 tag
 )
 
 // profileFields pairs each editable field's API name with its code, in the
@@ -115,6 +119,9 @@ var profileFields = [...]struct{ name, code string }{
 	{"avatar_url", fieldAvatarURL},
 	{"gender", fieldGender},
 	{"description", fieldDescription},
+	{"birthdate", fieldBirthdate},
+	{"zoneinfo", fieldZoneinfo},
+	{"locale", fieldLocale},
 }
 
 // fieldCode maps an API field name to its code.
