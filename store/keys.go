@@ -29,6 +29,7 @@ import (
 //	sm:<user>         string codes a caller asked for in the current minute, whatever the target (PX = 60 s)
 //	sd:<user>         string codes a caller asked for in the current day (PX = 24 h)
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
+//	lk:<ip>           string lookups (checkIfUserExist) from one client IP in the current window; <ip> as vf:'s
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
 //	_                 never read or written: fills an unused KEYS slot
@@ -160,6 +161,7 @@ func newKeys(prefix, env string) keys {
 func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
 func (k keys) profilePattern() string            { return k.base + "p:*" }
 func (k keys) profileUser(key string) string     { return strings.TrimPrefix(key, k.base+"p:") }
+func (k keys) profilePrefix() string             { return k.base + "p:" }
 func (k keys) editRate(userID string) string     { return k.base + "rl:" + userID }
 func (k keys) verification(id string) string     { return k.base + "v:" + id }
 func (k keys) verificationToken(t string) string { return k.base + "vt:" + digest(t) }
@@ -187,6 +189,10 @@ func (k keys) callerDailySends(userID string) string  { return k.base + "sd:" + 
 
 func (k keys) wrongCodes(clientIP string) string {
 	return k.base + "vf:" + contactDigest("ip", clientIP)
+}
+
+func (k keys) lookups(clientIP string) string {
+	return k.base + "lk:" + contactDigest("ip", clientIP)
 }
 
 // indexKinds maps the unique fields to their index's key kind.

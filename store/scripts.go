@@ -31,6 +31,8 @@ var (
 	scriptCancelVerification = loadScript("cancel_verification")
 	scriptCheckCode          = loadScript("check_code")
 	scriptIssueSudo          = loadScript("issue_sudo")
+	scriptLookup             = loadScript("lookup")
+	scriptQuery              = loadScript("query")
 )
 
 func loadScript(name string) *script {
