@@ -67,7 +67,7 @@ type endpoint struct {
 	path      string
 	method    string
 	hasBody   bool
-	anonymous bool // no access token: only verification/verify (SPEC 3)
+	anonymous bool // no access token: verification/verify (SPEC 3) and checkIfUserExist
 	serve     func(a *API, w http.ResponseWriter, c *call) *apiError
 }
 
@@ -80,6 +80,12 @@ var endpoints = []*endpoint{
 	{name: "verification.verify", path: apiPrefix + "verification/verify", method: http.MethodPost, hasBody: true, anonymous: true, serve: (*API).serveVerifyCode},
 	{name: "user.sudo", path: apiPrefix + "user/sudo", method: http.MethodPost, hasBody: true, serve: (*API).serveSudo},
 	{name: "user.contact", path: apiPrefix + "user/contact", method: http.MethodPatch, hasBody: true, serve: (*API).serveEditContact},
+	// More of CloudBase's user API (docs/api.md): the OIDC profile, the
+	// username checks and the admins' user query.
+	{name: "user.profile", path: apiPrefix + "user/profile", method: http.MethodPatch, hasBody: true, serve: (*API).serveSetProfile},
+	{name: "check_username", path: apiPrefix + "checkUsername", method: http.MethodGet, serve: (*API).serveCheckUsername},
+	{name: "check_if_user_exist", path: apiPrefix + "checkIfUserExist", method: http.MethodGet, anonymous: true, serve: (*API).serveCheckIfUserExist},
+	{name: "user.query", path: apiPrefix + "user/query", method: http.MethodGet, serve: (*API).serveQueryUsers},
 }
 
 // New builds an API. cfg must have had ApplyDefaults and pass Validate.
