@@ -67,7 +67,7 @@ type endpoint struct {
 	path      string
 	method    string
 	hasBody   bool
-	anonymous bool // no access token: verification/verify (SPEC 3) and checkIfUserExist
+	anonymous bool // no access token: verification/verify and checkIfUserExist (docs/api.md)
 	serve     func(a *API, w http.ResponseWriter, c *call) *apiError
 }
 

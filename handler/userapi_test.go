@@ -315,7 +315,7 @@ func TestQueryUsers(t *testing.T) {
 
 // TestQueryUsersRules: exactly one well-formed key, at most 100 IDs, and
 // the admin scope; the request's own rules are checked before the
-// permission (SPEC's order: field rules, then permission).
+// permission (docs/api.md's order of checks: field rules, then permission).
 func TestQueryUsersRules(t *testing.T) {
 	e := newEnv(t)
 	seedUsers(t, e)
