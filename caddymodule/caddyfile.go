@@ -64,6 +64,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 //	    rate_limit {
 //	        edits <n> <duration>
+//	        lookups <n> <duration>       # checkIfUserExist per client IP
 //	    }
 //
 //	    identity { ... }                 # see parseIdentity
@@ -213,23 +214,29 @@ func parseSudo(d *caddyfile.Dispenser, s *config.Sudo) error {
 func parseRateLimit(d *caddyfile.Dispenser, r *config.RateLimit) error {
 	const dir = "authedge rate_limit"
 	return parseBlock(d, dir, func(name string) error {
-		if name != "edits" {
+		var into **config.Limit
+		switch name {
+		case "edits":
+			into = &r.Edits
+		case "lookups":
+			into = &r.Lookups
+		default:
 			return unknown(d, dir, name)
 		}
 		args := d.RemainingArgs()
 		if len(args) != 2 {
-			return d.Errf("%s edits: want <count> <window>, as in `edits 30 1m`", dir)
+			return d.Errf("%s %s: want <count> <window>, as in `%s 30 1m`", dir, name, name)
 		}
 		n, err := strconv.Atoi(args[0])
 		if err != nil || n < 1 {
-			return d.Errf("%s edits: count %q is not a positive integer", dir, args[0])
+			return d.Errf("%s %s: count %q is not a positive integer", dir, name, args[0])
 		}
 		window, err := parseDuration(args[1], false)
 		if err != nil {
-			return d.Errf("%s edits: window: %v", dir, err)
+			return d.Errf("%s %s: window: %v", dir, name, err)
 		}
-		r.Edits = &config.Limit{Count: n, Window: window}
-		return noBlock(d, dir+" edits")
+		*into = &config.Limit{Count: n, Window: window}
+		return noBlock(d, dir+" "+name)
 	})
 }
 

@@ -70,6 +70,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				}
 				rate_limit {
 					edits 10 30s
+					lookups 100 1h
 				}
 			}`,
 			want: `{"environment_id":"env-1","client_ids":["web","ios"],` +
@@ -81,7 +82,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				`"verification":{"required":["email"],"webhook":{"url":"https://notify.example/codes","secret":"{file./run/secrets/hook}"},` +
 				`"code_ttl":300000000000,"token_ttl":86400000000000},` +
 				`"sudo":{"sensitive":["phone"],"token_ttl":1200000000000,"max_auth_age":300000000000},` +
-				`"rate_limit":{"edits":{"count":10,"window":30000000000}}}`,
+				`"rate_limit":{"edits":{"count":10,"window":30000000000},"lookups":{"count":100,"window":3600000000000}}}`,
 		},
 		{
 			name: "offs and log",
@@ -237,6 +238,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{name: "edits bad window", input: "authedge {\n rate_limit {\n edits 30 1\n }\n}", want: `authedge rate_limit edits: window: invalid duration "1"`},
 		{name: "edits zero window", input: "authedge {\n rate_limit {\n edits 30 0s\n }\n}", want: `authedge rate_limit edits: window: "0s" must be positive`},
 		{name: "edits with block", input: "authedge {\n rate_limit {\n edits 30 1m {\n }\n }\n}", want: "authedge rate_limit edits takes no block"},
+		{name: "rate_limit repeated lookups", input: "authedge {\n rate_limit {\n lookups 1 1m\n lookups 2 1m\n }\n}", want: "authedge rate_limit: lookups is given twice"},
+		{name: "lookups missing window", input: "authedge {\n rate_limit {\n lookups 30\n }\n}", want: "authedge rate_limit lookups: want <count> <window>"},
+		{name: "lookups zero count", input: "authedge {\n rate_limit {\n lookups 0 1m\n }\n}", want: `authedge rate_limit lookups: count "0" is not a positive integer`},
+		{name: "lookups zero window", input: "authedge {\n rate_limit {\n lookups 30 0s\n }\n}", want: `authedge rate_limit lookups: window: "0s" must be positive`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

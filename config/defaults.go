@@ -26,6 +26,9 @@ const (
 
 	DefaultEditCount  = 30
 	DefaultEditWindow = time.Minute
+
+	DefaultLookupCount  = 30
+	DefaultLookupWindow = time.Minute
 )
 
 // Contact channel names, as verification required and sudo sensitive use
@@ -86,6 +89,9 @@ func (c *Config) ApplyDefaults() {
 
 	if c.RateLimit.Edits == nil {
 		c.RateLimit.Edits = &Limit{Count: DefaultEditCount, Window: caddy.Duration(DefaultEditWindow)}
+	}
+	if c.RateLimit.Lookups == nil {
+		c.RateLimit.Lookups = &Limit{Count: DefaultLookupCount, Window: caddy.Duration(DefaultLookupWindow)}
 	}
 	c.Identity.applyDefaults(c.EnvironmentID)
 }

@@ -34,7 +34,10 @@ func TestApplyDefaultsFillsSpecDefaults(t *testing.T) {
 			Sensitive: &[]string{"phone", "email"},
 			TokenTTL:  caddy.Duration(15 * time.Minute),
 		},
-		RateLimit: RateLimit{Edits: &Limit{Count: 30, Window: caddy.Duration(time.Minute)}},
+		RateLimit: RateLimit{
+			Edits:   &Limit{Count: 30, Window: caddy.Duration(time.Minute)},
+			Lookups: &Limit{Count: 30, Window: caddy.Duration(time.Minute)},
+		},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
@@ -64,7 +67,10 @@ func TestApplyDefaultsKeepsWhatIsSet(t *testing.T) {
 			TokenTTL:   caddy.Duration(3 * time.Minute),
 			MaxAuthAge: caddy.Duration(5 * time.Minute),
 		},
-		RateLimit: RateLimit{Edits: &Limit{Count: 5, Window: caddy.Duration(time.Hour)}},
+		RateLimit: RateLimit{
+			Edits:   &Limit{Count: 5, Window: caddy.Duration(time.Hour)},
+			Lookups: &Limit{Count: 7, Window: caddy.Duration(10 * time.Second)},
+		},
 	}
 	before := clone(t, c)
 	c.ApplyDefaults()
@@ -100,9 +106,10 @@ func TestApplyDefaultsSharesNoLists(t *testing.T) {
 	(*a.Verification.Required)[0] = "changed"
 	(*a.Sudo.Sensitive)[0] = "changed"
 	a.RateLimit.Edits.Count = 1
+	a.RateLimit.Lookups.Count = 1
 	if b.JWT.Algorithms[0] != "RS256" || b.Redis.Addresses[0] != DefaultRedisAddress ||
 		(*b.Verification.Required)[0] != "phone" || (*b.Sudo.Sensitive)[0] != "phone" ||
-		b.RateLimit.Edits.Count != DefaultEditCount {
+		b.RateLimit.Edits.Count != DefaultEditCount || b.RateLimit.Lookups.Count != DefaultLookupCount {
 		t.Errorf("configs share default storage: %+v", b)
 	}
 	if DefaultAlgorithms()[0] != "RS256" || DefaultChannels()[0] != "phone" {

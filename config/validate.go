@@ -222,14 +222,20 @@ func (s *Sudo) validate(add func(string, ...any)) {
 }
 
 func (r *RateLimit) validate(add func(string, ...any)) {
-	if r.Edits == nil {
+	r.Edits.validate("rate_limit edits", add)
+	r.Lookups.validate("rate_limit lookups", add)
+}
+
+// validate checks a limit that is set; nil is the default's to fill.
+func (l *Limit) validate(directive string, add func(string, ...any)) {
+	if l == nil {
 		return
 	}
-	if r.Edits.Count <= 0 {
-		add("rate_limit edits: the count must be positive")
+	if l.Count <= 0 {
+		add("%s: the count must be positive", directive)
 	}
-	if r.Edits.Window <= 0 {
-		add("rate_limit edits: the window must be positive")
+	if l.Window <= 0 {
+		add("%s: the window must be positive", directive)
 	}
 }
 

@@ -128,6 +128,8 @@ func TestValidate(t *testing.T) {
 		{name: "zero edits", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: 0, Window: caddy.Duration(time.Minute)} }, errors: []string{"rate_limit edits: the count must be positive"}},
 		{name: "negative edits", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: -1, Window: caddy.Duration(time.Minute)} }, errors: []string{"rate_limit edits: the count must be positive"}},
 		{name: "zero window", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: 3} }, errors: []string{"rate_limit edits: the window must be positive"}},
+		{name: "zero lookups", edit: func(c *Config) { c.RateLimit.Lookups = &Limit{Count: 0, Window: caddy.Duration(time.Minute)} }, errors: []string{"rate_limit lookups: the count must be positive"}},
+		{name: "zero lookup window", edit: func(c *Config) { c.RateLimit.Lookups = &Limit{Count: 3} }, errors: []string{"rate_limit lookups: the window must be positive"}},
 
 		// The secure defaults (docs/configuration.md#secure-defaults).
 		{

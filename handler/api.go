@@ -70,11 +70,14 @@ type API struct {
 // endpoint is one intercepted path: the method it accepts and what serves it
 // once the common checks (docs/api.md#order-of-checks) have passed.
 type endpoint struct {
-	name      string // for logs
-	path      string
-	method    string
-	hasBody   bool
-	anonymous bool // no access token: verification/verify (docs/api.md#authorization) and revoke (docs/revocation.md#the-endpoints)
+	name    string // for logs
+	path    string
+	method  string
+	hasBody bool
+	// anonymous: no access token: verification/verify
+	// (docs/api.md#authorization), checkIfUserExist (docs/api.md) and
+	// revoke (docs/revocation.md#the-endpoints).
+	anonymous bool
 	// prefix: path is a prefix, the rest of the request's path a
 	// parameter that serve validates.
 	prefix bool
@@ -94,6 +97,12 @@ var endpoints = []*endpoint{
 	{name: "user.signout", path: apiPrefix + "user/signout", method: http.MethodPost, hasBody: true, serve: (*API).serveSignout},
 	{name: "user.revoke.all", path: apiPrefix + "user/revoke/all", method: http.MethodDelete, serve: (*API).serveRevokeAll},
 	{name: "user.authorized.devices", path: apiPrefix + "user/authorized/devices/", prefix: true, method: http.MethodDelete, serve: (*API).serveRevokeDevice},
+	// More of CloudBase's user API (docs/api.md): the OIDC profile, the
+	// username checks and the admins' user query.
+	{name: "user.profile", path: apiPrefix + "user/profile", method: http.MethodPatch, hasBody: true, serve: (*API).serveSetProfile},
+	{name: "check_username", path: apiPrefix + "checkUsername", method: http.MethodGet, serve: (*API).serveCheckUsername},
+	{name: "check_if_user_exist", path: apiPrefix + "checkIfUserExist", method: http.MethodGet, anonymous: true, serve: (*API).serveCheckIfUserExist},
+	{name: "user.query", path: apiPrefix + "user/query", method: http.MethodGet, serve: (*API).serveQueryUsers},
 }
 
 // New builds an API. cfg must have had ApplyDefaults and pass Validate.

@@ -51,6 +51,26 @@ func BenchmarkServeMe(b *testing.B) {
 	}
 }
 
+// BenchmarkServeQueryByUsername: an admin's GET user/query?username=, the
+// index lookup and the profile read in one script (one Redis round
+// trip), beside BenchmarkServeMe's one GET. The name is asked in another
+// case than it was stored in, as the index matches it.
+func BenchmarkServeQueryByUsername(b *testing.B) {
+	e := newEnv(b)
+	e.api.log = zap.NewNop()
+	e.me("bench-target")
+	e.editWith(e.adminToken(), `{"user_id":"bench-target","nickname":"Bench Target","username":"BenchTarget","gender":"MALE"}`).wantOK(b)
+	auth := "Bearer " + e.adminToken()
+	path := pathQueryUsers + "?username=benchtarget"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if code := serveBench(e, http.MethodGet, path, auth, ""); code != http.StatusOK {
+			b.Fatalf("query %d: status %d", i, code)
+		}
+	}
+}
+
 func serveBench(e *env, method, path, auth, body string) int {
 	r := httptest.NewRequest(method, path, strings.NewReader(body))
 	r.Header.Set("Authorization", auth)

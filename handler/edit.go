@@ -48,6 +48,9 @@ type editPlan struct {
 	changes           store.Changes
 	verificationToken string
 	sudoToken         string
+	// answerProfile answers the edited profile, as user/me does, instead
+	// of {} (PATCH user/profile).
+	answerProfile bool
 }
 
 func (a *API) serveEdit(w http.ResponseWriter, c *call) *apiError {
@@ -181,6 +184,9 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 	if ce := a.log.Check(zap.InfoLevel, "profile edited"); ce != nil {
 		ce.Write(zap.String("actor", caller), zap.String("target", target),
 			zap.Strings("changed", res.Changed), zap.Bool("created", res.Created))
+	}
+	if plan.answerProfile {
+		return a.writeProfile(w, c, target)
 	}
 	writeEmptyObject(w)
 	return nil

@@ -3,8 +3,11 @@ package handler
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -345,6 +348,86 @@ func FuzzUnknownName(f *testing.F) {
 		}
 		if unknown && slow.description != quoteFieldName(name)+": unknown field" {
 			t.Fatalf("scanner names %q, tokenizer %q", name, slow.description)
+		}
+	})
+}
+
+// FuzzProfileBody: PATCH user/profile's decoder and rules. Whatever the
+// body, the plan holds only values that pass their own rule again, never
+// a contact, and always answers the profile.
+func FuzzProfileBody(f *testing.F) {
+	for _, s := range []string{
+		profileBodyFull, `{}`, `{"birthdate":"2023-02-29"}`, `{"zoneinfo":"Mars/Olympus"}`, `{"locale":"en--US"}`,
+		`{"locale":"EN-us","zoneinfo":"","birthdate":null}`, `{"email":"a@b"}`, `{"phone_number":null}`, `{"name":""}`,
+	} {
+		f.Add(s)
+	}
+	now := func() time.Time { return time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC) }
+	f.Fuzz(func(t *testing.T, body string) {
+		b := &profileBody{now: now}
+		if err := decodeBody([]byte(body), b); err != nil {
+			return
+		}
+		plan, err := b.plan()
+		if err != nil {
+			if err.status != 400 {
+				t.Fatalf("rule failure %d", err.status)
+			}
+			return
+		}
+		ch := plan.changes
+		if ch.Phone != nil || ch.Email != nil || !plan.answerProfile {
+			t.Fatalf("plan %+v", plan)
+		}
+		for _, v := range []struct {
+			value *string
+			rule  func(string) (string, error)
+		}{
+			{ch.Birthdate, func(s string) (string, error) { return profile.Birthdate(s, now()) }},
+			{ch.Zoneinfo, profile.Zoneinfo}, {ch.Locale, profile.Locale},
+		} {
+			if v.value == nil || *v.value == "" {
+				continue
+			}
+			if again, err := v.rule(*v.value); err != nil || again != *v.value {
+				t.Fatalf("stored %q does not pass its rule again: %q, %v", *v.value, again, err)
+			}
+		}
+	})
+}
+
+// FuzzQueryParams: user/query's query string. An accepted one names
+// exactly one key; IDs are 1 to 100, none empty.
+func FuzzQueryParams(f *testing.F) {
+	for _, s := range []string{"username=ZhangSan", "id=a,b,c", "id=a,,b", "id=a&id=b", "email=a%40b", "phone_number=%2B8613000000000",
+		"", "x=1", "%zz", "id=" + strings.Repeat("a,", 100) + "a", "client_id=e&username=ab", "username=a;b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r := httptest.NewRequest(http.MethodGet, "/auth/v1/user/query", nil)
+		r.URL.RawQuery = raw
+		key, value, err := queryKey(&call{r: r})
+		if err != nil {
+			return
+		}
+		if !contains(queryKeys, key) || value == "" {
+			t.Fatalf("accepted key %q = %q", key, value)
+		}
+		if key != "id" {
+			_, _ = queryValue(key, value)
+			return
+		}
+		ids, err := queryIDs(value)
+		if err != nil {
+			return
+		}
+		if len(ids) < 1 || len(ids) > 100 {
+			t.Fatalf("%d IDs accepted", len(ids))
+		}
+		for _, id := range ids {
+			if id == "" || !validUserID(id) {
+				t.Fatalf("ID %q accepted", id)
+			}
 		}
 	})
 }

@@ -20,6 +20,22 @@ func (a *API) serveMe(w http.ResponseWriter, c *call) *apiError {
 	return nil
 }
 
+// writeProfile answers user's profile as user/me does, read after an edit
+// of it (PATCH user/profile).
+func (a *API) writeProfile(w http.ResponseWriter, c *call, user string) *apiError {
+	p, ok, err := a.deps.Store.Profile(c.r.Context(), user)
+	if err != nil {
+		return a.storeError(c, err)
+	}
+	if !ok {
+		// Only a deletion behind the API's back, between the edit and
+		// this read, gets here.
+		return errUserNotFound
+	}
+	writeJSON(w, http.StatusOK, appendProfile(make([]byte, 0, 512), &p))
+	return nil
+}
+
 // appendProfile renders p as CloudBase's user object; absent values are
 // omitted, times are RFC 3339.
 func appendProfile(b []byte, p *store.Profile) []byte {
@@ -32,6 +48,9 @@ func appendProfile(b []byte, p *store.Profile) []byte {
 	b = appendOptional(b, "phone_number", p.Phone)
 	b = appendOptional(b, "gender", p.Gender)
 	b = appendOptional(b, "description", p.Description)
+	b = appendOptional(b, "birthdate", p.Birthdate)
+	b = appendOptional(b, "zoneinfo", p.Zoneinfo)
+	b = appendOptional(b, "locale", p.Locale)
 	b = appendTime(b, "created_at", p.CreatedAt)
 	b = appendTime(b, "updated_at", p.UpdatedAt)
 	return append(b, '}')

@@ -25,6 +25,7 @@ type policy struct {
 	verifySet, sensitiveSet store.FieldSet
 	maxAuthAge              time.Duration
 	editLimit               store.Limit
+	lookupLimit             store.Limit // checkIfUserExist per client IP
 	codeTTL                 time.Duration
 	tokenTTL                time.Duration
 	sudoTTL                 time.Duration
@@ -41,6 +42,9 @@ func newPolicy(cfg *config.Config) (policy, error) {
 	}
 	if l := cfg.RateLimit.Edits; l != nil {
 		p.editLimit = store.Limit{Count: l.Count, Window: time.Duration(l.Window)}
+	}
+	if l := cfg.RateLimit.Lookups; l != nil {
+		p.lookupLimit = store.Limit{Count: l.Count, Window: time.Duration(l.Window)}
 	}
 	var err error
 	if p.verifySet, err = store.NewContactSet(p.verify...); err != nil {

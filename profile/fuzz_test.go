@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -253,3 +254,47 @@ func FuzzFoldKey(f *testing.F) {
 		}
 	})
 }
+
+func FuzzBirthdate(f *testing.F) {
+	for _, s := range []string{"1990-05-17", "2023-02-29", "2024-02-29", "9999-12-31", "0000-01-01", "2020-1-1", "", "\xff"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	at := func(s string) (string, error) { return Birthdate(s, now) }
+	f.Fuzz(func(t *testing.T, s string) {
+		checkString(t, "Birthdate", at, s)
+		if out, err := at(s); err == nil {
+			d, perr := time.Parse(time.DateOnly, out)
+			if perr != nil || d.Format(time.DateOnly) != out || d.After(now.Add(latestOffset)) {
+				t.Fatalf("accepted %q", out)
+			}
+		}
+	})
+}
+
+func FuzzZoneinfo(f *testing.F) {
+	for _, s := range []string{"Europe/Paris", "Mars/Olympus", "Local", "", "UTC", "../x", "/etc/localtime", "Etc/GMT+5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkString(t, "Zoneinfo", Zoneinfo, s)
+		if out, err := Zoneinfo(s); err == nil && (strings.Contains(out, profileUnsafe) || out == "Local") {
+			t.Fatalf("accepted %q", out)
+		}
+	})
+}
+
+func FuzzLocale(f *testing.F) {
+	for _, s := range []string{"en-US", "en-us", "zh-hans-cn", "iw", "en_US", "en--US", "x-foo", "", "\xff", "en-u-ca-gregory-x-a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkString(t, "Locale", Locale, s)
+		if out, err := Locale(s); err == nil && (strings.Contains(out, profileUnsafe) || len(out) > maxLocale*2) {
+			t.Fatalf("accepted %q", out)
+		}
+	})
+}
+
+// profileUnsafe is the store's separator, which no accepted value may hold.
+const profileUnsafe = "\x1f"

@@ -36,6 +36,9 @@ type Phone struct {
 //	func AvatarURL(s string) (string, error)
 //	func Gender(s string) (string, error)
 //	func Description(s string) (string, error)
+//	func Birthdate(s string, now time.Time) (string, error)  // OIDC, YYYY-MM-DD, not in the future
+//	func Zoneinfo(s string) (string, error)                 // OIDC, an IANA zone Go knows
+//	func Locale(s string) (string, error)                   // OIDC, BCP 47, canonical
 //	func FoldKey(s string) string                             // ASCII lowercase
 //	func EmailKey(display string) string                      // ASCII-lowercased local part, IDNA ASCII domain
 //	func MaskPhone(display string) string                     // "+86 130****0000", for logs

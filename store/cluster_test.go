@@ -78,6 +78,17 @@ func TestCluster(t *testing.T) {
 	if _, err := s.EnsureProfile(ctx, "u3"); err != nil {
 		t.Fatal(err)
 	}
+	// user/query's script reads a profile key it finds in the index, under
+	// the same hash tag: the cluster must serve it from the same slot.
+	if q, ok, err := s.ProfileByValue(ctx, "username", "alice"); err != nil || !ok || q.UserID != "u1" {
+		t.Fatalf("ProfileByValue = %+v, %v, %v", q, ok, err)
+	}
+	if ps, err := s.ProfilesByID(ctx, []string{"u3", "u1", "nobody"}); err != nil || len(ps) != 2 {
+		t.Fatalf("ProfilesByID = %+v, %v", ps, err)
+	}
+	if held, err := s.Exists(ctx, "192.0.2.1", "username", "ALICE", Limit{Count: 5, Window: time.Minute}); err != nil || !held {
+		t.Fatalf("Exists = %v, %v", held, err)
+	}
 	problems, err := s.Audit(ctx)
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("Audit = %v, %v", problems, err)

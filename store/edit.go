@@ -226,6 +226,7 @@ func editResult(r reply) (EditResult, error) {
 func (c *Changes) inOrder() [len(profileFields)]*string {
 	return [len(profileFields)]*string{
 		c.Nickname, c.Username, c.Phone, c.Email, c.AvatarURL, c.Gender, c.Description,
+		c.Birthdate, c.Zoneinfo, c.Locale,
 	}
 }
 

@@ -503,10 +503,13 @@ func TestEditKeepsUnknownFields(t *testing.T) {
 	f.set(t, "u1", Changes{Nickname: ptr("Old"), Description: ptr("about")})
 	key := f.keys.profile("u1")
 	stored, _ := f.raw.Get(ctxT(t), key).Result()
-	f.raw.Set(ctxT(t), key, stored+profileSeparator+"future"+profileSeparator, 0)
+	// The stored values end at description; the empty values up to the end
+	// of profileLayout come first, then the newer version's.
+	pad := strings.Repeat(profileSeparator, len(profileLayout)-slices.Index(profileLayout[:], fieldDescription)-1)
+	f.raw.Set(ctxT(t), key, stored+pad+profileSeparator+"future"+profileSeparator, 0)
 	f.set(t, "u1", Changes{Nickname: ptr("New")})
 	got, _ := f.raw.Get(ctxT(t), key).Result()
-	if !strings.HasSuffix(got, "about"+profileSeparator+"future"+profileSeparator) {
+	if !strings.HasSuffix(got, "about"+pad+profileSeparator+"future"+profileSeparator) {
 		t.Fatalf("stored %q", got)
 	}
 	if p := f.profile(t, "u1"); p.Nickname != "New" || p.Description != "about" {
@@ -742,7 +745,8 @@ func TestProfileRejectsEmptyUserID(t *testing.T) {
 // field added or moved in profileFields must move in it too.
 func TestChangesInOrderFollowsProfileFields(t *testing.T) {
 	c := Changes{Nickname: ptr("nickname"), Username: ptr("username"), Phone: ptr("phone"), Email: ptr("email"),
-		AvatarURL: ptr("avatar_url"), Gender: ptr("gender"), Description: ptr("description")}
+		AvatarURL: ptr("avatar_url"), Gender: ptr("gender"), Description: ptr("description"),
+		Birthdate: ptr("birthdate"), Zoneinfo: ptr("zoneinfo"), Locale: ptr("locale")}
 	values := c.inOrder()
 	for i, f := range profileFields {
 		if values[i] == nil || *values[i] != f.name {
@@ -790,4 +794,37 @@ func TestEditScriptRefusesMalformedFields(t *testing.T) {
 			t.Errorf("an index entry for %s was written", name)
 		}
 	}
+}
+
+// TestEditOIDCFields: birthdate, zoneinfo and locale are written by the
+// same script as the other fields, read back, and removed by "". With them
+// empty, a profile is stored exactly as before they existed: trailing
+// empty values are left out, so the memory per user does not move.
+func TestEditOIDCFields(t *testing.T) {
+	f := newFixture(t)
+	res := f.set(t, "u1", Changes{Nickname: ptr("Zhang San"), Birthdate: ptr("1990-05-17"),
+		Zoneinfo: ptr("Asia/Shanghai"), Locale: ptr("zh-Hans-CN")})
+	if want := []string{"nickname", "birthdate", "zoneinfo", "locale"}; !reflect.DeepEqual(res.Changed, want) {
+		t.Errorf("Changed = %v, want %v", res.Changed, want)
+	}
+	p := f.profile(t, "u1")
+	if p.Birthdate != "1990-05-17" || p.Zoneinfo != "Asia/Shanghai" || p.Locale != "zh-Hans-CN" || p.Nickname != "Zhang San" {
+		t.Fatalf("profile = %+v", p)
+	}
+	res = f.set(t, "u1", Changes{Zoneinfo: ptr("Europe/Paris")})
+	if !reflect.DeepEqual(res.Changed, []string{"zoneinfo"}) {
+		t.Errorf("Changed = %v", res.Changed)
+	}
+	if p := f.profile(t, "u1"); p.Zoneinfo != "Europe/Paris" || p.Birthdate != "1990-05-17" || p.Locale != "zh-Hans-CN" {
+		t.Fatalf("a partial edit touched other fields: %+v", p)
+	}
+	f.set(t, "u1", Changes{Birthdate: ptr(""), Zoneinfo: ptr(""), Locale: ptr("")})
+	stored, err := f.raw.Get(ctxT(t), f.keys.profile("u1")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if parts := strings.Split(stored, profileSeparator); len(parts) != slices.Index(profileLayout[:], fieldNickname)+1 {
+		t.Fatalf("stored %q: the removed OIDC values left separators behind", stored)
+	}
+	f.audit(t)
 }

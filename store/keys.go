@@ -29,6 +29,7 @@ import (
 //	sm:<user>         string codes a caller asked for in the current minute, whatever the target (PX = 60 s)
 //	sd:<user>         string codes a caller asked for in the current day (PX = 24 h)
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
+//	lk:<ip>           string lookups (checkIfUserExist) from one client IP in the current window; <ip> as vf:'s
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
 //	rt:<sha256>       string a revoked access token, by the SHA-256 of the token → "1" (PX = until its exp + leeway)
@@ -95,6 +96,7 @@ const indexBuckets = 1 << 14
 var profileLayout = [...]string{
 	fieldCreated, fieldUpdated,
 	fieldNickname, fieldUsername, fieldPhone, fieldEmail, fieldAvatarURL, fieldGender, fieldDescription,
+	fieldBirthdate, fieldZoneinfo, fieldLocale,
 }
 
 // profileSeparator joins a profile's values. It is a control character no
@@ -112,6 +114,9 @@ const (
 	fieldAvatarURL   = "a"
 	fieldGender      = "g"
 	fieldDescription = "d"
+	fieldBirthdate   = "b" // OIDC birthdate, YYYY-MM-DD
+	fieldZoneinfo    = "z" // OIDC zoneinfo, an IANA time zone name
+	fieldLocale      = "l" // OIDC locale, a canonical BCP 47 tag
 )
 
 // profileFields pairs each editable field's API name with its code, in the
@@ -124,6 +129,9 @@ var profileFields = [...]struct{ name, code string }{
 	{"avatar_url", fieldAvatarURL},
 	{"gender", fieldGender},
 	{"description", fieldDescription},
+	{"birthdate", fieldBirthdate},
+	{"zoneinfo", fieldZoneinfo},
+	{"locale", fieldLocale},
 }
 
 // fieldCode maps an API field name to its code.
@@ -162,6 +170,7 @@ func newKeys(prefix, env string) keys {
 func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
 func (k keys) profilePattern() string            { return k.base + "p:*" }
 func (k keys) profileUser(key string) string     { return strings.TrimPrefix(key, k.base+"p:") }
+func (k keys) profilePrefix() string             { return k.base + "p:" }
 func (k keys) editRate(userID string) string     { return k.base + "rl:" + userID }
 func (k keys) verification(id string) string     { return k.base + "v:" + id }
 func (k keys) verificationToken(t string) string { return k.base + "vt:" + digest(t) }
@@ -203,6 +212,10 @@ func (k keys) callerDailySends(userID string) string  { return k.base + "sd:" + 
 
 func (k keys) wrongCodes(clientIP string) string {
 	return k.base + "vf:" + contactDigest("ip", clientIP)
+}
+
+func (k keys) lookups(clientIP string) string {
+	return k.base + "lk:" + contactDigest("ip", clientIP)
 }
 
 // indexKinds maps the unique fields to their index's key kind.

@@ -90,6 +90,9 @@ func decodeProfile(userID, stored string) (Profile, error) {
 		AvatarURL:   v.of(fieldAvatarURL),
 		Gender:      v.of(fieldGender),
 		Description: v.of(fieldDescription),
+		Birthdate:   v.of(fieldBirthdate),
+		Zoneinfo:    v.of(fieldZoneinfo),
+		Locale:      v.of(fieldLocale),
 	}
 	var err error
 	if p.CreatedAt, err = decodeMillis(v.of(fieldCreated), "created_at"); err != nil {

@@ -33,6 +33,8 @@ var (
 	scriptIssueSudo          = loadScript("issue_sudo")
 	scriptRevoke             = loadScript("revoke")
 	scriptRevocationsSince   = loadScript("revocations_since")
+	scriptLookup             = loadScript("lookup")
+	scriptQuery              = loadScript("query")
 )
 
 func loadScript(name string) *script {

@@ -54,6 +54,9 @@ type Profile struct {
 	AvatarURL   string
 	Gender      string
 	Description string
+	Birthdate   string // OIDC birthdate, YYYY-MM-DD
+	Zoneinfo    string // OIDC zoneinfo, an IANA time zone name
+	Locale      string // OIDC locale, a canonical BCP 47 tag
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -69,6 +72,9 @@ type Changes struct {
 	AvatarURL   *string
 	Gender      *string
 	Description *string
+	Birthdate   *string
+	Zoneinfo    *string
+	Locale      *string
 }
 
 // Limit is a fixed-window rate limit.
@@ -131,7 +137,8 @@ func NewContactSet(names ...string) (FieldSet, error) {
 // EditResult says what an applied edit changed.
 type EditResult struct {
 	// Changed lists the profile fields whose stored value changed
-	// (nickname, username, phone, email, avatar_url, gender, description).
+	// (nickname, username, phone, email, avatar_url, gender, description,
+	// birthdate, zoneinfo, locale).
 	Changed []string
 	// Created reports that the profile was created by this edit.
 	Created bool

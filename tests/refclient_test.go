@@ -102,3 +102,14 @@ func TestReferenceClientContactFlow(t *testing.T) {
 		"phone_number": "+86 13900139000", "email": "sdk.user@example.com",
 	})
 }
+
+// TestReferenceClientUserAPI: the SDK's setUserProfile then getUserInfo,
+// checkIfUserExist (true and false, without a token), and
+// queryUserProfile by each key with an admin token, refused without.
+func TestReferenceClientUserAPI(t *testing.T) {
+	f := newFixture(t, offPolicies)
+	runRefClient(t, f, "userapi", 13, "AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}))
+	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{
+		"birthdate": "1990-05-17", "zoneinfo": "Asia/Shanghai", "locale": "zh-Hans-CN", "email": "Li.Lei@Bücher.example",
+	})
+}

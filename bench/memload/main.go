@@ -3,8 +3,8 @@
 //
 //	memload redis -addr 127.0.0.1:6379 -n 1000000
 //
-// loads n full profiles (all seven editable fields, plus the timestamps the
-// store adds) and their unique-index entries, each naming its owner,
+// loads n full profiles (all seven basic/edit fields, plus the timestamps
+// the store adds; with -oidc also birthdate, zoneinfo and locale) and their unique-index entries, each naming its owner,
 // through the module's own store code (store.New, store.Edit with
 // CreateIfMissing, as a first edit would), checks that the index names the
 // owner of a few of them (store.Owner), then prints Redis's used_memory
@@ -162,6 +162,33 @@ func userProfile(set string, i int) (string, store.Changes, error) {
 	}, nil
 }
 
+// zones and locales are what -oidc draws zoneinfo and locale from: common
+// values of typical lengths (13 and 5 bytes on average).
+var (
+	zones   = []string{"Asia/Shanghai", "Europe/Paris", "America/New_York", "Asia/Tokyo"}
+	locales = []string{"zh-CN", "en-US", "fr-FR", "ja-JP"}
+)
+
+// addOIDC sets user i's birthdate, zoneinfo and locale (PATCH
+// user/profile's fields), normalised by the profile package: 33 more bytes
+// of values, plus their three separators.
+func addOIDC(ch *store.Changes, i int) error {
+	birthdate, err := profile.Birthdate(time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i%20000).Format(time.DateOnly), time.Now())
+	if err != nil {
+		return err
+	}
+	zone, err := profile.Zoneinfo(zones[i%len(zones)])
+	if err != nil {
+		return err
+	}
+	locale, err := profile.Locale(locales[i%len(locales)])
+	if err != nil {
+		return err
+	}
+	ch.Birthdate, ch.Zoneinfo, ch.Locale = &birthdate, &zone, &locale
+	return nil
+}
+
 type redisMemory struct {
 	UsedMemory        int64 `json:"used_memory"`
 	UsedMemoryDataset int64 `json:"used_memory_dataset"`
@@ -201,6 +228,7 @@ func loadRedis(args []string) error {
 	start := fs.Int("start", 0, "index of the first user (load more users on top of an earlier run)")
 	values := fs.String("values", "typical", "profile shapes: typical or short")
 	workers := fs.Int("concurrency", 64, "concurrent edits (the store pipelines them over its connection pool)")
+	oidc := fs.Bool("oidc", false, "also set birthdate, zoneinfo and locale (PATCH user/profile's fields); without it they are empty, as for a user who never set them")
 	fs.Parse(args)
 	if *n <= 0 || *start < 0 || *start+*n > 1e7 {
 		return errors.New("need -n > 0 and start+n at most 10,000,000 (the generated values have 7 digits)")
@@ -243,6 +271,9 @@ func loadRedis(args []string) error {
 			defer wg.Done()
 			for i := range next {
 				user, ch, err := userProfile(*values, i)
+				if err == nil && *oidc {
+					err = addOIDC(&ch, i)
+				}
 				if err == nil {
 					var res store.EditResult
 					res, err = st.Edit(ctx, store.Edit{Actor: user, Target: user, CreateIfMissing: true, Changes: ch})
@@ -283,6 +314,7 @@ func loadRedis(args []string) error {
 	return printJSON(map[string]any{
 		"users":                       *n,
 		"values":                      *values,
+		"oidc_fields_set":             *oidc,
 		"seconds":                     elapsed.Seconds(),
 		"edits_per_second":            users / elapsed.Seconds(),
 		"before":                      before,

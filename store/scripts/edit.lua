@@ -23,7 +23,7 @@
 -- ARGV[8] the contacts whose change needs a verification token ("pe")
 -- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
 -- ARGV[10 ..] each field changed, once, in one of two forms:
---         a field without an index (n a g d): its code and the new value
+--         a field without an index (n a g d b z l): its code and the new value
 --         ("" removes), 2 arguments;
 --         a unique field (u p e): its code, the new display value ("" removes),
 --         its uniqueness key ("" for ""), the current display value the
@@ -43,7 +43,7 @@
 --   {'conflict', field code}       the value belongs to another user
 
 -- EDITABLE are the codes an edit may change; UNIQUE the indexed ones.
-local EDITABLE = { n = true, u = true, p = true, e = true, a = true, g = true, d = true }
+local EDITABLE = { n = true, u = true, p = true, e = true, a = true, g = true, d = true, b = true, z = true, l = true }
 local UNIQUE = { u = true, p = true, e = true }
 
 local profile = KEYS[1]

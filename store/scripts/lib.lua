@@ -35,7 +35,7 @@ local OTHER_CONTACT = { p = 'e', e = 'p' }
 -- A profile is one string: the values of LAYOUT joined by SEP, trailing
 -- empty values left out (keys.go's profileLayout).
 local SEP = '\31'
-local LAYOUT = { 'c', 'm', 'n', 'u', 'p', 'e', 'a', 'g', 'd' }
+local LAYOUT = { 'c', 'm', 'n', 'u', 'p', 'e', 'a', 'g', 'd', 'b', 'z', 'l' }
 
 -- decode_profile reads a profile string into a table of field → value
 -- ('' for absent). Values past LAYOUT, from a newer layout, are kept in

@@ -10,7 +10,9 @@
 //   AUTHEDGE_TOKEN          an access token for AUTHEDGE_SUB
 //   AUTHEDGE_SUB            that token's sub
 //   AUTHEDGE_OTHER_TOKEN    optional: a second user's token (conflict check)
-//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke
+//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke, userapi
+// The userapi flow (setUserProfile, queryUserProfile, checkIfUserExist) also
+// needs AUTHEDGE_ADMIN_TOKEN, and runs against a fresh store.
 // The contact flow (verification codes, sudo, editContact) also needs:
 //   AUTHEDGE_ADMIN_TOKEN    a token with the admin scope (seeds a bound phone)
 //   AUTHEDGE_WEBHOOK_PORT   this script listens there for the codes authedge
@@ -354,6 +356,81 @@ async function revokeFlow() {
   })
 }
 
+async function userapiFlow() {
+  const { auth } = newClient({ url: URL_, env: ENV, token: TOKEN })
+  const admin = newClient({ url: URL_, env: ENV, token: env('AUTHEDGE_ADMIN_TOKEN') }).auth
+  const anonymous = newClient({ url: URL_, env: ENV }).auth
+  const username = 'SDK_Profile_1'
+
+  await step('setUserProfile answers the whole profile', async () => {
+    const res = await auth.setUserProfile({
+      name: 'Li Lei', username, gender: 'FEMALE', birthdate: '1990-05-17', zoneinfo: 'Asia/Shanghai', locale: 'zh-hans-cn',
+      picture: 'https://example.com/li.png', description: 'set through setUserProfile',
+    })
+    eq(
+      [res.sub, res.name, res.username, res.gender, res.birthdate, res.zoneinfo, res.locale, res.picture, res.description],
+      [SUB, 'Li Lei', username, 'FEMALE', '1990-05-17', 'Asia/Shanghai', 'zh-Hans-CN', 'https://example.com/li.png', 'set through setUserProfile'],
+      'profile (locale stored canonical)',
+    )
+    return res
+  })
+
+  await step('getUserInfo shows birthdate, zoneinfo and locale', async () => {
+    const me = await auth.getUserInfo()
+    eq([me.birthdate, me.zoneinfo, me.locale, me.name], ['1990-05-17', 'Asia/Shanghai', 'zh-Hans-CN', 'Li Lei'], 'profile')
+    return me
+  })
+
+  await step('setUserProfile with an impossible date: invalid_argument', () =>
+    rejects(auth.setUserProfile({ birthdate: '2023-02-29' }), { error: 'invalid_argument', status: 400, path: '/v1/user/profile' }))
+
+  await step('setUserProfile with Mars/Olympus: invalid_argument', () =>
+    rejects(auth.setUserProfile({ zoneinfo: 'Mars/Olympus' }), { error: 'invalid_argument', status: 400, path: '/v1/user/profile' }))
+
+  await step('checkIfUserExist (no token) finds the username in another case', async () => {
+    const res = await anonymous.checkIfUserExist({ username: username.toLowerCase() })
+    eq(res, { exist: true }, 'response')
+    return res
+  })
+
+  await step('checkIfUserExist of a free username', async () => {
+    const res = await anonymous.checkIfUserExist({ username: 'nobody_has_this' })
+    eq(res, { exist: false }, 'response')
+    return res
+  })
+
+  await step('admin binds a phone and an email (admins skip verification and sudo)', async () => {
+    eq(await admin.updateUserBasicInfo({ user_id: SUB, phone: '+86 13800138000', email: 'Li.Lei@Bücher.example' }), {}, 'response')
+  })
+
+  const want = {
+    sub: SUB, name: 'Li Lei', picture: 'https://example.com/li.png', gender: 'FEMALE',
+    email: 'Li.Lei@Bücher.example', phone_number: '+86 13800138000', username,
+  }
+  const queries = [
+    ['username, in another case', { username: username.toUpperCase() }],
+    ['email, its domain in IDNA form', { email: 'li.lei@xn--bcher-kva.example' }],
+    ['phone_number, without the space', { phone_number: '+8613800138000' }],
+    ['id, a list with an unknown one', { id: ['nobody', SUB] }],
+  ]
+  for (const [what, params] of queries) {
+    await step(`queryUserProfile by ${what}`, async () => {
+      const res = await admin.queryUserProfile(params)
+      eq(res, { total: 1, data: [want] }, 'response')
+      return res
+    })
+  }
+
+  await step('queryUserProfile with no match: total 0', async () => {
+    const res = await admin.queryUserProfile({ username: 'nobody_has_this' })
+    eq(res, { total: 0, data: [] }, 'response')
+    return res
+  })
+
+  await step('queryUserProfile without the admin scope: permission_denied', () =>
+    rejects(auth.queryUserProfile({ username }), { error: 'permission_denied', status: 403, path: '/v1/user/query' }))
+}
+
 // ---- main --------------------------------------------------------------------
 
 const watchdog = setTimeout(() => {
@@ -366,6 +443,7 @@ for (const flow of FLOWS) {
   if (flow === 'core') await coreFlow()
   else if (flow === 'contact') await contactFlow()
   else if (flow === 'revoke') await revokeFlow()
+  else if (flow === 'userapi') await userapiFlow()
   else {
     console.error(`run.mjs: unknown flow ${flow}`)
     process.exit(2)

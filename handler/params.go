@@ -1,0 +1,36 @@
+package handler
+
+import (
+	"net/url"
+	"sort"
+)
+
+// queryParams is step 4's syntax half for the endpoints that take their
+// arguments in the query string (GET): it parses it strictly and refuses
+// a name given twice or one the endpoint does not take, as bodies refuse
+// unknown fields. client_id, which step 2 read, is always allowed.
+func queryParams(c *call, allowed ...string) (map[string]string, *apiError) {
+	values, err := url.ParseQuery(c.r.URL.RawQuery)
+	if err != nil {
+		return nil, invalidArgument("the query string is malformed")
+	}
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the first bad name is the same on every call
+	out := make(map[string]string, len(values))
+	for _, name := range names {
+		if name == "client_id" {
+			continue
+		}
+		if !contains(allowed, name) {
+			return nil, invalidArgument(quoteFieldName(name) + ": unknown query parameter")
+		}
+		if len(values[name]) > 1 {
+			return nil, invalidArgument(name + ": given more than once")
+		}
+		out[name] = values[name][0]
+	}
+	return out, nil
+}

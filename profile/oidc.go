@@ -1,0 +1,75 @@
+package profile
+
+import (
+	"strings"
+	"time"
+	// The time zone database compiled in, so that zoneinfo validates the
+	// same on a host without /usr/share/zoneinfo (a scratch container).
+	_ "time/tzdata"
+
+	"golang.org/x/text/language"
+)
+
+// maxZoneinfo and maxLocale bound the OIDC fields before a library parses
+// them: the longest IANA zone name is about 30 bytes, and a locale with a
+// few extensions fits well within 64.
+const (
+	maxZoneinfo = 64
+	maxLocale   = 64
+)
+
+// latestOffset is how far ahead of UTC the earliest calendar on Earth runs
+// (UTC+14, Line Islands): a birthdate is in the future only once it is
+// after today everywhere.
+const latestOffset = 14 * time.Hour
+
+// Birthdate validates an OIDC birthdate: YYYY-MM-DD (exactly that form,
+// as time.DateOnly parses it), a real date of the Gregorian calendar
+// (2023-02-29 is refused), not after today wherever today is furthest
+// along. now is the clock. It returns the date as given, which is
+// already its only spelling.
+func Birthdate(s string, now time.Time) (string, error) {
+	const field = "birthdate"
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return "", &FieldError{field, "must be a real date written YYYY-MM-DD"}
+	}
+	today := now.UTC().Add(latestOffset)
+	if d.After(today) {
+		return "", &FieldError{field, "must not be in the future"}
+	}
+	return s, nil
+}
+
+// Zoneinfo validates an OIDC zoneinfo: a time zone name that Go's time
+// zone database knows, such as "Europe/Paris" (time.LoadLocation, with
+// the database compiled in). "Local" and "" are LoadLocation's own names
+// for the server's zone and UTC, not IANA names, and are refused.
+func Zoneinfo(s string) (string, error) {
+	const field = "zoneinfo"
+	if s == "" || s == "Local" || len(s) > maxZoneinfo {
+		return "", &FieldError{field, "must be an IANA time zone name such as Europe/Paris"}
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return "", &FieldError{field, "must be an IANA time zone name such as Europe/Paris"}
+	}
+	return loc.String(), nil
+}
+
+// Locale validates an OIDC locale: a well-formed BCP 47 language tag
+// whose subtags the registry knows (golang.org/x/text/language), returned
+// in its canonical form ("en-us" → "en-US", "iw" → "he"). An underscore
+// ("en_US", a POSIX locale) is not BCP 47 and is refused, though the
+// library would read it.
+func Locale(s string) (string, error) {
+	const field = "locale"
+	if s == "" || len(s) > maxLocale || strings.Contains(s, "_") {
+		return "", &FieldError{field, "must be a BCP 47 language tag such as en-US"}
+	}
+	tag, err := language.Parse(s)
+	if err != nil {
+		return "", &FieldError{field, "must be a BCP 47 language tag such as en-US"}
+	}
+	return tag.String(), nil
+}

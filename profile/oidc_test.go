@@ -1,0 +1,73 @@
+package profile
+
+import (
+	"testing"
+	"time"
+)
+
+// fixedNow is noon UTC: 02:00 the next day in UTC+14.
+var fixedNow = time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+
+func TestBirthdate(t *testing.T) {
+	at := func(s string) (string, error) { return Birthdate(s, fixedNow) }
+	runStringCases(t, "birthdate", at, []stringCase{
+		{"plain", "1990-05-17", "1990-05-17"},
+		{"leap day of a leap year", "2024-02-29", "2024-02-29"},
+		{"leap day of 2000", "2000-02-29", "2000-02-29"},
+		{"today", "2026-12-03", "2026-12-03"},
+		{"tomorrow is today in UTC+14", "2026-12-04", "2026-12-04"},
+		{"impossible leap day", "2023-02-29", ""},
+		{"leap day of 1900", "1900-02-29", ""},
+		{"April 31", "2020-04-31", ""},
+		{"month 13", "2020-13-01", ""},
+		{"day 0", "2020-01-00", ""},
+		{"future", "2026-12-05", ""},
+		{"far future", "9999-12-31", ""},
+		{"no padding", "2020-1-1", ""},
+		{"slashes", "2020/01/01", ""},
+		{"time attached", "2020-01-01T00:00:00Z", ""},
+		{"five-digit year", "12020-01-01", ""},
+		{"signed year", "+2020-01-01", ""},
+		{"space", " 2020-01-01", ""},
+		{"empty", "", ""},
+	})
+}
+
+func TestZoneinfo(t *testing.T) {
+	runStringCases(t, "zoneinfo", Zoneinfo, []stringCase{
+		{"Paris", "Europe/Paris", "Europe/Paris"},
+		{"Shanghai", "Asia/Shanghai", "Asia/Shanghai"},
+		{"three levels", "America/Argentina/Buenos_Aires", "America/Argentina/Buenos_Aires"},
+		{"UTC", "UTC", "UTC"},
+		{"Etc offset", "Etc/GMT+5", "Etc/GMT+5"},
+		{"Mars", "Mars/Olympus", ""},
+		{"wrong case", "europe/paris", ""},
+		{"Local", "Local", ""},
+		{"empty", "", ""},
+		{"path escape", "../../etc/passwd", ""},
+		{"absolute path", "/etc/localtime", ""},
+		{"NUL", "Europe/Paris\x00", ""},
+		{"separator", "Europe/Paris\x1f", ""},
+		{"too long", "Europe/" + string(make([]byte, 80)), ""},
+	})
+}
+
+func TestLocale(t *testing.T) {
+	runStringCases(t, "locale", Locale, []stringCase{
+		{"canonical", "en-US", "en-US"},
+		{"case folded", "en-us", "en-US"},
+		{"script", "zh-hans-cn", "zh-Hans-CN"},
+		{"deprecated language", "iw", "he"},
+		{"language only", "fr", "fr"},
+		{"extension", "en-u-ca-gregory", "en-u-ca-gregory"},
+		{"private use", "x-foo", "x-foo"},
+		{"POSIX underscore", "en_US", ""},
+		{"empty subtag", "en--US", ""},
+		{"unknown language", "xx-ZZ", ""},
+		{"too long subtag", "english", ""},
+		{"space", "en US", ""},
+		{"trailing hyphen", "en-", ""},
+		{"empty", "", ""},
+		{"separator", "en\x1f", ""},
+	})
+}
