@@ -1,0 +1,72 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisHook returns the go-redis hook that times every command and counts
+// the failed ones, to add to a client with AddHook (store.Options.Hooks).
+// Nil for a nil Set.
+//
+// Commands sent together in one pipeline are each timed with the
+// pipeline's round trip, which is what each of their callers waited.
+// XREAD and XREADGROUP are not timed, only their errors counted: they may
+// block waiting for new events by design. A missing key (redis.Nil) is not
+// an error.
+func (s *Set) RedisHook() redis.Hook {
+	if s == nil {
+		return nil
+	}
+	return s.redisHook
+}
+
+type redisHook struct{ s *Set }
+
+func (h *redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		h.observe(cmd, time.Since(start))
+		return err
+	}
+}
+
+func (h *redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		d := time.Since(start)
+		for _, cmd := range cmds {
+			h.observe(cmd, d)
+		}
+		return err
+	}
+}
+
+func (h *redisHook) observe(cmd redis.Cmder, d time.Duration) {
+	name := cmd.Name()
+	c := &h.s.redisCmd[redisCommandOf(name)]
+	if !blocking(name) {
+		c.duration.Observe(d.Seconds())
+	}
+	if failed(cmd.Err()) {
+		c.errors.Inc()
+	}
+}
+
+// blocking reports whether a command named name may wait for data by
+// design, so that its time says nothing of Redis's health.
+func blocking(name string) bool { return name == "xread" || name == "xreadgroup" }
+
+// failed reports whether err is a failure: a missing key is an answer.
+func failed(err error) bool {
+	return err != nil && !errors.Is(err, redis.Nil)
+}
+
+var _ redis.Hook = (*redisHook)(nil)
