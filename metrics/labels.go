@@ -205,7 +205,10 @@ type redisCommand uint8
 var redisCommandNames = [...]string{
 	"evalsha", "eval", "get", "hget", "hgetall", "ping", "scan",
 	"xadd", "xread", "xreadgroup", "xautoclaim", "xack", "xpending", "xrange", "xdel", "xgroup",
-	"publish", "other",
+	"publish",
+	// Sent by go-redis on each new connection.
+	"hello",
+	"other",
 }
 
 const (

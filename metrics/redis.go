@@ -32,7 +32,8 @@ func (h *redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		start := time.Now()
 		err := next(ctx, cmd)
-		h.observe(cmd, time.Since(start))
+		// go-redis sets cmd's error only once the hooks return.
+		h.observe(cmd.Name(), time.Since(start), err)
 		return err
 	}
 }
@@ -43,19 +44,18 @@ func (h *redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 		err := next(ctx, cmds)
 		d := time.Since(start)
 		for _, cmd := range cmds {
-			h.observe(cmd, d)
+			h.observe(cmd.Name(), d, cmd.Err())
 		}
 		return err
 	}
 }
 
-func (h *redisHook) observe(cmd redis.Cmder, d time.Duration) {
-	name := cmd.Name()
+func (h *redisHook) observe(name string, d time.Duration, err error) {
 	c := &h.s.redisCmd[redisCommandOf(name)]
 	if !blocking(name) {
 		c.duration.Observe(d.Seconds())
 	}
-	if failed(cmd.Err()) {
+	if failed(err) {
 		c.errors.Inc()
 	}
 }
