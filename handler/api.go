@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/notify"
 	"github.com/authedge/caddy-authedge/store"
 	"github.com/authedge/caddy-authedge/token"
@@ -43,6 +44,9 @@ type Deps struct {
 	// (caddymodule gives Caddy's client IP, which honours
 	// trusted_proxies). nil: the host of RemoteAddr.
 	ClientIP func(*http.Request) string
+	// Metrics receives the requests, token checks, code sends and refused
+	// edits (docs/metrics.md); nil: none.
+	Metrics *metrics.Set
 }
 
 // API serves the six authedge endpoints.
@@ -58,6 +62,7 @@ type API struct {
 	clientIDs map[string]struct{}
 	routes    map[string]*endpoint
 	policy    policy
+	obs       apiMetrics
 }
 
 // endpoint is one intercepted path: the method it accepts and what serves it
@@ -114,6 +119,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 	for _, ep := range endpoints {
 		a.routes[ep.path] = ep
 	}
+	a.obs = newAPIMetrics(deps.Metrics)
 	return a, nil
 }
 
@@ -145,10 +151,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			a.log.Error("panic while serving", zap.String("endpoint", ep.name), panicField(v), zap.Stack("stack"))
-			writeError(w, internalError())
+			e := internalError()
+			a.obs.answered(ep, e)
+			writeError(w, e)
 		}
 	}()
-	if err := a.serve(w, ep, c); err != nil {
+	err := a.serve(w, ep, c)
+	a.obs.answered(ep, err)
+	if err != nil {
 		a.logRejection(ep, c, err)
 		writeError(w, err)
 	}
