@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,8 +16,8 @@ import (
 // Commands sent together in one pipeline are each timed with the
 // pipeline's round trip, which is what each of their callers waited.
 // XREAD and XREADGROUP are not timed, only their errors counted: they may
-// block waiting for new events by design. A missing key (redis.Nil) is not
-// an error.
+// block waiting for new events by design. A missing key (redis.Nil) and a
+// NOSCRIPT reply are not errors (see failed).
 func (s *Set) RedisHook() redis.Hook {
 	if s == nil {
 		return nil
@@ -64,9 +65,15 @@ func (h *redisHook) observe(name string, d time.Duration, err error) {
 // design, so that its time says nothing of Redis's health.
 func blocking(name string) bool { return name == "xread" || name == "xreadgroup" }
 
-// failed reports whether err is a failure: a missing key is an answer.
+// failed reports whether err is a failure. A missing key is an answer,
+// and NOSCRIPT is Redis asking for a script it has not cached yet (after a
+// start or a restart), which the store then sends: neither is a failure.
 func failed(err error) bool {
-	return err != nil && !errors.Is(err, redis.Nil)
+	if err == nil || errors.Is(err, redis.Nil) {
+		return false
+	}
+	var reply redis.Error
+	return !errors.As(err, &reply) || !strings.HasPrefix(reply.Error(), "NOSCRIPT")
 }
 
 var _ redis.Hook = (*redisHook)(nil)

@@ -43,6 +43,10 @@ func TestRedisHook(t *testing.T) {
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// NOSCRIPT: the store's cue to send the script, not a failure.
+	if err := client.EvalSha(ctx, "0000000000000000000000000000000000000000", nil).Err(); err == nil {
+		t.Fatal("EVALSHA of an unknown script succeeded")
+	}
 	if err := client.Do(ctx, "xread", "count", "1", "streams", "s", "0").Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("XREAD of a missing stream: %v", err)
 	}
@@ -55,6 +59,8 @@ func TestRedisHook(t *testing.T) {
 		{"authedge_redis_command_errors_total", "get", 0},
 		{"authedge_redis_command_duration_seconds", "hget", 1},
 		{"authedge_redis_command_errors_total", "hget", 1},
+		{"authedge_redis_command_duration_seconds", "evalsha", 1},
+		{"authedge_redis_command_errors_total", "evalsha", 0},
 		// SET and FLUSHDB are not in the fixed set.
 		{"authedge_redis_command_duration_seconds", "other", 2},
 		// XREAD may block by design: counted for errors, never timed.
