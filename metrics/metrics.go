@@ -20,7 +20,6 @@ package metrics
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -254,23 +253,4 @@ func (s *Set) EditRefused(r Refusal) {
 		return
 	}
 	s.refused[r].Inc()
-}
-
-// EventDelivery counts one step of a change event's delivery (see
-// EventOutcome). For the events worker.
-func (s *Set) EventDelivery(o EventOutcome) {
-	if s == nil || o >= numEventOutcomes {
-		return
-	}
-	s.delivered[o].Inc()
-}
-
-// EventLag reports the age of the oldest change event not yet delivered
-// (zero when none is pending). For the events worker, which calls it
-// whenever it learns the age anew; the gauge shows the last report.
-func (s *Set) EventLag(age time.Duration) {
-	if s == nil {
-		return
-	}
-	s.eventLag.Set(max(age, 0).Seconds())
 }
