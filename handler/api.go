@@ -113,13 +113,13 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 	if a.deps.ClientIP == nil {
 		a.deps.ClientIP = remoteHost
 	}
+	a.obs = newAPIMetrics(deps.Metrics)
 	for _, id := range cfg.ClientIDs {
 		a.clientIDs[id] = struct{}{}
 	}
 	for _, ep := range endpoints {
 		a.routes[ep.path] = ep
 	}
-	a.obs = newAPIMetrics(deps.Metrics)
 	return a, nil
 }
 
