@@ -16,8 +16,8 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// Timeouts of the outside services authedge calls, which SPEC 2 leaves
-// unconfigurable.
+// Timeouts of the outside services authedge calls, which
+// docs/configuration.md#what-is-fixed leaves unconfigurable.
 const (
 	// webhookTimeout bounds one code delivery, retries included: the
 	// client waiting for its verification_id waits this long at most.
@@ -202,6 +202,12 @@ func (h *Handler) Validate() error {
 // copes with a handler built only in part.
 func (h *Handler) Cleanup() error {
 	var errs []error
+	// The API's revocation log reader reads the store: it stops first.
+	if h.api != nil {
+		if err := h.api.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stopping the revocation reader: %w", err))
+		}
+	}
 	if h.store != nil {
 		if err := h.store.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing redis: %w", err))

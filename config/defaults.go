@@ -9,7 +9,8 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// The defaults of SPEC 2. ApplyDefaults fills them into the unset fields.
+// The defaults of docs/configuration.md#options. ApplyDefaults fills them
+// into the unset fields.
 const (
 	DefaultLeeway      = token.DefaultLeeway
 	DefaultAdminScope  = token.DefaultAdminScope
@@ -42,9 +43,10 @@ func DefaultAlgorithms() []string { return slices.Clone(token.DefaultAlgorithms)
 // that need sudo, when the configuration does not say: both of them.
 func DefaultChannels() []string { return []string{ChannelPhone, ChannelEmail} }
 
-// ApplyDefaults fills every unset field with its default (SPEC 2). It
-// depends on nothing but c: no environment, no files, no network, so the
-// same config always means the same thing. It is idempotent.
+// ApplyDefaults fills every unset field with its default
+// (docs/configuration.md#options). It depends on nothing but c: no
+// environment, no files, no network, so the same config always means the same
+// thing. It is idempotent.
 //
 // Nil lists get their default; an empty, non-nil list (Caddyfile "off") is
 // kept, because it is how a user turns a secure default off.

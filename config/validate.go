@@ -42,7 +42,8 @@ func (c *Config) Validate() error {
 	c.RateLimit.validate(add)
 	c.Identity.validate(add)
 
-	// The secure defaults of SPEC 2 need a way to be satisfied; say how.
+	// The secure defaults (docs/configuration.md#secure-defaults) need a way
+	// to be satisfied; say how.
 	v := &c.Verification
 	if required := v.RequiredChannels(); len(required) > 0 && !v.HasSender() {
 		add("verification: changing %s needs a verification code, but no code sender is configured: "+

@@ -129,7 +129,7 @@ func TestValidate(t *testing.T) {
 		{name: "negative edits", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: -1, Window: caddy.Duration(time.Minute)} }, errors: []string{"rate_limit edits: the count must be positive"}},
 		{name: "zero window", edit: func(c *Config) { c.RateLimit.Edits = &Limit{Count: 3} }, errors: []string{"rate_limit edits: the window must be positive"}},
 
-		// The secure defaults of SPEC 2.
+		// The secure defaults (docs/configuration.md#secure-defaults).
 		{
 			name: "default required without sender",
 			edit: func(c *Config) { c.Verification.Webhook = nil; c.Sudo.Sensitive = &[]string{} },

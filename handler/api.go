@@ -18,6 +18,7 @@ import (
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/notify"
+	"github.com/authedge/caddy-authedge/revoke"
 	"github.com/authedge/caddy-authedge/store"
 	"github.com/authedge/caddy-authedge/token"
 )
@@ -49,7 +50,9 @@ type Deps struct {
 	Metrics *metrics.Set
 }
 
-// API serves the six authedge endpoints.
+// API serves authedge's endpoints (the table below). It checks every
+// verified token against the revocations (docs/revocation.md), reading
+// their log in the background from the first check on; Close stops that.
 type API struct {
 	// authenticated, if set, is told of every request whose token an
 	// endpoint accepted (OnAuthenticated).
@@ -61,19 +64,26 @@ type API struct {
 	now       func() time.Time
 	clientIDs map[string]struct{}
 	routes    map[string]*endpoint
-	policy    policy
-	obs       apiMetrics
+	// prefixed are the endpoints whose path ends in a parameter.
+	prefixed []*endpoint
+	policy   policy
+	// revocations answers whether a verified token is revoked.
+	revocations *revoke.Checker
+	obs         apiMetrics
 }
 
 // endpoint is one intercepted path: the method it accepts and what serves it
-// once the common checks of SPEC 3 have passed.
+// once the common checks (docs/api.md#order-of-checks) have passed.
 type endpoint struct {
 	name      string // for logs
 	path      string
 	method    string
 	hasBody   bool
-	anonymous bool // no access token: only verification/verify (SPEC 3)
-	serve     func(a *API, w http.ResponseWriter, c *call) *apiError
+	anonymous bool // no access token: verification/verify (docs/api.md#authorization) and revoke (docs/revocation.md#the-endpoints)
+	// prefix: path is a prefix, the rest of the request's path a
+	// parameter that serve validates.
+	prefix bool
+	serve  func(a *API, w http.ResponseWriter, c *call) *apiError
 }
 
 const apiPrefix = "/auth/v1/"
@@ -85,6 +95,10 @@ var endpoints = []*endpoint{
 	{name: "verification.verify", path: apiPrefix + "verification/verify", method: http.MethodPost, hasBody: true, anonymous: true, serve: (*API).serveVerifyCode},
 	{name: "user.sudo", path: apiPrefix + "user/sudo", method: http.MethodPost, hasBody: true, serve: (*API).serveSudo},
 	{name: "user.contact", path: apiPrefix + "user/contact", method: http.MethodPatch, hasBody: true, serve: (*API).serveEditContact},
+	{name: "revoke", path: apiPrefix + "revoke", method: http.MethodPost, hasBody: true, anonymous: true, serve: (*API).serveRevoke},
+	{name: "user.signout", path: apiPrefix + "user/signout", method: http.MethodPost, hasBody: true, serve: (*API).serveSignout},
+	{name: "user.revoke.all", path: apiPrefix + "user/revoke/all", method: http.MethodDelete, serve: (*API).serveRevokeAll},
+	{name: "user.authorized.devices", path: apiPrefix + "user/authorized/devices/", prefix: true, method: http.MethodDelete, serve: (*API).serveRevokeDevice},
 }
 
 // New builds an API. cfg must have had ApplyDefaults and pass Validate.
@@ -98,7 +112,6 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		log:       deps.Logger,
 		now:       deps.Now,
 		clientIDs: map[string]struct{}{cfg.EnvironmentID: {}},
-		routes:    make(map[string]*endpoint, len(endpoints)),
 	}
 	var err error
 	if a.policy, err = newPolicy(cfg); err != nil {
@@ -117,10 +130,42 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 	for _, id := range cfg.ClientIDs {
 		a.clientIDs[id] = struct{}{}
 	}
-	for _, ep := range endpoints {
-		a.routes[ep.path] = ep
+	a.routes, a.prefixed = routeTable()
+	if a.revocations, err = revoke.New(deps.Store, revoke.Options{Logger: a.log}); err != nil {
+		return nil, fmt.Errorf("handler: %w", err)
 	}
 	return a, nil
+}
+
+// Close stops what the API runs in the background (the revocation log
+// reader). The API still serves afterwards, checking revocations in Redis
+// on every request; the Store stays the caller's to close.
+func (a *API) Close() error { return a.revocations.Close() }
+
+// routeTable indexes endpoints: exact paths in a map, prefixes in a list.
+func routeTable() (exact map[string]*endpoint, prefixed []*endpoint) {
+	exact = make(map[string]*endpoint, len(endpoints))
+	for _, ep := range endpoints {
+		if ep.prefix {
+			prefixed = append(prefixed, ep)
+			continue
+		}
+		exact[ep.path] = ep
+	}
+	return exact, prefixed
+}
+
+// route is the endpoint that serves path, or nil.
+func (a *API) route(path string) *endpoint {
+	if ep, ok := a.routes[path]; ok {
+		return ep
+	}
+	for _, ep := range a.prefixed {
+		if strings.HasPrefix(path, ep.path) {
+			return ep
+		}
+	}
+	return nil
 }
 
 // Handles reports whether r's path is one of the endpoints this API serves
@@ -131,13 +176,12 @@ func (a *API) Handles(r *http.Request) bool {
 	if !strings.HasPrefix(path, apiPrefix) {
 		return false
 	}
-	_, ok := a.routes[path]
-	return ok
+	return a.route(path) != nil
 }
 
 // ServeHTTP answers a request for which Handles reported true.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ep := a.routes[r.URL.Path]
+	ep := a.route(r.URL.Path)
 	if ep == nil {
 		http.NotFound(w, r) // only when a caller skipped Handles
 		return
@@ -174,7 +218,8 @@ func panicField(v any) zap.Field {
 	return zap.String("panic", fmt.Sprintf("a %T (value not logged)", v))
 }
 
-// serve runs the common steps 1 to 3 of SPEC 3 in order, then the endpoint.
+// serve runs the common steps 1 to 3 (docs/api.md#order-of-checks) in order,
+// then the endpoint.
 func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 	if c.r.Method != ep.method {
 		return methodNotAllowed(ep.method)

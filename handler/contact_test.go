@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// PATCH /auth/v1/user/contact (SPEC 4.4): a basic/edit of one contact,
-// under CloudBase's field names.
+// PATCH /auth/v1/user/contact (docs/api.md#bind-or-change-a-contact): a
+// basic/edit of one contact, under CloudBase's field names.
 
 func (e *env) contact(sub, body string) *result {
 	e.t.Helper()

@@ -116,8 +116,9 @@ func (b *editBody) plan() (*editPlan, *apiError) {
 	return p, nil
 }
 
-// applyEdit runs steps 5 to 8 of SPEC 3 for a validated edit. Both
-// basic/edit and user/contact end here, so their rules cannot drift apart.
+// applyEdit runs steps 5 to 8 (docs/api.md#order-of-checks) for a validated
+// edit. Both basic/edit and user/contact end here, so their rules cannot
+// drift apart.
 func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiError {
 	ctx := c.r.Context()
 	caller := c.claims.Subject
@@ -337,7 +338,7 @@ func fieldError(field string, err error) *apiError {
 }
 
 // given reports whether a raw field was sent with a value: null, like
-// absence, means not given (SPEC 3).
+// absence, means not given (docs/api.md#null-and-empty-strings).
 func given(raw json.RawMessage) bool {
 	return len(raw) > 0 && string(raw) != "null"
 }

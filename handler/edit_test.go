@@ -11,7 +11,8 @@ import (
 	"github.com/authedge/caddy-authedge/config"
 )
 
-// POST /auth/v1/user/basic/edit and GET /auth/v1/user/me (SPEC 4).
+// POST /auth/v1/user/basic/edit and GET /auth/v1/user/me
+// (docs/api.md#edit-a-profile, docs/api.md#read-your-profile).
 
 func TestFieldRulesReachTheClient(t *testing.T) {
 	e := newEnv(t, verificationOff())

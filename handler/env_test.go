@@ -57,8 +57,8 @@ const (
 	storeTimeout = 500 * time.Millisecond
 )
 
-// catalog is SPEC 3's error catalog: every error answer must use one of
-// these codes with exactly this status.
+// catalog is the error catalog (docs/api.md#error-catalog): every error
+// answer must use one of these codes with exactly this status.
 var catalog = map[string]int{
 	"invalid_argument":           400,
 	"verification_required":      400,
@@ -316,6 +316,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = api.Close() })
 	e.api = api
 	return e
 }
@@ -434,9 +435,9 @@ type result struct {
 	json map[string]any
 }
 
-// serve sends one request through Handles and ServeHTTP, as caddymodule
-// does, and checks what SPEC 3 promises of every response: JSON, no-store,
-// and for errors the exact catalog shape.
+// serve sends one request through Handles and ServeHTTP, as caddymodule does,
+// and checks what docs/api.md#responses promises of every response: JSON,
+// no-store, and for errors the exact catalog shape.
 func (e *env) serve(method, path, body string, opts ...reqOpt) *result {
 	e.t.Helper()
 	var rd io.Reader
@@ -741,3 +742,11 @@ func (e *env) assertLogsNeverContain(t testing.TB, secrets ...string) {
 }
 
 var errDeliveryDown = errors.New("delivery endpoint down")
+
+// in is e reporting to t: a subtest's failures must be its own, since
+// FailNow on the parent from a subtest's goroutine is not allowed.
+func (e *env) in(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// apiError is one answer of SPEC 3's error catalog. Handlers return it;
-// only writeError turns it into a response, so every error body has the one
-// shape {"error", "error_code", "error_description"}.
+// apiError is one answer of the error catalog (docs/api.md#error-catalog).
+// Handlers return it; only writeError turns it into a response, so every
+// error body has the one shape {"error", "error_code", "error_description"}.
 type apiError struct {
 	code        string
 	status      int

@@ -8,8 +8,9 @@ import (
 )
 
 // serveMe is GET /auth/v1/user/me: the caller's profile under CloudBase's
-// field names, created empty on the first call (SPEC 3: a profile exists
-// once its user has called me).
+// field names, created empty on the first call
+// (docs/api.md#read-your-profile: a profile exists once its user has called
+// me).
 func (a *API) serveMe(w http.ResponseWriter, c *call) *apiError {
 	p, err := a.deps.Store.EnsureProfile(c.r.Context(), c.claims.Subject)
 	if err != nil {

@@ -162,6 +162,22 @@ func TestMetricsOfOtherTokenRefusals(t *testing.T) {
 	})
 }
 
+// TestMetricsOfARevokedToken: a token the verifier accepts and the
+// revocations refuse is one check, "revoked", not also "valid".
+func TestMetricsOfARevokedToken(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	e := newEnv(t, withMetrics(reg))
+	tok := e.token("gus")
+	e.serve(http.MethodPost, pathSignout, `{}`, bearer(tok)).wantOK(t)
+	e.meWith(tok).wantRevoked(t)
+	checkMetrics(t, reg, []want{
+		{"authedge_token_checks_total", outcome("valid"), 1},
+		{"authedge_token_checks_total", outcome("revoked"), 1},
+		{"authedge_requests_total", requests("user.signout", "200"), 1},
+		{"authedge_requests_total", requests("user.me", "401"), 1},
+	})
+}
+
 // TestMetricsOfSudoRefusal: replacing a bound email without sudo.
 func TestMetricsOfSudoRefusal(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()

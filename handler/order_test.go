@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// SPEC 3: checks run in a fixed order and the first failure answers. Each
-// case here breaks two rules at once and expects the earlier one.
+// docs/api.md#order-of-checks: checks run in a fixed order and the first
+// failure answers. Each case here breaks two rules at once and expects the
+// earlier one.
 
 func TestOrderOfChecks(t *testing.T) {
 	e := newEnv(t)
@@ -45,7 +46,7 @@ func TestOrderOfChecks(t *testing.T) {
 	e.bindPhone("bound", "+86 13000000001")
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e.t = t
+			e := e.in(t)
 			e.serve(c.method, c.path, c.body, c.opts...).wantError(t, c.status, c.code)
 		})
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// SPEC 3 and 5: a store that cannot be reached is 503 with Retry-After,
-// within the timeout; when Redis comes back (empty, no scripts loaded) the
-// API serves again within about a second.
+// docs/api.md#when-redis-is-unreachable: a store that cannot be reached is
+// 503 with Retry-After, within the timeout; when Redis comes back (empty, no
+// scripts loaded) the API serves again within about a second.
 
 func TestRedisDownIs503ThenRecovers(t *testing.T) {
 	e := newEnv(t, verificationOff())
@@ -28,6 +28,7 @@ func TestRedisDownIs503ThenRecovers(t *testing.T) {
 		{http.MethodPost, pathSudo, `{"verification_token":"x"}`},
 	} {
 		t.Run(req.method+" "+req.path, func(t *testing.T) {
+			e := e.in(t)
 			start := time.Now()
 			res := e.serve(req.method, req.path, req.body, bearer(tok))
 			res.wantError(t, 503, "unavailable")
@@ -106,8 +107,9 @@ func TestRedisHungIs503WithinTimeout(t *testing.T) {
 	if err := rc.Do(t.Context(), "CLIENT", "UNPAUSE").Err(); err != nil {
 		t.Fatal(err)
 	}
-	// The edit answered 503 may or may not have been applied (SPEC 5), but
-	// the store is whole and usable again.
+	// The edit answered 503 may or may not have been applied
+	// (docs/api.md#when-redis-is-unreachable), but the store is whole and
+	// usable again.
 	e.edit("u1", `{"nickname":"Wang Wu"}`).wantOK(t)
 	if got := e.me("u1").str("name"); got != "Wang Wu" {
 		t.Fatalf("name = %q", got)

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// SPEC 4: all checks and writes of one edit happen in one script. 200
-// users claiming one username at once: exactly one wins, and no index is
-// left without its profile or the reverse.
+// docs/api.md#edit-a-profile: all checks and writes of one edit happen in one
+// script. 200 users claiming one username at once: exactly one wins, and no
+// index is left without its profile or the reverse.
 
 func TestConcurrentClaimsOfOneUsername(t *testing.T) {
 	const n = 200

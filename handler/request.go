@@ -11,18 +11,20 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// maxBodyBytes bounds every request body (SPEC 3).
+// maxBodyBytes bounds every request body (docs/api.md#request-bodies).
 const maxBodyBytes = 64 << 10
 
-// call is one intercepted request as it moves through the checks of SPEC 3:
-// each step fills in what the next one needs.
+// call is one intercepted request as it moves through the checks of
+// docs/api.md#order-of-checks: each step fills in what the next one needs.
 type call struct {
 	r        *http.Request
 	endpoint string // the endpoint's name, for logs
 	body     []byte
 	clientID string
 	deviceID string
-	claims   *token.Claims // nil on the one endpoint that needs no token
+	claims   *token.Claims // nil on the endpoints that need no token
+	// token is the verified access token as presented (signout revokes it).
+	token string
 }
 
 // readBody applies step 1's content-type and size rules.
@@ -122,8 +124,12 @@ func (a *API) authenticate(c *call) *apiError {
 		a.obs.tokenRefused(metrics.TokenOther)
 		return unauthenticated("the access token is bound to another device (x-device-id)")
 	}
+	if err := a.checkRevoked(c.r.Context(), raw, claims); err != nil {
+		return err
+	}
 	a.obs.tokenChecked(nil)
 	c.claims = claims
+	c.token = raw
 	return nil
 }
 

@@ -23,13 +23,15 @@ import (
 	"github.com/authedge/caddy-authedge/token"
 )
 
-// Step 1 and 2 of SPEC 3, and what every response carries.
+// Step 1 and 2 of docs/api.md#order-of-checks, and what every response
+// carries.
 
 func TestHandlesOnlyTheSixEndpoints(t *testing.T) {
 	e := newEnv(t)
 	for _, path := range []string{pathEdit, pathMe, pathSend, pathVerify, pathSudo, pathContact} {
 		for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodOptions} {
 			t.Run(method+" "+path, func(t *testing.T) {
+				e := e.in(t)
 				if !e.api.Handles(httptest.NewRequest(method, path, nil)) {
 					t.Errorf("Handles(%s %s) = false", method, path)
 				}
@@ -42,6 +44,7 @@ func TestHandlesOnlyTheSixEndpoints(t *testing.T) {
 		"/auth/v1/user/password", "/auth/v2/user/me", "/AUTH/v1/user/me", "/app/auth/v1/user/me",
 	} {
 		t.Run("not "+path, func(t *testing.T) {
+			e := e.in(t)
 			if e.api.Handles(httptest.NewRequest(http.MethodGet, path, nil)) {
 				t.Errorf("Handles(%s) = true; it must pass to the next handler", path)
 			}
@@ -65,6 +68,7 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			e := e.in(t)
 			res := e.serve(c.method, c.path, "", bearer(tok))
 			if c.method == http.MethodHead {
 				// A recorder keeps the body a real server would drop; the
@@ -95,6 +99,7 @@ func TestContentTypes(t *testing.T) {
 	}
 	for _, ct := range accepted {
 		t.Run(fmt.Sprintf("accepts %q", ct), func(t *testing.T) {
+			e := e.in(t)
 			opts := []reqOpt{header("Content-Type", ct)}
 			if ct == "" {
 				opts = []reqOpt{noHeader("Content-Type")}
@@ -117,6 +122,7 @@ func TestContentTypes(t *testing.T) {
 	}
 	for _, ct := range refused {
 		t.Run(fmt.Sprintf("refuses %q", ct), func(t *testing.T) {
+			e := e.in(t)
 			res := e.edit("u1", `{"nickname":"Zhang San"}`, header("Content-Type", ct))
 			if res.status != 415 || res.code() != "unsupported_media_type" {
 				t.Errorf("Content-Type %q: %d %s, want 415 unsupported_media_type", ct, res.status, res.code())
@@ -129,6 +135,7 @@ func TestContentTypes(t *testing.T) {
 		{http.MethodPost, pathSudo}, {http.MethodPatch, pathContact},
 	} {
 		t.Run("form to "+p.method+" "+p.path, func(t *testing.T) {
+			e := e.in(t)
 			res := e.serve(p.method, p.path, `a=b`, bearer(e.token("u1")), header("Content-Type", "application/x-www-form-urlencoded"))
 			res.wantError(t, 415, "unsupported_media_type")
 		})
@@ -243,6 +250,7 @@ func TestDeviceID(t *testing.T) {
 	good := []string{"a", "device-1", "A.b_c:d-9", strings.Repeat("x", 128)}
 	for _, id := range good {
 		t.Run(fmt.Sprintf("accepts %.20q", id), func(t *testing.T) {
+			e := e.in(t)
 			e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id)).wantOK(t)
 		})
 	}
@@ -252,6 +260,7 @@ func TestDeviceID(t *testing.T) {
 	bad := []string{strings.Repeat("x", 129), "has space", "a/b", "ä", "a\tb", "a,b", "a;b", "<x>"}
 	for _, id := range bad {
 		t.Run(fmt.Sprintf("refuses %.20q", id), func(t *testing.T) {
+			e := e.in(t)
 			res := e.serve(http.MethodGet, pathMe, "", bearer(tok), header("X-Device-Id", id))
 			if res.status != 400 || res.code() != "invalid_argument" || !strings.Contains(res.description(), "x-device-id") {
 				t.Errorf("x-device-id %q: %d %s %q, want 400 invalid_argument naming x-device-id", id, res.status, res.code(), res.description())
@@ -271,6 +280,7 @@ func TestDeviceBinding(t *testing.T) {
 		"case differs": header("X-Device-Id", "PHONE-1"),
 	} {
 		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
 			res := e.serve(http.MethodGet, pathMe, "", bearer(bound), opt)
 			res.wantError(t, 401, "unauthenticated")
 			if !strings.Contains(res.header.Get("WWW-Authenticate"), "Bearer") {
@@ -296,6 +306,7 @@ func TestMissingTokenChallenge(t *testing.T) {
 		"basic scheme": header("Authorization", "Basic dTpw"),
 	} {
 		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
 			res := e.serve(http.MethodGet, pathMe, "", opt)
 			res.wantError(t, 401, "unauthenticated")
 			ch := res.header.Get("WWW-Authenticate")
@@ -348,6 +359,7 @@ func TestInvalidTokens(t *testing.T) {
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
+			e := e.in(t)
 			res := e.serve(http.MethodGet, pathMe, "", bearer(tok))
 			if res.status != 401 || res.code() != "unauthenticated" {
 				t.Fatalf("%s: %d %s, want 401 unauthenticated", name, res.status, res.code())

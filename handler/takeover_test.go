@@ -77,6 +77,7 @@ func TestEmailSpellingsAreOneAddress(t *testing.T) {
 	e.bindEmail("u1", "a@bücher.example")
 	for _, spelling := range []string{"a@BÜCHER.example", "a@xn--bcher-kva.example", "A@XN--BCHER-KVA.example"} {
 		t.Run(spelling, func(t *testing.T) {
+			e := e.in(t)
 			e.sendCode("u2", jsonBody(t, map[string]string{"email": spelling, "target": "NOT_USER"})).
 				wantError(t, 409, "email_already_exists")
 			vt := e.verificationToken("u2", "email", spelling, "ANY")

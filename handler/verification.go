@@ -19,7 +19,7 @@ import (
 	"github.com/authedge/caddy-authedge/store"
 )
 
-// Verification targets (SPEC 4.2).
+// Verification targets (docs/api.md#send-a-verification-code).
 const (
 	targetAny     = "ANY"
 	targetNotUser = "NOT_USER"

@@ -15,7 +15,8 @@ import (
 	"github.com/authedge/caddy-authedge/config"
 )
 
-// SPEC 4.2 and 4.3: verification codes, verification tokens and sudo.
+// docs/api.md#verification and docs/api.md#sudo: verification codes,
+// verification tokens and sudo.
 
 var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
 
@@ -23,7 +24,7 @@ func TestVerificationFullFlow(t *testing.T) {
 	e := newEnv(t)
 	const u = "u1"
 
-	// 1. Send a code. The sender gets SPEC 4.2's message.
+	// 1. Send a code. The sender gets docs/webhooks.md's message.
 	sent := e.sendCode(u, `{"phone_number":"+86 130 0000 0000","target":"ANY","usage":"bind_phone"}`).wantOK(t)
 	if len(sent.json) != 3 || sent.str("verification_id") == "" || sent.json["expires_in"] != float64(600) || sent.json["is_user"] != false {
 		t.Fatalf("send answered %s, want verification_id, expires_in 600, is_user false", sent.body)

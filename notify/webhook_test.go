@@ -79,7 +79,8 @@ func TestWebhookBodyAndSignature(t *testing.T) {
 		t.Errorf("Content-Type = %q", ct)
 	}
 
-	// The body is exactly SPEC 4.2's object: these six keys, these types.
+	// The body is exactly docs/webhooks.md's object: these six keys, these
+	// types.
 	var fields map[string]any
 	if err := json.Unmarshal(got.body, &fields); err != nil {
 		t.Fatalf("body %q: %v", got.body, err)

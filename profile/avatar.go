@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// avatarMax is the SPEC's limit in code points.
+// avatarMax is the limit of docs/api.md#field-rules in code points.
 const avatarMax = 2048
 
 // AvatarURL validates an absolute http or https URL with a host and

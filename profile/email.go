@@ -9,7 +9,8 @@ import (
 	"golang.org/x/net/idna"
 )
 
-// emailMax is the SPEC's limit (RFC 5321's path limit less the brackets).
+// emailMax is the limit of docs/api.md#field-rules (RFC 5321's path limit
+// less the brackets).
 const emailMax = 254
 
 // Email validates a bare address such as "zhangsan@example.com" (a domain

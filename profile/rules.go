@@ -8,7 +8,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// Length limits of SPEC section 4, in Unicode code points after NFC.
+// Length limits of docs/api.md#field-rules, in Unicode code points after NFC.
 const (
 	nicknameMin    = 2
 	nicknameMax    = 48

@@ -9,13 +9,14 @@ import (
 )
 
 // Every request authedge serves goes to Redis: profile reads on each GET
-// /auth/v1/user/me (SPEC keeps them uncached) and a script on each edit.
-// Sent one by one, each command costs a pool checkout and a write and a
+// /auth/v1/user/me, which are not cached
+// (docs/DECISIONS.md#storage-store-details-in-keysgo), and a script on each
+// edit. Sent one by one, each command costs a pool checkout and a write and a
 // read syscall on both sides; under load most of Caddy's time on /me, and
 // over a quarter of Redis's on basic/edit, went there. batcher coalesces the
 // commands that arrive together into one pipeline, so concurrent requests
-// share those costs. A lone command is sent at once: batching adds no
-// wait, it only takes what is already queued.
+// share those costs. A lone command is sent at once: batching adds no wait,
+// it only takes what is already queued.
 const (
 	// batchWorkers pipelines may be in flight at once; more commands queue.
 	batchWorkers = 2

@@ -31,6 +31,12 @@ import (
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
+//	rt:<sha256>       string a revoked access token, by the SHA-256 of the token → "1" (PX = until its exp + leeway)
+//	ru:<user>         string the user's revocation cutoff, Unix seconds: tokens issued up to it are revoked (PX = revocationHorizon)
+//	rd:<user-device>  string the same for one device of a user (PX = revocationHorizon)
+//	rs                string the revocation sequence: the number of the last entry of rx (no expiry)
+//	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
+//	rc                (a Pub/Sub channel, not a key) told the sequence of every new rx entry
 //	_                 never read or written: fills an unused KEYS slot
 //
 // An index entry names its owner, so that one lookup answers "who holds
@@ -74,6 +80,9 @@ import (
 //
 // <contact> is the first 32 hex digits of SHA-256(channel ":" key): the key
 // stays short and the contact itself does not appear in key names.
+// <user-device> is the first 32 hex digits of SHA-256(user "\n" device): a
+// device ID may hold ':', so joining the two as they are could name one
+// key for two pairs.
 
 // indexBuckets is how many hashes each unique index is spread over: 16384
 // keeps the average bucket at about 61 entries at a million users, well
@@ -158,6 +167,20 @@ func (k keys) verification(id string) string     { return k.base + "v:" + id }
 func (k keys) verificationToken(t string) string { return k.base + "vt:" + digest(t) }
 func (k keys) sudoToken(t string) string         { return k.base + "st:" + digest(t) }
 func (k keys) unused() string                    { return k.filler }
+func (k keys) revokedToken(d string) string      { return k.base + "rt:" + d }
+func (k keys) revokedUser(userID string) string  { return k.base + "ru:" + userID }
+func (k keys) revocationSeq() string             { return k.base + "rs" }
+func (k keys) revocationLog() string             { return k.base + "rx" }
+func (k keys) revocationChannel() string         { return k.base + "rc" }
+
+func (k keys) revokedDevice(userID, device string) string {
+	return k.base + "rd:" + deviceDigest(userID, device)
+}
+
+func deviceDigest(userID, device string) string {
+	sum := sha256.Sum256([]byte(userID + "\n" + device))
+	return hex.EncodeToString(sum[:16])
+}
 
 func (k keys) lastSend(channel, key string) string {
 	return k.base + "vs:" + contactDigest(channel, key)

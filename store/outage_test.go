@@ -96,9 +96,10 @@ func TestOutageAndRecovery(t *testing.T) {
 		if !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("after restart: %v", err)
 		}
-		// SPEC 5 asks for about a second; the dialer's polling makes it
-		// redialEvery, and plain go-redis (probing once a second once its
-		// dials failed) would take up to a second.
+		// Retry-After: 1 (docs/api.md#when-redis-is-unreachable) asks for
+		// about a second; the dialer's polling makes it redialEvery, and
+		// plain go-redis (probing once a second once its dials failed) would
+		// take up to a second.
 		if time.Since(back) > 500*time.Millisecond {
 			t.Fatalf("still unavailable %v after Redis came back: %v", time.Since(back), err)
 		}

@@ -31,6 +31,8 @@ var (
 	scriptCancelVerification = loadScript("cancel_verification")
 	scriptCheckCode          = loadScript("check_code")
 	scriptIssueSudo          = loadScript("issue_sudo")
+	scriptRevoke             = loadScript("revoke")
+	scriptRevocationsSince   = loadScript("revocations_since")
 )
 
 func loadScript(name string) *script {

@@ -4,7 +4,7 @@
 // run with EVALSHA and reloaded on NOSCRIPT. It knows nothing about HTTP or
 // tokens beyond the opaque strings it is handed.
 //
-// Choices made where the specification is silent:
+// Choices made where docs/storage.md is silent:
 //   - A profile is one string of its values (keys.go says why); times in it
 //     are Unix milliseconds. updated_at moves only when an
 //     edit changes a stored value (or creates the profile); a no-op edit

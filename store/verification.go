@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Send limits per contact (SPEC 4.2). The owner's own CUR_USER sends
+// Send limits per contact (docs/api.md#limits). The owner's own CUR_USER sends
 // and everyone's other sends each have these, apart.
 const (
 	sendInterval = 60 * time.Second

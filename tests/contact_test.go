@@ -16,7 +16,7 @@ import (
 	"github.com/authedge/caddy-authedge/internal/stdwebhook"
 )
 
-// codeMessage is the JSON authedge's webhook sender POSTs (SPEC 4.2).
+// codeMessage is the JSON authedge's webhook sender POSTs (docs/webhooks.md).
 type codeMessage struct {
 	VerificationID string `json:"verification_id"`
 	Channel        string `json:"channel"`
@@ -114,9 +114,9 @@ func (f *fixture) verify(m codeMessage) string {
 	return tok
 }
 
-// TestChangePhoneFlow walks SPEC 4.2/4.3 end to end with the webhook sender:
-// send a code to the current phone, verify, sudo, send a code to the new
-// phone, verify, edit.
+// TestChangePhoneFlow walks docs/api.md#verification and docs/api.md#sudo end
+// to end with the webhook sender: send a code to the current phone, verify,
+// sudo, send a code to the new phone, verify, edit.
 func TestChangePhoneFlow(t *testing.T) {
 	const secret = "e2e-webhook-secret"
 	hook := newCodeReceiver(t, secret)
@@ -132,7 +132,8 @@ func TestChangePhoneFlow(t *testing.T) {
 	f.do("GET", mePath, other, "").wantOK(t)
 	f.do("POST", editPath, admin, `{"user_id":"user-1","phone":"+8613800138000"}`).wantOK(t)
 
-	// Without proofs the change is refused, sudo first (SPEC 3 order).
+	// Without proofs the change is refused, sudo first
+	// (docs/api.md#order-of-checks).
 	f.do("POST", editPath, user, `{"phone":"`+p2+`"}`).wantError(t, http.StatusForbidden, "sudo_required")
 
 	// A code to the current phone; the answer does not reveal the number.

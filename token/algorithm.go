@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"fmt"
@@ -113,11 +112,10 @@ func (a *algorithm) verify(k *publicKey, input []byte, d *digest, sig []byte) bo
 	switch a.kind {
 	case kindRSA:
 		if a.pss {
-			// RFC 7518 3.5: the salt is as long as the hash.
-			opts := rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: a.hash}
-			return rsa.VerifyPSS(k.rsa, a.hash, d.bytes(), sig, &opts) == nil
+			// RFC 7518 3.5: MGF1 with the same hash, the salt as long as it.
+			return k.rsaOp.verifyPSS(a.hash, d.bytes(), sig, a.hash.Size())
 		}
-		return rsa.VerifyPKCS1v15(k.rsa, a.hash, d.bytes(), sig) == nil
+		return k.rsaOp.verifyPKCS1v15(a.hash, d.bytes(), sig)
 	case kindEC:
 		// RFC 7518 3.4: R and S as fixed-size big-endian integers, not
 		// ASN.1. Any other length is malformed, not merely wrong.

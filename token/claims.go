@@ -126,6 +126,7 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 		return nil, errNoAud
 	}
 	v.claims.Expiry = v.notAfter
+	v.claims.IssuedAt = v.iat
 	v.claims.Admin = hasScope(v.claims.Scopes, s.adminScope)
 	return &v, nil
 }

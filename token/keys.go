@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -30,8 +31,11 @@ type publicKey struct {
 	alg  string // the JWK's alg, "" if it names none
 	kind keyKind
 	rsa  *rsa.PublicKey
-	ec   *ecdsa.PublicKey
-	ed   ed25519.PublicKey
+	// rsaOp is rsa with its modulus prepared for verifying, once per key
+	// rather than once per token (see rsa.go).
+	rsaOp *rsaPublic
+	ec    *ecdsa.PublicKey
+	ed    ed25519.PublicKey
 }
 
 // keySet is an immutable set of keys. Key sets are replaced whole, never
@@ -170,13 +174,11 @@ func containsOp(ops jwk.KeyOperationList, op jwk.KeyOperation) bool {
 func (k *publicKey) setRaw(raw any) error {
 	switch pub := raw.(type) {
 	case *rsa.PublicKey:
-		if pub.N == nil || pub.N.BitLen() < minRSABits {
-			return fmt.Errorf("RSA key shorter than %d bits", minRSABits)
+		op, err := newRSAPublic(pub)
+		if err != nil {
+			return err
 		}
-		if pub.E < 3 || pub.E%2 == 0 {
-			return errors.New("RSA key with an invalid exponent")
-		}
-		k.kind, k.rsa = kindRSA, pub
+		k.kind, k.rsa, k.rsaOp = kindRSA, pub, op
 	case *ecdsa.PublicKey:
 		switch pub.Curve {
 		case elliptic.P256(), elliptic.P384(), elliptic.P521():
@@ -277,7 +279,16 @@ func checkPEMBlocks(data []byte) error {
 	return nil
 }
 
-// loadJWKSFile reads a local JWK Set. It skips the keys a remote set would
+// isBareJWK reports whether data is one JSON object with a kty member: a
+// single JWK rather than a set.
+func isBareJWK(data []byte) bool {
+	var head struct {
+		Kty *string `json:"kty"`
+	}
+	return json.Unmarshal(data, &head) == nil && head.Kty != nil
+}
+
+// loadJWKSFile reads a local JWK Set (or a single JWK, as a set of one). It skips the keys a remote set would
 // skip for being of a kind authedge does not use (logging each), but the
 // file is configuration: a private, symmetric or broken key in it is an
 // error, and so is a set with no signature key.
@@ -287,6 +298,11 @@ func loadJWKSFile(path string, logger *zap.Logger) ([]*publicKey, error) {
 		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: err}
 	}
 	keys, skipped, err := parseJWKSet(data)
+	if err == errNotJWKSet && isBareJWK(data) {
+		// jwx's jwk.Parse, which read these files before, took a lone key
+		// as a set of one; files written for it keep working.
+		keys, skipped, err = parseJWKSet(append(append([]byte(`{"keys":[`), data...), ']', '}'))
+	}
 	if err != nil {
 		return nil, &KeyFileError{Source: SourceJWKSFile, Path: path, Err: err}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"path/filepath"
@@ -165,6 +166,26 @@ func TestJWKSFileWithKids(t *testing.T) {
 	mustVerify(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), nil))
 	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil))
 	mustRefuse(t, v, mint(t, jwa.ES384, k.ec384, validClaims(), nil), "no key for this token's algorithm")
+}
+
+// A file holding one bare JWK, as jwx's own parser accepted, is a set of one.
+func TestJWKSFileWithOneBareKey(t *testing.T) {
+	k := keys()
+	pub, err := jwk.FromRaw(&k.ec256.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVerifier(t, Config{Issuer: testIssuer, JWKSFile: writeFile(t, "key.json", data), Now: newClock().Now})
+	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil))
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, v, mint(t, jwa.ES256, other, validClaims(), nil), "invalid signature")
 }
 
 func TestJWKSFileErrors(t *testing.T) {

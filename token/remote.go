@@ -17,10 +17,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// Remote JWKS timing. The periodic refresh follows the server's
-// Cache-Control (never sooner than remoteMinRefresh); an unknown kid makes
-// an extra fetch, at most once per remoteMissInterval (SPEC 2), so that
-// tokens with made-up kids cannot turn authedge against the key server.
+// Remote JWKS timing. The periodic refresh follows the server's Cache-Control
+// (never sooner than remoteMinRefresh); an unknown kid makes an extra fetch,
+// at most once per remoteMissInterval (docs/configuration.md#remote-keys), so
+// that tokens with made-up kids cannot turn authedge against the key server.
 const (
 	remoteRefreshWindow = time.Minute
 	remoteMinRefresh    = 5 * time.Minute

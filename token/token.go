@@ -19,6 +19,9 @@ type Claims struct {
 	AuthTime time.Time
 	// Expiry is the exp claim.
 	Expiry time.Time
+	// IssuedAt is the iat claim; zero if absent. Revoking a user's or a
+	// device's tokens refuses those issued up to a cutoff.
+	IssuedAt time.Time
 }
 
 // The package's contract (see verifier.go, config.go, remote.go):

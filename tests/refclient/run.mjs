@@ -1,7 +1,8 @@
 // run.mjs drives authedge through CloudBase's own SDK, @cloudbase/oauth
-// 3.3.3, exactly as an app would (SPEC section 7), and checks every answer.
-// It prints one JSON line per step and a final {"summary": ...} line, and
-// exits non-zero on any mismatch. The Go test TestReferenceClient runs it.
+// 3.3.3, exactly as an app would (docs/api.md#cloudbase-sdk-compatibility),
+// and checks every answer. It prints one JSON line per step and a final
+// {"summary": ...} line, and exits non-zero on any mismatch. The Go test
+// TestReferenceClient runs it.
 //
 // Environment:
 //   AUTHEDGE_URL            the Caddy site, e.g. http://127.0.0.1:8080 (apiOrigin)
@@ -9,7 +10,7 @@
 //   AUTHEDGE_TOKEN          an access token for AUTHEDGE_SUB
 //   AUTHEDGE_SUB            that token's sub
 //   AUTHEDGE_OTHER_TOKEN    optional: a second user's token (conflict check)
-//   AUTHEDGE_FLOWS          comma-separated: core (default), contact
+//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke
 // The contact flow (verification codes, sudo, editContact) also needs:
 //   AUTHEDGE_ADMIN_TOKEN    a token with the admin scope (seeds a bound phone)
 //   AUTHEDGE_WEBHOOK_PORT   this script listens there for the codes authedge
@@ -162,7 +163,7 @@ function standardWebhookOK(secret, headers, raw) {
   })
 }
 
-// A webhook receiver for the codes authedge sends (SPEC 4.2).
+// A webhook receiver for the codes authedge sends (docs/webhooks.md).
 function webhookReceiver(port, secret) {
   const messages = []
   const waiting = []
@@ -303,6 +304,56 @@ async function contactFlow() {
   await hook.close()
 }
 
+// The revoke flow: the SDK's four ways to revoke, each followed by a refused
+// getUserInfo. It needs, all for AUTHEDGE_SUB and issued before the run:
+//   AUTHEDGE_REVOKE_TOKENS  four comma-separated access tokens, one per step
+//   AUTHEDGE_DEVICE_TOKEN   a token bound (device claim) to AUTHEDGE_DEVICE_ID,
+//                           16-48 characters so the SDK keeps it as its device_id
+// revokeAllDevices comes last: it revokes every token of the user, TOKEN too.
+async function revokeFlow() {
+  const [t1, t2, t3, t4] = env('AUTHEDGE_REVOKE_TOKENS').split(',')
+  const deviceToken = env('AUTHEDGE_DEVICE_TOKEN')
+  const deviceId = env('AUTHEDGE_DEVICE_ID')
+  const client = (token, deviceId) => newClient({ url: URL_, env: ENV, token, deviceId }).auth
+
+  // refused checks that a fresh client holding token is refused as revoked.
+  const refused = async (token, deviceId) => {
+    const err = await rejects(client(token, deviceId).getUserInfo(), { error: 'unauthenticated', status: 401, path: '/v1/user/me' })
+    check(/revoked/.test(err.error_description), `error_description says revoked: ${err.error_description}`)
+    return err
+  }
+
+  await step('revoke: signOut() revokes the stored token (POST /v1/revoke)', async () => {
+    const auth = client(t1)
+    await auth.getUserInfo()
+    await auth.signOut()
+    return refused(t1)
+  })
+
+  await step('revoke: signOut(params) revokes the presented token (POST /v1/user/signout)', async () => {
+    const auth = client(t2)
+    await auth.getUserInfo()
+    const res = await auth.signOut({ redirect_uri: 'https://evil.example/phish', state: 'xyz' })
+    eq(res, {}, 'response (redirect_uri never echoed)')
+    return refused(t2)
+  })
+
+  await step('revoke: revokeDevice revokes the tokens bound to that device', async () => {
+    const onDevice = client(deviceToken, deviceId)
+    eq((await onDevice.getUserInfo()).sub, SUB, 'the device token works before')
+    await client(t3).revokeDevice({ device_id: deviceId })
+    await client(t3).getUserInfo() // an unbound token of the same user still works
+    return refused(deviceToken, deviceId)
+  })
+
+  await step('revoke: revokeAllDevices revokes every token of the user', async () => {
+    await client(TOKEN).getUserInfo()
+    await client(t4).revokeAllDevices()
+    await refused(t4)
+    return refused(TOKEN)
+  })
+}
+
 // ---- main --------------------------------------------------------------------
 
 const watchdog = setTimeout(() => {
@@ -314,6 +365,7 @@ watchdog.unref()
 for (const flow of FLOWS) {
   if (flow === 'core') await coreFlow()
   else if (flow === 'contact') await contactFlow()
+  else if (flow === 'revoke') await revokeFlow()
   else {
     console.error(`run.mjs: unknown flow ${flow}`)
     process.exit(2)

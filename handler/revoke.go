@@ -1,0 +1,197 @@
+package handler
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/authedge/caddy-authedge/metrics"
+	"github.com/authedge/caddy-authedge/revoke"
+	"github.com/authedge/caddy-authedge/store"
+	"github.com/authedge/caddy-authedge/token"
+)
+
+// The four ways to revoke access tokens (docs/revocation.md), and the check
+// that refuses them everywhere a token is checked.
+
+// errRevoked answers a verified token that was revoked.
+var errRevoked = unauthenticated("the access token has been revoked")
+
+// checkRevoked is the last step of authenticate: a verified token that
+// was revoked is refused, and one whose revocation state cannot be read
+// (Redis unreachable) is not accepted either.
+func (a *API) checkRevoked(ctx context.Context, raw string, claims *token.Claims) *apiError {
+	revoked, err := a.revocations.Revoked(ctx, revoke.Token{
+		Raw:      raw,
+		Subject:  claims.Subject,
+		DeviceID: claims.DeviceID,
+		IssuedAt: claims.IssuedAt,
+	})
+	switch {
+	case err != nil && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)):
+		return unavailable()
+	case err != nil:
+		a.log.Error("revocation check failed", zap.Error(err))
+		return internalError()
+	case revoked:
+		a.obs.tokenRefused(metrics.TokenRevoked)
+		return errRevoked
+	}
+	return nil
+}
+
+// revokeBody is POST /auth/v1/revoke's body (RFC 7009's token, as JSON).
+type revokeBody struct {
+	Token *string `json:"token"`
+}
+
+// serveRevoke is POST /auth/v1/revoke (the SDK's signOut()): holding the
+// token is the proof, so no Authorization is needed. A token that does
+// not verify is answered 200 {} like one that does (RFC 7009 2.2): the
+// answer tells nothing about it.
+func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
+	var body revokeBody
+	if err := decodeBody(c.body, &body); err != nil {
+		return err
+	}
+	raw := strings.TrimSpace(deref(body.Token))
+	if raw == "" {
+		return invalidArgument("token: required, the access token to revoke")
+	}
+	if claims := a.verifyForRevocation(c, raw); claims != nil {
+		if err := a.revokeToken(c, raw, claims); err != nil {
+			return err
+		}
+	}
+	writeEmpty(w)
+	return nil
+}
+
+// verifyForRevocation verifies raw for any client of this environment,
+// the request's own first: a token is revocable whichever client it was
+// issued to. nil: it does not verify.
+func (a *API) verifyForRevocation(c *call, raw string) *token.Claims {
+	ctx := c.r.Context()
+	if claims, err := a.deps.Verifier.Verify(ctx, raw, c.clientID); err == nil {
+		return claims
+	}
+	for id := range a.clientIDs {
+		if id == c.clientID {
+			continue
+		}
+		if claims, err := a.deps.Verifier.Verify(ctx, raw, id); err == nil {
+			return claims
+		}
+	}
+	return nil
+}
+
+// signoutBody is POST /auth/v1/user/signout's body. Both fields are
+// accepted for the SDK's sake and ignored: redirect_uri is never echoed,
+// so this endpoint is no open redirect.
+type signoutBody struct {
+	RedirectURI *string `json:"redirect_uri"`
+	State       *string `json:"state"`
+}
+
+// serveSignout is POST /auth/v1/user/signout (the SDK's signOut(params)):
+// the presented token is revoked.
+func (a *API) serveSignout(w http.ResponseWriter, c *call) *apiError {
+	var body signoutBody
+	if len(strings.TrimSpace(string(c.body))) > 0 {
+		if err := decodeBody(c.body, &body); err != nil {
+			return err
+		}
+	}
+	if err := a.revokeToken(c, c.token, c.claims); err != nil {
+		return err
+	}
+	writeEmpty(w)
+	return nil
+}
+
+// revokeToken revokes one token until no verifier would accept it anyway:
+// its exp plus the leeway.
+func (a *API) revokeToken(c *call, raw string, claims *token.Claims) *apiError {
+	until := claims.Expiry.Add(a.cfg.JWT.EffectiveLeeway())
+	if _, err := a.deps.Store.RevokeToken(c.r.Context(), store.TokenDigest(raw), until); err != nil {
+		return a.storeError(c, err)
+	}
+	a.revoked(c, "token revoked", claims.Subject)
+	return nil
+}
+
+// serveRevokeAll is DELETE /auth/v1/user/revoke/all (the SDK's
+// revokeAllDevices): every token of the caller, or with ?user_id= of the
+// user an admin names, issued up to now is revoked. A user need not have a
+// profile to have tokens, so no existence check is made.
+func (a *API) serveRevokeAll(w http.ResponseWriter, c *call) *apiError {
+	target := c.claims.Subject
+	if c.r.URL.RawQuery != "" {
+		q := c.r.URL.Query()
+		if vs, ok := q["user_id"]; ok {
+			if len(vs) != 1 || vs[0] == "" || !validUserID(vs[0]) {
+				return invalidArgument("user_id: one user ID of at most 256 bytes without control characters")
+			}
+			target = vs[0]
+		}
+	}
+	if target != c.claims.Subject && !c.claims.Admin {
+		return permissionDenied("only an admin may revoke another user's tokens")
+	}
+	if _, err := a.deps.Store.RevokeUser(c.r.Context(), target, a.now()); err != nil {
+		return a.storeError(c, err)
+	}
+	a.revoked(c, "user's tokens revoked", target)
+	writeEmpty(w)
+	return nil
+}
+
+// devicesPath is where DELETE .../devices/<device_id> starts.
+const devicesPath = apiPrefix + "user/authorized/devices/"
+
+// serveRevokeDevice is DELETE /auth/v1/user/authorized/devices/<device_id>
+// (the SDK's revokeDevice): the caller's tokens bound to that device and
+// issued up to now are revoked.
+func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
+	device := strings.TrimPrefix(c.r.URL.Path, devicesPath)
+	if !validDeviceID(device) {
+		return invalidArgument("device_id: the path must end in 1 to 128 characters of A-Z a-z 0-9 . _ : -")
+	}
+	if _, err := a.deps.Store.RevokeDevice(c.r.Context(), c.claims.Subject, device, a.now()); err != nil {
+		return a.storeError(c, err)
+	}
+	a.revoked(c, "device's tokens revoked", c.claims.Subject)
+	writeEmpty(w)
+	return nil
+}
+
+// revoked follows a revocation Redis has acknowledged: this instance
+// applies it before answering, so the client's next request here is
+// refused whatever it had remembered, and it logs the audit line.
+func (a *API) revoked(c *call, msg, target string) {
+	if err := a.revocations.CatchUp(c.r.Context()); err != nil {
+		if ce := a.log.Check(zap.DebugLevel, "revocation log not read after a revocation"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+	}
+	a.logRevocation(c, msg, target)
+}
+
+// logRevocation is the info audit line of a revocation: who did it and
+// whose tokens, never the token.
+func (a *API) logRevocation(c *call, msg, target string) {
+	if ce := a.log.Check(zap.InfoLevel, msg); ce != nil {
+		fields := []zap.Field{zap.String("endpoint", c.endpoint), zap.String("target", target)}
+		if c.claims != nil {
+			fields = append(fields, zap.String("sub", c.claims.Subject))
+		}
+		ce.Write(fields...)
+	}
+}
+
+// writeEmpty answers 200 {}.
+func writeEmpty(w http.ResponseWriter) { writeJSON(w, http.StatusOK, []byte("{}")) }

@@ -1,0 +1,431 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/store"
+	"github.com/authedge/caddy-authedge/token"
+)
+
+const (
+	pathRevoke    = "/auth/v1/revoke"
+	pathSignout   = "/auth/v1/user/signout"
+	pathRevokeAll = "/auth/v1/user/revoke/all"
+	pathDevices   = "/auth/v1/user/authorized/devices/"
+)
+
+// meWith is GET user/me with the given token and options.
+func (e *env) meWith(tok string, opts ...reqOpt) *result {
+	e.t.Helper()
+	return e.serve(http.MethodGet, pathMe, "", append([]reqOpt{bearer(tok)}, opts...)...)
+}
+
+// wantRevoked: the token is refused as revoked.
+func (r *result) wantRevoked(t testing.TB) {
+	t.Helper()
+	r.wantError(t, http.StatusUnauthorized, "unauthenticated").wantDescription(t, "revoked")
+	if !strings.Contains(r.header.Get("WWW-Authenticate"), "invalid_token") {
+		t.Errorf("WWW-Authenticate = %q, want an invalid_token challenge", r.header.Get("WWW-Authenticate"))
+	}
+}
+
+// revocationKeys lists what the store wrote for revocations.
+func (e *env) revocationKeys() []string {
+	e.t.Helper()
+	return e.rawRedis().Keys(context.Background(), "authedge:{"+testEnvID+"}:r[tudsx]*").Val()
+}
+
+func TestRevokeRevokesTheTokenInTheBody(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1") // no jti: revocable by its digest
+	kept := e.token("u1", withClaim("jti", "another"))
+	e.meWith(tok).wantOK(t)
+
+	res := e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
+	if string(res.body) != "{}" {
+		t.Errorf("revoke answered %s, want {}", res.body)
+	}
+	e.meWith(tok).wantRevoked(t)
+	e.meWith(kept).wantOK(t)
+	// Revoked everywhere a token is checked, edits included, and again.
+	e.editWith(tok, `{"nickname":"x"}`).wantRevoked(t)
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok})).wantOK(t)
+
+	// The key lives until the token's exp plus the leeway, no longer.
+	ttl := e.rawRedis().PTTL(context.Background(), "authedge:{"+testEnvID+"}:rt:"+store.TokenDigest(tok)).Val()
+	want := time.Hour + e.cfg.JWT.EffectiveLeeway()
+	if ttl > want || ttl < want-time.Minute {
+		t.Errorf("revoked token key TTL %v, want about %v", ttl, want)
+	}
+}
+
+func TestRevokeAnswersTheSameForATokenThatDoesNotVerify(t *testing.T) {
+	e := newEnv(t)
+	expired := signRS256(t, e.claimsFor("u1", withClaim("exp", e.clock.Now().Add(-time.Hour).Unix())))
+	for name, tok := range map[string]string{
+		"garbage":      "not.a.token",
+		"expired":      expired,
+		"wrong issuer": e.token("u1", withClaim("iss", "https://elsewhere")),
+		"unsigned":     unsigned(t, e.claimsFor("u1")),
+	} {
+		res := e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}))
+		if res.status != http.StatusOK || string(res.body) != "{}" {
+			t.Errorf("%s: got %d %s, want 200 {}", name, res.status, res.body)
+		}
+	}
+	if keys := e.revocationKeys(); len(keys) != 0 {
+		t.Errorf("tokens that do not verify wrote %v", keys)
+	}
+}
+
+// A token issued to another client of the environment is revocable through
+// the SDK's default client_id.
+func TestRevokeTokenOfAnotherClient(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1", withClaim("aud", []string{otherClient}))
+	e.meWith(tok, query("client_id="+otherClient)).wantOK(t)
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), query("client_id="+testEnvID)).wantOK(t)
+	e.meWith(tok, query("client_id="+otherClient)).wantRevoked(t)
+}
+
+func TestRevokeRefusesBadRequests(t *testing.T) {
+	e := newEnv(t)
+	e.serve(http.MethodPost, pathRevoke, `{}`).wantError(t, 400, "invalid_argument").wantDescription(t, "token")
+	e.serve(http.MethodPost, pathRevoke, `{"token":""}`).wantError(t, 400, "invalid_argument").wantDescription(t, "token")
+	e.serve(http.MethodPost, pathRevoke, `{"token":5}`).wantError(t, 400, "invalid_argument").wantDescription(t, "token")
+	e.serve(http.MethodPost, pathRevoke, `{"token":"a","extra":1}`).wantError(t, 400, "invalid_argument").wantDescription(t, "extra")
+	e.serve(http.MethodPost, pathRevoke, `[]`).wantError(t, 400, "invalid_argument")
+	e.serve(http.MethodPost, pathRevoke, `{"token":"a"}`, header("Content-Type", "application/x-www-form-urlencoded")).
+		wantError(t, 415, "unsupported_media_type")
+	e.serve(http.MethodPost, pathRevoke, `{"token":"a"}`, query("client_id=nobody")).wantError(t, 400, "invalid_argument")
+	res := e.serve(http.MethodGet, pathRevoke, "").wantError(t, 405, "method_not_allowed")
+	if res.header.Get("Allow") != http.MethodPost {
+		t.Errorf("Allow = %q", res.header.Get("Allow"))
+	}
+	if keys := e.revocationKeys(); len(keys) != 0 {
+		t.Errorf("refused requests wrote %v", keys)
+	}
+}
+
+func TestSignoutRevokesThePresentedToken(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	other := e.token("u1", withClaim("jti", "second-session"))
+	body := `{"redirect_uri":"https://evil.example/phish","state":"xyz"}`
+	res := e.serve(http.MethodPost, pathSignout, body, bearer(tok), header("Content-Type", "text/plain;charset=UTF-8")).wantOK(t)
+	if string(res.body) != "{}" || res.header.Get("Location") != "" {
+		t.Errorf("signout answered %s (Location %q): redirect_uri must never be echoed", res.body, res.header.Get("Location"))
+	}
+	e.meWith(tok).wantRevoked(t)
+	e.meWith(other).wantOK(t)
+	// Signing out again with the revoked token is refused like any use.
+	e.serve(http.MethodPost, pathSignout, `{}`, bearer(tok)).wantRevoked(t)
+}
+
+func TestSignoutRefusesBadRequests(t *testing.T) {
+	e := newEnv(t)
+	e.serve(http.MethodPost, pathSignout, `{}`).wantError(t, 401, "unauthenticated")
+	e.serve(http.MethodPost, pathSignout, `{"redirect_uri":5}`, bearer(e.token("u1"))).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "redirect_uri")
+	e.serve(http.MethodPost, pathSignout, `{"next":"x"}`, bearer(e.token("u1"))).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "next")
+	e.serve(http.MethodGet, pathSignout, "", bearer(e.token("u1"))).wantError(t, 405, "method_not_allowed")
+	e.meWith(e.token("u1")).wantOK(t) // nothing was revoked
+}
+
+func TestRevokeAll(t *testing.T) {
+	e := newEnv(t)
+	older := e.token("u1")
+	noIat := e.token("u1", withoutClaim("iat"))
+	otherUser := e.token("u2")
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("u1"))).wantOK(t)
+	e.meWith(older).wantRevoked(t)
+	e.meWith(noIat).wantRevoked(t)
+	e.meWith(otherUser).wantOK(t)
+
+	// A token issued after the revocation works.
+	e.clock.Advance(time.Second)
+	e.meWith(e.token("u1")).wantOK(t)
+}
+
+func TestRevokeAllOfAnotherUser(t *testing.T) {
+	e := newEnv(t)
+	victim := e.token("u2")
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("u1")), query("user_id=u2")).
+		wantError(t, 403, "permission_denied")
+	e.meWith(victim).wantOK(t)
+	// Naming oneself needs no admin.
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("u3")), query("user_id=u3")).wantOK(t)
+
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id=u2")).wantOK(t)
+	e.meWith(victim).wantRevoked(t)
+	e.meWith(e.adminToken()).wantOK(t) // the admin's own tokens stay
+	// A user with no profile has tokens too: no 404.
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id=never-seen")).wantOK(t)
+}
+
+func TestRevokeAllRefusesBadRequests(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	e.serve(http.MethodDelete, pathRevokeAll, "").wantError(t, 401, "unauthenticated")
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id=")).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "user_id")
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id=a&user_id=b")).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "user_id")
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id="+strings.Repeat("x", 257))).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "user_id")
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id=a%0Ab")).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "user_id")
+	res := e.serve(http.MethodPost, pathRevokeAll, "", bearer(tok)).wantError(t, 405, "method_not_allowed")
+	if res.header.Get("Allow") != http.MethodDelete {
+		t.Errorf("Allow = %q", res.header.Get("Allow"))
+	}
+	e.meWith(tok).wantOK(t)
+	if keys := e.revocationKeys(); len(keys) != 0 {
+		t.Errorf("refused requests wrote %v", keys)
+	}
+}
+
+func TestRevokeDevice(t *testing.T) {
+	e := newEnv(t)
+	onA := e.token("u1", withDevice("dev-a"))
+	onB := e.token("u1", withDevice("dev-b"))
+	unbound := e.token("u1")
+	otherOnA := e.token("u2", withDevice("dev-a"))
+	e.serve(http.MethodDelete, pathDevices+"dev-a", "", bearer(unbound)).wantOK(t)
+	e.meWith(onA, header("X-Device-Id", "dev-a")).wantRevoked(t)
+	e.meWith(onB, header("X-Device-Id", "dev-b")).wantOK(t)
+	e.meWith(unbound).wantOK(t)
+	e.meWith(otherOnA, header("X-Device-Id", "dev-a")).wantOK(t)
+
+	e.clock.Advance(time.Second)
+	e.meWith(e.token("u1", withDevice("dev-a")), header("X-Device-Id", "dev-a")).wantOK(t)
+}
+
+func TestRevokeDeviceRefusesBadRequests(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	for _, bad := range []string{"", "a b", "a/b", "é", strings.Repeat("d", 129), "dev?x"} {
+		r := httpPathFor(bad)
+		e.serve(http.MethodDelete, r, "", bearer(tok)).wantError(t, 400, "invalid_argument").wantDescription(t, "device_id")
+	}
+	e.serve(http.MethodDelete, pathDevices+strings.Repeat("d", 128), "", bearer(tok)).wantOK(t)
+	e.serve(http.MethodDelete, pathDevices+"dev-a", "").wantError(t, 401, "unauthenticated")
+	res := e.serve(http.MethodGet, pathDevices+"dev-a", "", bearer(tok)).wantError(t, 405, "method_not_allowed")
+	if res.header.Get("Allow") != http.MethodDelete {
+		t.Errorf("Allow = %q", res.header.Get("Allow"))
+	}
+	// A malformed x-device-id is step 2, before the token.
+	e.serve(http.MethodDelete, pathDevices+"dev-a", "", header("X-Device-Id", "a b")).wantError(t, 400, "invalid_argument")
+	// The devices list itself is not served.
+	r := httptestRequest(http.MethodGet, "/auth/v1/user/authorized/devices")
+	if e.api.Handles(r) {
+		t.Error("Handles claims the devices list, which authedge does not serve")
+	}
+}
+
+// httpPathFor is the devices path of id, escaped as a client would send it.
+func httpPathFor(id string) string {
+	var b strings.Builder
+	b.WriteString(pathDevices)
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c == ' ', c == '?', c >= 0x80:
+			b.WriteString("%")
+			b.WriteString(strings.ToUpper(string("0123456789abcdef"[c>>4]) + string("0123456789abcdef"[c&15])))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// A second API on the same Redis is another Caddy instance: a revocation
+// made through one is refused by the other within a second, even when the
+// other had just found the token good, for each of the four ways.
+func TestRevocationReachesAnotherInstance(t *testing.T) {
+	e := newEnv(t)
+	other := e.secondInstance()
+	cases := []struct {
+		name   string
+		victim func() (string, []reqOpt)
+		revoke func(tok string)
+	}{
+		{"revoke", func() (string, []reqOpt) { return e.token("r1"), nil }, func(tok string) {
+			e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok})).wantOK(t)
+		}},
+		{"signout", func() (string, []reqOpt) { return e.token("r2"), nil }, func(tok string) {
+			e.serve(http.MethodPost, pathSignout, `{}`, bearer(tok)).wantOK(t)
+		}},
+		{"revoke all", func() (string, []reqOpt) { return e.token("r3"), nil }, func(string) {
+			e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("r3", withClaim("jti", "x")))).wantOK(t)
+		}},
+		{"device", func() (string, []reqOpt) {
+			return e.token("r4", withDevice("d4")), []reqOpt{header("X-Device-Id", "d4")}
+		}, func(string) {
+			e.serve(http.MethodDelete, pathDevices+"d4", "", bearer(e.token("r4"))).wantOK(t)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, opts := tc.victim()
+			// Good on the other instance, twice: the second answer comes
+			// from its memory once its log reader runs.
+			other.meWith(tok, opts...).wantOK(t)
+			other.waitFresh()
+			other.meWith(tok, opts...).wantOK(t)
+			tc.revoke(tok)
+			start := time.Now()
+			for {
+				res := other.meWith(tok, opts...)
+				if res.status == http.StatusUnauthorized {
+					res.wantRevoked(t)
+					break
+				}
+				res.wantOK(t)
+				if time.Since(start) > time.Second {
+					t.Fatal("the other instance accepted the revoked token for over a second")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			t.Logf("refused by the other instance %v after the revocation", time.Since(start))
+		})
+	}
+}
+
+// secondInstance is another API, store and verifier on e's Redis, config
+// and clock, sharing nothing in memory with e's.
+func (e *env) secondInstance() *env {
+	e.t.Helper()
+	st, err := store.New(store.Options{
+		Addresses:     []string{e.redis.Addr},
+		Prefix:        "authedge",
+		EnvironmentID: testEnvID,
+		Timeout:       storeTimeout,
+		Now:           e.clock.Now,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = st.Close() })
+	verifier := newTestVerifier(e.t, e.cfg, e.clock)
+	api, err := New(e.cfg, Deps{Verifier: verifier, Store: st, Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = api.Close() })
+	o := *e
+	o.store, o.api = st, api
+	return &o
+}
+
+// waitFresh waits until the API's revocation reader has read the log.
+func (e *env) waitFresh() {
+	e.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !e.api.revocations.Fresh() {
+		if time.Now().After(deadline) {
+			e.t.Fatal("the revocation log reader never caught up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestRevocationCheckWithRedisDownIsUnavailable(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	e.meWith(tok).wantOK(t)
+	e.waitFresh()
+	e.redis.Stop()
+	time.Sleep(time.Second)
+	e.meWith(tok).wantError(t, http.StatusServiceUnavailable, "unavailable")
+	e.serve(http.MethodPost, pathSignout, `{}`, bearer(tok)).wantError(t, http.StatusServiceUnavailable, "unavailable")
+}
+
+// newTestVerifier is a verifier built as newEnv builds its own.
+func newTestVerifier(t testing.TB, cfg *config.Config, clock *testClock) *token.Verifier {
+	t.Helper()
+	v, err := token.New(token.Config{
+		Issuer:         cfg.JWT.Issuer,
+		Audience:       cfg.JWT.Audience,
+		Algorithms:     cfg.JWT.Algorithms,
+		Leeway:         cfg.JWT.EffectiveLeeway(),
+		NoLeeway:       cfg.JWT.EffectiveLeeway() == 0,
+		AdminScope:     cfg.JWT.AdminScope,
+		DeviceClaim:    cfg.JWT.DeviceClaim,
+		PublicKeyFiles: cfg.JWT.PublicKeys,
+		Now:            clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func httptestRequest(method, path string) *http.Request {
+	return httptest.NewRequest(method, path, nil)
+}
+
+// mgetCalls is how many MGETs Redis has served: the revocation state read.
+func (e *env) mgetCalls() int {
+	e.t.Helper()
+	info := e.rawRedis().Info(context.Background(), "commandstats").Val()
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_mget:calls="); ok {
+			n, _, _ := strings.Cut(rest, ",")
+			var calls int
+			fmt.Sscan(n, &calls)
+			return calls
+		}
+	}
+	return 0
+}
+
+// A valid token used again and again costs no revocation read once the
+// instance's log reader keeps up: the check answers from memory.
+func TestRepeatedTokenCostsNoRevocationRead(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	e.meWith(tok).wantOK(t)
+	// The first check reads Redis, unless the reader it starts has
+	// already loaded the replica.
+	if e.mgetCalls() > 1 {
+		t.Fatalf("the first check made %d revocation reads, want at most 1", e.mgetCalls())
+	}
+	e.waitFresh()
+	e.meWith(tok).wantOK(t)
+	before := e.mgetCalls()
+	for range 50 {
+		e.meWith(tok).wantOK(t)
+	}
+	if n := e.mgetCalls() - before; n != 0 {
+		t.Fatalf("50 requests with a remembered token made %d revocation reads, want 0", n)
+	}
+}
+
+// Tokens never seen before cost no revocation read either, once the
+// instance holds its replica of the revocations.
+func TestNewTokensCostNoRevocationRead(t *testing.T) {
+	e := newEnv(t)
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("gone"))).wantOK(t)
+	e.meWith(e.token("warm-up")).wantOK(t)
+	e.waitFresh()
+	time.Sleep(100 * time.Millisecond) // the replica loads with the first read of the log
+	e.waitFresh()
+	before := e.mgetCalls()
+	for i := range 20 {
+		e.meWith(e.token(fmt.Sprintf("new-%d", i))).wantOK(t)
+	}
+	e.meWith(e.token("gone", withClaim("jti", "other"))).wantRevoked(t)
+	if n := e.mgetCalls() - before; n != 0 {
+		t.Fatalf("21 never-seen tokens made %d revocation reads, want 0", n)
+	}
+}

@@ -1,0 +1,329 @@
+// Package revoke answers "is this verified access token revoked?" for one
+// authedge handler, cheaply and without ever letting a revoked token through
+// for longer than a second after Redis recorded its revocation, whichever
+// Caddy instance sharing that Redis recorded it. It knows nothing of HTTP or
+// Caddy: handler asks it, caddymodule closes it with the handler.
+//
+// The design (docs/revocation.md and docs/DECISIONS.md tell why):
+//
+//   - Redis holds the revocations (store/revocation.go), and every one is
+//     also an entry of a numbered log, written by the same script.
+//   - A Checker remembers, per token, the verdict Redis gave and keeps it
+//     true by applying every log entry to what it remembers: a revoked
+//     token's verdict turns to revoked, a user's or device's cutoff turns
+//     the verdicts of the tokens it covers. A token checked again costs a
+//     map lookup, not a round trip.
+//   - It also keeps a replica of every revocation (replica.go), so that a
+//     token never checked before is judged without a round trip too.
+//   - It reads the log every PollInterval, and at once when the Pub/Sub
+//     channel says there is a new entry. Its memory is trusted only while
+//     the last complete read of the log began less than StaleAfter ago:
+//     with Redis or the network down, every check goes to Redis, and fails.
+package revoke
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// Source is where revocations live: *store.Store.
+type Source interface {
+	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
+	RevocationsSince(ctx context.Context, after uint64, limit int) (seq uint64, entries []store.Revocation, err error)
+	WatchRevocations() (nudges <-chan struct{}, stop func() error)
+	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (seq uint64, err error)
+}
+
+// Defaults of the Options left zero.
+const (
+	DefaultPollInterval = 250 * time.Millisecond
+	DefaultStaleAfter   = 750 * time.Millisecond
+	DefaultCacheSize    = 100_000
+)
+
+// Options tunes a Checker. The zero value is the defaults.
+type Options struct {
+	// PollInterval is how often the revocation log is read when no
+	// Pub/Sub message says to read it sooner.
+	PollInterval time.Duration
+	// StaleAfter is how long after the start of the last complete read of
+	// the log the remembered verdicts are trusted: the longest a revoked
+	// token can pass here. It must exceed PollInterval.
+	StaleAfter time.Duration
+	// CacheSize bounds the remembered verdicts. Negative: remember none,
+	// ask Redis on every check.
+	CacheSize int
+	// ReplicaSize bounds the revocations kept in memory to judge tokens
+	// never checked before without Redis (replica.go); 0 means
+	// DefaultReplicaSize, negative keeps none.
+	ReplicaSize int
+	// Logger receives debug lines when the log cannot be read. nil: none.
+	Logger *zap.Logger
+}
+
+// Token is what a check needs of a verified access token.
+type Token struct {
+	// Raw is the compact JWS as presented.
+	Raw string
+	// Subject is sub; DeviceID the device claim ("" if unbound).
+	Subject  string
+	DeviceID string
+	// IssuedAt is iat; zero if the token has none (it then counts as
+	// issued before any cutoff).
+	IssuedAt time.Time
+}
+
+// Checker decides whether tokens are revoked. Safe for concurrent use.
+type Checker struct {
+	src  Source
+	opts Options
+	log  *zap.Logger
+
+	// seeds key the verdicts (see tokenKey).
+	seeds [2]maphash.Seed
+
+	mu sync.RWMutex
+	// verdicts by tokenKey, and the key of each token's SHA-256 (the log
+	// names revoked tokens by digest).
+	verdicts map[tokenKey]*verdict
+	byDigest map[[sha256.Size]byte]tokenKey
+	// bySubject holds each user's verdicts: a user's or device's cutoff
+	// touches only those, however many tokens are remembered.
+	bySubject map[string]map[tokenKey]*verdict
+	// rep is every revocation, when loaded (replica.go); replicaAt is when
+	// a load was last tried, pruned when rep was last pruned.
+	rep       *replica
+	replicaAt time.Time
+	pruned    time.Time
+	// applied is the last log entry the verdicts reflect.
+	applied uint64
+	// synced is when the last complete read of the log began (Unix
+	// nanoseconds, monotonic enough: see fresh); 0 before the first.
+	synced atomic.Int64
+
+	startOnce sync.Once
+	closeOnce sync.Once
+	// life ends with Close: a read of the log in flight stops at once.
+	life    context.Context
+	endLife context.CancelFunc
+	done    chan struct{}
+	stopped chan struct{}
+	started atomic.Bool
+}
+
+// tokenKey names a token in memory: two 64-bit hashes of it under secret
+// random seeds. Hashing the token on every check with SHA-256 would cost
+// about 2 µs on CPUs without SHA instructions, and keeping the token
+// itself about a kilobyte per entry; this costs some 150 ns and 16 bytes,
+// and two tokens meet on one key with odds of 2^-128, seeds no client can
+// learn.
+type tokenKey [2]uint64
+
+func (c *Checker) tokenKey(raw string) tokenKey {
+	return tokenKey{maphash.String(c.seeds[0], raw), maphash.String(c.seeds[1], raw)}
+}
+
+// verdict is what Redis said of one token, kept true by the log.
+type verdict struct {
+	digest  [sha256.Size]byte
+	subject string
+	device  string
+	iat     time.Time
+	revoked bool
+}
+
+// New builds a Checker. Its log reader starts with the first check.
+func New(src Source, opts Options) (*Checker, error) {
+	if src == nil {
+		return nil, errors.New("revoke: no Source")
+	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.StaleAfter == 0 {
+		opts.StaleAfter = DefaultStaleAfter
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = DefaultCacheSize
+	}
+	if opts.ReplicaSize == 0 {
+		opts.ReplicaSize = DefaultReplicaSize
+	}
+	if opts.PollInterval < 0 || opts.StaleAfter <= opts.PollInterval {
+		return nil, errors.New("revoke: StaleAfter must exceed a positive PollInterval")
+	}
+	c := &Checker{
+		src:      src,
+		opts:     opts,
+		log:      opts.Logger,
+		seeds:    [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		verdicts: make(map[tokenKey]*verdict),
+		byDigest: make(map[[sha256.Size]byte]tokenKey),
+
+		bySubject: make(map[string]map[tokenKey]*verdict),
+		done:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+	}
+	if c.log == nil {
+		c.log = zap.NewNop()
+	}
+	c.life, c.endLife = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Revoked reports whether t, already verified, is revoked. An error means
+// Redis could not say (store.ErrUnavailable): the caller must refuse the
+// token as unverifiable, never accept it.
+func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
+	c.startOnce.Do(c.start)
+	key := c.tokenKey(t.Raw)
+	if c.fresh() {
+		c.mu.RLock()
+		v := c.verdicts[key]
+		var revoked bool
+		if v != nil {
+			revoked = v.revoked
+		}
+		replicated := c.rep != nil
+		c.mu.RUnlock()
+		if v != nil {
+			return revoked, nil
+		}
+		if replicated {
+			if revoked, ok := c.fromReplica(key, t); ok {
+				return revoked, nil
+			}
+		}
+	}
+	d := sha256.Sum256([]byte(t.Raw))
+	st, err := c.src.RevocationState(ctx, hex.EncodeToString(d[:]), t.Subject, t.DeviceID)
+	if err != nil {
+		return false, err
+	}
+	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
+	v.revoked = st.TokenRevoked || covers(st.UserCutoff, v.iat) ||
+		(v.device != "" && covers(st.DeviceCutoff, v.iat))
+	revoked := v.revoked // once remembered, v is the log reader's to change
+	c.remember(key, v, st.Seq)
+	return revoked, nil
+}
+
+// fromReplica judges a token never checked before from the replica, and
+// remembers the verdict; ok is false when the replica went meanwhile.
+func (c *Checker) fromReplica(key tokenKey, t Token) (revoked, ok bool) {
+	d := sha256.Sum256([]byte(t.Raw))
+	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
+	c.mu.RLock()
+	if c.rep == nil {
+		c.mu.RUnlock()
+		return false, false
+	}
+	v.revoked = c.rep.revokes(d, t)
+	revoked, seq := v.revoked, c.applied
+	c.mu.RUnlock()
+	// Once remembered, v is the log reader's to change: read it before.
+	c.remember(key, v, seq)
+	return revoked, true
+}
+
+// covers reports whether a cutoff revokes a token issued at iat: issued at
+// or before it, in whole seconds as iat is given; no iat counts as before.
+func covers(cutoff, iat time.Time) bool {
+	if cutoff.IsZero() {
+		return false
+	}
+	return iat.IsZero() || iat.Unix() <= cutoff.Unix()
+}
+
+// remember keeps v, read from Redis at log entry seq. A verdict read
+// before the last entry applied may miss that entry, and is dropped: the
+// next check asks Redis again.
+func (c *Checker) remember(key tokenKey, v *verdict, seq uint64) {
+	if c.opts.CacheSize < 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq < c.applied {
+		return
+	}
+	if old := c.verdicts[key]; old == nil && len(c.verdicts) >= c.opts.CacheSize {
+		c.evictOne()
+	}
+	c.verdicts[key] = v
+	c.byDigest[v.digest] = key
+	own := c.bySubject[v.subject]
+	if own == nil {
+		own = make(map[tokenKey]*verdict)
+		c.bySubject[v.subject] = own
+	}
+	own[key] = v
+}
+
+// evictOne drops an arbitrary verdict (Go's map iteration order is
+// random): cheap, and a dropped verdict costs only a round trip later.
+// Called with mu held.
+func (c *Checker) evictOne() {
+	for key, v := range c.verdicts {
+		delete(c.verdicts, key)
+		delete(c.byDigest, v.digest)
+		if own := c.bySubject[v.subject]; len(own) <= 1 {
+			delete(c.bySubject, v.subject)
+		} else {
+			delete(own, key)
+		}
+		return
+	}
+}
+
+// CatchUp reads the revocation log now, for an instance that has just
+// written a revocation: its own next check must not wait for the reader.
+// A failure leaves it to the reader (and to staleness).
+func (c *Checker) CatchUp(ctx context.Context) error {
+	if !c.started.Load() {
+		return nil // nothing checked, nothing remembered
+	}
+	select {
+	case <-c.done:
+		return nil // closed: no reader keeps the memory fresh, so none is trusted
+	default:
+	}
+	return c.sync(ctx)
+}
+
+// Fresh reports whether the remembered verdicts may answer checks now (the
+// log reader is keeping up); while not, every check asks Redis.
+func (c *Checker) Fresh() bool { return c.fresh() }
+
+// fresh reports whether the remembered verdicts may answer: the last
+// complete read of the log began less than StaleAfter ago.
+func (c *Checker) fresh() bool {
+	at := c.synced.Load()
+	return at != 0 && time.Duration(nanotime()-at) < c.opts.StaleAfter
+}
+
+// Close stops the log reader and its subscription. The Checker still
+// answers afterwards, from Redis on every check.
+func (c *Checker) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.endLife()
+		// A Checker never checked has no reader to wait for; one whose
+		// start races with Close sees done closed and returns at once.
+		c.startOnce.Do(func() {})
+		if c.started.Load() {
+			<-c.stopped
+		}
+	})
+	return nil
+}

@@ -1,0 +1,123 @@
+package revoke
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// waitReplica waits for the checker to hold a replica and be fresh.
+func waitReplica(t testing.TB, c *Checker) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.RLock()
+		loaded := c.rep != nil
+		c.mu.RUnlock()
+		if loaded && c.fresh() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no replica loaded within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Tokens never checked before are judged from the replica, with no
+// Redis read: revocations made before the checker started (the snapshot)
+// and after (the log) alike.
+func TestNeverSeenTokensAreJudgedWithoutRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &countingSource{Store: newStore(t, srv.Addr), watch: true}
+	ctx := context.Background()
+	now := time.Now()
+	cut := now.Truncate(time.Second)
+	src.RevokeToken(ctx, store.TokenDigest("old-revoked"), now.Add(time.Hour))
+	src.RevokeUser(ctx, "u2", cut)
+	src.RevokeDevice(ctx, "u3", "d3", cut)
+
+	c := newChecker(t, src, Options{})
+	mustRevoked(t, c, tok("warm-up", "u0", "", now))
+	waitReplica(t, c)
+	before := src.reads.Load()
+
+	cases := []struct {
+		tk   Token
+		want bool
+	}{
+		{tok("old-revoked", "u1", "", now), true},
+		{tok("fresh", "u1", "", now), false},
+		{tok("u2-before", "u2", "", cut), true},
+		{tok("u2-no-iat", "u2", "", time.Time{}), true},
+		{tok("u2-after", "u2", "", cut.Add(time.Second)), false},
+		{tok("u3-on-d3", "u3", "d3", cut), true},
+		{tok("u3-on-d4", "u3", "d4", cut), false},
+		{tok("u3-unbound", "u3", "", cut), false},
+	}
+	for _, tc := range cases {
+		if got := mustRevoked(t, c, tc.tk); got != tc.want {
+			t.Errorf("%s: revoked %v, want %v", tc.tk.Raw, got, tc.want)
+		}
+	}
+
+	// Revocations after the load reach the replica through the log.
+	src.RevokeToken(ctx, store.TokenDigest("new-revoked"), now.Add(time.Hour))
+	src.RevokeUser(ctx, "u5", cut)
+	time.Sleep(DefaultStaleAfter) // the log has been read since
+	waitReplica(t, c)
+	if !mustRevoked(t, c, tok("new-revoked", "u1", "", now)) || !mustRevoked(t, c, tok("u5-before", "u5", "", cut)) {
+		t.Error("a revocation made after the replica was loaded did not reach it")
+	}
+	if n := src.reads.Load() - before; n != 0 {
+		t.Errorf("judging %d never-seen tokens made %d Redis reads, want 0", len(cases)+2, n)
+	}
+}
+
+// Past its budget the replica is not kept, and new tokens go to Redis.
+func TestReplicaOverBudgetFallsBackToRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &countingSource{Store: newStore(t, srv.Addr), watch: true}
+	ctx := context.Background()
+	now := time.Now()
+	for _, u := range []string{"a", "b", "c"} {
+		src.RevokeUser(ctx, u, now)
+	}
+	c := newChecker(t, src, Options{ReplicaSize: 2})
+	mustRevoked(t, c, tok("warm-up", "u0", "", now))
+	waitFresh(t, c)
+	time.Sleep(2 * DefaultPollInterval)
+	c.mu.RLock()
+	loaded := c.rep != nil
+	c.mu.RUnlock()
+	if loaded {
+		t.Fatal("a replica over its budget was kept")
+	}
+	before := src.reads.Load()
+	if !mustRevoked(t, c, tok("b-token", "b", "", now)) {
+		t.Error("b's token accepted")
+	}
+	if src.reads.Load()-before != 1 {
+		t.Error("a new token was not read from Redis without a replica")
+	}
+}
+
+func TestReplicaPrune(t *testing.T) {
+	r := newReplica()
+	now := time.Now()
+	r.add(store.Revocation{Kind: store.RevokedToken, TokenDigest: store.TokenDigest("ended"), Until: now.Add(-time.Second)})
+	r.add(store.Revocation{Kind: store.RevokedToken, TokenDigest: store.TokenDigest("live"), Until: now.Add(time.Hour)})
+	r.add(store.Revocation{Kind: store.RevokedUser, UserID: "old", Cutoff: now.Add(-store.RevocationHorizon - time.Hour)})
+	r.add(store.Revocation{Kind: store.RevokedUser, UserID: "recent", Cutoff: now})
+	r.add(store.Revocation{Kind: store.RevokedUser, UserID: "recent", Cutoff: now.Add(-time.Hour)}) // never moves back
+	r.prune(now)
+	if r.size() != 2 || r.users["recent"] != now.Unix() {
+		t.Fatalf("after prune: %d revocations, recent's cutoff %d", r.size(), r.users["recent"])
+	}
+	if r.add(store.Revocation{Kind: store.RevokedToken, TokenDigest: "not-hex"}) {
+		t.Error("a malformed digest was added")
+	}
+}

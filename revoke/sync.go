@@ -1,0 +1,184 @@
+package revoke
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// readBatch is how many log entries one read takes.
+const readBatch = 512
+
+// monoEpoch makes nanotime monotonic (time.Since uses the monotonic clock)
+// and never 0, which fresh reads as "never synced".
+var monoEpoch = time.Now()
+
+func nanotime() int64 { return int64(time.Since(monoEpoch)) + 1 }
+
+// start launches the log reader: once, on the first check.
+func (c *Checker) start() {
+	select {
+	case <-c.done:
+		return // closed before any check
+	default:
+	}
+	c.started.Store(true)
+	go c.run()
+}
+
+// run reads the log every PollInterval, and when the channel nudges,
+// until Close.
+func (c *Checker) run() {
+	defer close(c.stopped)
+	nudges, stopWatch := c.src.WatchRevocations()
+	defer func() { _ = stopWatch() }()
+	ticker := time.NewTicker(c.opts.PollInterval)
+	defer ticker.Stop()
+	for {
+		c.syncOnce()
+		select {
+		case <-c.done:
+			return
+		case <-ticker.C:
+		case _, ok := <-nudges:
+			if !ok {
+				nudges = nil // reading from nil blocks: the ticker goes on alone
+			}
+		}
+	}
+}
+
+// syncOnce reads the log once, bounded by the time the memory stays
+// trusted, and logs a failure at debug: the checks themselves answer 503
+// once the memory goes stale.
+func (c *Checker) syncOnce() {
+	// Only the reader loads a replica: CatchUp, which a request waits
+	// for, never does.
+	c.mu.RLock()
+	load := c.wantReplica()
+	c.mu.RUnlock()
+	if load {
+		c.loadReplica()
+	}
+	ctx, cancel := context.WithTimeout(c.life, c.opts.StaleAfter)
+	defer cancel()
+	if err := c.sync(ctx); err != nil {
+		if ce := c.log.Check(zap.DebugLevel, "revocation log not read"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+	}
+}
+
+// sync brings the verdicts up to the log's last entry. Only when it has
+// read to the end does it mark the memory fresh, as of when it began: a
+// revocation recorded after that moment may not be applied yet.
+func (c *Checker) sync(ctx context.Context) error {
+	began := nanotime()
+	for {
+		c.mu.RLock()
+		after := c.applied
+		c.mu.RUnlock()
+		seq, entries, err := c.src.RevocationsSince(ctx, after, readBatch)
+		if err != nil {
+			return err
+		}
+		if c.apply(after, seq, entries) {
+			c.synced.Store(began)
+			c.prune()
+			return nil
+		}
+	}
+}
+
+// apply applies entries read after after, with seq the log's last entry
+// number, and reports whether the verdicts now reflect all of it.
+func (c *Checker) apply(after, seq uint64, entries []store.Revocation) (done bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.applied != after {
+		return false // CatchUp's read and run's crossed: read again
+	}
+	switch {
+	case seq == after:
+		return true
+	case seq < after:
+		// Redis lost revocations: start again from what it holds.
+		c.reset(seq)
+		return true
+	case len(c.verdicts) == 0 && c.rep == nil:
+		// Nothing is remembered that an entry could change.
+		c.applied = seq
+		return true
+	}
+	for _, e := range entries {
+		if e.Seq != c.applied+1 {
+			// Entries were trimmed or lost before this reader saw them.
+			c.reset(seq)
+			return true
+		}
+		c.applyEntry(e)
+		c.applied = e.Seq
+	}
+	if len(entries) == 0 {
+		c.reset(seq) // seq is ahead but the log holds nothing after us
+		return true
+	}
+	return c.applied >= seq
+}
+
+// reset forgets every verdict, and the replica: what they missed cannot be
+// known. The next read of the log loads a new replica.
+func (c *Checker) reset(seq uint64) {
+	c.rep = nil
+	c.replicaAt = time.Time{}
+	clear(c.verdicts)
+	clear(c.byDigest)
+	clear(c.bySubject)
+	c.applied = seq
+}
+
+// applyEntry turns the verdicts one revocation covers. Revocations are
+// final until the token ends, so a verdict turned revoked stays so.
+func (c *Checker) applyEntry(e store.Revocation) {
+	if c.rep != nil && !c.rep.add(e) {
+		c.reset(c.applied)
+		return
+	}
+	switch e.Kind {
+	case store.RevokedToken:
+		var d [sha256.Size]byte
+		if n, err := hex.Decode(d[:], []byte(e.TokenDigest)); err != nil || n != len(d) {
+			// Not a digest this reader wrote: it cannot say which
+			// verdict it is about, so none is trusted.
+			c.reset(c.applied)
+			return
+		}
+		if key, ok := c.byDigest[d]; ok {
+			c.verdicts[key].revoked = true
+		}
+	case store.RevokedUser, store.RevokedDevice:
+		for _, v := range c.bySubject[e.UserID] {
+			if e.Kind == store.RevokedDevice && v.device != e.DeviceID {
+				continue
+			}
+			if covers(e.Cutoff, v.iat) {
+				v.revoked = true
+			}
+		}
+	}
+}
+
+// prune drops ended revocations from the replica, once a prunePeriod.
+func (c *Checker) prune() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rep != nil && time.Since(c.pruned) >= prunePeriod {
+		c.rep.prune(time.Now())
+		c.pruned = time.Now()
+	}
+}

@@ -1,0 +1,329 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Revocations are written by one script (scripts/revoke.lua) that sets
+// what is revoked and appends an entry to a log in the same step, so an
+// instance that reads the log never misses a revocation that Redis holds.
+// docs/revocation.md tells the whole design.
+
+// RevocationHorizon is how long a user's or a device's cutoff is kept: it
+// must outlive every token issued before it, and authedge does not know
+// the issuer's token lifetime. 30 days is far beyond any access token's
+// (CloudBase's live 2 hours); a token living longer than that after a
+// revoke/all would become usable again.
+const RevocationHorizon = 30 * 24 * time.Hour
+
+// revocationLogLength is about how many entries the log keeps. An
+// instance that falls further behind (down longer than the log covers)
+// forgets every token it had checked instead of reading what it missed.
+const revocationLogLength = 10000
+
+// RevocationKind says what one revocation revoked.
+type RevocationKind byte
+
+// The revocation kinds, as the log names them.
+const (
+	RevokedToken  RevocationKind = 't'
+	RevokedUser   RevocationKind = 'u'
+	RevokedDevice RevocationKind = 'd'
+)
+
+// Revocation is one entry of the revocation log.
+type Revocation struct {
+	// Seq numbers the entries: 1, 2, 3, ... with no gap.
+	Seq  uint64
+	Kind RevocationKind
+	// TokenDigest is the revoked token's TokenDigest, and Until when it
+	// ends (RevokedToken).
+	TokenDigest string
+	Until       time.Time
+	// UserID and, for RevokedDevice, DeviceID name whose tokens issued up
+	// to Cutoff are revoked.
+	UserID   string
+	DeviceID string
+	Cutoff   time.Time
+	// DeviceDigest is DeviceDigest(UserID, DeviceID): all that
+	// RevocationSnapshot knows of a device (UserID and DeviceID are then
+	// empty).
+	DeviceDigest string
+}
+
+// RevocationState is what Redis holds against one token.
+type RevocationState struct {
+	// TokenRevoked: the token itself was revoked.
+	TokenRevoked bool
+	// UserCutoff and DeviceCutoff are zero, or the time up to which the
+	// user's (the device's) tokens are revoked, whole seconds.
+	UserCutoff   time.Time
+	DeviceCutoff time.Time
+	// Seq is the revocation sequence when the state was read: the state
+	// reflects every log entry up to it.
+	Seq uint64
+}
+
+// TokenDigest is the hex SHA-256 of an access token: how a revoked token is
+// stored and logged.
+func TokenDigest(raw string) string { return digest(raw) }
+
+// RevokeToken revokes the token with the given TokenDigest until until
+// (its exp plus the verifier's leeway: after that no verifier accepts it
+// anyway). A token already past until needs nothing; seq is then 0.
+func (s *Store) RevokeToken(ctx context.Context, tokenDigest string, until time.Time) (seq uint64, err error) {
+	if len(tokenDigest) != 64 {
+		return 0, errors.New("store: a token digest is 64 hex digits")
+	}
+	ttl := until.Sub(s.now())
+	if ttl < time.Millisecond {
+		return 0, nil
+	}
+	return s.revoke(ctx, s.keys.revokedToken(tokenDigest), RevokedToken, "1", ttl, tokenDigest, "", untilField(until))
+}
+
+// RevokeUser revokes every token of userID issued at or before cutoff
+// (whole seconds; a token without iat counts as issued before).
+func (s *Store) RevokeUser(ctx context.Context, userID string, cutoff time.Time) (seq uint64, err error) {
+	if userID == "" {
+		return 0, errEmptyUserID
+	}
+	return s.revoke(ctx, s.keys.revokedUser(userID), RevokedUser, unixSeconds(cutoff), RevocationHorizon, userID, "", "")
+}
+
+// RevokeDevice revokes every token of userID bound to deviceID and issued
+// at or before cutoff.
+func (s *Store) RevokeDevice(ctx context.Context, userID, deviceID string, cutoff time.Time) (seq uint64, err error) {
+	if userID == "" || deviceID == "" {
+		return 0, errors.New("store: a device revocation needs a user and a device")
+	}
+	return s.revoke(ctx, s.keys.revokedDevice(userID, deviceID), RevokedDevice, unixSeconds(cutoff), RevocationHorizon, userID, deviceID, "")
+}
+
+func (s *Store) revoke(ctx context.Context, key string, kind RevocationKind, value string, ttl time.Duration, a, b, until string) (uint64, error) {
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog()}
+	res, err := s.run(ctx, scriptRevoke, keys,
+		string(kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until)
+	if err != nil {
+		return 0, s.fail(err)
+	}
+	seq, ok := res.(int64)
+	if !ok || seq < 0 {
+		return 0, errBadReply
+	}
+	return uint64(seq), nil
+}
+
+// RevocationState reads, in one round trip, whether the token with
+// tokenDigest is revoked, the cutoffs of userID and of its deviceID (""
+// for a token bound to no device), and the sequence they reflect.
+func (s *Store) RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (RevocationState, error) {
+	if userID == "" {
+		return RevocationState{}, errEmptyUserID
+	}
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	args := []any{"mget", s.keys.revocationSeq(), s.keys.revokedToken(tokenDigest), s.keys.revokedUser(userID)}
+	if deviceID != "" {
+		args = append(args, s.keys.revokedDevice(userID, deviceID))
+	}
+	cmd := redis.NewSliceCmd(ctx, args...)
+	if err := s.batch.process(ctx, cmd); err != nil {
+		return RevocationState{}, s.fail(err)
+	}
+	vals := cmd.Val()
+	if len(vals) != len(args)-1 {
+		return RevocationState{}, errBadReply
+	}
+	var st RevocationState
+	var err error
+	if st.Seq, err = optionalUint(vals[0]); err != nil {
+		return RevocationState{}, err
+	}
+	st.TokenRevoked = vals[1] != nil
+	if st.UserCutoff, err = optionalCutoff(vals[2]); err != nil {
+		return RevocationState{}, err
+	}
+	if deviceID != "" {
+		if st.DeviceCutoff, err = optionalCutoff(vals[3]); err != nil {
+			return RevocationState{}, err
+		}
+	}
+	return st, nil
+}
+
+// RevocationsSince reads the revocation sequence and at most limit log
+// entries numbered after after, in order. The entries may start later than
+// after+1, or stop short of seq, when the log was trimmed or lost: the
+// caller must then treat what it knew as unknown. seq below after means
+// Redis lost its revocations (a restart without persistence).
+func (s *Store) RevocationsSince(ctx context.Context, after uint64, limit int) (seq uint64, entries []Revocation, err error) {
+	if limit <= 0 {
+		return 0, nil, errors.New("store: RevocationsSince needs a positive limit")
+	}
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	keys := []string{s.keys.revocationSeq(), s.keys.revocationLog()}
+	res, err := s.run(ctx, scriptRevocationsSince, keys, strconv.FormatUint(after+1, 10)+"-0", limit)
+	if err != nil {
+		return 0, nil, s.fail(err)
+	}
+	reply, ok := res.([]any)
+	if !ok || len(reply) != 2 {
+		return 0, nil, errBadReply
+	}
+	if seq, err = optionalUint(reply[0]); err != nil {
+		return 0, nil, err
+	}
+	raw, ok := reply[1].([]any)
+	if !ok {
+		return 0, nil, errBadReply
+	}
+	entries = make([]Revocation, 0, len(raw))
+	for _, item := range raw {
+		e, err := parseRevocation(item)
+		if err != nil {
+			return 0, nil, err
+		}
+		entries = append(entries, e)
+	}
+	return seq, entries, nil
+}
+
+// parseRevocation reads one XRANGE entry: {"<seq>-1", {field, value, ...}}.
+func parseRevocation(item any) (Revocation, error) {
+	pair, ok := item.([]any)
+	if !ok || len(pair) != 2 {
+		return Revocation{}, errBadReply
+	}
+	id, _ := pair[0].(string)
+	seqText, _, _ := strings.Cut(id, "-")
+	seq, err := strconv.ParseUint(seqText, 10, 64)
+	if err != nil {
+		return Revocation{}, fmt.Errorf("store: revocation log entry %q: %w", id, errBadReply)
+	}
+	fields, ok := pair[1].([]any)
+	if !ok || len(fields)%2 != 0 {
+		return Revocation{}, errBadReply
+	}
+	r := Revocation{Seq: seq}
+	var a, b, c string
+	for i := 0; i < len(fields); i += 2 {
+		name, _ := fields[i].(string)
+		value, _ := fields[i+1].(string)
+		switch name {
+		case "k":
+			if len(value) == 1 {
+				r.Kind = RevocationKind(value[0])
+			}
+		case "a":
+			a = value
+		case "b":
+			b = value
+		case "c":
+			c = value
+		}
+	}
+	switch r.Kind {
+	case RevokedToken:
+		r.TokenDigest = a
+		if r.Until, err = parseUntil(c); err != nil {
+			return Revocation{}, err
+		}
+	case RevokedUser, RevokedDevice:
+		r.UserID, r.DeviceID = a, b
+		if r.Kind == RevokedDevice {
+			r.DeviceDigest = deviceDigest(a, b)
+		}
+		if r.Cutoff, err = optionalCutoff(c); err != nil {
+			return Revocation{}, err
+		}
+	default:
+		return Revocation{}, fmt.Errorf("store: revocation log entry %q of unknown kind: %w", id, errBadReply)
+	}
+	return r, nil
+}
+
+// WatchRevocations subscribes to the channel told of every new revocation
+// log entry. The returned channel receives a value, coalesced, whenever
+// one is published; it is closed by stop. The subscription reconnects by
+// itself, and may miss messages while it does: it is a hint to read the
+// log sooner, never the only way an instance learns of a revocation.
+func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
+	ps := s.client.Subscribe(context.Background(), s.keys.revocationChannel())
+	out := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(out)
+		msgs := ps.Channel()
+		for {
+			select {
+			case <-done:
+				return
+			case _, ok := <-msgs:
+				if !ok {
+					return
+				}
+				select {
+				case out <- struct{}{}:
+				default: // one pending nudge says it all
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return out, func() error {
+		once.Do(func() {
+			close(done)
+			// With Redis away, the subscription may be inside a dial that
+			// lasts until Close ends the store's dialer: closing it here
+			// would wait for that. It is closed in the background.
+			go func() { _ = ps.Close() }()
+		})
+		return nil
+	}
+}
+
+func unixSeconds(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+// optionalUint reads a decimal string reply; nil (no key) is 0.
+func optionalUint(v any) (uint64, error) {
+	if v == nil {
+		return 0, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return 0, errBadReply
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, errBadReply
+	}
+	return n, nil
+}
+
+// optionalCutoff reads a cutoff in Unix seconds; nil or "" is none.
+func optionalCutoff(v any) (time.Time, error) {
+	if v == nil || v == "" {
+		return time.Time{}, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return time.Time{}, errBadReply
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, errBadReply
+	}
+	return time.Unix(n, 0), nil
+}

@@ -1,0 +1,287 @@
+package store
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+func TestRevokeTokenLivesUntilItsEnd(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	d := TokenDigest("a.b.c")
+	seq, err := f.RevokeToken(ctx, d, f.clock.Now().Add(90*time.Second))
+	if err != nil || seq != 1 {
+		t.Fatalf("RevokeToken = %d, %v; want 1", seq, err)
+	}
+	key := "authedge:{" + testEnv + "}:rt:" + d
+	ttl := f.raw.PTTL(ctx, key).Val()
+	if ttl <= 85*time.Second || ttl > 90*time.Second {
+		t.Errorf("revoked token key TTL %v, want about 90s", ttl)
+	}
+	st, err := f.RevocationState(ctx, d, "u1", "")
+	if err != nil || !st.TokenRevoked || st.Seq != 1 {
+		t.Fatalf("RevocationState = %+v, %v; want revoked at seq 1", st, err)
+	}
+	other, err := f.RevocationState(ctx, TokenDigest("x.y.z"), "u1", "dev")
+	if err != nil || other.TokenRevoked || !other.UserCutoff.IsZero() || !other.DeviceCutoff.IsZero() {
+		t.Fatalf("another token's state = %+v, %v; want nothing revoked", other, err)
+	}
+
+	// Revoking it again adds no entry.
+	if seq, err := f.RevokeToken(ctx, d, f.clock.Now().Add(time.Hour)); err != nil || seq != 1 {
+		t.Fatalf("RevokeToken again = %d, %v; want the current seq 1", seq, err)
+	}
+
+	// A token already past its end needs no key and no log entry.
+	seq, err = f.RevokeToken(ctx, TokenDigest("old"), f.clock.Now().Add(-time.Second))
+	if err != nil || seq != 0 {
+		t.Fatalf("RevokeToken of an ended token = %d, %v; want 0, nil", seq, err)
+	}
+	if _, err := f.RevokeToken(ctx, "not-a-digest", f.clock.Now().Add(time.Hour)); err == nil {
+		t.Fatal("RevokeToken took a malformed digest")
+	}
+}
+
+func TestRevokeUserCutoffOnlyMovesForward(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	later := time.Unix(1_700_000_500, 0)
+	earlier := time.Unix(1_700_000_100, 0)
+	if _, err := f.RevokeUser(ctx, "u1", later); err != nil {
+		t.Fatal(err)
+	}
+	// An earlier or equal cutoff revokes nothing more: no log entry.
+	for _, cut := range []time.Time{earlier, later} {
+		if seq, err := f.RevokeUser(ctx, "u1", cut); err != nil || seq != 1 {
+			t.Fatalf("RevokeUser(%v) = %d, %v; want the current seq 1", cut, seq, err)
+		}
+	}
+	st, err := f.RevocationState(ctx, TokenDigest("t"), "u1", "")
+	if err != nil || !st.UserCutoff.Equal(later) || st.Seq != 1 {
+		t.Fatalf("state = %+v, %v; want the later cutoff at seq 1", st, err)
+	}
+	if seq, err := f.RevokeUser(ctx, "u1", later.Add(time.Second)); err != nil || seq != 2 {
+		t.Fatalf("a later cutoff = %d, %v; want a new entry 2", seq, err)
+	}
+	ttl := f.raw.PTTL(ctx, "authedge:{"+testEnv+"}:ru:u1").Val()
+	if ttl < RevocationHorizon-time.Minute {
+		t.Errorf("user cutoff TTL %v, want about %v", ttl, RevocationHorizon)
+	}
+	if _, err := f.RevokeUser(ctx, "", later); err == nil {
+		t.Fatal("RevokeUser took an empty user")
+	}
+}
+
+func TestRevokeDeviceIsPerUserAndDevice(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	cut := time.Unix(1_700_000_000, 0)
+	if _, err := f.RevokeDevice(ctx, "u1", "a:b", cut); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.RevocationState(ctx, TokenDigest("t"), "u1", "a:b")
+	if !st.DeviceCutoff.Equal(cut) || !st.UserCutoff.IsZero() {
+		t.Fatalf("state = %+v; want the device cutoff only", st)
+	}
+	// "u1" + "a:b" and "u1:a" + "b" must not share a key.
+	for _, pair := range [][2]string{{"u1:a", "b"}, {"u2", "a:b"}, {"u1", "a"}} {
+		st, _ := f.RevocationState(ctx, TokenDigest("t"), pair[0], pair[1])
+		if !st.DeviceCutoff.IsZero() {
+			t.Errorf("user %q device %q shares the revocation of u1/a:b", pair[0], pair[1])
+		}
+	}
+	if _, err := f.RevokeDevice(ctx, "u1", "", cut); err == nil {
+		t.Fatal("RevokeDevice took an empty device")
+	}
+}
+
+func TestRevocationLog(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	d := TokenDigest("tok")
+	cut := time.Unix(1_700_000_000, 0)
+	f.RevokeToken(ctx, d, f.clock.Now().Add(time.Hour))
+	f.RevokeUser(ctx, "u1", cut)
+	f.RevokeDevice(ctx, "u2", "dev-1", cut)
+
+	seq, entries, err := f.RevocationsSince(ctx, 0, 10)
+	if err != nil || seq != 3 || len(entries) != 3 {
+		t.Fatalf("RevocationsSince(0) = %d, %d entries, %v", seq, len(entries), err)
+	}
+	want := []Revocation{
+		{Seq: 1, Kind: RevokedToken, TokenDigest: d},
+		{Seq: 2, Kind: RevokedUser, UserID: "u1", Cutoff: cut},
+		{Seq: 3, Kind: RevokedDevice, UserID: "u2", DeviceID: "dev-1", Cutoff: cut},
+	}
+	for i, w := range want {
+		g := entries[i]
+		if g.Seq != w.Seq || g.Kind != w.Kind || g.TokenDigest != w.TokenDigest || g.UserID != w.UserID ||
+			g.DeviceID != w.DeviceID || !g.Cutoff.Equal(w.Cutoff) {
+			t.Errorf("entry %d = %+v, want %+v", i, g, w)
+		}
+	}
+	seq, entries, err = f.RevocationsSince(ctx, 2, 10)
+	if err != nil || seq != 3 || len(entries) != 1 || entries[0].Seq != 3 {
+		t.Fatalf("RevocationsSince(2) = %d, %+v, %v", seq, entries, err)
+	}
+	_, entries, _ = f.RevocationsSince(ctx, 0, 2)
+	if len(entries) != 2 {
+		t.Fatalf("limit 2 gave %d entries", len(entries))
+	}
+}
+
+// A sequence counter lost on its own (evicted, or from an older save)
+// must not make the script fail after writing the revocation: the next
+// entry numbers on from the log.
+func TestRevocationSequenceSurvivesALostCounter(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	f.RevokeUser(ctx, "u1", time.Unix(1_700_000_000, 0))
+	f.RevokeUser(ctx, "u1", time.Unix(1_700_000_001, 0))
+	f.raw.Del(ctx, "authedge:{"+testEnv+"}:rs")
+	seq, err := f.RevokeToken(ctx, TokenDigest("t"), f.clock.Now().Add(time.Hour))
+	if err != nil || seq != 3 {
+		t.Fatalf("RevokeToken after the counter was lost = %d, %v; want 3", seq, err)
+	}
+	_, entries, _ := f.RevocationsSince(ctx, 2, 10)
+	if len(entries) != 1 || entries[0].Seq != 3 {
+		t.Fatalf("log after the counter was lost: %+v", entries)
+	}
+}
+
+func TestRevocationKeysShareTheHashTag(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	f.RevokeToken(ctx, TokenDigest("t"), f.clock.Now().Add(time.Hour))
+	f.RevokeUser(ctx, "u1", time.Unix(1, 0))
+	f.RevokeDevice(ctx, "u1", "d", time.Unix(1, 0))
+	keys := f.raw.Keys(ctx, "*").Val()
+	if len(keys) != 5 { // rt, ru, rd, rs, rx
+		t.Errorf("keys = %v, want 5", keys)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "authedge:{"+testEnv+"}:") {
+			t.Errorf("key %q is outside the environment's hash tag", k)
+		}
+	}
+}
+
+func TestWatchRevocationsNudges(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	nudges, stop := f.WatchRevocations()
+	defer stop()
+	// The subscription is set up asynchronously: publish until heard.
+	deadline := time.After(5 * time.Second)
+	for i := int64(1); ; i++ { // a later cutoff each time: a new entry
+		f.RevokeUser(ctx, "u1", time.Unix(i, 0))
+		select {
+		case <-nudges:
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no nudge within 5s of revocations")
+		}
+	}
+}
+
+// TestRevocationOnCluster: the revocation keys share one slot, and the
+// channel's messages reach a subscriber on a three-master Redis Cluster.
+func TestRevocationOnCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	s, err := New(Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	nudges, stop := s.WatchRevocations()
+	defer stop()
+	d := TokenDigest("tok")
+	if _, err := s.RevokeToken(ctx, d, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RevokeDevice(ctx, "u1", "dev", time.Unix(1_700_000_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.RevocationState(ctx, d, "u1", "dev")
+	if err != nil || !st.TokenRevoked || st.DeviceCutoff.IsZero() || st.Seq != 2 {
+		t.Fatalf("RevocationState = %+v, %v", st, err)
+	}
+	seq, entries, err := s.RevocationsSince(ctx, 0, 10)
+	if err != nil || seq != 2 || len(entries) != 2 {
+		t.Fatalf("RevocationsSince = %d, %+v, %v", seq, entries, err)
+	}
+	deadline := time.After(5 * time.Second)
+	for i := int64(1); ; i++ { // a later cutoff each time: a new entry
+		if _, err := s.RevokeUser(ctx, "u1", time.Unix(i, 0)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-nudges:
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no nudge within 5s on a cluster")
+		}
+	}
+}
+
+func TestRevocationSnapshot(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	d := TokenDigest("tok")
+	until := f.clock.Now().Add(time.Hour)
+	cut := time.Unix(1_700_000_000, 0)
+	f.RevokeToken(ctx, d, until)
+	f.RevokeUser(ctx, "u:1", cut)
+	f.RevokeDevice(ctx, "u2", "dev:1", cut)
+	f.raw.Set(ctx, "authedge:{"+testEnv+"}:p:u:1", "x", 0) // not a revocation
+
+	var got []Revocation
+	seq, err := f.RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r) })
+	if err != nil || seq != 3 || len(got) != 3 {
+		t.Fatalf("RevocationSnapshot = %d, %+v, %v; want 3 revocations at seq 3", seq, got, err)
+	}
+	for _, r := range got {
+		switch r.Kind {
+		case RevokedToken:
+			if r.TokenDigest != d || r.Until.Sub(until).Abs() > 5*time.Second {
+				t.Errorf("token %+v, want digest %s until %v", r, d, until)
+			}
+		case RevokedUser:
+			if r.UserID != "u:1" || !r.Cutoff.Equal(cut) {
+				t.Errorf("user %+v", r)
+			}
+		case RevokedDevice:
+			if r.DeviceDigest != DeviceDigest("u2", "dev:1") || !r.Cutoff.Equal(cut) {
+				t.Errorf("device %+v", r)
+			}
+		}
+	}
+	// The log says the same of the token's end and the device.
+	_, entries, _ := f.RevocationsSince(ctx, 0, 10)
+	if !entries[0].Until.Equal(until.Truncate(time.Millisecond)) || entries[2].DeviceDigest != DeviceDigest("u2", "dev:1") {
+		t.Errorf("log entries %+v", entries)
+	}
+}
+
+func TestRevocationSnapshotOnCluster(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	s, err := New(Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	s.RevokeUser(ctx, "u1", time.Unix(1_700_000_000, 0))
+	s.RevokeToken(ctx, TokenDigest("t"), time.Now().Add(time.Hour))
+	n := 0
+	seq, err := s.RevocationSnapshot(ctx, func(Revocation) { n++ })
+	if err != nil || seq != 2 || n != 2 {
+		t.Fatalf("RevocationSnapshot on a cluster = %d, %d revocations, %v", seq, n, err)
+	}
+}

@@ -1,0 +1,13 @@
+-- revocations_since: the revocation sequence and the log entries after a
+-- given one, read together so the two agree.
+--
+-- KEYS[1] rs, the revocation sequence
+-- KEYS[2] rx, the revocation log
+--
+-- ARGV[1] the first entry ID wanted (<seq>-0)
+-- ARGV[2] at most this many entries
+--
+-- Replies: {sequence, {{id, {field, value, ...}}, ...}}
+
+local seq = redis.call('GET', KEYS[1]) or '0'
+return { seq, redis.call('XRANGE', KEYS[2], ARGV[1], '+', 'COUNT', ARGV[2]) }

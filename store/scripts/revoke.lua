@@ -1,0 +1,64 @@
+-- revoke: record one revocation and append it to the revocation log, so
+-- that every Caddy instance sharing this Redis learns of it (see
+-- store/revocation.go and docs/revocation.md).
+--
+-- KEYS[1] what is revoked: rt:<sha256 of the token>, ru:<user> or
+--         rd:<user and device digest>
+-- KEYS[2] rs, the revocation sequence
+-- KEYS[3] rx, the revocation log (a stream whose IDs are <seq>-1)
+--
+-- ARGV[1] kind: 't' token, 'u' user, 'd' device
+-- ARGV[2] value: '1' for a token, the cutoff (Unix seconds) otherwise
+-- ARGV[3] TTL of KEYS[1], milliseconds (> 0)
+-- ARGV[4] log field a: the token digest, or the user ID
+-- ARGV[5] log field b: the device ID, or ''
+-- ARGV[6] approximate length the log is trimmed to
+-- ARGV[7] the channel told of every new entry
+-- ARGV[8] a token's end (Unix milliseconds) for its log entry, or ''
+--
+-- Replies: the entry's sequence number; the current one (maybe 0) when
+-- nothing more was revoked.
+
+local value = ARGV[2]
+local ttl = tonumber(ARGV[3])
+
+-- A cutoff only moves forward, and no key's life is shortened: a second
+-- revocation never undoes part of the first. One that revokes nothing
+-- more (the token already revoked, the cutoff already as late) only
+-- extends the key's life and adds no log entry, so that repeating it
+-- costs the instances nothing.
+local old = redis.call('GET', KEYS[1])
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl > ttl then
+  ttl = pttl
+end
+if old and (ARGV[1] == 't' or (tonumber(old) or -1) >= tonumber(value)) then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+
+-- The next sequence number is past both the counter and the log's last
+-- entry: a counter lost alone (evicted, or restored from an older file)
+-- must not make XADD fail after the key below is written, which would
+-- leave a revocation no instance hears of.
+local seq = redis.call('INCR', KEYS[2])
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+if last then
+  local last_seq = tonumber(string.match(last[1], '^(%d+)-'))
+  if last_seq and last_seq >= seq then
+    seq = last_seq + 1
+    redis.call('SET', KEYS[2], seq)
+  end
+end
+
+redis.call('SET', KEYS[1], value, 'PX', ttl)
+-- A log entry carries a token's end instead of its stored value ('1'),
+-- and a cutoff as stored.
+local logged = value
+if ARGV[1] == 't' then
+  logged = ARGV[8]
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], seq .. '-1',
+  'k', ARGV[1], 'a', ARGV[4], 'b', ARGV[5], 'c', logged)
+redis.call('PUBLISH', ARGV[7], seq)
+return seq
