@@ -85,8 +85,9 @@ func reload(t *testing.T, c *caddyProc) {
 	}
 }
 
-// TestMetricsOnCaddysEndpoint runs a scripted mix of requests through the
-// built Caddy and reads every counter it moved from Caddy's own /metrics;
+// TestMetricsOnCaddysEndpoint runs a scripted mix of requests (a good edit,
+// a conflict, a forged and an expired token, a rate-limited edit, a me, a
+// revoked token) through the built Caddy and reads every counter it moved from Caddy's own /metrics;
 // then a config reload keeps the counts, raises no error, and the counts
 // go on.
 func TestMetricsOnCaddysEndpoint(t *testing.T) {
@@ -107,6 +108,9 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 	f.do("POST", editPath, carol, `{"nickname":"C2"}`).wantOK(t)
 	f.do("POST", editPath, carol, `{"nickname":"C3"}`).wantError(t, http.StatusTooManyRequests, "resource_exhausted")
 	f.do("GET", mePath, alice, "").wantOK(t)
+	dave := f.token("m-dave", nil)
+	f.do("POST", "/auth/v1/user/signout", dave, `{}`).wantOK(t)
+	f.do("GET", mePath, dave, "").wantError(t, http.StatusUnauthorized, "unauthenticated")
 	// The app's own paths are not authedge's requests.
 	f.do("GET", "/app/page", "", "")
 
@@ -116,18 +120,20 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 		`authedge_requests_total{code="401",endpoint="user.basic.edit"}`: 1,
 		`authedge_requests_total{code="429",endpoint="user.basic.edit"}`: 1,
 		`authedge_requests_total{code="200",endpoint="user.me"}`:         1,
-		`authedge_requests_total{code="401",endpoint="user.me"}`:         1,
+		`authedge_requests_total{code="401",endpoint="user.me"}`:         2,
+		`authedge_requests_total{code="200",endpoint="user.signout"}`:    1,
 		`authedge_requests_total{code="200",endpoint="user.contact"}`:    0,
-		`authedge_token_checks_total{outcome="valid"}`:                   6,
+		`authedge_token_checks_total{outcome="valid"}`:                   7,
 		`authedge_token_checks_total{outcome="expired"}`:                 1,
 		`authedge_token_checks_total{outcome="bad_signature"}`:           1,
 		`authedge_token_checks_total{outcome="unknown_key"}`:             0,
 		`authedge_token_checks_total{outcome="malformed"}`:               0,
-		`authedge_token_checks_total{outcome="revoked"}`:                 0,
+		`authedge_token_checks_total{outcome="revoked"}`:                 1,
 		`authedge_token_checks_total{outcome="other"}`:                   0,
-		// alice's token twice and carol's three times: the repeats hit.
-		`authedge_token_cache_lookups_total{result="hit"}`:             3,
-		`authedge_token_cache_lookups_total{result="miss"}`:            5,
+		// alice's and dave's tokens twice, carol's three times: the
+		// repeats hit.
+		`authedge_token_cache_lookups_total{result="hit"}`:             4,
+		`authedge_token_cache_lookups_total{result="miss"}`:            6,
 		`authedge_edits_refused_total{reason="conflict"}`:              1,
 		`authedge_edits_refused_total{reason="rate_limit"}`:            1,
 		`authedge_edits_refused_total{reason="verification"}`:          0,
@@ -144,7 +150,7 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 		t.Errorf("EVALSHA timed %v times, want at least the 5 edits that reached the store", n)
 	}
 	for name := range before {
-		for _, bad := range []string{"m-alice", "m_alice", "m-bob", "m-carol", "/app/page"} {
+		for _, bad := range []string{"m-alice", "m_alice", "m-bob", "m-carol", "m-dave", "/app/page"} {
 			if strings.Contains(name, bad) {
 				t.Errorf("a series carries request data: %s", name)
 			}
@@ -175,9 +181,9 @@ func TestMetricsOnCaddysEndpoint(t *testing.T) {
 	want[`authedge_requests_total{code="200",endpoint="user.me"}`] = 2
 	want[`authedge_requests_total{code="409",endpoint="user.basic.edit"}`] = 2
 	want[`authedge_edits_refused_total{reason="conflict"}`] = 2
-	want[`authedge_token_checks_total{outcome="valid"}`] = 8
+	want[`authedge_token_checks_total{outcome="valid"}`] = 9
 	// The reloaded config has a verifier, and so a cache, of its own:
 	// both tokens miss it once.
-	want[`authedge_token_cache_lookups_total{result="miss"}`] = 7
+	want[`authedge_token_cache_lookups_total{result="miss"}`] = 8
 	checkSeries(t, scrape(t, f.caddy), want)
 }
