@@ -186,8 +186,12 @@ func TestMetricsOfSudoRefusal(t *testing.T) {
 	vt := e.verificationToken("erin", "email", "erin2@example.com", "ANY")
 	e.edit("erin", jsonBody(t, map[string]string{"email": "erin2@example.com", "verification_token": vt})).
 		wantError(t, http.StatusForbidden, "sudo_required")
+	// user/contact's refusals count as edits refused too.
+	e.serve(http.MethodPatch, pathContact, `{"email":"erin3@example.com"}`, bearer(e.token("erin"))).
+		wantError(t, http.StatusForbidden, "sudo_required")
 	checkMetrics(t, reg, []want{
-		{"authedge_edits_refused_total", reason("sudo"), 1},
+		{"authedge_edits_refused_total", reason("sudo"), 2},
+		{"authedge_requests_total", requests("user.contact", "403"), 1},
 		{"authedge_code_sends_total", map[string]string{"channel": "email", "outcome": "delivered"}, 2},
 	})
 }
