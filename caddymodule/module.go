@@ -16,6 +16,7 @@ import (
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/edge"
 	"github.com/authedge/caddy-authedge/handler"
+	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/store"
 )
 
@@ -41,6 +42,9 @@ type Handler struct {
 	api    *handler.API
 	edge   *edge.Edge // nil without an identity block
 	store  *store.Store
+	// metrics are the process's collectors, registered with this config's
+	// registry (metrics.go).
+	metrics *metrics.Set
 	// jwksURL is the key under which this handler holds a reference to a
 	// shared remote JWKS in jwksPool; "" when it holds none.
 	jwksURL string

@@ -53,6 +53,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 
+	if h.metrics, err = registerMetrics(ctx); err != nil {
+		return err
+	}
 	var remote *token.RemoteJWKS
 	if h.JWT.JWKSURL != "" {
 		if remote, err = h.acquireJWKS(ctx, h.JWT.JWKSURL); err != nil {
@@ -73,6 +76,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Prefix:        h.Redis.KeyPrefix,
 		EnvironmentID: h.EnvironmentID,
 		Timeout:       time.Duration(h.Redis.Timeout),
+		Hooks:         redisHooks(h.metrics),
 	})
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
@@ -88,6 +92,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Sender:   sender,
 		Logger:   h.logger,
 		ClientIP: clientIP,
+		Metrics:  h.metrics,
 	})
 	if err != nil {
 		return err
@@ -126,6 +131,7 @@ func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error)
 		JWKSFile:       h.JWT.JWKSFile,
 		Remote:         remote,
 		Logger:         h.logger,
+		Observer:       tokenObserver(h.metrics),
 	})
 	var keyFile *token.KeyFileError
 	switch {

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/notify"
 	"github.com/authedge/caddy-authedge/revoke"
 	"github.com/authedge/caddy-authedge/store"
@@ -44,6 +45,9 @@ type Deps struct {
 	// (caddymodule gives Caddy's client IP, which honours
 	// trusted_proxies). nil: the host of RemoteAddr.
 	ClientIP func(*http.Request) string
+	// Metrics receives the requests, token checks, code sends and refused
+	// edits (docs/metrics.md); nil: none.
+	Metrics *metrics.Set
 }
 
 // API serves authedge's endpoints (the table below). It checks every
@@ -65,6 +69,7 @@ type API struct {
 	policy   policy
 	// revocations answers whether a verified token is revoked.
 	revocations *revoke.Checker
+	obs         apiMetrics
 }
 
 // endpoint is one intercepted path: the method it accepts and what serves it
@@ -130,6 +135,7 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 	if a.deps.ClientIP == nil {
 		a.deps.ClientIP = remoteHost
 	}
+	a.obs = newAPIMetrics(deps.Metrics)
 	for _, id := range cfg.ClientIDs {
 		a.clientIDs[id] = struct{}{}
 	}
@@ -198,10 +204,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			a.log.Error("panic while serving", zap.String("endpoint", ep.name), panicField(v), zap.Stack("stack"))
-			writeError(w, internalError())
+			e := internalError()
+			a.obs.answered(ep, e)
+			writeError(w, e)
 		}
 	}()
-	if err := a.serve(w, ep, c); err != nil {
+	err := a.serve(w, ep, c)
+	a.obs.answered(ep, err)
+	if err != nil {
 		a.logRejection(ep, c, err)
 		writeError(w, err)
 	}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/internal/redistest"
+	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/notify"
 	"github.com/authedge/caddy-authedge/store"
 	"github.com/authedge/caddy-authedge/token"
@@ -178,6 +179,7 @@ type envSetup struct {
 	cfg          *config.Config
 	noSender     bool
 	storeTimeout time.Duration
+	metrics      *metrics.Set // withMetrics; nil: none
 }
 
 // withConfig edits the configuration before ApplyDefaults.
@@ -274,6 +276,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		EnvironmentID: testEnvID,
 		Timeout:       setup.storeTimeout,
 		Now:           e.clock.Now,
+		Hooks:         redisHooks(setup.metrics),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -291,6 +294,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		DeviceClaim:    cfg.JWT.DeviceClaim,
 		PublicKeyFiles: cfg.JWT.PublicKeys,
 		Now:            e.clock.Now,
+		Observer:       tokenObserver(setup.metrics),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +307,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Store:    st,
 		Logger:   zap.New(core),
 		Now:      e.clock.Now,
+		Metrics:  setup.metrics,
 	}
 	if !setup.noSender {
 		deps.Sender = e.sender

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/token"
 )
 
@@ -105,6 +106,7 @@ func (a *API) authenticate(c *call) *apiError {
 	}
 	claims, err := a.deps.Verifier.Verify(c.r.Context(), raw, c.clientID)
 	if err != nil {
+		a.obs.tokenChecked(err)
 		var te *token.Error
 		if errors.As(err, &te) {
 			return unauthenticated(te.Description)
@@ -114,15 +116,18 @@ func (a *API) authenticate(c *call) *apiError {
 	// The subject names the caller's profile and counters in Redis keys:
 	// it is held to the bound an admin's user_id is.
 	if !validUserID(claims.Subject) {
+		a.obs.tokenRefused(metrics.TokenOther)
 		return unauthenticated("the access token's sub is not a usable user ID (at most 256 bytes, no control characters)")
 	}
 	// A bound token needs the same header (token refuses an empty claim).
 	if claims.DeviceID != "" && claims.DeviceID != c.deviceID {
+		a.obs.tokenRefused(metrics.TokenOther)
 		return unauthenticated("the access token is bound to another device (x-device-id)")
 	}
 	if err := a.checkRevoked(c.r.Context(), raw, claims); err != nil {
 		return err
 	}
+	a.obs.tokenChecked(nil)
 	c.claims = claims
 	c.token = raw
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/revoke"
 	"github.com/authedge/caddy-authedge/store"
 	"github.com/authedge/caddy-authedge/token"
@@ -36,6 +37,7 @@ func (a *API) checkRevoked(ctx context.Context, raw string, claims *token.Claims
 		a.log.Error("revocation check failed", zap.Error(err))
 		return internalError()
 	case revoked:
+		a.obs.tokenRefused(metrics.TokenRevoked)
 		return errRevoked
 	}
 	return nil

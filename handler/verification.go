@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/authedge/caddy-authedge/internal/secret"
+	"github.com/authedge/caddy-authedge/metrics"
 	"github.com/authedge/caddy-authedge/notify"
 	"github.com/authedge/caddy-authedge/profile"
 	"github.com/authedge/caddy-authedge/store"
@@ -81,6 +82,7 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	ctx := c.r.Context()
 	isUser, serr := a.deps.Store.StartVerification(ctx, v)
 	if serr != nil {
+		a.obs.sendRefused(to.wireChannel(), serr)
 		return a.storeError(c, serr)
 	}
 	msg := notify.Message{
@@ -122,6 +124,7 @@ func (a *API) deliver(ctx context.Context, v store.NewVerification, msg notify.M
 	err := a.deps.Sender.Send(dctx, msg)
 	cancel()
 	if err == nil {
+		a.obs.codeSent(msg.Channel, metrics.SendDelivered)
 		return nil
 	}
 	maybe := notify.MaybeDelivered(err)
@@ -135,10 +138,11 @@ func (a *API) deliver(ctx context.Context, v store.NewVerification, msg notify.M
 		cerr = a.deps.Store.CancelVerification(cctx, v)
 	}
 	cancel()
-	outcome := notify.Failed
+	outcome, counted := notify.Failed, metrics.SendFailed
 	if maybe {
-		outcome = notify.Unknown
+		outcome, counted = notify.Unknown, metrics.SendUnknown
 	}
+	a.obs.codeSent(msg.Channel, counted)
 	a.log.Warn("verification code delivery failed",
 		zap.String("channel", msg.Channel), zap.String("to", profile.MaskContact(v.Channel == channelEmail, msg.To)),
 		zap.Stringer("outcome", outcome), zap.Bool("counted", maybe), zap.Error(err), zap.NamedError("cancel_error", cerr))

@@ -102,6 +102,9 @@ func New(opts Options) (*Store, error) {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	for _, h := range opts.Hooks {
+		s.client.AddHook(h)
+	}
 	s.batch = newBatcher(s.client, opts.Timeout)
 	return s, nil
 }

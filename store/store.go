@@ -24,6 +24,8 @@ package store
 import (
 	"errors"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Options configures a Store.
@@ -42,6 +44,9 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Hooks are added to the go-redis client, in order (metrics: the
+	// commands' latency and errors, docs/metrics.md).
+	Hooks []redis.Hook
 }
 
 // Profile is a user's stored profile. Empty strings are absent values.

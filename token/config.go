@@ -65,6 +65,18 @@ type Config struct {
 	// Logger gets a warning for each key of JWKSFile that is skipped; nil
 	// means none. (A RemoteJWKS has its own, given to NewRemoteJWKS.)
 	Logger *zap.Logger
+	// Observer is told of every lookup in the verified-token cache, for
+	// metrics; nil means none. (*metrics.Set implements it.)
+	Observer Observer
+}
+
+// Observer is told what the Verifier does, for metrics. Its methods run on
+// every Verify, so they must be cheap and safe for concurrent use.
+type Observer interface {
+	// CacheLookup reports one lookup in the verified-token cache: hit if
+	// the token was found there. A token too large to be cached, or a
+	// Verifier without a cache, makes no lookup.
+	CacheLookup(hit bool)
 }
 
 // CheckAdminScope says why scope cannot be the admin scope, or returns nil:

@@ -15,6 +15,7 @@ type Verifier struct {
 	static *keySet // PEM files and the JWKS file: fixed for the Verifier's life
 	remote *RemoteJWKS
 	cache  *verifiedCache // nil when off
+	obs    Observer       // nil when none
 }
 
 // New builds a Verifier: it reads and checks every key file now, so that a
@@ -46,7 +47,7 @@ func New(cfg Config) (*Verifier, error) {
 		}
 		keys = append(keys, k...)
 	}
-	v := &Verifier{s: s, static: newKeySet(keys), remote: cfg.Remote}
+	v := &Verifier{s: s, static: newKeySet(keys), remote: cfg.Remote, obs: cfg.Observer}
 	if s.cacheSize > 0 {
 		v.cache = newVerifiedCache(s.cacheSize)
 	}
@@ -77,7 +78,11 @@ func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *
 	if v.cache != nil && len(raw) <= maxTokenSize {
 		v.cache.observe(gen)
 		key = tokenKey(raw)
-		if hit := v.cache.get(&key, gen); hit != nil {
+		hit := v.cache.get(&key, gen)
+		if v.obs != nil {
+			v.obs.CacheLookup(hit != nil)
+		}
+		if hit != nil {
 			c, err := v.s.accept(hit, now, clientID)
 			if err == errExpired {
 				v.cache.remove(&key)
