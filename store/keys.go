@@ -31,6 +31,8 @@ import (
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
+//	h:<user>          list  the user's history, newest first: at most 50 entries (PX = 90 days after the latest; record.go)
+//	events            stream the environment's change events, one field "event" holding the event's JSON (record.go)
 //	_                 never read or written: fills an unused KEYS slot
 //
 // An index entry names its owner, so that one lookup answers "who holds
@@ -158,6 +160,9 @@ func (k keys) verification(id string) string     { return k.base + "v:" + id }
 func (k keys) verificationToken(t string) string { return k.base + "vt:" + digest(t) }
 func (k keys) sudoToken(t string) string         { return k.base + "st:" + digest(t) }
 func (k keys) unused() string                    { return k.filler }
+func (k keys) history(userID string) string      { return k.base + "h:" + userID }
+func (k keys) historyPattern() string            { return k.base + "h:*" }
+func (k keys) events() string                    { return k.base + "events" }
 
 func (k keys) lastSend(channel, key string) string {
 	return k.base + "vs:" + contactDigest(channel, key)

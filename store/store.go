@@ -103,6 +103,13 @@ type Edit struct {
 	// ErrInvalidVerificationToken. A valid token is consumed by the edit.
 	VerifyChannels    FieldSet
 	VerificationToken string
+	// Origin, if set, is where the edit came from: the edit's script
+	// records a change in the target's history and, with Events, as an
+	// event in the environment's stream (record.go). nil records nothing:
+	// for tools and measurements; every request passes one.
+	Origin *Origin
+	// Events appends the change's event to the stream; it needs Origin.
+	Events EventStream
 	// Current, if the caller has read the target's profile, is that
 	// profile: the script starts from its username, phone and email. nil
 	// guesses the target has none, as on a first edit. A wrong start costs

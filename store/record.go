@@ -1,0 +1,223 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Every change a script makes is recorded by that same script
+// (scripts/lib.lua's record_change), so that a change without its record,
+// or a record without its change, cannot exist:
+//
+//   - the target's history, h:<user>: a list, newest first, of its last
+//     historyKeep changes, which expires historyTTL after the latest. Each
+//     entry names the fields that changed, never their values, and where
+//     the change came from (docs/storage.md).
+//   - with events on, one entry in the environment's stream, events, whose
+//     one field, event, is the change event's JSON with old and new values
+//     (docs/events.md). Its id is its entry's ID, chosen by the script.
+
+// historyKeep and historyTTL: lib.lua's HISTORY_KEEP and HISTORY_TTL_MS.
+// Entries older than historyTTL are not shown even while newer ones keep
+// the list alive.
+const (
+	historyKeep = 50
+	historyTTL  = 90 * 24 * time.Hour
+)
+
+// maxUserAgentBytes bounds the user agent a history entry keeps: fifty of
+// them per user are most of a history's memory.
+const maxUserAgentBytes = 256
+
+// Origin is where a change came from: what its history entry and its
+// change event record beside the actor.
+type Origin struct {
+	// ClientID is the request's effective client_id.
+	ClientID string
+	// DeviceID is the request's x-device-id ("" if none).
+	DeviceID string
+	// IP is the client IP.
+	IP string
+	// UserAgent is the request's User-Agent; it is cut to 256 bytes and
+	// cleaned of control characters.
+	UserAgent string
+}
+
+// EventStream turns change events on for an edit: the script appends the
+// change's event to the environment's stream, trimmed to about MaxLen
+// entries (XADD MAXLEN ~). Zero MaxLen: no event.
+type EventStream struct {
+	MaxLen int64
+}
+
+// pack is lib.lua's parse_origin's input: the event stream's length
+// ("0": no event), now in Unix milliseconds and as RFC 3339, the actor,
+// "s" (self) or "a" (admin), then the origin's values, joined by
+// profileSeparator.
+func (o *Origin) pack(events EventStream, now time.Time, actor, target string) (string, error) {
+	from := "s"
+	if actor != target {
+		from = "a"
+	}
+	values := [...]string{
+		strconv.FormatInt(events.MaxLen, 10),
+		strconv.FormatInt(now.UnixMilli(), 10),
+		now.UTC().Format(eventTimeFormat),
+		actor, from, o.IP, o.ClientID, o.DeviceID, cleanUserAgent(o.UserAgent),
+	}
+	for _, v := range values[3:8] {
+		if strings.Contains(v, profileSeparator) {
+			return "", errors.New("store: an origin value contains U+001F")
+		}
+	}
+	return strings.Join(values[:], profileSeparator), nil
+}
+
+// eventTimeFormat is an event's at: RFC 3339 in UTC, to the millisecond.
+const eventTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// cleanUserAgent keeps at most maxUserAgentBytes of valid UTF-8 without
+// control characters (the separator among them).
+func cleanUserAgent(ua string) string {
+	ua = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(ua, "\uFFFD"))
+	if len(ua) <= maxUserAgentBytes {
+		return ua
+	}
+	cut := maxUserAgentBytes
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
+}
+
+// HistoryEntry is one change in a user's history.
+type HistoryEntry struct {
+	// ID orders entries: a later change has a greater ID ("<ms>-<seq>").
+	ID HistoryID
+	// Fields names what changed (basic/edit's names), never its values.
+	Fields    []string
+	IP        string
+	UserAgent string
+	ClientID  string
+	DeviceID  string
+	// ByAdmin: an admin changed another user's profile; false: the user
+	// changed their own.
+	ByAdmin   bool
+	CreatedAt time.Time
+}
+
+// HistoryID is a history entry's ID: Unix milliseconds and a sequence
+// within them. The zero HistoryID is before every entry.
+type HistoryID struct {
+	Ms, Seq uint64
+}
+
+// String is the ID as the script writes it, "<ms>-<seq>".
+func (id HistoryID) String() string {
+	return strconv.FormatUint(id.Ms, 10) + "-" + strconv.FormatUint(id.Seq, 10)
+}
+
+// Less reports whether id is before other.
+func (id HistoryID) Less(other HistoryID) bool {
+	return id.Ms < other.Ms || (id.Ms == other.Ms && id.Seq < other.Seq)
+}
+
+// parseHistoryID reads "<ms>-<seq>".
+func parseHistoryID(s string) (HistoryID, error) {
+	ms, seq, ok := strings.Cut(s, "-")
+	if !ok {
+		return HistoryID{}, errors.New("no '-'")
+	}
+	var id HistoryID
+	var err error
+	if id.Ms, err = strconv.ParseUint(ms, 10, 64); err != nil {
+		return HistoryID{}, err
+	}
+	if id.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
+		return HistoryID{}, err
+	}
+	return id, nil
+}
+
+// History returns at most limit of user's history entries from the last
+// historyTTL, newest first, starting after before (the zero HistoryID:
+// from the newest), and whether more follow. One LRANGE: a history holds
+// at most historyKeep entries.
+func (s *Store) History(ctx context.Context, user string, before HistoryID, limit int) ([]HistoryEntry, bool, error) {
+	if user == "" {
+		return nil, false, errEmptyUserID
+	}
+	if limit < 1 {
+		return nil, false, errors.New("store: a history page holds at least one entry")
+	}
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	cmd := redis.NewStringSliceCmd(ctx, "lrange", s.keys.history(user), 0, -1)
+	if err := s.batch.process(ctx, cmd); err != nil {
+		return nil, false, s.fail(err)
+	}
+	oldest := s.now().Add(-historyTTL)
+	var page []HistoryEntry
+	for _, raw := range cmd.Val() {
+		e, err := decodeHistoryEntry(raw)
+		if err != nil {
+			return nil, false, fmt.Errorf("store: history of %s: %w", user, err)
+		}
+		if e.CreatedAt.Before(oldest) {
+			break // newest first: the rest are older still
+		}
+		if before != (HistoryID{}) && !e.ID.Less(before) {
+			continue
+		}
+		if len(page) == limit {
+			return page, true, nil
+		}
+		page = append(page, e)
+	}
+	return page, false, nil
+}
+
+// decodeHistoryEntry reads one entry as lib.lua's append_history writes it.
+func decodeHistoryEntry(raw string) (HistoryEntry, error) {
+	parts := strings.SplitN(raw, profileSeparator, 7)
+	if len(parts) != 7 {
+		return HistoryEntry{}, errors.New("corrupt entry")
+	}
+	id, err := parseHistoryID(parts[0])
+	if err != nil || id.Ms > 1<<53 {
+		return HistoryEntry{}, errors.New("corrupt entry ID")
+	}
+	if parts[1] == "" || (parts[2] != "s" && parts[2] != "a") {
+		return HistoryEntry{}, errors.New("corrupt entry")
+	}
+	e := HistoryEntry{
+		ID:        id,
+		IP:        parts[3],
+		ClientID:  parts[4],
+		DeviceID:  parts[5],
+		UserAgent: parts[6],
+		ByAdmin:   parts[2] == "a",
+		CreatedAt: time.UnixMilli(int64(id.Ms)),
+	}
+	for _, code := range strings.Split(parts[1], "") {
+		name, ok := fieldName(code)
+		if !ok {
+			return HistoryEntry{}, fmt.Errorf("unknown field code %q", code)
+		}
+		e.Fields = append(e.Fields, name)
+	}
+	return e, nil
+}
