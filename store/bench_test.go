@@ -34,8 +34,19 @@ func BenchmarkEdit(b *testing.B) {
 // BenchmarkEditParallel is bench/run.sh's scenario 3 without HTTP: from
 // many goroutines, each edit a first nickname and username of a new user,
 // rate-limited. It reports the CPU Redis spent per edit (redis-µs/op),
-// which concurrent edits sharing pipelines bring down.
+// which concurrent edits sharing pipelines bring down. Its sub-benchmarks
+// run the same edits unrecorded (as before histories and events), with a
+// history entry, and with a history entry and an event, so that one run
+// compares them on one machine's load.
 func BenchmarkEditParallel(b *testing.B) {
+	b.Run("unrecorded", func(b *testing.B) { benchmarkEditParallel(b, nil, EventStream{}) })
+	b.Run("history", func(b *testing.B) { benchmarkEditParallel(b, testOrigin("bench-device"), EventStream{}) })
+	b.Run("history+events", func(b *testing.B) {
+		benchmarkEditParallel(b, testOrigin("bench-device"), EventStream{MaxLen: 1000000})
+	})
+}
+
+func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream) {
 	f := newFixture(b)
 	ctx := context.Background()
 	var n atomic.Int64
@@ -49,7 +60,8 @@ func BenchmarkEditParallel(b *testing.B) {
 			user := fmt.Sprintf("bench-user-%09d", i)
 			_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true,
 				RateLimit: Limit{Count: 1 << 30, Window: time.Minute},
-				Changes:   Changes{Nickname: ptr("Nick " + user), Username: ptr(fmt.Sprint("name", i))}})
+				Changes:   Changes{Nickname: ptr("Nick " + user), Username: ptr(fmt.Sprint("name", i))},
+				Origin:    origin, Events: events})
 			if err != nil {
 				b.Error(err)
 				return
@@ -58,6 +70,12 @@ func BenchmarkEditParallel(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric((redisCPUSeconds(b, f)-cpuBefore)*1e6/float64(b.N), "redis-µs/op")
+	if os.Getenv("HISTSTATS") != "" {
+		info, _ := f.raw.Info(context.Background(), "commandstats").Result()
+		if b.N > 1 {
+			fmt.Fprintln(os.Stderr, info)
+		}
+	}
 }
 
 // redisCPUSeconds is the CPU time the fixture's redis-server has used.

@@ -23,7 +23,9 @@ import (
 //     the change came from (docs/storage.md).
 //   - with events on, one entry in the environment's stream, events, whose
 //     one field, event, is the change event's JSON with old and new values
-//     (docs/events.md). Its id is its entry's ID, chosen by the script.
+//     (docs/events.md), without its id: the id is the entry's ID, which
+//     every reader adds (XADD * is cheaper, and never refused, where an
+//     ID chosen by the script would need the stream's last ID first).
 
 // historyKeep and historyTTL: lib.lua's HISTORY_KEEP and HISTORY_TTL_MS.
 // Entries older than historyTTL are not shown even while newer ones keep
@@ -59,8 +61,8 @@ type EventStream struct {
 }
 
 // pack is lib.lua's parse_origin's input: the event stream's length
-// ("0": no event), now in Unix milliseconds and as RFC 3339, the actor,
-// "s" (self) or "a" (admin), then the origin's values, joined by
+// ("0": no event), now as RFC 3339 (the event's at), the actor, "s"
+// (self) or "a" (admin), then the origin's values, joined by
 // profileSeparator.
 func (o *Origin) pack(events EventStream, now time.Time, actor, target string) (string, error) {
 	from := "s"
@@ -69,11 +71,10 @@ func (o *Origin) pack(events EventStream, now time.Time, actor, target string) (
 	}
 	values := [...]string{
 		strconv.FormatInt(events.MaxLen, 10),
-		strconv.FormatInt(now.UnixMilli(), 10),
 		now.UTC().Format(eventTimeFormat),
 		actor, from, o.IP, o.ClientID, o.DeviceID, cleanUserAgent(o.UserAgent),
 	}
-	for _, v := range values[3:8] {
+	for _, v := range values[2:7] {
 		if strings.Contains(v, profileSeparator) {
 			return "", errors.New("store: an origin value contains U+001F")
 		}
@@ -105,8 +106,10 @@ func cleanUserAgent(ua string) string {
 
 // HistoryEntry is one change in a user's history.
 type HistoryEntry struct {
-	// ID orders entries: a later change has a greater ID ("<ms>-<seq>").
-	ID HistoryID
+	// ID is the change's time in Unix milliseconds, unique per user: a
+	// later change of the user has a greater ID (edit.lua's stamp, the
+	// profile's updated_at).
+	ID int64
 	// Fields names what changed (basic/edit's names), never its values.
 	Fields    []string
 	IP        string
@@ -119,44 +122,11 @@ type HistoryEntry struct {
 	CreatedAt time.Time
 }
 
-// HistoryID is a history entry's ID: Unix milliseconds and a sequence
-// within them. The zero HistoryID is before every entry.
-type HistoryID struct {
-	Ms, Seq uint64
-}
-
-// String is the ID as the script writes it, "<ms>-<seq>".
-func (id HistoryID) String() string {
-	return strconv.FormatUint(id.Ms, 10) + "-" + strconv.FormatUint(id.Seq, 10)
-}
-
-// Less reports whether id is before other.
-func (id HistoryID) Less(other HistoryID) bool {
-	return id.Ms < other.Ms || (id.Ms == other.Ms && id.Seq < other.Seq)
-}
-
-// parseHistoryID reads "<ms>-<seq>".
-func parseHistoryID(s string) (HistoryID, error) {
-	ms, seq, ok := strings.Cut(s, "-")
-	if !ok {
-		return HistoryID{}, errors.New("no '-'")
-	}
-	var id HistoryID
-	var err error
-	if id.Ms, err = strconv.ParseUint(ms, 10, 64); err != nil {
-		return HistoryID{}, err
-	}
-	if id.Seq, err = strconv.ParseUint(seq, 10, 64); err != nil {
-		return HistoryID{}, err
-	}
-	return id, nil
-}
-
 // History returns at most limit of user's history entries from the last
-// historyTTL, newest first, starting after before (the zero HistoryID:
-// from the newest), and whether more follow. One LRANGE: a history holds
-// at most historyKeep entries.
-func (s *Store) History(ctx context.Context, user string, before HistoryID, limit int) ([]HistoryEntry, bool, error) {
+// historyTTL, newest first, those with an ID below before (0: from the
+// newest), and whether more follow. One LRANGE: a history holds at most
+// historyKeep entries.
+func (s *Store) History(ctx context.Context, user string, before int64, limit int) ([]HistoryEntry, bool, error) {
 	if user == "" {
 		return nil, false, errEmptyUserID
 	}
@@ -179,7 +149,7 @@ func (s *Store) History(ctx context.Context, user string, before HistoryID, limi
 		if e.CreatedAt.Before(oldest) {
 			break // newest first: the rest are older still
 		}
-		if before != (HistoryID{}) && !e.ID.Less(before) {
+		if before != 0 && e.ID >= before {
 			continue
 		}
 		if len(page) == limit {
@@ -196,8 +166,8 @@ func decodeHistoryEntry(raw string) (HistoryEntry, error) {
 	if len(parts) != 7 {
 		return HistoryEntry{}, errors.New("corrupt entry")
 	}
-	id, err := parseHistoryID(parts[0])
-	if err != nil || id.Ms > 1<<53 {
+	id, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || id <= 0 || id > 1<<53 {
 		return HistoryEntry{}, errors.New("corrupt entry ID")
 	}
 	if parts[1] == "" || (parts[2] != "s" && parts[2] != "a") {
@@ -210,7 +180,7 @@ func decodeHistoryEntry(raw string) (HistoryEntry, error) {
 		DeviceID:  parts[5],
 		UserAgent: parts[6],
 		ByAdmin:   parts[2] == "a",
-		CreatedAt: time.UnixMilli(int64(id.Ms)),
+		CreatedAt: time.UnixMilli(id),
 	}
 	for _, code := range strings.Split(parts[1], "") {
 		name, ok := fieldName(code)

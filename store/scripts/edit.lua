@@ -181,7 +181,18 @@ for _, c in ipairs(changes) do
     changed[#changed + 1] = { code = c.code, old = c.cur, new = c.new }
   end
 end
-local recorded = record_change(KEYS[4], KEYS[5], parse_origin(ARGV[10]), user, changed)
+-- stamp: the change's time, after the profile's last change (p.m), so
+-- that every change of a user has a time of its own, which names its
+-- history entry. Only concurrent edits within a millisecond, or a clock
+-- that steps back, move it past now.
+local stamp = now
+if #changed > 0 then
+  local last = tonumber(p.m)
+  if last and last >= tonumber(now) then
+    stamp = string.format('%d', last + 1)
+  end
+end
+local recorded = record_change(KEYS[4], KEYS[5], parse_origin(ARGV[10]), user, stamp, changed)
 if type(recorded) == 'table' then
   return recorded
 end
@@ -204,7 +215,7 @@ if create then
   p.c = now
 end
 if create or #reply > 2 then
-  p.m = now
+  p.m = stamp
   redis.call('SET', profile, encode_profile(p))
 end
 if token_used then

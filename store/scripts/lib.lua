@@ -83,61 +83,49 @@ end
 -- recorded by that same script, so that a change without its record, or a
 -- record without its change, cannot exist. Two records:
 --   - the target's history (h:<user>), a list, newest first, of at most
---     HISTORY_KEEP entries, each one string of SEP-joined values:
---     id, field codes run together, 's' (self) or 'a' (admin), ip,
---     client_id ('' for the environment itself), device_id, user agent;
---     the whole list expires HISTORY_TTL_MS after its latest entry;
---   - with events on, one entry in the environment's stream (events)
---     whose one field, event, is the event's JSON, id included.
+--     HISTORY_KEEP entries, each one string of SEP-joined values: its ID
+--     (the change's time in Unix ms, unique per user: edit.lua's stamp),
+--     the field codes run together, 's' (self) or 'a' (admin), ip,
+--     client_id, device_id, user agent. The list expires HISTORY_TTL_MS
+--     after its latest entry.
+--   - with events on, one entry in the environment's stream (events),
+--     added with XADD *, whose one field, event, is the event's JSON
+--     without its id: the id is the entry's ID, which readers add
+--     (docs/events.md).
 
 -- HISTORY_KEEP and HISTORY_TTL_MS: record.go's historyKeep and historyTTL.
 local HISTORY_KEEP = 50
 local HISTORY_TTL_MS = 90 * 24 * 3600 * 1000
 
--- FIELD_NAME names the field codes as basic/edit does: events and
--- history show these names. A code missing here is shown as itself.
+-- FIELD_NAME names the field codes as basic/edit does: events show these
+-- names. A code missing here is shown as itself.
 local FIELD_NAME = {
   n = 'nickname', u = 'username', p = 'phone', e = 'email',
   a = 'avatar_url', g = 'gender', d = 'description',
 }
 
--- parse_origin reads the origin ARGV that Go packs (record.go's
--- Origin.pack): who made a change, from where, and whether it makes an
--- event. '' means the change is not recorded at all (tools, measurements).
+-- ORIGIN are the values of the origin ARGV that Go packs (record.go's
+-- Origin.pack), in order.
+local ORIGIN = { 'maxlen', 'at', 'actor', 'from', 'ip', 'client_id', 'device_id', 'user_agent' }
+
+-- parse_origin reads the origin ARGV: who made a change, from where, and
+-- whether it makes an event (maxlen '0': no). '' means the change is not
+-- recorded at all (tools, measurements).
 local function parse_origin(s)
   if s == nil or s == '' then
     return nil
   end
-  local names = { 'maxlen', 'now', 'at', 'actor', 'from', 'ip', 'client_id', 'device_id', 'user_agent' }
   local o, start = {}, 1
-  for i, name in ipairs(names) do
+  for i = 1, #ORIGIN - 1 do
     local stop = string.find(s, SEP, start, true)
-    if not stop or i == #names then
-      o[name] = string.sub(s, start)
-      start = #s + 2
-    else
-      o[name] = string.sub(s, start, stop - 1)
-      start = stop + 1
+    if not stop then
+      return nil
     end
+    o[ORIGIN[i]] = string.sub(s, start, stop - 1)
+    start = stop + 1
   end
-  for _, name in ipairs(names) do
-    o[name] = o[name] or ''
-  end
+  o[ORIGIN[#ORIGIN]] = string.sub(s, start)
   return o
-end
-
--- id_after is the first ID of the form "<ms>-<seq>" greater than last
--- (an ID or nil) whose ms is at least now: IDs only grow, even when a
--- clock steps back.
-local function id_after(last, now)
-  if last then
-    local ms, seq = string.match(last, '^(%d+)-(%d+)$')
-    ms, seq = tonumber(ms), tonumber(seq)
-    if ms and ms >= now then
-      return string.format('%d-%d', ms, seq + 1)
-    end
-  end
-  return string.format('%d-0', now)
 end
 
 -- json_value: '' (unset) is JSON null.
@@ -148,19 +136,13 @@ local function json_value(v)
   return v
 end
 
--- append_event adds one event to stream and returns its ID. The event's
--- JSON carries its own id, equal to its entry's ID, so the stored value
--- is the whole event: a consumer that reads the stream directly and the
--- webhook (its body, its webhook-id) see the same thing. The ID is chosen
--- here, after the newest entry's and from Redis's clock as XADD * would;
--- only if that entry was deleted (XDEL, so the stream's last generated ID
--- is past it) is XADD refused, and the ID is taken after that one instead.
--- fields are the event's own members (user.updated: changes). Revocation
--- scripts call it with kind 'user.tokens_revoked'.
+-- append_event adds one event of kind for user to stream and returns its
+-- entry ID, or an error reply having written nothing. fields are the
+-- event's own members (user.updated: changes). Revocation scripts call it
+-- with kind 'user.tokens_revoked', before their other writes, so that an
+-- error leaves nothing half done. (cjson writes '/' as '\/': valid JSON,
+-- which every parser reads as '/'.)
 local function append_event(stream, o, kind, user, fields)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
   local event = {
     type = kind, user_id = user, actor = o.actor, client_id = o.client_id,
     device_id = json_value(o.device_id), ip = json_value(o.ip), at = o.at,
@@ -168,68 +150,46 @@ local function append_event(stream, o, kind, user, fields)
   for k, v in pairs(fields) do
     event[k] = v
   end
-  local function add(id)
-    event.id = id
-    -- cjson writes '/' as '\/': valid JSON, which every parser reads as '/'.
-    return redis.pcall('XADD', stream, 'MAXLEN', '~', o.maxlen, id, 'event', cjson.encode(event))
-  end
-  local id = id_after(newest and newest[1], now)
-  local added = add(id)
-  if type(added) == 'table' and added.err then
-    local info = redis.call('XINFO', 'STREAM', stream)
-    local last
-    for i = 1, #info, 2 do
-      if info[i] == 'last-generated-id' then
-        last = info[i + 1]
-      end
-    end
-    id = id_after(last, now)
-    added = add(id)
-    if type(added) == 'table' and added.err then
-      return redis.error_reply('events: ' .. added.err)
-    end
+  local id = redis.pcall('XADD', stream, 'MAXLEN', '~', o.maxlen, '*', 'event', cjson.encode(event))
+  if type(id) == 'table' then
+    return redis.error_reply('events: ' .. tostring(id.err))
   end
   return id
 end
 
--- append_history adds one entry to a user's history, whose newest entry
--- is newest (or nil). Its ID grows per user from the edge's clock (o.now),
--- as append_event's do.
-local function append_history(key, newest, o, codes)
-  local id = id_after(newest and string.match(newest, '^[^\31]*'), tonumber(o.now))
-  local entry = table.concat({ id, codes, o.from, o.ip, o.client_id, o.device_id, o.user_agent }, SEP)
-  if redis.call('LPUSH', key, entry) > HISTORY_KEEP then
-    redis.call('LTRIM', key, 0, HISTORY_KEEP - 1)
-  end
-  redis.call('PEXPIRE', key, HISTORY_TTL_MS)
-end
-
--- record_change records one change of user's profile: changed lists
--- {code, old, new} for each field whose stored value changes ('' for
--- unset). Nothing changed, nothing recorded. Called before the change's
--- own writes, and reading both keys before writing either: if it fails
--- (a key of the wrong type), nothing is written. Returns the event's ID,
--- nil when no event is made, or an error reply.
-local function record_change(history, stream, o, user, changed)
+-- record_change records one change of user's profile at stamp (Unix ms,
+-- greater than any earlier change of user's): changed lists {code, old,
+-- new} for each field whose stored value changes ('' for unset). Nothing
+-- changed, nothing recorded. Called before the change's own writes: the
+-- history entry is its first write (a key of the wrong type fails it and
+-- the script with nothing written), and an event that cannot be added
+-- takes the entry back. Returns the event's entry ID, nil when no event
+-- is made, or an error reply.
+local function record_change(history, stream, o, user, stamp, changed)
   if not o or #changed == 0 then
     return nil
   end
-  local newest = redis.call('LINDEX', history, 0)
   local codes = {}
   for i, c in ipairs(changed) do
     codes[i] = c.code
   end
+  local kept = redis.call('LPUSH', history,
+    table.concat({ stamp, table.concat(codes), o.from, o.ip, o.client_id, o.device_id, o.user_agent }, SEP))
   local id
-  if o.maxlen ~= '0' and o.maxlen ~= '' then
+  if o.maxlen ~= '0' then
     local changes = {}
     for _, c in ipairs(changed) do
       changes[FIELD_NAME[c.code] or c.code] = { old = json_value(c.old), new = json_value(c.new) }
     end
     id = append_event(stream, o, 'user.updated', user, { changes = changes })
     if type(id) == 'table' then
+      redis.call('LPOP', history)
       return id
     end
   end
-  append_history(history, newest, o, table.concat(codes))
+  if kept > HISTORY_KEEP then
+    redis.call('LTRIM', history, 0, HISTORY_KEEP - 1)
+  end
+  redis.call('PEXPIRE', history, HISTORY_TTL_MS)
   return id
 end
