@@ -80,6 +80,7 @@ var endpoints = []*endpoint{
 	{name: "verification.verify", path: apiPrefix + "verification/verify", method: http.MethodPost, hasBody: true, anonymous: true, serve: (*API).serveVerifyCode},
 	{name: "user.sudo", path: apiPrefix + "user/sudo", method: http.MethodPost, hasBody: true, serve: (*API).serveSudo},
 	{name: "user.contact", path: apiPrefix + "user/contact", method: http.MethodPatch, hasBody: true, serve: (*API).serveEditContact},
+	{name: "user.security.history", path: apiPrefix + "user/security/history", method: http.MethodGet, serve: (*API).serveHistory},
 }
 
 // New builds an API. cfg must have had ApplyDefaults and pass Validate.
