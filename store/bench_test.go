@@ -201,3 +201,57 @@ func usedMemory(t testing.TB, f *fixture) int64 {
 	t.Fatal("no used_memory in INFO")
 	return 0
 }
+
+// TestMemoryPerHistory measures what histories add to Redis's used_memory:
+// per user with one entry (a user who changed their profile once) and
+// with a full history of historyKeep entries, each with a browser's user
+// agent, an IPv4 address and a device ID. It runs only with
+// AUTHEDGE_MEMBENCH_HISTORY=<users>, such as 20000.
+func TestMemoryPerHistory(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("AUTHEDGE_MEMBENCH_HISTORY"))
+	if n <= 0 {
+		t.Skip("set AUTHEDGE_MEMBENCH_HISTORY=<users> to measure memory per history")
+	}
+	f := newFixture(t, func(o *Options) { o.Timeout = 10 * time.Second })
+	ctx := context.Background()
+	origin := &Origin{ClientID: testEnv, DeviceID: "3f9c1a7e-58b2-4d0e-9a61-2c7d8e4b1f05", IP: "203.0.113.74",
+		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}
+	edits := func(users, perUser int, prefix string) {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= users*perUser {
+						return
+					}
+					user := fmt.Sprintf("%s-%09d", prefix, i%users)
+					_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true, SudoSatisfied: true,
+						Changes: Changes{Nickname: ptr(fmt.Sprintf("Nick %07d", i))}, Origin: origin})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// Profiles first, unrecorded, so that only the histories are measured.
+	for _, prefix := range []string{"one", "full"} {
+		for i := range n {
+			f.set(t, fmt.Sprintf("%s-%09d", prefix, i), Changes{Nickname: ptr("x")})
+		}
+	}
+	before := usedMemory(t, f)
+	edits(n, 1, "one")
+	one := float64(usedMemory(t, f)-before) / float64(n)
+	before = usedMemory(t, f)
+	edits(n/10, historyKeep, "full")
+	full := float64(usedMemory(t, f)-before) / float64(n/10)
+	t.Logf("history: %.0f bytes/user with one entry (%d users), %.0f bytes/user with %d entries (%d users)",
+		one, n, full, historyKeep, n/10)
+}
