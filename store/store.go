@@ -7,8 +7,10 @@
 // Choices made where the specification is silent:
 //   - A profile is one string of its values (keys.go says why); times in it
 //     are Unix milliseconds. updated_at moves only when an
-//     edit changes a stored value (or creates the profile); a no-op edit
-//     still counts toward the rate limit.
+//     edit changes a stored value (or creates the profile), and always at
+//     least a millisecond past its last value, since it names the change's
+//     history entry (record.go); a no-op edit still counts toward the rate
+//     limit.
 //   - A unique-index entry names its owner's user ID; every uniqueness key
 //     is computed in Go, and the scripts only compare (keys.go,
 //     docs/storage.md).
