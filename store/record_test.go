@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -424,5 +425,44 @@ func TestAuditChecksRecords(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("audit misses %q in:\n%s", want, all)
 		}
+	}
+}
+
+// FuzzDecodeHistoryEntry: a stored entry decodes without panicking, and
+// what decodes has an ID in range, at least one known field, and a from.
+func FuzzDecodeHistoryEntry(f *testing.F) {
+	f.Add("1700000000000\x1fnu\x1fs\x1f203.0.113.7\x1fenv1\x1fdev\x1fMozilla/5.0")
+	f.Add("1\x1fa\x1fa\x1f\x1f\x1f\x1f")
+	f.Add("1\x1f\x1fs\x1f\x1f\x1f\x1f")
+	f.Add("x")
+	f.Fuzz(func(t *testing.T, raw string) {
+		e, err := decodeHistoryEntry(raw)
+		if err != nil {
+			return
+		}
+		if e.ID <= 0 || e.ID > 1<<53 || len(e.Fields) == 0 || !e.CreatedAt.Equal(time.UnixMilli(e.ID)) {
+			t.Fatalf("%q decoded as %+v", raw, e)
+		}
+		for _, name := range e.Fields {
+			if _, ok := fieldCode(name); !ok {
+				t.Fatalf("%q names %q", raw, name)
+			}
+		}
+	})
+}
+
+// TestCleanUserAgent: control characters (the separator among them) are
+// dropped, invalid UTF-8 replaced, and the cut never splits a character.
+func TestCleanUserAgent(t *testing.T) {
+	if got := cleanUserAgent("a\x1fb\nc\xffd"); got != "abc\uFFFDd" {
+		t.Errorf("got %q", got)
+	}
+	long := strings.Repeat("é", 200)
+	got := cleanUserAgent(long)
+	if len(got) > maxUserAgentBytes || !utf8.ValidString(got) || len(got) < maxUserAgentBytes-1 {
+		t.Errorf("cut to %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+	if _, err := (&Origin{IP: "a\x1fb"}).pack(EventStream{}, time.Now(), "u", "u"); err == nil {
+		t.Error("a separator in an origin value packed")
 	}
 }
