@@ -98,10 +98,12 @@ local HISTORY_KEEP = 50
 local HISTORY_TTL_MS = 90 * 24 * 3600 * 1000
 
 -- FIELD_NAME names the field codes as basic/edit does: events show these
--- names. A code missing here is shown as itself.
+-- names. A code missing here is shown as itself. (b, z and l are the
+-- OIDC fields that PATCH user/profile sets.)
 local FIELD_NAME = {
   n = 'nickname', u = 'username', p = 'phone', e = 'email',
   a = 'avatar_url', g = 'gender', d = 'description',
+  b = 'birthdate', z = 'zoneinfo', l = 'locale',
 }
 
 -- ORIGIN are the values of the origin ARGV that Go packs (record.go's
