@@ -172,9 +172,8 @@ end
 -- (f) Write: release the old index entries (only the target's own: an
 -- entry that names someone else is never this edit's to drop), claim the
 -- new ones, set the fields, spend the token. First the change's history
--- entry and event (lib.lua's record_change), which read their keys before
--- writing: a key of the wrong type fails the edit before anything is
--- written.
+-- entry and event (lib.lua's record_change): if either cannot be written
+-- (a key of the wrong type), the edit fails with nothing written.
 local changed = {}
 for _, c in ipairs(changes) do
   if c.new ~= c.cur then
