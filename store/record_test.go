@@ -287,6 +287,11 @@ func TestRecordWrongTypeWritesNothing(t *testing.T) {
 			if f.owner(t, fieldUsername, "bob") != "" {
 				t.Fatal("index entry written")
 			}
+			if which == "stream" {
+				if h := f.history(t, "u1"); len(h) != 1 {
+					t.Fatalf("the failed edit left a history entry: %+v", h)
+				}
+			}
 		})
 	}
 }
