@@ -106,19 +106,28 @@ func (s *Store) auditRecords(ctx context.Context, report func(format string, arg
 		return strings.TrimPrefix(key, s.keys.history(""))
 	}, func(users []string) error {
 		pipe := s.client.Pipeline()
-		lists := make([]*redis.StringSliceCmd, len(users))
+		lists := make([]*redis.StringCmd, len(users))
 		ttls := make([]*redis.DurationCmd, len(users))
 		exists := make([]*redis.IntCmd, len(users))
 		for i, u := range users {
-			lists[i] = pipe.LRange(ctx, s.keys.history(u), 0, -1)
+			lists[i] = pipe.Get(ctx, s.keys.history(u))
 			ttls[i] = pipe.PTTL(ctx, s.keys.history(u))
 			exists[i] = pipe.Exists(ctx, s.keys.profile(u))
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		for i, u := range users {
-			s.auditHistory(u, lists[i].Val(), ttls[i].Val() > 0, exists[i].Val() == 1, fieldsByUser[u], report)
+			stored, err := lists[i].Result()
+			if errors.Is(err, redis.Nil) {
+				continue // deleted since the scan saw it
+			}
+			raw, err := splitHistory(stored)
+			if err != nil {
+				report("history of %s: %v", u, err)
+				continue
+			}
+			s.auditHistory(u, raw, ttls[i].Val() > 0, exists[i].Val() == 1, fieldsByUser[u], report)
 		}
 		return nil
 	})
@@ -128,9 +137,6 @@ func (s *Store) auditRecords(ctx context.Context, report func(format string, arg
 // events, the field names of the user's events still in the stream,
 // oldest first.
 func (s *Store) auditHistory(user string, raw []string, expires, hasProfile bool, events []string, report func(format string, args ...any)) {
-	if len(raw) == 0 {
-		return // deleted since the scan saw it
-	}
 	if !hasProfile {
 		report("history of %s: %s has no profile", user, user)
 	}

@@ -44,9 +44,18 @@ func BenchmarkEditParallel(b *testing.B) {
 	b.Run("history+events", func(b *testing.B) {
 		benchmarkEditParallel(b, testOrigin("bench-device"), EventStream{MaxLen: 1000000})
 	})
+	// 200 users edited over and over (the username moving each time, so
+	// most edits run their script twice): past the first 10,000 edits
+	// every history is full, and each edit rewrites one of 50 entries.
+	b.Run("unrecorded-full", func(b *testing.B) { benchmarkEditParallel(b, nil, EventStream{}, 200) })
+	b.Run("history+events-full", func(b *testing.B) {
+		benchmarkEditParallel(b, testOrigin("bench-device"), EventStream{MaxLen: 1000000}, 200)
+	})
 }
 
-func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream) {
+// benchmarkEditParallel edits a new user each time, or with users given,
+// that many users in turn.
+func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, users ...int64) {
 	f := newFixture(b)
 	ctx := context.Background()
 	var n atomic.Int64
@@ -57,7 +66,11 @@ func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			user := fmt.Sprintf("bench-user-%09d", i)
+			u := i
+			if len(users) > 0 {
+				u = i % users[0]
+			}
+			user := fmt.Sprintf("bench-user-%09d", u)
 			_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true,
 				RateLimit: Limit{Count: 1 << 30, Window: time.Minute},
 				Changes:   Changes{Nickname: ptr("Nick " + user), Username: ptr(fmt.Sprint("name", i))},

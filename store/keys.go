@@ -31,7 +31,7 @@ import (
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
-//	h:<user>          list  the user's history, newest first: at most 50 entries (PX = 90 days after the latest; record.go)
+//	h:<user>          string the user's history, newest first: at most 50 entries (PX = 90 days after the latest; record.go)
 //	events            stream the environment's change events, one field "event" holding the event's JSON (record.go)
 //	_                 never read or written: fills an unused KEYS slot
 //

@@ -132,14 +132,12 @@ func TestEditRecordsHistoryAndEvent(t *testing.T) {
 	if !slices.Equal(h[1].Fields, []string{"nickname", "email"}) || h[1].DeviceID != "dev-1" || h[1].ID >= e.ID {
 		t.Errorf("older entry = %+v", h[1])
 	}
-	raw, err := f.raw.LRange(ctxT(t), f.keys.history("u1"), 0, -1).Result()
+	raw, err := f.raw.Get(ctxT(t), f.keys.history("u1")).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range raw {
-		if strings.Contains(r, "Alic") || strings.Contains(r, "example.com") {
-			t.Errorf("history holds a value: %q", r)
-		}
+	if strings.Contains(raw, "Alic") || strings.Contains(raw, "example.com") {
+		t.Errorf("history holds a value: %q", raw)
 	}
 	if ttl := f.raw.PTTL(ctxT(t), f.keys.history("u1")).Val(); ttl < historyTTL-time.Minute || ttl > historyTTL {
 		t.Errorf("history TTL %v, want %v", ttl, historyTTL)
@@ -276,7 +274,11 @@ func TestRecordWrongTypeWritesNothing(t *testing.T) {
 				key = f.keys.events()
 			}
 			f.raw.Del(ctxT(t), key)
-			f.raw.Set(ctxT(t), key, "not a "+which, 0)
+			if which == "stream" {
+				f.raw.Set(ctxT(t), key, "not a stream", 0)
+			} else {
+				f.raw.LPush(ctxT(t), key, "not a history")
+			}
 			e := Edit{Actor: "u1", Target: "u1", Changes: Changes{Nickname: ptr("Bob"), Username: ptr("bob")}, Origin: testOrigin(""), Events: eventsOn}
 			if _, err := f.Edit(ctxT(t), e); err == nil {
 				t.Fatal("edit succeeded")
@@ -291,6 +293,11 @@ func TestRecordWrongTypeWritesNothing(t *testing.T) {
 				if h := f.history(t, "u1"); len(h) != 1 {
 					t.Fatalf("the failed edit left a history entry: %+v", h)
 				}
+			} else if n := f.raw.LLen(ctxT(t), key).Val(); n != 1 {
+				t.Fatalf("the history list holds %d", n)
+			}
+			if n := f.raw.XLen(ctxT(t), f.keys.events()).Val(); which == "history" && n != 1 {
+				t.Fatalf("the failed edit left an event: %d", n)
 			}
 		})
 	}
@@ -407,9 +414,13 @@ func TestAuditChecksRecords(t *testing.T) {
 	f.audit(t)
 	ctx := ctxT(t)
 	// A history entry for a change that never happened, naming a field.
-	f.raw.LSet(ctx, f.keys.history("u1"), 0, "1\x1fnd\x1fs\x1f\x1f\x1f\x1f")
-	// A history for a user who has no profile.
-	f.raw.LPush(ctx, f.keys.history("ghost"), "1\x1fn\x1fs\x1f\x1f\x1f\x1f")
+	stored := f.raw.Get(ctx, f.keys.history("u1")).Val()
+	entries := strings.Split(stored, "\x1e")
+	entries[len(entries)-1] = "1\x1fnd\x1fs\x1f\x1f\x1f\x1f"
+	f.raw.Set(ctx, f.keys.history("u1"), strings.Join(entries, "\x1e"), time.Hour)
+	// A history for a user who has no profile, and one that miscounts.
+	f.raw.Set(ctx, f.keys.history("ghost"), "1\x1e1\x1fn\x1fs\x1f\x1f\x1f\x1f", 0)
+	f.raw.Set(ctx, f.keys.history("u2"), "2\x1e1\x1fn\x1fs\x1f\x1f\x1f\x1f", 0)
 	// An event whose old is not what the previous event left, and which
 	// leaves another value than the profile holds.
 	f.raw.XAdd(ctx, &redis.XAddArgs{Stream: f.keys.events(), Values: []string{"event",
@@ -424,6 +435,7 @@ func TestAuditChecksRecords(t *testing.T) {
 		"history of u1: entry 1 names description,nickname, but the matching event changed nickname",
 		"history of ghost: ghost has no profile",
 		"history of ghost never expires",
+		"history of u2: corrupt history: 1 entries, counted 2",
 		"nickname was Bo***, but the previous event left Al***",
 		"the last event of u1 left nickname Ca***, but the profile holds Al***",
 	} {
