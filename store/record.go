@@ -22,7 +22,7 @@ import (
 //     changes, oldest first, which expires historyTTL after the latest.
 //     Each entry names the fields that changed, never their values, and
 //     where the change came from (docs/storage.md). A string rather than a
-//     list: Redis 7.0 keeps even a one-entry list as a quicklist, about 110
+//     list: Redis 7.0 keeps even a one-entry list as a quicklist, about 130
 //     bytes more than a string of the same entry, on every user who has
 //     changed anything.
 //   - with events on, one entry in the environment's stream, events, whose

@@ -89,7 +89,7 @@ end
 --     the field codes run together, 's' (self) or 'a' (admin), ip,
 --     client_id, device_id, user agent. It expires HISTORY_TTL_MS after
 --     its latest entry. A string rather than a list: a list of one entry
---     costs about 110 bytes more (record.go).
+--     costs about 130 bytes more (record.go).
 --   - with events on, one entry in the environment's stream (events),
 --     added with XADD *, whose one field, event, is the event's JSON
 --     without its id: the id is the entry's ID, which readers add
