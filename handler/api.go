@@ -108,6 +108,7 @@ var endpoints = []*endpoint{
 	{name: "check_username", path: apiPrefix + "checkUsername", method: http.MethodGet, serve: (*API).serveCheckUsername},
 	{name: "check_if_user_exist", path: apiPrefix + "checkIfUserExist", method: http.MethodGet, anonymous: true, serve: (*API).serveCheckIfUserExist},
 	{name: "user.query", path: apiPrefix + "user/query", method: http.MethodGet, serve: (*API).serveQueryUsers},
+	{name: "user.security.history", path: apiPrefix + "user/security/history", method: http.MethodGet, serve: (*API).serveHistory},
 }
 
 // New builds an API. cfg must have had ApplyDefaults and pass Validate.

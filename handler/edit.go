@@ -157,6 +157,10 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 		RateLimit:       a.policy.editLimit,
 		// An admin editing someone else skips verification and sudo.
 		SudoSatisfied: !self,
+		// Recorded by the edit's own script: the target's history and,
+		// with events on, a change event (docs/api.md, docs/events.md).
+		Origin: a.origin(c),
+		Events: a.policy.events,
 	}
 	if read {
 		// The script starts from it rather than guessing the target has no

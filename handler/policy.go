@@ -29,7 +29,14 @@ type policy struct {
 	codeTTL                 time.Duration
 	tokenTTL                time.Duration
 	sudoTTL                 time.Duration
+	// events is how edits append change events: off (zero) without an
+	// events block.
+	events store.EventStream
 }
+
+// defaultStreamMaxLen is config's default stream_max_len, for a
+// configuration built without ApplyDefaults.
+const defaultStreamMaxLen = 1000000
 
 func newPolicy(cfg *config.Config) (policy, error) {
 	p := policy{
@@ -39,6 +46,12 @@ func newPolicy(cfg *config.Config) (policy, error) {
 		codeTTL:    time.Duration(cfg.Verification.CodeTTL),
 		tokenTTL:   time.Duration(cfg.Verification.TokenTTL),
 		sudoTTL:    time.Duration(cfg.Sudo.TokenTTL),
+	}
+	if e := cfg.Events; e != nil {
+		p.events.MaxLen = e.StreamMaxLen
+		if p.events.MaxLen <= 0 {
+			p.events.MaxLen = defaultStreamMaxLen
+		}
 	}
 	if l := cfg.RateLimit.Edits; l != nil {
 		p.editLimit = store.Limit{Count: l.Count, Window: time.Duration(l.Window)}

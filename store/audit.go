@@ -14,7 +14,8 @@ import (
 // auditBatch is how many reads one pipelined round trip of Audit carries.
 const auditBatch = 256
 
-// Audit walks the environment's profiles and unique indexes and checks
+// Audit walks the environment's profiles, unique indexes, histories and
+// change events (auditRecords says what it checks of the last two) and checks
 // both directions with owners: every index entry names a user whose
 // profile holds that value (and sits in its value's bucket), and every
 // profile value has an index entry naming that profile's user. It
@@ -106,6 +107,9 @@ func (s *Store) Audit(ctx context.Context) ([]string, error) {
 			}
 		}
 	}
+	if err := s.auditRecords(ctx, report); err != nil {
+		return nil, s.fail(err)
+	}
 	sort.Strings(problems)
 	return problems, nil
 }
@@ -114,11 +118,17 @@ func (s *Store) Audit(ctx context.Context) ([]string, error) {
 // batch at a time. In a cluster only the master serving the environment's
 // slot has any.
 func (s *Store) scanProfiles(ctx context.Context, fn func(users []string) error) error {
+	return s.scanKeys(ctx, s.keys.profilePattern(), s.keys.profileUser, fn)
+}
+
+// scanKeys calls fn with the keys matching pattern, each passed through
+// name, a batch at a time.
+func (s *Store) scanKeys(ctx context.Context, pattern string, name func(key string) string, fn func(names []string) error) error {
 	scan := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, s.keys.profilePattern(), auditBatch).Iterator()
+		iter := c.Scan(ctx, 0, pattern, auditBatch).Iterator()
 		batch := make([]string, 0, auditBatch)
 		for iter.Next(ctx) {
-			batch = append(batch, s.keys.profileUser(iter.Val()))
+			batch = append(batch, name(iter.Val()))
 			if len(batch) == auditBatch {
 				if err := fn(batch); err != nil {
 					return err

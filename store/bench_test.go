@@ -34,8 +34,28 @@ func BenchmarkEdit(b *testing.B) {
 // BenchmarkEditParallel is bench/run.sh's scenario 3 without HTTP: from
 // many goroutines, each edit a first nickname and username of a new user,
 // rate-limited. It reports the CPU Redis spent per edit (redis-µs/op),
-// which concurrent edits sharing pipelines bring down.
+// which concurrent edits sharing pipelines bring down. Its sub-benchmarks
+// run the same edits unrecorded (as before histories and events), with a
+// history entry, and with a history entry and an event, so that one run
+// compares them on one machine's load.
 func BenchmarkEditParallel(b *testing.B) {
+	b.Run("unrecorded", func(b *testing.B) { benchmarkEditParallel(b, nil, EventStream{}) })
+	b.Run("history", func(b *testing.B) { benchmarkEditParallel(b, testOrigin("bench-device"), EventStream{}) })
+	b.Run("history+events", func(b *testing.B) {
+		benchmarkEditParallel(b, testOrigin("bench-device"), EventStream{MaxLen: 1000000})
+	})
+	// 200 users edited over and over (the username moving each time, so
+	// most edits run their script twice): past the first 10,000 edits
+	// every history is full, and each edit rewrites one of 50 entries.
+	b.Run("unrecorded-full", func(b *testing.B) { benchmarkEditParallel(b, nil, EventStream{}, 200) })
+	b.Run("history+events-full", func(b *testing.B) {
+		benchmarkEditParallel(b, testOrigin("bench-device"), EventStream{MaxLen: 1000000}, 200)
+	})
+}
+
+// benchmarkEditParallel edits a new user each time, or with users given,
+// that many users in turn.
+func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, users ...int64) {
 	f := newFixture(b)
 	ctx := context.Background()
 	var n atomic.Int64
@@ -46,10 +66,15 @@ func BenchmarkEditParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			user := fmt.Sprintf("bench-user-%09d", i)
+			u := i
+			if len(users) > 0 {
+				u = i % users[0]
+			}
+			user := fmt.Sprintf("bench-user-%09d", u)
 			_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true,
 				RateLimit: Limit{Count: 1 << 30, Window: time.Minute},
-				Changes:   Changes{Nickname: ptr("Nick " + user), Username: ptr(fmt.Sprint("name", i))}})
+				Changes:   Changes{Nickname: ptr("Nick " + user), Username: ptr(fmt.Sprint("name", i))},
+				Origin:    origin, Events: events})
 			if err != nil {
 				b.Error(err)
 				return
@@ -58,6 +83,14 @@ func BenchmarkEditParallel(b *testing.B) {
 	})
 	b.StopTimer()
 	b.ReportMetric((redisCPUSeconds(b, f)-cpuBefore)*1e6/float64(b.N), "redis-µs/op")
+	// AUTHEDGE_BENCH_COMMANDSTATS=1 prints what Redis spent per command,
+	// the script's own calls included: where a script's time goes.
+	if os.Getenv("AUTHEDGE_BENCH_COMMANDSTATS") != "" {
+		info, _ := f.raw.Info(context.Background(), "commandstats").Result()
+		if b.N > 1 {
+			fmt.Fprintln(os.Stderr, info)
+		}
+	}
 }
 
 // redisCPUSeconds is the CPU time the fixture's redis-server has used.
@@ -182,4 +215,58 @@ func usedMemory(t testing.TB, f *fixture) int64 {
 	}
 	t.Fatal("no used_memory in INFO")
 	return 0
+}
+
+// TestMemoryPerHistory measures what histories add to Redis's used_memory:
+// per user with one entry (a user who changed their profile once) and
+// with a full history of historyKeep entries, each with a browser's user
+// agent, an IPv4 address and a device ID. It runs only with
+// AUTHEDGE_MEMBENCH_HISTORY=<users>, such as 20000.
+func TestMemoryPerHistory(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("AUTHEDGE_MEMBENCH_HISTORY"))
+	if n <= 0 {
+		t.Skip("set AUTHEDGE_MEMBENCH_HISTORY=<users> to measure memory per history")
+	}
+	f := newFixture(t, func(o *Options) { o.Timeout = 10 * time.Second })
+	ctx := context.Background()
+	origin := &Origin{ClientID: testEnv, DeviceID: "3f9c1a7e-58b2-4d0e-9a61-2c7d8e4b1f05", IP: "203.0.113.74",
+		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"}
+	edits := func(users, perUser int, prefix string) {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= users*perUser {
+						return
+					}
+					user := fmt.Sprintf("%s-%09d", prefix, i%users)
+					_, err := f.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true, SudoSatisfied: true,
+						Changes: Changes{Nickname: ptr(fmt.Sprintf("Nick %07d", i))}, Origin: origin})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// Profiles first, unrecorded, so that only the histories are measured.
+	for _, prefix := range []string{"one", "full"} {
+		for i := range n {
+			f.set(t, fmt.Sprintf("%s-%09d", prefix, i), Changes{Nickname: ptr("x")})
+		}
+	}
+	before := usedMemory(t, f)
+	edits(n, 1, "one")
+	one := float64(usedMemory(t, f)-before) / float64(n)
+	before = usedMemory(t, f)
+	edits(n/10, historyKeep, "full")
+	full := float64(usedMemory(t, f)-before) / float64(n/10)
+	t.Logf("history: %.0f bytes/user with one entry (%d users), %.0f bytes/user with %d entries (%d users)",
+		one, n, full, historyKeep, n/10)
 }

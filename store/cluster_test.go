@@ -25,7 +25,9 @@ func TestCluster(t *testing.T) {
 
 	res, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
 		RateLimit: Limit{Count: 10, Window: time.Minute},
-		Changes:   Changes{Nickname: ptr("One"), Username: ptr("Alice"), Phone: ptr("+86 13000000000"), Email: ptr("a@example.com")}})
+		Changes:   Changes{Nickname: ptr("One"), Username: ptr("Alice"), Phone: ptr("+86 13000000000"), Email: ptr("a@example.com")},
+		// Recorded: the history and the event stream share the slot too.
+		Origin: testOrigin(""), Events: eventsOn})
 	if err != nil || !res.Created {
 		t.Fatalf("Edit = %+v, %v", res, err)
 	}
@@ -66,7 +68,7 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("without sudo: %v", err)
 	}
 	_, err = s.Edit(ctx, Edit{Actor: "u1", Target: "u1", SudoSatisfied: true, Sensitive: fieldSet(t, "email"), VerifyChannels: contactSet(t, "email"),
-		VerificationToken: "vt2", Changes: Changes{Email: ptr("b@example.com")}})
+		VerificationToken: "vt2", Changes: Changes{Email: ptr("b@example.com")}, Origin: testOrigin(""), Events: eventsOn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +76,9 @@ func TestCluster(t *testing.T) {
 	p, err := s.EnsureProfile(ctx, "u1")
 	if err != nil || p.Email != "b@example.com" || p.Username != "Alice" {
 		t.Fatalf("EnsureProfile = %+v, %v", p, err)
+	}
+	if h, _, err := s.History(ctx, "u1", 0, 10); err != nil || len(h) != 2 || len(h[1].Fields) != 4 {
+		t.Fatalf("History = %+v, %v", h, err)
 	}
 	if _, err := s.EnsureProfile(ctx, "u3"); err != nil {
 		t.Fatal(err)

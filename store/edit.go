@@ -76,7 +76,7 @@ type uniqueSlot struct {
 // Then a field without an index takes editPlainArgs, a unique field
 // editUniqueArgs.
 const (
-	editFixedArgs  = 9
+	editFixedArgs  = 10
 	editPlainArgs  = 2
 	editUniqueArgs = 5
 )
@@ -96,6 +96,9 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	if e.RateLimit.Count < 0 || (e.RateLimit.Count > 0 && (e.RateLimit.Window < time.Millisecond || e.Actor == "")) {
 		return nil, errors.New("store: a rate limit needs an actor and a window of a millisecond or more")
 	}
+	if e.Events.MaxLen < 0 || (e.Events.MaxLen > 0 && e.Origin == nil) {
+		return nil, errors.New("store: events need an origin and a stream length of at least 1")
+	}
 
 	unused := s.keys.unused()
 	tokenKey := unused
@@ -105,6 +108,18 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	rateKey := unused
 	if e.RateLimit.Count > 0 {
 		rateKey = s.keys.editRate(e.Actor)
+	}
+	now := s.now()
+	historyKey, streamKey, origin := unused, unused, ""
+	if e.Origin != nil {
+		var err error
+		if origin, err = e.Origin.pack(e.Events, now, e.Actor, e.Target); err != nil {
+			return nil, err
+		}
+		historyKey = s.keys.history(e.Target)
+		if e.Events.MaxLen > 0 {
+			streamKey = s.keys.events()
+		}
 	}
 	values := e.Changes.inOrder()
 	argCount, uniqueGiven := editFixedArgs, 0
@@ -118,10 +133,10 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		}
 	}
 	c := &editCall{
-		keys: append(make([]string, 0, 3+2*uniqueGiven), s.keys.profile(e.Target), rateKey, tokenKey),
+		keys: append(make([]string, 0, 5+2*uniqueGiven), s.keys.profile(e.Target), rateKey, tokenKey, historyKey, streamKey),
 		args: append(make([]any, 0, argCount),
 			e.Target,
-			s.now().UnixMilli(),
+			now.UnixMilli(),
 			flag(e.CreateIfMissing),
 			e.RateLimit.Count,
 			e.RateLimit.Window.Milliseconds(),
@@ -129,6 +144,7 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			e.Sensitive.codes,
 			e.VerifyChannels.codes,
 			flag(e.VerificationToken != ""),
+			origin,
 		),
 	}
 	for i, f := range profileFields {

@@ -38,6 +38,8 @@ import (
 //	rs                string the revocation sequence: the number of the last entry of rx (no expiry)
 //	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
 //	rc                (a Pub/Sub channel, not a key) told the sequence of every new rx entry
+//	h:<user>          string the user's history, newest first: at most 50 entries (PX = 90 days after the latest; record.go)
+//	events            stream the environment's change events, one field "event" holding the event's JSON (record.go)
 //	_                 never read or written: fills an unused KEYS slot
 //
 // An index entry names its owner, so that one lookup answers "who holds
@@ -190,6 +192,9 @@ func deviceDigest(userID, device string) string {
 	sum := sha256.Sum256([]byte(userID + "\n" + device))
 	return hex.EncodeToString(sum[:16])
 }
+func (k keys) history(userID string) string { return k.base + "h:" + userID }
+func (k keys) historyPattern() string       { return k.base + "h:*" }
+func (k keys) events() string               { return k.base + "events" }
 
 func (k keys) lastSend(channel, key string) string {
 	return k.base + "vs:" + contactDigest(channel, key)

@@ -7,8 +7,10 @@
 // Choices made where docs/storage.md is silent:
 //   - A profile is one string of its values (keys.go says why); times in it
 //     are Unix milliseconds. updated_at moves only when an
-//     edit changes a stored value (or creates the profile); a no-op edit
-//     still counts toward the rate limit.
+//     edit changes a stored value (or creates the profile), and always at
+//     least a millisecond past its last value, since it names the change's
+//     history entry (record.go); a no-op edit still counts toward the rate
+//     limit.
 //   - A unique-index entry names its owner's user ID; every uniqueness key
 //     is computed in Go, and the scripts only compare (keys.go,
 //     docs/storage.md).
@@ -114,6 +116,13 @@ type Edit struct {
 	// ErrInvalidVerificationToken. A valid token is consumed by the edit.
 	VerifyChannels    FieldSet
 	VerificationToken string
+	// Origin, if set, is where the edit came from: the edit's script
+	// records a change in the target's history and, with Events, as an
+	// event in the environment's stream (record.go). nil records nothing:
+	// for tools and measurements; every request passes one.
+	Origin *Origin
+	// Events appends the change's event to the stream; it needs Origin.
+	Events EventStream
 	// Current, if the caller has read the target's profile, is that
 	// profile: the script starts from its username, phone and email. nil
 	// guesses the target has none, as on a first edit. A wrong start costs

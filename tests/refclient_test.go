@@ -83,6 +83,13 @@ func TestReferenceClient(t *testing.T) {
 	})
 }
 
+// TestReferenceClientHistory: the SDK's getUserBehaviorLog lists the edits
+// it just made, over two pages, and LOGIN is empty.
+func TestReferenceClientHistory(t *testing.T) {
+	f := newFixture(t, offPolicies)
+	runRefClient(t, f, "history", 6)
+}
+
 // TestReferenceClientContactFlow: the SDK's getVerification (ANY, NOT_USER,
 // CUR_USER), verify (sent without a token), sudo and editContact, with codes
 // delivered by authedge's webhook sender to the script itself.

@@ -8,7 +8,9 @@
 -- KEYS[1] the target's profile
 -- KEYS[2] the actor's edit counter (the rate limit is per caller)
 -- KEYS[3] the verification token's hash (or an unused key)
--- KEYS[4 ..] for each unique field (u, p, e) among the changes, in ARGV's
+-- KEYS[4] the target's history (or an unused key when not recorded)
+-- KEYS[5] the environment's event stream (or an unused key)
+-- KEYS[6 ..] for each unique field (u, p, e) among the changes, in ARGV's
 --         order, two buckets of its index: the new value's, then the current
 --         value's (an unused key where a value is empty)
 --
@@ -22,7 +24,9 @@
 --         their one-letter codes run together ("pe")
 -- ARGV[8] the contacts whose change needs a verification token ("pe")
 -- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
--- ARGV[10 ..] each field changed, once, in one of two forms:
+-- ARGV[10] the origin, as lib.lua's parse_origin reads it ('': the edit is
+--         not recorded: no history entry, no event)
+-- ARGV[11 ..] each field changed, once, in one of two forms:
 --         a field without an index (n a g d b z l): its code and the new value
 --         ("" removes), 2 arguments;
 --         a unique field (u p e): its code, the new display value ("" removes),
@@ -53,8 +57,8 @@ local now = ARGV[2]
 local stored = redis.call('GET', profile)
 local p = decode_profile(stored or '')
 local changes, seen = {}, {}
-local bucket = 4
-local at = 10
+local bucket = 6
+local at = 11
 while at <= #ARGV do
   local code = ARGV[at]
   if not EDITABLE[code] or seen[code] then
@@ -167,7 +171,30 @@ end
 
 -- (f) Write: release the old index entries (only the target's own: an
 -- entry that names someone else is never this edit's to drop), claim the
--- new ones, set the fields, spend the token.
+-- new ones, set the fields, spend the token. First the change's history
+-- entry and event (lib.lua's record_change): if either cannot be written
+-- (a key of the wrong type), the edit fails with nothing written.
+local changed = {}
+for _, c in ipairs(changes) do
+  if c.new ~= c.cur then
+    changed[#changed + 1] = { code = c.code, old = c.cur, new = c.new }
+  end
+end
+-- stamp: the change's time, after the profile's last change (p.m), so
+-- that every change of a user has a time of its own, which names its
+-- history entry. Only concurrent edits within a millisecond, or a clock
+-- that steps back, move it past now.
+local stamp = now
+if #changed > 0 then
+  local last = tonumber(p.m)
+  if last and last >= tonumber(now) then
+    stamp = string.format('%d', last + 1)
+  end
+end
+local recorded = record_change(KEYS[4], KEYS[5], parse_origin(ARGV[10]), user, stamp, changed)
+if type(recorded) == 'table' then
+  return recorded
+end
 local reply = { 'ok', create and 1 or 0 }
 for _, c in ipairs(changes) do
   if c.bucket then
@@ -187,7 +214,7 @@ if create then
   p.c = now
 end
 if create or #reply > 2 then
-  p.m = now
+  p.m = stamp
   redis.call('SET', profile, encode_profile(p))
 end
 if token_used then

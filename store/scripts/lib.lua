@@ -77,3 +77,143 @@ local function encode_profile(p)
   end
   return table.concat(values, SEP, 1, p.rest and last + 1 or last)
 end
+
+-- ---------------------------------------------------------------------
+-- Change records (store/record.go): every change a script makes is
+-- recorded by that same script, so that a change without its record, or a
+-- record without its change, cannot exist. Two records:
+--   - the target's history (h:<user>), one string: the number of its
+--     entries, then the entries, oldest first, at most HISTORY_KEEP, all
+--     separated by RS; each entry SEP-joined values: its ID
+--     (the change's time in Unix ms, unique per user: edit.lua's stamp),
+--     the field codes run together, 's' (self) or 'a' (admin), ip,
+--     client_id, device_id, user agent. It expires HISTORY_TTL_MS after
+--     its latest entry. A string rather than a list: a list of one entry
+--     costs about 130 bytes more (record.go).
+--   - with events on, one entry in the environment's stream (events),
+--     added with XADD *, whose one field, event, is the event's JSON
+--     without its id: the id is the entry's ID, which readers add
+--     (docs/events.md).
+
+-- HISTORY_KEEP and HISTORY_TTL_MS: record.go's historyKeep and historyTTL.
+local HISTORY_KEEP = 50
+local HISTORY_TTL_MS = 90 * 24 * 3600 * 1000
+
+-- FIELD_NAME names the field codes as basic/edit does: events show these
+-- names. A code missing here is shown as itself. (b, z and l are the
+-- OIDC fields that PATCH user/profile sets.)
+local FIELD_NAME = {
+  n = 'nickname', u = 'username', p = 'phone', e = 'email',
+  a = 'avatar_url', g = 'gender', d = 'description',
+  b = 'birthdate', z = 'zoneinfo', l = 'locale',
+}
+
+-- ORIGIN are the values of the origin ARGV that Go packs (record.go's
+-- Origin.pack), in order.
+local ORIGIN = { 'maxlen', 'at', 'actor', 'from', 'ip', 'client_id', 'device_id', 'user_agent' }
+
+-- parse_origin reads the origin ARGV: who made a change, from where, and
+-- whether it makes an event (maxlen '0': no). '' means the change is not
+-- recorded at all (tools, measurements).
+local function parse_origin(s)
+  if s == nil or s == '' then
+    return nil
+  end
+  local o, start = {}, 1
+  for i = 1, #ORIGIN - 1 do
+    local stop = string.find(s, SEP, start, true)
+    if not stop then
+      return nil
+    end
+    o[ORIGIN[i]] = string.sub(s, start, stop - 1)
+    start = stop + 1
+  end
+  o[ORIGIN[#ORIGIN]] = string.sub(s, start)
+  return o
+end
+
+-- json_value: '' (unset) is JSON null.
+local function json_value(v)
+  if v == nil or v == '' then
+    return cjson.null
+  end
+  return v
+end
+
+-- append_event adds one event of kind for user to stream and returns its
+-- entry ID, or an error reply having written nothing. fields are the
+-- event's own members (user.updated: changes). Revocation scripts call it
+-- with kind 'user.tokens_revoked', before their other writes, so that an
+-- error leaves nothing half done. (cjson writes '/' as '\/': valid JSON,
+-- which every parser reads as '/'.)
+local function append_event(stream, o, kind, user, fields)
+  local event = {
+    type = kind, user_id = user, actor = o.actor, client_id = o.client_id,
+    device_id = json_value(o.device_id), ip = json_value(o.ip), at = o.at,
+  }
+  for k, v in pairs(fields) do
+    event[k] = v
+  end
+  local id = redis.pcall('XADD', stream, 'MAXLEN', '~', o.maxlen, '*', 'event', cjson.encode(event))
+  if type(id) == 'table' then
+    return redis.error_reply('events: ' .. tostring(id.err))
+  end
+  return id
+end
+
+-- RS separates a history's entries.
+local RS = '\30'
+
+-- record_change records one change of user's profile at stamp (Unix ms,
+-- greater than any earlier change of user's): changed lists {code, old,
+-- new} for each field whose stored value changes ('' for unset). Nothing
+-- changed, nothing recorded. Called before the change's own writes, in an
+-- order that leaves nothing half done: the history is read first (a key
+-- of the wrong type fails the script there), the event is the first
+-- write (if Redis refuses it, the script fails with nothing written), and
+-- the history's SET cannot fail. Returns the event's entry ID, nil when
+-- no event is made, or an error reply.
+local function record_change(history, stream, o, user, stamp, changed)
+  if not o or #changed == 0 then
+    return nil
+  end
+  local old = redis.call('GET', history)
+  local id
+  if o.maxlen ~= '0' then
+    local changes = {}
+    for _, c in ipairs(changed) do
+      changes[FIELD_NAME[c.code] or c.code] = { old = json_value(c.old), new = json_value(c.new) }
+    end
+    id = append_event(stream, o, 'user.updated', user, { changes = changes })
+    if type(id) == 'table' then
+      return id
+    end
+  end
+  local codes = {}
+  for i, c in ipairs(changed) do
+    codes[i] = c.code
+  end
+  local entry = table.concat({ stamp, table.concat(codes), o.from, o.ip, o.client_id, o.device_id, o.user_agent }, SEP)
+  -- The history is "<count>" RS entry RS entry ..., oldest first, so
+  -- that dropping the oldest and adding the newest need two plain finds
+  -- and one copy. A history that does not parse is started again (Audit
+  -- reports one).
+  local value = '1' .. RS .. entry
+  if old then
+    local at = string.find(old, RS, 1, true)
+    local kept = at and tonumber(string.sub(old, 1, at - 1))
+    if kept then
+      local from = at + 1
+      if kept >= HISTORY_KEEP then
+        local second = string.find(old, RS, from, true)
+        kept = second and kept - 1 or 0
+        from = second and second + 1
+      end
+      if kept > 0 then
+        value = (kept + 1) .. RS .. string.sub(old, from) .. RS .. entry
+      end
+    end
+  end
+  redis.call('SET', history, value, 'PX', HISTORY_TTL_MS)
+  return id
+end

@@ -10,7 +10,7 @@
 //   AUTHEDGE_TOKEN          an access token for AUTHEDGE_SUB
 //   AUTHEDGE_SUB            that token's sub
 //   AUTHEDGE_OTHER_TOKEN    optional: a second user's token (conflict check)
-//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke, userapi
+//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke, userapi, history
 // The userapi flow (setUserProfile, queryUserProfile, checkIfUserExist) also
 // needs AUTHEDGE_ADMIN_TOKEN, and runs against a fresh store.
 // The contact flow (verification codes, sudo, editContact) also needs:
@@ -431,6 +431,61 @@ async function userapiFlow() {
     rejects(auth.queryUserProfile({ username }), { error: 'permission_denied', status: 403, path: '/v1/user/query' }))
 }
 
+// historyFlow: three edits through the SDK, then getUserBehaviorLog lists
+// them newest first, two pages of two and one, field names without values;
+// type LOGIN is an empty list.
+async function historyFlow() {
+  const { auth } = newClient({ url: URL_, env: ENV, token: TOKEN })
+  const edits = [{ nickname: 'History One' }, { nickname: 'History Two', gender: 'FEMALE' }, { description: 'history three' }]
+  await step('three edits for the history', async () => {
+    for (const e of edits) eq(await auth.updateUserBasicInfo(e), {}, 'response')
+  })
+
+  let first
+  await step('getUserBehaviorLog MODIFY, limit 2: the two newest', async () => {
+    first = await auth.getUserBehaviorLog({ type: 'MODIFY', limit: 2 })
+    check(Array.isArray(first?.data), `data: ${JSON.stringify(first)}`)
+    eq(first.data.map((d) => d.fields), [['description'], ['nickname', 'gender']], 'fields, newest first')
+    for (const d of first.data) {
+      eq(d.action, 'USER_MODIFY', 'action')
+      eq(d.meta, { from: 'self' }, 'meta')
+      eq(d.client_id, ENV, 'client_id')
+      check(typeof d.id === 'string' && d.id.length > 0, 'id')
+      check(!Number.isNaN(Date.parse(d.created_at)), `created_at: ${d.created_at}`)
+      check(typeof d.ip === 'string' && d.ip.length > 0, 'ip')
+      check(typeof d.user_agent === 'string', 'user_agent')
+      check(typeof d.device_id === 'string' && d.device_id.length > 0, 'device_id (the SDK sends x-device-id)')
+    }
+    check(!JSON.stringify(first).includes('History Two'), 'no values in the history')
+    check(typeof first.next_page_token === 'string' && first.next_page_token.length > 0, 'next_page_token')
+    return first
+  })
+
+  await step('getUserBehaviorLog MODIFY, second page', async () => {
+    const second = await auth.getUserBehaviorLog({ type: 'MODIFY', limit: 2, page_token: first?.next_page_token })
+    eq(second.data.map((d) => d.fields), [['nickname']], 'fields of the oldest edit')
+    eq(second.next_page_token, undefined, 'no further page')
+    check(!first.data.some((d) => d.id === second.data[0].id), 'the second page repeats nothing')
+    return second
+  })
+
+  await step('getUserBehaviorLog MODIFY without a limit (the SDK sends limit=undefined)', async () => {
+    const all = await auth.getUserBehaviorLog({ type: 'MODIFY' })
+    eq(all.data.length, 3, 'entries')
+  })
+
+  await step('getUserBehaviorLog LOGIN: empty', async () => {
+    eq(await auth.getUserBehaviorLog({ type: 'LOGIN', limit: 10 }), { data: [] }, 'response')
+  })
+
+  await step('getUserBehaviorLog with a changed page_token: invalid_argument', () => {
+    const t = first?.next_page_token ?? ''
+    const changed = t.slice(0, 10) + (t[10] === 'B' ? 'C' : 'B') + t.slice(11)
+    return rejects(auth.getUserBehaviorLog({ type: 'MODIFY', limit: 2, page_token: changed }),
+      { error: 'invalid_argument', status: 400, path: '/v1/user/security/history' })
+  })
+}
+
 // ---- main --------------------------------------------------------------------
 
 const watchdog = setTimeout(() => {
@@ -444,6 +499,7 @@ for (const flow of FLOWS) {
   else if (flow === 'contact') await contactFlow()
   else if (flow === 'revoke') await revokeFlow()
   else if (flow === 'userapi') await userapiFlow()
+  else if (flow === 'history') await historyFlow()
   else {
     console.error(`run.mjs: unknown flow ${flow}`)
     process.exit(2)
