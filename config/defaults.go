@@ -25,6 +25,9 @@ const (
 
 	DefaultEditCount  = 30
 	DefaultEditWindow = time.Minute
+
+	DefaultStreamMaxLen = 1000000
+	DefaultRetryFor     = 24 * time.Hour
 )
 
 // Contact channel names, as verification required and sudo sensitive use
@@ -84,6 +87,14 @@ func (c *Config) ApplyDefaults() {
 
 	if c.RateLimit.Edits == nil {
 		c.RateLimit.Edits = &Limit{Count: DefaultEditCount, Window: caddy.Duration(DefaultEditWindow)}
+	}
+
+	// No events block stays nil: events are off unless asked for.
+	if e := c.Events; e != nil {
+		if e.StreamMaxLen == 0 {
+			e.StreamMaxLen = DefaultStreamMaxLen
+		}
+		setDuration(&e.RetryFor, DefaultRetryFor)
 	}
 }
 
