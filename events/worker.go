@@ -260,6 +260,11 @@ func (w *Worker) ensureGroup() bool {
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
 		err := w.o.Client.XGroupCreateMkStream(w.ctx, w.o.Keys.Stream, Group, "$").Err()
 		if err == nil || strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			// Named at once, so XINFO CONSUMERS lists every instance
+			// (a read inside a script names it only once it gets events).
+			err = w.o.Client.XGroupCreateConsumer(w.ctx, w.o.Keys.Stream, Group, w.o.Consumer).Err()
+		}
+		if err == nil {
 			return true
 		}
 		if w.ctx.Err() != nil {
