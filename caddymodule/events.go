@@ -130,6 +130,8 @@ func newEventsClient(r config.Redis, password string) redis.UniversalClient {
 		Dialer:       dial,
 		ReadTimeout:  timeout,
 		WriteTimeout: timeout,
+		// Stop and Ctrl-C end a blocking read at once.
+		ContextTimeoutEnabled: true,
 		// Not retried by go-redis: the worker's loops retry on their own,
 		// knowing which of their scripts may be sent twice.
 		MaxRetries:               -1,

@@ -111,4 +111,3 @@ func TestEventsSecretMustResolve(t *testing.T) {
 		t.Fatalf("Provision: %v", err)
 	}
 }
-

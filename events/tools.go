@@ -24,8 +24,10 @@ func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from str
 		}
 	}
 	last := from
+	// Blocking a while at a time, not for ever: ctx is checked between
+	// waits whatever the client's context settings.
 	for {
-		streams, err := client.XRead(ctx, &redis.XReadArgs{Streams: []string{keys.Stream, last}, Count: 500, Block: 0}).Result()
+		streams, err := client.XRead(ctx, &redis.XReadArgs{Streams: []string{keys.Stream, last}, Count: 500, Block: blockFor}).Result()
 		switch {
 		case ctx.Err() != nil:
 			return nil
