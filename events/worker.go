@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -435,7 +436,13 @@ func (w *Worker) runUser(user string) {
 		if e == nil {
 			return
 		}
-		if !w.isHead(e) {
+		switch w.turn(e) {
+		case gone:
+			// Acknowledged already (it was claimed back after this
+			// instance had delivered it): nothing to do.
+			w.release(e, "")
+			continue
+		case wait:
 			// An earlier event of this user is held by another instance:
 			// wait for it to be acknowledged (or for this instance to
 			// claim it, when that one died; next then returns it).
@@ -458,29 +465,43 @@ func (w *Worker) runUser(user string) {
 	// Stopped: leave the queue as is; a stopped worker is not reused.
 }
 
-// isHead reports whether e heads its user's queue in Redis.
-func (w *Worker) isHead(e *entry) bool {
+// An event's turn, as its user's in-flight queue in Redis says.
+const (
+	mine = iota // it heads the queue: deliver it
+	wait        // an earlier event of the user is still in flight
+	gone        // it is not queued: acknowledged already, or never to be
+)
+
+// turn reads e's place in its user's queue. A Redis error reads as wait.
+// An event that is not queued at all has been acknowledged (claimed back
+// after this instance delivered it), or its queue was lost; either way
+// this instance lets it go, and an unacknowledged one is claimed, and
+// queued again, by the claim script after ClaimIdle.
+func (w *Worker) turn(e *entry) int {
 	w.mu.Lock()
 	head := e.head
 	w.mu.Unlock()
 	if head {
-		return true
+		return mine
 	}
 	q, err := w.o.Client.HGet(w.ctx, w.o.Keys.InFlight, "u:"+e.user).Result()
-	if errors.Is(err, redis.Nil) {
-		return true // nothing queued: the bookkeeping was lost; deliver
+	switch {
+	case errors.Is(err, redis.Nil):
+		return gone
+	case err != nil:
+		return wait
 	}
-	if err != nil {
-		return false
-	}
-	first, _, _ := strings.Cut(q, " ")
-	if first == e.id {
+	ids := strings.Fields(q)
+	switch {
+	case len(ids) > 0 && ids[0] == e.id:
 		w.mu.Lock()
 		e.head = true
 		w.mu.Unlock()
-		return true
+		return mine
+	case slices.Contains(ids, e.id):
+		return wait
 	}
-	return false
+	return gone
 }
 
 // dropStaleHead forgets the event heading e's user's queue if the group no
@@ -561,7 +582,11 @@ func (w *Worker) done(e *entry, dead string) (string, bool) {
 		args = append(args, dead)
 	}
 	for {
-		next, err := doneScript.Run(w.ctx, w.o.Client, []string{k.Stream, k.InFlight, k.Dead}, args...).Text()
+		// Not w.ctx: an event delivered just as the worker stops is still
+		// acknowledged, rather than delivered again by whoever claims it.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		next, err := doneScript.Run(ctx, w.o.Client, []string{k.Stream, k.InFlight, k.Dead}, args...).Text()
+		cancel()
 		if err == nil || errors.Is(err, redis.Nil) {
 			return next, true
 		}
