@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -70,4 +72,23 @@ func Redeliver(ctx context.Context, client redis.UniversalClient, keys Keys, max
 // DeadLetters returns how many events wait in the dead-letter list.
 func DeadLetters(ctx context.Context, client redis.UniversalClient, keys Keys) (int64, error) {
 	return client.LLen(ctx, keys.Dead).Result()
+}
+
+// Lag is the age of the oldest event the group has handed out and not yet
+// acknowledged, read from its stream ID's time: how far the webhook is
+// behind (for metrics). 0 when nothing is pending; events not yet read by
+// any instance are not counted.
+func Lag(ctx context.Context, client redis.UniversalClient, keys Keys, now time.Time) (time.Duration, error) {
+	p, err := client.XPending(ctx, keys.Stream, Group).Result()
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "NOGROUP") {
+			return 0, nil
+		}
+		return 0, err
+	}
+	id, ok := parseStreamID(p.Lower)
+	if p.Count == 0 || !ok {
+		return 0, nil
+	}
+	return max(now.Sub(time.UnixMilli(int64(id.ms))), 0), nil
 }

@@ -104,10 +104,24 @@ type Options struct {
 	BackoffMin time.Duration
 	BackoffMax time.Duration
 	ClaimIdle  time.Duration
+	// OnOutcome, if set, is called after each delivery attempt with how
+	// it ended (for metrics); it must not block.
+	OnOutcome func(Outcome)
 	// Logger receives warnings about failed deliveries (never an event's
 	// body: it holds contacts); nil means none.
 	Logger *zap.Logger
 }
+
+// Outcome is how one delivery attempt ended: a fixed set, fit for a
+// metric label.
+type Outcome string
+
+// The outcomes of a delivery attempt.
+const (
+	Delivered    Outcome = "delivered"     // a 2xx answer; the event is acknowledged
+	Retried      Outcome = "retried"       // failed; it will be tried again
+	DeadLettered Outcome = "dead_lettered" // failed for retry_for (or invalid); parked in the dead-letter list
+)
 
 // Worker delivers one environment's events to one URL.
 type Worker struct {
@@ -542,12 +556,14 @@ func (w *Worker) deliver(e *entry) (string, bool) {
 	if err != nil {
 		// Nothing to deliver: park it as it is, for a human to look at.
 		w.logger.Warn("events: an event is not valid; dead-lettered", zap.String("event_id", e.id), zap.Error(err))
+		w.observe(DeadLettered)
 		dead = e.stored
 	} else {
 		deadline := time.Now().Add(w.o.RetryFor)
 		for attempt := 1; ; attempt++ {
 			err := w.post(hookID, body)
 			if err == nil {
+				w.observe(Delivered)
 				break
 			}
 			if w.ctx.Err() != nil {
@@ -555,11 +571,13 @@ func (w *Worker) deliver(e *entry) (string, bool) {
 			}
 			pause := w.backoff(attempt)
 			if time.Now().Add(pause).After(deadline) {
+				w.observe(DeadLettered)
 				w.logger.Warn("events: delivery failed for retry_for; dead-lettered",
 					zap.String("event_id", hookID), zap.Int("attempts", attempt), zap.Error(err))
 				dead = string(body)
 				break
 			}
+			w.observe(Retried)
 			if ce := w.logger.Check(zap.WarnLevel, "events: delivery failed; retrying"); ce != nil {
 				ce.Write(zap.String("event_id", hookID), zap.Int("attempt", attempt),
 					zap.Duration("retry_in", pause), zap.Error(err))
@@ -597,6 +615,12 @@ func (w *Worker) done(e *entry, dead string) (string, bool) {
 		if !w.sleep(time.Second) {
 			return "", false
 		}
+	}
+}
+
+func (w *Worker) observe(o Outcome) {
+	if w.o.OnOutcome != nil {
+		w.o.OnOutcome(o)
 	}
 }
 

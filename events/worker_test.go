@@ -2,6 +2,7 @@ package events
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,7 +61,18 @@ func TestDeadLetterThenRedeliver(t *testing.T) {
 	f := newFixture(t)
 	var up atomic.Bool
 	r := newReceiver(t, func() bool { return !up.Load() })
-	f.worker(t, r.srv.URL, func(o *Options) { o.RetryFor = 200 * time.Millisecond })
+	var outcomes sync.Map
+	count := func(o Outcome) int64 {
+		n, _ := outcomes.LoadOrStore(o, new(atomic.Int64))
+		return n.(*atomic.Int64).Load()
+	}
+	f.worker(t, r.srv.URL, func(o *Options) {
+		o.RetryFor = 200 * time.Millisecond
+		o.OnOutcome = func(out Outcome) {
+			n, _ := outcomes.LoadOrStore(out, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}
+	})
 	ids := f.addMany(t, 3, 4)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -79,6 +91,9 @@ func TestDeadLetterThenRedeliver(t *testing.T) {
 	if p, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); p.Count != 0 {
 		t.Errorf("%d dead-lettered events still pending", p.Count)
 	}
+	if count(DeadLettered) != int64(len(ids)) || count(Retried) == 0 || count(Delivered) != 0 {
+		t.Errorf("outcomes: %d dead-lettered, %d retried, %d delivered", count(DeadLettered), count(Retried), count(Delivered))
+	}
 	up.Store(true)
 	n, err := Redeliver(t.Context(), f.client, f.keys, 1000)
 	if err != nil || n != len(ids) {
@@ -86,6 +101,9 @@ func TestDeadLetterThenRedeliver(t *testing.T) {
 	}
 	r.waitFor(len(ids), 10*time.Second)
 	r.checkOrder(ids) // the same webhook-ids: the stream's first IDs
+	if count(Delivered) != int64(len(ids)) {
+		t.Errorf("%d delivered outcomes, want %d", count(Delivered), len(ids))
+	}
 	if n, _ := DeadLetters(t.Context(), f.client, f.keys); n != 0 {
 		t.Errorf("%d dead letters left", n)
 	}
@@ -145,4 +163,23 @@ func TestStoppedWorkerEventsAreClaimed(t *testing.T) {
 	f.worker(t, r.srv.URL, nil)
 	r.waitFor(len(ids), 15*time.Second)
 	r.checkOrder(ids)
+}
+
+// Lag is the age of the oldest pending event, 0 with none.
+func TestLag(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	if lag, err := Lag(t.Context(), f.client, f.keys, now); err != nil || lag != 0 {
+		t.Fatalf("no group: %v, %v", lag, err)
+	}
+	blocked := make(chan struct{})
+	stuck := newReceiver(t, func() bool { <-blocked; return true })
+	t.Cleanup(func() { close(blocked) })
+	f.worker(t, stuck.srv.URL, nil)
+	f.add(t, "u", 1)
+	time.Sleep(300 * time.Millisecond)
+	lag, err := Lag(t.Context(), f.client, f.keys, time.Now())
+	if err != nil || lag < 200*time.Millisecond || lag > 5*time.Second {
+		t.Errorf("lag %v, %v; want about 300ms", lag, err)
+	}
 }
