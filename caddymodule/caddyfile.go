@@ -68,6 +68,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //
 //	    identity { ... }                 # see parseIdentity
+//	    events {                          # change events (docs/events.md)
+//	        stream_max_len <n>
+//	        webhook <url> <secret>       # secret: {env.VAR} and {file./path} resolved at provision
+//	        retry_for <duration>
+//	    }
 //	}
 //
 // Durations are read as Caddy reads them ("500ms", "1.5h", "1d"). Where
@@ -102,6 +107,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "identity":
 			c.Identity = new(config.Identity)
 			err = parseIdentity(d, c.Identity)
+		case "events":
+			c.Events = new(config.Events)
+			err = parseEvents(d, c.Events)
 		default:
 			return unknown(d, "authedge", name)
 		}
@@ -237,6 +245,32 @@ func parseRateLimit(d *caddyfile.Dispenser, r *config.RateLimit) error {
 		}
 		*into = &config.Limit{Count: n, Window: window}
 		return noBlock(d, dir+" "+name)
+	})
+}
+
+func parseEvents(d *caddyfile.Dispenser, e *config.Events) error {
+	const dir = "authedge events"
+	return parseBlock(d, dir, func(name string) error {
+		var err error
+		switch name {
+		case "stream_max_len":
+			var n int
+			n, err = intArg(d, dir+" stream_max_len", 1)
+			e.StreamMaxLen = int64(n)
+		case "webhook":
+			// Both are required: an event is always signed.
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("%s webhook: want <url> <secret>, got %d values", dir, len(args))
+			}
+			e.Webhook = &config.Webhook{URL: args[0], Secret: args[1]}
+			err = noBlock(d, dir+" webhook")
+		case "retry_for":
+			e.RetryFor, err = durationArg(d, dir+" retry_for", false)
+		default:
+			return unknown(d, dir, name)
+		}
+		return err
 	})
 }
 

@@ -48,6 +48,9 @@ type Handler struct {
 	// jwksURL is the key under which this handler holds a reference to a
 	// shared remote JWKS in jwksPool; "" when it holds none.
 	jwksURL string
+	// eventsKey is the key under which this handler holds a reference to
+	// a shared events worker in eventsPool; "" when it holds none.
+	eventsKey string
 }
 
 // CaddyModule returns the Caddy module information.

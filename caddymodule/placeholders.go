@@ -12,6 +12,7 @@ import (
 type secrets struct {
 	redisPassword string
 	webhookSecret string
+	eventsSecret  string
 }
 
 // resolveSecrets resolves {env.VAR} and {file./path} (and Caddy's other
@@ -25,6 +26,11 @@ func resolveSecrets(h *Handler) (secrets, error) {
 	if w := h.Verification.Webhook; w != nil {
 		if s.webhookSecret, err = resolveSecret(w.Secret); err != nil {
 			return s, fmt.Errorf("verification webhook secret: %w", err)
+		}
+	}
+	if e := h.Events; e != nil && e.Webhook != nil {
+		if s.eventsSecret, err = resolveSecret(e.Webhook.Secret); err != nil {
+			return s, fmt.Errorf("events webhook secret: %w", err)
 		}
 	}
 	return s, nil

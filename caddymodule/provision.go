@@ -86,6 +86,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := h.startEvents(secrets); err != nil {
+		return err
+	}
 	h.api, err = handler.New(&h.Config, handler.Deps{
 		Verifier: verifier,
 		Store:    h.store,
@@ -213,6 +216,12 @@ func (h *Handler) Cleanup() error {
 			errs = append(errs, fmt.Errorf("closing redis: %w", err))
 		}
 		h.store = nil
+	}
+	if h.eventsKey != "" {
+		if _, err := eventsPool.Delete(h.eventsKey); err != nil {
+			errs = append(errs, fmt.Errorf("releasing the events worker: %w", err))
+		}
+		h.eventsKey = ""
 	}
 	if h.jwksURL != "" {
 		if _, err := jwksPool.Delete(h.jwksURL); err != nil {

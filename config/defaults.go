@@ -29,6 +29,8 @@ const (
 
 	DefaultLookupCount  = 30
 	DefaultLookupWindow = time.Minute
+	DefaultStreamMaxLen = 1000000
+	DefaultRetryFor     = 24 * time.Hour
 )
 
 // Contact channel names, as verification required and sudo sensitive use
@@ -94,6 +96,14 @@ func (c *Config) ApplyDefaults() {
 		c.RateLimit.Lookups = &Limit{Count: DefaultLookupCount, Window: caddy.Duration(DefaultLookupWindow)}
 	}
 	c.Identity.applyDefaults(c.EnvironmentID)
+
+	// No events block stays nil: events are off unless asked for.
+	if e := c.Events; e != nil {
+		if e.StreamMaxLen == 0 {
+			e.StreamMaxLen = DefaultStreamMaxLen
+		}
+		setDuration(&e.RetryFor, DefaultRetryFor)
+	}
 }
 
 // EffectiveLeeway returns the clock skew allowed for exp, nbf, iat and

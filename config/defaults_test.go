@@ -44,6 +44,25 @@ func TestApplyDefaultsFillsSpecDefaults(t *testing.T) {
 	}
 }
 
+// Events stay off unless asked for; an events block gets its defaults.
+func TestApplyDefaultsEvents(t *testing.T) {
+	var off Config
+	off.ApplyDefaults()
+	if off.Events != nil {
+		t.Errorf("no events block became %+v", off.Events)
+	}
+	on := Config{Events: &Events{}}
+	on.ApplyDefaults()
+	if want := (Events{StreamMaxLen: 1000000, RetryFor: caddy.Duration(24 * time.Hour)}); !reflect.DeepEqual(*on.Events, want) {
+		t.Errorf("events defaults: got %+v, want %+v", *on.Events, want)
+	}
+	set := Config{Events: &Events{StreamMaxLen: 5, RetryFor: caddy.Duration(time.Second)}}
+	set.ApplyDefaults()
+	if set.Events.StreamMaxLen != 5 || set.Events.RetryFor != caddy.Duration(time.Second) {
+		t.Errorf("events values replaced: %+v", *set.Events)
+	}
+}
+
 func TestApplyDefaultsKeepsWhatIsSet(t *testing.T) {
 	c := Config{
 		JWT: JWT{

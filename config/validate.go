@@ -41,6 +41,9 @@ func (c *Config) Validate() error {
 	c.Sudo.validate(add)
 	c.RateLimit.validate(add)
 	c.Identity.validate(add)
+	if c.Events != nil {
+		c.Events.validate(add)
+	}
 
 	// The secure defaults (docs/configuration.md#secure-defaults) need a way
 	// to be satisfied; say how.
@@ -207,6 +210,26 @@ func badWebhookURL(raw string) string {
 		return "must be an absolute http or https URL"
 	}
 	return ""
+}
+
+func (e *Events) validate(add func(string, ...any)) {
+	if e.StreamMaxLen < 0 {
+		add("events stream_max_len: must be positive (leave it out for the default, %d)", DefaultStreamMaxLen)
+	}
+	if w := e.Webhook; w != nil {
+		if msg := badWebhookURL(w.URL); msg != "" {
+			add("events webhook: %s", msg)
+		}
+		// Unlike a code delivery, an event is always signed: its receiver
+		// acts on it (a changed email, revoked tokens), and anyone who can
+		// reach the URL could forge one.
+		if w.Secret == "" {
+			add("events webhook: a secret is required: `webhook <url> <secret>` (receivers verify every event with it)")
+		}
+	}
+	if e.RetryFor < 0 {
+		add("events retry_for: must be positive (leave it out for the default, %s)", DefaultRetryFor)
+	}
 }
 
 func (s *Sudo) validate(add func(string, ...any)) {

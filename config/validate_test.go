@@ -58,6 +58,21 @@ func TestValidate(t *testing.T) {
 			c.RateLimit.Edits = &Limit{Count: 1, Window: caddy.Duration(time.Second)}
 		}},
 		{name: "log sender", edit: func(c *Config) { c.Verification.Webhook = nil; c.Verification.Log = true }},
+		{name: "events without webhook", edit: func(c *Config) { c.Events = &Events{} }},
+		{name: "events with everything", edit: func(c *Config) {
+			c.Events = &Events{StreamMaxLen: 10, RetryFor: caddy.Duration(time.Minute),
+				Webhook: &Webhook{URL: "https://app.example/events", Secret: "{env.EVENTS_SECRET}"}}
+		}},
+		{name: "events negative stream_max_len", edit: func(c *Config) { c.Events = &Events{StreamMaxLen: -1} },
+			errors: []string{"events stream_max_len: must be positive"}},
+		{name: "events negative retry_for", edit: func(c *Config) { c.Events = &Events{RetryFor: -1} },
+			errors: []string{"events retry_for: must be positive"}},
+		{name: "events webhook not a URL", edit: func(c *Config) {
+			c.Events = &Events{Webhook: &Webhook{URL: "app.example/events", Secret: "s"}}
+		}, errors: []string{"events webhook: must be an absolute http or https URL"}},
+		{name: "events webhook without secret", edit: func(c *Config) {
+			c.Events = &Events{Webhook: &Webhook{URL: "https://app.example/events"}}
+		}, errors: []string{"events webhook: a secret is required"}},
 		{name: "jwks_url alone", edit: func(c *Config) { c.JWT.PublicKeys = nil; c.JWT.JWKSURL = "https://idp/jwks" }},
 		{name: "jwks_file alone", edit: func(c *Config) { c.JWT.PublicKeys = nil; c.JWT.JWKSFile = "/jwks.json" }},
 		{name: "jwks_url on localhost over http", edit: func(c *Config) { c.JWT.JWKSURL = "http://localhost:8080/jwks" }},

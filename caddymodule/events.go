@@ -1,0 +1,160 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/events"
+	"github.com/authedge/caddy-authedge/metrics"
+)
+
+// eventsPool shares one events worker per environment and webhook between
+// all handlers, across config reloads: a reload keeps the running worker
+// (its consumer, its events in flight) instead of starting a second one
+// beside it, and the last config to let go of it stops it. The key is a
+// digest of everything the worker is built from, so a reload that
+// changes any of it (the URL, the secret, retry_for, the Redis) gets a new
+// worker, and the old one stops with the old config.
+var eventsPool = caddy.NewUsagePool()
+
+// pooledWorker lets the pool stop a worker and close its Redis client.
+type pooledWorker struct {
+	worker *events.Worker
+	client redis.UniversalClient
+}
+
+func (p pooledWorker) Destruct() error {
+	p.worker.Stop()
+	return p.client.Close()
+}
+
+// startEvents takes a reference to the events worker this config needs,
+// starting it if no handler runs it yet. Without an events webhook there
+// is none: the stream is still written (by the store), and read by
+// whoever wants it.
+func (h *Handler) startEvents(s secrets) error {
+	e := h.Events
+	if e == nil || e.Webhook == nil {
+		return nil
+	}
+	if e.Webhook.InClearText() {
+		h.logger.Warn("the events webhook is plain http to another host: events carry phone numbers and emails; " +
+			"use https unless that network is private")
+	}
+	key := eventsPoolKey(&h.Config, s)
+	_, loaded, err := eventsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		client := newEventsClient(h.Redis, s.redisPassword)
+		w, err := events.New(events.Options{
+			Client:   client,
+			Keys:     events.NewKeys(h.Redis.KeyPrefix, h.EnvironmentID),
+			URL:      e.Webhook.URL,
+			Secret:   s.eventsSecret,
+			RetryFor: time.Duration(e.RetryFor),
+			Logger:   h.logger.Named("events"),
+			// The process's one metrics Set, whichever config started the
+			// worker: it outlives reloads as the worker does.
+			OnOutcome: observeEventOutcome(h.metrics),
+			OnLag:     h.metrics.EventLag,
+		})
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		w.Start()
+		return pooledWorker{worker: w, client: client}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("events webhook: %w", err)
+	}
+	h.eventsKey = key
+	if !loaded {
+		h.logger.Info("events: delivering change events to the webhook")
+	}
+	return nil
+}
+
+// eventsPoolKey digests what a worker is built from; the digest keeps the
+// secret and the password out of the pool's keys.
+func eventsPoolKey(c *config.Config, s secrets) string {
+	b, _ := json.Marshal([]any{c.Redis, s.redisPassword, c.EnvironmentID, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// newEventsClient connects to the Redis of r for the events worker and
+// the events commands. It is the worker's own client, not the store's:
+// the worker blocks on reads for seconds, which the store's pool, sized
+// and timed for requests, should not serve. Connections are lazy.
+func newEventsClient(r config.Redis, password string) redis.UniversalClient {
+	timeout := time.Duration(r.Timeout)
+	if timeout <= 0 {
+		timeout = config.DefaultRedisTimeout
+	}
+	var tlsConfig *tls.Config
+	if r.TLS {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil || tlsConfig == nil {
+			return conn, err
+		}
+		cfg := tlsConfig.Clone()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = host
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+	addrs := r.Addresses
+	if len(addrs) == 0 {
+		addrs = []string{config.DefaultRedisAddress}
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:        addrs,
+		Protocol:     2,
+		Username:     r.Username,
+		Password:     password,
+		DB:           r.DB,
+		Dialer:       dial,
+		ReadTimeout:  timeout,
+		WriteTimeout: timeout,
+		// Stop and Ctrl-C end a blocking read at once.
+		ContextTimeoutEnabled: true,
+		// Not retried by go-redis: the worker's loops retry on their own,
+		// knowing which of their scripts may be sent twice.
+		MaxRetries:               -1,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+}
+
+// observeEventOutcome counts the worker's delivery outcomes in m.
+func observeEventOutcome(m *metrics.Set) func(events.Outcome) {
+	return func(o events.Outcome) {
+		switch o {
+		case events.Delivered:
+			m.EventDelivery(metrics.EventDelivered)
+		case events.Retried:
+			m.EventDelivery(metrics.EventFailed)
+		case events.DeadLettered:
+			m.EventDelivery(metrics.EventDeadLettered)
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/caddyserver/caddy/v2"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/events"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "authedge",
+		Usage: "events tail [--from <id>] | events redeliver   [--config <file>] [--adapter <name>] [--env <id>]",
+		Short: "Operates authedge's change events (docs/events.md)",
+		Long: `
+Reads and repairs the change events of an authedge environment, in the
+Redis its config names. Pass the same config as to caddy run: --config
+and --adapter work as they do there (with neither, ./Caddyfile). When the
+config has several authedge handlers for different environments, --env
+picks one by environment_id.
+
+    caddy authedge events tail                 # new events, as JSON lines, until Ctrl-C
+    caddy authedge events tail --from 0        # every event still in the stream, then new ones
+    caddy authedge events tail --from <id>     # the events after <id>: resume where you stopped
+    caddy authedge events redeliver            # dead letters back to the stream, to be delivered again
+`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Args = cobra.NoArgs
+			cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+
+			eventsCmd := &cobra.Command{
+				Use:   "events",
+				Short: "Change events: tail, redeliver",
+				Args:  cobra.NoArgs,
+				RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+			}
+			tail := &cobra.Command{
+				Use:   "tail [--from <id>]",
+				Short: "Prints the environment's events as JSON lines, and follows",
+				Args:  cobra.NoArgs,
+				RunE:  caddycmd.WrapCommandFuncForCobra(cmdEventsTail),
+			}
+			tail.Flags().String("from", "$", "print the events after this stream ID (0: all of them); default: only new ones")
+			redeliver := &cobra.Command{
+				Use:   "redeliver",
+				Short: "Moves the dead-lettered events back to the stream, to be delivered again",
+				Args:  cobra.NoArgs,
+				RunE:  caddycmd.WrapCommandFuncForCobra(cmdEventsRedeliver),
+			}
+			for _, c := range []*cobra.Command{tail, redeliver} {
+				c.Flags().StringP("config", "c", "", "the Caddy config file authedge runs with (default ./Caddyfile)")
+				c.Flags().StringP("adapter", "a", "", "the name of the config adapter to use")
+				c.Flags().String("env", "", "the environment_id, when the config has several")
+			}
+			eventsCmd.AddCommand(tail, redeliver)
+			cmd.AddCommand(eventsCmd)
+		},
+	})
+}
+
+func cmdEventsTail(fl caddycmd.Flags) (int, error) {
+	env, err := eventsEnv(fl)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	defer env.client.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := events.Tail(ctx, env.client, env.keys, fl.String("from"), os.Stdout); err != nil {
+		return caddy.ExitCodeFailedQuit, err
+	}
+	return caddy.ExitCodeSuccess, nil
+}
+
+func cmdEventsRedeliver(fl caddycmd.Flags) (int, error) {
+	env, err := eventsEnv(fl)
+	if err != nil {
+		return caddy.ExitCodeFailedStartup, err
+	}
+	defer env.client.Close()
+	n, err := events.Redeliver(context.Background(), env.client, env.keys, env.events.StreamMaxLen)
+	fmt.Fprintf(os.Stderr, "moved %d dead-lettered events back to the stream\n", n)
+	if err != nil {
+		return caddy.ExitCodeFailedQuit, err
+	}
+	return caddy.ExitCodeSuccess, nil
+}
+
+// eventsTarget is the environment a command works on.
+type eventsTarget struct {
+	client redis.UniversalClient
+	keys   events.Keys
+	events config.Events
+}
+
+// eventsEnv loads the config as caddy run would, and connects to the
+// Redis of its authedge handler.
+func eventsEnv(fl caddycmd.Flags) (*eventsTarget, error) {
+	raw, _, _, err := caddycmd.LoadConfig(fl.String("config"), fl.String("adapter"))
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, errors.New("no config: pass the one authedge runs with, --config <file> (and --adapter if it is not a Caddyfile)")
+	}
+	c, err := pickAuthedge(raw, fl.String("env"))
+	if err != nil {
+		return nil, err
+	}
+	c.ApplyDefaults()
+	if c.Events == nil {
+		return nil, fmt.Errorf("environment %s has no events block: it writes no events", c.EnvironmentID)
+	}
+	password, err := resolveSecret(c.Redis.Password)
+	if err != nil {
+		return nil, fmt.Errorf("redis password: %w", err)
+	}
+	return &eventsTarget{
+		client: newEventsClient(c.Redis, password),
+		keys:   events.NewKeys(c.Redis.KeyPrefix, c.EnvironmentID),
+		events: *c.Events,
+	}, nil
+}
+
+// pickAuthedge finds the authedge handlers in a Caddy JSON config,
+// wherever routes nest them, and returns the one for env ("" when there
+// is only one environment).
+func pickAuthedge(raw []byte, env string) (*config.Config, error) {
+	var tree any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		return nil, err
+	}
+	var found []config.Config
+	var walk func(v any) error
+	walk = func(v any) error {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["handler"] == "authedge" {
+				b, _ := json.Marshal(v)
+				var h Handler
+				if err := json.Unmarshal(b, &h); err != nil {
+					return fmt.Errorf("an authedge handler in the config: %w", err)
+				}
+				found = append(found, h.Config)
+				return nil
+			}
+			for _, x := range v {
+				if err := walk(x); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, x := range v {
+				if err := walk(x); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(tree); err != nil {
+		return nil, err
+	}
+	var envs []string
+	for i := range found {
+		if env != "" && found[i].EnvironmentID == env {
+			return &found[i], nil
+		}
+		if !slices.Contains(envs, found[i].EnvironmentID) {
+			envs = append(envs, found[i].EnvironmentID)
+		}
+	}
+	switch {
+	case len(found) == 0:
+		return nil, errors.New("the config has no authedge handler")
+	case env != "":
+		return nil, fmt.Errorf("no authedge handler has environment_id %q (the config has: %s)", env, strings.Join(envs, ", "))
+	case len(envs) > 1:
+		return nil, fmt.Errorf("the config has several environments (%s): pick one with --env", strings.Join(envs, ", "))
+	}
+	return &found[0], nil
+}

@@ -1,0 +1,113 @@
+package caddymodule
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// A reload (a new config provisioned, then the old one cleaned up) keeps
+// the one events worker running: one consumer in the group, every event
+// delivered once; the last config's Cleanup stops it and leaves the group.
+func TestEventsWorkerSharedAcrossReloads(t *testing.T) {
+	srv := redistest.Start(t)
+	_, pub := devKeys(t, "ec")
+	var got atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.Header.Get("webhook-signature") != "" {
+			got.Add(1)
+		}
+	}))
+	defer receiver.Close()
+	t.Setenv("EVENTS_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	cfg := func() config.Config {
+		c := baseConfig(pub, srv.Addr)
+		c.Events = &config.Events{Webhook: &config.Webhook{URL: receiver.URL, Secret: "{env.EVENTS_TEST_SECRET}"}}
+		return c
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	const stream = "authedge:{dev-env}:events"
+	ctx := context.Background()
+	consumers := func() int {
+		info, err := rdb.XInfoConsumers(ctx, stream, "authedge-webhook").Result()
+		if err != nil {
+			return -1
+		}
+		return len(info)
+	}
+	waitUntil := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				info, err := rdb.XInfoConsumers(ctx, stream, "authedge-webhook").Result()
+				t.Fatalf("timed out waiting for %s: %v %v", what, info, err)
+			}
+		}
+	}
+	send := func() {
+		t.Helper()
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []string{"event", `{"type":"user.updated","user_id":"u1"}`}}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	old := &Handler{Config: cfg()}
+	if err := old.Provision(caddyContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the worker to join", func() bool { return consumers() == 1 })
+	reloaded := &Handler{Config: cfg()}
+	if err := reloaded.Provision(caddyContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := eventsPool.References(old.eventsKey); n != 2 || old.eventsKey != reloaded.eventsKey {
+		t.Errorf("%d references to the worker, want 2 to one", n)
+	}
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	send()
+	waitUntil("a delivery after the reload", func() bool { return got.Load() == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := consumers(); n != 1 {
+		t.Errorf("%d consumers after a reload, want 1", n)
+	}
+	if n := got.Load(); n != 1 {
+		t.Errorf("%d deliveries of one event", n)
+	}
+	if err := reloaded.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := eventsPool.References(reloaded.eventsKey); ok {
+		t.Error("the worker outlived its last config")
+	}
+	if n := consumers(); n != 0 {
+		t.Errorf("%d consumers after the last config went, want 0", n)
+	}
+}
+
+// A config whose events secret does not resolve fails, naming it.
+func TestEventsSecretMustResolve(t *testing.T) {
+	srv := redistest.Start(t)
+	_, pub := devKeys(t, "ec")
+	c := baseConfig(pub, srv.Addr)
+	c.Events = &config.Events{Webhook: &config.Webhook{URL: "http://127.0.0.1:9/", Secret: "{env.AUTHEDGE_UNSET_FOR_TEST}"}}
+	h := &Handler{Config: c}
+	err := h.Provision(caddyContext(t))
+	defer h.Cleanup()
+	if err == nil || !strings.Contains(err.Error(), "events webhook secret") {
+		t.Fatalf("Provision: %v", err)
+	}
+}

@@ -1,0 +1,77 @@
+package events
+
+import "go.uber.org/zap"
+
+// claimBatch is how many events one XAUTOCLAIM step moves at most.
+const claimBatch = 100
+
+// claimLoop, every ClaimIdle/3, first marks this instance's held events
+// as alive, then takes over the events that other instances left idle for
+// ClaimIdle: theirs died, or lost Redis for that long.
+func (w *Worker) claimLoop() {
+	defer w.wg.Done()
+	select {
+	case <-w.ctx.Done():
+		return
+	case <-w.ready:
+	}
+	for w.sleep(w.o.ClaimIdle / 3) {
+		w.touch()
+		w.claim()
+	}
+}
+
+// touch resets the idle time of the events this instance holds.
+func (w *Worker) touch() {
+	w.mu.Lock()
+	ids := make([]any, 0, len(w.held)+2)
+	ids = append(ids, Group, w.o.Consumer)
+	for id := range w.held {
+		ids = append(ids, id)
+	}
+	w.mu.Unlock()
+	for len(ids) > 2 {
+		n := min(len(ids), 502)
+		batch := append([]any{Group, w.o.Consumer}, ids[2:n]...)
+		ids = append(ids[:2], ids[n:]...)
+		if err := touchScript.Run(w.ctx, w.o.Client, []string{w.o.Keys.Stream}, batch...).Err(); err != nil {
+			w.redisTrouble(err)
+			return
+		}
+	}
+}
+
+// claim takes over the events idle for ClaimIdle, while there is room.
+func (w *Worker) claim() {
+	k := w.o.Keys
+	cursor := "0-0"
+	for w.ctx.Err() == nil && w.heldCount() < w.o.MaxHeld {
+		reply, err := claimScript.Run(w.ctx, w.o.Client, []string{k.Stream, k.InFlight},
+			Group, w.o.Consumer, w.o.ClaimIdle.Milliseconds(), cursor, claimBatch).Slice()
+		if err != nil {
+			w.redisTrouble(err)
+			return
+		}
+		if len(reply) != 2 {
+			return
+		}
+		cursor, _ = reply[0].(string)
+		list, _ := reply[1].([]any)
+		for _, item := range list {
+			f, _ := item.([]any)
+			if len(f) != 3 {
+				continue
+			}
+			id, _ := f[0].(string)
+			stored, _ := f[1].(string)
+			user, _ := f[2].(string)
+			w.add(id, stored, user, false)
+		}
+		if len(list) > 0 {
+			w.logger.Info("events: took over events another instance left", zap.Int("count", len(list)))
+		}
+		if cursor == "0-0" || cursor == "" {
+			return
+		}
+	}
+}

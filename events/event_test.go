@@ -1,0 +1,97 @@
+package events
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestBody(t *testing.T) {
+	tests := []struct{ stored, body, id, err string }{
+		{`{"type":"user.updated","user_id":"u"}`, `{"id":"1-0","type":"user.updated","user_id":"u"}`, "1-0", ""},
+		{` {} `, `{"id":"1-0"}`, "1-0", ""},
+		{`{ }`, `{"id":"1-0"}`, "1-0", ""},
+		{`{"id":"9-9","user_id":"u"}`, `{"id":"9-9","user_id":"u"}`, "9-9", ""},
+		{`{"id":""}`, "", "", "id is empty"},
+		{`{"id":5}`, "", "", "id is not a string"},
+		{`[1]`, "", "", "not a JSON object"},
+		{``, "", "", "not a JSON object"},
+		{`{"a":`, "", "", "not a JSON object"},
+	}
+	for _, tt := range tests {
+		body, id, err := Body("1-0", tt.stored)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: error %v, want %q", tt.stored, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || string(body) != tt.body || id != tt.id {
+			t.Errorf("%q: %s %q %v, want %s %q", tt.stored, body, id, err, tt.body, tt.id)
+		}
+	}
+}
+
+// FuzzBody: whatever is stored, Body returns valid JSON whose id is the
+// webhook-id it returns, or an error.
+func FuzzBody(f *testing.F) {
+	f.Add(`{"type":"user.updated","user_id":"u"}`)
+	f.Add(`{"id":"2-0"}`)
+	f.Add(`{}`)
+	f.Add(`{"id":null}`)
+	f.Fuzz(func(t *testing.T, stored string) {
+		body, id, err := Body("1700000000000-3", stored)
+		if err != nil {
+			return
+		}
+		var got struct {
+			ID string `json:"id"`
+		}
+		if !json.Valid(body) || json.Unmarshal(body, &got) != nil || got.ID != id || id == "" {
+			t.Fatalf("%q gave %s, id %q", stored, body, id)
+		}
+	})
+}
+
+func TestTail(t *testing.T) {
+	f := newFixture(t)
+	first := f.add(t, "u1", 1)
+	f.client.XAdd(t.Context(), &redis.XAddArgs{Stream: f.keys.Stream, Values: []string{"event", "not json"}})
+	var out syncBuffer
+	ctx := t.Context()
+	done := make(chan error, 1)
+	go func() { done <- Tail(ctx, f.client, f.keys, "0", &out) }()
+	third := ""
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(out.String(), "\n") < 3 {
+		if third == "" && strings.Count(out.String(), "\n") == 2 {
+			third = f.add(t, "u1", 2) // followed, not only read
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("tail printed %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.HasPrefix(lines[0], `{"id":"`+first+`","type":"user.updated"`) ||
+		!strings.Contains(lines[1], `"invalid":"not json"`) ||
+		!strings.HasPrefix(lines[2], `{"id":"`+third+`"`) {
+		t.Errorf("tail printed:\n%s", out.String())
+	}
+	// --from <id> resumes after it.
+	var after syncBuffer
+	tctx, tcancel := contextWithTimeout(t, 300*time.Millisecond)
+	defer tcancel()
+	if err := Tail(tctx, f.client, f.keys, first, &after); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(after.String(), first) || !strings.Contains(after.String(), third) {
+		t.Errorf("--from %s printed %q", first, after.String())
+	}
+	if err := Tail(tctx, f.client, f.keys, "yesterday", &after); err == nil {
+		t.Error("--from yesterday accepted")
+	}
+}

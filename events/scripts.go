@@ -1,0 +1,140 @@
+package events
+
+import "github.com/redis/go-redis/v9"
+
+// forget removes one event from the in-flight hash (KEYS[2]) and returns
+// the user's next event ID, or false. It is shared by the scripts below.
+const forgetLua = `
+local function forget(pend, id)
+  local user = redis.call('HGET', pend, 'i:' .. id)
+  if not user then return false end
+  redis.call('HDEL', pend, 'i:' .. id)
+  local q = redis.call('HGET', pend, 'u:' .. user)
+  if not q then return false end
+  local rest = {}
+  for x in string.gmatch(q, '%S+') do
+    if x ~= id then rest[#rest + 1] = x end
+  end
+  if #rest == 0 then
+    redis.call('HDEL', pend, 'u:' .. user)
+    return false
+  end
+  redis.call('HSET', pend, 'u:' .. user, table.concat(rest, ' '))
+  return rest[1]
+end
+
+local function userOf(fields)
+  local ev = ''
+  for j = 1, #fields, 2 do
+    if fields[j] == 'event' then ev = fields[j + 1] end
+  end
+  local ok, obj = pcall(cjson.decode, ev)
+  if ok and type(obj) == 'table' and type(obj.user_id) == 'string' then
+    return ev, obj.user_id
+  end
+  return ev, ''
+end
+`
+
+// readScript takes up to ARGV[3] new events for consumer ARGV[2] of group
+// ARGV[1] and, in the same step, queues each behind its user's earlier
+// events in the in-flight hash. Reading and queueing at once is what keeps
+// per-user order across instances: the group hands events out in stream
+// order, so an event's earlier ones are always already queued, whoever
+// holds them. Each reply entry: {id, event, user, head}, head 1 when no
+// earlier event of that user is in flight. With nothing new, it returns
+// {{}, <last ID in the stream or "0-0">} for a blocking XREAD to wait on.
+var readScript = redis.NewScript(forgetLua + `
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+local out = {}
+if r then
+  for _, e in ipairs(r[1][2]) do
+    local id = e[1]
+    local ev, user = userOf(e[2])
+    local q = redis.call('HGET', KEYS[2], 'u:' .. user)
+    local head = 0
+    if q then q = q .. ' ' .. id else q = id; head = 1 end
+    redis.call('HSET', KEYS[2], 'u:' .. user, q, 'i:' .. id, user)
+    out[#out + 1] = {id, ev, user, head}
+  end
+end
+if #out > 0 then return {out, ''} end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] then return {out, last[1][1]} end
+return {out, '0-0'}
+`)
+
+// claimScript moves to consumer ARGV[2] the events of group ARGV[1] left
+// pending longer than ARGV[3] ms (an instance that died), from cursor
+// ARGV[4], at most ARGV[5]. Events trimmed from the stream meanwhile are
+// forgotten (XAUTOCLAIM drops them from the group). Reply: {next cursor,
+// {{id, event, user}...}}.
+var claimScript = redis.NewScript(forgetLua + `
+local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
+local out = {}
+for _, e in ipairs(r[2]) do
+  local id = e[1]
+  local ev, user = userOf(e[2])
+  if not redis.call('HGET', KEYS[2], 'i:' .. id) then
+    -- Not queued (the hash was lost): queue it now, at the end.
+    local q = redis.call('HGET', KEYS[2], 'u:' .. user)
+    if q then q = q .. ' ' .. id else q = id end
+    redis.call('HSET', KEYS[2], 'u:' .. user, q, 'i:' .. id, user)
+  end
+  out[#out + 1] = {id, ev, user}
+end
+for _, id in ipairs(r[3] or {}) do forget(KEYS[2], id) end
+return {r[1], out}
+`)
+
+// doneScript acknowledges event ARGV[2] in group ARGV[1] and forgets it;
+// with ARGV[3], the event as delivered, it first parks it in the
+// dead-letter list (KEYS[3]), unless another instance acknowledged it
+// meanwhile (then it was delivered). Reply: the user's next event ID, or
+// nil.
+var doneScript = redis.NewScript(forgetLua + `
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] and acked == 1 then redis.call('RPUSH', KEYS[3], ARGV[3]) end
+return forget(KEYS[2], ARGV[2])
+`)
+
+// touchScript resets the idle time of the events in ARGV[3:] that consumer
+// ARGV[2] still holds, so that a long delivery (a receiver down for hours)
+// is not taken for a dead instance's. Events another consumer claimed are
+// left to it.
+var touchScript = redis.NewScript(`
+local n = 0
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+`)
+
+// staleScript forgets event ARGV[2] if it is no longer pending in group
+// ARGV[1] (its queue entry outlived it: the group was recreated, or the
+// entry acknowledged by hand), so the user's later events are not held
+// behind it forever. Reply: 1 if it was forgotten.
+var staleScript = redis.NewScript(forgetLua + `
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if p[1] then return 0 end
+forget(KEYS[2], ARGV[2])
+return 1
+`)
+
+// redeliverScript moves up to ARGV[2] dead letters (KEYS[3]) back to the
+// stream, trimmed to about ARGV[1] entries, oldest first. Each keeps its
+// id inside the JSON, hence its webhook-id. Reply: how many moved.
+var redeliverScript = redis.NewScript(`
+local n = 0
+for i = 1, tonumber(ARGV[2]) do
+  local ev = redis.call('LPOP', KEYS[3])
+  if not ev then break end
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ev)
+  n = n + 1
+end
+return n
+`)

@@ -1,0 +1,94 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Tail writes the stream's events to out as JSON lines (Body: each with
+// its id), those after from ("0" for all, "$" for only new ones), and
+// follows the stream until ctx ends. An entry that is not a valid event is
+// written as {"id":…,"invalid":<its text as a string>} rather than
+// skipped, so a reader sees every ID.
+func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from string, out io.Writer) error {
+	if from == "" {
+		from = "$"
+	}
+	if from != "$" {
+		if _, ok := parseStreamID(from); !ok && from != "0" {
+			return fmt.Errorf("events: --from %q is not a stream ID (such as 1700000000000-0), 0 or $", from)
+		}
+	}
+	last := from
+	// Blocking a while at a time, not for ever: ctx is checked between
+	// waits whatever the client's context settings.
+	for {
+		streams, err := client.XRead(ctx, &redis.XReadArgs{Streams: []string{keys.Stream, last}, Count: 500, Block: blockFor}).Result()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, redis.Nil):
+			continue
+		case err != nil:
+			return err
+		}
+		for _, s := range streams {
+			for _, m := range s.Messages {
+				last = m.ID
+				stored, _ := m.Values["event"].(string)
+				body, _, err := Body(m.ID, stored)
+				if err != nil {
+					body = fmt.Appendf(nil, `{"id":%q,"invalid":%q}`, m.ID, stored)
+				}
+				if _, err := out.Write(append(body, '\n')); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// Redeliver moves every dead letter back to the stream, oldest first, as
+// new entries that keep their first id (and so their webhook-id); the
+// stream is trimmed to about maxLen. It returns how many moved. Events
+// appended while it runs keep their place: a dead letter comes after them.
+func Redeliver(ctx context.Context, client redis.UniversalClient, keys Keys, maxLen int64) (int, error) {
+	total := 0
+	for {
+		n, err := redeliverScript.Run(ctx, client, []string{keys.Stream, keys.InFlight, keys.Dead}, maxLen, 500).Int()
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// DeadLetters returns how many events wait in the dead-letter list.
+func DeadLetters(ctx context.Context, client redis.UniversalClient, keys Keys) (int64, error) {
+	return client.LLen(ctx, keys.Dead).Result()
+}
+
+// Lag is the age of the oldest event the group has handed out and not yet
+// acknowledged, read from its stream ID's time: how far the webhook is
+// behind (for metrics). 0 when nothing is pending; events not yet read by
+// any instance are not counted.
+func Lag(ctx context.Context, client redis.UniversalClient, keys Keys, now time.Time) (time.Duration, error) {
+	p, err := client.XPending(ctx, keys.Stream, Group).Result()
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "NOGROUP") {
+			return 0, nil
+		}
+		return 0, err
+	}
+	id, ok := parseStreamID(p.Lower)
+	if p.Count == 0 || !ok {
+		return 0, nil
+	}
+	return max(now.Sub(time.UnixMilli(int64(id.ms))), 0), nil
+}

@@ -1,0 +1,185 @@
+package events
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// addMany appends seqs 1..perUser for each of users, interleaved, and
+// returns the IDs.
+func (f *fixture) addMany(t testing.TB, users, perUser int) []string {
+	var ids []string
+	for seq := 1; seq <= perUser; seq++ {
+		for u := range users {
+			ids = append(ids, f.add(t, fmt.Sprintf("user-%d", u), seq))
+		}
+	}
+	return ids
+}
+
+func TestDelivers(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	f.worker(t, r.srv.URL, nil)
+	ids := f.addMany(t, 10, 10)
+	r.waitFor(len(ids), 10*time.Second)
+	r.checkOrder(ids)
+	if n, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); n.Count != 0 {
+		t.Errorf("%d events still pending", n.Count)
+	}
+	if n, _ := f.client.HLen(t.Context(), f.keys.InFlight).Result(); n != 0 {
+		t.Errorf("the in-flight hash keeps %d fields", n)
+	}
+}
+
+// A receiver down for a while: every event arrives once it is back, in
+// order per user, and nothing is dead-lettered.
+func TestReceiverDownThenUp(t *testing.T) {
+	f := newFixture(t)
+	var up atomic.Bool
+	r := newReceiver(t, func() bool { return !up.Load() })
+	f.worker(t, r.srv.URL, nil)
+	ids := f.addMany(t, 20, 10)
+	time.Sleep(700 * time.Millisecond)
+	if r.distinct() != 0 {
+		t.Fatal("delivered while the receiver was down")
+	}
+	up.Store(true)
+	r.waitFor(len(ids), 20*time.Second)
+	r.checkOrder(ids)
+	if n, _ := DeadLetters(t.Context(), f.client, f.keys); n != 0 {
+		t.Errorf("%d dead letters", n)
+	}
+}
+
+// With a short retry_for the events land in the dead-letter list; then
+// Redeliver sends them again, with their first webhook-id.
+func TestDeadLetterThenRedeliver(t *testing.T) {
+	f := newFixture(t)
+	var up atomic.Bool
+	r := newReceiver(t, func() bool { return !up.Load() })
+	var outcomes sync.Map
+	count := func(o Outcome) int64 {
+		n, _ := outcomes.LoadOrStore(o, new(atomic.Int64))
+		return n.(*atomic.Int64).Load()
+	}
+	f.worker(t, r.srv.URL, func(o *Options) {
+		o.RetryFor = 200 * time.Millisecond
+		o.OnOutcome = func(out Outcome) {
+			n, _ := outcomes.LoadOrStore(out, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}
+	})
+	ids := f.addMany(t, 3, 4)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := DeadLetters(t.Context(), f.client, f.keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == int64(len(ids)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters, want %d", n, len(ids))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if p, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); p.Count != 0 {
+		t.Errorf("%d dead-lettered events still pending", p.Count)
+	}
+	if count(DeadLettered) != int64(len(ids)) || count(Retried) == 0 || count(Delivered) != 0 {
+		t.Errorf("outcomes: %d dead-lettered, %d retried, %d delivered", count(DeadLettered), count(Retried), count(Delivered))
+	}
+	up.Store(true)
+	n, err := Redeliver(t.Context(), f.client, f.keys, 1000)
+	if err != nil || n != len(ids) {
+		t.Fatalf("Redeliver: %d, %v", n, err)
+	}
+	r.waitFor(len(ids), 10*time.Second)
+	r.checkOrder(ids) // the same webhook-ids: the stream's first IDs
+	if count(Delivered) != int64(len(ids)) {
+		t.Errorf("%d delivered outcomes, want %d", count(Delivered), len(ids))
+	}
+	if n, _ := DeadLetters(t.Context(), f.client, f.keys); n != 0 {
+		t.Errorf("%d dead letters left", n)
+	}
+}
+
+// Two workers (two instances) share the group: every event is delivered,
+// and per-user order holds across them.
+func TestTwoWorkersShareTheGroup(t *testing.T) {
+	f := newFixture(t)
+	var calls atomic.Int64
+	// Every seventh request fails: retries interleave with the other
+	// instance's deliveries.
+	r := newReceiver(t, func() bool { return calls.Add(1)%7 == 0 })
+	a := f.worker(t, r.srv.URL, nil)
+	b := f.worker(t, r.srv.URL, nil)
+	if a.Consumer() == b.Consumer() {
+		t.Fatal("two workers share a consumer name")
+	}
+	ids := f.addMany(t, 5, 60)
+	r.waitFor(len(ids), 20*time.Second)
+	r.checkOrder(ids)
+	info, err := f.client.XInfoConsumers(t.Context(), f.keys.Stream, Group).Result()
+	if err != nil || len(info) != 2 {
+		t.Fatalf("consumers %v, %v", info, err)
+	}
+	for _, c := range info {
+		t.Logf("consumer %s: idle %v", c.Name, c.Idle)
+	}
+}
+
+// A worker stopped mid-delivery (its receiver hangs) leaves its events
+// pending; another takes them over after ClaimIdle and delivers all, in
+// order per user.
+func TestStoppedWorkerEventsAreClaimed(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	// The first worker's receiver never answers in time.
+	blocked := make(chan struct{})
+	stuck := newReceiver(t, func() bool { <-blocked; return true })
+	t.Cleanup(func() { close(blocked) })
+	a, err := New(Options{Client: f.client, Keys: f.keys, URL: stuck.srv.URL, Secret: testSecret,
+		RetryFor: time.Hour, ClaimIdle: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	<-a.Ready()
+	ids := f.addMany(t, 4, 5)
+	deadline := time.Now().Add(5 * time.Second)
+	for a.heldCount() < len(ids) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first worker holds %d events", a.heldCount())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.Stop() // as if it died: nothing acknowledged
+	f.worker(t, r.srv.URL, nil)
+	r.waitFor(len(ids), 15*time.Second)
+	r.checkOrder(ids)
+}
+
+// Lag is the age of the oldest pending event, 0 with none.
+func TestLag(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	if lag, err := Lag(t.Context(), f.client, f.keys, now); err != nil || lag != 0 {
+		t.Fatalf("no group: %v, %v", lag, err)
+	}
+	blocked := make(chan struct{})
+	stuck := newReceiver(t, func() bool { <-blocked; return true })
+	t.Cleanup(func() { close(blocked) })
+	f.worker(t, stuck.srv.URL, nil)
+	f.add(t, "u", 1)
+	time.Sleep(300 * time.Millisecond)
+	lag, err := Lag(t.Context(), f.client, f.keys, time.Now())
+	if err != nil || lag < 200*time.Millisecond || lag > 5*time.Second {
+		t.Errorf("lag %v, %v; want about 300ms", lag, err)
+	}
+}
