@@ -46,6 +46,7 @@ func (s *Store) fail(err error) error {
 		return nil
 	}
 	if unreachable(err) {
+		s.reloadTopology()
 		return &unavailableError{cause: err, dial: s.dial.lastError()}
 	}
 	return fmt.Errorf("store: %w", err)

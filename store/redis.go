@@ -23,6 +23,9 @@ type Store struct {
 	now     func() time.Time
 
 	dial *dialer
+	// cluster is the client when it is a Redis Cluster's, to reload its
+	// slot map after a failure (topology.go); nil otherwise.
+	cluster *redis.ClusterClient
 	// batch coalesces concurrent commands into pipelines.
 	batch *batcher
 }
@@ -102,6 +105,9 @@ func New(opts Options) (*Store, error) {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	if cluster, ok := s.client.(*redis.ClusterClient); ok {
+		s.followFailovers(cluster)
+	}
 	s.batch = newBatcher(s.client, opts.Timeout)
 	return s, nil
 }
