@@ -69,6 +69,13 @@ func New(opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WaitReplicas < 0 || opts.WaitTimeout < 0 {
+		return nil, errors.New("store: the replicas and timeout to wait for may not be negative")
+	}
+	if opts.WaitReplicas > 0 && opts.WaitTimeout < time.Millisecond {
+		// WAIT's timeout is in milliseconds, and 0 would block for ever.
+		return nil, errors.New("store: waiting for replicas needs a timeout of at least 1ms")
+	}
 	if len(opts.Addresses) > 1 && opts.DB != 0 {
 		return nil, errors.New("store: Redis Cluster has no numbered databases; leave db at 0")
 	}
@@ -78,8 +85,9 @@ func New(opts Options) (*Store, error) {
 		d.tls = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	s := &Store{
-		keys:    newKeys(opts.Prefix, opts.EnvironmentID),
-		timeout: opts.Timeout,
+		keys: newKeys(opts.Prefix, opts.EnvironmentID),
+		// An operation may wait for replicas on top of its round trips.
+		timeout: opts.Timeout + opts.WaitTimeout,
 		now:     opts.Now,
 		dial:    d,
 	}
@@ -90,14 +98,15 @@ func New(opts Options) (*Store, error) {
 		Addrs: opts.Addresses,
 		// RESP2: authedge uses no push messages, and go-redis processes
 		// RESP3 pushes on every call (about 5% of Caddy's CPU on /me).
-		Protocol:                 2,
-		Username:                 opts.Username,
-		Password:                 opts.Password,
-		DB:                       opts.DB,
-		Dialer:                   d.dialContext,
-		DialTimeout:              redialHorizon,
-		DialerRetries:            1,
-		ReadTimeout:              opts.Timeout,
+		Protocol:      2,
+		Username:      opts.Username,
+		Password:      opts.Password,
+		DB:            opts.DB,
+		Dialer:        d.dialContext,
+		DialTimeout:   redialHorizon,
+		DialerRetries: 1,
+		// A pipeline ending in WAIT is read for as long as WAIT may block.
+		ReadTimeout:              opts.Timeout + opts.WaitTimeout,
 		WriteTimeout:             opts.Timeout,
 		ContextTimeoutEnabled:    true,
 		PoolTimeout:              opts.Timeout,
@@ -108,7 +117,9 @@ func New(opts Options) (*Store, error) {
 	if cluster, ok := s.client.(*redis.ClusterClient); ok {
 		s.followFailovers(cluster)
 	}
-	s.batch = newBatcher(s.client, opts.Timeout)
+	s.batch = newWaitingBatcher(s.client, opts.Timeout, waitPolicy{
+		replicas: opts.WaitReplicas, timeout: opts.WaitTimeout, slotKey: s.keys.profile(""),
+	})
 	return s, nil
 }
 

@@ -42,6 +42,12 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// WaitReplicas, when positive, makes every write script be followed
+	// by WAIT on the same connection: the write is acknowledged only once
+	// that many replicas have it, and is ErrUnavailable (it may stand on
+	// the master) when fewer confirm within WaitTimeout.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // Profile is a user's stored profile. Empty strings are absent values.

@@ -15,10 +15,12 @@ import (
 // failover (docs/topologies.md). Two things bring that to about a second.
 
 // followFailovers makes a cluster client find a promoted master quickly:
-// every new node's client gets a deadline on its deadline-less commands,
-// since the slot map reload asks a node (at random, perhaps the dead one)
-// for CLUSTER SLOTS without one, and a dial of a dead node would hold the
-// reload for the dialer's whole horizon; and reloadTopology is armed.
+// every node's client bounds each command and pipeline by the store's
+// timeout, since go-redis's own housekeeping asks a node at random (perhaps
+// the dead one) for the slot map (CLUSTER SLOTS) and command table
+// (COMMAND) with no deadline or a long one, and a dial of a dead node
+// would hold the reload for the dialer's whole horizon; and reloadTopology
+// is armed.
 func (s *Store) followFailovers(cluster *redis.ClusterClient) {
 	hook := deadlineHook{timeout: s.timeout}
 	cluster.OnNewNode(func(node *redis.Client) { node.AddHook(hook) })
@@ -35,18 +37,16 @@ func (s *Store) reloadTopology() {
 	}
 }
 
-// deadlineHook bounds by timeout each command and pipeline sent without a
-// deadline: go-redis's own housekeeping (the cluster slot map reload). The
-// store's operations carry their deadline already and are left alone.
+// deadlineHook bounds each command and pipeline by timeout. The store's
+// operations carry that deadline already (one operation, all its round
+// trips); a cluster's slot map reload and command table lookup, and each
+// round trip of Audit, are the ones it shortens.
 type deadlineHook struct{ timeout time.Duration }
 
 func (h deadlineHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h deadlineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if _, ok := ctx.Deadline(); ok {
-			return next(ctx, cmd)
-		}
 		ctx, cancel := context.WithTimeout(ctx, h.timeout)
 		defer cancel()
 		return next(ctx, cmd)
@@ -55,9 +55,6 @@ func (h deadlineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h deadlineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if _, ok := ctx.Deadline(); ok {
-			return next(ctx, cmds)
-		}
 		ctx, cancel := context.WithTimeout(ctx, h.timeout)
 		defer cancel()
 		return next(ctx, cmds)

@@ -74,6 +74,9 @@ func StartClusterWith(t testing.TB, cfg ClusterConfig) *Cluster {
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(FreePort(t)),
 			"--cluster-node-timeout", strconv.FormatInt(timeout.Milliseconds(), 10),
+			// A master waits 5 s by default for more replicas to share a
+			// full sync; a test has no time for that.
+			"--repl-diskless-sync-delay", "0",
 		))
 	}
 	// redis-cli makes the first Masters nodes masters and gives them the
@@ -84,27 +87,45 @@ func StartClusterWith(t testing.TB, cfg ClusterConfig) *Cluster {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for _, node := range c.Nodes {
-		for {
-			info, err := Command(node.Addr, "CLUSTER", "INFO")
-			ok := err == nil && strings.Contains(info, "cluster_state:ok") &&
-				strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", len(c.Nodes)))
-			if ok {
-				if repl, err := Command(node.Addr, "INFO", "replication"); err != nil ||
-					(strings.Contains(repl, "role:slave") && !strings.Contains(repl, "master_link_status:up")) {
-					ok = false
-				}
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster node %s not ok: %v\n%s", node.Addr, err, info)
-			}
-			time.Sleep(50 * time.Millisecond)
+	for {
+		err := c.ready(cfg.Masters * cfg.ReplicasPerMaster)
+		if err == nil {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ready after 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return c
+}
+
+// ready reports why the cluster is not yet ready, nil when it is: every
+// node sees the cluster ok and all its nodes, and replicas nodes are
+// replicas in sync with their masters.
+func (c *Cluster) ready(replicas int) error {
+	inSync := 0
+	for _, node := range c.Nodes {
+		info, err := Command(node.Addr, "CLUSTER", "INFO")
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "cluster_state:ok") ||
+			!strings.Contains(info, fmt.Sprintf("cluster_known_nodes:%d", len(c.Nodes))) {
+			return fmt.Errorf("node %s:\n%s", node.Addr, info)
+		}
+		repl, err := Command(node.Addr, "INFO", "replication")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(repl, "role:slave") && strings.Contains(repl, "master_link_status:up") {
+			inSync++
+		}
+	}
+	if inSync != replicas {
+		return fmt.Errorf("%d of %d replicas in sync", inSync, replicas)
+	}
+	return nil
 }
 
 // ClusterNode is one line of CLUSTER NODES.

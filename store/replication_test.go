@@ -1,0 +1,85 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// TestWaitReplicas: with WaitReplicas, an edit is acknowledged once a
+// replica has it; when fewer replicas than asked confirm in time, the edit
+// is unavailable (503), answered within the timeouts, and stands on the
+// master. Without the WAIT the second half would acknowledge the edit.
+func TestWaitReplicas(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.StartReplica(t, master)
+	ctx := ctxT(t)
+	const waitTimeout = 200 * time.Millisecond
+	open := func(replicas int) *Store {
+		s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv,
+			Timeout: 500 * time.Millisecond, WaitReplicas: replicas, WaitTimeout: waitTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+
+	one := open(1)
+	// Concurrent edits share pipelines; each batch's WAIT covers them all.
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := fmt.Sprint("w", i)
+			if _, err := one.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true,
+				Changes: Changes{Username: ptr(user)}}); err != nil {
+				t.Errorf("edit with one replica in sync: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	// What was acknowledged is on the replica.
+	if got, err := redistest.Command(replica.Addr, "GET", one.keys.profile("w7")); err != nil || got == "" {
+		t.Fatalf("replica lacks an acknowledged edit: %q, %v", got, err)
+	}
+
+	two := open(2)
+	start := time.Now()
+	_, err := two.Edit(ctx, Edit{Actor: "u2", Target: "u2", CreateIfMissing: true, Changes: Changes{Nickname: ptr("Two")}})
+	took := time.Since(start)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errNotReplicated) {
+		t.Fatalf("edit with too few replicas = %v, want unavailable (not replicated)", err)
+	}
+	if took < waitTimeout || took > waitTimeout+500*time.Millisecond+slack {
+		t.Errorf("the unconfirmed edit took %v (wait timeout %v)", took, waitTimeout)
+	}
+	// The write stands on the master: a 503 that may have been applied.
+	if p, ok, err := two.Profile(ctx, "u2"); err != nil || !ok || p.Nickname != "Two" {
+		t.Fatalf("Profile after the unconfirmed edit = %+v, %v, %v", p, ok, err)
+	}
+	// Reads are not held up by WAIT.
+	start = time.Now()
+	if _, _, err := two.Profile(ctx, "w1"); err != nil || time.Since(start) > waitTimeout {
+		t.Fatalf("read with wait on: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestNewRefusesBadWait(t *testing.T) {
+	for _, o := range []Options{
+		{WaitReplicas: -1},
+		{WaitReplicas: 1},
+		{WaitReplicas: 1, WaitTimeout: time.Microsecond},
+		{WaitReplicas: 1, WaitTimeout: -time.Second},
+	} {
+		o.Addresses, o.EnvironmentID = []string{"127.0.0.1:1"}, testEnv
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) accepted", o)
+		}
+	}
+}
