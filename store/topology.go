@@ -24,16 +24,16 @@ import (
 func (s *Store) followFailovers(cluster *redis.ClusterClient) {
 	hook := deadlineHook{timeout: s.timeout}
 	cluster.OnNewNode(func(node *redis.Client) { node.AddHook(hook) })
-	s.cluster = cluster
+	s.clusters = append(s.clusters, cluster)
 }
 
-// reloadTopology asks a cluster client to reload its slot map, after a
+// reloadTopology asks the cluster clients to reload its slot map, after a
 // failure to reach Redis: the node that failed may be a master that is no
 // more. go-redis coalesces the reloads (one at a time, then a 200 ms pause),
 // so an outage's many failures cost a few CLUSTER SLOTS, not one each.
 func (s *Store) reloadTopology() {
-	if s.cluster != nil {
-		s.cluster.ReloadState(context.Background())
+	for _, c := range s.clusters {
+		c.ReloadState(context.Background())
 	}
 }
 
