@@ -241,3 +241,39 @@ func TestClusterFailover(t *testing.T) {
 		promoted.Sub(killed).Round(time.Millisecond), resume.Round(time.Millisecond), gap.Round(time.Millisecond))
 	load.check(t, true)
 }
+
+// TestSentinelFailover: one master, two replicas, three Sentinels; the
+// master is SIGKILLed under 32 writers. The Sentinels promote a replica and
+// point the other at it; edits resume within resumeWithin of the
+// promotion, and with WAIT 1 none acknowledged is lost.
+func TestSentinelFailover(t *testing.T) {
+	fast := []string{"--repl-diskless-sync-delay", "0"}
+	master := redistest.Start(t, fast...)
+	replicas := []*redistest.Server{redistest.StartReplica(t, master, fast...), redistest.StartReplica(t, master, fast...)}
+	sentinels := redistest.StartSentinels(t, master, len(replicas),
+		redistest.SentinelConfig{MasterName: "authedge", Count: 3, Quorum: 2, DownAfter: 500 * time.Millisecond})
+	var addrs []string
+	for _, s := range sentinels {
+		addrs = append(addrs, s.Addr)
+	}
+	s, err := New(Options{SentinelMaster: "authedge", SentinelAddresses: addrs, EnvironmentID: testEnv,
+		Timeout: 500 * time.Millisecond, WaitReplicas: 1, WaitTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+
+	load := startEditLoad(t, s, 32)
+	load.waitAcked(t, time.Now(), 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	killed := time.Now()
+	master.Stop() // SIGKILL
+	promoted := waitPromotion(t, 20*time.Second, replicas...)
+	if !t.Run("resume", func(t *testing.T) { load.waitAcked(t, promoted, resumeWithin) }) {
+		t.Logf("a Sentinel's log:\n%s", sentinels[0].Log())
+	}
+	resume, gap := load.resumption(promoted)
+	t.Logf("promoted %v after the kill; edits resumed %v after the promotion (longest gap %v)",
+		promoted.Sub(killed).Round(time.Millisecond), resume.Round(time.Millisecond), gap.Round(time.Millisecond))
+	load.check(t, true)
+}
