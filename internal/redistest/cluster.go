@@ -125,6 +125,22 @@ func (c *Cluster) ready(replicas int) error {
 	if inSync != replicas {
 		return fmt.Errorf("%d of %d replicas in sync", inSync, replicas)
 	}
+	// And every node knows who replicates whom.
+	for _, node := range c.Nodes {
+		nodes, err := Topology(node.Addr)
+		if err != nil {
+			return err
+		}
+		seen := 0
+		for _, n := range nodes {
+			if !n.Master && n.MasterID != "-" {
+				seen++
+			}
+		}
+		if seen != replicas {
+			return fmt.Errorf("node %s sees %d of %d replicas", node.Addr, seen, replicas)
+		}
+	}
 	return nil
 }
 
@@ -241,7 +257,8 @@ func Role(addr string) (string, error) {
 }
 
 // Command sends one command to addr and returns its reply: the text of a
-// status or bulk string reply, an error for an error reply. It is enough to
+// status or bulk string reply, an array's elements one a line, an error
+// for an error reply. It is enough to
 // inspect a server without a client library.
 func Command(addr string, args ...string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
@@ -258,7 +275,12 @@ func Command(addr string, args ...string) (string, error) {
 	if _, err := io.WriteString(conn, b.String()); err != nil {
 		return "", err
 	}
-	rd := bufio.NewReader(conn)
+	return readReply(bufio.NewReader(conn))
+}
+
+// readReply reads one reply: an array's elements are joined by newlines
+// (nested ones flattened), which is enough to look for a value in it.
+func readReply(rd *bufio.Reader) (string, error) {
 	line, err := rd.ReadString('\n')
 	if err != nil {
 		return "", err
@@ -282,6 +304,47 @@ func Command(addr string, args ...string) (string, error) {
 			return "", err
 		}
 		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", err
+		}
+		elems := make([]string, 0, max(n, 0))
+		for range n {
+			e, err := readReply(rd)
+			if err != nil {
+				return "", err
+			}
+			elems = append(elems, e)
+		}
+		return strings.Join(elems, "\n"), nil
 	}
 	return "", fmt.Errorf("unsupported reply %q", line)
+}
+
+// WaitSlotsListReplicas waits until every node's CLUSTER SLOTS lists every
+// replica. Redis leaves out of it a replica that has no replication offset
+// yet (nothing written since it joined), and a client that loaded its slot
+// map then knows no replica to read from.
+func (c *Cluster) WaitSlotsListReplicas(t testing.TB, replicas []*Server, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for _, node := range c.Nodes {
+		for {
+			out, err := Command(node.Addr, "CLUSTER", "SLOTS")
+			missing := err != nil
+			for _, r := range replicas {
+				if !strings.Contains(out, "\n"+strconv.Itoa(r.Port)+"\n") {
+					missing = true
+				}
+			}
+			if !missing {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CLUSTER SLOTS of %s lacks a replica after %v: %v\n%s", node.Addr, within, err, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,4 +38,39 @@ func WaitInSync(t testing.TB, replica *Server, within time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// WaitReplicated waits until replica has every write master had when it
+// was called (the replica's offset reaches the master's).
+func WaitReplicated(t testing.TB, master, replica *Server, within time.Duration) {
+	t.Helper()
+	target, err := infoInt(master.Addr, "replication", "master_repl_offset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(within)
+	for {
+		got, err := infoInt(replica.Addr, "replication", "slave_repl_offset")
+		if err == nil && got >= target {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s at offset %d, not %d, after %v: %v", replica.Addr, got, target, within, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// infoInt is the integer field of INFO section at addr.
+func infoInt(addr, section, field string) (int64, error) {
+	info, err := Command(addr, "INFO", section)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO %s at %s has no %s", section, addr, field)
 }

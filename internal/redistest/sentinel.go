@@ -78,7 +78,14 @@ func StartSentinels(t testing.TB, master *Server, replicas int, cfg SentinelConf
 	for _, s := range all {
 		for {
 			info, err := Command(s.Addr, "INFO", "sentinel")
+			// A replica the Sentinel has found but not yet connected to is
+			// "disconnected", and a client asking for a replica would be
+			// given the master instead.
+			var flags string
 			if err == nil && strings.Contains(info, want) {
+				flags, err = Command(s.Addr, "SENTINEL", "REPLICAS", cfg.MasterName)
+			}
+			if err == nil && strings.Contains(info, want) && strings.Count(flags, "\nflags\nslave\n") == replicas {
 				break
 			}
 			if time.Now().After(deadline) {
