@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"time"
 
 	"github.com/authedge/caddy-authedge/config"
@@ -32,4 +33,13 @@ func redisOptions(h *Handler, secrets secrets) store.Options {
 		opts.WaitTimeout = time.Duration(w.Timeout)
 	}
 	return opts
+}
+
+// laggingProfiles reads profiles for what is only shown, the identity
+// edge's headers, assertion claims and placeholders: from a replica with
+// read_from replicas (store.ProfileMayLag), from the master otherwise.
+type laggingProfiles struct{ store *store.Store }
+
+func (p laggingProfiles) Profile(ctx context.Context, userID string) (store.Profile, bool, error) {
+	return p.store.ProfileMayLag(ctx, userID)
 }
