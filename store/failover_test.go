@@ -219,7 +219,7 @@ func waitPromotion(t *testing.T, within time.Duration, replicas ...*redistest.Se
 func TestClusterFailover(t *testing.T) {
 	c := redistest.StartClusterWith(t, redistest.ClusterConfig{Masters: 3, ReplicasPerMaster: 2, NodeTimeout: time.Second})
 	s, err := New(Options{Addresses: c.Addrs()[:3], EnvironmentID: testEnv, Timeout: 500 * time.Millisecond,
-		WaitReplicas: 1, WaitTimeout: 300 * time.Millisecond})
+		WaitReplicas: 1, WaitTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestSentinelFailover(t *testing.T) {
 		addrs = append(addrs, s.Addr)
 	}
 	s, err := New(Options{SentinelMaster: "authedge", SentinelAddresses: addrs, EnvironmentID: testEnv,
-		Timeout: 500 * time.Millisecond, WaitReplicas: 1, WaitTimeout: 300 * time.Millisecond})
+		Timeout: 500 * time.Millisecond, WaitReplicas: 1, WaitTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

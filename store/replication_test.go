@@ -19,7 +19,7 @@ func TestWaitReplicas(t *testing.T) {
 	replica := redistest.StartReplica(t, master)
 	ctx := ctxT(t)
 	const waitTimeout = 200 * time.Millisecond
-	open := func(replicas int) *Store {
+	open := func(replicas int, waitTimeout time.Duration) *Store {
 		s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv,
 			Timeout: 500 * time.Millisecond, WaitReplicas: replicas, WaitTimeout: waitTimeout})
 		if err != nil {
@@ -29,7 +29,8 @@ func TestWaitReplicas(t *testing.T) {
 		return s
 	}
 
-	one := open(1)
+	// Generous: on a loaded machine a replica's acknowledgement can be slow.
+	one := open(1, 2*time.Second)
 	// Concurrent edits share pipelines; each batch's WAIT covers them all.
 	var wg sync.WaitGroup
 	for i := range 32 {
@@ -49,7 +50,7 @@ func TestWaitReplicas(t *testing.T) {
 		t.Fatalf("replica lacks an acknowledged edit: %q, %v", got, err)
 	}
 
-	two := open(2)
+	two := open(2, waitTimeout)
 	start := time.Now()
 	_, err := two.Edit(ctx, Edit{Actor: "u2", Target: "u2", CreateIfMissing: true, Changes: Changes{Nickname: ptr("Two")}})
 	took := time.Since(start)
