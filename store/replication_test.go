@@ -71,16 +71,72 @@ func TestWaitReplicas(t *testing.T) {
 	}
 }
 
-func TestNewRefusesBadWait(t *testing.T) {
+func TestNewRefusesBadTopologyOptions(t *testing.T) {
+	node := []string{"127.0.0.1:1"}
 	for _, o := range []Options{
-		{WaitReplicas: -1},
-		{WaitReplicas: 1},
-		{WaitReplicas: 1, WaitTimeout: time.Microsecond},
-		{WaitReplicas: 1, WaitTimeout: -time.Second},
+		{Addresses: node, WaitReplicas: -1},
+		{Addresses: node, WaitReplicas: 1},
+		{Addresses: node, WaitReplicas: 1, WaitTimeout: time.Microsecond},
+		{Addresses: node, WaitReplicas: 1, WaitTimeout: -time.Second},
+		{Addresses: node, SentinelMaster: "m", SentinelAddresses: node},
+		{SentinelMaster: "m"},
+		{Addresses: node, ReadFromReplicas: true},
 	} {
-		o.Addresses, o.EnvironmentID = []string{"127.0.0.1:1"}, testEnv
+		o.EnvironmentID = testEnv
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o)
 		}
+	}
+	for _, o := range []Options{
+		{SentinelMaster: "m", SentinelAddresses: node, ReadFromReplicas: true, WaitReplicas: 1, WaitTimeout: time.Millisecond},
+		{Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}, ReadFromReplicas: true},
+	} {
+		o.EnvironmentID = testEnv
+		s, err := New(o)
+		if err != nil {
+			t.Errorf("New(%+v) = %v", o, err)
+			continue
+		}
+		_ = s.Close()
+	}
+}
+
+// TestSentinelWithACLUserAndPasswords: behind Sentinels that have their
+// own password, the store reaches the master as an ACL user (the default
+// user may not run scripts there), writes with WAIT and reads from the
+// replica, as it would on a single node.
+func TestSentinelWithACLUserAndPasswords(t *testing.T) {
+	acl := []string{"--repl-diskless-sync-delay", "0",
+		"--user", "default", "on", "nopass", "~*", "&*", "+@all", "-@scripting",
+		"--user", "edge", "on", ">edge-secret", "~*", "&*", "+@all"}
+	master := redistest.Start(t, acl...)
+	replica := redistest.StartReplica(t, master, acl...)
+	sentinels := redistest.StartSentinels(t, master, 1, redistest.SentinelConfig{MasterName: "authedge",
+		Count: 1, Quorum: 1, DownAfter: 10 * time.Second, Password: "sentinel-secret"})
+	ctx := ctxT(t)
+	open := func(username, sentinelPassword string) *Store {
+		return openStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr},
+			SentinelPassword: sentinelPassword, Username: username, Password: "edge-secret",
+			EnvironmentID: testEnv, Timeout: time.Second, ReadFromReplicas: true,
+			WaitReplicas: 1, WaitTimeout: 2 * time.Second})
+	}
+	s := open("edge", "sentinel-secret")
+	if _, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, Changes: Changes{Nickname: ptr("One")}}); err != nil {
+		t.Fatalf("edit as the ACL user: %v", err)
+	}
+	if got, err := redistest.Command(replica.Addr, "GET", s.keys.profile("u1")); err != nil || got == "" {
+		t.Fatalf("the replica lacks the acknowledged edit: %q, %v", got, err)
+	}
+	if p, err := s.EnsureProfile(ctx, "u1"); err != nil || p.Nickname != "One" {
+		t.Fatalf("EnsureProfile = %+v, %v", p, err)
+	}
+	// The checks can fail: without the ACL user the script is refused,
+	// without the Sentinels' password no master is found.
+	if _, err := open("", "sentinel-secret").Edit(ctx, Edit{Actor: "u2", Target: "u2", CreateIfMissing: true,
+		Changes: Changes{Nickname: ptr("Two")}}); err == nil {
+		t.Error("the default user ran the edit script")
+	}
+	if err := open("edge", "").Ping(ctx); err == nil {
+		t.Error("the store found the master without the Sentinels' password")
 	}
 }

@@ -261,6 +261,12 @@ func Role(addr string) (string, error) {
 // for an error reply. It is enough to
 // inspect a server without a client library.
 func Command(addr string, args ...string) (string, error) {
+	return CommandAuth(addr, "", args...)
+}
+
+// CommandAuth is Command on a server that needs password (AUTH first), or
+// Command itself when password is empty.
+func CommandAuth(addr, password string, args ...string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return "", err
@@ -268,14 +274,26 @@ func Command(addr string, args ...string) (string, error) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	write := func(args []string) {
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
 	}
+	if password != "" {
+		write([]string{"AUTH", password})
+	}
+	write(args)
 	if _, err := io.WriteString(conn, b.String()); err != nil {
 		return "", err
 	}
-	return readReply(bufio.NewReader(conn))
+	rd := bufio.NewReader(conn)
+	if password != "" {
+		if _, err := readReply(rd); err != nil {
+			return "", fmt.Errorf("AUTH: %w", err)
+		}
+	}
+	return readReply(rd)
 }
 
 // readReply reads one reply: an array's elements are joined by newlines

@@ -30,6 +30,9 @@ type SentinelConfig struct {
 	// silent before it is thought down. A test sets it low (500 ms) so
 	// that a failover takes seconds.
 	DownAfter time.Duration
+	// Password, if set, is the Sentinels' own (requirepass), which they
+	// also use with each other.
+	Password string
 }
 
 // StartSentinels runs cfg.Count Sentinels (redis-server --sentinel) on
@@ -58,6 +61,9 @@ func StartSentinels(t testing.TB, master *Server, replicas int, cfg SentinelConf
 			// Every replica follows the new master at once.
 			fmt.Sprintf("sentinel parallel-syncs %s %d", name, max(1, replicas)),
 		}, "\n") + "\n"
+		if cfg.Password != "" {
+			conf += fmt.Sprintf("requirepass %q\nsentinel sentinel-pass %q\n", cfg.Password, cfg.Password)
+		}
 		path := filepath.Join(s.dir, "sentinel.conf")
 		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 			t.Fatal(err)
@@ -77,13 +83,13 @@ func StartSentinels(t testing.TB, master *Server, replicas int, cfg SentinelConf
 	deadline := time.Now().Add(20 * time.Second)
 	for _, s := range all {
 		for {
-			info, err := Command(s.Addr, "INFO", "sentinel")
+			info, err := CommandAuth(s.Addr, cfg.Password, "INFO", "sentinel")
 			// A replica the Sentinel has found but not yet connected to is
 			// "disconnected", and a client asking for a replica would be
 			// given the master instead.
 			var flags string
 			if err == nil && strings.Contains(info, want) {
-				flags, err = Command(s.Addr, "SENTINEL", "REPLICAS", cfg.MasterName)
+				flags, err = CommandAuth(s.Addr, cfg.Password, "SENTINEL", "REPLICAS", cfg.MasterName)
 			}
 			if err == nil && strings.Contains(info, want) && strings.Count(flags, "\nflags\nslave\n") == replicas {
 				break
