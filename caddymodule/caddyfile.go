@@ -39,13 +39,19 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    }
 //
 //	    redis {
-//	        address <host:port>...
+//	        address <host:port>...       # one: a single node; several: a Cluster
+//	        sentinel <master-name> {     # instead of address
+//	            address <host:port>...
+//	            password <password>      # the Sentinels' own
+//	        }
 //	        username <user>
 //	        password <password>          # {env.VAR} and {file./path} resolved at provision
 //	        db <n>
 //	        tls
 //	        key_prefix <prefix>
 //	        timeout <duration>
+//	        read_from replicas | master
+//	        wait <n> <timeout>
 //	    }
 //
 //	    verification {
@@ -171,11 +177,59 @@ func parseRedis(d *caddyfile.Dispenser, r *config.Redis) error {
 			r.KeyPrefix, err = oneArg(d, dir+" key_prefix")
 		case "timeout":
 			r.Timeout, err = durationArg(d, dir+" timeout", false)
+		case "sentinel":
+			r.Sentinel, err = parseSentinel(d)
+		case "read_from":
+			r.ReadFrom, err = oneArg(d, dir+" read_from")
+			if err == nil && r.ReadFrom != config.ReadFromReplicas && r.ReadFrom != config.ReadFromMaster {
+				err = d.Errf("%s read_from: %q is neither %s nor %s", dir, r.ReadFrom, config.ReadFromReplicas, config.ReadFromMaster)
+			}
+		case "wait":
+			r.Wait, err = waitArgs(d, dir+" wait")
 		default:
 			return unknown(d, dir, name)
 		}
 		return err
 	})
+}
+
+// parseSentinel reads `sentinel <master-name> { address ...; password ... }`.
+func parseSentinel(d *caddyfile.Dispenser) (*config.Sentinel, error) {
+	const dir = "authedge redis sentinel"
+	if !d.NextArg() {
+		return nil, d.Errf("%s: missing master name", dir)
+	}
+	s := &config.Sentinel{MasterName: d.Val()}
+	err := parseBlock(d, dir, func(name string) error {
+		var err error
+		switch name {
+		case "address":
+			s.Addresses, err = someArgs(d, dir+" address")
+		case "password":
+			s.Password, err = oneArg(d, dir+" password")
+		default:
+			return unknown(d, dir, name)
+		}
+		return err
+	})
+	return s, err
+}
+
+// waitArgs reads `wait <n> <timeout>`.
+func waitArgs(d *caddyfile.Dispenser, dir string) (*config.Wait, error) {
+	args := d.RemainingArgs()
+	if len(args) != 2 {
+		return nil, d.Errf("%s: takes the number of replicas and a timeout, got %d values", dir, len(args))
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n < 1 {
+		return nil, d.Errf("%s: %q is not an integer of at least 1", dir, args[0])
+	}
+	timeout, err := parseDuration(args[1], false)
+	if err != nil {
+		return nil, d.Errf("%s: %v", dir, err)
+	}
+	return &config.Wait{Replicas: n, Timeout: timeout}, noBlock(d, dir)
 }
 
 func parseVerification(d *caddyfile.Dispenser, v *config.Verification) error {

@@ -108,6 +108,18 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want:  `{"redis":{"addresses":["a:7000","b:7001","c:7002"]}}`,
 		},
 		{
+			name: "redis sentinel, replica reads and wait",
+			input: "authedge {\n redis {\n sentinel mymaster {\n address s1:26379 s2:26379\n password {env.S}\n }\n" +
+				" username u\n tls\n read_from replicas\n wait 1 250ms\n }\n }",
+			want: `{"redis":{"sentinel":{"master_name":"mymaster","addresses":["s1:26379","s2:26379"],"password":"{env.S}"},` +
+				`"username":"u","tls":true,"read_from":"replicas","wait":{"replicas":1,"timeout":250000000}}}`,
+		},
+		{
+			name:  "read_from master",
+			input: "authedge {\n redis {\n read_from master\n }\n }",
+			want:  `{"redis":{"read_from":"master"}}`,
+		},
+		{
 			name:  "max_auth_age 0 is off",
 			input: "authedge {\n sudo {\n max_auth_age 0s\n }\n }",
 			want:  `{}`,
@@ -189,6 +201,17 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 
 		// redis.
 		{name: "redis unknown", input: "authedge {\n redis {\n cluster\n }\n}", want: `authedge redis: unrecognized subdirective "cluster"`},
+		{name: "redis sentinel without name", input: "authedge {\n redis {\n sentinel {\n address s:1\n }\n }\n}", want: "authedge redis sentinel: missing master name"},
+		{name: "redis sentinel two names", input: "authedge {\n redis {\n sentinel a b {\n }\n }\n}", want: `authedge redis sentinel: unexpected argument "b"`},
+		{name: "redis sentinel unknown", input: "authedge {\n redis {\n sentinel m {\n db 1\n }\n }\n}", want: `authedge redis sentinel: unrecognized subdirective "db"`},
+		{name: "redis sentinel address missing", input: "authedge {\n redis {\n sentinel m {\n address\n }\n }\n}", want: "authedge redis sentinel address: missing value"},
+		{name: "redis repeated sentinel", input: "authedge {\n redis {\n sentinel m\n sentinel n\n }\n}", want: "authedge redis: sentinel is given twice"},
+		{name: "redis read_from unknown", input: "authedge {\n redis {\n read_from replica\n }\n}", want: `authedge redis read_from: "replica" is neither replicas nor master`},
+		{name: "redis read_from missing", input: "authedge {\n redis {\n read_from\n }\n}", want: "authedge redis read_from: missing value"},
+		{name: "redis wait one value", input: "authedge {\n redis {\n wait 1\n }\n}", want: "authedge redis wait: takes the number of replicas and a timeout, got 1 values"},
+		{name: "redis wait zero replicas", input: "authedge {\n redis {\n wait 0 1s\n }\n}", want: `authedge redis wait: "0" is not an integer of at least 1`},
+		{name: "redis wait zero timeout", input: "authedge {\n redis {\n wait 1 0s\n }\n}", want: "authedge redis wait: "},
+		{name: "redis wait with block", input: "authedge {\n redis {\n wait 1 1s {\n }\n }\n}", want: "authedge redis wait takes no block"},
 		{name: "redis repeated address", input: "authedge {\n redis {\n address a:1\n address b:2\n }\n}", want: "authedge redis: address is given twice"},
 		{name: "redis address missing", input: "authedge {\n redis {\n address\n }\n}", want: "authedge redis address: missing value"},
 		{name: "redis username missing", input: "authedge {\n redis {\n username\n }\n}", want: "authedge redis username: missing value"},
@@ -262,6 +285,7 @@ func TestUnmarshalCaddyfileErrorsHideSecrets(t *testing.T) {
 		"authedge {\n verification {\n webhook http://a s3cret extra\n }\n}",
 		"authedge {\n redis {\n password s3cret extra\n }\n}",
 		"authedge {\n redis {\n password s3cret {\n }\n }\n}",
+		"authedge {\n redis {\n sentinel m {\n password s3cret extra\n }\n }\n}",
 	} {
 		_, err := parse(t, input)
 		if err == nil {
@@ -280,6 +304,7 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 	f.Add("authedge {\n verification {\n required off\n webhook http://a b\n }\n sudo {\n sensitive phone\n }\n}")
 	f.Add("authedge {\n redis {\n address a:1 b:2\n db 3\n tls\n }\n rate_limit {\n edits 1 1s\n }\n}")
 	f.Add("authedge {\n environment_id a {}\n}")
+	f.Add("authedge {\n redis {\n sentinel m {\n address s:1\n password p\n }\n read_from replicas\n wait 1 1s\n }\n}")
 	f.Add("authedge {\n jwt {\n}")
 	f.Fuzz(func(t *testing.T, input string) {
 		// The lexer's errors are Caddy's; the parser sees what lexes.

@@ -31,7 +31,7 @@ func (h *Handler) provisionIdentity() error {
 		Identity:      h.Identity,
 		EnvironmentID: h.EnvironmentID,
 		Auth:          h.api,
-		Profiles:      h.store,
+		Profiles:      laggingProfiles{h.store},
 		Logger:        h.logger,
 	})
 	return err

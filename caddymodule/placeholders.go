@@ -10,9 +10,10 @@ import (
 // They are kept apart from the config, which keeps the placeholders, so
 // that nothing that shows or logs the config can show a secret.
 type secrets struct {
-	redisPassword string
-	webhookSecret string
-	eventsSecret  string
+	redisPassword    string
+	sentinelPassword string
+	webhookSecret    string
+	eventsSecret     string
 }
 
 // resolveSecrets resolves {env.VAR} and {file./path} (and Caddy's other
@@ -22,6 +23,11 @@ func resolveSecrets(h *Handler) (secrets, error) {
 	var err error
 	if s.redisPassword, err = resolveSecret(h.Redis.Password); err != nil {
 		return s, fmt.Errorf("redis password: %w", err)
+	}
+	if st := h.Redis.Sentinel; st != nil {
+		if s.sentinelPassword, err = resolveSecret(st.Password); err != nil {
+			return s, fmt.Errorf("redis sentinel password: %w", err)
+		}
 	}
 	if w := h.Verification.Webhook; w != nil {
 		if s.webhookSecret, err = resolveSecret(w.Secret); err != nil {

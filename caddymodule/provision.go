@@ -67,17 +67,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	h.store, err = store.New(store.Options{
-		Addresses:     h.Redis.Addresses,
-		Username:      h.Redis.Username,
-		Password:      secrets.redisPassword,
-		DB:            h.Redis.DB,
-		TLS:           h.Redis.TLS,
-		Prefix:        h.Redis.KeyPrefix,
-		EnvironmentID: h.EnvironmentID,
-		Timeout:       time.Duration(h.Redis.Timeout),
-		Hooks:         redisHooks(h.metrics),
-	})
+	h.store, err = store.New(redisOptions(h, secrets))
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}

@@ -97,8 +97,14 @@ type JWT struct {
 // Redis configures the connection to the profile store.
 type Redis struct {
 	// Addresses are host:port pairs. One address is a single node; more
-	// than one is a Redis Cluster. Default 127.0.0.1:6379.
+	// than one is a Redis Cluster. Default 127.0.0.1:6379, unless Sentinel
+	// is set: the two are exclusive.
 	Addresses []string `json:"addresses,omitempty"`
+
+	// Sentinel, instead of Addresses, finds the master through Redis
+	// Sentinel and follows it when Sentinel fails it over to a replica
+	// (docs/topologies.md).
+	Sentinel *Sentinel `json:"sentinel,omitempty"`
 
 	// Username for Redis ACL authentication.
 	Username string `json:"username,omitempty"`
@@ -118,6 +124,49 @@ type Redis struct {
 
 	// Timeout bounds each Redis operation (dial, read, write). Default
 	// 500ms; 0 means the default (the Caddyfile refuses `timeout 0`).
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// ReadFrom is where the reads that may lag go: "master" (the default,
+	// also when empty) or "replicas". With "replicas", GET
+	// /auth/v1/user/me may show a profile as old as the replica's lag; a
+	// read that decides a write (sudo, the current values an edit checks)
+	// always goes to the master.
+	ReadFrom string `json:"read_from,omitempty"`
+
+	// Wait, if set, acknowledges a write only once that many replicas have
+	// it (Redis WAIT after each write script); fewer in time is 503
+	// unavailable, and the write may stand on the master. Off by default.
+	Wait *Wait `json:"wait,omitempty"`
+}
+
+// The values of Redis.ReadFrom.
+const (
+	ReadFromMaster   = "master"
+	ReadFromReplicas = "replicas"
+)
+
+// Sentinel names a Sentinel-managed master and the Sentinels that know it.
+type Sentinel struct {
+	// MasterName is the name the Sentinels monitor the master under.
+	MasterName string `json:"master_name,omitempty"`
+
+	// Addresses are the Sentinels' host:port pairs; one is enough, more
+	// survive a Sentinel being down.
+	Addresses []string `json:"addresses,omitempty"`
+
+	// Password is the Sentinels' own (requirepass of sentinel.conf), if
+	// any; the master's is Redis.Password. Placeholders {env.VAR} and
+	// {file./path} are resolved at provision time.
+	Password string `json:"password,omitempty"`
+}
+
+// Wait is Redis WAIT's numreplicas and timeout.
+type Wait struct {
+	// Replicas is how many replicas must confirm a write; at least 1.
+	Replicas int `json:"replicas,omitempty"`
+
+	// Timeout is how long to wait for them; at least 1ms. An operation
+	// may take Redis.Timeout plus this.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 }
 

@@ -68,7 +68,7 @@ func (c *Config) ApplyDefaults() {
 	setString(&j.DeviceClaim, DefaultDeviceClaim)
 
 	r := &c.Redis
-	if len(r.Addresses) == 0 {
+	if len(r.Addresses) == 0 && r.Sentinel == nil {
 		r.Addresses = []string{DefaultRedisAddress}
 	}
 	setString(&r.KeyPrefix, DefaultKeyPrefix)

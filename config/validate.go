@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/authedge/caddy-authedge/token"
@@ -139,14 +140,35 @@ func isLoopback(host string) bool {
 }
 
 func (r *Redis) validate(add func(string, ...any)) {
-	for _, addr := range r.Addresses {
-		_, port, err := net.SplitHostPort(addr)
-		if err != nil {
-			add("redis address: %q is not host:port", addr)
-			continue
+	validateAddresses("redis address", r.Addresses, add)
+	if s := r.Sentinel; s != nil {
+		if len(r.Addresses) > 0 {
+			add("redis: address and sentinel are exclusive: give the Sentinels' addresses in the sentinel block")
 		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			add("redis address: %q has no valid port", addr)
+		if s.MasterName == "" {
+			add("redis sentinel: the master name is required")
+		} else if strings.IndexFunc(s.MasterName, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+			add("redis sentinel: the master name must not contain spaces or control characters")
+		}
+		if len(s.Addresses) == 0 {
+			add("redis sentinel: at least one Sentinel address is required")
+		}
+		validateAddresses("redis sentinel address", s.Addresses, add)
+	}
+	switch r.ReadFrom {
+	case "", ReadFromMaster, ReadFromReplicas:
+	default:
+		add("redis read_from: %q is neither %s nor %s", r.ReadFrom, ReadFromReplicas, ReadFromMaster)
+	}
+	if r.ReadFrom == ReadFromReplicas && r.Sentinel == nil && len(r.Addresses) < 2 {
+		add("redis read_from: a single node has no replicas to read from; use sentinel or a Cluster")
+	}
+	if w := r.Wait; w != nil {
+		if w.Replicas < 1 {
+			add("redis wait: the number of replicas must be at least 1")
+		}
+		if time.Duration(w.Timeout) < time.Millisecond {
+			add("redis wait: the timeout must be at least 1ms (WAIT counts in milliseconds, and 0 would wait for ever)")
 		}
 	}
 	if r.DB < 0 {
@@ -162,6 +184,20 @@ func (r *Redis) validate(add func(string, ...any)) {
 	}
 	if r.Timeout < 0 {
 		add("redis timeout: must be positive (leave it out for the default, %s)", DefaultRedisTimeout)
+	}
+}
+
+// validateAddresses checks that each of addrs is host:port.
+func validateAddresses(what string, addrs []string, add func(string, ...any)) {
+	for _, addr := range addrs {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			add("%s: %q is not host:port", what, addr)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add("%s: %q has no valid port", what, addr)
+		}
 	}
 }
 

@@ -80,6 +80,13 @@ func TestValidate(t *testing.T) {
 		{name: "jwks_url on ::1 over http", edit: func(c *Config) { c.JWT.JWKSURL = "http://[::1]:8080/jwks" }},
 		{name: "redis cluster", edit: func(c *Config) { c.Redis.Addresses = []string{"a:7000", "b:7001"} }},
 		{name: "redis address without host", edit: func(c *Config) { c.Redis.Addresses = []string{":6379"} }},
+		{name: "redis sentinel", edit: func(c *Config) {
+			c.Redis.Addresses = nil
+			c.Redis.Sentinel = &Sentinel{MasterName: "mymaster", Addresses: []string{"s1:26379", "s2:26379"}, Password: "{env.S}"}
+			c.Redis.ReadFrom = ReadFromReplicas
+			c.Redis.Wait = &Wait{Replicas: 1, Timeout: caddy.Duration(100 * time.Millisecond)}
+		}},
+		{name: "redis read_from master", edit: func(c *Config) { c.Redis.ReadFrom = ReadFromMaster }},
 
 		// Required values.
 		{name: "no environment_id", edit: func(c *Config) { c.EnvironmentID = "" }, errors: []string{"environment_id is required"}},
@@ -121,6 +128,31 @@ func TestValidate(t *testing.T) {
 		{name: "negative db", edit: func(c *Config) { c.Redis.DB = -1 }, errors: []string{"redis db: must not be negative"}},
 		{name: "db on a cluster", edit: func(c *Config) { c.Redis.Addresses = []string{"a:1", "b:2"}; c.Redis.DB = 1 }, errors: []string{"redis db: a Redis Cluster"}},
 		{name: "negative timeout", edit: func(c *Config) { c.Redis.Timeout = caddy.Duration(-1) }, errors: []string{"redis timeout: must be positive"}},
+		{name: "address and sentinel", edit: func(c *Config) {
+			c.Redis.Addresses = []string{"redis:6379"}
+			c.Redis.Sentinel = &Sentinel{MasterName: "m", Addresses: []string{"s:26379"}}
+		},
+			errors: []string{"redis: address and sentinel are exclusive"}},
+		{name: "sentinel without name or addresses", edit: func(c *Config) { c.Redis.Addresses = nil; c.Redis.Sentinel = &Sentinel{} },
+			errors: []string{"redis sentinel: the master name is required", "redis sentinel: at least one Sentinel address"}},
+		{name: "sentinel name with a space", edit: func(c *Config) {
+			c.Redis.Addresses = nil
+			c.Redis.Sentinel = &Sentinel{MasterName: "my master", Addresses: []string{"s:26379"}}
+		}, errors: []string{"redis sentinel: the master name must not contain spaces"}},
+		{name: "sentinel bad address", edit: func(c *Config) {
+			c.Redis.Addresses = nil
+			c.Redis.Sentinel = &Sentinel{MasterName: "m", Addresses: []string{"s"}}
+		}, errors: []string{`redis sentinel address: "s" is not host:port`}},
+		{name: "read_from replicas of a single node", edit: func(c *Config) { c.Redis.ReadFrom = ReadFromReplicas },
+			errors: []string{"redis read_from: a single node has no replicas"}},
+		{name: "read_from replicas of a cluster", edit: func(c *Config) { c.Redis.Addresses = []string{"a:1", "b:2"}; c.Redis.ReadFrom = ReadFromReplicas }},
+		{name: "read_from unknown", edit: func(c *Config) { c.Redis.ReadFrom = "replica" }, errors: []string{`redis read_from: "replica" is neither replicas nor master`}},
+		{name: "wait without replicas", edit: func(c *Config) { c.Redis.Wait = &Wait{Timeout: caddy.Duration(time.Second)} },
+			errors: []string{"redis wait: the number of replicas must be at least 1"}},
+		{name: "wait without timeout", edit: func(c *Config) { c.Redis.Wait = &Wait{Replicas: 1} },
+			errors: []string{"redis wait: the timeout must be at least 1ms"}},
+		{name: "wait under a millisecond", edit: func(c *Config) { c.Redis.Wait = &Wait{Replicas: 1, Timeout: caddy.Duration(time.Microsecond)} },
+			errors: []string{"redis wait: the timeout must be at least 1ms"}},
 
 		// Verification.
 		{name: "required unknown channel", edit: func(c *Config) { c.Verification.Required = &[]string{"sms"} }, errors: []string{`verification required: unknown channel "sms"`}},

@@ -27,9 +27,12 @@ const (
 type batcher struct {
 	client  redis.UniversalClient
 	timeout time.Duration
-	queue   chan *batchRequest
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	// wait, when on, follows every batch holding a write with WAIT on the
+	// same connection (replication.go).
+	wait  waitPolicy
+	queue chan *batchRequest
+	stop  chan struct{}
+	wg    sync.WaitGroup
 }
 
 type batchRequest struct {
@@ -42,9 +45,16 @@ type batchRequest struct {
 }
 
 func newBatcher(client redis.UniversalClient, timeout time.Duration) *batcher {
+	return newWaitingBatcher(client, timeout, waitPolicy{})
+}
+
+// newWaitingBatcher is a batcher that follows writes with WAIT as wait
+// says. timeout bounds a batch's round trip; WAIT's own timeout is added.
+func newWaitingBatcher(client redis.UniversalClient, timeout time.Duration, wait waitPolicy) *batcher {
 	b := &batcher{
 		client:  client,
-		timeout: timeout,
+		timeout: timeout + wait.timeout,
+		wait:    wait,
 		queue:   make(chan *batchRequest, batchWorkers*maxBatch),
 		stop:    make(chan struct{}),
 	}
@@ -133,7 +143,9 @@ func (b *batcher) flush(batch []*batchRequest) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
-	if len(live) == 1 {
+	if b.wait.on() && holdsWrite(live) {
+		b.flushWaiting(ctx, live)
+	} else if len(live) == 1 {
 		_ = b.client.Process(ctx, live[0].cmd)
 	} else {
 		pipe := b.client.Pipeline()

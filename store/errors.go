@@ -36,6 +36,9 @@ func (e *unavailableError) Unwrap() error        { return e.cause }
 var busyReplies = []string{
 	"LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY",
 	"NOREPLICAS", "MISCONF", "OOM", "ERR max number of clients reached",
+	// A Cluster's redirections reach the store only where it sends to one
+	// node itself (replication.go): the command did not run there.
+	"MOVED", "ASK",
 }
 
 // fail turns a go-redis error into the store's: nil stays nil, a failure to
@@ -46,6 +49,7 @@ func (s *Store) fail(err error) error {
 		return nil
 	}
 	if unreachable(err) {
+		s.reloadTopology()
 		return &unavailableError{cause: err, dial: s.dial.lastError()}
 	}
 	return fmt.Errorf("store: %w", err)
@@ -63,7 +67,8 @@ func unreachable(err error) bool {
 		return false
 	}
 	var netErr net.Error
-	return errors.Is(err, context.DeadlineExceeded) ||
+	return errors.Is(err, errNotReplicated) ||
+		errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, context.Canceled) ||
 		errors.Is(err, redis.ErrClosed) ||
 		errors.Is(err, redis.ErrPoolTimeout) ||

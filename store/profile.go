@@ -29,8 +29,32 @@ func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool,
 	return p, err == nil, err
 }
 
+// ProfileMayLag is Profile read from a replica when the store reads from
+// replicas (Options.ReadFromReplicas): it may be as old as the replica's
+// lag, so it serves what is shown (headers, placeholders, user/query),
+// never a check before a write.
+func (s *Store) ProfileMayLag(ctx context.Context, userID string) (p Profile, ok bool, err error) {
+	if userID == "" {
+		return Profile{}, false, errEmptyUserID
+	}
+	ctx, cancel := s.deadline(ctx)
+	defer cancel()
+	stored, err := s.lagging.get(ctx, s.keys.profile(userID))
+	if errors.Is(err, redis.Nil) {
+		return Profile{}, false, nil
+	}
+	if err != nil {
+		return Profile{}, false, s.fail(err)
+	}
+	p, err = decodeProfile(userID, stored)
+	return p, err == nil, err
+}
+
 // EnsureProfile returns the profile, creating an empty one (created_at =
 // updated_at = now) if the user has none. One round trip when it exists.
+// It is what GET user/me shows: with Options.ReadFromReplicas the profile
+// is read from a replica and may lag; a profile the replica lacks (new, or
+// not there yet) is created or read by the script, on the master.
 func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, error) {
 	if userID == "" {
 		return Profile{}, errEmptyUserID
@@ -38,7 +62,7 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	key := s.keys.profile(userID)
-	stored, err := s.batch.get(ctx, key)
+	stored, err := s.lagging.get(ctx, key)
 	if err == nil {
 		return decodeProfile(userID, stored)
 	}

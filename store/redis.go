@@ -23,8 +23,17 @@ type Store struct {
 	now     func() time.Time
 
 	dial *dialer
+	// clusters are the clients that are a Redis Cluster's (the master's
+	// and the replicas'), to reload their slot maps after a failure
+	// (topology.go).
+	clusters []*redis.ClusterClient
 	// batch coalesces concurrent commands into pipelines.
 	batch *batcher
+	// replicas is the client that reads from replicas (Options.
+	// ReadFromReplicas), nil if none; lagging batches the reads that may
+	// lag: through replicas if set, else batch itself.
+	replicas redis.UniversalClient
+	lagging  *batcher
 }
 
 // Defaults for the Options a caller leaves zero.
@@ -43,8 +52,15 @@ const redialEvery = 50 * time.Millisecond
 
 // New builds a Store. It connects lazily: no I/O happens here.
 func New(opts Options) (*Store, error) {
-	if len(opts.Addresses) == 0 {
+	switch {
+	case len(opts.Addresses) == 0 && opts.SentinelMaster == "":
 		return nil, errors.New("store: no Redis address")
+	case len(opts.Addresses) > 0 && opts.SentinelMaster != "":
+		return nil, errors.New("store: Redis addresses and a Sentinel master are exclusive")
+	case opts.SentinelMaster != "" && len(opts.SentinelAddresses) == 0:
+		return nil, errors.New("store: no Sentinel address")
+	case opts.ReadFromReplicas && opts.SentinelMaster == "" && len(opts.Addresses) < 2:
+		return nil, errors.New("store: a single node has no replicas to read from; use Sentinel or a Cluster")
 	}
 	if opts.EnvironmentID == "" {
 		return nil, errors.New("store: no environment ID")
@@ -66,6 +82,13 @@ func New(opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WaitReplicas < 0 || opts.WaitTimeout < 0 {
+		return nil, errors.New("store: the replicas and timeout to wait for may not be negative")
+	}
+	if opts.WaitReplicas > 0 && opts.WaitTimeout < time.Millisecond {
+		// WAIT's timeout is in milliseconds, and 0 would block for ever.
+		return nil, errors.New("store: waiting for replicas needs a timeout of at least 1ms")
+	}
 	if len(opts.Addresses) > 1 && opts.DB != 0 {
 		return nil, errors.New("store: Redis Cluster has no numbered databases; leave db at 0")
 	}
@@ -75,26 +98,67 @@ func New(opts Options) (*Store, error) {
 		d.tls = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	s := &Store{
-		keys:    newKeys(opts.Prefix, opts.EnvironmentID),
-		timeout: opts.Timeout,
+		keys: newKeys(opts.Prefix, opts.EnvironmentID),
+		// An operation may wait for replicas on top of its round trips.
+		timeout: opts.Timeout + opts.WaitTimeout,
 		now:     opts.Now,
 		dial:    d,
 	}
-	// One address is a single node, more a Cluster (NewUniversalClient
-	// decides the same way). Retries are off: a script that timed out may
-	// have run, and running an edit twice is not ours to risk.
-	s.client = redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs: opts.Addresses,
+	s.client = s.newClient(opts, false)
+	for _, h := range opts.Hooks {
+		s.client.AddHook(h)
+	}
+	if cluster, ok := s.client.(*redis.ClusterClient); ok {
+		s.followFailovers(cluster)
+	}
+	s.batch = newWaitingBatcher(s.client, opts.Timeout, waitPolicy{
+		replicas: opts.WaitReplicas, timeout: opts.WaitTimeout, slotKey: s.keys.profile(""),
+	})
+	s.lagging = s.batch
+	if opts.ReadFromReplicas {
+		s.replicas = s.newClient(opts, true)
+		for _, h := range opts.Hooks {
+			s.replicas.AddHook(h)
+		}
+		if cluster, ok := s.replicas.(*redis.ClusterClient); ok {
+			s.followFailovers(cluster)
+		}
+		s.lagging = newBatcher(s.replicas, opts.Timeout)
+	}
+	return s, nil
+}
+
+// newClient is the go-redis client for opts: one address is a single
+// node, more a Cluster, a Sentinel master name a failover client
+// (NewUniversalClient decides the same way). readOnly makes it read from
+// replicas: a Sentinel's replica, or a Cluster's replica of the slot.
+// Retries are off: a script that timed out may have run, and running an
+// edit twice is not ours to risk.
+func (s *Store) newClient(opts Options, readOnly bool) redis.UniversalClient {
+	addrs, horizon := opts.Addresses, redialHorizon
+	if opts.SentinelMaster != "" {
+		// The failover client asks a Sentinel for the master's address
+		// on each dial, and the dialer then keeps to that address: a dial
+		// kept polling a dead master for the whole horizon would never
+		// learn of its successor. One timeout per dial, then ask again.
+		addrs, horizon = opts.SentinelAddresses, opts.Timeout
+	}
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:            addrs,
+		MasterName:       opts.SentinelMaster,
+		SentinelPassword: opts.SentinelPassword,
+		ReadOnly:         readOnly,
 		// RESP2: authedge uses no push messages, and go-redis processes
 		// RESP3 pushes on every call (about 5% of Caddy's CPU on /me).
-		Protocol:                 2,
-		Username:                 opts.Username,
-		Password:                 opts.Password,
-		DB:                       opts.DB,
-		Dialer:                   d.dialContext,
-		DialTimeout:              redialHorizon,
-		DialerRetries:            1,
-		ReadTimeout:              opts.Timeout,
+		Protocol:      2,
+		Username:      opts.Username,
+		Password:      opts.Password,
+		DB:            opts.DB,
+		Dialer:        s.dial.dialContext,
+		DialTimeout:   horizon,
+		DialerRetries: 1,
+		// A pipeline ending in WAIT is read for as long as WAIT may block.
+		ReadTimeout:              opts.Timeout + opts.WaitTimeout,
 		WriteTimeout:             opts.Timeout,
 		ContextTimeoutEnabled:    true,
 		PoolTimeout:              opts.Timeout,
@@ -102,18 +166,20 @@ func New(opts Options) (*Store, error) {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
-	for _, h := range opts.Hooks {
-		s.client.AddHook(h)
-	}
-	s.batch = newBatcher(s.client, opts.Timeout)
-	return s, nil
 }
 
 // Close releases the connections. The Store is unusable afterwards.
 func (s *Store) Close() error {
 	s.batch.close()
+	if s.replicas != nil {
+		s.lagging.close()
+	}
 	s.dial.close()
-	return s.client.Close()
+	err := s.client.Close()
+	if s.replicas != nil {
+		err = errors.Join(err, s.replicas.Close())
+	}
+	return err
 }
 
 // Ping checks that Redis answers within the timeout.

@@ -34,10 +34,20 @@ import (
 type Options struct {
 	// Addresses: one is a single node, more is a Redis Cluster.
 	Addresses []string
-	Username  string
-	Password  string
-	DB        int
-	TLS       bool
+	// SentinelMaster, instead of Addresses, is the name under which the
+	// Sentinels at SentinelAddresses monitor the master; SentinelPassword
+	// is theirs. The store follows the master they elect.
+	SentinelMaster    string
+	SentinelAddresses []string
+	SentinelPassword  string
+	// ReadFromReplicas sends the reads that may lag (EnsureProfile's read,
+	// ProfileMayLag) to a replica: a Sentinel's, or a Cluster's replica of
+	// the environment's slot. Never the reads that decide a write.
+	ReadFromReplicas bool
+	Username         string
+	Password         string
+	DB               int
+	TLS              bool
 	// Prefix and EnvironmentID make every key "<prefix>:{<env>}:...".
 	Prefix        string
 	EnvironmentID string
@@ -49,6 +59,12 @@ type Options struct {
 	// Hooks are added to the go-redis client, in order (metrics: the
 	// commands' latency and errors, docs/metrics.md).
 	Hooks []redis.Hook
+	// WaitReplicas, when positive, makes every write script be followed
+	// by WAIT on the same connection: the write is acknowledged only once
+	// that many replicas have it, and is ErrUnavailable (it may stand on
+	// the master) when fewer confirm within WaitTimeout.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 }
 
 // Profile is a user's stored profile. Empty strings are absent values.

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// TestWaitReplicas: with WaitReplicas, an edit is acknowledged once a
+// replica has it; when fewer replicas than asked confirm in time, the edit
+// is unavailable (503), answered within the timeouts, and stands on the
+// master. Without the WAIT the second half would acknowledge the edit.
+func TestWaitReplicas(t *testing.T) {
+	master := redistest.Start(t)
+	replica := redistest.StartReplica(t, master)
+	ctx := ctxT(t)
+	const waitTimeout = 200 * time.Millisecond
+	open := func(replicas int, waitTimeout time.Duration) *Store {
+		s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv,
+			Timeout: 500 * time.Millisecond, WaitReplicas: replicas, WaitTimeout: waitTimeout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+
+	// Generous: on a loaded machine a replica's acknowledgement can be slow.
+	one := open(1, 2*time.Second)
+	// Concurrent edits share pipelines; each batch's WAIT covers them all.
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := fmt.Sprint("w", i)
+			if _, err := one.Edit(ctx, Edit{Actor: user, Target: user, CreateIfMissing: true,
+				Changes: Changes{Username: ptr(user)}}); err != nil {
+				t.Errorf("edit with one replica in sync: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	// What was acknowledged is on the replica.
+	if got, err := redistest.Command(replica.Addr, "GET", one.keys.profile("w7")); err != nil || got == "" {
+		t.Fatalf("replica lacks an acknowledged edit: %q, %v", got, err)
+	}
+
+	two := open(2, waitTimeout)
+	start := time.Now()
+	_, err := two.Edit(ctx, Edit{Actor: "u2", Target: "u2", CreateIfMissing: true, Changes: Changes{Nickname: ptr("Two")}})
+	took := time.Since(start)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errNotReplicated) {
+		t.Fatalf("edit with too few replicas = %v, want unavailable (not replicated)", err)
+	}
+	if took < waitTimeout || took > waitTimeout+500*time.Millisecond+slack {
+		t.Errorf("the unconfirmed edit took %v (wait timeout %v)", took, waitTimeout)
+	}
+	// The write stands on the master: a 503 that may have been applied.
+	if p, ok, err := two.Profile(ctx, "u2"); err != nil || !ok || p.Nickname != "Two" {
+		t.Fatalf("Profile after the unconfirmed edit = %+v, %v, %v", p, ok, err)
+	}
+	// Reads are not held up by WAIT.
+	start = time.Now()
+	if _, _, err := two.Profile(ctx, "w1"); err != nil || time.Since(start) > waitTimeout {
+		t.Fatalf("read with wait on: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestNewRefusesBadTopologyOptions(t *testing.T) {
+	node := []string{"127.0.0.1:1"}
+	for _, o := range []Options{
+		{Addresses: node, WaitReplicas: -1},
+		{Addresses: node, WaitReplicas: 1},
+		{Addresses: node, WaitReplicas: 1, WaitTimeout: time.Microsecond},
+		{Addresses: node, WaitReplicas: 1, WaitTimeout: -time.Second},
+		{Addresses: node, SentinelMaster: "m", SentinelAddresses: node},
+		{SentinelMaster: "m"},
+		{Addresses: node, ReadFromReplicas: true},
+	} {
+		o.EnvironmentID = testEnv
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) accepted", o)
+		}
+	}
+	for _, o := range []Options{
+		{SentinelMaster: "m", SentinelAddresses: node, ReadFromReplicas: true, WaitReplicas: 1, WaitTimeout: time.Millisecond},
+		{Addresses: []string{"127.0.0.1:1", "127.0.0.1:2"}, ReadFromReplicas: true},
+	} {
+		o.EnvironmentID = testEnv
+		s, err := New(o)
+		if err != nil {
+			t.Errorf("New(%+v) = %v", o, err)
+			continue
+		}
+		_ = s.Close()
+	}
+}
+
+// TestSentinelWithACLUserAndPasswords: behind Sentinels that have their
+// own password, the store reaches the master as an ACL user (the default
+// user may not run scripts there), writes with WAIT and reads from the
+// replica, as it would on a single node.
+func TestSentinelWithACLUserAndPasswords(t *testing.T) {
+	acl := []string{"--repl-diskless-sync-delay", "0",
+		"--user", "default", "on", "nopass", "~*", "&*", "+@all", "-@scripting",
+		"--user", "edge", "on", ">edge-secret", "~*", "&*", "+@all"}
+	master := redistest.Start(t, acl...)
+	replica := redistest.StartReplica(t, master, acl...)
+	sentinels := redistest.StartSentinels(t, master, 1, redistest.SentinelConfig{MasterName: "authedge",
+		Count: 1, Quorum: 1, DownAfter: 10 * time.Second, Password: "sentinel-secret"})
+	ctx := ctxT(t)
+	open := func(username, sentinelPassword string) *Store {
+		return openStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr},
+			SentinelPassword: sentinelPassword, Username: username, Password: "edge-secret",
+			EnvironmentID: testEnv, Timeout: time.Second, ReadFromReplicas: true,
+			WaitReplicas: 1, WaitTimeout: 2 * time.Second})
+	}
+	s := open("edge", "sentinel-secret")
+	if _, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, Changes: Changes{Nickname: ptr("One")}}); err != nil {
+		t.Fatalf("edit as the ACL user: %v", err)
+	}
+	if got, err := redistest.Command(replica.Addr, "GET", s.keys.profile("u1")); err != nil || got == "" {
+		t.Fatalf("the replica lacks the acknowledged edit: %q, %v", got, err)
+	}
+	if p, err := s.EnsureProfile(ctx, "u1"); err != nil || p.Nickname != "One" {
+		t.Fatalf("EnsureProfile = %+v, %v", p, err)
+	}
+	// The checks can fail: without the ACL user the script is refused,
+	// without the Sentinels' password no master is found.
+	if _, err := open("", "sentinel-secret").Edit(ctx, Edit{Actor: "u2", Target: "u2", CreateIfMissing: true,
+		Changes: Changes{Nickname: ptr("Two")}}); err == nil {
+		t.Error("the default user ran the edit script")
+	}
+	if err := open("edge", "").Ping(ctx); err == nil {
+		t.Error("the store found the master without the Sentinels' password")
+	}
+}
