@@ -205,22 +205,90 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 	}
 }
 
-// removeHeaders deletes every header named in names from h, in any case:
+// removeHeaders deletes every header from h whose name is equivalent to
+// one in names (sameHeaderName): in any case, and with '_' read as '-'.
 // http.Header canonicalizes what the server parsed, but a handler before
-// this one may have added a key in another case, which Go would forward
-// as written.
+// this one may have added a key in another case, which Go would forward as
+// written; and Go keeps "x-user_id" as its own key "X-User_id", which CGI
+// (php_fastcgi) and some app servers read as X-User-Id (HTTP_X_USER_ID).
+// It also drops those names from the Connection header, or a client
+// could list X-User-Id there and have reverse_proxy delete authedge's copy
+// as hop-by-hop, leaving the client's '_' spelling (docs/identity.md).
 func removeHeaders(h http.Header, names []string) {
-	for _, name := range names {
-		delete(h, name)
-	}
 	for k := range h {
-		for _, name := range names {
-			if len(k) == len(name) && strings.EqualFold(k, name) {
-				delete(h, k)
-				break
-			}
+		if matchesAny(k, names) {
+			delete(h, k)
 		}
 	}
+	for k, values := range h {
+		if !strings.EqualFold(k, "Connection") {
+			continue
+		}
+		kept := values[:0]
+		for _, v := range values {
+			if v = withoutConnectionTokens(v, names); v != "" {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
+			delete(h, k)
+		} else {
+			h[k] = kept
+		}
+	}
+}
+
+// withoutConnectionTokens returns the comma-separated Connection value v
+// without the tokens equivalent to one of names, or v itself when it has
+// none.
+func withoutConnectionTokens(v string, names []string) string {
+	tokens := strings.Split(v, ",")
+	kept := tokens[:0]
+	for _, t := range tokens {
+		if !matchesAny(strings.TrimSpace(t), names) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == len(tokens) {
+		return v
+	}
+	return strings.TrimSpace(strings.Join(kept, ","))
+}
+
+// matchesAny reports whether the header name k is equivalent to one of
+// names.
+func matchesAny(k string, names []string) bool {
+	for _, name := range names {
+		if sameHeaderName(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHeaderName reports whether a and b name the same header for some
+// server the app may run on: ASCII case-insensitively, with '_' and '-'
+// equal (CGI turns both into '_').
+func sameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // hasScope reports whether the space-separated scopes hold want exactly.

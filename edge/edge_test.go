@@ -423,3 +423,66 @@ func TestProfileReadOnlyWhenUsed(t *testing.T) {
 		t.Errorf("three profile placeholders read the profile %d times, want 1", n)
 	}
 }
+
+// Go keeps a client's "x-user_id" as its own key, but CGI (php_fastcgi)
+// and some app servers read it as X-User-Id: every spelling with '_' for
+// '-' is removed too.
+func TestUnderscoreSpellingsNeverPass(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	valid := e.token("user-1", nil)
+	for _, tok := range []string{"", valid} {
+		r := request("/public", tok)
+		for _, k := range []string{"X-User_id", "X_User_Id", "x_user_id", "X-AUTHEDGE_ASSERTION", "X-Nick_name"} {
+			r.Header[k] = []string{"admin"}
+		}
+		got, _, w := e.serve(r)
+		if got == nil {
+			t.Fatalf("refused %d %s", w.Code, w.Body)
+		}
+		for k, v := range got.Header {
+			if sameHeaderName(k, "X-User-Id") && (tok == "" || k != "X-User-Id") ||
+				sameHeaderName(k, "X-Authedge-Assertion") && k != "X-Authedge-Assertion" {
+				t.Errorf("token %v: client header %s: %v reached the app", tok != "", k, v)
+			}
+		}
+		if got.Header.Get("X-Nick_name") != "admin" {
+			t.Errorf("an unrelated header (X-Nick_name) was removed")
+		}
+	}
+}
+
+// A client naming an identity header in Connection would have
+// reverse_proxy delete authedge's copy as hop-by-hop; those tokens are
+// dropped, the others kept.
+func TestConnectionCannotRemoveIdentityHeaders(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	r := request("/app/x", e.token("user-1", nil),
+		"Connection", "keep-alive, X-User-Id", "Connection", "x-authedge_assertion", "X-User_id", "admin")
+	got, _, w := e.serve(r)
+	if got == nil {
+		t.Fatalf("refused %d %s", w.Code, w.Body)
+	}
+	if v := got.Header.Values("Connection"); len(v) != 1 || v[0] != "keep-alive" {
+		t.Errorf("Connection = %q, want [keep-alive]", v)
+	}
+	if got.Header.Get("X-User-Id") != "user-1" || got.Header.Get("X-Authedge-Assertion") == "" {
+		t.Errorf("authedge's headers missing: %v", got.Header)
+	}
+	if _, ok := got.Header["X-User_id"]; ok {
+		t.Errorf("the client's X-User_id reached the app")
+	}
+}
+
+func TestSameHeaderName(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"X-User-Id", "x-user_id", true}, {"X_USER_ID", "X-User-Id", true}, {"X-User-Id", "X-User-Ids", false},
+		{"X-User-Id", "X-User.Id", false}, {"", "", true}, {"X-User-Ie", "X-User-Id", false},
+	} {
+		if got := sameHeaderName(c.a, c.b); got != c.want {
+			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}
