@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -484,5 +485,37 @@ func TestSameHeaderName(t *testing.T) {
 		if got := sameHeaderName(c.a, c.b); got != c.want {
 			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)
 		}
+	}
+}
+
+// A revoked ES256 token with its signature rewritten to (r, n-s), which
+// verifies too, is still the revoked token.
+func TestRevokedTokensSignatureTwinRefused(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	tok := e.token("user-1", nil)
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(sig[32:])
+	twin := tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+	if got, _, w := e.serve(request("/app/x", twin)); got == nil {
+		t.Fatalf("the twin is not a valid token before the revocation: %d %s", w.Code, w.Body)
+	}
+
+	r := httptest.NewRequest(http.MethodPost, "http://app.test/auth/v1/revoke", strings.NewReader(`{"token":"`+tok+`"}`))
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body)
+	}
+	if got, _, _ := e.serve(request("/app/x", tok)); got != nil {
+		t.Fatal("the revoked token passed")
+	}
+	if got, _, _ := e.serve(request("/app/x", twin)); got != nil {
+		t.Errorf("the revoked token's twin (r, n-s) passed as %q", got.Header.Get("X-User-Id"))
 	}
 }

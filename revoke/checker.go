@@ -129,8 +129,12 @@ type Checker struct {
 // learn.
 type tokenKey [2]uint64
 
+// tokenKey keys a token's verdict by its signed content, as its digest
+// is: every valid signature over the same content shares one verdict, so a
+// log entry that turns one turns them all (store.TokenDigest).
 func (c *Checker) tokenKey(raw string) tokenKey {
-	return tokenKey{maphash.String(c.seeds[0], raw), maphash.String(c.seeds[1], raw)}
+	content := store.TokenContent(raw)
+	return tokenKey{maphash.String(c.seeds[0], content), maphash.String(c.seeds[1], content)}
 }
 
 // verdict is what Redis said of one token, kept true by the log.
@@ -205,7 +209,7 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 			}
 		}
 	}
-	d := sha256.Sum256([]byte(t.Raw))
+	d := sha256.Sum256([]byte(store.TokenContent(t.Raw)))
 	st, err := c.src.RevocationState(ctx, hex.EncodeToString(d[:]), t.Subject, t.DeviceID)
 	if err != nil {
 		return false, err
@@ -221,7 +225,7 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 // fromReplica judges a token never checked before from the replica, and
 // remembers the verdict; ok is false when the replica went meanwhile.
 func (c *Checker) fromReplica(key tokenKey, t Token) (revoked, ok bool) {
-	d := sha256.Sum256([]byte(t.Raw))
+	d := sha256.Sum256([]byte(store.TokenContent(t.Raw)))
 	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
 	c.mu.RLock()
 	if c.rep == nil {

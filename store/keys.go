@@ -31,7 +31,7 @@ import (
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
-//	rt:<sha256>       string a revoked access token, by the SHA-256 of the token → "1" (PX = until its exp + leeway)
+//	rt:<sha256>       string a revoked access token, by the SHA-256 of its signed content (TokenDigest) → "1" (PX = until its exp + leeway)
 //	ru:<user>         string the user's revocation cutoff, Unix seconds: tokens issued up to it are revoked (PX = revocationHorizon)
 //	rd:<user-device>  string the same for one device of a user (PX = revocationHorizon)
 //	rs                string the revocation sequence: the number of the last entry of rx (no expiry)

@@ -72,9 +72,22 @@ type RevocationState struct {
 	Seq uint64
 }
 
-// TokenDigest is the hex SHA-256 of an access token: how a revoked token is
-// stored and logged.
-func TokenDigest(raw string) string { return digest(raw) }
+// TokenDigest is the hex SHA-256 of an access token's signed content
+// (TokenContent): how a revoked token is stored and logged. The signature
+// is left out because it is not unique: an ECDSA signature (r, s) has a
+// twin (r, n-s) that verifies as well, so a digest of the whole text would
+// let a revoked ES256 token back in with its twin (docs/revocation.md).
+func TokenDigest(raw string) string { return digest(TokenContent(raw)) }
+
+// TokenContent is the part of a compact JWS its signature covers,
+// "header.payload": raw up to its last '.' (all of raw without one). Any
+// valid signature over the same content makes the same token.
+func TokenContent(raw string) string {
+	if i := strings.LastIndexByte(raw, '.'); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
 
 // RevokeToken revokes the token with the given TokenDigest until until
 // (its exp plus the verifier's leeway: after that no verifier accepts it

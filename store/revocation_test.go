@@ -285,3 +285,17 @@ func TestRevocationSnapshotOnCluster(t *testing.T) {
 		t.Fatalf("RevocationSnapshot on a cluster = %d, %d revocations, %v", seq, n, err)
 	}
 }
+
+// The digest covers the signed content only, so every signature over the
+// same header and payload is the same token; a different payload is not.
+func TestTokenDigestIgnoresTheSignature(t *testing.T) {
+	if TokenDigest("h.p.sig1") != TokenDigest("h.p.sig2") || TokenDigest("h.p.") != TokenDigest("h.p.x") {
+		t.Error("two signatures over h.p have different digests")
+	}
+	if TokenDigest("h.p.sig") == TokenDigest("h.q.sig") || TokenDigest("h.p.sig") == TokenDigest("g.p.sig") {
+		t.Error("different content, same digest")
+	}
+	if TokenContent("h.p.s") != "h.p" || TokenContent("nodot") != "nodot" {
+		t.Errorf("TokenContent: %q %q", TokenContent("h.p.s"), TokenContent("nodot"))
+	}
+}
