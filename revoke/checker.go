@@ -39,7 +39,7 @@ import (
 // Source is where revocations live: *store.Store.
 type Source interface {
 	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
-	RevocationsSince(ctx context.Context, after uint64, limit int) (seq uint64, entries []store.Revocation, err error)
+	RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, entries []store.Revocation, err error)
 	WatchRevocations() (nudges <-chan struct{}, stop func() error)
 	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (seq uint64, err error)
 }
@@ -107,6 +107,9 @@ type Checker struct {
 	pruned    time.Time
 	// applied is the last log entry the verdicts reflect.
 	applied uint64
+	// epoch names the log applied is a number of: a log Redis began anew
+	// reuses the numbers, and only its epoch tells it apart.
+	epoch string
 	// synced is when the last complete read of the log began (Unix
 	// nanoseconds, monotonic enough: see fresh); 0 before the first.
 	synced atomic.Int64

@@ -35,6 +35,7 @@ import (
 //	ru:<user>         string the user's revocation cutoff, Unix seconds: tokens issued up to it are revoked (PX = revocationHorizon)
 //	rd:<user-device>  string the same for one device of a user (PX = revocationHorizon)
 //	rs                string the revocation sequence: the number of the last entry of rx (no expiry)
+//	re                string the revocation log's epoch: set with the first entry of a new log, so a log that lost its entries and reuses their numbers is told apart (no expiry)
 //	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
 //	rc                (a Pub/Sub channel, not a key) told the sequence of every new rx entry
 //	_                 never read or written: fills an unused KEYS slot
@@ -171,6 +172,7 @@ func (k keys) revokedToken(d string) string      { return k.base + "rt:" + d }
 func (k keys) revokedUser(userID string) string  { return k.base + "ru:" + userID }
 func (k keys) revocationSeq() string             { return k.base + "rs" }
 func (k keys) revocationLog() string             { return k.base + "rx" }
+func (k keys) revocationEpoch() string           { return k.base + "re" }
 func (k keys) revocationChannel() string         { return k.base + "rc" }
 
 func (k keys) revokedDevice(userID, device string) string {
