@@ -161,7 +161,7 @@ func newKeys(prefix, env string) keys {
 }
 
 func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
-func (k keys) profilePattern() string            { return k.base + "p:*" }
+func (k keys) profilePattern() string            { return globEscape(k.base) + "p:*" }
 func (k keys) profileUser(key string) string     { return strings.TrimPrefix(key, k.base+"p:") }
 func (k keys) editRate(userID string) string     { return k.base + "rl:" + userID }
 func (k keys) verification(id string) string     { return k.base + "v:" + id }
@@ -174,6 +174,28 @@ func (k keys) revocationSeq() string             { return k.base + "rs" }
 func (k keys) revocationLog() string             { return k.base + "rx" }
 func (k keys) revocationEpoch() string           { return k.base + "re" }
 func (k keys) revocationChannel() string         { return k.base + "rc" }
+
+// revocationPattern matches the keys of revoked tokens, users and devices.
+func (k keys) revocationPattern() string { return globEscape(k.base) + "r[tud]:*" }
+
+// globEscape makes s match itself only in a SCAN or KEYS pattern: an
+// environment ID or key prefix such as "prod[1" would otherwise be a
+// broken pattern matching nothing, and "prod*" would match other
+// environments' keys too.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
 
 func (k keys) revokedDevice(userID, device string) string {
 	return k.base + "rd:" + deviceDigest(userID, device)

@@ -342,3 +342,41 @@ func TestRevocationLogEpoch(t *testing.T) {
 		t.Errorf("a new log after the restart has epoch %q, the lost one had %q", renewed, first)
 	}
 }
+
+// An environment ID with glob characters is matched as written by the
+// snapshot's SCAN: "prod[1" finds its own keys, and "p*" not those of "px".
+func TestRevocationSnapshotEscapesTheEnvironmentID(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := ctxT(t)
+	open := func(env string) *Store {
+		s, err := New(Options{Addresses: []string{srv.Addr}, EnvironmentID: env, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	envs := []string{`prod[1`, `p*`, `px`, `a?b`, `x\y]`}
+	for _, env := range envs {
+		if _, err := open(env).RevokeUser(ctx, "user-of-"+env, time.Unix(1_700_000_000, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, env := range envs {
+		var got []string
+		if _, err := open(env).RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r.UserID) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != "user-of-"+env {
+			t.Errorf("environment %q: snapshot = %q, want only its own revocation", env, got)
+		}
+	}
+}
+
+func TestGlobEscape(t *testing.T) {
+	for in, want := range map[string]string{"prod": "prod", `a*b?c[d]e\f`: `a\*b\?c\[d\]e\\f`, "": ""} {
+		if got := globEscape(in); got != want {
+			t.Errorf("globEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
