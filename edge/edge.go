@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -121,8 +122,9 @@ func New(o Options) (*Edge, error) {
 // 503) has been written to w.
 func (e *Edge) Serve(w http.ResponseWriter, r *http.Request) (*Identity, bool) {
 	// 1. No client-sent copy of an identity header survives, whatever
-	// happens next.
+	// happens next: not in the headers, nor in the trailers.
 	removeHeaders(r.Header, e.remove)
+	e.removeTrailers(r)
 
 	id, refusal := e.identify(r)
 	if refusal != nil {
@@ -289,6 +291,36 @@ func foldHeaderByte(c byte) byte {
 		return c + ('a' - 'A')
 	}
 	return c
+}
+
+// removeTrailers keeps identity headers out of r's trailers, which
+// reverse_proxy forwards: the names the client declared go now, and the
+// values net/http fills in when the body is read to its end are removed
+// at that moment, by a Read that returns io.EOF before anyone after it
+// sees them.
+func (e *Edge) removeTrailers(r *http.Request) {
+	if len(r.Trailer) > 0 {
+		removeHeaders(r.Trailer, e.remove)
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	r.Body = &trailerFilter{ReadCloser: r.Body, r: r, names: e.remove}
+}
+
+// trailerFilter removes names from r.Trailer when the body ends.
+type trailerFilter struct {
+	io.ReadCloser
+	r     *http.Request
+	names []string
+}
+
+func (t *trailerFilter) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF && len(t.r.Trailer) > 0 {
+		removeHeaders(t.r.Trailer, t.names)
+	}
+	return n, err
 }
 
 // hasScope reports whether the space-separated scopes hold want exactly.

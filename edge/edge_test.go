@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -517,5 +518,74 @@ func TestRevokedTokensSignatureTwinRefused(t *testing.T) {
 	}
 	if got, _, _ := e.serve(request("/app/x", twin)); got != nil {
 		t.Errorf("the revoked token's twin (r, n-s) passed as %q", got.Header.Get("X-User-Id"))
+	}
+}
+
+// Two Authorization headers: which one counts would be each reader's
+// guess, so the request has no identity (401 on a protected path).
+func TestManyAuthorizationHeaders(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	tok := e.token("user-1", nil)
+	if got, _, w := e.serve(request("/app/x", tok, "Authorization", "Bearer "+tok)); got != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("protected path with two Authorization headers: %d, reached the app: %v", w.Code, got != nil)
+	}
+	got, id, w := e.serve(request("/public", tok, "Authorization", "Bearer "+tok))
+	if got == nil {
+		t.Fatalf("unprotected path refused: %d %s", w.Code, w.Body)
+	}
+	if id != nil || got.Header.Get("X-User-Id") != "" {
+		t.Errorf("two Authorization headers made an identity: %v %q", id, got.Header.Get("X-User-Id"))
+	}
+	if got.Header.Get("Authorization") != "" {
+		t.Errorf("strip_authorization left %q", got.Header.Values("Authorization"))
+	}
+}
+
+// A client's trailer named like an identity header is gone from the
+// request's trailers, which reverse_proxy forwards, once the body is read.
+func TestTrailersCannotCarryIdentityHeaders(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	valid := e.token("user-1", nil)
+	type seen struct {
+		declared, final http.Header
+	}
+	results := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := e.edge.Serve(w, r); !ok {
+			results <- seen{}
+			return
+		}
+		declared := r.Trailer.Clone()
+		_, _ = io.Copy(io.Discard, r.Body)
+		results <- seen{declared, r.Trailer.Clone()}
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/public", "/app/x"} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+path, io.NopCloser(strings.NewReader("body")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1 // chunked, so trailers can follow
+		req.Header.Set("Authorization", "Bearer "+valid)
+		req.Trailer = http.Header{"X-User-Id": {"admin"}, "X-User_id": {"admin"}, "X-Authedge-Assertion": {"forged"}, "X-Other": {"kept"}}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		got := <-results
+		if got.final == nil {
+			t.Fatalf("%s: refused %d", path, res.StatusCode)
+		}
+		for _, h := range []http.Header{got.declared, got.final} {
+			for k := range h {
+				if sameHeaderName(k, "X-User-Id") || sameHeaderName(k, "X-Authedge-Assertion") {
+					t.Errorf("%s: trailer %s: %q left for the app", path, k, h[k])
+				}
+			}
+		}
+		if got.final.Get("X-Other") != "kept" {
+			t.Errorf("%s: an unrelated trailer was removed: %v", path, got.final)
+		}
 	}
 }
