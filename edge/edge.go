@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -121,8 +122,9 @@ func New(o Options) (*Edge, error) {
 // 503) has been written to w.
 func (e *Edge) Serve(w http.ResponseWriter, r *http.Request) (*Identity, bool) {
 	// 1. No client-sent copy of an identity header survives, whatever
-	// happens next.
+	// happens next: not in the headers, nor in the trailers.
 	removeHeaders(r.Header, e.remove)
+	e.removeTrailers(r)
 
 	id, refusal := e.identify(r)
 	if refusal != nil {
@@ -205,22 +207,120 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 	}
 }
 
-// removeHeaders deletes every header named in names from h, in any case:
+// removeHeaders deletes every header from h whose name is equivalent to
+// one in names (sameHeaderName): in any case, and with '_' read as '-'.
 // http.Header canonicalizes what the server parsed, but a handler before
-// this one may have added a key in another case, which Go would forward
-// as written.
+// this one may have added a key in another case, which Go would forward as
+// written; and Go keeps "x-user_id" as its own key "X-User_id", which CGI
+// (php_fastcgi) and some app servers read as X-User-Id (HTTP_X_USER_ID).
+// It also drops those names from the Connection header, or a client
+// could list X-User-Id there and have reverse_proxy delete authedge's copy
+// as hop-by-hop, leaving the client's '_' spelling (docs/identity.md).
 func removeHeaders(h http.Header, names []string) {
-	for _, name := range names {
-		delete(h, name)
-	}
 	for k := range h {
-		for _, name := range names {
-			if len(k) == len(name) && strings.EqualFold(k, name) {
-				delete(h, k)
-				break
-			}
+		if matchesAny(k, names) {
+			delete(h, k)
 		}
 	}
+	for k, values := range h {
+		if !strings.EqualFold(k, "Connection") {
+			continue
+		}
+		kept := values[:0]
+		for _, v := range values {
+			if v = withoutConnectionTokens(v, names); v != "" {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
+			delete(h, k)
+		} else {
+			h[k] = kept
+		}
+	}
+}
+
+// withoutConnectionTokens returns the comma-separated Connection value v
+// without the tokens equivalent to one of names, or v itself when it has
+// none.
+func withoutConnectionTokens(v string, names []string) string {
+	tokens := strings.Split(v, ",")
+	kept := tokens[:0]
+	for _, t := range tokens {
+		if !matchesAny(strings.TrimSpace(t), names) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == len(tokens) {
+		return v
+	}
+	return strings.TrimSpace(strings.Join(kept, ","))
+}
+
+// matchesAny reports whether the header name k is equivalent to one of
+// names.
+func matchesAny(k string, names []string) bool {
+	for _, name := range names {
+		if sameHeaderName(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameHeaderName reports whether a and b name the same header for some
+// server the app may run on: ASCII case-insensitively, with '_' and '-'
+// equal (CGI turns both into '_').
+func sameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// removeTrailers keeps identity headers out of r's trailers, which
+// reverse_proxy forwards: the names the client declared go now, and the
+// values net/http fills in when the body is read to its end are removed
+// at that moment, by a Read that returns io.EOF before anyone after it
+// sees them.
+func (e *Edge) removeTrailers(r *http.Request) {
+	if len(r.Trailer) > 0 {
+		removeHeaders(r.Trailer, e.remove)
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	r.Body = &trailerFilter{ReadCloser: r.Body, r: r, names: e.remove}
+}
+
+// trailerFilter removes names from r.Trailer when the body ends.
+type trailerFilter struct {
+	io.ReadCloser
+	r     *http.Request
+	names []string
+}
+
+func (t *trailerFilter) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err == io.EOF && len(t.r.Trailer) > 0 {
+		removeHeaders(t.r.Trailer, t.names)
+	}
+	return n, err
 }
 
 // hasScope reports whether the space-separated scopes hold want exactly.

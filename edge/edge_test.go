@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -421,5 +423,169 @@ func TestProfileReadOnlyWhenUsed(t *testing.T) {
 	}
 	if n := e.profiles.reads.Load(); n != 1 {
 		t.Errorf("three profile placeholders read the profile %d times, want 1", n)
+	}
+}
+
+// Go keeps a client's "x-user_id" as its own key, but CGI (php_fastcgi)
+// and some app servers read it as X-User-Id: every spelling with '_' for
+// '-' is removed too.
+func TestUnderscoreSpellingsNeverPass(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	valid := e.token("user-1", nil)
+	for _, tok := range []string{"", valid} {
+		r := request("/public", tok)
+		for _, k := range []string{"X-User_id", "X_User_Id", "x_user_id", "X-AUTHEDGE_ASSERTION", "X-Nick_name"} {
+			r.Header[k] = []string{"admin"}
+		}
+		got, _, w := e.serve(r)
+		if got == nil {
+			t.Fatalf("refused %d %s", w.Code, w.Body)
+		}
+		for k, v := range got.Header {
+			if sameHeaderName(k, "X-User-Id") && (tok == "" || k != "X-User-Id") ||
+				sameHeaderName(k, "X-Authedge-Assertion") && k != "X-Authedge-Assertion" {
+				t.Errorf("token %v: client header %s: %v reached the app", tok != "", k, v)
+			}
+		}
+		if got.Header.Get("X-Nick_name") != "admin" {
+			t.Errorf("an unrelated header (X-Nick_name) was removed")
+		}
+	}
+}
+
+// A client naming an identity header in Connection would have
+// reverse_proxy delete authedge's copy as hop-by-hop; those tokens are
+// dropped, the others kept.
+func TestConnectionCannotRemoveIdentityHeaders(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	r := request("/app/x", e.token("user-1", nil),
+		"Connection", "keep-alive, X-User-Id", "Connection", "x-authedge_assertion", "X-User_id", "admin")
+	got, _, w := e.serve(r)
+	if got == nil {
+		t.Fatalf("refused %d %s", w.Code, w.Body)
+	}
+	if v := got.Header.Values("Connection"); len(v) != 1 || v[0] != "keep-alive" {
+		t.Errorf("Connection = %q, want [keep-alive]", v)
+	}
+	if got.Header.Get("X-User-Id") != "user-1" || got.Header.Get("X-Authedge-Assertion") == "" {
+		t.Errorf("authedge's headers missing: %v", got.Header)
+	}
+	if _, ok := got.Header["X-User_id"]; ok {
+		t.Errorf("the client's X-User_id reached the app")
+	}
+}
+
+func TestSameHeaderName(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"X-User-Id", "x-user_id", true}, {"X_USER_ID", "X-User-Id", true}, {"X-User-Id", "X-User-Ids", false},
+		{"X-User-Id", "X-User.Id", false}, {"", "", true}, {"X-User-Ie", "X-User-Id", false},
+	} {
+		if got := sameHeaderName(c.a, c.b); got != c.want {
+			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}
+
+// A revoked ES256 token with its signature rewritten to (r, n-s), which
+// verifies too, is still the revoked token.
+func TestRevokedTokensSignatureTwinRefused(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	tok := e.token("user-1", nil)
+	i := strings.LastIndexByte(tok, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(elliptic.P256().Params().N, s)
+	s.FillBytes(sig[32:])
+	twin := tok[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+	if got, _, w := e.serve(request("/app/x", twin)); got == nil {
+		t.Fatalf("the twin is not a valid token before the revocation: %d %s", w.Code, w.Body)
+	}
+
+	r := httptest.NewRequest(http.MethodPost, "http://app.test/auth/v1/revoke", strings.NewReader(`{"token":"`+tok+`"}`))
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", w.Code, w.Body)
+	}
+	if got, _, _ := e.serve(request("/app/x", tok)); got != nil {
+		t.Fatal("the revoked token passed")
+	}
+	if got, _, _ := e.serve(request("/app/x", twin)); got != nil {
+		t.Errorf("the revoked token's twin (r, n-s) passed as %q", got.Header.Get("X-User-Id"))
+	}
+}
+
+// Two Authorization headers: which one counts would be each reader's
+// guess, so the request has no identity (401 on a protected path).
+func TestManyAuthorizationHeaders(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	tok := e.token("user-1", nil)
+	if got, _, w := e.serve(request("/app/x", tok, "Authorization", "Bearer "+tok)); got != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("protected path with two Authorization headers: %d, reached the app: %v", w.Code, got != nil)
+	}
+	got, id, w := e.serve(request("/public", tok, "Authorization", "Bearer "+tok))
+	if got == nil {
+		t.Fatalf("unprotected path refused: %d %s", w.Code, w.Body)
+	}
+	if id != nil || got.Header.Get("X-User-Id") != "" {
+		t.Errorf("two Authorization headers made an identity: %v %q", id, got.Header.Get("X-User-Id"))
+	}
+	if got.Header.Get("Authorization") != "" {
+		t.Errorf("strip_authorization left %q", got.Header.Values("Authorization"))
+	}
+}
+
+// A client's trailer named like an identity header is gone from the
+// request's trailers, which reverse_proxy forwards, once the body is read.
+func TestTrailersCannotCarryIdentityHeaders(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	valid := e.token("user-1", nil)
+	type seen struct {
+		declared, final http.Header
+	}
+	results := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := e.edge.Serve(w, r); !ok {
+			results <- seen{}
+			return
+		}
+		declared := r.Trailer.Clone()
+		_, _ = io.Copy(io.Discard, r.Body)
+		results <- seen{declared, r.Trailer.Clone()}
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/public", "/app/x"} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+path, io.NopCloser(strings.NewReader("body")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1 // chunked, so trailers can follow
+		req.Header.Set("Authorization", "Bearer "+valid)
+		req.Trailer = http.Header{"X-User-Id": {"admin"}, "X-User_id": {"admin"}, "X-Authedge-Assertion": {"forged"}, "X-Other": {"kept"}}
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		got := <-results
+		if got.final == nil {
+			t.Fatalf("%s: refused %d", path, res.StatusCode)
+		}
+		for _, h := range []http.Header{got.declared, got.final} {
+			for k := range h {
+				if sameHeaderName(k, "X-User-Id") || sameHeaderName(k, "X-Authedge-Assertion") {
+					t.Errorf("%s: trailer %s: %q left for the app", path, k, h[k])
+				}
+			}
+		}
+		if got.final.Get("X-Other") != "kept" {
+			t.Errorf("%s: an unrelated trailer was removed: %v", path, got.final)
+		}
 	}
 }

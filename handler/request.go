@@ -97,9 +97,18 @@ func validDeviceID(id string) bool {
 	return true
 }
 
+// errManyAuthorizations answers a request with more than one
+// Authorization header.
+var errManyAuthorizations = unauthenticated("the request has more than one Authorization header")
+
 // authenticate is step 3: the bearer token, its audience for clientID, and
 // its device binding.
 func (a *API) authenticate(c *call) *apiError {
+	if len(c.r.Header["Authorization"]) > 1 {
+		// Which one counts is the reader's guess: the app behind, or a
+		// proxy, may take another than the one verified here.
+		return errManyAuthorizations
+	}
 	raw, ok := bearerToken(c.r.Header.Get("Authorization"))
 	if !ok {
 		return errMissingToken

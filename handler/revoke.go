@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -142,7 +143,7 @@ func (a *API) serveRevokeAll(w http.ResponseWriter, c *call) *apiError {
 	if target != c.claims.Subject && !c.claims.Admin {
 		return permissionDenied("only an admin may revoke another user's tokens")
 	}
-	if _, err := a.deps.Store.RevokeUser(c.r.Context(), target, a.now()); err != nil {
+	if _, err := a.deps.Store.RevokeUser(c.r.Context(), target, a.cutoff(c)); err != nil {
 		return a.storeError(c, err)
 	}
 	a.revoked(c, "user's tokens revoked", target)
@@ -161,12 +162,25 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	if !validDeviceID(device) {
 		return invalidArgument("device_id: the path must end in 1 to 128 characters of A-Z a-z 0-9 . _ : -")
 	}
-	if _, err := a.deps.Store.RevokeDevice(c.r.Context(), c.claims.Subject, device, a.now()); err != nil {
+	if _, err := a.deps.Store.RevokeDevice(c.r.Context(), c.claims.Subject, device, a.cutoff(c)); err != nil {
 		return a.storeError(c, err)
 	}
 	a.revoked(c, "device's tokens revoked", c.claims.Subject)
 	writeEmpty(w)
 	return nil
+}
+
+// cutoff is "now" for revoke/all and a device: this instance's clock, or
+// the caller's token's iat when that is later. An issuer whose clock is
+// ahead of this one (by up to the leeway the verifier allows) issues
+// tokens whose iat is in this instance's future; the caller's own token,
+// at least, is then covered too, and so are tokens issued with it.
+func (a *API) cutoff(c *call) time.Time {
+	now := a.now()
+	if c.claims.IssuedAt.After(now) {
+		return c.claims.IssuedAt
+	}
+	return now
 }
 
 // revoked follows a revocation Redis has acknowledged: this instance

@@ -429,3 +429,30 @@ func TestNewTokensCostNoRevocationRead(t *testing.T) {
 		t.Fatalf("21 never-seen tokens made %d revocation reads, want 0", n)
 	}
 }
+
+// An issuer whose clock is ahead issues a token with an iat in this
+// instance's future (accepted within the leeway): revoke/all and a device
+// revocation made with that token cover it.
+func TestRevokeAllCoversATokenIssuedInTheFuture(t *testing.T) {
+	e := newEnv(t)
+	ahead := withClaim("iat", e.clock.Now().Add(20*time.Second).Unix())
+	caller := e.token("u1", ahead)
+	e.meWith(caller).wantOK(t)
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(caller)).wantOK(t)
+	e.meWith(caller).wantRevoked(t)
+
+	device := e.token("u2", ahead, withDevice("d1"))
+	e.meWith(device, header("X-Device-Id", "d1")).wantOK(t)
+	e.serve(http.MethodDelete, pathDevices+"d1", "", bearer(device), header("X-Device-Id", "d1")).wantOK(t)
+	e.meWith(device, header("X-Device-Id", "d1")).wantRevoked(t)
+}
+
+// More than one Authorization header is refused: which one counts would
+// be each reader's guess.
+func TestManyAuthorizationHeadersRefused(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	twice := func(r *http.Request) { r.Header.Add("Authorization", "Bearer "+tok) }
+	e.serve(http.MethodGet, pathMe, "", bearer(tok), twice).
+		wantError(t, http.StatusUnauthorized, "unauthenticated").wantDescription(t, "more than one Authorization")
+}

@@ -39,7 +39,7 @@ import (
 // Source is where revocations live: *store.Store.
 type Source interface {
 	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
-	RevocationsSince(ctx context.Context, after uint64, limit int) (seq uint64, entries []store.Revocation, err error)
+	RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, entries []store.Revocation, err error)
 	WatchRevocations() (nudges <-chan struct{}, stop func() error)
 	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (seq uint64, err error)
 }
@@ -107,6 +107,9 @@ type Checker struct {
 	pruned    time.Time
 	// applied is the last log entry the verdicts reflect.
 	applied uint64
+	// epoch names the log applied is a number of: a log Redis began anew
+	// reuses the numbers, and only its epoch tells it apart.
+	epoch string
 	// synced is when the last complete read of the log began (Unix
 	// nanoseconds, monotonic enough: see fresh); 0 before the first.
 	synced atomic.Int64
@@ -129,8 +132,12 @@ type Checker struct {
 // learn.
 type tokenKey [2]uint64
 
+// tokenKey keys a token's verdict by its signed content, as its digest
+// is: every valid signature over the same content shares one verdict, so a
+// log entry that turns one turns them all (store.TokenDigest).
 func (c *Checker) tokenKey(raw string) tokenKey {
-	return tokenKey{maphash.String(c.seeds[0], raw), maphash.String(c.seeds[1], raw)}
+	content := store.TokenContent(raw)
+	return tokenKey{maphash.String(c.seeds[0], content), maphash.String(c.seeds[1], content)}
 }
 
 // verdict is what Redis said of one token, kept true by the log.
@@ -205,7 +212,7 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 			}
 		}
 	}
-	d := sha256.Sum256([]byte(t.Raw))
+	d := sha256.Sum256([]byte(store.TokenContent(t.Raw)))
 	st, err := c.src.RevocationState(ctx, hex.EncodeToString(d[:]), t.Subject, t.DeviceID)
 	if err != nil {
 		return false, err
@@ -221,7 +228,7 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 // fromReplica judges a token never checked before from the replica, and
 // remembers the verdict; ok is false when the replica went meanwhile.
 func (c *Checker) fromReplica(key tokenKey, t Token) (revoked, ok bool) {
-	d := sha256.Sum256([]byte(t.Raw))
+	d := sha256.Sum256([]byte(store.TokenContent(t.Raw)))
 	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
 	c.mu.RLock()
 	if c.rep == nil {

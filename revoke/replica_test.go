@@ -121,3 +121,28 @@ func TestReplicaPrune(t *testing.T) {
 		t.Error("a malformed digest was added")
 	}
 }
+
+// The replica of an environment whose ID has glob characters holds that
+// environment's revocations: a never-checked revoked token is refused.
+func TestReplicaOfEnvironmentWithGlobCharacters(t *testing.T) {
+	srv := redistest.Start(t)
+	open := func() *store.Store {
+		st, err := store.New(store.Options{Addresses: []string{srv.Addr}, EnvironmentID: `prod[1`, Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	now := time.Now()
+	revoked := tok("a.a.a", "ua", "", now)
+	if _, err := open().RevokeToken(context.Background(), store.TokenDigest(revoked.Raw), now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	c := newChecker(t, &countingSource{Store: open()}, Options{})
+	mustRevoked(t, c, tok("warm.up.x", "w", "", now))
+	waitReplica(t, c)
+	if !mustRevoked(t, c, revoked) {
+		t.Error("a revoked token is accepted: the replica's snapshot found none of the environment's keys")
+	}
+}

@@ -83,11 +83,11 @@ func (c *Checker) sync(ctx context.Context) error {
 		c.mu.RLock()
 		after := c.applied
 		c.mu.RUnlock()
-		seq, entries, err := c.src.RevocationsSince(ctx, after, readBatch)
+		epoch, seq, entries, err := c.src.RevocationsSince(ctx, after, readBatch)
 		if err != nil {
 			return err
 		}
-		if c.apply(after, seq, entries) {
+		if c.apply(after, epoch, seq, entries) {
 			c.synced.Store(began)
 			c.prune()
 			return nil
@@ -96,14 +96,23 @@ func (c *Checker) sync(ctx context.Context) error {
 }
 
 // apply applies entries read after after, with seq the log's last entry
-// number, and reports whether the verdicts now reflect all of it.
-func (c *Checker) apply(after, seq uint64, entries []store.Revocation) (done bool) {
+// number and epoch its name, and reports whether the verdicts now reflect
+// all of it.
+func (c *Checker) apply(after uint64, epoch string, seq uint64, entries []store.Revocation) (done bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.applied != after {
 		return false // CatchUp's read and run's crossed: read again
 	}
 	switch {
+	case epoch != c.epoch:
+		// Redis lost the log and began another (a restart without
+		// persistence, a failover to a replica that never had it): its
+		// numbers may be ones already applied from the lost one, so
+		// nothing known is trusted.
+		c.reset(seq)
+		c.epoch = epoch
+		return true
 	case seq == after:
 		return true
 	case seq < after:

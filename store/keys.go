@@ -32,10 +32,11 @@ import (
 //	lk:<ip>           string lookups (checkIfUserExist) from one client IP in the current window; <ip> as vf:'s
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
-//	rt:<sha256>       string a revoked access token, by the SHA-256 of the token → "1" (PX = until its exp + leeway)
+//	rt:<sha256>       string a revoked access token, by the SHA-256 of its signed content (TokenDigest) → "1" (PX = until its exp + leeway)
 //	ru:<user>         string the user's revocation cutoff, Unix seconds: tokens issued up to it are revoked (PX = revocationHorizon)
 //	rd:<user-device>  string the same for one device of a user (PX = revocationHorizon)
 //	rs                string the revocation sequence: the number of the last entry of rx (no expiry)
+//	re                string the revocation log's epoch: set with the first entry of a new log, so a log that lost its entries and reuses their numbers is told apart (no expiry)
 //	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
 //	rc                (a Pub/Sub channel, not a key) told the sequence of every new rx entry
 //	h:<user>          string the user's history, newest first: at most 50 entries (PX = 90 days after the latest; record.go)
@@ -170,7 +171,7 @@ func newKeys(prefix, env string) keys {
 }
 
 func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
-func (k keys) profilePattern() string            { return k.base + "p:*" }
+func (k keys) profilePattern() string            { return globEscape(k.base) + "p:*" }
 func (k keys) profileUser(key string) string     { return strings.TrimPrefix(key, k.base+"p:") }
 func (k keys) profilePrefix() string             { return k.base + "p:" }
 func (k keys) editRate(userID string) string     { return k.base + "rl:" + userID }
@@ -182,7 +183,30 @@ func (k keys) revokedToken(d string) string      { return k.base + "rt:" + d }
 func (k keys) revokedUser(userID string) string  { return k.base + "ru:" + userID }
 func (k keys) revocationSeq() string             { return k.base + "rs" }
 func (k keys) revocationLog() string             { return k.base + "rx" }
+func (k keys) revocationEpoch() string           { return k.base + "re" }
 func (k keys) revocationChannel() string         { return k.base + "rc" }
+
+// revocationPattern matches the keys of revoked tokens, users and devices.
+func (k keys) revocationPattern() string { return globEscape(k.base) + "r[tud]:*" }
+
+// globEscape makes s match itself only in a SCAN or KEYS pattern: an
+// environment ID or key prefix such as "prod[1" would otherwise be a
+// broken pattern matching nothing, and "prod*" would match other
+// environments' keys too.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
 
 func (k keys) revokedDevice(userID, device string) string {
 	return k.base + "rd:" + deviceDigest(userID, device)

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -72,9 +74,22 @@ type RevocationState struct {
 	Seq uint64
 }
 
-// TokenDigest is the hex SHA-256 of an access token: how a revoked token is
-// stored and logged.
-func TokenDigest(raw string) string { return digest(raw) }
+// TokenDigest is the hex SHA-256 of an access token's signed content
+// (TokenContent): how a revoked token is stored and logged. The signature
+// is left out because it is not unique: an ECDSA signature (r, s) has a
+// twin (r, n-s) that verifies as well, so a digest of the whole text would
+// let a revoked ES256 token back in with its twin (docs/revocation.md).
+func TokenDigest(raw string) string { return digest(TokenContent(raw)) }
+
+// TokenContent is the part of a compact JWS its signature covers,
+// "header.payload": raw up to its last '.' (all of raw without one). Any
+// valid signature over the same content makes the same token.
+func TokenContent(raw string) string {
+	if i := strings.LastIndexByte(raw, '.'); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}
 
 // RevokeToken revokes the token with the given TokenDigest until until
 // (its exp plus the verifier's leeway: after that no verifier accepts it
@@ -111,9 +126,14 @@ func (s *Store) RevokeDevice(ctx context.Context, userID, deviceID string, cutof
 func (s *Store) revoke(ctx context.Context, key string, kind RevocationKind, value string, ttl time.Duration, a, b, until string) (uint64, error) {
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog()}
+	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog(), s.keys.revocationEpoch()}
+	var random [8]byte
+	if _, err := rand.Read(random[:]); err != nil {
+		return 0, err
+	}
 	res, err := s.run(ctx, scriptRevoke, keys,
-		string(kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until)
+		string(kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until,
+		hex.EncodeToString(random[:]))
 	if err != nil {
 		return 0, s.fail(err)
 	}
@@ -167,37 +187,45 @@ func (s *Store) RevocationState(ctx context.Context, tokenDigest, userID, device
 // after+1, or stop short of seq, when the log was trimmed or lost: the
 // caller must then treat what it knew as unknown. seq below after means
 // Redis lost its revocations (a restart without persistence).
-func (s *Store) RevocationsSince(ctx context.Context, after uint64, limit int) (seq uint64, entries []Revocation, err error) {
+//
+// epoch names the log: it changes when Redis lost the log and began a new
+// one, whose numbers may repeat ones the caller already applied from the
+// old; the caller must then too forget what it knew ("" until the first
+// revocation, and for a log written before epochs existed).
+func (s *Store) RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, entries []Revocation, err error) {
 	if limit <= 0 {
-		return 0, nil, errors.New("store: RevocationsSince needs a positive limit")
+		return "", 0, nil, errors.New("store: RevocationsSince needs a positive limit")
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	keys := []string{s.keys.revocationSeq(), s.keys.revocationLog()}
+	keys := []string{s.keys.revocationSeq(), s.keys.revocationLog(), s.keys.revocationEpoch()}
 	res, err := s.run(ctx, scriptRevocationsSince, keys, strconv.FormatUint(after+1, 10)+"-0", limit)
 	if err != nil {
-		return 0, nil, s.fail(err)
+		return "", 0, nil, s.fail(err)
 	}
 	reply, ok := res.([]any)
-	if !ok || len(reply) != 2 {
-		return 0, nil, errBadReply
+	if !ok || len(reply) != 3 {
+		return "", 0, nil, errBadReply
 	}
 	if seq, err = optionalUint(reply[0]); err != nil {
-		return 0, nil, err
+		return "", 0, nil, err
 	}
 	raw, ok := reply[1].([]any)
 	if !ok {
-		return 0, nil, errBadReply
+		return "", 0, nil, errBadReply
 	}
 	entries = make([]Revocation, 0, len(raw))
 	for _, item := range raw {
 		e, err := parseRevocation(item)
 		if err != nil {
-			return 0, nil, err
+			return "", 0, nil, err
 		}
 		entries = append(entries, e)
 	}
-	return seq, entries, nil
+	if epoch, ok = reply[2].(string); !ok {
+		return "", 0, nil, errBadReply
+	}
+	return epoch, seq, entries, nil
 }
 
 // parseRevocation reads one XRANGE entry: {"<seq>-1", {field, value, ...}}.

@@ -43,7 +43,7 @@ func (s *Store) RevocationSnapshot(ctx context.Context, fn func(Revocation)) (se
 	var cursor uint64
 	for {
 		step, cancel := s.deadline(ctx)
-		keys, next, err := scanner.Scan(step, cursor, s.keys.base+"r[tud]:*", revocationScanBatch).Result()
+		keys, next, err := scanner.Scan(step, cursor, s.keys.revocationPattern(), revocationScanBatch).Result()
 		if err == nil && len(keys) > 0 {
 			err = s.readRevocationKeys(step, scanner, keys, fn)
 		}

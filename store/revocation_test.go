@@ -107,7 +107,7 @@ func TestRevocationLog(t *testing.T) {
 	f.RevokeUser(ctx, "u1", cut)
 	f.RevokeDevice(ctx, "u2", "dev-1", cut)
 
-	seq, entries, err := f.RevocationsSince(ctx, 0, 10)
+	_, seq, entries, err := f.RevocationsSince(ctx, 0, 10)
 	if err != nil || seq != 3 || len(entries) != 3 {
 		t.Fatalf("RevocationsSince(0) = %d, %d entries, %v", seq, len(entries), err)
 	}
@@ -123,11 +123,11 @@ func TestRevocationLog(t *testing.T) {
 			t.Errorf("entry %d = %+v, want %+v", i, g, w)
 		}
 	}
-	seq, entries, err = f.RevocationsSince(ctx, 2, 10)
+	_, seq, entries, err = f.RevocationsSince(ctx, 2, 10)
 	if err != nil || seq != 3 || len(entries) != 1 || entries[0].Seq != 3 {
 		t.Fatalf("RevocationsSince(2) = %d, %+v, %v", seq, entries, err)
 	}
-	_, entries, _ = f.RevocationsSince(ctx, 0, 2)
+	_, _, entries, _ = f.RevocationsSince(ctx, 0, 2)
 	if len(entries) != 2 {
 		t.Fatalf("limit 2 gave %d entries", len(entries))
 	}
@@ -146,7 +146,7 @@ func TestRevocationSequenceSurvivesALostCounter(t *testing.T) {
 	if err != nil || seq != 3 {
 		t.Fatalf("RevokeToken after the counter was lost = %d, %v; want 3", seq, err)
 	}
-	_, entries, _ := f.RevocationsSince(ctx, 2, 10)
+	_, _, entries, _ := f.RevocationsSince(ctx, 2, 10)
 	if len(entries) != 1 || entries[0].Seq != 3 {
 		t.Fatalf("log after the counter was lost: %+v", entries)
 	}
@@ -159,8 +159,8 @@ func TestRevocationKeysShareTheHashTag(t *testing.T) {
 	f.RevokeUser(ctx, "u1", time.Unix(1, 0))
 	f.RevokeDevice(ctx, "u1", "d", time.Unix(1, 0))
 	keys := f.raw.Keys(ctx, "*").Val()
-	if len(keys) != 5 { // rt, ru, rd, rs, rx
-		t.Errorf("keys = %v, want 5", keys)
+	if len(keys) != 6 { // rt, ru, rd, rs, re, rx
+		t.Errorf("keys = %v, want 6", keys)
 	}
 	for _, k := range keys {
 		if !strings.HasPrefix(k, "authedge:{"+testEnv+"}:") {
@@ -211,7 +211,7 @@ func TestRevocationOnCluster(t *testing.T) {
 	if err != nil || !st.TokenRevoked || st.DeviceCutoff.IsZero() || st.Seq != 2 {
 		t.Fatalf("RevocationState = %+v, %v", st, err)
 	}
-	seq, entries, err := s.RevocationsSince(ctx, 0, 10)
+	_, seq, entries, err := s.RevocationsSince(ctx, 0, 10)
 	if err != nil || seq != 2 || len(entries) != 2 {
 		t.Fatalf("RevocationsSince = %d, %+v, %v", seq, entries, err)
 	}
@@ -263,7 +263,7 @@ func TestRevocationSnapshot(t *testing.T) {
 		}
 	}
 	// The log says the same of the token's end and the device.
-	_, entries, _ := f.RevocationsSince(ctx, 0, 10)
+	_, _, entries, _ := f.RevocationsSince(ctx, 0, 10)
 	if !entries[0].Until.Equal(until.Truncate(time.Millisecond)) || entries[2].DeviceDigest != DeviceDigest("u2", "dev:1") {
 		t.Errorf("log entries %+v", entries)
 	}
@@ -283,5 +283,100 @@ func TestRevocationSnapshotOnCluster(t *testing.T) {
 	seq, err := s.RevocationSnapshot(ctx, func(Revocation) { n++ })
 	if err != nil || seq != 2 || n != 2 {
 		t.Fatalf("RevocationSnapshot on a cluster = %d, %d revocations, %v", seq, n, err)
+	}
+}
+
+// The digest covers the signed content only, so every signature over the
+// same header and payload is the same token; a different payload is not.
+func TestTokenDigestIgnoresTheSignature(t *testing.T) {
+	if TokenDigest("h.p.sig1") != TokenDigest("h.p.sig2") || TokenDigest("h.p.") != TokenDigest("h.p.x") {
+		t.Error("two signatures over h.p have different digests")
+	}
+	if TokenDigest("h.p.sig") == TokenDigest("h.q.sig") || TokenDigest("h.p.sig") == TokenDigest("g.p.sig") {
+		t.Error("different content, same digest")
+	}
+	if TokenContent("h.p.s") != "h.p" || TokenContent("nodot") != "nodot" {
+		t.Errorf("TokenContent: %q %q", TokenContent("h.p.s"), TokenContent("nodot"))
+	}
+}
+
+// The log's epoch is set with its first entry, stays while the log does,
+// and is another one for a log begun after Redis lost the first.
+func TestRevocationLogEpoch(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	if epoch, _, _, err := f.RevocationsSince(ctx, 0, 10); err != nil || epoch != "" {
+		t.Fatalf("epoch of no log = %q, %v", epoch, err)
+	}
+	epochAfter := func(user string) string {
+		t.Helper()
+		if _, err := f.RevokeUser(ctx, user, time.Unix(1_700_000_000, 0)); err != nil {
+			t.Fatal(err)
+		}
+		epoch, _, _, err := f.RevocationsSince(ctx, 0, 10)
+		if err != nil || epoch == "" {
+			t.Fatalf("epoch = %q, %v", epoch, err)
+		}
+		return epoch
+	}
+	first := epochAfter("u1")
+	if again := epochAfter("u2"); again != first {
+		t.Errorf("the epoch changed from %q to %q with the log kept", first, again)
+	}
+	f.srv.Restart()
+	var renewed string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, err := f.RevokeUser(ctx, "u1", time.Unix(1_700_000_000, 0))
+		if err == nil {
+			renewed, _, _, err = f.RevocationsSince(ctx, 0, 10)
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if renewed == "" || renewed == first {
+		t.Errorf("a new log after the restart has epoch %q, the lost one had %q", renewed, first)
+	}
+}
+
+// An environment ID with glob characters is matched as written by the
+// snapshot's SCAN: "prod[1" finds its own keys, and "p*" not those of "px".
+func TestRevocationSnapshotEscapesTheEnvironmentID(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := ctxT(t)
+	open := func(env string) *Store {
+		s, err := New(Options{Addresses: []string{srv.Addr}, EnvironmentID: env, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	envs := []string{`prod[1`, `p*`, `px`, `a?b`, `x\y]`}
+	for _, env := range envs {
+		if _, err := open(env).RevokeUser(ctx, "user-of-"+env, time.Unix(1_700_000_000, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, env := range envs {
+		var got []string
+		if _, err := open(env).RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r.UserID) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0] != "user-of-"+env {
+			t.Errorf("environment %q: snapshot = %q, want only its own revocation", env, got)
+		}
+	}
+}
+
+func TestGlobEscape(t *testing.T) {
+	for in, want := range map[string]string{"prod": "prod", `a*b?c[d]e\f`: `a\*b\?c\[d\]e\\f`, "": ""} {
+		if got := globEscape(in); got != want {
+			t.Errorf("globEscape(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -172,6 +172,12 @@ var spoofs = [][]string{
 	{"x-authedge-assertion", "forged"},
 	{"X-Authedge-Assertion", "", "X-Authedge-Assertion", "forged"},
 	{"X-Proxy-User", "evil"}, // header_up sets it: an anonymous request gets ""
+	// CGI reads '_' as '-': Go keeps these as their own keys.
+	{"x-user_id", "evil"},
+	{"X_User_Id", "evil", "x-authedge_assertion", "forged"},
+	// reverse_proxy deletes what Connection lists as hop-by-hop: it must
+	// not delete authedge's copies and leave the client's.
+	{"Connection", "X-User-Id, x-authedge-assertion", "X-User_Id", "evil"},
 }
 
 func TestIdentitySpoofedHeadersNeverReachTheApp(t *testing.T) {

@@ -6,6 +6,7 @@
 --         rd:<user and device digest>
 -- KEYS[2] rs, the revocation sequence
 -- KEYS[3] rx, the revocation log (a stream whose IDs are <seq>-1)
+-- KEYS[4] re, the log's epoch
 --
 -- ARGV[1] kind: 't' token, 'u' user, 'd' device
 -- ARGV[2] value: '1' for a token, the cutoff (Unix seconds) otherwise
@@ -15,6 +16,7 @@
 -- ARGV[6] approximate length the log is trimmed to
 -- ARGV[7] the channel told of every new entry
 -- ARGV[8] a token's end (Unix milliseconds) for its log entry, or ''
+-- ARGV[9] random text for a new epoch
 --
 -- Replies: the entry's sequence number; the current one (maybe 0) when
 -- nothing more was revoked.
@@ -49,6 +51,15 @@ if last then
     seq = last_seq + 1
     redis.call('SET', KEYS[2], seq)
   end
+end
+
+-- A log without an epoch is new (or Redis lost it with the log): its
+-- numbers may be ones a reader already applied from the lost log, so it
+-- gets an epoch no earlier log had, and readers that see the epoch change
+-- forget what they knew.
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[4], now[1] .. '.' .. now[2] .. '-' .. ARGV[9])
 end
 
 redis.call('SET', KEYS[1], value, 'PX', ttl)

@@ -1,0 +1,68 @@
+package revoke
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// pausableSource is the real store, whose log reads can be made to fail.
+type pausableSource struct {
+	*store.Store
+	paused atomic.Bool
+}
+
+func (p *pausableSource) RevocationsSince(ctx context.Context, after uint64, limit int) (string, uint64, []store.Revocation, error) {
+	if p.paused.Load() {
+		return "", 0, nil, errors.New("paused")
+	}
+	return p.Store.RevocationsSince(ctx, after, limit)
+}
+
+// Redis losing its log (a restart without persistence, a failover to a
+// replica without it) and then taking as many new entries as the reader
+// had applied leaves the log's number where the reader is: only the
+// log's epoch tells the new entries apart, and the reader forgets what it
+// knew.
+func TestNewLogReusingNumbersIsNotTrusted(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &pausableSource{Store: newStore(t, srv.Addr)}
+	other := newStore(t, srv.Addr)
+	c := newChecker(t, src, Options{})
+	now := time.Now()
+	a := tok("a.a.a", "ua", "", now)
+	b := tok("b.b.b", "ub", "", now)
+	never := tok("c.c.c", "ub", "", now) // b's user's, never checked
+	ctx := context.Background()
+	if _, err := other.RevokeToken(ctx, store.TokenDigest(a.Raw), now.Add(time.Hour)); err != nil { // seq 1
+		t.Fatal(err)
+	}
+	mustRevoked(t, c, b)
+	waitFresh(t, c)
+	waitReplica(t, c)
+	if mustRevoked(t, c, b) || !mustRevoked(t, c, a) {
+		t.Fatal("wrong verdicts before the restart")
+	}
+
+	src.paused.Store(true) // the reader does not see the log while it is gone
+	srv.Restart()          // loses seq 1
+	for {
+		if _, err := other.RevokeUser(ctx, "ub", now); err == nil { // seq 1 again
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := other.RevokeToken(ctx, store.TokenDigest("x.x.x"), now.Add(time.Hour)); err != nil { // seq 2
+		t.Fatal(err)
+	}
+	src.paused.Store(false)
+	refusedWithin(t, c, b, 2*time.Second) // a remembered verdict
+	if !mustRevoked(t, c, never) {
+		t.Error("a never-checked token of a user revoked in the new log is accepted")
+	}
+}
