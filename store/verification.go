@@ -198,9 +198,12 @@ func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string,
 }
 
 // IssueSudo consumes verificationToken, which must be the user's and
-// verify one of the user's currently bound contacts
-// (ErrInvalidVerificationToken), and stores sudoToken (hashed, TTL).
-func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration) error {
+// verify one of the user's currently bound contacts of a field in
+// sensitive (ErrInvalidVerificationToken), and stores sudoToken (hashed,
+// TTL). A contact that is not sensitive is changed with verification
+// alone, so a stolen access token can make it the thief's: a code sent to
+// it proves nothing about the account's owner (docs/api.md#sudo).
+func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration, sensitive FieldSet) error {
 	if userID == "" || verificationToken == "" {
 		return ErrInvalidVerificationToken
 	}
@@ -214,7 +217,7 @@ func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoTo
 		s.keys.profile(userID),
 		s.keys.sudoToken(sudoToken),
 	}
-	return s.issueSudo(ctx, keys, userID, ttl)
+	return s.issueSudo(ctx, keys, userID, ttl, sensitive)
 }
 
 // SudoValid reports whether sudoToken is a live sudo token of userID.
