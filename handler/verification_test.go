@@ -574,3 +574,22 @@ func TestNoSenderIsUnimplemented(t *testing.T) {
 	e.edit("u1", `{"phone":"+86 13000000000","email":"z@example.com"}`).wantOK(t)
 	e.edit("u1", `{"phone":"+86 13000000001","email":""}`).wantOK(t)
 }
+
+// TestIDNAFullStopSpellingsRefused: U+3002, U+FF0E and U+FF61 are full stops
+// to IDNA, so "a@example.com。" would be keyed "a@example.com.", not
+// "a@example.com": a second user could hold the mailbox of the first.
+// Such spellings are invalid, for a code and for an edit alike.
+func TestIDNAFullStopSpellingsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.bindEmail("u1", "a@example.com")
+	for _, spelling := range []string{"a@example.com\u3002", "a@example.com\uFF0E", "a@example.com\uFF61", "a@example\u3002\u3002com"} {
+		t.Run(spelling, func(t *testing.T) {
+			for _, target := range []string{"NOT_USER", "ANY"} {
+				e.sendCode("u2", jsonBody(t, map[string]string{"email": spelling, "target": target})).
+					wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+			}
+			e.edit("u2", jsonBody(t, map[string]string{"email": spelling, "verification_token": "x"})).
+				wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+		})
+	}
+}

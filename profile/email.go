@@ -45,8 +45,15 @@ func Email(s string) (display, key string, err error) {
 	if perr != nil || a.Name != "" || a.Address != d {
 		return "", "", &FieldError{field, "must be a plain address of the form name@domain"}
 	}
-	if _, err := idna.Lookup.ToASCII(d[at+1:]); err != nil {
+	ascii, err := idna.Lookup.ToASCII(d[at+1:])
+	if err != nil {
 		return "", "", &FieldError{field, "the domain must be a valid (internationalized) domain name"}
+	}
+	// Lookup maps U+3002, U+FF0E and U+FF61 to "." and net/mail takes them
+	// as atom text, so "a@example.com。" would key as "a@example.com." and
+	// "a@example。。com" as "a@example..com": other keys for one mailbox.
+	if ascii == "" || ascii[0] == '.' || ascii[len(ascii)-1] == '.' || strings.Contains(ascii, "..") {
+		return "", "", &FieldError{field, "the domain must not have an empty label (a leading, trailing or doubled full stop)"}
 	}
 	return d, EmailKey(d), nil
 }

@@ -54,6 +54,15 @@ func TestEmail(t *testing.T) {
 		{"C1 control", "zhang\u0085san@example.com", "", ""},
 		{"invalid UTF-8", "zhang\xffsan@example.com", "", ""},
 		{"empty", "", "", ""},
+		// IDNA maps U+3002, U+FF0E and U+FF61 to "." and net/mail takes them
+		// as atom text: these would key as "a@example.com." or
+		// "a@example..com", another key for the mailbox of a@example.com.
+		{"trailing ideographic full stop", "a@example.com\u3002", "", ""},
+		{"trailing full-width full stop", "a@example.com\uFF0E", "", ""},
+		{"trailing halfwidth ideographic full stop", "a@example.com\uFF61", "", ""},
+		{"leading ideographic full stop", "a@\u3002example.com", "", ""},
+		{"two ideographic full stops", "a@example\u3002\u3002com", "", ""},
+		{"ideographic full stop beside a dot", "a@example.\u3002com", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
