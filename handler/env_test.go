@@ -704,24 +704,6 @@ func (e *env) forgetLastSend(id string) {
 	}
 }
 
-// forgetCallerSends deletes sub's per-caller send counts (the minute and
-// the day), so that a test setting a long scene is not stopped by them;
-// the caller limits have their own tests.
-func (e *env) forgetCallerSends(sub string) {
-	e.t.Helper()
-	rc := e.rawRedis()
-	ctx := context.Background()
-	for _, kind := range []string{"sm:", "sd:"} {
-		keys, err := rc.Keys(ctx, "*:"+kind+sub).Result()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if len(keys) > 0 {
-			rc.Del(ctx, keys...)
-		}
-	}
-}
-
 // ---- logs ----
 
 // logText renders every captured entry, message and fields, as one string

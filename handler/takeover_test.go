@@ -112,7 +112,7 @@ func TestSudoOnlyThroughSensitiveContact(t *testing.T) {
 	// The email is not sensitive: the thief replaces it with verification alone.
 	vt := e.verificationToken("victim", "email", "thief@example.com", "ANY")
 	e.editWith(stolen, jsonBody(t, map[string]string{"email": "thief@example.com", "verification_token": vt})).wantOK(t)
-	e.forgetCallerSends("victim")
+	e.forgetCallerMinute("victim")
 
 	// A CUR_USER code to the (now thief's) email buys no sudo, and the
 	// verification token is left as it was.

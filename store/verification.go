@@ -79,8 +79,9 @@ func (v *NewVerification) check() error {
 
 // StartVerification enforces 1 send per 60 s and 10 per day per contact
 // (counting the owner's CUR_USER sends apart), and 5 a minute and 30 a day
-// per caller (*RateLimitedError), stores the code hashed and counts the
-// send. isUser reports that the contact is bound to some user.
+// per caller over any minute and any day (sliding windows)
+// (*RateLimitedError), stores the code hashed and counts the send. isUser
+// reports that the contact is bound to some user.
 func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUser bool, err error) {
 	if err := v.check(); err != nil {
 		return false, err
@@ -101,7 +102,7 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		v.ID, v.UserID, v.Channel, v.Key, v.Display, v.Usage,
 		codeDigest(v.ID, v.Code), v.TTL.Milliseconds(), flag(v.RefuseBound),
 		sendInterval.Milliseconds(), sendsPerDay, day.Milliseconds(),
-		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay)
+		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay, s.now().UnixMilli())
 	if err != nil {
 		return false, s.fail(err)
 	}
