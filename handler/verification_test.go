@@ -169,8 +169,9 @@ func TestNotUserTarget(t *testing.T) {
 	if got := len(e.sender.Attempts()); got != before {
 		t.Fatalf("%d codes sent for refused NOT_USER requests", got-before)
 	}
-	// Nothing was counted: the same contact may get a code at once
-	// through ANY, which says it belongs to a user.
+	// Nothing was counted for the contact: it may get a code at once
+	// through ANY, which says it belongs to a user. (The caller's limits
+	// count the refusals: TestNotUserProbesCostSends.)
 	res := e.sendCode("u2", `{"phone_number":"+86 13000000000","target":"ANY"}`).wantOK(t)
 	if res.json["is_user"] != true {
 		t.Fatalf("ANY on a bound contact: %s", res.body)
@@ -180,6 +181,32 @@ func TestNotUserTarget(t *testing.T) {
 	// An absent or empty target is ANY.
 	e.sendCode("u3", `{"email":"fresh@example.com"}`).wantOK(t)
 	e.sendCode("u3", `{"email":"fresh2@example.com","target":""}`).wantOK(t)
+}
+
+// TestNotUserProbesCostSends: a refused NOT_USER (409) tells that a number
+// is registered, so it counts against the caller's limits like a send; past
+// them the caller gets 429 before any 409, and probing costs what sending
+// codes does.
+func TestNotUserProbesCostSends(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("owner", "+86 13000000000")
+	probe := func() *result {
+		return e.sendCode("prober", `{"phone_number":"+8613000000000","target":"NOT_USER"}`)
+	}
+	probe().wantError(t, 409, "phone_already_exists")
+	// A free number between probes: a code is sent, and takes a slot.
+	e.sendCode("prober", `{"phone_number":"+8613900000000","target":"NOT_USER"}`).wantOK(t)
+	for range 3 {
+		probe().wantError(t, 409, "phone_already_exists")
+	}
+	// Five in the minute: the sixth request learns nothing.
+	res := probe().wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 55 || secs > 60 {
+		t.Fatalf("Retry-After = %q, want about a minute", res.header.Get("Retry-After"))
+	}
+	// Another caller is not held back.
+	e.sendCode("other", `{"phone_number":"+8613000000000","target":"NOT_USER"}`).
+		wantError(t, 409, "phone_already_exists")
 }
 
 func TestCurUserWithoutBoundContact(t *testing.T) {

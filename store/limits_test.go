@@ -116,6 +116,39 @@ func TestCallerLimitsSlide(t *testing.T) {
 	}
 }
 
+// TestRefusedNotUserCountsForCaller: a NOT_USER request refused because
+// the contact is someone else's tells the caller that it is registered, so
+// it costs a slot of the caller's minute and day like a send; a caller out
+// of slots is refused (rate limited) before that answer, and learns
+// nothing.
+func TestRefusedNotUserCountsForCaller(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "owner", Changes{Phone: ptr("+86 13000000000")})
+	probe := func(i int) error {
+		v := newVerification(fmt.Sprint("p", i), "prober", "phone", "+8613000000000")
+		v.RefuseBound = true
+		_, err := f.StartVerification(ctxT(t), v)
+		return err
+	}
+	for i := range callerSendsPerMinute {
+		wantConflict(t, probe(i), "phone")
+	}
+	if ids, _ := f.raw.ZRange(ctxT(t), f.keys.callerDailySends("prober"), 0, -1).Result(); len(ids) != callerSendsPerMinute {
+		t.Errorf("day window holds %q after %d refused probes", ids, callerSendsPerMinute)
+	}
+	wantRateLimited(t, probe(99), time.Minute, time.Minute)
+	// Free numbers cost the same: a send counts, and is refused too now.
+	_, err := f.StartVerification(ctxT(t), newVerification("free", "prober", "phone", "+8613900000000"))
+	wantRateLimited(t, err, time.Minute, time.Minute)
+	// The day limit counts probes too.
+	for i := callerSendsPerMinute; i < callerSendsPerDay; i++ {
+		f.raw.Del(ctxT(t), f.keys.callerMinuteSends("prober"))
+		wantConflict(t, probe(i), "phone")
+	}
+	f.raw.Del(ctxT(t), f.keys.callerMinuteSends("prober"))
+	wantRateLimited(t, probe(100), day, day)
+}
+
 // TestStrangersCannotSpendOwnersBudget: strangers spend all ten sends of
 // the day to a phone, and its owner's own CUR_USER send still goes out;
 // the owner's sends leave the strangers' budget alone in turn.

@@ -81,7 +81,10 @@ func (v *NewVerification) check() error {
 // (counting the owner's CUR_USER sends apart), and 5 a minute and 30 a day
 // per caller over any minute and any day (sliding windows)
 // (*RateLimitedError), stores the code hashed and counts the send. isUser
-// reports that the contact is bound to some user.
+// reports that the contact is bound to some user. The caller's limits are
+// checked first, and a NOT_USER request refused with *ConflictError counts
+// against them: that answer tells that the contact is registered, and
+// probing for registered contacts must cost what sending codes does.
 func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUser bool, err error) {
 	if err := v.check(); err != nil {
 		return false, err

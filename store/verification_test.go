@@ -87,8 +87,9 @@ func TestStartVerificationRefuseBound(t *testing.T) {
 		v.RefuseBound = true
 		_, err := f.StartVerification(ctxT(t), v)
 		wantConflict(t, err, v.Channel)
-		// Nothing stored, nothing counted: the same contact may be sent to
-		// at once without NOT_USER.
+		// Nothing stored, nothing counted for the contact: it may be sent
+		// to at once without NOT_USER. (The caller's limits count it:
+		// TestRefusedNotUserCountsForCaller.)
 		if n, _ := f.raw.Exists(ctxT(t), f.keys.verification(v.ID), f.keys.lastSend(v.Channel, v.Key), f.keys.dailySends(v.Channel, v.Key)).Result(); n != 0 {
 			t.Errorf("%s: a refused send left %d keys", v.Channel, n)
 		}

@@ -27,18 +27,35 @@
 --
 -- Replies:
 --   {'ok', is_user (0/1)}    recorded and counted; is_user: bound to some user
---   {'conflict'}             bound to another user and ARGV[9] is "1"; nothing counted
+--   {'conflict'}             bound to another user and ARGV[9] is "1"; counted
+--                            against the requester's limits only
 --   {'rate_limited', pttl}   too many sends to this contact or by this requester;
 --                            retry after pttl ms; nothing counted
 --   {'exists'}               the verification ID is taken
+--
+-- The requester's limits come first, and a refused NOT_USER counts against
+-- them: its answer tells whether a contact is registered, so probing for
+-- registered numbers costs what sending codes does.
 
 local now = ARGV[16]
+
+-- The requester's own limits, over every contact and target.
+local minute_n = window_count(KEYS[5], now, ARGV[14])
+if minute_n >= tonumber(ARGV[13]) then
+  return { 'rate_limited', window_retry_after(KEYS[5], minute_n, tonumber(ARGV[13]), now, ARGV[14]) }
+end
+local day_n = window_count(KEYS[6], now, ARGV[12])
+if day_n >= tonumber(ARGV[15]) then
+  return { 'rate_limited', window_retry_after(KEYS[6], day_n, tonumber(ARGV[15]), now, ARGV[12]) }
+end
 
 -- Bound to someone: indexed. The entry names its owner: to someone else,
 -- another user than the requester.
 local owner = redis.call('HGET', KEYS[4], ARGV[4])
 local bound = owner ~= false
 if bound and ARGV[9] == '1' and owner ~= ARGV[2] then
+  window_add(KEYS[5], ARGV[1], now, ARGV[14])
+  window_add(KEYS[6], ARGV[1], now, ARGV[12])
   return { 'conflict' }
 end
 
@@ -51,15 +68,6 @@ if sent >= tonumber(ARGV[11]) then
   return { 'rate_limited', retry_after(KEYS[3], ARGV[12]) }
 end
 
--- The requester's own limits, over every contact and target.
-local minute_n = window_count(KEYS[5], now, ARGV[14])
-if minute_n >= tonumber(ARGV[13]) then
-  return { 'rate_limited', window_retry_after(KEYS[5], minute_n, tonumber(ARGV[13]), now, ARGV[14]) }
-end
-local day_n = window_count(KEYS[6], now, ARGV[12])
-if day_n >= tonumber(ARGV[15]) then
-  return { 'rate_limited', window_retry_after(KEYS[6], day_n, tonumber(ARGV[15]), now, ARGV[12]) }
-end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 'exists' }
 end
