@@ -201,7 +201,8 @@ type Webhook struct {
 
 	// Secret, if set, signs each delivery the Standard Webhooks way
 	// (webhook-id, webhook-timestamp, webhook-signature; docs/webhooks.md).
-	// "whsec_" followed by base64 is that spec's form; any other string is
+	// "whsec_" followed by standard padded base64 is that spec's form (a
+	// "whsec_" secret that is not such base64 is refused); any other string is
 	// used as its own bytes. Placeholders {env.VAR} and {file./path} are
 	// resolved at provision time.
 	Secret string `json:"secret,omitempty"`

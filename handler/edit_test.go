@@ -445,3 +445,27 @@ func TestNewRefusesFieldsTheStoreCannotTake(t *testing.T) {
 		t.Errorf("New with sensitive fax: %v", err)
 	}
 }
+
+// TestEmailDomainMustBeInMappedForm: a domain that IDNA maps to another
+// spelling (full-width letters, a circled letter, an ignored combining
+// mark) shares the plain address's key, so a stolen access token could
+// re-spell the victim's email, without verification or sudo, into a form
+// the receiver does not deliver to the same mailbox. Such domains are
+// invalid; a case change of the same address still is a re-spelling.
+func TestEmailDomainMustBeInMappedForm(t *testing.T) {
+	e := newEnv(t)
+	e.bindEmail("victim", "a@example.com")
+	stolen := e.token("victim")
+	for _, spelling := range []string{"a@ｅｘａｍｐｌｅ.com", "a@ex\u034Fample\uFF0Ecom", "a@\u24D4xample.com", "a@exam\uFE0Fple.com"} {
+		t.Run(spelling, func(t *testing.T) {
+			e.editWith(stolen, jsonBody(t, map[string]string{"email": spelling})).
+				wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+			e.sendCode("victim", jsonBody(t, map[string]string{"email": spelling, "target": "ANY"})).
+				wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+		})
+	}
+	if got := e.me("victim").str("email"); got != "a@example.com" {
+		t.Fatalf("email is now %q", got)
+	}
+	e.editWith(stolen, jsonBody(t, map[string]string{"email": "A@EXAMPLE.com"})).wantOK(t)
+}

@@ -68,12 +68,11 @@ func withContext(ctx context.Context) reqOpt {
 
 func remoteAddr(addr string) reqOpt { return func(r *http.Request) { r.RemoteAddr = addr } }
 
-// forgetCallerMinute deletes a caller's per-minute send counter: Redis's
-// clock cannot be moved, and a test sending more than five codes as one
-// caller is about another limit.
+// forgetCallerMinute deletes a caller's sends of the last minute: a test
+// sending more than five codes as one caller is about another limit.
 func (e *env) forgetCallerMinute(sub string) {
 	e.t.Helper()
-	e.rawRedis().Del(context.Background(), "authedge:{"+testEnvID+"}:sm:"+sub)
+	e.rawRedis().Del(context.Background(), "authedge:{"+testEnvID+"}:cm:"+sub)
 }
 
 // TestClientHangUpDoesNotUncount: a client that disconnects while its code

@@ -15,7 +15,8 @@ type sudoBody struct {
 }
 
 // serveSudo trades a verification token for one of the caller's bound
-// contacts for a sudo token: proof of a fresh secondary verification.
+// sensitive contacts for a sudo token: proof of a fresh secondary
+// verification.
 func (a *API) serveSudo(w http.ResponseWriter, c *call) *apiError {
 	var body sudoBody
 	if err := decodeBody(c.body, &body); err != nil {
@@ -29,7 +30,7 @@ func (a *API) serveSudo(w http.ResponseWriter, c *call) *apiError {
 		return invalidArgument("verification_token: required, from POST /auth/v1/verification/verify of a code sent with target CUR_USER")
 	}
 	sudo := secret.Token()
-	if err := a.deps.Store.IssueSudo(c.r.Context(), c.claims.Subject, vt, sudo, a.policy.sudoTTL); err != nil {
+	if err := a.deps.Store.IssueSudo(c.r.Context(), c.claims.Subject, vt, sudo, a.policy.sudoTTL, a.policy.sensitiveSet); err != nil {
 		return a.storeError(c, err)
 	}
 	b := make([]byte, 0, 96)

@@ -3,6 +3,8 @@ package handler
 import (
 	"net/http"
 	"testing"
+
+	"github.com/authedge/caddy-authedge/config"
 )
 
 // TestStolenAccessTokenCannotTakeOverContacts is issue 8's takeover chain,
@@ -78,6 +80,9 @@ func TestEmailSpellingsAreOneAddress(t *testing.T) {
 	for _, spelling := range []string{"a@BÜCHER.example", "a@xn--bcher-kva.example", "A@XN--BCHER-KVA.example"} {
 		t.Run(spelling, func(t *testing.T) {
 			e := e.in(t)
+			// Refused NOT_USER requests count against u2's minute now; the
+			// limit is not what this test is about.
+			e.forgetCallerMinute("u2")
 			e.sendCode("u2", jsonBody(t, map[string]string{"email": spelling, "target": "NOT_USER"})).
 				wantError(t, 409, "email_already_exists")
 			vt := e.verificationToken("u2", "email", spelling, "ANY")
@@ -94,4 +99,38 @@ func TestEmailSpellingsAreOneAddress(t *testing.T) {
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("audit: %v, %v", problems, err)
 	}
+}
+
+// TestSudoOnlyThroughSensitiveContact: with `sudo { sensitive phone }` the
+// email is changed with verification alone, so a thief holding only the
+// access token can make it the thief's. Were a code to that email good for
+// sudo, the thief would then replace the phone; sudo accepts only a
+// verification token for a bound contact of a sensitive field.
+func TestSudoOnlyThroughSensitiveContact(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) { c.Sudo.Sensitive = &[]string{"phone"} }))
+	e.bindPhone("victim", "+86 13000000000")
+	e.bindEmail("victim", "victim@example.com")
+	stolen := e.token("victim")
+
+	// The email is not sensitive: the thief replaces it with verification alone.
+	vt := e.verificationToken("victim", "email", "thief@example.com", "ANY")
+	e.editWith(stolen, jsonBody(t, map[string]string{"email": "thief@example.com", "verification_token": vt})).wantOK(t)
+	e.forgetCallerMinute("victim")
+
+	// A CUR_USER code to the (now thief's) email buys no sudo, and the
+	// verification token is left as it was.
+	cur := e.verificationToken("victim", "email", "", "CUR_USER")
+	e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": cur}), bearer(stolen)).
+		wantError(t, 400, "invalid_verification_token")
+
+	// So the sensitive phone cannot be replaced.
+	vt2 := e.verificationToken("victim", "phone_number", "+86 13900000000", "ANY")
+	e.serve(http.MethodPatch, pathContact, jsonBody(t, map[string]string{"phone_number": "+86 13900000000", "verification_token": vt2}), bearer(stolen)).
+		wantError(t, 403, "sudo_required")
+	if got := e.me("victim").str("phone_number"); got != "+86 13000000000" {
+		t.Fatalf("phone is now %q", got)
+	}
+
+	// A code to the bound sensitive phone still gives sudo.
+	e.sudoToken("victim", "phone_number")
 }

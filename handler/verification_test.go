@@ -169,8 +169,9 @@ func TestNotUserTarget(t *testing.T) {
 	if got := len(e.sender.Attempts()); got != before {
 		t.Fatalf("%d codes sent for refused NOT_USER requests", got-before)
 	}
-	// Nothing was counted: the same contact may get a code at once
-	// through ANY, which says it belongs to a user.
+	// Nothing was counted for the contact: it may get a code at once
+	// through ANY, which says it belongs to a user. (The caller's limits
+	// count the refusals: TestNotUserProbesCostSends.)
 	res := e.sendCode("u2", `{"phone_number":"+86 13000000000","target":"ANY"}`).wantOK(t)
 	if res.json["is_user"] != true {
 		t.Fatalf("ANY on a bound contact: %s", res.body)
@@ -180,6 +181,32 @@ func TestNotUserTarget(t *testing.T) {
 	// An absent or empty target is ANY.
 	e.sendCode("u3", `{"email":"fresh@example.com"}`).wantOK(t)
 	e.sendCode("u3", `{"email":"fresh2@example.com","target":""}`).wantOK(t)
+}
+
+// TestNotUserProbesCostSends: a refused NOT_USER (409) tells that a number
+// is registered, so it counts against the caller's limits like a send; past
+// them the caller gets 429 before any 409, and probing costs what sending
+// codes does.
+func TestNotUserProbesCostSends(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("owner", "+86 13000000000")
+	probe := func() *result {
+		return e.sendCode("prober", `{"phone_number":"+8613000000000","target":"NOT_USER"}`)
+	}
+	probe().wantError(t, 409, "phone_already_exists")
+	// A free number between probes: a code is sent, and takes a slot.
+	e.sendCode("prober", `{"phone_number":"+8613900000000","target":"NOT_USER"}`).wantOK(t)
+	for range 3 {
+		probe().wantError(t, 409, "phone_already_exists")
+	}
+	// Five in the minute: the sixth request learns nothing.
+	res := probe().wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 55 || secs > 60 {
+		t.Fatalf("Retry-After = %q, want about a minute", res.header.Get("Retry-After"))
+	}
+	// Another caller is not held back.
+	e.sendCode("other", `{"phone_number":"+8613000000000","target":"NOT_USER"}`).
+		wantError(t, 409, "phone_already_exists")
 }
 
 func TestCurUserWithoutBoundContact(t *testing.T) {
@@ -573,4 +600,23 @@ func TestNoSenderIsUnimplemented(t *testing.T) {
 	// Edits work: verification and sudo are off.
 	e.edit("u1", `{"phone":"+86 13000000000","email":"z@example.com"}`).wantOK(t)
 	e.edit("u1", `{"phone":"+86 13000000001","email":""}`).wantOK(t)
+}
+
+// TestIDNAFullStopSpellingsRefused: U+3002, U+FF0E and U+FF61 are full stops
+// to IDNA, so "a@example.com。" would be keyed "a@example.com.", not
+// "a@example.com": a second user could hold the mailbox of the first.
+// Such spellings are invalid, for a code and for an edit alike.
+func TestIDNAFullStopSpellingsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.bindEmail("u1", "a@example.com")
+	for _, spelling := range []string{"a@example.com\u3002", "a@example.com\uFF0E", "a@example.com\uFF61", "a@example\u3002\u3002com"} {
+		t.Run(spelling, func(t *testing.T) {
+			for _, target := range []string{"NOT_USER", "ANY"} {
+				e.sendCode("u2", jsonBody(t, map[string]string{"email": spelling, "target": target})).
+					wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+			}
+			e.edit("u2", jsonBody(t, map[string]string{"email": spelling, "verification_token": "x"})).
+				wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+		})
+	}
 }

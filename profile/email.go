@@ -18,7 +18,8 @@ const emailMax = 254
 // comments, angle brackets, quoted local parts and surrounding space are
 // refused: net/mail must parse the input back to exactly itself. The domain
 // must be a domain name that IDNA lookup accepts (so no address literal such
-// as "[127.0.0.1]", no "_"). It returns the NFC form as given and its
+// as "[127.0.0.1]", no "_"), already in the form lookup maps it to but for
+// letter case (canonicalDomain). It returns the NFC form as given and its
 // uniqueness key, EmailKey(display).
 func Email(s string) (display, key string, err error) {
 	const field = "email"
@@ -45,8 +46,19 @@ func Email(s string) (display, key string, err error) {
 	if perr != nil || a.Name != "" || a.Address != d {
 		return "", "", &FieldError{field, "must be a plain address of the form name@domain"}
 	}
-	if _, err := idna.Lookup.ToASCII(d[at+1:]); err != nil {
+	domain := d[at+1:]
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil {
 		return "", "", &FieldError{field, "the domain must be a valid (internationalized) domain name"}
+	}
+	// Lookup maps U+3002, U+FF0E and U+FF61 to "." and net/mail takes them
+	// as atom text, so "a@example.com。" would key as "a@example.com." and
+	// "a@example。。com" as "a@example..com": other keys for one mailbox.
+	if ascii == "" || ascii[0] == '.' || ascii[len(ascii)-1] == '.' || strings.Contains(ascii, "..") {
+		return "", "", &FieldError{field, "the domain must not have an empty label (a leading, trailing or doubled full stop)"}
+	}
+	if err := canonicalDomain(domain, ascii); err != "" {
+		return "", "", &FieldError{field, err}
 	}
 	return d, EmailKey(d), nil
 }
@@ -73,4 +85,34 @@ func EmailKey(display string) string {
 		domain = FoldKey(display[at+1:])
 	}
 	return FoldKey(display[:at]) + "@" + domain
+}
+
+// deviations are the four characters that IDNA 2003 and IDNA 2008 map
+// differently (UTS #46 deviations: ß, ς, ZWJ, ZWNJ): which mailbox a domain
+// holding one names depends on the resolver, so none is admitted.
+const deviations = "\u00DF\u03C2\u200D\u200C"
+
+// canonicalDomain reports why domain, whose lookup ASCII form is ascii, is
+// not in the form IDNA maps it to, or "" if it is. Lookup maps full-width
+// letters, "ⓐ", full-width full stops and ignorable marks such as U+034F or
+// U+FE0F to plain ones, so such a spelling would share the key of the plain
+// address while the display form, which is what a code is sent to, names
+// another string: one address key, two spellings that are not one another's
+// case. A domain is canonical when it is its own ASCII form (an ASCII
+// domain, "xn--" labels included) or its own Unicode form, letter case
+// aside; "BÜCHER.example", "bücher.example" and "xn--bcher-kva.example"
+// all are.
+func canonicalDomain(domain, ascii string) string {
+	const msg = "the domain must be written as IDNA maps it (no full-width or circled letters, full-width full stops or ignorable marks; no ß, ς, ZWJ or ZWNJ)"
+	if strings.ContainsAny(domain, deviations) {
+		return msg
+	}
+	lower := strings.ToLower(domain)
+	if ascii == lower {
+		return ""
+	}
+	if u, err := idna.Lookup.ToUnicode(ascii); err == nil && u == lower {
+		return ""
+	}
+	return msg
 }

@@ -26,8 +26,22 @@ func TestEmail(t *testing.T) {
 		{"IDN domain, A-label", "a@xn--bcher-kva.example", "a@xn--bcher-kva.example", "a@xn--bcher-kva.example"},
 		{"IDN domain, A-label upper case", "A@XN--BCHER-KVA.Example", "A@XN--BCHER-KVA.Example", "a@xn--bcher-kva.example"},
 		{"IDN domain, decomposed", "a@bu\u0308cher.example", "a@bücher.example", "a@xn--bcher-kva.example"},
-		{"full-width domain", "a@ｅｘａｍｐｌｅ.com", "a@ｅｘａｍｐｌｅ.com", "a@example.com"},
-		{"sharp s kept apart from ss", "a@straße.de", "a@straße.de", "a@xn--strae-oqa.de"},
+		{"IDN domain, two labels", "a@bücher.例え.jp", "a@bücher.例え.jp", "a@xn--bcher-kva.xn--r8jz45g.jp"},
+		// A domain not in its mapped form would be sent to the receiver as
+		// a spelling other than the mailbox it is keyed as.
+		{"full-width domain", "a@ｅｘａｍｐｌｅ.com", "", ""},
+		{"full-width full stop", "a@example．com", "", ""},
+		{"ideographic full stop", "a@例え。jp", "", ""},
+		{"combining grapheme joiner", "a@ex\u034Fample．com", "", ""},
+		{"circled letter", "a@\u24D0.example", "", ""},
+		{"variation selector", "a@ex\uFE0Fample.com", "", ""},
+		{"A-label beside a U-label", "a@bücher.xn--bcher-kva.example", "", ""},
+		// IDNA 2003 and 2008 disagree on these four (UTS 46 deviations):
+		// the mailbox they name depends on the resolver.
+		{"sharp s", "a@straße.de", "", ""},
+		{"final sigma", "a@\u03c3\u03c2.example", "", ""},
+		{"zero width joiner", "a@\u0915\u094d\u200d.example", "", ""},
+		{"zero width non-joiner", "a@\u0915\u094d\u200c.example", "", ""},
 		{"254 chars", at254, at254, at254},
 		{"address literal", "a@[127.0.0.1]", "", ""},
 		{"underscore in domain", "a@foo_bar.example", "", ""},
@@ -54,6 +68,15 @@ func TestEmail(t *testing.T) {
 		{"C1 control", "zhang\u0085san@example.com", "", ""},
 		{"invalid UTF-8", "zhang\xffsan@example.com", "", ""},
 		{"empty", "", "", ""},
+		// IDNA maps U+3002, U+FF0E and U+FF61 to "." and net/mail takes them
+		// as atom text: these would key as "a@example.com." or
+		// "a@example..com", another key for the mailbox of a@example.com.
+		{"trailing ideographic full stop", "a@example.com\u3002", "", ""},
+		{"trailing full-width full stop", "a@example.com\uFF0E", "", ""},
+		{"trailing halfwidth ideographic full stop", "a@example.com\uFF61", "", ""},
+		{"leading ideographic full stop", "a@\u3002example.com", "", ""},
+		{"two ideographic full stops", "a@example\u3002\u3002com", "", ""},
+		{"ideographic full stop beside a dot", "a@example.\u3002com", "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

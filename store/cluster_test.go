@@ -42,7 +42,7 @@ func TestCluster(t *testing.T) {
 	if err := s.CheckCode(ctx, "", "cv1", v.Code, "vt1", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.IssueSudo(ctx, "u1", "vt1", "st1", time.Minute); err != nil {
+	if err := s.IssueSudo(ctx, "u1", "vt1", "st1", time.Minute, bothContacts); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := s.SudoValid(ctx, "u1", "st1"); !ok || err != nil {

@@ -26,8 +26,8 @@ import (
 //	vd:<contact>      string sends to a contact asked by anyone (ANY, NOT_USER) in the current day (PX = 24 h)
 //	vso:<contact>     string as vs:, for the owner's own CUR_USER sends, counted apart so strangers cannot spend them
 //	vdo:<contact>     string as vd:, for the owner's own CUR_USER sends
-//	sm:<user>         string codes a caller asked for in the current minute, whatever the target (PX = 60 s)
-//	sd:<user>         string codes a caller asked for in the current day (PX = 24 h)
+//	cm:<user>         zset  codes a caller asked for in the last minute, whatever the target, and refused NOT_USER requests: verification IDs scored by Unix ms (a sliding window; PX = 60 s from the newest)
+//	cd:<user>         zset  the same over the last day, at most 30 entries (PX = 24 h from the newest)
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	lk:<ip>           string lookups (checkIfUserExist) from one client IP in the current window; <ip> as vf:'s
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
@@ -236,8 +236,8 @@ func (k keys) ownerDailySends(channel, key string) string {
 	return k.base + "vdo:" + contactDigest(channel, key)
 }
 
-func (k keys) callerMinuteSends(userID string) string { return k.base + "sm:" + userID }
-func (k keys) callerDailySends(userID string) string  { return k.base + "sd:" + userID }
+func (k keys) callerMinuteSends(userID string) string { return k.base + "cm:" + userID }
+func (k keys) callerDailySends(userID string) string  { return k.base + "cd:" + userID }
 
 func (k keys) wrongCodes(clientIP string) string {
 	return k.base + "vf:" + contactDigest("ip", clientIP)

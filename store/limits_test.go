@@ -49,6 +49,106 @@ func TestCallerSendLimits(t *testing.T) {
 	wantRateLimited(t, err, day-time.Minute, day)
 }
 
+// TestCallerLimitsSlide: the caller's limits hold over any minute and any
+// day, not over windows that start with a first send: 5 sends at 59.9 s
+// into a window and 5 more at 60.1 s were 10 in 0.2 s with fixed windows.
+// A slot frees exactly when the send that held it is a minute (a day) old.
+func TestCallerLimitsSlide(t *testing.T) {
+	f := newFixture(t)
+	n := 0
+	start := func() error {
+		n++
+		_, err := f.StartVerification(ctxT(t), newVerification(fmt.Sprint("s", n), "u1", "email", fmt.Sprintf("c%d@example.com", n)))
+		return err
+	}
+	// One send opens what was the fixed window; five more come at 59.9 s.
+	if err := start(); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(59900 * time.Millisecond)
+	for i := 1; i < callerSendsPerMinute; i++ {
+		if err := start(); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+	}
+	wantRateLimited(t, start(), 99*time.Millisecond, 100*time.Millisecond)
+	// At 60.1 s the first send is a minute old: one slot, not five.
+	f.clock.Advance(200 * time.Millisecond)
+	if err := start(); err != nil {
+		t.Fatalf("the first send's slot: %v", err)
+	}
+	wantRateLimited(t, start(), 59700*time.Millisecond, 59800*time.Millisecond)
+	// The exact boundary: a send frees its slot when it is 60 s old, not before.
+	f.clock.Advance(59799 * time.Millisecond)
+	wantRateLimited(t, start(), time.Millisecond, time.Millisecond)
+	f.clock.Advance(time.Millisecond)
+	for i := 0; i < callerSendsPerMinute-1; i++ {
+		if err := start(); err != nil {
+			t.Fatalf("send %d at 119.9 s: %v", i+1, err)
+		}
+	}
+	// The one left is the send at 60.1 s.
+	wantRateLimited(t, start(), 200*time.Millisecond, 200*time.Millisecond)
+
+	// The day slides too: 30 sends 40 minutes apart; the 31st waits until
+	// the oldest is a day old, and then only one more may go.
+	f.raw.Del(ctxT(t), f.keys.callerMinuteSends("u1"), f.keys.callerDailySends("u1"))
+	const gap = 40 * time.Minute
+	for i := range callerSendsPerDay {
+		if i > 0 {
+			f.clock.Advance(gap)
+		}
+		if err := start(); err != nil {
+			t.Fatalf("day send %d: %v", i+1, err)
+		}
+	}
+	wait := day - (callerSendsPerDay-1)*gap
+	wantRateLimited(t, start(), wait, wait)
+	f.clock.Advance(wait - time.Millisecond)
+	wantRateLimited(t, start(), time.Millisecond, time.Millisecond)
+	f.clock.Advance(time.Millisecond)
+	if err := start(); err != nil {
+		t.Fatalf("a day after the oldest send: %v", err)
+	}
+	wantRateLimited(t, start(), gap, gap)
+	if n, _ := f.raw.ZCard(ctxT(t), f.keys.callerDailySends("u1")).Result(); n > callerSendsPerDay {
+		t.Errorf("the day window holds %d IDs, more than %d", n, callerSendsPerDay)
+	}
+}
+
+// TestRefusedNotUserCountsForCaller: a NOT_USER request refused because
+// the contact is someone else's tells the caller that it is registered, so
+// it costs a slot of the caller's minute and day like a send; a caller out
+// of slots is refused (rate limited) before that answer, and learns
+// nothing.
+func TestRefusedNotUserCountsForCaller(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "owner", Changes{Phone: ptr("+86 13000000000")})
+	probe := func(i int) error {
+		v := newVerification(fmt.Sprint("p", i), "prober", "phone", "+8613000000000")
+		v.RefuseBound = true
+		_, err := f.StartVerification(ctxT(t), v)
+		return err
+	}
+	for i := range callerSendsPerMinute {
+		wantConflict(t, probe(i), "phone")
+	}
+	if ids, _ := f.raw.ZRange(ctxT(t), f.keys.callerDailySends("prober"), 0, -1).Result(); len(ids) != callerSendsPerMinute {
+		t.Errorf("day window holds %q after %d refused probes", ids, callerSendsPerMinute)
+	}
+	wantRateLimited(t, probe(99), time.Minute, time.Minute)
+	// Free numbers cost the same: a send counts, and is refused too now.
+	_, err := f.StartVerification(ctxT(t), newVerification("free", "prober", "phone", "+8613900000000"))
+	wantRateLimited(t, err, time.Minute, time.Minute)
+	// The day limit counts probes too.
+	for i := callerSendsPerMinute; i < callerSendsPerDay; i++ {
+		f.raw.Del(ctxT(t), f.keys.callerMinuteSends("prober"))
+		wantConflict(t, probe(i), "phone")
+	}
+	f.raw.Del(ctxT(t), f.keys.callerMinuteSends("prober"))
+	wantRateLimited(t, probe(100), day, day)
+}
+
 // TestStrangersCannotSpendOwnersBudget: strangers spend all ten sends of
 // the day to a phone, and its owner's own CUR_USER send still goes out;
 // the owner's sends leave the strangers' budget alone in turn.
@@ -116,9 +216,12 @@ func TestAbandonVerificationKeepsCounts(t *testing.T) {
 	v.ID = "a2"
 	_, err := f.StartVerification(ctxT(t), v)
 	wantRateLimited(t, err, 59*time.Second, time.Minute)
-	for _, k := range []string{f.keys.dailySends("email", v.Key), f.keys.callerMinuteSends("u1"), f.keys.callerDailySends("u1")} {
-		if n, _ := f.raw.Get(ctxT(t), k).Int(); n != 1 {
-			t.Errorf("%s = %d after an abandoned send, want 1", k, n)
+	if n, _ := f.raw.Get(ctxT(t), f.keys.dailySends("email", v.Key)).Int(); n != 1 {
+		t.Errorf("contact's daily count = %d after an abandoned send, want 1", n)
+	}
+	for _, k := range []string{f.keys.callerMinuteSends("u1"), f.keys.callerDailySends("u1")} {
+		if n, _ := f.raw.ZCard(ctxT(t), k).Result(); n != 1 {
+			t.Errorf("%s holds %d after an abandoned send, want 1", k, n)
 		}
 	}
 
@@ -130,8 +233,8 @@ func TestAbandonVerificationKeepsCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range []string{f.keys.callerMinuteSends("u1"), f.keys.callerDailySends("u1")} {
-		if n, _ := f.raw.Get(ctxT(t), k).Int(); n != 1 {
-			t.Errorf("%s = %d after a cancelled send, want 1 (the abandoned one)", k, n)
+		if ids, _ := f.raw.ZRange(ctxT(t), k, 0, -1).Result(); len(ids) != 1 || ids[0] != "a1" {
+			t.Errorf("%s holds %q after a cancelled send, want only the abandoned a1", k, ids)
 		}
 	}
 	if n, _ := f.raw.Exists(ctxT(t), f.keys.dailySends("email", w.Key), f.keys.lastSend("email", w.Key)).Result(); n != 0 {

@@ -149,7 +149,7 @@ func TestScriptsReloadedAfterFlush(t *testing.T) {
 	}
 	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
 	f.raw.ScriptFlush(ctxT(t))
-	if err := f.IssueSudo(ctxT(t), "u1", tok, "sudo", time.Minute); err != nil {
+	if err := f.IssueSudo(ctxT(t), "u1", tok, "sudo", time.Minute, bothContacts); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -96,7 +96,7 @@ func TestIssueSudoAnySpelling(t *testing.T) {
 	f := newFixture(t)
 	f.set(t, "u1", Changes{Email: ptr("a@BÜCHER.example")})
 	tok := f.verified(t, "u1", "email", "a@xn--bcher-kva.example", "a@BÜCHER.example")
-	if err := f.IssueSudo(ctxT(t), "u1", tok, "sudo1", time.Minute); err != nil {
+	if err := f.IssueSudo(ctxT(t), "u1", tok, "sudo1", time.Minute, bothContacts); err != nil {
 		t.Fatal(err)
 	}
 	if ok, err := f.SudoValid(ctxT(t), "u1", "sudo1"); !ok || err != nil {

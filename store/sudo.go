@@ -14,7 +14,7 @@ import (
 // which Go computes (the scripts never compute a key) from the profile as
 // read here; if the bound contacts moved since, the script answers stale
 // with the profile as it is, and runs again from that.
-func (s *Store) issueSudo(ctx context.Context, keys []string, userID string, ttl time.Duration) error {
+func (s *Store) issueSudo(ctx context.Context, keys []string, userID string, ttl time.Duration, sensitive FieldSet) error {
 	stored, err := s.batch.get(ctx, keys[1])
 	if errors.Is(err, redis.Nil) {
 		stored, err = "", nil
@@ -26,7 +26,7 @@ func (s *Store) issueSudo(ctx context.Context, keys []string, userID string, ttl
 		v := splitProfile(stored)
 		phone, email := v.of(fieldPhone), v.of(fieldEmail)
 		res, err := s.run(ctx, scriptIssueSudo, keys, userID, ttl.Milliseconds(),
-			phone, keyOrEmpty(fieldPhone, phone), email, keyOrEmpty(fieldEmail, email))
+			phone, keyOrEmpty(fieldPhone, phone), email, keyOrEmpty(fieldEmail, email), sensitive.codes)
 		if err != nil {
 			return s.fail(err)
 		}

@@ -79,8 +79,12 @@ func (v *NewVerification) check() error {
 
 // StartVerification enforces 1 send per 60 s and 10 per day per contact
 // (counting the owner's CUR_USER sends apart), and 5 a minute and 30 a day
-// per caller (*RateLimitedError), stores the code hashed and counts the
-// send. isUser reports that the contact is bound to some user.
+// per caller over any minute and any day (sliding windows)
+// (*RateLimitedError), stores the code hashed and counts the send. isUser
+// reports that the contact is bound to some user. The caller's limits are
+// checked first, and a NOT_USER request refused with *ConflictError counts
+// against them: that answer tells that the contact is registered, and
+// probing for registered contacts must cost what sending codes does.
 func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUser bool, err error) {
 	if err := v.check(); err != nil {
 		return false, err
@@ -101,7 +105,7 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		v.ID, v.UserID, v.Channel, v.Key, v.Display, v.Usage,
 		codeDigest(v.ID, v.Code), v.TTL.Milliseconds(), flag(v.RefuseBound),
 		sendInterval.Milliseconds(), sendsPerDay, day.Milliseconds(),
-		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay)
+		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay, s.now().UnixMilli())
 	if err != nil {
 		return false, s.fail(err)
 	}
@@ -198,9 +202,12 @@ func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string,
 }
 
 // IssueSudo consumes verificationToken, which must be the user's and
-// verify one of the user's currently bound contacts
-// (ErrInvalidVerificationToken), and stores sudoToken (hashed, TTL).
-func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration) error {
+// verify one of the user's currently bound contacts of a field in
+// sensitive (ErrInvalidVerificationToken), and stores sudoToken (hashed,
+// TTL). A contact that is not sensitive is changed with verification
+// alone, so a stolen access token can make it the thief's: a code sent to
+// it proves nothing about the account's owner (docs/api.md#sudo).
+func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration, sensitive FieldSet) error {
 	if userID == "" || verificationToken == "" {
 		return ErrInvalidVerificationToken
 	}
@@ -214,7 +221,7 @@ func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoTo
 		s.keys.profile(userID),
 		s.keys.sudoToken(sudoToken),
 	}
-	return s.issueSudo(ctx, keys, userID, ttl)
+	return s.issueSudo(ctx, keys, userID, ttl, sensitive)
 }
 
 // SudoValid reports whether sudoToken is a live sudo token of userID.

@@ -87,8 +87,9 @@ func TestStartVerificationRefuseBound(t *testing.T) {
 		v.RefuseBound = true
 		_, err := f.StartVerification(ctxT(t), v)
 		wantConflict(t, err, v.Channel)
-		// Nothing stored, nothing counted: the same contact may be sent to
-		// at once without NOT_USER.
+		// Nothing stored, nothing counted for the contact: it may be sent
+		// to at once without NOT_USER. (The caller's limits count it:
+		// TestRefusedNotUserCountsForCaller.)
 		if n, _ := f.raw.Exists(ctxT(t), f.keys.verification(v.ID), f.keys.lastSend(v.Channel, v.Key), f.keys.dailySends(v.Channel, v.Key)).Result(); n != 0 {
 			t.Errorf("%s: a refused send left %d keys", v.Channel, n)
 		}
@@ -333,10 +334,10 @@ func TestIssueSudo(t *testing.T) {
 	// A token for a contact the user does not have bound, or another
 	// user's, is refused and left as it was.
 	notBound := f.verified(t, "u1", "email", "other@example.com", "other@example.com")
-	wantErr(t, f.IssueSudo(ctxT(t), "u1", notBound, "sudo0", time.Minute), ErrInvalidVerificationToken)
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", notBound, "sudo0", time.Minute, bothContacts), ErrInvalidVerificationToken)
 	othersToken := f.verified(t, "u2", "email", "b@example.com", "b@example.com")
-	wantErr(t, f.IssueSudo(ctxT(t), "u1", othersToken, "sudo0", time.Minute), ErrInvalidVerificationToken)
-	wantErr(t, f.IssueSudo(ctxT(t), "u1", "unknown", "sudo0", time.Minute), ErrInvalidVerificationToken)
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", othersToken, "sudo0", time.Minute, bothContacts), ErrInvalidVerificationToken)
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", "unknown", "sudo0", time.Minute, bothContacts), ErrInvalidVerificationToken)
 	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken(notBound), f.keys.verificationToken(othersToken)).Result(); n != 2 {
 		t.Error("a refused sudo spent the token")
 	}
@@ -347,7 +348,7 @@ func TestIssueSudo(t *testing.T) {
 	for _, tc := range []struct{ channel, key string }{{"email", "a@example.com"}, {"phone", "+8613000000000"}} {
 		tok := f.verified(t, "u1", tc.channel, tc.key, tc.key)
 		sudo := "sudo-" + tc.channel
-		if err := f.IssueSudo(ctxT(t), "u1", tok, sudo, 15*time.Minute); err != nil {
+		if err := f.IssueSudo(ctxT(t), "u1", tok, sudo, 15*time.Minute, bothContacts); err != nil {
 			t.Fatalf("%s: %v", tc.channel, err)
 		}
 		if ok, err := f.SudoValid(ctxT(t), "u1", sudo); !ok || err != nil {
@@ -360,7 +361,7 @@ func TestIssueSudo(t *testing.T) {
 			t.Errorf("sudo TTL = %v", ttl)
 		}
 		// Used up.
-		wantErr(t, f.IssueSudo(ctxT(t), "u1", tok, "sudo-again", time.Minute), ErrInvalidVerificationToken)
+		wantErr(t, f.IssueSudo(ctxT(t), "u1", tok, "sudo-again", time.Minute, bothContacts), ErrInvalidVerificationToken)
 	}
 	for _, bad := range []string{"", "unknown"} {
 		if ok, err := f.SudoValid(ctxT(t), "u1", bad); ok || err != nil {
@@ -371,7 +372,30 @@ func TestIssueSudo(t *testing.T) {
 	// A token for a contact the user has since given up is refused.
 	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
 	f.set(t, "u1", Changes{Email: ptr("c@example.com")})
-	wantErr(t, f.IssueSudo(ctxT(t), "u1", tok, "sudo-late", time.Minute), ErrInvalidVerificationToken)
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", tok, "sudo-late", time.Minute, bothContacts), ErrInvalidVerificationToken)
+}
+
+// bothContacts is the default `sudo sensitive`: phone and email.
+var bothContacts = FieldSet{"pe"}
+
+// TestIssueSudoOnlySensitiveChannel: a token for a bound contact of a
+// field that is not sensitive buys no sudo (that contact changes with
+// verification alone, so a stolen access token can make it the thief's)
+// and is left as it was; one for the sensitive field still does.
+func TestIssueSudoOnlySensitiveChannel(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Email: ptr("a@example.com"), Phone: ptr("+86 13000000000")})
+	phoneOnly := FieldSet{"p"}
+	email := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", email, "sudo-e", time.Minute, phoneOnly), ErrInvalidVerificationToken)
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", email, "sudo-e", time.Minute, FieldSet{}), ErrInvalidVerificationToken)
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken(email)).Result(); n != 1 {
+		t.Error("a refused sudo spent the token")
+	}
+	phone := f.verified(t, "u1", "phone", "+8613000000000", "+8613000000000")
+	if err := f.IssueSudo(ctxT(t), "u1", phone, "sudo-p", time.Minute, phoneOnly); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestIssueSudoRace: one verification token, spent by concurrent sudo
@@ -386,7 +410,7 @@ func TestIssueSudoRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = f.IssueSudo(ctxT(t), "u1", tok, fmt.Sprint("sudo", i), time.Minute)
+			errs[i] = f.IssueSudo(ctxT(t), "u1", tok, fmt.Sprint("sudo", i), time.Minute, bothContacts)
 		}()
 	}
 	wg.Wait()

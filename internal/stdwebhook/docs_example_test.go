@@ -63,3 +63,33 @@ func TestDocsReceiverExample(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretLoadsOnlyIfReceiversDecodeIt: a whsec_ secret whose base64 has
+// its padding left off decodes in Go's lenient decoder but not in the docs'
+// example (nor in the Go and Python Standard Webhooks libraries, which
+// decode padded base64): the config would load and the receiver refuse
+// every delivery. ParseSecret refuses it; the padded form works on both
+// sides.
+func TestSecretLoadsOnlyIfReceiversDecodeIt(t *testing.T) {
+	body := []byte(`{"verification_id":"vid","code":"042137"}`)
+	padded := "whsec_" + base64.StdEncoding.EncodeToString([]byte("twenty-five random bytes!"))
+	unpadded := strings.TrimRight(padded, "=")
+	if unpadded == padded {
+		t.Fatal("the test secret needs padding")
+	}
+	key, err := ParseSecret(padded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	key.SetHeaders(h, "vid", time.Now(), body)
+	if err := verifyDelivery(h, body, padded); err != nil {
+		t.Fatalf("the docs' check refuses the padded secret: %v", err)
+	}
+	if err := verifyDelivery(h, body, unpadded); err == nil {
+		t.Fatal("the docs' check took the unpadded secret; the premise changed")
+	}
+	if _, err := ParseSecret(unpadded); err == nil {
+		t.Fatal("ParseSecret accepted a secret the receivers cannot decode")
+	}
+}

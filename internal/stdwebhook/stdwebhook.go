@@ -44,11 +44,13 @@ const Tolerance = 5 * time.Minute
 type Key []byte
 
 // ParseSecret turns a configured secret into its key. A secret that starts
-// with "whsec_" is base64 (standard alphabet, padded or not) after the
-// prefix, as the specification serialises secrets; any other secret's
-// bytes are the key themselves, what the libraries call a "raw" secret.
-// An empty secret, or a "whsec_" one that is not base64 or decodes to
-// nothing, is an error.
+// with "whsec_" is standard padded base64 after the prefix, as the
+// specification serialises secrets; any other secret's bytes are the key
+// themselves, what the libraries call a "raw" secret. An empty secret, or a
+// "whsec_" one that is not exactly padded base64 (no padding left off, no
+// line breaks) or decodes to nothing, is an error: the receivers' decoders
+// (docs/webhooks.md's example, the Standard Webhooks libraries) refuse
+// those, so such a config would load and every delivery be refused.
 func ParseSecret(secret string) (Key, error) {
 	if secret == "" {
 		return nil, errors.New("stdwebhook: empty secret")
@@ -59,10 +61,9 @@ func ParseSecret(secret string) (Key, error) {
 	}
 	// The error would quote the secret's bytes; say only what is wrong.
 	key, err := base64.StdEncoding.Strict().DecodeString(b64)
-	if err != nil {
-		if key, err = base64.RawStdEncoding.Strict().DecodeString(b64); err != nil {
-			return nil, errors.New("stdwebhook: a secret starting with whsec_ must be base64 after the prefix")
-		}
+	// The decoder skips line breaks; only the canonical text is admitted.
+	if err != nil || base64.StdEncoding.EncodeToString(key) != b64 {
+		return nil, errors.New("stdwebhook: a secret starting with whsec_ must be standard base64, padded with '=', after the prefix")
 	}
 	if len(key) == 0 {
 		return nil, errors.New("stdwebhook: the secret after whsec_ is empty")

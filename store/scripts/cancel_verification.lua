@@ -4,8 +4,8 @@
 -- KEYS[1] the verification hash (v:<id>)
 -- KEYS[2] the contact's last-send marker (vs:<contact>, or vso: for CUR_USER)
 -- KEYS[3] the contact's daily send counter (vd:<contact>, or vdo: for CUR_USER)
--- KEYS[4] the requester's sends this minute (sm:<user>)
--- KEYS[5] the requester's sends today (sd:<user>)
+-- KEYS[4] the requester's sends in the last minute (cm:<user>, a sliding window)
+-- KEYS[5] the requester's sends in the last day (cd:<user>, a sliding window)
 --
 -- ARGV[1] verification ID
 -- ARGV[2] user ID
@@ -40,6 +40,8 @@ local function uncount(key)
   end
 end
 uncount(KEYS[3])
-uncount(KEYS[4])
-uncount(KEYS[5])
+-- The requester's windows hold this send's own entry: removing it frees
+-- exactly its slot, never one in a later window.
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
 return { 'ok', 1 }

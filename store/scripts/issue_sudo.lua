@@ -9,12 +9,16 @@
 -- ARGV[2] sudo token TTL, milliseconds
 -- ARGV[3] the bound phone the caller read ('' for none), ARGV[4] its key
 -- ARGV[5] the bound email the caller read ('' for none), ARGV[6] its key
+-- ARGV[7] the codes of the sensitive fields ("pe", "p", ...): only a token
+--         for a bound contact of one of them proves sudo (a contact that is
+--         not sensitive changes with verification alone, so a stolen access
+--         token can make it the thief's)
 --
 -- Replies:
 --   {'ok'}             the verification token is spent, the sudo token stored
---   {'invalid'}        the token is unknown, expired, spent, another user's, or
---                      for a contact the user does not have bound now; it is
---                      left as it was
+--   {'invalid'}        the token is unknown, expired, spent, another user's,
+--                      for a contact the user does not have bound now, or for
+--                      a channel that is not sensitive; it is left as it was
 --   {'stale', profile} the bound phone or email is not what the caller read:
 --                      nothing done; the stored profile ('' if none)
 
@@ -23,7 +27,7 @@ if t[1] ~= ARGV[1] then
   return { 'invalid' }
 end
 local field = FIELD_OF[t[2]]
-if not field then
+if not field or not string.find(ARGV[7], field, 1, true) then
   return { 'invalid' }
 end
 local stored = redis.call('GET', KEYS[2]) or ''

@@ -25,6 +25,37 @@ local function retry_after(key, window_ms)
   return ttl
 end
 
+-- Sliding windows, for limits that must hold over any span of their
+-- length (a fixed window lets a burst at its end meet one at the start of
+-- the next): a sorted set of the counted events' IDs scored by their time,
+-- Unix ms. An entry is in the window while it is younger than window_ms.
+
+-- window_count drops the entries that left the window and returns how many
+-- are in it.
+local function window_count(key, now, window_ms)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', tonumber(now) - tonumber(window_ms))
+  return redis.call('ZCARD', key)
+end
+
+-- window_retry_after is how long, in ms, until a window holding n >= limit
+-- entries has room for one more: until its (n - limit + 1)th oldest entry
+-- leaves it.
+local function window_retry_after(key, n, limit, now, window_ms)
+  local e = redis.call('ZRANGE', key, n - limit, n - limit, 'WITHSCORES')
+  local wait = tonumber(e[2]) + tonumber(window_ms) - tonumber(now)
+  if wait < 1 then
+    wait = 1
+  end
+  return wait
+end
+
+-- window_add counts event id at now. The key expires when its newest entry
+-- leaves the window, so an idle caller leaves no key behind.
+local function window_add(key, id, now, window_ms)
+  redis.call('ZADD', key, now, id)
+  redis.call('PEXPIRE', key, window_ms)
+end
+
 -- CHANNEL names the contact fields as verification tokens record them.
 local CHANNEL = { p = 'phone', e = 'email' }
 -- FIELD_OF is CHANNEL the other way: a channel's field code.

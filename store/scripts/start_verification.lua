@@ -1,12 +1,12 @@
 -- start_verification: record a verification code about to be sent, within
--- the per-contact send limits.
+-- the requester's and the contact's send limits.
 --
 -- KEYS[1] the verification hash (v:<id>)
 -- KEYS[2] the contact's last-send marker (vs:<contact>, or vso: for CUR_USER)
 -- KEYS[3] the contact's daily send counter (vd:<contact>, or vdo: for CUR_USER)
 -- KEYS[4] the index bucket that would hold the contact's key
--- KEYS[5] the requester's sends this minute (sm:<user>)
--- KEYS[6] the requester's sends today (sd:<user>)
+-- KEYS[5] the requester's sends in the last minute (cm:<user>, a sliding window)
+-- KEYS[6] the requester's sends in the last day (cd:<user>, a sliding window)
 --
 -- ARGV[1] verification ID
 -- ARGV[2] user ID of the requester
@@ -23,19 +23,39 @@
 -- ARGV[13] sends one requester may ask for per minute
 -- ARGV[14] a minute, milliseconds
 -- ARGV[15] sends one requester may ask for per day
+-- ARGV[16] now, Unix milliseconds
 --
 -- Replies:
 --   {'ok', is_user (0/1)}    recorded and counted; is_user: bound to some user
---   {'conflict'}             bound to another user and ARGV[9] is "1"; nothing counted
+--   {'conflict'}             bound to another user and ARGV[9] is "1"; counted
+--                            against the requester's limits only
 --   {'rate_limited', pttl}   too many sends to this contact or by this requester;
 --                            retry after pttl ms; nothing counted
 --   {'exists'}               the verification ID is taken
+--
+-- The requester's limits come first, and a refused NOT_USER counts against
+-- them: its answer tells whether a contact is registered, so probing for
+-- registered numbers costs what sending codes does.
+
+local now = ARGV[16]
+
+-- The requester's own limits, over every contact and target.
+local minute_n = window_count(KEYS[5], now, ARGV[14])
+if minute_n >= tonumber(ARGV[13]) then
+  return { 'rate_limited', window_retry_after(KEYS[5], minute_n, tonumber(ARGV[13]), now, ARGV[14]) }
+end
+local day_n = window_count(KEYS[6], now, ARGV[12])
+if day_n >= tonumber(ARGV[15]) then
+  return { 'rate_limited', window_retry_after(KEYS[6], day_n, tonumber(ARGV[15]), now, ARGV[12]) }
+end
 
 -- Bound to someone: indexed. The entry names its owner: to someone else,
 -- another user than the requester.
 local owner = redis.call('HGET', KEYS[4], ARGV[4])
 local bound = owner ~= false
 if bound and ARGV[9] == '1' and owner ~= ARGV[2] then
+  window_add(KEYS[5], ARGV[1], now, ARGV[14])
+  window_add(KEYS[6], ARGV[1], now, ARGV[12])
   return { 'conflict' }
 end
 
@@ -48,22 +68,14 @@ if sent >= tonumber(ARGV[11]) then
   return { 'rate_limited', retry_after(KEYS[3], ARGV[12]) }
 end
 
--- The requester's own limits, over every contact and target.
-local asked = redis.call('MGET', KEYS[5], KEYS[6])
-if tonumber(asked[1] or '0') >= tonumber(ARGV[13]) then
-  return { 'rate_limited', retry_after(KEYS[5], ARGV[14]) }
-end
-if tonumber(asked[2] or '0') >= tonumber(ARGV[15]) then
-  return { 'rate_limited', retry_after(KEYS[6], ARGV[12]) }
-end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 'exists' }
 end
 
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
 count(KEYS[3], ARGV[12])
-count(KEYS[5], ARGV[14])
-count(KEYS[6], ARGV[12])
+window_add(KEYS[5], ARGV[1], now, ARGV[14])
+window_add(KEYS[6], ARGV[1], now, ARGV[12])
 redis.call('HSET', KEYS[1], 'h', ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
   'd', ARGV[5], 's', ARGV[6], 't', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
