@@ -13,20 +13,7 @@ import (
 
 // Profile reads a profile; ok is false if the user has none.
 func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error) {
-	if userID == "" {
-		return Profile{}, false, errEmptyUserID
-	}
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	stored, err := s.batch.get(ctx, s.keys.profile(userID))
-	if errors.Is(err, redis.Nil) {
-		return Profile{}, false, nil
-	}
-	if err != nil {
-		return Profile{}, false, s.fail(err)
-	}
-	p, err = decodeProfile(userID, stored)
-	return p, err == nil, err
+	return s.readProfile(ctx, s.batch, userID)
 }
 
 // ProfileMayLag is Profile read from a replica when the store reads from
@@ -34,12 +21,18 @@ func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool,
 // lag, so it serves what is shown (headers, placeholders, user/query),
 // never a check before a write.
 func (s *Store) ProfileMayLag(ctx context.Context, userID string) (p Profile, ok bool, err error) {
+	return s.readProfile(ctx, s.lagging, userID)
+}
+
+// readProfile reads userID's profile through from: the master's batcher or
+// the replicas'.
+func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (p Profile, ok bool, err error) {
 	if userID == "" {
 		return Profile{}, false, errEmptyUserID
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	stored, err := s.lagging.get(ctx, s.keys.profile(userID))
+	stored, err := from.get(ctx, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
