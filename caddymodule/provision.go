@@ -111,21 +111,11 @@ func clientIP(r *http.Request) string {
 // A key file that does not load fails the config with the directive that
 // names it.
 func (h *Handler) newVerifier(remote *token.RemoteJWKS) (*token.Verifier, error) {
-	leeway := h.JWT.EffectiveLeeway()
-	v, err := token.New(token.Config{
-		Issuer:         h.JWT.Issuer,
-		Audience:       h.JWT.Audience,
-		Algorithms:     h.JWT.Algorithms,
-		Leeway:         leeway,
-		NoLeeway:       leeway == 0, // leeway 0s: strict expiry, not the default
-		AdminScope:     h.JWT.AdminScope,
-		DeviceClaim:    h.JWT.DeviceClaim,
-		PublicKeyFiles: h.JWT.PublicKeys,
-		JWKSFile:       h.JWT.JWKSFile,
-		Remote:         remote,
-		Logger:         h.logger,
-		Observer:       tokenObserver(h.metrics),
-	})
+	tc := h.JWT.TokenConfig()
+	tc.Remote = remote
+	tc.Logger = h.logger
+	tc.Observer = tokenObserver(h.metrics)
+	v, err := token.New(tc)
 	var keyFile *token.KeyFileError
 	switch {
 	case errors.As(err, &keyFile):

@@ -284,18 +284,10 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Cleanup(func() { _ = st.Close() })
 	e.store = st
 
-	verifier, err := token.New(token.Config{
-		Issuer:         cfg.JWT.Issuer,
-		Audience:       cfg.JWT.Audience,
-		Algorithms:     cfg.JWT.Algorithms,
-		Leeway:         cfg.JWT.EffectiveLeeway(),
-		NoLeeway:       cfg.JWT.EffectiveLeeway() == 0,
-		AdminScope:     cfg.JWT.AdminScope,
-		DeviceClaim:    cfg.JWT.DeviceClaim,
-		PublicKeyFiles: cfg.JWT.PublicKeys,
-		Now:            e.clock.Now,
-		Observer:       tokenObserver(setup.metrics),
-	})
+	tc := cfg.JWT.TokenConfig()
+	tc.Now = e.clock.Now
+	tc.Observer = tokenObserver(setup.metrics)
+	verifier, err := token.New(tc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -353,17 +353,9 @@ func TestRevocationCheckWithRedisDownIsUnavailable(t *testing.T) {
 // newTestVerifier is a verifier built as newEnv builds its own.
 func newTestVerifier(t testing.TB, cfg *config.Config, clock *testClock) *token.Verifier {
 	t.Helper()
-	v, err := token.New(token.Config{
-		Issuer:         cfg.JWT.Issuer,
-		Audience:       cfg.JWT.Audience,
-		Algorithms:     cfg.JWT.Algorithms,
-		Leeway:         cfg.JWT.EffectiveLeeway(),
-		NoLeeway:       cfg.JWT.EffectiveLeeway() == 0,
-		AdminScope:     cfg.JWT.AdminScope,
-		DeviceClaim:    cfg.JWT.DeviceClaim,
-		PublicKeyFiles: cfg.JWT.PublicKeys,
-		Now:            clock.Now,
-	})
+	tc := cfg.JWT.TokenConfig()
+	tc.Now = clock.Now
+	v, err := token.New(tc)
 	if err != nil {
 		t.Fatal(err)
 	}
