@@ -312,6 +312,14 @@ func (c *Checker) CatchUp(ctx context.Context) error {
 // log reader is keeping up); while not, every check asks Redis.
 func (c *Checker) Fresh() bool { return c.fresh() }
 
+// Replicated reports whether the copy of every revocation is loaded, so
+// that tokens never checked before are judged without Redis while Fresh.
+func (c *Checker) Replicated() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rep != nil
+}
+
 // fresh reports whether the remembered verdicts may answer: the last
 // complete read of the log began less than StaleAfter ago.
 func (c *Checker) fresh() bool {
