@@ -325,6 +325,20 @@ EOF
 			echo "}"
 		} >>"$f"
 		;;
+	edge3)
+		# E3 holds the edge against scenario 2, which verifies and then
+		# answers with respond: so does this one (a protected path, the
+		# identity header set, then respond). What a reverse_proxy hop
+		# adds is E1's measure, not E3's.
+		global_options "" >"$f"
+		{
+			echo
+			echo "http://127.0.0.1:$PORT {"
+			authedge_block | identity_block 'header X-User-Id sub'
+			echo '	respond "hello" 200'
+			echo "}"
+		} >>"$f"
+		;;
 	proxy | edge1 | edge2)
 		# The app: a respond upstream in the same Caddy, on its own port.
 		local up
@@ -377,7 +391,7 @@ scenario_def() {
 	6) echo "plain-proxy proxy /app/hello plain 0" ;;
 	7) echo "edge-user-id edge1 /app/hello bearer 0" ;;
 	8) echo "edge-assertion-profile edge2 /app/hello bearer 0" ;;
-	9) echo "edge-distinct-tokens edge1 /app/hello bearer 1" ;;
+	9) echo "edge-distinct-tokens edge3 /app/hello bearer 1" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
