@@ -13,7 +13,7 @@ import (
 
 // Profile reads a profile; ok is false if the user has none.
 func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error) {
-	return s.readProfile(ctx, s.batch, userID)
+	return s.readProfile(ctx, s.reads, userID)
 }
 
 // ProfileMayLag is Profile read from a replica when the store reads from

@@ -127,7 +127,7 @@ func (s *Store) ProfilesByID(ctx context.Context, ids []string) ([]Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	cmd := redis.NewSliceCmd(ctx, args...)
-	if err := s.batch.process(ctx, cmd); err != nil {
+	if err := s.reads.process(ctx, cmd); err != nil {
 		return nil, s.fail(err)
 	}
 	values := cmd.Val()

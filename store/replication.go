@@ -16,7 +16,9 @@ import (
 // pipeline, on the same connection, since WAIT counts the replicas that
 // have every write that connection made. The writes are acknowledged only
 // when enough replicas confirm; otherwise they are ErrUnavailable, and may
-// stand on the master (docs/topologies.md).
+// stand on the master (docs/topologies.md). Reads never share such a
+// batch: the store sends them through a batcher of their own (Store.reads),
+// or every token check would queue behind WAIT while a replica lags.
 
 // waitPolicy is WAIT's numreplicas and timeout; zero replicas is off.
 type waitPolicy struct {

@@ -140,3 +140,82 @@ func TestSentinelWithACLUserAndPasswords(t *testing.T) {
 		t.Error("the store found the master without the Sentinels' password")
 	}
 }
+
+// TestReadsNeverQueueBehindWait: with wait on and no replica to confirm,
+// the write batches sit in WAIT for its whole timeout. The reads every
+// request makes (RevocationState on each token check, Profile, Owner,
+// ProfilesByID) have their own batcher and stay quick meanwhile, while
+// the edits are unavailable. Sharing the write batcher, each read queued
+// behind a WAIT (300 ms here).
+func TestReadsNeverQueueBehindWait(t *testing.T) {
+	master := redistest.Start(t)
+	ctx := ctxT(t)
+	const waitTimeout = 300 * time.Millisecond
+	s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv, Timeout: 200 * time.Millisecond,
+		WaitReplicas: 1, WaitTimeout: waitTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var editErrs []error
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := s.Edit(ctx, Edit{Actor: "w", Target: "w", CreateIfMissing: true, Changes: Changes{Nickname: ptr(fmt.Sprint("nick", i))}})
+				mu.Lock()
+				editErrs = append(editErrs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			close(stop)
+			wg.Wait()
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // the workers are in WAIT
+	reads := map[string]func() error{
+		"RevocationState": func() error { _, err := s.RevocationState(ctx, "d", "u1", "dev"); return err },
+		"Profile":         func() error { _, _, err := s.Profile(ctx, "u1"); return err },
+		"ProfileMayLag":   func() error { _, _, err := s.ProfileMayLag(ctx, "u1"); return err },
+		"Owner":           func() error { _, _, err := s.Owner(ctx, "username", "alice"); return err },
+		"ProfilesByID":    func() error { _, err := s.ProfilesByID(ctx, []string{"u1", "w"}); return err },
+		"SudoValid":       func() error { _, err := s.SudoValid(ctx, "u1", "tok"); return err },
+	}
+	for name, read := range reads {
+		var worst time.Duration
+		for range 5 {
+			start := time.Now()
+			if err := read(); err != nil {
+				t.Errorf("%s with a WAIT unconfirmed: %v", name, err)
+			}
+			worst = max(worst, time.Since(start))
+		}
+		if worst > waitTimeout/2 {
+			t.Errorf("%s took up to %v while writes waited %v for WAIT", name, worst, waitTimeout)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	stopped = true
+	if len(editErrs) == 0 {
+		t.Fatal("no edit finished")
+	}
+	for _, err := range editErrs {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("edit with no replica confirming = %v, want unavailable", err)
+		}
+	}
+}
