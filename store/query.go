@@ -100,7 +100,8 @@ func (s *Store) ProfileByValue(ctx context.Context, field, value string) (p Prof
 
 // ProfilesByID reads up to MaxQueryIDs profiles in one MGET, in the order
 // of ids; users without a profile are left out. An ID given twice is read
-// once.
+// once. Like ProfileMayLag it reads a replica when the store reads from
+// replicas (Options.ReadFromReplicas): user/query only shows profiles.
 func (s *Store) ProfilesByID(ctx context.Context, ids []string) ([]Profile, error) {
 	if len(ids) > MaxQueryIDs {
 		return nil, fmt.Errorf("store: at most %d IDs at once", MaxQueryIDs)
@@ -127,7 +128,7 @@ func (s *Store) ProfilesByID(ctx context.Context, ids []string) ([]Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	cmd := redis.NewSliceCmd(ctx, args...)
-	if err := s.reads.process(ctx, cmd); err != nil {
+	if err := s.lagging.process(ctx, cmd); err != nil {
 		return nil, s.fail(err)
 	}
 	values := cmd.Val()
