@@ -20,6 +20,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return next.ServeHTTP(w, r)
 	}
+	h.proxies.check(r, h.logger)
 	// The API writes every answer itself, errors included, in the JSON
 	// shape clients expect; nothing is left for Caddy's error handling.
 	h.api.ServeHTTP(w, r)

@@ -51,6 +51,9 @@ type Handler struct {
 	// eventsKey is the key under which this handler holds a reference to
 	// a shared events worker in eventsPool; "" when it holds none.
 	eventsKey string
+	// proxies warns once per server about lenient trusted_proxies
+	// (proxywarn.go).
+	proxies *proxyWarnings
 }
 
 // CaddyModule returns the Caddy module information.

@@ -41,6 +41,7 @@ func (p pooledJWKS) Destruct() error { return p.Close() }
 // which releases whatever was built.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.proxies = new(proxyWarnings)
 	h.ApplyDefaults()
 
 	// Checking first means a bad config costs no key fetch and gets the

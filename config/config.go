@@ -226,17 +226,17 @@ type Sudo struct {
 	MaxAuthAge caddy.Duration `json:"max_auth_age,omitempty"`
 }
 
-// RateLimit bounds edits per caller and anonymous lookups per client IP.
+// RateLimit bounds edits per caller and username lookups per client IP.
 type RateLimit struct {
 	// Edits is how many edits one caller may make per window; default 30
 	// per 1m.
 	Edits *Limit `json:"edits,omitempty"`
 
-	// Lookups is how many GET /auth/v1/checkIfUserExist one client IP (as
-	// Caddy determines it, honouring trusted_proxies; an IPv6 address
-	// counts with its /64) may make per window; default 30 per 1m. The
-	// endpoint needs no token, so without it anyone could walk the
-	// username index.
+	// Lookups is how many GET /auth/v1/checkIfUserExist and
+	// /auth/v1/checkUsername, together, one client IP (as Caddy determines
+	// it, honouring trusted_proxies, which needs trusted_proxies_strict;
+	// an IPv6 address counts with its /64) may make per window; default 30
+	// per 1m. Without it anyone could walk the username index.
 	Lookups *Limit `json:"lookups,omitempty"`
 }
 

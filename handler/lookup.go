@@ -9,13 +9,17 @@ import (
 // serveCheckUsername is GET /auth/v1/checkUsername?username=: may the
 // caller take this username? 200 {} if it is valid and free or already
 // the caller's (in any case), 409 username_already_exists if someone else
-// holds it, 400 if it breaks the username rule.
+// holds it, 400 if it breaks the username rule. Each answer tells whether
+// a name is taken, so it counts against the client IP's lookups like
+// checkIfUserExist (one budget for both): a token alone does not buy an
+// unlimited walk of the index.
 func (a *API) serveCheckUsername(w http.ResponseWriter, c *call) *apiError {
 	name, err := usernameParam(c)
 	if err != nil {
 		return err
 	}
-	owner, held, serr := a.deps.Store.Owner(c.r.Context(), "username", name)
+	ip := ipLimitKey(a.deps.ClientIP(c.r))
+	owner, held, serr := a.deps.Store.LookupOwner(c.r.Context(), ip, "username", name, a.policy.lookupLimit)
 	if serr != nil {
 		return a.storeError(c, serr)
 	}

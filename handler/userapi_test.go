@@ -222,6 +222,31 @@ func TestCheckIfUserExistLimitIsConfigured(t *testing.T) {
 	}
 }
 
+// TestCheckUsernameCountsLookups: checkUsername tells whether a name is
+// taken, so it spends the client IP's lookups budget, the one
+// checkIfUserExist spends: a token holder cannot walk the index either.
+// A name that breaks the rule is 400 and not counted.
+func TestCheckUsernameCountsLookups(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) {
+		c.RateLimit.Lookups = &config.Limit{Count: 3, Window: caddy.Duration(time.Hour)}
+	}))
+	e.edit("owner", `{"username":"Alice"}`).wantOK(t)
+	check := func(ip, name string) *result {
+		return e.serve(http.MethodGet, pathCheckName+"?username="+name, "", bearer(e.token("u1")), fromIP(ip))
+	}
+	check("198.51.100.7", "a").wantError(t, 400, "invalid_argument")
+	check("198.51.100.7", "Bob").wantOK(t)
+	check("198.51.100.7", "alice").wantError(t, 409, "username_already_exists")
+	e.serve(http.MethodGet, pathUserExists+"?username=Bob", "", fromIP("198.51.100.7")).wantOK(t)
+	r := check("198.51.100.7", "Carol").wantError(t, 429, "resource_exhausted")
+	if s, _ := strconv.Atoi(r.header.Get("Retry-After")); s < 3000 {
+		t.Errorf("Retry-After = %q, want about an hour", r.header.Get("Retry-After"))
+	}
+	e.serve(http.MethodGet, pathUserExists+"?username=Bob", "", fromIP("198.51.100.7")).wantError(t, 429, "resource_exhausted")
+	// Another client IP has its own budget.
+	check("198.51.100.8", "Bob").wantOK(t)
+}
+
 // seedUsers gives u1 a username, phone and an email with an IDNA domain,
 // through an admin (who skips verification and sudo), and u2 a nickname.
 func seedUsers(t *testing.T, e *env) {

@@ -273,7 +273,7 @@ func FuzzBirthdate(f *testing.F) {
 }
 
 func FuzzZoneinfo(f *testing.F) {
-	for _, s := range []string{"Europe/Paris", "Mars/Olympus", "Local", "", "UTC", "../x", "/etc/localtime", "Etc/GMT+5"} {
+	for _, s := range []string{"Europe/Paris", "Mars/Olympus", "Local", "", "UTC", "../x", "/etc/localtime", "Etc/GMT+5", "localtime", "right/UTC", "Europe//Paris"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

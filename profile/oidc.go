@@ -1,10 +1,12 @@
 package profile
 
 import (
+	"slices"
 	"strings"
 	"time"
-	// The time zone database compiled in, so that zoneinfo validates the
-	// same on a host without /usr/share/zoneinfo (a scratch container).
+	// The time zone database compiled in, so that every name of
+	// zoneNames loads on a host without /usr/share/zoneinfo (a scratch
+	// container).
 	_ "time/tzdata"
 
 	"golang.org/x/text/language"
@@ -41,13 +43,23 @@ func Birthdate(s string, now time.Time) (string, error) {
 	return s, nil
 }
 
-// Zoneinfo validates an OIDC zoneinfo: a time zone name that Go's time
-// zone database knows, such as "Europe/Paris" (time.LoadLocation, with
-// the database compiled in). "Local" and "" are LoadLocation's own names
-// for the server's zone and UTC, not IANA names, and are refused.
+//go:generate go run zonenames_gen.go
+
+// Zoneinfo validates an OIDC zoneinfo: a name of the time zone database
+// Go embeds (time/tzdata), such as "Europe/Paris", spelled exactly so.
+// time.LoadLocation alone is not the check: it reads the host's zone
+// files first, which hold names that are not zones ("localtime",
+// "posixrules", "right/UTC"), accept paths that are ("./UTC",
+// "Europe//Paris") and, on a case-insensitive file system, any case; what
+// is accepted would depend on the host. So the name must be in zoneNames
+// (zonenames.go, generated from the database Go embeds), and then load.
+// "Local" and "" are LoadLocation's own names, never in the database.
 func Zoneinfo(s string) (string, error) {
 	const field = "zoneinfo"
-	if s == "" || s == "Local" || len(s) > maxZoneinfo {
+	if len(s) > maxZoneinfo {
+		return "", &FieldError{field, "must be an IANA time zone name such as Europe/Paris"}
+	}
+	if _, known := slices.BinarySearch(zoneNames, s); !known {
 		return "", &FieldError{field, "must be an IANA time zone name such as Europe/Paris"}
 	}
 	loc, err := time.LoadLocation(s)

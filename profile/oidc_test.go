@@ -1,6 +1,10 @@
 package profile
 
 import (
+	"archive/zip"
+	"path/filepath"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 )
@@ -49,7 +53,46 @@ func TestZoneinfo(t *testing.T) {
 		{"NUL", "Europe/Paris\x00", ""},
 		{"separator", "Europe/Paris\x1f", ""},
 		{"too long", "Europe/" + string(make([]byte, 80)), ""},
+		// Host zone files that are not names of the database, or other
+		// paths to one: refused wherever the host keeps them.
+		{"host localtime", "localtime", ""},
+		{"host posixrules", "posixrules", ""},
+		{"host right/", "right/UTC", ""},
+		{"host posix/", "posix/Europe/Paris", ""},
+		{"dot segment", "./UTC", ""},
+		{"inner dot segment", "Europe/./Paris", ""},
+		{"double slash", "Europe//Paris", ""},
+		{"trailing slash", "Europe/Paris/", ""},
+		{"directory", "Asia", ""},
 	})
+}
+
+// TestZoneNamesMatchGo: zonenames.go lists exactly the names of the
+// database this Go embeds (run `go generate ./profile` when it fails after
+// a Go upgrade), sorted for the binary search, and every one loads.
+func TestZoneNamesMatchGo(t *testing.T) {
+	if !slices.IsSorted(zoneNames) {
+		t.Fatal("zoneNames is not sorted")
+	}
+	for _, n := range zoneNames {
+		if got, err := Zoneinfo(n); err != nil || got != n {
+			t.Errorf("Zoneinfo(%q) = %q, %v", n, got, err)
+		}
+	}
+	zr, err := zip.OpenReader(filepath.Join(runtime.GOROOT(), "lib", "time", "zoneinfo.zip"))
+	if err != nil {
+		t.Skipf("no zone database to compare with: %v", err)
+	}
+	defer zr.Close()
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, zoneNames) {
+		t.Errorf("zonenames.go (%d names) differs from %s's database (%d names): run go generate ./profile",
+			len(zoneNames), runtime.Version(), len(names))
+	}
 }
 
 func TestLocale(t *testing.T) {

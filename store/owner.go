@@ -25,7 +25,7 @@ func (s *Store) Owner(ctx context.Context, field, value string) (userID string, 
 	defer cancel()
 	key := uniqueKey(code, value)
 	cmd := redis.NewStringCmd(ctx, "hget", s.keys.index(code, key), key)
-	if err := s.batch.process(ctx, cmd); err != nil {
+	if err := s.reads.process(ctx, cmd); err != nil {
 		if errors.Is(err, redis.Nil) {
 			return "", false, nil
 		}

@@ -13,7 +13,7 @@ import (
 
 // Profile reads a profile; ok is false if the user has none.
 func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error) {
-	return s.readProfile(ctx, s.batch, userID)
+	return s.readProfile(ctx, s.reads, userID)
 }
 
 // ProfileMayLag is Profile read from a replica when the store reads from
@@ -47,7 +47,8 @@ func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (
 // updated_at = now) if the user has none. One round trip when it exists.
 // It is what GET user/me shows: with Options.ReadFromReplicas the profile
 // is read from a replica and may lag; a profile the replica lacks (new, or
-// not there yet) is created or read by the script, on the master.
+// not there yet) is created or read by the script, on the master. Creating
+// one is a write: with Options.WaitReplicas it waits for the replicas.
 func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, error) {
 	if userID == "" {
 		return Profile{}, errEmptyUserID
@@ -61,6 +62,20 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	}
 	if !errors.Is(err, redis.Nil) {
 		return Profile{}, s.fail(err)
+	}
+	if s.lagging != s.reads && s.reads != s.batch {
+		// A replica lacked it, and the script would wait for replicas
+		// (Options.WaitReplicas) even when it only reads: the profile
+		// the replica has not received yet is read on the master
+		// without waiting, and only a missing one waits for its
+		// creation to be confirmed.
+		stored, err = s.reads.get(ctx, key)
+		if err == nil {
+			return decodeProfile(userID, stored)
+		}
+		if !errors.Is(err, redis.Nil) {
+			return Profile{}, s.fail(err)
+		}
 	}
 	// The script creates only if the profile is still missing, so two
 	// first calls racing here agree on one created_at.

@@ -14,18 +14,24 @@ import (
 const MaxQueryIDs = 100
 
 // Exists reports whether anyone holds value in a unique field
-// ("username", "phone" or "email"), counting the lookup against clientIP:
-// past limit in its window, *RateLimitedError. A zero limit or an empty
-// clientIP counts nothing. One round trip (scripts/lookup.lua). value is
-// a stored display form; any spelling of the same value matches, as the
-// index matches.
+// ("username", "phone" or "email"), counting the lookup against clientIP
+// as LookupOwner does.
 func (s *Store) Exists(ctx context.Context, clientIP, field, value string, limit Limit) (bool, error) {
+	_, held, err := s.LookupOwner(ctx, clientIP, field, value, limit)
+	return held, err
+}
+
+// LookupOwner is Owner counted against clientIP: past limit in its
+// window, *RateLimitedError. A zero limit or an empty clientIP counts
+// nothing. One round trip (scripts/lookup.lua). value is a stored display
+// form; any spelling of the same value matches, as the index matches.
+func (s *Store) LookupOwner(ctx context.Context, clientIP, field, value string, limit Limit) (owner string, held bool, err error) {
 	code, err := indexedField(field)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	if limit.Count < 0 || (limit.Count > 0 && limit.Window < time.Millisecond) {
-		return false, errors.New("store: a lookup limit needs a window of a millisecond or more")
+		return "", false, errors.New("store: a lookup limit needs a window of a millisecond or more")
 	}
 	counter, count := s.keys.unused(), 0
 	if clientIP != "" && limit.Count > 0 {
@@ -41,20 +47,23 @@ func (s *Store) Exists(ctx context.Context, clientIP, field, value string, limit
 	defer cancel()
 	v, err := s.run(ctx, scriptLookup, []string{counter, s.keys.index(code, key)}, key, count, limit.Window.Milliseconds())
 	if err != nil {
-		return false, s.fail(err)
+		return "", false, s.fail(err)
 	}
 	r, err := parseReply(v)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	switch r.status {
 	case "ok":
-		n, err := r.int(0)
-		return n == 1 && key != "", err
+		owner, err := r.str(0)
+		if err != nil || key == "" || owner == "" {
+			return "", false, err
+		}
+		return owner, true, nil
 	case "rate_limited":
-		return false, r.rateLimited()
+		return "", false, r.rateLimited()
 	}
-	return false, r.unexpected()
+	return "", false, r.unexpected()
 }
 
 // ProfileByValue is the profile of whoever holds value in a unique field
@@ -100,7 +109,8 @@ func (s *Store) ProfileByValue(ctx context.Context, field, value string) (p Prof
 
 // ProfilesByID reads up to MaxQueryIDs profiles in one MGET, in the order
 // of ids; users without a profile are left out. An ID given twice is read
-// once.
+// once. Like ProfileMayLag it reads a replica when the store reads from
+// replicas (Options.ReadFromReplicas): user/query only shows profiles.
 func (s *Store) ProfilesByID(ctx context.Context, ids []string) ([]Profile, error) {
 	if len(ids) > MaxQueryIDs {
 		return nil, fmt.Errorf("store: at most %d IDs at once", MaxQueryIDs)
@@ -127,7 +137,7 @@ func (s *Store) ProfilesByID(ctx context.Context, ids []string) ([]Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	cmd := redis.NewSliceCmd(ctx, args...)
-	if err := s.batch.process(ctx, cmd); err != nil {
+	if err := s.lagging.process(ctx, cmd); err != nil {
 		return nil, s.fail(err)
 	}
 	values := cmd.Val()

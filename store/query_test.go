@@ -115,6 +115,25 @@ func TestExists(t *testing.T) {
 	}
 }
 
+// TestLookupOwner: the counted lookup names the holder (checkUsername
+// tells the caller's own name from another's), "" and false for nobody or
+// an empty value, and counts like Exists: the two share one budget.
+func TestLookupOwner(t *testing.T) {
+	f := newFixture(t)
+	seedQuery(t, f)
+	limit := Limit{Count: 3, Window: time.Minute}
+	for _, tc := range []struct{ value, want string }{{"ZHANGSAN", "u1"}, {"nobody", ""}, {"", ""}} {
+		owner, held, err := f.LookupOwner(ctxT(t), "192.0.2.1", "username", tc.value, limit)
+		if err != nil || owner != tc.want || held != (tc.want != "") {
+			t.Errorf("LookupOwner(%q) = %q, %v, %v, want %q", tc.value, owner, held, err, tc.want)
+		}
+	}
+	var limited *RateLimitedError
+	if _, err := f.Exists(ctxT(t), "192.0.2.1", "username", "zhangsan", limit); !errors.As(err, &limited) {
+		t.Errorf("Exists after 3 counted lookups = %v, want rate limited", err)
+	}
+}
+
 // TestQueryOneRoundTrip: a query by value is one EVALSHA whose script
 // does the HGET and the GET; by IDs, one MGET. Redis's own command
 // counters (INFO commandstats) show what reached it, script calls

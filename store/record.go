@@ -139,7 +139,7 @@ func (s *Store) History(ctx context.Context, user string, before int64, limit in
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	stored, err := s.batch.get(ctx, s.keys.history(user))
+	stored, err := s.reads.get(ctx, s.keys.history(user))
 	if errors.Is(err, redis.Nil) {
 		return nil, false, nil
 	}

@@ -27,11 +27,16 @@ type Store struct {
 	// and the replicas'), to reload their slot maps after a failure
 	// (topology.go).
 	clusters []*redis.ClusterClient
-	// batch coalesces concurrent commands into pipelines.
+	// batch coalesces concurrent commands into pipelines: the write
+	// scripts, followed by WAIT when Options.WaitReplicas is set.
 	batch *batcher
+	// reads batches what needs no replica's confirmation (plain reads,
+	// scripts marked noWait) on the master. With WaitReplicas it is a
+	// batcher of its own, so that no read waits behind WAIT; else batch.
+	reads *batcher
 	// replicas is the client that reads from replicas (Options.
 	// ReadFromReplicas), nil if none; lagging batches the reads that may
-	// lag: through replicas if set, else batch itself.
+	// lag: through replicas if set, else reads.
 	replicas redis.UniversalClient
 	lagging  *batcher
 }
@@ -114,7 +119,11 @@ func New(opts Options) (*Store, error) {
 	s.batch = newWaitingBatcher(s.client, opts.Timeout, waitPolicy{
 		replicas: opts.WaitReplicas, timeout: opts.WaitTimeout, slotKey: s.keys.profile(""),
 	})
-	s.lagging = s.batch
+	s.reads = s.batch
+	if opts.WaitReplicas > 0 {
+		s.reads = newBatcher(s.client, opts.Timeout)
+	}
+	s.lagging = s.reads
 	if opts.ReadFromReplicas {
 		s.replicas = s.newClient(opts, true)
 		for _, h := range opts.Hooks {
@@ -171,6 +180,9 @@ func (s *Store) newClient(opts Options, readOnly bool) redis.UniversalClient {
 // Close releases the connections. The Store is unusable afterwards.
 func (s *Store) Close() error {
 	s.batch.close()
+	if s.reads != s.batch {
+		s.reads.close()
+	}
 	if s.replicas != nil {
 		s.lagging.close()
 	}

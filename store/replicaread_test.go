@@ -10,7 +10,8 @@ import (
 )
 
 // TestReadFromReplicasWhileMasterPaused: with ReadFromReplicas, user/me's
-// read (EnsureProfile) is served by the replica while the master is paused
+// read (EnsureProfile) and user/query's by ID (ProfilesByID) are served by
+// the replica while the master is paused
 // (CLIENT PAUSE ALL); an edit meanwhile is unavailable, and runs at most
 // once (its rate-limit counter, which every run of the script counts,
 // grows by one at most). A store reading from the master fails the same
@@ -97,6 +98,10 @@ func readFromPausedMaster(t *testing.T, s, fromMaster *Store, master, replica *r
 	}
 	if took := time.Since(start); took > timeout {
 		t.Errorf("the replica read took %v", took)
+	}
+	// user/query by ID reads the replica too.
+	if got, err := s.ProfilesByID(ctx, []string{"u1"}); err != nil || len(got) != 1 || got[0].Nickname != "Before" {
+		t.Errorf("user/query by ID from a replica while the master is paused = %+v, %v", got, err)
 	}
 	if _, err := fromMaster.EnsureProfile(ctx, "u1"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("user/me from the paused master = %v, want unavailable", err)

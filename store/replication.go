@@ -12,11 +12,13 @@ import (
 // Redis replicates asynchronously: a master killed a moment after it
 // answered a script may take the write with it, and the replica promoted
 // in its place never had it. With a waitPolicy on, a batch holding a write
-// (a script: every script may write) is followed by WAIT in the same
-// pipeline, on the same connection, since WAIT counts the replicas that
-// have every write that connection made. The writes are acknowledged only
+// (a script not marked noWait) is followed by WAIT in the same pipeline,
+// on the same connection, since WAIT counts the replicas that have every
+// write that connection made. The writes are acknowledged only
 // when enough replicas confirm; otherwise they are ErrUnavailable, and may
-// stand on the master (docs/topologies.md).
+// stand on the master (docs/topologies.md). Reads never share such a
+// batch: the store sends them through a batcher of their own (Store.reads),
+// or every token check would queue behind WAIT while a replica lags.
 
 // waitPolicy is WAIT's numreplicas and timeout; zero replicas is off.
 type waitPolicy struct {
@@ -35,14 +37,21 @@ func (w waitPolicy) on() bool { return w.replicas > 0 }
 // master but may be lost with it.
 var errNotReplicated = errors.New("fewer replicas confirmed the write than asked")
 
-// holdsWrite reports whether batch has a script.
+// holdsWrite reports whether batch has a script that waits for replicas.
 func holdsWrite(batch []*batchRequest) bool {
 	for _, req := range batch {
-		if _, ok := req.cmd.(onceCmd); ok {
+		if isWaitingWrite(req.cmd) {
 			return true
 		}
 	}
 	return false
+}
+
+// isWaitingWrite reports whether cmd is a script whose answer counts only
+// once replicas confirm it.
+func isWaitingWrite(cmd redis.Cmder) bool {
+	once, ok := cmd.(onceCmd)
+	return ok && !once.noWait
 }
 
 // flushWaiting sends batch and a WAIT as one pipeline on one connection,
@@ -70,7 +79,7 @@ func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
 		err = fmt.Errorf("%w: %d of %d within %v", errNotReplicated, confirmed, b.wait.replicas, b.wait.timeout)
 	}
 	for _, req := range batch {
-		if _, ok := req.cmd.(onceCmd); ok && req.cmd.Err() == nil {
+		if isWaitingWrite(req.cmd) && req.cmd.Err() == nil {
 			req.cmd.SetErr(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authedge/caddy-authedge/internal/redistest"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestWaitReplicas: with WaitReplicas, an edit is acknowledged once a
@@ -138,5 +139,146 @@ func TestSentinelWithACLUserAndPasswords(t *testing.T) {
 	}
 	if err := open("edge", "").Ping(ctx); err == nil {
 		t.Error("the store found the master without the Sentinels' password")
+	}
+}
+
+// TestReadsNeverQueueBehindWait: with wait on and no replica to confirm,
+// the write batches sit in WAIT for its whole timeout. The reads every
+// request makes (RevocationState on each token check, Profile, Owner,
+// ProfilesByID) have their own batcher and stay quick meanwhile, while
+// the edits are unavailable. Sharing the write batcher, each read queued
+// behind a WAIT (300 ms here).
+func TestReadsNeverQueueBehindWait(t *testing.T) {
+	master := redistest.Start(t)
+	ctx := ctxT(t)
+	const waitTimeout = 300 * time.Millisecond
+	s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv, Timeout: 200 * time.Millisecond,
+		WaitReplicas: 1, WaitTimeout: waitTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var editErrs []error
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := s.Edit(ctx, Edit{Actor: "w", Target: "w", CreateIfMissing: true, Changes: Changes{Nickname: ptr(fmt.Sprint("nick", i))}})
+				mu.Lock()
+				editErrs = append(editErrs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			close(stop)
+			wg.Wait()
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // the workers are in WAIT
+	reads := map[string]func() error{
+		"RevocationState": func() error { _, err := s.RevocationState(ctx, "d", "u1", "dev"); return err },
+		"Profile":         func() error { _, _, err := s.Profile(ctx, "u1"); return err },
+		"ProfileMayLag":   func() error { _, _, err := s.ProfileMayLag(ctx, "u1"); return err },
+		"Owner":           func() error { _, _, err := s.Owner(ctx, "username", "alice"); return err },
+		"ProfilesByID":    func() error { _, err := s.ProfilesByID(ctx, []string{"u1", "w"}); return err },
+		"SudoValid":       func() error { _, err := s.SudoValid(ctx, "u1", "tok"); return err },
+	}
+	for name, read := range reads {
+		var worst time.Duration
+		for range 5 {
+			start := time.Now()
+			if err := read(); err != nil {
+				t.Errorf("%s with a WAIT unconfirmed: %v", name, err)
+			}
+			worst = max(worst, time.Since(start))
+		}
+		if worst > waitTimeout/2 {
+			t.Errorf("%s took up to %v while writes waited %v for WAIT", name, worst, waitTimeout)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	stopped = true
+	if len(editErrs) == 0 {
+		t.Fatal("no edit finished")
+	}
+	for _, err := range editErrs {
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("edit with no replica confirming = %v, want unavailable", err)
+		}
+	}
+}
+
+// TestNoWaitScriptsSkipWait: with wait on and no replica to confirm, the
+// scripts that only read (query.lua: user/query by value) or write only a
+// rate-limit counter (lookup.lua: checkIfUserExist, checkUsername) answer
+// at once; ensure_profile creating a missing profile is a write and is
+// unavailable, but reading an existing one is not. Before the scripts were
+// marked, every one of them was 503 while a replica lagged.
+func TestNoWaitScriptsSkipWait(t *testing.T) {
+	master := redistest.Start(t)
+	ctx := ctxT(t)
+	plain, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, Changes: Changes{Username: ptr("alice")}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv, Timeout: 500 * time.Millisecond,
+		WaitReplicas: 1, WaitTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if p, ok, err := s.ProfileByValue(ctx, "username", "alice"); err != nil || !ok || p.UserID != "u1" {
+		t.Errorf("ProfileByValue = %+v, %v, %v", p, ok, err)
+	}
+	if held, err := s.Exists(ctx, "198.51.100.7", "username", "alice", Limit{Count: 5, Window: time.Minute}); err != nil || !held {
+		t.Errorf("Exists (counted) = %v, %v", held, err)
+	}
+	if _, _, _, err := s.RevocationsSince(ctx, 0, 10); err != nil {
+		t.Errorf("RevocationsSince = %v", err)
+	}
+	if p, err := s.EnsureProfile(ctx, "u1"); err != nil || p.Username != "alice" {
+		t.Errorf("EnsureProfile of an existing profile = %+v, %v", p, err)
+	}
+	if _, err := s.EnsureProfile(ctx, "new"); !errors.Is(err, errNotReplicated) {
+		t.Errorf("EnsureProfile creating a profile = %v, want not replicated", err)
+	}
+}
+
+// TestHoldsWriteSkipsNoWaitScripts: only a script not marked noWait makes
+// a batch wait.
+func TestHoldsWriteSkipsNoWaitScripts(t *testing.T) {
+	ctx := ctxT(t)
+	req := func(cmd redis.Cmder) *batchRequest { return &batchRequest{ctx: ctx, cmd: cmd} }
+	get := redis.NewStringCmd(ctx, "get", "k")
+	read := onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptQuery.sha, 0), noWait: true}
+	write := onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptEdit.sha, 0)}
+	if holdsWrite([]*batchRequest{req(get), req(read)}) {
+		t.Error("a GET and a read-only script hold a write")
+	}
+	if !holdsWrite([]*batchRequest{req(get), req(read), req(write)}) {
+		t.Error("a batch with edit.lua holds no write")
+	}
+	for _, sc := range []*script{scriptEnsureProfile, scriptEdit, scriptStartVerification, scriptCancelVerification,
+		scriptCheckCode, scriptIssueSudo, scriptRevoke} {
+		if sc.noWait {
+			t.Errorf("%s writes but is marked noWait", sc.name)
+		}
 	}
 }

@@ -158,7 +158,7 @@ func (s *Store) RevocationState(ctx context.Context, tokenDigest, userID, device
 		args = append(args, s.keys.revokedDevice(userID, deviceID))
 	}
 	cmd := redis.NewSliceCmd(ctx, args...)
-	if err := s.batch.process(ctx, cmd); err != nil {
+	if err := s.reads.process(ctx, cmd); err != nil {
 		return RevocationState{}, s.fail(err)
 	}
 	vals := cmd.Val()

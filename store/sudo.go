@@ -15,7 +15,7 @@ import (
 // read here; if the bound contacts moved since, the script answers stale
 // with the profile as it is, and runs again from that.
 func (s *Store) issueSudo(ctx context.Context, keys []string, userID string, ttl time.Duration, sensitive FieldSet) error {
-	stored, err := s.batch.get(ctx, keys[1])
+	stored, err := s.reads.get(ctx, keys[1])
 	if errors.Is(err, redis.Nil) {
 		stored, err = "", nil
 	}

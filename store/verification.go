@@ -231,7 +231,7 @@ func (s *Store) SudoValid(ctx context.Context, userID, sudoToken string) (bool, 
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	owner, err := s.batch.get(ctx, s.keys.sudoToken(sudoToken))
+	owner, err := s.reads.get(ctx, s.keys.sudoToken(sudoToken))
 	if errors.Is(err, redis.Nil) {
 		return false, nil
 	}

@@ -39,6 +39,13 @@ type fixture struct {
 // jwt and redis blocks (verification, sudo, rate_limit, ...).
 func newFixture(t *testing.T, extra string) *fixture {
 	t.Helper()
+	return newFixtureWith(t, "", extra)
+}
+
+// newFixtureWith is newFixture with global lines in Caddy's global options
+// (startCaddyWith).
+func newFixtureWith(t *testing.T, global, extra string) *fixture {
+	t.Helper()
 	f := &fixture{t: t, redis: redistest.Start(t), app: newEchoApp(t), keyDir: t.TempDir()}
 	f.rsa, f.ec, _ = testKeys(t)
 	site := fmt.Sprintf(`	authedge {
@@ -60,7 +67,7 @@ func newFixture(t *testing.T, extra string) *fixture {
 		writePublicPEM(t, f.keyDir, "rsa.pem", f.rsa),
 		writePublicPEM(t, f.keyDir, "ec.pem", f.ec),
 		f.redis.Addr, extra, strings.TrimPrefix(f.app.URL, "http://"))
-	f.caddy = startCaddy(t, site)
+	f.caddy = startCaddyWith(t, global, site)
 	return f
 }
 

@@ -177,6 +177,13 @@ type caddyProc struct {
 // the test ends. It fails the test if Caddy does not start serving.
 func startCaddy(t *testing.T, site string) *caddyProc {
 	t.Helper()
+	return startCaddyWith(t, "", site)
+}
+
+// startCaddyWith is startCaddy with global, lines inside the Caddyfile's
+// global options block (servers { ... }, for instance).
+func startCaddyWith(t *testing.T, global, site string) *caddyProc {
+	t.Helper()
 	needCaddy(t)
 	dir := t.TempDir()
 	port, admin := redistest.FreePort(t), redistest.FreePort(t)
@@ -187,7 +194,7 @@ func startCaddy(t *testing.T, site string) *caddyProc {
 		done:  make(chan struct{}),
 		logs:  &lockedBuffer{},
 	}
-	caddyfile := fmt.Sprintf("{\n\tadmin %s\n\tpersist_config off\n}\n\n%s {\n%s\n}\n", p.Admin, p.URL, site)
+	caddyfile := fmt.Sprintf("{\n\tadmin %s\n\tpersist_config off\n%s}\n\n%s {\n%s\n}\n", p.Admin, global, p.URL, site)
 	writeFile(t, p.File, caddyfile)
 
 	p.cmd = exec.Command(caddyBin, "run", "--config", p.File, "--adapter", "caddyfile")

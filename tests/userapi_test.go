@@ -79,3 +79,40 @@ func TestQueryUsersE2E(t *testing.T) {
 		t.Fatalf("100 IDs: %v", got)
 	}
 }
+
+// TestLookupLimitBehindTrustedProxyE2E: behind a trusted proxy that appends
+// to X-Forwarded-For, a client chooses the header's left-most entry. With
+// trusted_proxies_strict Caddy takes the right-most untrusted entry, so a
+// forged left-most address does not buy a fresh lookup budget. Without
+// it, authedge warns once that the per-IP limits can be bypassed (the
+// warning is what the lenient case fails without).
+func TestLookupLimitBehindTrustedProxyE2E(t *testing.T) {
+	const warning = "without trusted_proxies_strict"
+	const client = "198.51.100.7"
+	forged := func(i int) string { return "10.9.0." + strconv.Itoa(i) + ", " + client }
+	t.Run("strict", func(t *testing.T) {
+		f := newFixtureWith(t, "\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t\ttrusted_proxies_strict\n\t}\n", offPolicies)
+		for range 30 {
+			f.do("GET", existPath+"?username=storm_owner", "", "", "X-Forwarded-For", client).wantOK(t)
+		}
+		for i := range 5 {
+			f.do("GET", existPath+"?username=storm_owner", "", "", "X-Forwarded-For", forged(i)).wantError(t, 429, "resource_exhausted")
+		}
+		if strings.Contains(f.caddy.logs.String(), warning) {
+			t.Error("warned about a strict server")
+		}
+	})
+	t.Run("lenient", func(t *testing.T) {
+		f := newFixtureWith(t, "\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}\n", offPolicies)
+		for i := range 3 {
+			f.do("GET", existPath+"?username=storm_owner", "", "", "X-Forwarded-For", forged(i)).wantOK(t)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for strings.Count(f.caddy.logs.String(), warning) == 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := strings.Count(f.caddy.logs.String(), warning); n != 1 {
+			t.Errorf("%d warnings about lenient trusted_proxies after 3 requests, want 1", n)
+		}
+	})
+}

@@ -1,6 +1,7 @@
--- lookup: does anyone hold a value of a unique field? Counted per client
--- IP (checkIfUserExist, which needs no token, would otherwise let anyone
--- enumerate the index), the count and the lookup in one round trip.
+-- lookup: who holds a value of a unique field? Counted per client IP
+-- (checkIfUserExist, which needs no token, and checkUsername would
+-- otherwise let anyone enumerate the index), the count and the lookup in
+-- one round trip.
 --
 -- KEYS[1] the client IP's lookup counter (or an unused key: no limit)
 -- KEYS[2] the index bucket of the value's uniqueness key
@@ -10,7 +11,7 @@
 -- ARGV[3] the window, milliseconds
 --
 -- Replies:
---   {'ok', 1|0}             held by someone, or not
+--   {'ok', owner}           the holder's user ID, '' if nobody holds it
 --   {'rate_limited', pttl}  too many lookups; retry after pttl ms
 
 local limit = tonumber(ARGV[2])
@@ -19,4 +20,4 @@ if limit > 0 then
     return { 'rate_limited', retry_after(KEYS[1], ARGV[3]) }
   end
 end
-return { 'ok', redis.call('HEXISTS', KEYS[2], ARGV[1]) }
+return { 'ok', redis.call('HGET', KEYS[2], ARGV[1]) or '' }
