@@ -53,9 +53,10 @@ const (
 	// DefaultParallel is how many deliveries one instance makes at once.
 	DefaultParallel = 64
 
-	// DefaultMaxHeld bounds the events one instance holds at once (read
-	// and not yet acknowledged), so one instance does not take the whole
-	// backlog while others are idle, nor hold unbounded memory.
+	// DefaultMaxHeld bounds the events one instance reads while it holds
+	// them (read and not yet acknowledged), so one instance does not take
+	// the whole backlog while others are idle. Events taken over from a
+	// dead instance come on top (claim.go): its own may wait behind them.
 	DefaultMaxHeld = 4096
 
 	// AttemptTimeout bounds one POST.

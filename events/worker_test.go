@@ -165,6 +165,40 @@ func TestStoppedWorkerEventsAreClaimed(t *testing.T) {
 	r.checkOrder(ids)
 }
 
+// TestFullWorkerTakesOverDeadHeads: an instance holding MaxHeld events,
+// all waiting behind their user's first event which a dead instance
+// holds, still takes that first event over: MaxHeld bounds reading, not
+// rescuing, or the user's delivery would stall for good.
+func TestFullWorkerTakesOverDeadHeads(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	blocked := make(chan struct{})
+	stuck := newReceiver(t, func() bool { <-blocked; return true })
+	t.Cleanup(func() { close(blocked) })
+	a, err := New(Options{Client: f.client, Keys: f.keys, URL: stuck.srv.URL, Secret: testSecret,
+		RetryFor: time.Hour, ClaimIdle: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	<-a.Ready()
+	ids := []string{f.add(t, "u", 1)}
+	deadline := time.Now().Add(5 * time.Second)
+	for a.heldCount() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first worker never took the event")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.Stop() // dies holding u's first event
+	for seq := 2; seq <= 5; seq++ {
+		ids = append(ids, f.add(t, "u", seq))
+	}
+	f.worker(t, r.srv.URL, func(o *Options) { o.MaxHeld = 2 })
+	r.waitFor(len(ids), 10*time.Second)
+	r.checkOrder(ids)
+}
+
 // Lag is the age of the oldest pending event, 0 with none.
 func TestLag(t *testing.T) {
 	f := newFixture(t)
