@@ -109,6 +109,72 @@ func TestDeadLetterThenRedeliver(t *testing.T) {
 	}
 }
 
+// waitDeadLetters waits until n events are dead-lettered.
+func (f *fixture) waitDeadLetters(t testing.TB, n int64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got, err := DeadLetters(t.Context(), f.client, f.keys)
+		if err == nil && got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters (%v), want %d", got, err, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTrimmedHeldEventIsDeadLettered: an event trimmed from the stream
+// while its holder retries is dropped from the pending list by the
+// keep-alive's XCLAIM (Redis 7); when retry_for runs out it is still
+// dead-lettered, not lost.
+func TestTrimmedHeldEventIsDeadLettered(t *testing.T) {
+	f := newFixture(t)
+	down := newReceiver(t, func() bool { return true })
+	w := f.worker(t, down.srv.URL, func(o *Options) {
+		o.RetryFor = 1500 * time.Millisecond
+		o.ClaimIdle = 300 * time.Millisecond
+	})
+	f.add(t, "u", 1)
+	for w.heldCount() < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0)
+	f.waitDeadLetters(t, 1, 5*time.Second)
+}
+
+// TestFailedDeadLetterStaysPending: a dead letter Redis refuses (a
+// dead-letter key of the wrong type) leaves the event pending, and it is
+// parked once Redis takes it: the RPUSH comes before the XACK.
+func TestFailedDeadLetterStaysPending(t *testing.T) {
+	f := newFixture(t)
+	f.client.Set(t.Context(), f.keys.Dead, "not a list", 0)
+	down := newReceiver(t, func() bool { return true })
+	f.worker(t, down.srv.URL, func(o *Options) { o.RetryFor = 200 * time.Millisecond })
+	f.add(t, "u", 1)
+	time.Sleep(time.Second) // retry_for is over: the dead letter was refused
+	if p, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); p.Count != 1 {
+		t.Fatalf("%d events pending after a refused dead letter, want 1", p.Count)
+	}
+	f.client.Del(t.Context(), f.keys.Dead)
+	f.waitDeadLetters(t, 1, 5*time.Second)
+}
+
+// TestRedeliverKeepsWhatTheStreamRefuses: a dead letter that cannot be
+// appended (a stream key of the wrong type) stays in the list.
+func TestRedeliverKeepsWhatTheStreamRefuses(t *testing.T) {
+	f := newFixture(t)
+	f.client.RPush(t.Context(), f.keys.Dead, `{"id":"1-0","type":"user.updated","user_id":"u"}`)
+	f.client.Set(t.Context(), f.keys.Stream, "not a stream", 0)
+	if _, err := Redeliver(t.Context(), f.client, f.keys, 1000); err == nil {
+		t.Fatal("Redeliver into a broken stream succeeded")
+	}
+	if n, _ := DeadLetters(t.Context(), f.client, f.keys); n != 1 {
+		t.Fatalf("%d dead letters left, want 1", n)
+	}
+}
+
 // Two workers (two instances) share the group: every event is delivered,
 // and per-user order holds across them.
 func TestTwoWorkersShareTheGroup(t *testing.T) {
