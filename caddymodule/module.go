@@ -51,6 +51,9 @@ type Handler struct {
 	// eventsKey is the key under which this handler holds a reference to
 	// a shared events worker in eventsPool; "" when it holds none.
 	eventsKey string
+	// eventsURL is this handler's entry in eventsURLs; nil when it has
+	// none.
+	eventsURL *eventsURLKey
 }
 
 // CaddyModule returns the Caddy module information.
