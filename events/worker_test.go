@@ -283,3 +283,19 @@ func TestLag(t *testing.T) {
 		t.Errorf("lag %v, %v; want about 300ms", lag, err)
 	}
 }
+
+// TestStopZeroesLag: a stopped worker reports a lag of 0 last, so that a
+// gauge it feeds does not keep showing a lag nobody measures any more.
+func TestStopZeroesLag(t *testing.T) {
+	f := newFixture(t)
+	var last atomic.Int64
+	last.Store(-1)
+	w := f.worker(t, "http://127.0.0.1:9/", func(o *Options) {
+		o.OnLag = func(d time.Duration) { last.Store(int64(d)) }
+	})
+	last.Store(int64(time.Hour)) // as if a lag had been read
+	w.Stop()
+	if got := time.Duration(last.Load()); got != 0 {
+		t.Fatalf("last lag reported %v, want 0 after Stop", got)
+	}
+}
