@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -39,14 +40,91 @@ func (p pooledWorker) Destruct() error {
 	return p.client.Close()
 }
 
+// eventsURLs holds, for each environment's event stream (one Redis, key
+// prefix and environment) and each loaded config (its caddy.Context), the
+// webhook URL that config's handlers deliver that stream to and how many
+// handlers do. Every worker of a stream is a consumer of its one group,
+// which hands each event to one of them: two handlers with different URLs
+// would split the events between two receivers, each seeing only some.
+// A config is the unit, not the process: a reload that changes the URL
+// provisions the new config while the old one still runs.
+var eventsURLs = struct {
+	sync.Mutex
+	m map[eventsURLKey]*eventsURLUse
+}{m: map[eventsURLKey]*eventsURLUse{}}
+
+type eventsURLKey struct {
+	stream string
+	config context.Context
+}
+
+type eventsURLUse struct {
+	url      string
+	handlers int
+}
+
+// claimEventsURL records that h, in the config of ctx, delivers its
+// stream to its webhook URL, and refuses a URL other than the one another
+// handler of that config uses for the same stream.
+func (h *Handler) claimEventsURL(ctx caddy.Context) error {
+	key := eventsURLKey{stream: eventsStreamID(&h.Config), config: ctx.Context}
+	url := h.Events.Webhook.URL
+	eventsURLs.Lock()
+	defer eventsURLs.Unlock()
+	use := eventsURLs.m[key]
+	if use == nil {
+		use = &eventsURLUse{url: url}
+		eventsURLs.m[key] = use
+	} else if use.url != url {
+		return fmt.Errorf("events webhook: %s differs from %s, which another handler uses for environment %q "+
+			"on the same Redis: the handlers would split its events between the two (give every handler, and "+
+			"every instance, sharing a Redis one events webhook URL per environment)", url, use.url, h.EnvironmentID)
+	}
+	use.handlers++
+	h.eventsURL = &key
+	return nil
+}
+
+// releaseEventsURL undoes claimEventsURL.
+func (h *Handler) releaseEventsURL() {
+	if h.eventsURL == nil {
+		return
+	}
+	eventsURLs.Lock()
+	defer eventsURLs.Unlock()
+	if use := eventsURLs.m[*h.eventsURL]; use != nil {
+		if use.handlers--; use.handlers <= 0 {
+			delete(eventsURLs.m, *h.eventsURL)
+		}
+	}
+	h.eventsURL = nil
+}
+
+// eventsStreamID names an environment's event stream by where it lives:
+// the Redis (its addresses or Sentinel master, and database), the key
+// prefix and the environment.
+func eventsStreamID(c *config.Config) string {
+	r := c.Redis
+	var master string
+	addrs := r.Addresses
+	if r.Sentinel != nil {
+		master, addrs = r.Sentinel.MasterName, r.Sentinel.Addresses
+	}
+	b, _ := json.Marshal([]any{addrs, master, r.DB, r.KeyPrefix, c.EnvironmentID})
+	return string(b)
+}
+
 // startEvents takes a reference to the events worker this config needs,
 // starting it if no handler runs it yet. Without an events webhook there
 // is none: the stream is still written (by the store), and read by
 // whoever wants it.
-func (h *Handler) startEvents(s secrets) error {
+func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 	e := h.Events
 	if e == nil || e.Webhook == nil {
 		return nil
+	}
+	if err := h.claimEventsURL(ctx); err != nil {
+		return err
 	}
 	if e.Webhook.InClearText() {
 		h.logger.Warn("the events webhook is plain http to another host: events carry phone numbers and emails; " +

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authedge/caddy-authedge/config"
@@ -109,5 +110,47 @@ func TestEventsSecretMustResolve(t *testing.T) {
 	defer h.Cleanup()
 	if err == nil || !strings.Contains(err.Error(), "events webhook secret") {
 		t.Fatalf("Provision: %v", err)
+	}
+}
+
+// Within one config, handlers for one environment on one Redis must give
+// one events webhook URL: their workers share the stream's one consumer
+// group, which would split the events between the two receivers. Another
+// config (a reload) may change it.
+func TestEventsWebhookURLIsOnePerEnvironment(t *testing.T) {
+	srv := redistest.Start(t)
+	_, pub := devKeys(t, "ec")
+	t.Setenv("EVENTS_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	cfg := func(url string) config.Config {
+		c := baseConfig(pub, srv.Addr)
+		c.Events = &config.Events{Webhook: &config.Webhook{URL: url, Secret: "{env.EVENTS_TEST_SECRET}"}}
+		return c
+	}
+	provision := func(ctx caddy.Context, url string) error {
+		h := &Handler{Config: cfg(url)}
+		err := h.Provision(ctx)
+		t.Cleanup(func() { h.Cleanup() })
+		return err
+	}
+	ctx := caddyContext(t)
+	if err := provision(ctx, "http://127.0.0.1:9/a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(ctx, "http://127.0.0.1:9/a"); err != nil {
+		t.Fatalf("a second handler with the same URL: %v", err)
+	}
+	err := provision(ctx, "http://127.0.0.1:9/b")
+	if err == nil || !strings.Contains(err.Error(), "events webhook") {
+		t.Fatalf("a second URL for the environment: %v", err)
+	}
+	other := cfg("http://127.0.0.1:9/b")
+	other.EnvironmentID = "other-env"
+	h := &Handler{Config: other}
+	if err := h.Provision(ctx); err != nil {
+		t.Fatalf("another environment's URL: %v", err)
+	}
+	t.Cleanup(func() { h.Cleanup() })
+	if err := provision(caddyContext(t), "http://127.0.0.1:9/b"); err != nil {
+		t.Fatalf("a reload to another URL: %v", err)
 	}
 }

@@ -54,6 +54,9 @@ type Handler struct {
 	// proxies warns once per server about lenient trusted_proxies
 	// (proxywarn.go).
 	proxies *proxyWarnings
+	// eventsURL is this handler's entry in eventsURLs; nil when it has
+	// none.
+	eventsURL *eventsURLKey
 }
 
 // CaddyModule returns the Caddy module information.

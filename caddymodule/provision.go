@@ -77,7 +77,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.startEvents(secrets); err != nil {
+	if err := h.startEvents(ctx, secrets); err != nil {
 		return err
 	}
 	h.api, err = handler.New(&h.Config, handler.Deps{
@@ -204,6 +204,7 @@ func (h *Handler) Cleanup() error {
 		}
 		h.eventsKey = ""
 	}
+	h.releaseEventsURL()
 	if h.jwksURL != "" {
 		if _, err := jwksPool.Delete(h.jwksURL); err != nil {
 			errs = append(errs, fmt.Errorf("releasing jwks_url: %w", err))

@@ -41,11 +41,15 @@ func (w *Worker) touch() {
 	}
 }
 
-// claim takes over the events idle for ClaimIdle, while there is room.
+// claim takes over the events idle for ClaimIdle, however many this
+// instance holds: MaxHeld bounds what it reads, not what it rescues. A
+// full instance's events may all wait behind heads that a dead one holds
+// (the group hands a user's events to whoever reads next), and if it took
+// none of them over, those users' delivery would stall for good.
 func (w *Worker) claim() {
 	k := w.o.Keys
 	cursor := "0-0"
-	for w.ctx.Err() == nil && w.heldCount() < w.o.MaxHeld {
+	for w.ctx.Err() == nil {
 		reply, err := claimScript.Run(w.ctx, w.o.Client, []string{k.Stream, k.InFlight},
 			Group, w.o.Consumer, w.o.ClaimIdle.Milliseconds(), cursor, claimBatch).Slice()
 		if err != nil {

@@ -90,11 +90,20 @@ return {r[1], out}
 // doneScript acknowledges event ARGV[2] in group ARGV[1] and forgets it;
 // with ARGV[3], the event as delivered, it first parks it in the
 // dead-letter list (KEYS[3]), unless another instance acknowledged it
-// meanwhile (then it was delivered). Reply: the user's next event ID, or
-// nil.
+// meanwhile (then it was delivered): it is parked while it is pending, or
+// once it is gone from the stream, since Redis 7's XCLAIM (touchScript's)
+// drops a trimmed entry from the pending list, and such an event was not
+// delivered either. The RPUSH comes before the XACK: if it fails, the
+// event stays pending, to be retried, rather than acknowledged and lost.
+// Reply: the user's next event ID, or nil.
 var doneScript = redis.NewScript(forgetLua + `
-local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-if ARGV[3] and acked == 1 then redis.call('RPUSH', KEYS[3], ARGV[3]) end
+if ARGV[3] then
+  local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)[1]
+  if pending or not redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1] then
+    redis.call('RPUSH', KEYS[3], ARGV[3])
+  end
+end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return forget(KEYS[2], ARGV[2])
 `)
 
@@ -127,13 +136,15 @@ return 1
 
 // redeliverScript moves up to ARGV[2] dead letters (KEYS[3]) back to the
 // stream, trimmed to about ARGV[1] entries, oldest first. Each keeps its
-// id inside the JSON, hence its webhook-id. Reply: how many moved.
+// id inside the JSON, hence its webhook-id. Each is appended before it is
+// popped: if the XADD fails, the dead letter stays. Reply: how many moved.
 var redeliverScript = redis.NewScript(`
 local n = 0
 for i = 1, tonumber(ARGV[2]) do
-  local ev = redis.call('LPOP', KEYS[3])
+  local ev = redis.call('LINDEX', KEYS[3], 0)
   if not ev then break end
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ev)
+  redis.call('LPOP', KEYS[3])
   n = n + 1
 end
 return n

@@ -53,9 +53,10 @@ const (
 	// DefaultParallel is how many deliveries one instance makes at once.
 	DefaultParallel = 64
 
-	// DefaultMaxHeld bounds the events one instance holds at once (read
-	// and not yet acknowledged), so one instance does not take the whole
-	// backlog while others are idle, nor hold unbounded memory.
+	// DefaultMaxHeld bounds the events one instance reads while it holds
+	// them (read and not yet acknowledged), so one instance does not take
+	// the whole backlog while others are idle. Events taken over from a
+	// dead instance come on top (claim.go): its own may wait behind them.
 	DefaultMaxHeld = 4096
 
 	// AttemptTimeout bounds one POST.
@@ -108,8 +109,9 @@ type Options struct {
 	// it ended (for metrics); it must not block.
 	OnOutcome func(Outcome)
 	// OnLag, if set, is told every lagEvery how far the webhook is behind
-	// (Lag: the age of the oldest event handed out and not acknowledged);
-	// it must not block.
+	// (Lag: the age of the oldest event handed out and not acknowledged),
+	// and 0 once Stop has stopped the worker, so that a gauge fed by it
+	// does not show a lag nobody measures any more; it must not block.
 	OnLag func(time.Duration)
 	// Logger receives warnings about failed deliveries (never an event's
 	// body: it holds contacts); nil means none.
@@ -266,6 +268,9 @@ func (w *Worker) Stop() {
 	}
 	w.cancel()
 	w.wg.Wait()
+	if w.o.OnLag != nil {
+		w.o.OnLag(0)
+	}
 	// A consumer that holds nothing is dropped from the group, so that
 	// reloads and restarts do not pile up names. One that holds events
 	// stays: deleting it would drop them.

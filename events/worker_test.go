@@ -109,6 +109,72 @@ func TestDeadLetterThenRedeliver(t *testing.T) {
 	}
 }
 
+// waitDeadLetters waits until n events are dead-lettered.
+func (f *fixture) waitDeadLetters(t testing.TB, n int64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got, err := DeadLetters(t.Context(), f.client, f.keys)
+		if err == nil && got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters (%v), want %d", got, err, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestTrimmedHeldEventIsDeadLettered: an event trimmed from the stream
+// while its holder retries is dropped from the pending list by the
+// keep-alive's XCLAIM (Redis 7); when retry_for runs out it is still
+// dead-lettered, not lost.
+func TestTrimmedHeldEventIsDeadLettered(t *testing.T) {
+	f := newFixture(t)
+	down := newReceiver(t, func() bool { return true })
+	w := f.worker(t, down.srv.URL, func(o *Options) {
+		o.RetryFor = 1500 * time.Millisecond
+		o.ClaimIdle = 300 * time.Millisecond
+	})
+	f.add(t, "u", 1)
+	for w.heldCount() < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0)
+	f.waitDeadLetters(t, 1, 5*time.Second)
+}
+
+// TestFailedDeadLetterStaysPending: a dead letter Redis refuses (a
+// dead-letter key of the wrong type) leaves the event pending, and it is
+// parked once Redis takes it: the RPUSH comes before the XACK.
+func TestFailedDeadLetterStaysPending(t *testing.T) {
+	f := newFixture(t)
+	f.client.Set(t.Context(), f.keys.Dead, "not a list", 0)
+	down := newReceiver(t, func() bool { return true })
+	f.worker(t, down.srv.URL, func(o *Options) { o.RetryFor = 200 * time.Millisecond })
+	f.add(t, "u", 1)
+	time.Sleep(time.Second) // retry_for is over: the dead letter was refused
+	if p, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); p.Count != 1 {
+		t.Fatalf("%d events pending after a refused dead letter, want 1", p.Count)
+	}
+	f.client.Del(t.Context(), f.keys.Dead)
+	f.waitDeadLetters(t, 1, 5*time.Second)
+}
+
+// TestRedeliverKeepsWhatTheStreamRefuses: a dead letter that cannot be
+// appended (a stream key of the wrong type) stays in the list.
+func TestRedeliverKeepsWhatTheStreamRefuses(t *testing.T) {
+	f := newFixture(t)
+	f.client.RPush(t.Context(), f.keys.Dead, `{"id":"1-0","type":"user.updated","user_id":"u"}`)
+	f.client.Set(t.Context(), f.keys.Stream, "not a stream", 0)
+	if _, err := Redeliver(t.Context(), f.client, f.keys, 1000); err == nil {
+		t.Fatal("Redeliver into a broken stream succeeded")
+	}
+	if n, _ := DeadLetters(t.Context(), f.client, f.keys); n != 1 {
+		t.Fatalf("%d dead letters left, want 1", n)
+	}
+}
+
 // Two workers (two instances) share the group: every event is delivered,
 // and per-user order holds across them.
 func TestTwoWorkersShareTheGroup(t *testing.T) {
@@ -165,6 +231,40 @@ func TestStoppedWorkerEventsAreClaimed(t *testing.T) {
 	r.checkOrder(ids)
 }
 
+// TestFullWorkerTakesOverDeadHeads: an instance holding MaxHeld events,
+// all waiting behind their user's first event which a dead instance
+// holds, still takes that first event over: MaxHeld bounds reading, not
+// rescuing, or the user's delivery would stall for good.
+func TestFullWorkerTakesOverDeadHeads(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	blocked := make(chan struct{})
+	stuck := newReceiver(t, func() bool { <-blocked; return true })
+	t.Cleanup(func() { close(blocked) })
+	a, err := New(Options{Client: f.client, Keys: f.keys, URL: stuck.srv.URL, Secret: testSecret,
+		RetryFor: time.Hour, ClaimIdle: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	<-a.Ready()
+	ids := []string{f.add(t, "u", 1)}
+	deadline := time.Now().Add(5 * time.Second)
+	for a.heldCount() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first worker never took the event")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.Stop() // dies holding u's first event
+	for seq := 2; seq <= 5; seq++ {
+		ids = append(ids, f.add(t, "u", seq))
+	}
+	f.worker(t, r.srv.URL, func(o *Options) { o.MaxHeld = 2 })
+	r.waitFor(len(ids), 10*time.Second)
+	r.checkOrder(ids)
+}
+
 // Lag is the age of the oldest pending event, 0 with none.
 func TestLag(t *testing.T) {
 	f := newFixture(t)
@@ -181,5 +281,21 @@ func TestLag(t *testing.T) {
 	lag, err := Lag(t.Context(), f.client, f.keys, time.Now())
 	if err != nil || lag < 200*time.Millisecond || lag > 5*time.Second {
 		t.Errorf("lag %v, %v; want about 300ms", lag, err)
+	}
+}
+
+// TestStopZeroesLag: a stopped worker reports a lag of 0 last, so that a
+// gauge it feeds does not keep showing a lag nobody measures any more.
+func TestStopZeroesLag(t *testing.T) {
+	f := newFixture(t)
+	var last atomic.Int64
+	last.Store(-1)
+	w := f.worker(t, "http://127.0.0.1:9/", func(o *Options) {
+		o.OnLag = func(d time.Duration) { last.Store(int64(d)) }
+	})
+	last.Store(int64(time.Hour)) // as if a lag had been read
+	w.Stop()
+	if got := time.Duration(last.Load()); got != 0 {
+		t.Fatalf("last lag reported %v, want 0 after Stop", got)
 	}
 }

@@ -117,8 +117,11 @@ func (a *API) serveSignout(w http.ResponseWriter, c *call) *apiError {
 // revokeToken revokes one token until no verifier would accept it anyway:
 // its exp plus the leeway.
 func (a *API) revokeToken(c *call, raw string, claims *token.Claims) *apiError {
-	until := claims.Expiry.Add(a.cfg.JWT.EffectiveLeeway())
-	if _, err := a.deps.Store.RevokeToken(c.r.Context(), store.TokenDigest(raw), until); err != nil {
+	// The holder of a token revokes it: its subject is the actor, whether
+	// it signs out or posts the token to revoke without Authorization.
+	r := a.revocation(c, store.RevokedToken, claims.Subject, claims.Subject)
+	r.TokenDigest, r.Until = store.TokenDigest(raw), claims.Expiry.Add(a.cfg.JWT.EffectiveLeeway())
+	if _, err := a.deps.Store.Revoke(c.r.Context(), r); err != nil {
 		return a.storeError(c, err)
 	}
 	a.revoked(c, "token revoked", claims.Subject)
@@ -143,7 +146,9 @@ func (a *API) serveRevokeAll(w http.ResponseWriter, c *call) *apiError {
 	if target != c.claims.Subject && !c.claims.Admin {
 		return permissionDenied("only an admin may revoke another user's tokens")
 	}
-	if _, err := a.deps.Store.RevokeUser(c.r.Context(), target, a.cutoff(c)); err != nil {
+	r := a.revocation(c, store.RevokedUser, target, c.claims.Subject)
+	r.Cutoff = a.cutoff(c)
+	if _, err := a.deps.Store.Revoke(c.r.Context(), r); err != nil {
 		return a.storeError(c, err)
 	}
 	a.revoked(c, "user's tokens revoked", target)
@@ -162,12 +167,21 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	if !validDeviceID(device) {
 		return invalidArgument("device_id: the path must end in 1 to 128 characters of A-Z a-z 0-9 . _ : -")
 	}
-	if _, err := a.deps.Store.RevokeDevice(c.r.Context(), c.claims.Subject, device, a.cutoff(c)); err != nil {
+	r := a.revocation(c, store.RevokedDevice, c.claims.Subject, c.claims.Subject)
+	r.DeviceID, r.Cutoff = device, a.cutoff(c)
+	if _, err := a.deps.Store.Revoke(c.r.Context(), r); err != nil {
 		return a.storeError(c, err)
 	}
 	a.revoked(c, "device's tokens revoked", c.claims.Subject)
 	writeEmpty(w)
 	return nil
+}
+
+// revocation is a revocation of kind of user's tokens by actor, recorded
+// like an edit: with events on, its script appends a user.tokens_revoked
+// event (docs/events.md).
+func (a *API) revocation(c *call, kind store.RevocationKind, user, actor string) store.Revoke {
+	return store.Revoke{Kind: kind, UserID: user, Actor: actor, Origin: a.origin(c), Events: a.policy.events}
 }
 
 // cutoff is "now" for revoke/all and a device: this instance's clock, or

@@ -2,9 +2,11 @@ package handler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -457,4 +459,68 @@ func TestManyAuthorizationHeadersRefused(t *testing.T) {
 	twice := func(r *http.Request) { r.Header.Add("Authorization", "Bearer "+tok) }
 	e.serve(http.MethodGet, pathMe, "", bearer(tok), twice).
 		wantError(t, http.StatusUnauthorized, "unauthenticated").wantDescription(t, "more than one Authorization")
+}
+
+// TestRevocationsMakeEvents: with an events block, each of the four ways
+// to revoke appends exactly one user.tokens_revoked event, with the
+// request's origin; a repeat that revokes nothing new appends none.
+func TestRevocationsMakeEvents(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) { c.Events = &config.Events{StreamMaxLen: 100} }))
+	stream := "authedge:{" + testEnvID + "}:events"
+	type want struct{ kind, user, actor, device, revokedDevice string }
+	var wants []want
+	check := func(step string, w *want) {
+		t.Helper()
+		if w != nil {
+			wants = append(wants, *w)
+		}
+		entries, err := e.rawRedis().XRange(context.Background(), stream, "-", "+").Result()
+		if err != nil || len(entries) != len(wants) {
+			t.Fatalf("after %s: %d events, want %d (%v)", step, len(entries), len(wants), err)
+		}
+		if w == nil {
+			return
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(entries[len(entries)-1].Values["event"].(string)), &ev); err != nil {
+			t.Fatal(err)
+		}
+		revoked := map[string]any{"kind": w.kind}
+		if w.revokedDevice != "" {
+			revoked["device_id"] = w.revokedDevice
+		}
+		var device any
+		if w.device != "" {
+			device = w.device
+		}
+		if ev["type"] != "user.tokens_revoked" || ev["user_id"] != w.user || ev["actor"] != w.actor ||
+			ev["device_id"] != device || ev["ip"] != "192.0.2.1" || ev["client_id"] != testEnvID ||
+			fmt.Sprint(ev["changes"]) != "map[]" || !reflect.DeepEqual(ev["revoked"], revoked) {
+			t.Errorf("after %s: event = %v", step, ev)
+		}
+		if _, err := time.Parse(time.RFC3339, fmt.Sprint(ev["at"])); err != nil {
+			t.Errorf("after %s: at = %v", step, ev["at"])
+		}
+	}
+
+	posted := e.token("u1", withClaim("jti", "posted"))
+	body := jsonBody(t, map[string]string{"token": posted})
+	e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization"), header("X-Device-Id", "dev-1")).wantOK(t)
+	check("revoke", &want{kind: "token", user: "u1", actor: "u1", device: "dev-1"})
+	e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization")).wantOK(t)
+	check("a repeated revoke", nil)
+
+	e.serve(http.MethodPost, pathSignout, `{}`, bearer(e.token("u1", withClaim("jti", "signed-out")))).wantOK(t)
+	check("signout", &want{kind: "token", user: "u1", actor: "u1"})
+
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("u1", withClaim("jti", "all")))).wantOK(t)
+	check("revoke/all", &want{kind: "all", user: "u1", actor: "u1"})
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id=u1")).wantOK(t)
+	check("a repeated revoke/all", nil)
+
+	u2 := e.token("u2")
+	e.serve(http.MethodDelete, pathDevices+"dev-a", "", bearer(u2)).wantOK(t)
+	check("a device", &want{kind: "device", user: "u2", actor: "u2", revokedDevice: "dev-a"})
+	e.serve(http.MethodDelete, pathDevices+"dev-a", "", bearer(u2)).wantOK(t)
+	check("a repeated device", nil)
 }

@@ -483,3 +483,52 @@ func TestCleanUserAgent(t *testing.T) {
 		t.Error("a separator in an origin value packed")
 	}
 }
+
+// TestEditWrongTypeBucketWritesNothing: an index bucket of the wrong type
+// among those an edit writes (the bucket of a value it releases, of one it
+// respells, of a second unique field's) fails the edit before its event,
+// its history entry or the first field's index entries are written: Redis
+// does not undo a script's writes when a later command fails.
+func TestEditWrongTypeBucketWritesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		changes Changes
+		field   string // whose bucket is broken
+		value   string // the value whose bucket it is
+	}{
+		{"released", Changes{Username: ptr("bobby")}, fieldUsername, "alice"},
+		{"respelled", Changes{Username: ptr("ALICE")}, fieldUsername, "alice"},
+		{"second field released", Changes{Username: ptr("bobby"), Phone: ptr("+86 13000000001")}, fieldPhone, "+86 13000000000"},
+		{"second field claimed", Changes{Username: ptr("bobby"), Phone: ptr("+86 13000000001")}, fieldPhone, "+86 13000000001"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.recorded(t, "u1", "", Changes{Nickname: ptr("Alice"), Username: ptr("alice"), Phone: ptr("+86 13000000000")})
+			broken := f.keys.index(tc.field, uniqueKey(tc.field, tc.value))
+			f.raw.Del(ctxT(t), broken)
+			f.raw.Set(ctxT(t), broken, "not a hash", 0)
+			events0 := f.raw.XLen(ctxT(t), f.keys.events()).Val()
+			e := Edit{Actor: "u1", Target: "u1", Changes: tc.changes, SudoSatisfied: true, Origin: testOrigin(""), Events: eventsOn}
+			if _, err := f.Edit(ctxT(t), e); err == nil {
+				t.Fatal("edit succeeded")
+			}
+			if p := f.profile(t, "u1"); p.Username != "alice" || p.Phone != "+86 13000000000" {
+				t.Fatalf("profile changed: %+v", p)
+			}
+			if n := f.raw.XLen(ctxT(t), f.keys.events()).Val(); n != events0 {
+				t.Errorf("the failed edit left %d event(s)", n-events0)
+			}
+			if h := f.history(t, "u1"); len(h) != 1 {
+				t.Errorf("the failed edit left a history entry: %d entries", len(h))
+			}
+			if tc.field != fieldUsername {
+				if o := f.owner(t, fieldUsername, "alice"); o != "u1" {
+					t.Errorf("alice's index entry names %q", o)
+				}
+				if o := f.owner(t, fieldUsername, "bobby"); o != "" {
+					t.Errorf("bobby's index entry written: %q", o)
+				}
+			}
+		})
+	}
+}

@@ -95,53 +95,102 @@ func TokenContent(raw string) string {
 // (its exp plus the verifier's leeway: after that no verifier accepts it
 // anyway). A token already past until needs nothing; seq is then 0.
 func (s *Store) RevokeToken(ctx context.Context, tokenDigest string, until time.Time) (seq uint64, err error) {
-	if len(tokenDigest) != 64 {
-		return 0, errors.New("store: a token digest is 64 hex digits")
-	}
-	ttl := until.Sub(s.now())
-	if ttl < time.Millisecond {
-		return 0, nil
-	}
-	return s.revoke(ctx, s.keys.revokedToken(tokenDigest), RevokedToken, "1", ttl, tokenDigest, "", untilField(until))
+	return s.Revoke(ctx, Revoke{Kind: RevokedToken, TokenDigest: tokenDigest, Until: until})
 }
 
 // RevokeUser revokes every token of userID issued at or before cutoff
 // (whole seconds; a token without iat counts as issued before).
 func (s *Store) RevokeUser(ctx context.Context, userID string, cutoff time.Time) (seq uint64, err error) {
-	if userID == "" {
-		return 0, errEmptyUserID
-	}
-	return s.revoke(ctx, s.keys.revokedUser(userID), RevokedUser, unixSeconds(cutoff), RevocationHorizon, userID, "", "")
+	return s.Revoke(ctx, Revoke{Kind: RevokedUser, UserID: userID, Cutoff: cutoff})
 }
 
 // RevokeDevice revokes every token of userID bound to deviceID and issued
 // at or before cutoff.
 func (s *Store) RevokeDevice(ctx context.Context, userID, deviceID string, cutoff time.Time) (seq uint64, err error) {
-	if userID == "" || deviceID == "" {
-		return 0, errors.New("store: a device revocation needs a user and a device")
-	}
-	return s.revoke(ctx, s.keys.revokedDevice(userID, deviceID), RevokedDevice, unixSeconds(cutoff), RevocationHorizon, userID, deviceID, "")
+	return s.Revoke(ctx, Revoke{Kind: RevokedDevice, UserID: userID, DeviceID: deviceID, Cutoff: cutoff})
 }
 
-func (s *Store) revoke(ctx context.Context, key string, kind RevocationKind, value string, ttl time.Duration, a, b, until string) (uint64, error) {
+// Revoke is one revocation, and who made it.
+type Revoke struct {
+	Kind RevocationKind
+	// TokenDigest and Until: the token revoked (RevokedToken), as
+	// RevokeToken takes them.
+	TokenDigest string
+	Until       time.Time
+	// UserID is whose tokens are revoked: the token's subject for
+	// RevokedToken (needed only for its event).
+	UserID string
+	// DeviceID and Cutoff: as RevokeUser and RevokeDevice take them.
+	DeviceID string
+	Cutoff   time.Time
+	// Actor is the caller's sub: the user, an admin, or for a token
+	// revoked by its holder, the token's subject.
+	Actor string
+	// Origin and Events, as an Edit's: with both, a revocation that
+	// revokes something new appends one user.tokens_revoked event in the
+	// same script (docs/events.md). A repeat appends none.
+	Origin *Origin
+	Events EventStream
+}
+
+// Revoke records one revocation (what RevokeToken, RevokeUser and
+// RevokeDevice do) and, with events on, its event. seq is the log entry's
+// sequence number; the current one when nothing more was revoked; 0 for
+// a token already past its Until.
+func (s *Store) Revoke(ctx context.Context, r Revoke) (seq uint64, err error) {
+	if r.Events.MaxLen < 0 || (r.Events.MaxLen > 0 && (r.Origin == nil || r.UserID == "")) {
+		return 0, errors.New("store: revocation events need an origin, a user and a stream length of at least 1")
+	}
+	var key, value, a, b, until string
+	var ttl time.Duration
+	switch r.Kind {
+	case RevokedToken:
+		if len(r.TokenDigest) != 64 {
+			return 0, errors.New("store: a token digest is 64 hex digits")
+		}
+		ttl = r.Until.Sub(s.now())
+		if ttl < time.Millisecond {
+			return 0, nil
+		}
+		key, value, a, until = s.keys.revokedToken(r.TokenDigest), "1", r.TokenDigest, untilField(r.Until)
+	case RevokedUser:
+		if r.UserID == "" {
+			return 0, errEmptyUserID
+		}
+		key, value, ttl, a = s.keys.revokedUser(r.UserID), unixSeconds(r.Cutoff), RevocationHorizon, r.UserID
+	case RevokedDevice:
+		if r.UserID == "" || r.DeviceID == "" {
+			return 0, errors.New("store: a device revocation needs a user and a device")
+		}
+		key, value, ttl, a, b = s.keys.revokedDevice(r.UserID, r.DeviceID), unixSeconds(r.Cutoff), RevocationHorizon, r.UserID, r.DeviceID
+	default:
+		return 0, fmt.Errorf("store: unknown revocation kind %q", r.Kind)
+	}
+	streamKey, origin := s.keys.unused(), ""
+	if r.Events.MaxLen > 0 {
+		if origin, err = r.Origin.pack(r.Events, s.now(), r.Actor, r.UserID); err != nil {
+			return 0, err
+		}
+		streamKey = s.keys.events()
+	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog(), s.keys.revocationEpoch()}
+	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog(), s.keys.revocationEpoch(), streamKey}
 	var random [8]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return 0, err
 	}
 	res, err := s.run(ctx, scriptRevoke, keys,
-		string(kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until,
-		hex.EncodeToString(random[:]))
+		string(r.Kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until,
+		hex.EncodeToString(random[:]), origin, r.UserID)
 	if err != nil {
 		return 0, s.fail(err)
 	}
-	seq, ok := res.(int64)
-	if !ok || seq < 0 {
+	n, ok := res.(int64)
+	if !ok || n < 0 {
 		return 0, errBadReply
 	}
-	return uint64(seq), nil
+	return uint64(n), nil
 }
 
 // RevocationState reads, in one round trip, whether the token with

@@ -380,3 +380,38 @@ func TestGlobEscape(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationEventOrNothing: with events on, a revocation appends its
+// user.tokens_revoked event in its own script, only when it revokes
+// something new; and a key of the wrong type (the event stream's, the
+// log's, the counter's) fails it with nothing revoked and no event.
+func TestRevocationEventOrNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	r := Revoke{Kind: RevokedUser, UserID: "u1", Cutoff: time.Unix(1_700_000_000, 0), Actor: "admin",
+		Origin: testOrigin("d1"), Events: eventsOn}
+	if _, err := f.Revoke(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Revoke(ctx, r); err != nil { // nothing new
+		t.Fatal(err)
+	}
+	if n := f.raw.XLen(ctx, f.keys.events()).Val(); n != 1 {
+		t.Fatalf("%d events, want 1", n)
+	}
+	if _, err := f.Revoke(ctx, Revoke{Kind: RevokedUser, UserID: "u1", Cutoff: time.Unix(1, 0), Events: eventsOn}); err == nil {
+		t.Fatal("events without an origin accepted")
+	}
+	for _, broken := range []string{f.keys.events(), f.keys.revocationLog(), f.keys.revocationSeq()} {
+		f := newFixture(t)
+		f.raw.HSet(ctx, broken, "x", "y")
+		d := Revoke{Kind: RevokedDevice, UserID: "u1", DeviceID: "d1", Cutoff: time.Unix(1_700_000_000, 0), Actor: "u1",
+			Origin: testOrigin("d1"), Events: eventsOn}
+		if _, err := f.Revoke(ctx, d); err == nil {
+			t.Fatalf("%s broken: the revocation succeeded", broken)
+		}
+		if keys := f.raw.Keys(ctx, "*").Val(); len(keys) != 1 {
+			t.Errorf("%s broken: the failed revocation left %v", broken, keys)
+		}
+	}
+}

@@ -56,7 +56,10 @@ if diff ~= 0 then
   return wrong()
 end
 
-redis.call('DEL', KEYS[1])
+-- The token first: its HSET is the one write here that can fail (a key
+-- of the wrong type), and Redis does not undo the writes before a failing
+-- command, so the code is spent only once the token exists.
 redis.call('HSET', KEYS[2], 'u', v[2], 'c', v[3], 'k', v[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
 return { 'ok' }

@@ -159,12 +159,21 @@ end
 -- (e) Uniqueness: an index entry names the user who owns the value. No
 -- entry: free; anyone else's: a conflict; the target's own: not a conflict
 -- (a leftover this edit takes back). A new spelling of the current value
--- does not move, so it needs no lookup at all.
+-- does not move, so it is no conflict; its bucket is still read, as is
+-- the bucket of a value this edit releases (c.old_owner, which the write
+-- below needs): every bucket the writes touch is read here, so a key of
+-- the wrong type fails the script before its first write (Redis does not
+-- undo a script's writes when a later command fails).
 for _, c in ipairs(changes) do
-  if c.bucket and c.new ~= '' and c.moves then
-    local owner = redis.call('HGET', KEYS[c.bucket], c.key)
-    if owner and owner ~= user then
-      return { 'conflict', c.code }
+  if c.bucket then
+    if c.new ~= '' then
+      local owner = redis.call('HGET', KEYS[c.bucket], c.key)
+      if c.moves and owner and owner ~= user then
+        return { 'conflict', c.code }
+      end
+    end
+    if c.old ~= '' and c.moves then
+      c.old_owner = redis.call('HGET', KEYS[c.bucket + 1], c.old)
     end
   end
 end
@@ -198,7 +207,7 @@ end
 local reply = { 'ok', create and 1 or 0 }
 for _, c in ipairs(changes) do
   if c.bucket then
-    if c.old ~= '' and c.moves and redis.call('HGET', KEYS[c.bucket + 1], c.old) == user then
+    if c.old_owner == user then
       redis.call('HDEL', KEYS[c.bucket + 1], c.old)
     end
     if c.new ~= '' then

@@ -7,6 +7,7 @@
 -- KEYS[2] rs, the revocation sequence
 -- KEYS[3] rx, the revocation log (a stream whose IDs are <seq>-1)
 -- KEYS[4] re, the log's epoch
+-- KEYS[5] the environment's event stream (or an unused key)
 --
 -- ARGV[1] kind: 't' token, 'u' user, 'd' device
 -- ARGV[2] value: '1' for a token, the cutoff (Unix seconds) otherwise
@@ -17,9 +18,16 @@
 -- ARGV[7] the channel told of every new entry
 -- ARGV[8] a token's end (Unix milliseconds) for its log entry, or ''
 -- ARGV[9] random text for a new epoch
+-- ARGV[10] the origin, as lib.lua's parse_origin reads it: with events on
+--         (its maxlen not '0'), a revocation that revokes something new
+--         appends one user.tokens_revoked event ('': none)
+-- ARGV[11] the user whose tokens are revoked, for the event
 --
 -- Replies: the entry's sequence number; the current one (maybe 0) when
 -- nothing more was revoked.
+
+-- REVOKED_KIND names the kinds as events show them.
+local REVOKED_KIND = { t = 'token', u = 'all', d = 'device' }
 
 local value = ARGV[2]
 local ttl = tonumber(ARGV[3])
@@ -39,30 +47,37 @@ if old and (ARGV[1] == 't' or (tonumber(old) or -1) >= tonumber(value)) then
   return tonumber(redis.call('GET', KEYS[2]) or '0')
 end
 
+-- Every command that can fail on a key's type reads before the first
+-- write: Redis does not undo a script's writes when a later command fails.
 -- The next sequence number is past both the counter and the log's last
 -- entry: a counter lost alone (evicted, or restored from an older file)
 -- must not make XADD fail after the key below is written, which would
 -- leave a revocation no instance hears of.
-local seq = redis.call('INCR', KEYS[2])
+local seq = (tonumber(redis.call('GET', KEYS[2]) or '0') or 0) + 1
 local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
 if last then
   local last_seq = tonumber(string.match(last[1], '^(%d+)-'))
   if last_seq and last_seq >= seq then
     seq = last_seq + 1
-    redis.call('SET', KEYS[2], seq)
+  end
+end
+local new_epoch = redis.call('EXISTS', KEYS[4]) == 0
+
+-- The event is the first write (lib.lua's append_event): if Redis refuses
+-- it, nothing is revoked, and an error is answered.
+local o = parse_origin(ARGV[10])
+if o and o.maxlen ~= '0' then
+  local revoked = { kind = REVOKED_KIND[ARGV[1]] }
+  if ARGV[1] == 'd' then
+    revoked.device_id = ARGV[5]
+  end
+  local id = append_event(KEYS[5], o, 'user.tokens_revoked', ARGV[11],
+    { changes = {}, revoked = revoked })
+  if type(id) == 'table' then
+    return id
   end
 end
 
--- A log without an epoch is new (or Redis lost it with the log): its
--- numbers may be ones a reader already applied from the lost log, so it
--- gets an epoch no earlier log had, and readers that see the epoch change
--- forget what they knew.
-if redis.call('EXISTS', KEYS[4]) == 0 then
-  local now = redis.call('TIME')
-  redis.call('SET', KEYS[4], now[1] .. '.' .. now[2] .. '-' .. ARGV[9])
-end
-
-redis.call('SET', KEYS[1], value, 'PX', ttl)
 -- A log entry carries a token's end instead of its stored value ('1'),
 -- and a cutoff as stored.
 local logged = value
@@ -71,5 +86,15 @@ if ARGV[1] == 't' then
 end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], seq .. '-1',
   'k', ARGV[1], 'a', ARGV[4], 'b', ARGV[5], 'c', logged)
+redis.call('SET', KEYS[2], seq)
+-- A log without an epoch is new (or Redis lost it with the log): its
+-- numbers may be ones a reader already applied from the lost log, so it
+-- gets an epoch no earlier log had, and readers that see the epoch change
+-- forget what they knew.
+if new_epoch then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[4], now[1] .. '.' .. now[2] .. '-' .. ARGV[9])
+end
+redis.call('SET', KEYS[1], value, 'PX', ttl)
 redis.call('PUBLISH', ARGV[7], seq)
 return seq

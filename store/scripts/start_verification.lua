@@ -72,8 +72,11 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 'exists' }
 end
 
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
+-- The counter first: its INCR is the one write here that can fail (a
+-- value that is no integer), and Redis does not undo the writes before a
+-- failing command.
 count(KEYS[3], ARGV[12])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
 window_add(KEYS[5], ARGV[1], now, ARGV[14])
 window_add(KEYS[6], ARGV[1], now, ARGV[12])
 redis.call('HSET', KEYS[1], 'h', ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
