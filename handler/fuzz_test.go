@@ -230,7 +230,7 @@ func FuzzDecodeSendCode(f *testing.F) {
 			}
 		case channelEmail:
 			d, k, err := profile.Email(to.display)
-			if err != nil || d != to.display || k != to.key || profile.FoldKey(to.display) != to.key {
+			if err != nil || d != to.display || k != to.key || profile.EmailKey(to.display) != to.key {
 				t.Fatalf("email recipient %+v does not re-parse to itself", to)
 			}
 			if to.wireChannel() != "email" {
