@@ -13,6 +13,8 @@
 #   MEM_N=100000 RSS_N=100000 bench/run.sh   quicker memory figures
 #   PROFILE=1 bench/run.sh              also a CPU profile of each Caddy
 #                                       scenario (an extra, unmeasured run)
+#   SCENARIOS="3 10" MEM=0 bench/run.sh the edit without and with `wait 1`
+#   SCENARIOS="4 11" MEM=0 bench/run.sh user/me from the master and from a replica
 #
 # Knobs (environment): RUNS (3) DURATION (10s) WARMUP (3s) THREADS (2)
 # CONNS (64) SCENARIOS ("1 2 3 4 5") TOKENS (tokens minted for the
@@ -21,6 +23,7 @@
 # MEM_VALUES (typical: profile value lengths for P4; short: store's test shapes)
 # PROFILE (0) PROFILE_SECONDS (10) BUILD (1: ./xcaddy.sh; 0: use ./caddy as is)
 # OUT (bench/out: binaries, keys, tokens, configs, logs, results)
+# WAIT_TIMEOUT (1s: scenario 10's `wait 1 <timeout>`)
 # PEER_BIN ($OUT/caddy-security: built once, then reused)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,6 +46,7 @@ MEM_VALUES=${MEM_VALUES:-typical}
 PROFILE=${PROFILE:-0}
 PROFILE_SECONDS=${PROFILE_SECONDS:-10}
 BUILD=${BUILD:-1}
+WAIT_TIMEOUT=${WAIT_TIMEOUT:-1s}
 # REPORT_ONLY=1 measures nothing: it recomputes the figures and the table
 # from the per-run logs that the last run left in $OUT/log.
 REPORT_ONLY=${REPORT_ONLY:-0}
@@ -138,9 +142,144 @@ start_redis() {
 	die "redis-server on $REDIS_PORT did not start (see $dir/redis.log)"
 }
 stop_redis() {
+	stop_sentinel
+	stop_replica
 	[[ -n $REDIS_PID ]] && stop_pid "$REDIS_PID"
 	rm -rf "$OUT/redis-$REDIS_PORT"
 	REDIS_PID=
+}
+
+# info_field PORT SECTION FIELD: one field of INFO SECTION.
+info_field() {
+	redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"
+}
+# cmd_calls PORT COMMAND: how often COMMAND ran on that server (0 if never).
+cmd_calls() {
+	local c
+	c=$(redis-cli -p "$1" info commandstats 2>/dev/null | tr -d '\r' |
+		sed -n "s/^cmdstat_$2:calls=\([0-9]*\),.*/\1/p")
+	echo "${c:-0}"
+}
+
+# The replica of scenarios 10 and 11: a second redis-server, started with
+# the master's flags, following the master. Only when a scenario needs it.
+REPLICA_PID=
+REPLICA_PORT=
+start_replica() {
+	REPLICA_PORT=$(free_port)
+	local dir=$OUT/redis-$REPLICA_PORT
+	mkdir -p "$dir"
+	TMP_DIRS+=("$dir")
+	# A master with diskless sync waits 5 s for more replicas before the
+	# first full sync; there is only one.
+	redis-cli -p "$REDIS_PORT" config set repl-diskless-sync-delay 0 >/dev/null
+	redis-server --port "$REPLICA_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$dir" --daemonize no --logfile "$dir/redis.log" \
+		--replicaof 127.0.0.1 "$REDIS_PORT" &
+	REPLICA_PID=$!
+	PIDS+=("$REPLICA_PID")
+	# In sync: its link is up and the master counts it online.
+	for _ in $(seq 300); do
+		if [[ $(info_field "$REPLICA_PORT" replication master_link_status) == up &&
+			$(info_field "$REDIS_PORT" replication slave0) == *"port=$REPLICA_PORT,state=online"* ]]; then
+			log "replica on 127.0.0.1:$REPLICA_PORT in sync with the master on $REDIS_PORT"
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "replica on $REPLICA_PORT did not sync with the master (see $dir/redis.log)"
+}
+stop_replica() {
+	[[ -n $REPLICA_PID ]] && stop_pid "$REPLICA_PID"
+	[[ -n $REPLICA_PORT ]] && rm -rf "$OUT/redis-$REPLICA_PORT"
+	REPLICA_PID=
+}
+
+# wait_replicated: until the replica's offset reaches the master's, so
+# that it holds every write made so far (10 s at most).
+wait_replicated() {
+	local target got
+	target=$(info_field "$REDIS_PORT" replication master_repl_offset)
+	for _ in $(seq 100); do
+		got=$(info_field "$REPLICA_PORT" replication slave_repl_offset)
+		[[ -n $got ]] && ((got >= target)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# check_replica: after the runs, the replica holds what the master holds
+# (every edit of scenario 10 among it): the same DBSIZE once it has caught
+# up. Keys expiring on the master between the two counts (rate-limit
+# windows) make a retry, not a failure. Sets REPLICA_CHECK.
+REPLICA_CHECK=
+check_replica() {
+	local m r m2
+	for _ in $(seq 20); do
+		if wait_replicated; then
+			m=$(redis-cli -p "$REDIS_PORT" dbsize)
+			r=$(redis-cli -p "$REPLICA_PORT" dbsize)
+			m2=$(redis-cli -p "$REDIS_PORT" dbsize)
+			if [[ $m == "$r" && $m == "$m2" ]]; then
+				REPLICA_CHECK="ok: DBSIZE $m on the master and on the replica"
+				log "replica check $REPLICA_CHECK"
+				return 0
+			fi
+		fi
+		sleep 0.2
+	done
+	REPLICA_CHECK="FAILED: DBSIZE ${m:-?} on the master, ${r:-?} on the replica"
+	log "replica check $REPLICA_CHECK"
+	return 1
+}
+
+# One Sentinel for scenario 11: read_from replicas needs Sentinel or a
+# Cluster (a single address has no replica to read from), and the replica
+# client asks the Sentinel for the replicas. One Sentinel, quorum 1, and a
+# down-after far beyond any run: it must never fail the master over.
+SENTINEL_PID=
+SENTINEL_PORT=
+SENTINEL_MASTER=benchmaster
+start_sentinel() {
+	SENTINEL_PORT=$(free_port)
+	local dir=$OUT/sentinel-$SENTINEL_PORT
+	mkdir -p "$dir"
+	TMP_DIRS+=("$dir")
+	cat >"$dir/sentinel.conf" <<EOF
+port $SENTINEL_PORT
+bind 127.0.0.1
+daemonize no
+dir $dir
+logfile $dir/sentinel.log
+sentinel resolve-hostnames no
+sentinel monitor $SENTINEL_MASTER 127.0.0.1 $REDIS_PORT 1
+sentinel down-after-milliseconds $SENTINEL_MASTER 600000
+sentinel failover-timeout $SENTINEL_MASTER 1200000
+EOF
+	redis-server "$dir/sentinel.conf" --sentinel &
+	SENTINEL_PID=$!
+	PIDS+=("$SENTINEL_PID")
+	# Ready once it knows the master and has connected to the replica: a
+	# replica it lists as disconnected is not handed out, and go-redis
+	# then reads from the master without a word.
+	local want="status=ok,address=127.0.0.1:$REDIS_PORT,slaves=1,sentinels=1" flags
+	for _ in $(seq 300); do
+		if [[ $(redis-cli -p "$SENTINEL_PORT" info sentinel 2>/dev/null) == *"$want"* ]]; then
+			flags=$(redis-cli -p "$SENTINEL_PORT" sentinel replicas "$SENTINEL_MASTER" 2>/dev/null |
+				awk 'prev == "flags" { print } { prev = $0 }')
+			if [[ $flags == slave ]]; then
+				log "sentinel on 127.0.0.1:$SENTINEL_PORT sees the master and the replica"
+				return 0
+			fi
+		fi
+		sleep 0.1
+	done
+	die "sentinel on $SENTINEL_PORT does not see the master and its replica (see $dir/sentinel.log)"
+}
+stop_sentinel() {
+	[[ -n $SENTINEL_PID ]] && stop_pid "$SENTINEL_PID"
+	[[ -n $SENTINEL_PORT ]] && rm -rf "$OUT/sentinel-$SENTINEL_PORT"
+	SENTINEL_PID=
 }
 
 CADDY_PID=
@@ -257,6 +396,26 @@ $1
 EOF
 }
 
+# redis_block KIND: the inside of authedge's redis block. The master by
+# its address; scenario 10 waits for the replica after each write; scenario
+# 11 finds the master and the replica through the Sentinel and reads
+# user/me from the replica.
+redis_block() {
+	case $1 in
+	authedge-wait1)
+		printf '\t\t\taddress 127.0.0.1:%s\n\t\t\twait 1 %s\n' "$REDIS_PORT" "$WAIT_TIMEOUT"
+		;;
+	authedge-replicas)
+		printf '\t\t\tsentinel %s {\n\t\t\t\taddress 127.0.0.1:%s\n\t\t\t}\n\t\t\tread_from replicas\n' \
+			"$SENTINEL_MASTER" "$SENTINEL_PORT"
+		;;
+	*)
+		printf '\t\t\taddress 127.0.0.1:%s\n' "$REDIS_PORT"
+		;;
+	esac
+}
+
+# authedge_block [KIND]: the authedge directive; KIND picks the redis block.
 authedge_block() {
 	cat <<EOF
 	authedge {
@@ -266,7 +425,7 @@ authedge_block() {
 			jwks_file $OUT/keys/jwks.json
 		}
 		redis {
-			address 127.0.0.1:$REDIS_PORT
+$(redis_block "${1:-authedge}")
 		}
 		verification {
 			required off
@@ -281,7 +440,8 @@ authedge_block() {
 EOF
 }
 
-# write_config NAME KIND: KIND is plain, peer or authedge.
+# write_config NAME KIND: KIND is plain, peer, authedge (authedge-wait1,
+# authedge-replicas: another redis block), proxy, edge1, edge2 or edge3.
 write_config() {
 	local name=$1 kind=$2 f=$OUT/conf/$1.Caddyfile
 	case $kind in
@@ -315,12 +475,12 @@ http://127.0.0.1:$PORT {
 }
 EOF
 		;;
-	authedge)
+	authedge | authedge-wait1 | authedge-replicas)
 		global_options "" >"$f"
 		{
 			echo
 			echo "http://127.0.0.1:$PORT {"
-			authedge_block
+			authedge_block "$kind"
 			echo '	respond "hello" 200'
 			echo "}"
 		} >>"$f"
@@ -392,6 +552,11 @@ scenario_def() {
 	7) echo "edge-user-id edge1 /app/hello bearer 0" ;;
 	8) echo "edge-assertion-profile edge2 /app/hello bearer 0" ;;
 	9) echo "edge-distinct-tokens edge3 /app/hello bearer 1" ;;
+	# Replication (issue 13), each against its scenario without it, in the
+	# same run: 10 is 3 with `wait 1` on a local replica, 11 is 4 reading
+	# from that replica (through a Sentinel).
+	10) echo "authedge-edit-wait1 authedge-wait1 /auth/v1/user/basic/edit edit 1" ;;
+	11) echo "authedge-me-replica authedge-replicas /auth/v1/user/me bearer 0" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -423,9 +588,10 @@ run_wrk() {
 		fi
 	fi
 	local args=("$mode" "$TOKEN_FILE" "$LINE_LEN" "$start" "$((TOKENS - 2))" "$THREADS" "s${sc}r$RANDOM$RANDOM" "$repeat")
-	local pid=${S_PID[$sc]} c0 r0 c1 r1 w0 w1 m0 m1 out
+	local pid=${S_PID[$sc]} c0 r0 c1 r1 w0 w1 m0 m1 out p0=0 p1=0
 	c0=$(cpu_ticks "$pid")
 	r0=$(cpu_ticks "$REDIS_PID")
+	[[ -n $REPLICA_PID ]] && p0=$(cpu_ticks "$REPLICA_PID")
 	m0=($(machine_ticks))
 	children_cpu_us
 	w0=$CHILDREN_US
@@ -436,13 +602,16 @@ run_wrk() {
 	m1=($(machine_ticks))
 	c1=$(cpu_ticks "$pid")
 	r1=$(cpu_ticks "$REDIS_PID")
+	[[ -n $REPLICA_PID ]] && p1=$(cpu_ticks "$REPLICA_PID")
 	grep '^WRKJSON ' <<<"$out" | sed 's/^WRKJSON //' |
 		jq -c --argjson cd $((c1 - c0)) --argjson rd $((r1 - r0)) --argjson tck "$CLK_TCK" \
+			--argjson pd $((p1 - p0)) --argjson replica "$([[ -n $REPLICA_PID ]] && echo true || echo false)" \
 			--argjson wd $((w1 - w0)) --argjson idle $((m1[0] - m0[0])) --argjson all $((m1[1] - m0[1])) \
 			--argjson start "$start" --argjson repeat "$repeat" '
 			. + {first_token: $start, repeated_token: ($repeat == 1),
 			     caddy_cpu_us_per_req: (if .requests > 0 then $cd * 1e6 / $tck / .requests else null end),
 			     redis_cpu_us_per_req: (if .requests > 0 then $rd * 1e6 / $tck / .requests else null end),
+			     replica_cpu_us_per_req: (if $replica and .requests > 0 then $pd * 1e6 / $tck / .requests else null end),
 			     wrk_cpu_us_per_req: (if .requests > 0 then $wd / .requests else null end),
 			     machine_idle: (if $all > 0 then $idle / $all else null end)}' >"$outfile"
 	[[ -s $outfile ]] || die "wrk printed no WRKJSON line: $out"
@@ -482,7 +651,33 @@ sanity() {
 	fi
 	good=$(sed -n "$((TOKENS - 1))p" "$TOKEN_FILE")
 	bad=$(head -1 "$OUT/tokens-foreign.txt")
-	check_status "$sc" 200 "$good"
+	case ${S_KIND[$sc]} in
+	authedge-wait1)
+		# The 200 came after a WAIT on the master that the replica
+		# confirmed (fewer confirmations would have been a 503).
+		local waits
+		waits=$(cmd_calls "$REDIS_PORT" wait)
+		check_status "$sc" 200 "$good"
+		(($(cmd_calls "$REDIS_PORT" wait) > waits)) ||
+			die "check failed: scenario $sc's edit was answered 200 without a WAIT on the master"
+		;;
+	authedge-replicas)
+		# The profile was read on the replica: with no replica known,
+		# go-redis would read from the master without a word. Twice: the
+		# first request may have created the profile on the master, and
+		# the second must find it on the replica.
+		local gets
+		check_status "$sc" 200 "$good"
+		wait_replicated || die "the replica did not catch up with the master"
+		gets=$(cmd_calls "$REPLICA_PORT" get)
+		check_status "$sc" 200 "$good"
+		(($(cmd_calls "$REPLICA_PORT" get) > gets)) ||
+			die "check failed: scenario $sc's user/me was not read from the replica"
+		;;
+	*)
+		check_status "$sc" 200 "$good"
+		;;
+	esac
 	check_status "$sc" 401 "$bad"
 	check_status "$sc" 401 ""
 	check_status "$sc" 401 "${good%?????}AAAAA"
@@ -506,7 +701,7 @@ setup_scenario() {
 
 print_run() {
 	local f=$1 label=$2
-	jq -r --arg l "$label" '"   \($l): \(.rps | floor) rps  p50 \(.latency_us.p50) us  p99 \(.latency_us.p99) us  caddy \(.caddy_cpu_us_per_req * 10 | round / 10) us/req  redis \(.redis_cpu_us_per_req * 10 | round / 10) us/req  wrk \(.wrk_cpu_us_per_req * 10 | round / 10) us/req  idle \(.machine_idle * 100 | round) %  errors \(.errors | add)  wraps \(.wraps)"' "$f" >&2
+	jq -r --arg l "$label" '"   \($l): \(.rps | floor) rps  p50 \(.latency_us.p50) us  p99 \(.latency_us.p99) us  caddy \(.caddy_cpu_us_per_req * 10 | round / 10) us/req  redis \(.redis_cpu_us_per_req * 10 | round / 10) us/req\(if .replica_cpu_us_per_req != null then "  replica \(.replica_cpu_us_per_req * 10 | round / 10) us/req" else "" end)  wrk \(.wrk_cpu_us_per_req * 10 | round / 10) us/req  idle \(.machine_idle * 100 | round) %  errors \(.errors | add)  wraps \(.wraps)"' "$f" >&2
 }
 
 profile_run() {
@@ -544,6 +739,7 @@ summarize() {
 		 p50_us: ($v | map(.latency_us.p50) | median), p99_us: ($v | map(.latency_us.p99) | median),
 		 caddy_cpu_us_per_req: ($v | map(.caddy_cpu_us_per_req) | median),
 		 redis_cpu_us_per_req: ($v | map(.redis_cpu_us_per_req) | median),
+		 replica_cpu_us_per_req: ($v | map(.replica_cpu_us_per_req) | if any(. == null) then null else median end),
 		 wrk_cpu_us_per_req: ($v | map(.wrk_cpu_us_per_req) | median),
 		 machine_idle: ($v | map(.machine_idle) | median),
 		 errors: ($all | map(.errors | add) | add), wraps: ($all | map(.wraps) | add),
@@ -609,12 +805,22 @@ report() {
 	local p4=null p5=null
 	[[ $MEM == 1 && -f $OUT/p4.json ]] && p4=$(cat "$OUT/p4.json")
 	[[ $MEM == 1 && -f $OUT/p5.json ]] && p5=$(cat "$OUT/p5.json")
+	# Scenarios 10 and 11: the replica, and whether it held what the master
+	# held after the runs (check_replica).
+	local replication=null
+	if [[ " $SCENARIOS " == *" 10 "* || " $SCENARIOS " == *" 11 "* ]]; then
+		replication=$(jq -n --arg check "$(cat "$OUT/replica-check.txt" 2>/dev/null || echo "not run")" \
+			--arg wait "wait 1 $WAIT_TIMEOUT" \
+			'{replica: "one local redis-server --replicaof the master, same flags",
+			  s10_redis_block: $wait, s11_redis_block: "sentinel (one Sentinel, quorum 1) + read_from replicas",
+			  replica_check: $check}')
+	fi
 	jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg nproc "$(nproc)" \
 		--arg cpu "$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)" \
 		--arg caddy "$("$CADDY_BIN" version | cut -d' ' -f1)" --arg peer "$PEER_MODULE@$PEER_VERSION" \
 		--arg wrk "-t $THREADS -c $CONNS -d $DURATION x $RUNS (warm-up $WARMUP)" \
 		--arg commit "$(cat "$OUT/caddy.commit" 2>/dev/null || echo unknown)" \
-		--argjson p4 "$p4" --argjson p5 "$p5" '
+		--argjson p4 "$p4" --argjson p5 "$p5" --argjson replication "$replication" '
 		(map({key: (.scenario | tostring), value: .}) | from_entries) as $s
 		| def rps(n): $s[n].rps.median // null;
 		  def ratio(a; b): if a != null and b != null and b > 0 then a / b else null end;
@@ -625,9 +831,10 @@ report() {
 		    [range(0; [($s[a].runs | length), ($s[b].runs | length)] | min) as $i
 		     | select($s[a].runs[$i].wraps == 0 and $s[b].runs[$i].wraps == 0)
 		     | $s[a].runs[$i].rps / $s[b].runs[$i].rps] | median end;
-		  # Server CPU per request (Caddy + Redis): what the scenario costs the
-		  # machine, whatever else ran on it.
-		  def cpu(n): if $s[n] == null then null else $s[n].caddy_cpu_us_per_req + $s[n].redis_cpu_us_per_req end;
+		  # Server CPU per request (Caddy + Redis, and the replica when one
+		  # runs): what the scenario costs the machine, whatever else ran on it.
+		  def cpu(n): if $s[n] == null then null else $s[n].caddy_cpu_us_per_req + $s[n].redis_cpu_us_per_req + ($s[n].replica_cpu_us_per_req // 0) end;
+		  def p99ms(n): if $s[n] == null then null else $s[n].p99_us / 1000 end;
 		{date: $date, machine: {nproc: ($nproc | tonumber), cpu: $cpu}, commit: $commit,
 		 caddy: $caddy, peer: $peer, wrk: $wrk, scenarios: .,
 		 ratios: {
@@ -638,31 +845,41 @@ report() {
 		   P2_s4_over_s1: {value: ratio(rps("4"); rps("1")), bar: ">= 0.5"},
 		   s5_overhead_over_s1: {value: (if rps("5") != null and rps("1") != null then 1 - rps("5") / rps("1") else null end), bar: "<= 0.10"},
 		   P4_redis_bytes_per_user: {value: ($p4.bytes_per_user // null), bar: "<= 540"},
-		   P5_caddy_rss_mb: {value: ($p5.rss_after_mb // null), bar: "<= 256"}},
+		   P5_caddy_rss_mb: {value: ($p5.rss_after_mb // null), bar: "<= 256"},
+		   # Issue 13 asks for these figures, with no bar: what `wait 1` costs
+		   # the edit, what replica reads change for user/me.
+		   W1_s10_over_s3: {value: ratio(rps("10"); rps("3")), bar: null, p99_ms: {s3: p99ms("3"), s10: p99ms("10")}},
+		   R1_s11_over_s4: {value: ratio(rps("11"); rps("4")), bar: null, p99_ms: {s4: p99ms("4"), s11: p99ms("11")}}},
 		 ratios_per_round: {
 		   P1_s3_over_s2: per_round("3"; "2"), P2_s4_over_s1: per_round("4"; "1"),
 		   E1_s7_over_s6: per_round("7"; "6"), E2_s8_over_s6: per_round("8"; "6"), E3_s9_over_s2: per_round("9"; "2"),
+		   W1_s10_over_s3: per_round("10"; "3"), R1_s11_over_s4: per_round("11"; "4"),
 		   s5_overhead_over_s1: (per_round("5"; "1") | if . == null then null else 1 - . end)},
 		 ratios_by_server_cpu: {
 		   P1_s2_cpu_over_s3_cpu: ratio(cpu("2"); cpu("3")), P2_s1_cpu_over_s4_cpu: ratio(cpu("1"); cpu("4")),
+		   W1_s3_cpu_over_s10_cpu: ratio(cpu("3"); cpu("10")), R1_s4_cpu_over_s11_cpu: ratio(cpu("4"); cpu("11")),
 		   s5_cpu_overhead_over_s1: (if cpu("5") != null and cpu("1") != null then cpu("5") / cpu("1") - 1 else null end)},
+		 replication: $replication,
 		 memory: {p4: $p4, p5: $p5}}' "${files[@]}" >"$OUT/results.json"
 
-	printf '\n%-3s %-24s %7s %15s %7s %7s %9s %9s %8s %5s %6s\n' \
-		"#" scenario "rps" "(min-max)" "p50 ms" "p99 ms" "caddy us" "redis us" "wrk us" idle errors
+	printf '\n%-3s %-24s %7s %15s %7s %7s %9s %9s %8s %8s %5s %6s\n' \
+		"#" scenario "rps" "(min-max)" "p50 ms" "p99 ms" "caddy us" "redis us" "repl us" "wrk us" idle errors
 	jq -r '.scenarios[] | [.scenario, .name, (.rps.median | floor), "(\(.rps.min | floor)-\(.rps.max | floor))",
 		(.p50_us / 1000 * 100 | round / 100), (.p99_us / 1000 * 100 | round / 100),
 		(.caddy_cpu_us_per_req * 10 | round / 10), (.redis_cpu_us_per_req * 10 | round / 10),
+		(.replica_cpu_us_per_req // null | if . == null then "-" else . * 10 | round / 10 end),
 		(.wrk_cpu_us_per_req // 0 | . * 10 | round / 10), "\(.machine_idle // 0 | . * 100 | round)%", .errors] | @tsv' \
-		"$OUT/results.json" | while IFS=$'\t' read -r a b c d e f g h i j k; do
-		printf '%-3s %-24s %7s %15s %7s %7s %9s %9s %8s %5s %6s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k"
+		"$OUT/results.json" | while IFS=$'\t' read -r a b c d e f g h r i j k; do
+		printf '%-3s %-24s %7s %15s %7s %7s %9s %9s %8s %8s %5s %6s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$r" "$i" "$j" "$k"
 	done
 	echo
 	jq -r '.ratios_per_round as $pr | .ratios_by_server_cpu as $cpu
 		| def r3: if . == null then "n/a" else (. * 1000 | round / 1000 | tostring) end;
-		.ratios | to_entries[] | "\(.key): \(.value.value | r3)  (bar \(.value.bar))\(
-			if $pr[.key] != null then "   per round: \($pr[.key] | r3)" else "" end)"' "$OUT/results.json"
-	jq -r '.ratios_by_server_cpu | "server CPU per request: s2/s3 \(.P1_s2_cpu_over_s3_cpu), s1/s4 \(.P2_s1_cpu_over_s4_cpu), s5/s1 - 1 \(.s5_cpu_overhead_over_s1)"' "$OUT/results.json"
+		.ratios | to_entries[] | "\(.key): \(.value.value | r3)  (\(if .value.bar == null then "no bar" else "bar \(.value.bar)" end))\(
+			if $pr[.key] != null then "   per round: \($pr[.key] | r3)" else "" end)\(
+			if .value.p99_ms != null then "   p99 ms: " + ([.value.p99_ms | to_entries[] | "\(.key) \(.value | r3)"] | join(", ")) else "" end)"' "$OUT/results.json"
+	jq -r '.ratios_by_server_cpu | "server CPU per request: s2/s3 \(.P1_s2_cpu_over_s3_cpu), s1/s4 \(.P2_s1_cpu_over_s4_cpu), s5/s1 - 1 \(.s5_cpu_overhead_over_s1), s3/s10 \(.W1_s3_cpu_over_s10_cpu), s4/s11 \(.R1_s4_cpu_over_s11_cpu)"' "$OUT/results.json"
+	jq -r 'if .replication != null then "replica after the runs: \(.replication.replica_check)" else empty end' "$OUT/results.json"
 	echo "results: $OUT/results.json"
 }
 
@@ -688,15 +905,27 @@ LINE_LEN=$(jq .line_len "$TOKEN_FILE.meta.json")
 TOKENS=$(jq .n "$TOKEN_FILE.meta.json")
 
 start_redis
+rm -f "$OUT/replica-check.txt"
+replica_ok=1
+if [[ " $SCENARIOS " == *" 10 "* || " $SCENARIOS " == *" 11 "* ]]; then
+	start_replica
+	if [[ " $SCENARIOS " == *" 11 "* ]]; then start_sentinel; fi
+fi
 run_scenarios
 # Where Redis's time went, per command (usec_per_call): EVALSHA is the edit script.
 redis-cli -p "$REDIS_PORT" info commandstats >"$OUT/log/redis-commandstats.txt"
 # And how deep the pipelines were: commands per read event (total_commands_processed
 # / total_reads_processed), for all scenarios together.
 redis-cli -p "$REDIS_PORT" info stats >"$OUT/log/redis-stats.txt"
+if [[ -n $REPLICA_PID ]]; then
+	redis-cli -p "$REPLICA_PORT" info commandstats >"$OUT/log/replica-commandstats.txt"
+	check_replica || replica_ok=0
+	echo "$REPLICA_CHECK" >"$OUT/replica-check.txt"
+fi
 stop_redis
 if [[ $MEM == 1 ]]; then
 	mem_redis
 	mem_rss
 fi
 report
+((replica_ok)) || die "the replica did not hold what the master held after the runs"
