@@ -214,21 +214,20 @@ wait_replicated() {
 # windows) make a retry, not a failure. Sets REPLICA_CHECK.
 REPLICA_CHECK=
 check_replica() {
-	local m r m2
+	local m= r= m2
 	for _ in $(seq 20); do
-		if wait_replicated; then
-			m=$(redis-cli -p "$REDIS_PORT" dbsize)
-			r=$(redis-cli -p "$REPLICA_PORT" dbsize)
-			m2=$(redis-cli -p "$REDIS_PORT" dbsize)
-			if [[ $m == "$r" && $m == "$m2" ]]; then
-				REPLICA_CHECK="ok: DBSIZE $m on the master and on the replica"
-				log "replica check $REPLICA_CHECK"
-				return 0
-			fi
+		wait_replicated || break
+		m=$(redis-cli -p "$REDIS_PORT" dbsize)
+		r=$(redis-cli -p "$REPLICA_PORT" dbsize)
+		m2=$(redis-cli -p "$REDIS_PORT" dbsize)
+		if [[ $m == "$r" && $m == "$m2" ]]; then
+			REPLICA_CHECK="ok: DBSIZE $m on the master and on the replica"
+			log "replica check $REPLICA_CHECK"
+			return 0
 		fi
 		sleep 0.2
 	done
-	REPLICA_CHECK="FAILED: DBSIZE ${m:-?} on the master, ${r:-?} on the replica"
+	REPLICA_CHECK="FAILED: DBSIZE ${m:-?} on the master, ${r:-?} on the replica (replication offset $(info_field "$REPLICA_PORT" replication slave_repl_offset) of $(info_field "$REDIS_PORT" replication master_repl_offset))"
 	log "replica check $REPLICA_CHECK"
 	return 1
 }
