@@ -17,8 +17,9 @@
 #   SCENARIOS="4 11" MEM=0 bench/run.sh user/me from the master and from a replica
 #
 # Knobs (environment): RUNS (3) DURATION (10s) WARMUP (3s) THREADS (2)
-# CONNS (64) SCENARIOS ("1 2 3 4 5") TOKENS (tokens minted for the
-# distinct-token scenarios, 600000) MEM (1) MEM_N (1000000) RSS_N (1000000)
+# CONNS (64) SCENARIOS ("1 2 3 4 5 6 7 8 9"; 10 and 11 only when named)
+# TOKENS (tokens minted for the distinct-token scenarios, 600000) MEM (1)
+# MEM_N (1000000) RSS_N (1000000)
 # RSS_ALG (ES256: minting is ~50x faster than RS256; RS256 also works)
 # MEM_VALUES (typical: profile value lengths for P4; short: store's test shapes)
 # PROFILE (0) PROFILE_SECONDS (10) BUILD (1: ./xcaddy.sh; 0: use ./caddy as is)
