@@ -435,9 +435,16 @@ $(redis_block "${1:-authedge}")
 		}
 		rate_limit {
 			edits 100000000 1m
-		}
+		}$(events_block "${1:-authedge}")
 	}
 EOF
+}
+
+# events_block KIND: change events on (no webhook: the stream only) for
+# authedge-events, nothing for the other kinds.
+events_block() {
+	[[ $1 == authedge-events ]] || return 0
+	printf '\n\t\tevents {\n\t\t\tstream_max_len 1000000\n\t\t}'
 }
 
 # write_config NAME KIND: KIND is plain, peer, authedge (authedge-wait1,
@@ -475,7 +482,7 @@ http://127.0.0.1:$PORT {
 }
 EOF
 		;;
-	authedge | authedge-wait1 | authedge-replicas)
+	authedge | authedge-wait1 | authedge-replicas | authedge-events)
 		global_options "" >"$f"
 		{
 			echo
@@ -557,6 +564,9 @@ scenario_def() {
 	# from that replica (through a Sentinel).
 	10) echo "authedge-edit-wait1 authedge-wait1 /auth/v1/user/basic/edit edit 1" ;;
 	11) echo "authedge-me-replica authedge-replicas /auth/v1/user/me bearer 0" ;;
+	# 3 with change events on (a stream, no webhook): what the event each
+	# edit appends costs, against the peer as P1 (P1e).
+	12) echo "authedge-edit-events authedge-events /auth/v1/user/basic/edit edit 1" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -660,6 +670,14 @@ sanity() {
 		check_status "$sc" 200 "$good"
 		(($(cmd_calls "$REDIS_PORT" wait) > waits)) ||
 			die "check failed: scenario $sc's edit was answered 200 without a WAIT on the master"
+		;;
+	authedge-events)
+		# The 200 appended a change event to the environment's stream.
+		local events
+		events=$(cmd_calls "$REDIS_PORT" xadd)
+		check_status "$sc" 200 "$good"
+		(($(cmd_calls "$REDIS_PORT" xadd) > events)) ||
+			die "check failed: scenario $sc's edit was answered 200 without appending an event"
 		;;
 	authedge-replicas)
 		# The profile was read on the replica: with no replica known,
@@ -839,6 +857,7 @@ report() {
 		 caddy: $caddy, peer: $peer, wrk: $wrk, scenarios: .,
 		 ratios: {
 		   P1_s3_over_s2: {value: ratio(rps("3"); rps("2")), bar: ">= 1.0"},
+		   P1e_s12_over_s2: {value: ratio(rps("12"); rps("2")), bar: ">= 1.0"},
 		   E1_s7_over_s6: {value: ratio(rps("7"); rps("6")), bar: ">= 0.7"},
 		   E2_s8_over_s6: {value: ratio(rps("8"); rps("6")), bar: ">= 0.5"},
 		   E3_s9_over_s2: {value: ratio(rps("9"); rps("2")), bar: ">= 1.0"},
@@ -851,12 +870,13 @@ report() {
 		   W1_s10_over_s3: {value: ratio(rps("10"); rps("3")), bar: null, p99_ms: {s3: p99ms("3"), s10: p99ms("10")}},
 		   R1_s11_over_s4: {value: ratio(rps("11"); rps("4")), bar: null, p99_ms: {s4: p99ms("4"), s11: p99ms("11")}}},
 		 ratios_per_round: {
-		   P1_s3_over_s2: per_round("3"; "2"), P2_s4_over_s1: per_round("4"; "1"),
+		   P1_s3_over_s2: per_round("3"; "2"), P1e_s12_over_s2: per_round("12"; "2"), P2_s4_over_s1: per_round("4"; "1"),
 		   E1_s7_over_s6: per_round("7"; "6"), E2_s8_over_s6: per_round("8"; "6"), E3_s9_over_s2: per_round("9"; "2"),
 		   W1_s10_over_s3: per_round("10"; "3"), R1_s11_over_s4: per_round("11"; "4"),
 		   s5_overhead_over_s1: (per_round("5"; "1") | if . == null then null else 1 - . end)},
 		 ratios_by_server_cpu: {
-		   P1_s2_cpu_over_s3_cpu: ratio(cpu("2"); cpu("3")), P2_s1_cpu_over_s4_cpu: ratio(cpu("1"); cpu("4")),
+		   P1_s2_cpu_over_s3_cpu: ratio(cpu("2"); cpu("3")), P1e_s2_cpu_over_s12_cpu: ratio(cpu("2"); cpu("12")),
+		   P2_s1_cpu_over_s4_cpu: ratio(cpu("1"); cpu("4")),
 		   W1_s3_cpu_over_s10_cpu: ratio(cpu("3"); cpu("10")), R1_s4_cpu_over_s11_cpu: ratio(cpu("4"); cpu("11")),
 		   s5_cpu_overhead_over_s1: (if cpu("5") != null and cpu("1") != null then cpu("5") / cpu("1") - 1 else null end)},
 		 replication: $replication,
