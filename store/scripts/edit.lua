@@ -24,9 +24,11 @@
 --         their one-letter codes run together ("pe")
 -- ARGV[8] the contacts whose change needs a verification token ("pe")
 -- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
--- ARGV[10] the origin, as lib.lua's parse_origin reads it ('': the edit is
---         not recorded: no history entry, no event)
--- ARGV[11 ..] each field changed, once, in one of two forms:
+-- ARGV[10] the history entry's tail, as lib.lua's record_change takes it
+--         ('': the edit is not recorded: no history entry, no event)
+-- ARGV[11] the event stream's approximate length ('0': no event)
+-- ARGV[12] the event's JSON head (record_change)
+-- ARGV[13 ..] each field changed, once, in one of two forms:
 --         a field without an index (n a g d b z l): its code and the new value
 --         ("" removes), 2 arguments;
 --         a unique field (u p e): its code, the new display value ("" removes),
@@ -58,7 +60,7 @@ local stored = redis.call('GET', profile)
 local p = decode_profile(stored or '')
 local changes, seen = {}, {}
 local bucket = 6
-local at = 11
+local at = 13
 while at <= #ARGV do
   local code = ARGV[at]
   if not EDITABLE[code] or seen[code] then
@@ -200,7 +202,7 @@ if #changed > 0 then
     stamp = string.format('%d', last + 1)
   end
 end
-local recorded = record_change(KEYS[4], KEYS[5], parse_origin(ARGV[10]), user, stamp, changed)
+local recorded = record_change(KEYS[4], KEYS[5], ARGV[10], ARGV[11], ARGV[12], stamp, changed)
 if type(recorded) == 'table' then
   return recorded
 end

@@ -112,15 +112,17 @@ end
 -- ---------------------------------------------------------------------
 -- Change records (store/record.go): every change a script makes is
 -- recorded by that same script, so that a change without its record, or a
--- record without its change, cannot exist. Two records:
+-- record without its change, cannot exist. Go prepares each record's
+-- parts (record.go's record) and the scripts only join them: string work
+-- in Lua is most of what a script costs Redis. Two records:
 --   - the target's history (h:<user>), one string: the number of its
 --     entries, then the entries, oldest first, at most HISTORY_KEEP, all
 --     separated by RS; each entry SEP-joined values: its ID
 --     (the change's time in Unix ms, unique per user: edit.lua's stamp),
---     the field codes run together, 's' (self) or 'a' (admin), ip,
---     client_id, device_id, user agent. It expires HISTORY_TTL_MS after
---     its latest entry. A string rather than a list: a list of one entry
---     costs about 130 bytes more (record.go).
+--     the field codes run together, then the tail Go prepared: 's' (self)
+--     or 'a' (admin), ip, client_id, device_id, user agent. It expires
+--     HISTORY_TTL_MS after its latest entry. A string rather than a list:
+--     a list of one entry costs about 130 bytes more (record.go).
 --   - with events on, one entry in the environment's stream (events),
 --     added with XADD *, whose one field, event, is the event's JSON
 --     without its id: the id is the entry's ID, which readers add
@@ -139,53 +141,21 @@ local FIELD_NAME = {
   b = 'birthdate', z = 'zoneinfo', l = 'locale',
 }
 
--- ORIGIN are the values of the origin ARGV that Go packs (record.go's
--- Origin.pack), in order.
-local ORIGIN = { 'maxlen', 'at', 'actor', 'from', 'ip', 'client_id', 'device_id', 'user_agent' }
-
--- parse_origin reads the origin ARGV: who made a change, from where, and
--- whether it makes an event (maxlen '0': no). '' means the change is not
--- recorded at all (tools, measurements).
-local function parse_origin(s)
-  if s == nil or s == '' then
-    return nil
-  end
-  local o, start = {}, 1
-  for i = 1, #ORIGIN - 1 do
-    local stop = string.find(s, SEP, start, true)
-    if not stop then
-      return nil
-    end
-    o[ORIGIN[i]] = string.sub(s, start, stop - 1)
-    start = stop + 1
-  end
-  o[ORIGIN[#ORIGIN]] = string.sub(s, start)
-  return o
-end
-
--- json_value: '' (unset) is JSON null.
+-- json_value is a stored value as JSON: '' (unset) is null. (cjson writes
+-- '/' as '\/': valid JSON, which every parser reads as '/'.)
 local function json_value(v)
-  if v == nil or v == '' then
-    return cjson.null
+  if v == '' then
+    return 'null'
   end
-  return v
+  return cjson.encode(v)
 end
 
--- append_event adds one event of kind for user to stream and returns its
--- entry ID, or an error reply having written nothing. fields are the
--- event's own members (user.updated: changes). Revocation scripts call it
--- with kind 'user.tokens_revoked', before their other writes, so that an
--- error leaves nothing half done. (cjson writes '/' as '\/': valid JSON,
--- which every parser reads as '/'.)
-local function append_event(stream, o, kind, user, fields)
-  local event = {
-    type = kind, user_id = user, actor = o.actor, client_id = o.client_id,
-    device_id = json_value(o.device_id), ip = json_value(o.ip), at = o.at,
-  }
-  for k, v in pairs(fields) do
-    event[k] = v
-  end
-  local id = redis.pcall('XADD', stream, 'MAXLEN', '~', o.maxlen, '*', 'event', cjson.encode(event))
+-- append_event adds one event, its JSON text, to stream, trimmed to about
+-- maxlen entries, and returns its entry ID, or an error reply having
+-- written nothing. Revocation scripts call it before their other writes,
+-- so that an error leaves nothing half done.
+local function append_event(stream, maxlen, event)
+  local id = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'event', event)
   if type(id) == 'table' then
     return redis.error_reply('events: ' .. tostring(id.err))
   end
@@ -197,25 +167,29 @@ local RS = '\30'
 
 -- record_change records one change of user's profile at stamp (Unix ms,
 -- greater than any earlier change of user's): changed lists {code, old,
--- new} for each field whose stored value changes ('' for unset). Nothing
--- changed, nothing recorded. Called before the change's own writes, in an
--- order that leaves nothing half done: the history is read first (a key
--- of the wrong type fails the script there), the event is the first
--- write (if Redis refuses it, the script fails with nothing written), and
--- the history's SET cannot fail. Returns the event's entry ID, nil when
--- no event is made, or an error reply.
-local function record_change(history, stream, o, user, stamp, changed)
-  if not o or #changed == 0 then
+-- new} for each field whose stored value changes ('' for unset); tail is
+-- the history entry's tail ('': record nothing), maxlen the stream's
+-- length ('0': no event) and head the event's JSON without its changes
+-- and closing brace (record.go's record). Nothing changed, nothing
+-- recorded. Called before the change's own writes, in an order that
+-- leaves nothing half done: the history is read first (a key of the wrong
+-- type fails the script there), the event is the first write (if Redis
+-- refuses it, the script fails with nothing written), and the history's
+-- SET cannot fail. Returns the event's entry ID, nil when no event is
+-- made, or an error reply.
+local function record_change(history, stream, tail, maxlen, head, stamp, changed)
+  if tail == '' or #changed == 0 then
     return nil
   end
   local old = redis.call('GET', history)
   local id
-  if o.maxlen ~= '0' then
-    local changes = {}
-    for _, c in ipairs(changed) do
-      changes[FIELD_NAME[c.code] or c.code] = { old = json_value(c.old), new = json_value(c.new) }
+  if maxlen ~= '0' then
+    local members = {}
+    for i, c in ipairs(changed) do
+      members[i] = '"' .. (FIELD_NAME[c.code] or c.code) .. '":{"old":' .. json_value(c.old) ..
+        ',"new":' .. json_value(c.new) .. '}'
     end
-    id = append_event(stream, o, 'user.updated', user, { changes = changes })
+    id = append_event(stream, maxlen, head .. ',"changes":{' .. table.concat(members, ',') .. '}}')
     if type(id) == 'table' then
       return id
     end
@@ -224,7 +198,7 @@ local function record_change(history, stream, o, user, stamp, changed)
   for i, c in ipairs(changed) do
     codes[i] = c.code
   end
-  local entry = table.concat({ stamp, table.concat(codes), o.from, o.ip, o.client_id, o.device_id, o.user_agent }, SEP)
+  local entry = stamp .. SEP .. table.concat(codes) .. SEP .. tail
   -- The history is "<count>" RS entry RS entry ..., oldest first, so
   -- that dropping the oldest and adding the newest need two plain finds
   -- and one copy. A history that does not parse is started again (Audit
