@@ -60,6 +60,7 @@ func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, use
 	ctx := context.Background()
 	var n atomic.Int64
 	cpuBefore := redisCPUSeconds(b, f)
+	scriptBefore := scriptMicros(b, f)
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -83,6 +84,7 @@ func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, use
 	})
 	b.StopTimer()
 	b.ReportMetric((redisCPUSeconds(b, f)-cpuBefore)*1e6/float64(b.N), "redis-µs/op")
+	b.ReportMetric((scriptMicros(b, f)-scriptBefore)/float64(b.N), "script-µs/op")
 	// AUTHEDGE_BENCH_COMMANDSTATS=1 prints what Redis spent per command,
 	// the script's own calls included: where a script's time goes.
 	if os.Getenv("AUTHEDGE_BENCH_COMMANDSTATS") != "" {
@@ -91,6 +93,35 @@ func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, use
 			fmt.Fprintln(os.Stderr, info)
 		}
 	}
+}
+
+// scriptMicros is the time Redis has spent running scripts (EVALSHA and
+// EVAL, their own calls included), in µs, as INFO commandstats counts it:
+// the script's cost without the network's, which redis-µs/op adds.
+func scriptMicros(b *testing.B, f *fixture) float64 {
+	info, err := f.raw.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sum float64
+	for _, line := range strings.Split(info, "\r\n") {
+		for _, name := range []string{"cmdstat_evalsha:", "cmdstat_eval:"} {
+			stats, ok := strings.CutPrefix(line, name)
+			if !ok {
+				continue
+			}
+			for _, kv := range strings.Split(stats, ",") {
+				if v, ok := strings.CutPrefix(kv, "usec="); ok {
+					usec, err := strconv.ParseFloat(v, 64)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sum += usec
+				}
+			}
+		}
+	}
+	return sum
 }
 
 // redisCPUSeconds is the CPU time the fixture's redis-server has used.

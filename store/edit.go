@@ -76,7 +76,7 @@ type uniqueSlot struct {
 // Then a field without an index takes editPlainArgs, a unique field
 // editUniqueArgs.
 const (
-	editFixedArgs  = 10
+	editFixedArgs  = 12
 	editPlainArgs  = 2
 	editUniqueArgs = 5
 )
@@ -110,12 +110,12 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		rateKey = s.keys.editRate(e.Actor)
 	}
 	now := s.now()
-	historyKey, streamKey, origin := unused, unused, ""
+	rec, err := e.Origin.record(e.Events, now, e.Actor, e.Target)
+	if err != nil {
+		return nil, err
+	}
+	historyKey, streamKey := unused, unused
 	if e.Origin != nil {
-		var err error
-		if origin, err = e.Origin.pack(e.Events, now, e.Actor, e.Target); err != nil {
-			return nil, err
-		}
 		historyKey = s.keys.history(e.Target)
 		if e.Events.MaxLen > 0 {
 			streamKey = s.keys.events()
@@ -144,7 +144,9 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			e.Sensitive.codes,
 			e.VerifyChannels.codes,
 			flag(e.VerificationToken != ""),
-			origin,
+			rec.historyTail,
+			rec.maxLen,
+			rec.eventHead,
 		),
 	}
 	for i, f := range profileFields {

@@ -768,7 +768,7 @@ func TestEditScriptRefusesMalformedFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	unused := f.keys.unused()
-	fixed := []any{"u1", f.now().UnixMilli(), "0", 0, 0, "1", "", "", "0"}
+	fixed := []any{"u1", f.now().UnixMilli(), "0", 0, 0, "1", "", "", "0", "", "0", ""}
 	cases := map[string]struct {
 		keys   []string
 		fields []any

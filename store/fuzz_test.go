@@ -60,8 +60,8 @@ func FuzzProfileRoundTrip(f *testing.F) {
 			}
 		}
 		script := scriptLib() + `
-local p = { c = ARGV[1], m = ARGV[2], n = ARGV[3], u = ARGV[4], p = ARGV[5], e = ARGV[6], a = ARGV[7], g = ARGV[8], d = ARGV[9] }
-if ARGV[10] ~= '' then p.rest = ARGV[10] end
+local p = { ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], '', '', '' }
+if ARGV[10] ~= '' then p[PROFILE_REST] = ARGV[10] end
 local s = encode_profile(p)
 return { s, encode_profile(decode_profile(s)) }`
 		res, err := fx.raw.Eval(ctxT(t), script, nil, "1700000000000", "1700000000001", n, u, p, e, a, g, d, rest).StringSlice()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -64,26 +65,100 @@ type EventStream struct {
 	MaxLen int64
 }
 
-// pack is lib.lua's parse_origin's input: the event stream's length
-// ("0": no event), now as RFC 3339 (the event's at), the actor, "s"
-// (self) or "a" (admin), then the origin's values, joined by
-// profileSeparator.
-func (o *Origin) pack(events EventStream, now time.Time, actor, target string) (string, error) {
+// record is what a script needs to record one change, prepared here so
+// that the script only joins strings: Lua's string work is most of what a
+// script costs Redis (docs/DECISIONS.md, "Scripts join, Go prepares").
+type record struct {
+	// historyTail is a history entry without its stamp and field codes:
+	// "s" (self) or "a" (admin), then the origin's values, joined by
+	// profileSeparator ('' when nothing is recorded: Origin nil).
+	historyTail string
+	// maxLen is the event stream's approximate length, "0" for no event.
+	maxLen string
+	// eventHead is the change event's JSON object without its changes
+	// and closing brace, which the script adds ('' for no event).
+	eventHead string
+}
+
+// eventOrigin is the part of a change event that the request decides,
+// as docs/events.md shows it: the script adds the changes.
+type eventOrigin struct {
+	Type     string  `json:"type"`
+	UserID   string  `json:"user_id"`
+	Actor    string  `json:"actor"`
+	ClientID string  `json:"client_id"`
+	DeviceID *string `json:"device_id"`
+	IP       *string `json:"ip"`
+	At       string  `json:"at"`
+}
+
+// nullable is v as a JSON value: "" (unset) is null.
+func nullable(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// event is o's change event of kind for target, without the members the
+// script or the caller adds.
+func (o *Origin) event(kind string, now time.Time, actor, target string) eventOrigin {
+	return eventOrigin{
+		Type: kind, UserID: target, Actor: actor, ClientID: o.ClientID,
+		DeviceID: nullable(o.DeviceID), IP: nullable(o.IP),
+		At: now.UTC().Format(eventTimeFormat),
+	}
+}
+
+// revokedKind names the revocation kinds as events show them.
+var revokedKind = map[RevocationKind]string{RevokedToken: "token", RevokedUser: "all", RevokedDevice: "device"}
+
+// revocationEvent is the user.tokens_revoked event of r, made at now, as
+// JSON (docs/events.md).
+func (o *Origin) revocationEvent(r Revoke, now time.Time) (string, error) {
+	type revoked struct {
+		Kind     string `json:"kind"`
+		DeviceID string `json:"device_id,omitempty"`
+	}
+	event := struct {
+		eventOrigin
+		Changes struct{} `json:"changes"`
+		Revoked revoked  `json:"revoked"`
+	}{eventOrigin: o.event("user.tokens_revoked", now, r.Actor, r.UserID), Revoked: revoked{Kind: revokedKind[r.Kind]}}
+	if r.Kind == RevokedDevice {
+		event.Revoked.DeviceID = r.DeviceID
+	}
+	b, err := json.Marshal(event)
+	return string(b), err
+}
+
+// record prepares o's recording of an edit of target by actor at now. A
+// nil Origin records nothing.
+func (o *Origin) record(events EventStream, now time.Time, actor, target string) (record, error) {
+	r := record{maxLen: "0"}
+	if o == nil {
+		return r, nil
+	}
 	from := "s"
 	if actor != target {
 		from = "a"
 	}
-	values := [...]string{
-		strconv.FormatInt(events.MaxLen, 10),
-		now.UTC().Format(eventTimeFormat),
-		actor, from, o.IP, o.ClientID, o.DeviceID, cleanUserAgent(o.UserAgent),
-	}
-	for _, v := range values[2:7] {
+	values := [...]string{from, o.IP, o.ClientID, o.DeviceID, cleanUserAgent(o.UserAgent)}
+	for _, v := range values[1:4] {
 		if strings.ContainsAny(v, profileSeparator+historySeparator) {
-			return "", errors.New("store: an origin value contains U+001E or U+001F")
+			return r, errors.New("store: an origin value contains U+001E or U+001F")
 		}
 	}
-	return strings.Join(values[:], profileSeparator), nil
+	r.historyTail = strings.Join(values[:], profileSeparator)
+	if events.MaxLen > 0 {
+		head, err := json.Marshal(o.event("user.updated", now, actor, target))
+		if err != nil {
+			return r, err
+		}
+		r.maxLen = strconv.FormatInt(events.MaxLen, 10)
+		r.eventHead = string(head[:len(head)-1])
+	}
+	return r, nil
 }
 
 // eventTimeFormat is an event's at: RFC 3339 in UTC, to the millisecond.

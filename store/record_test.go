@@ -479,7 +479,7 @@ func TestCleanUserAgent(t *testing.T) {
 	if len(got) > maxUserAgentBytes || !utf8.ValidString(got) || len(got) < maxUserAgentBytes-1 {
 		t.Errorf("cut to %d bytes, valid %v", len(got), utf8.ValidString(got))
 	}
-	if _, err := (&Origin{IP: "a\x1fb"}).pack(EventStream{}, time.Now(), "u", "u"); err == nil {
+	if _, err := (&Origin{IP: "a\x1fb"}).record(EventStream{}, time.Now(), "u", "u"); err == nil {
 		t.Error("a separator in an origin value packed")
 	}
 }

@@ -166,12 +166,15 @@ func (s *Store) Revoke(ctx context.Context, r Revoke) (seq uint64, err error) {
 	default:
 		return 0, fmt.Errorf("store: unknown revocation kind %q", r.Kind)
 	}
-	streamKey, origin := s.keys.unused(), ""
+	streamKey, maxLen, event := s.keys.unused(), "0", ""
 	if r.Events.MaxLen > 0 {
-		if origin, err = r.Origin.pack(r.Events, s.now(), r.Actor, r.UserID); err != nil {
+		if r.Origin == nil {
+			return 0, errors.New("store: events need an origin")
+		}
+		if event, err = r.Origin.revocationEvent(r, s.now()); err != nil {
 			return 0, err
 		}
-		streamKey = s.keys.events()
+		streamKey, maxLen = s.keys.events(), strconv.FormatInt(r.Events.MaxLen, 10)
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
@@ -182,7 +185,7 @@ func (s *Store) Revoke(ctx context.Context, r Revoke) (seq uint64, err error) {
 	}
 	res, err := s.run(ctx, scriptRevoke, keys,
 		string(r.Kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until,
-		hex.EncodeToString(random[:]), origin, r.UserID)
+		hex.EncodeToString(random[:]), maxLen, event)
 	if err != nil {
 		return 0, s.fail(err)
 	}

@@ -24,9 +24,11 @@
 --         their one-letter codes run together ("pe")
 -- ARGV[8] the contacts whose change needs a verification token ("pe")
 -- ARGV[9] "1": a verification token was given (its hash is KEYS[3])
--- ARGV[10] the origin, as lib.lua's parse_origin reads it ('': the edit is
---         not recorded: no history entry, no event)
--- ARGV[11 ..] each field changed, once, in one of two forms:
+-- ARGV[10] the history entry's tail, as lib.lua's record_change takes it
+--         ('': the edit is not recorded: no history entry, no event)
+-- ARGV[11] the event stream's approximate length ('0': no event)
+-- ARGV[12] the event's JSON head (record_change)
+-- ARGV[13 ..] each field changed, once, in one of two forms:
 --         a field without an index (n a g d b z l): its code and the new value
 --         ("" removes), 2 arguments;
 --         a unique field (u p e): its code, the new display value ("" removes),
@@ -46,9 +48,10 @@
 --   {'invalid_verification_token'}
 --   {'conflict', field code}       the value belongs to another user
 
--- EDITABLE are the codes an edit may change; UNIQUE the indexed ones.
-local EDITABLE = { n = true, u = true, p = true, e = true, a = true, g = true, d = true, b = true, z = true, l = true }
-local UNIQUE = { u = true, p = true, e = true }
+-- EDITABLE are the codes an edit may change, UNIQUE the indexed ones
+-- (strings, not sets: a table built on every run costs more than a find).
+local EDITABLE = 'nupeagdbzl'
+local UNIQUE = 'upe'
 
 local profile = KEYS[1]
 local user = ARGV[1]
@@ -56,28 +59,32 @@ local now = ARGV[2]
 
 local stored = redis.call('GET', profile)
 local p = decode_profile(stored or '')
-local changes, seen = {}, {}
+-- Each change is one table, built whole by one constructor: the field's
+-- code and slot, its new value, its current one (cur), its key, the
+-- current value the caller read (read), that value's key (old: '' for
+-- none), whether the edit binds another key than old (moves: not just a
+-- new spelling), and for a unique field the KEYS position of the new
+-- value's bucket (the current one's follows).
+local changes, seen = {}, ''
 local bucket = 6
-local at = 11
+local at = 13
 while at <= #ARGV do
   local code = ARGV[at]
-  if not EDITABLE[code] or seen[code] then
+  if #code ~= 1 or not string.find(EDITABLE, code, 1, true) or string.find(seen, code, 1, true) then
     return redis.error_reply('edit: bad or repeated field code ' .. code)
   end
-  seen[code] = true
-  local c = { code = code, new = ARGV[at + 1], cur = p[code] }
-  if UNIQUE[code] then
+  seen = seen .. code
+  local new, field_slot = ARGV[at + 1], slot(code)
+  local cur = p[field_slot]
+  if string.find(UNIQUE, code, 1, true) then
     if at + 4 > #ARGV then
       return redis.error_reply('edit: a unique field needs five arguments')
     end
-    c.key, c.read = ARGV[at + 2], ARGV[at + 3]
-    -- c.old: the bound value's key ('' for none), valid once c.cur is
-    -- known to be c.read; c.moves: the edit binds another key than that
-    -- (or removes the value), not just a new spelling.
-    c.old = c.read ~= '' and ARGV[at + 4] or ''
-    c.moves = c.key ~= c.old
-    -- c.bucket: KEYS position of the new value's bucket; the current one's follows.
-    c.bucket = bucket
+    local read = ARGV[at + 3]
+    -- old is valid once cur is known to be read.
+    local old = read ~= '' and ARGV[at + 4] or ''
+    changes[#changes + 1] = { code = code, slot = field_slot, new = new, cur = cur, key = ARGV[at + 2], read = read,
+      old = old, moves = ARGV[at + 2] ~= old, bucket = bucket }
     bucket = bucket + 2
     at = at + 5
   else
@@ -85,11 +92,9 @@ while at <= #ARGV do
       return redis.error_reply('edit: a field needs its new value')
     end
     -- A field without an index is its own key.
-    c.key, c.old = c.new, c.cur
-    c.moves = c.new ~= c.cur
+    changes[#changes + 1] = { code = code, slot = field_slot, new = new, cur = cur, key = new, old = cur, moves = new ~= cur }
     at = at + 2
   end
-  changes[#changes + 1] = c
 end
 if #KEYS ~= bucket - 1 then
   return redis.error_reply('edit: two index buckets are needed per unique field')
@@ -134,7 +139,7 @@ if ARGV[6] ~= '1' then
       return { 'sudo_required' }
     end
     local other = OTHER_CONTACT[c.code]
-    if other and c.cur == '' and c.new ~= '' and p[other] ~= '' and string.find(ARGV[7], other, 1, true) then
+    if other and c.cur == '' and c.new ~= '' and p[slot(other)] ~= '' and string.find(ARGV[7], other, 1, true) then
       return { 'sudo_required' }
     end
   end
@@ -183,24 +188,24 @@ end
 -- new ones, set the fields, spend the token. First the change's history
 -- entry and event (lib.lua's record_change): if either cannot be written
 -- (a key of the wrong type), the edit fails with nothing written.
-local changed = {}
+local changed = 0
 for _, c in ipairs(changes) do
   if c.new ~= c.cur then
-    changed[#changed + 1] = { code = c.code, old = c.cur, new = c.new }
+    changed = changed + 1
   end
 end
--- stamp: the change's time, after the profile's last change (p.m), so
+-- stamp: the change's time, after the profile's last change (its m), so
 -- that every change of a user has a time of its own, which names its
 -- history entry. Only concurrent edits within a millisecond, or a clock
 -- that steps back, move it past now.
 local stamp = now
-if #changed > 0 then
-  local last = tonumber(p.m)
+if changed > 0 then
+  local last = tonumber(p[slot('m')])
   if last and last >= tonumber(now) then
     stamp = string.format('%d', last + 1)
   end
 end
-local recorded = record_change(KEYS[4], KEYS[5], parse_origin(ARGV[10]), user, stamp, changed)
+local recorded = record_change(KEYS[4], KEYS[5], ARGV[10], ARGV[11], ARGV[12], stamp, changes)
 if type(recorded) == 'table' then
   return recorded
 end
@@ -214,16 +219,16 @@ for _, c in ipairs(changes) do
       redis.call('HSET', KEYS[c.bucket], c.key, user)
     end
   end
-  p[c.code] = c.new
+  p[c.slot] = c.new
   if c.new ~= c.cur then
     reply[#reply + 1] = c.code
   end
 end
 if create then
-  p.c = now
+  p[slot('c')] = now
 end
-if create or #reply > 2 then
-  p.m = stamp
+if create or changed > 0 then
+  p[slot('m')] = stamp
   redis.call('SET', profile, encode_profile(p))
 end
 if token_used then

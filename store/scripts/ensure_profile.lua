@@ -7,7 +7,7 @@
 
 local profile = redis.call('GET', KEYS[1])
 if not profile then
-  profile = encode_profile({ c = ARGV[1], m = ARGV[1] })
+  profile = ARGV[1] .. SEP .. ARGV[1]
   redis.call('SET', KEYS[1], profile)
 end
 return profile

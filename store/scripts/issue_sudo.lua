@@ -32,7 +32,7 @@ if not field or not string.find(ARGV[7], field, 1, true) then
 end
 local stored = redis.call('GET', KEYS[2]) or ''
 local p = decode_profile(stored)
-if p.p ~= ARGV[3] or p.e ~= ARGV[5] then
+if p[slot('p')] ~= ARGV[3] or p[slot('e')] ~= ARGV[5] then
   return { 'stale', stored }
 end
 local bound_key = field == 'p' and ARGV[4] or ARGV[6]

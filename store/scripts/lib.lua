@@ -4,13 +4,14 @@
 -- (keys.go's uniqueKey) and the scripts compare.
 
 -- count adds one to a counter of a fixed window of window_ms that starts
--- with its first count, and returns the new count.
+-- with its first count, and returns the new count. Most counts open a
+-- window (few callers act twice a minute), so the first is one command,
+-- SET NX with the expiry; later ones are that SET refused, then INCR.
 local function count(key, window_ms)
-  local n = redis.call('INCR', key)
-  if n == 1 then
-    redis.call('PEXPIRE', key, window_ms)
+  if redis.call('SET', key, 1, 'PX', window_ms, 'NX') then
+    return 1
   end
-  return n
+  return redis.call('INCR', key)
 end
 
 -- retry_after is how long until a full counter's window ends, in ms. A
@@ -63,64 +64,63 @@ local FIELD_OF = { phone = 'p', email = 'e' }
 -- OTHER_CONTACT is, for each contact field, the other one.
 local OTHER_CONTACT = { p = 'e', e = 'p' }
 
--- A profile is one string: the values of LAYOUT joined by SEP, trailing
--- empty values left out (keys.go's profileLayout).
+-- A profile is one string: the values of the fields in LAYOUT's order
+-- (keys.go's profileLayout), joined by SEP, trailing empty values left
+-- out. A script holds it as an array, the value of field f at
+-- slot(f); values past LAYOUT, from a newer layout, at PROFILE_REST, so
+-- that encode_profile writes them back. An array, not a table by field
+-- name: Lua builds a table of twelve named fields slower than Redis runs
+-- the script's commands (docs/DECISIONS.md, "Scripts join, Go prepares").
 local SEP = '\31'
-local LAYOUT = { 'c', 'm', 'n', 'u', 'p', 'e', 'a', 'g', 'd', 'b', 'z', 'l' }
+local LAYOUT = 'cmnupeagdbzl'
+local PROFILE_REST = #LAYOUT + 1
 
--- decode_profile reads a profile string into a table of field → value
--- ('' for absent). Values past LAYOUT, from a newer layout, are kept in
--- .rest so that encode_profile writes them back.
+-- slot is field code f's position in a decoded profile (f one letter).
+local function slot(f)
+  return string.find(LAYOUT, f, 1, true)
+end
+
+-- PROFILE_PATTERN splits a profile in one match: each field's value, then
+-- the separator after the last field ('' if none) and whatever follows.
+local PROFILE_PATTERN = '^([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)\31?([^\31]*)(\31?)(.*)$'
+
+-- decode_profile reads a profile string ('' for none) into an array.
 local function decode_profile(s)
-  local p = {}
-  local start = 1
-  for _, field in ipairs(LAYOUT) do
-    local at = string.find(s, SEP, start, true)
-    if not at then
-      p[field] = string.sub(s, start)
-      start = #s + 2
-      break
-    end
-    p[field] = string.sub(s, start, at - 1)
-    start = at + 1
+  local p = { string.match(s, PROFILE_PATTERN) }
+  if p[PROFILE_REST] == '' then
+    p[PROFILE_REST] = nil
+  else
+    p[PROFILE_REST] = p[PROFILE_REST + 1]
   end
-  for _, field in ipairs(LAYOUT) do
-    p[field] = p[field] or ''
-  end
-  if start <= #s + 1 then
-    p.rest = string.sub(s, start)
-  end
+  p[PROFILE_REST + 1] = nil
   return p
 end
 
 local function encode_profile(p)
-  local values = {}
-  local last = 0
-  for i, field in ipairs(LAYOUT) do
-    values[i] = p[field] or ''
-    if values[i] ~= '' then
-      last = i
-    end
+  if p[PROFILE_REST] then
+    return table.concat(p, SEP, 1, PROFILE_REST)
   end
-  if p.rest then
-    last = #LAYOUT
-    values[last + 1] = p.rest
+  local last = #LAYOUT
+  while last > 0 and p[last] == '' do
+    last = last - 1
   end
-  return table.concat(values, SEP, 1, p.rest and last + 1 or last)
+  return table.concat(p, SEP, 1, last)
 end
 
 -- ---------------------------------------------------------------------
 -- Change records (store/record.go): every change a script makes is
 -- recorded by that same script, so that a change without its record, or a
--- record without its change, cannot exist. Two records:
+-- record without its change, cannot exist. Go prepares each record's
+-- parts (record.go's record) and the scripts only join them: string work
+-- in Lua is most of what a script costs Redis. Two records:
 --   - the target's history (h:<user>), one string: the number of its
 --     entries, then the entries, oldest first, at most HISTORY_KEEP, all
 --     separated by RS; each entry SEP-joined values: its ID
 --     (the change's time in Unix ms, unique per user: edit.lua's stamp),
---     the field codes run together, 's' (self) or 'a' (admin), ip,
---     client_id, device_id, user agent. It expires HISTORY_TTL_MS after
---     its latest entry. A string rather than a list: a list of one entry
---     costs about 130 bytes more (record.go).
+--     the field codes run together, then the tail Go prepared: 's' (self)
+--     or 'a' (admin), ip, client_id, device_id, user agent. It expires
+--     HISTORY_TTL_MS after its latest entry. A string rather than a list:
+--     a list of one entry costs about 130 bytes more (record.go).
 --   - with events on, one entry in the environment's stream (events),
 --     added with XADD *, whose one field, event, is the event's JSON
 --     without its id: the id is the entry's ID, which readers add
@@ -130,62 +130,21 @@ end
 local HISTORY_KEEP = 50
 local HISTORY_TTL_MS = 90 * 24 * 3600 * 1000
 
--- FIELD_NAME names the field codes as basic/edit does: events show these
--- names. A code missing here is shown as itself. (b, z and l are the
--- OIDC fields that PATCH user/profile sets.)
-local FIELD_NAME = {
-  n = 'nickname', u = 'username', p = 'phone', e = 'email',
-  a = 'avatar_url', g = 'gender', d = 'description',
-  b = 'birthdate', z = 'zoneinfo', l = 'locale',
-}
-
--- ORIGIN are the values of the origin ARGV that Go packs (record.go's
--- Origin.pack), in order.
-local ORIGIN = { 'maxlen', 'at', 'actor', 'from', 'ip', 'client_id', 'device_id', 'user_agent' }
-
--- parse_origin reads the origin ARGV: who made a change, from where, and
--- whether it makes an event (maxlen '0': no). '' means the change is not
--- recorded at all (tools, measurements).
-local function parse_origin(s)
-  if s == nil or s == '' then
-    return nil
-  end
-  local o, start = {}, 1
-  for i = 1, #ORIGIN - 1 do
-    local stop = string.find(s, SEP, start, true)
-    if not stop then
-      return nil
-    end
-    o[ORIGIN[i]] = string.sub(s, start, stop - 1)
-    start = stop + 1
-  end
-  o[ORIGIN[#ORIGIN]] = string.sub(s, start)
-  return o
-end
-
--- json_value: '' (unset) is JSON null.
+-- json_value is a stored value as JSON: '' (unset) is null. (cjson writes
+-- '/' as '\/': valid JSON, which every parser reads as '/'.)
 local function json_value(v)
-  if v == nil or v == '' then
-    return cjson.null
+  if v == '' then
+    return 'null'
   end
-  return v
+  return cjson.encode(v)
 end
 
--- append_event adds one event of kind for user to stream and returns its
--- entry ID, or an error reply having written nothing. fields are the
--- event's own members (user.updated: changes). Revocation scripts call it
--- with kind 'user.tokens_revoked', before their other writes, so that an
--- error leaves nothing half done. (cjson writes '/' as '\/': valid JSON,
--- which every parser reads as '/'.)
-local function append_event(stream, o, kind, user, fields)
-  local event = {
-    type = kind, user_id = user, actor = o.actor, client_id = o.client_id,
-    device_id = json_value(o.device_id), ip = json_value(o.ip), at = o.at,
-  }
-  for k, v in pairs(fields) do
-    event[k] = v
-  end
-  local id = redis.pcall('XADD', stream, 'MAXLEN', '~', o.maxlen, '*', 'event', cjson.encode(event))
+-- append_event adds one event, its JSON text, to stream, trimmed to about
+-- maxlen entries, and returns its entry ID, or an error reply having
+-- written nothing. Revocation scripts call it before their other writes,
+-- so that an error leaves nothing half done.
+local function append_event(stream, maxlen, event)
+  local id = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'event', event)
   if type(id) == 'table' then
     return redis.error_reply('events: ' .. tostring(id.err))
   end
@@ -196,35 +155,51 @@ end
 local RS = '\30'
 
 -- record_change records one change of user's profile at stamp (Unix ms,
--- greater than any earlier change of user's): changed lists {code, old,
--- new} for each field whose stored value changes ('' for unset). Nothing
--- changed, nothing recorded. Called before the change's own writes, in an
--- order that leaves nothing half done: the history is read first (a key
--- of the wrong type fails the script there), the event is the first
--- write (if Redis refuses it, the script fails with nothing written), and
--- the history's SET cannot fail. Returns the event's entry ID, nil when
--- no event is made, or an error reply.
-local function record_change(history, stream, o, user, stamp, changed)
-  if not o or #changed == 0 then
+-- greater than any earlier change of user's): changes are edit.lua's, each
+-- with its code, current value (cur) and new value ('' for unset); those
+-- whose new value is the current one are not recorded. tail is the history
+-- entry's tail ('': record nothing), maxlen the stream's length ('0': no
+-- event) and head the event's JSON without its changes and closing brace
+-- (record.go's record). Nothing changed, nothing recorded. Called before
+-- the change's own writes, in an order that leaves nothing half done: the
+-- history is read first (a key of the wrong type fails the script there),
+-- the event is the first write (if Redis refuses it, the script fails with
+-- nothing written), and the history's SET cannot fail. Returns the
+-- event's entry ID, nil when no event is made, or an error reply.
+local function record_change(history, stream, tail, maxlen, head, stamp, changes)
+  local codes = ''
+  for _, c in ipairs(changes) do
+    if c.new ~= c.cur then
+      codes = codes .. c.code
+    end
+  end
+  if tail == '' or codes == '' then
     return nil
   end
   local old = redis.call('GET', history)
   local id
-  if o.maxlen ~= '0' then
-    local changes = {}
-    for _, c in ipairs(changed) do
-      changes[FIELD_NAME[c.code] or c.code] = { old = json_value(c.old), new = json_value(c.new) }
+  if maxlen ~= '0' then
+    -- FIELD_NAME names the field codes as basic/edit does: events show
+    -- these names. (b, z and l are the OIDC fields that PATCH
+    -- user/profile sets.)
+    local FIELD_NAME = {
+      n = 'nickname', u = 'username', p = 'phone', e = 'email',
+      a = 'avatar_url', g = 'gender', d = 'description',
+      b = 'birthdate', z = 'zoneinfo', l = 'locale',
+    }
+    local members = {}
+    for _, c in ipairs(changes) do
+      if c.new ~= c.cur then
+        members[#members + 1] = '"' .. (FIELD_NAME[c.code] or c.code) .. '":{"old":' .. json_value(c.cur) ..
+          ',"new":' .. json_value(c.new) .. '}'
+      end
     end
-    id = append_event(stream, o, 'user.updated', user, { changes = changes })
+    id = append_event(stream, maxlen, head .. ',"changes":{' .. table.concat(members, ',') .. '}}')
     if type(id) == 'table' then
       return id
     end
   end
-  local codes = {}
-  for i, c in ipairs(changed) do
-    codes[i] = c.code
-  end
-  local entry = table.concat({ stamp, table.concat(codes), o.from, o.ip, o.client_id, o.device_id, o.user_agent }, SEP)
+  local entry = stamp .. SEP .. codes .. SEP .. tail
   -- The history is "<count>" RS entry RS entry ..., oldest first, so
   -- that dropping the oldest and adding the newest need two plain finds
   -- and one copy. A history that does not parse is started again (Audit

@@ -18,16 +18,12 @@
 -- ARGV[7] the channel told of every new entry
 -- ARGV[8] a token's end (Unix milliseconds) for its log entry, or ''
 -- ARGV[9] random text for a new epoch
--- ARGV[10] the origin, as lib.lua's parse_origin reads it: with events on
---         (its maxlen not '0'), a revocation that revokes something new
---         appends one user.tokens_revoked event ('': none)
--- ARGV[11] the user whose tokens are revoked, for the event
+-- ARGV[10] the event stream's approximate length: with events on (not
+--         '0'), a revocation that revokes something new appends ARGV[11]
+-- ARGV[11] its user.tokens_revoked event, JSON (store/revocation.go)
 --
 -- Replies: the entry's sequence number; the current one (maybe 0) when
 -- nothing more was revoked.
-
--- REVOKED_KIND names the kinds as events show them.
-local REVOKED_KIND = { t = 'token', u = 'all', d = 'device' }
 
 local value = ARGV[2]
 local ttl = tonumber(ARGV[3])
@@ -65,14 +61,8 @@ local new_epoch = redis.call('EXISTS', KEYS[4]) == 0
 
 -- The event is the first write (lib.lua's append_event): if Redis refuses
 -- it, nothing is revoked, and an error is answered.
-local o = parse_origin(ARGV[10])
-if o and o.maxlen ~= '0' then
-  local revoked = { kind = REVOKED_KIND[ARGV[1]] }
-  if ARGV[1] == 'd' then
-    revoked.device_id = ARGV[5]
-  end
-  local id = append_event(KEYS[5], o, 'user.tokens_revoked', ARGV[11],
-    { changes = {}, revoked = revoked })
+if ARGV[10] ~= '0' then
+  local id = append_event(KEYS[5], ARGV[10], ARGV[11])
   if type(id) == 'table' then
     return id
   end
