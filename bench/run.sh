@@ -60,6 +60,9 @@ PEER_MODULE=github.com/greenpau/caddy-security
 PEER_VERSION=v1.1.64
 PEER_BIN=${PEER_BIN:-$OUT/caddy-security}
 CADDY_BIN=${CADDY_BIN:-$ROOT/caddy}
+# BASE_BIN: an older authedge build, for scenarios 13 and 14 (3 and 4 on
+# it): a change's before and after in one run.
+BASE_BIN=${BASE_BIN:-}
 ENV_ID=bench-env
 ISSUER=https://bench.authedge.test
 TOKEN_FILE=$OUT/tokens-rs256.txt
@@ -567,6 +570,9 @@ scenario_def() {
 	# 3 with change events on (a stream, no webhook): what the event each
 	# edit appends costs, against the peer as P1 (P1e).
 	12) echo "authedge-edit-events authedge-events /auth/v1/user/basic/edit edit 1" ;;
+	# 3 and 4 on BASE_BIN, an older build: before and after in one run.
+	13) echo "authedge-edit-base authedge /auth/v1/user/basic/edit edit 1" ;;
+	14) echo "authedge-me-base authedge /auth/v1/user/me bearer 0" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -710,6 +716,10 @@ setup_scenario() {
 	S_PORT[$sc]=$PORT S_ADMIN[$sc]=$ADMIN_PORT
 	S_BIN[$sc]=$CADDY_BIN
 	[[ $kind == peer ]] && S_BIN[$sc]=$PEER_BIN
+	if [[ $name == *-base ]]; then
+		[[ -x $BASE_BIN ]] || die "scenario $sc needs BASE_BIN, an older authedge build"
+		S_BIN[$sc]=$BASE_BIN
+	fi
 	write_config "${S_NAME[$sc]}" "$kind"
 	log "scenario $sc: ${S_NAME[$sc]} ($mode $path) on 127.0.0.1:$PORT"
 	start_caddy "${S_BIN[$sc]}" "${S_NAME[$sc]}"
@@ -858,6 +868,8 @@ report() {
 		 ratios: {
 		   P1_s3_over_s2: {value: ratio(rps("3"); rps("2")), bar: ">= 1.0"},
 		   P1e_s12_over_s2: {value: ratio(rps("12"); rps("2")), bar: ">= 1.0"},
+		   B3_s3_over_s13: {value: ratio(rps("3"); rps("13")), bar: null},
+		   B4_s4_over_s14: {value: ratio(rps("4"); rps("14")), bar: null},
 		   E1_s7_over_s6: {value: ratio(rps("7"); rps("6")), bar: ">= 0.7"},
 		   E2_s8_over_s6: {value: ratio(rps("8"); rps("6")), bar: ">= 0.5"},
 		   E3_s9_over_s2: {value: ratio(rps("9"); rps("2")), bar: ">= 1.0"},
@@ -871,6 +883,7 @@ report() {
 		   R1_s11_over_s4: {value: ratio(rps("11"); rps("4")), bar: null, p99_ms: {s4: p99ms("4"), s11: p99ms("11")}}},
 		 ratios_per_round: {
 		   P1_s3_over_s2: per_round("3"; "2"), P1e_s12_over_s2: per_round("12"; "2"), P2_s4_over_s1: per_round("4"; "1"),
+		   B3_s3_over_s13: per_round("3"; "13"), B4_s4_over_s14: per_round("4"; "14"),
 		   E1_s7_over_s6: per_round("7"; "6"), E2_s8_over_s6: per_round("8"; "6"), E3_s9_over_s2: per_round("9"; "2"),
 		   W1_s10_over_s3: per_round("10"; "3"), R1_s11_over_s4: per_round("11"; "4"),
 		   s5_overhead_over_s1: (per_round("5"; "1") | if . == null then null else 1 - . end)},
