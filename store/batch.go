@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -33,6 +34,9 @@ type batcher struct {
 	queue chan *batchRequest
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	// batches and sent count the round trips made and the commands they
+	// carried: their ratio is how well concurrent commands share one.
+	batches, sent atomic.Uint64
 }
 
 type batchRequest struct {
@@ -141,6 +145,8 @@ func (b *batcher) flush(batch []*batchRequest) {
 	if len(live) == 0 {
 		return
 	}
+	b.batches.Add(1)
+	b.sent.Add(uint64(len(live)))
 	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
 	defer cancel()
 	if b.wait.on() && holdsWrite(live) {
