@@ -42,10 +42,47 @@ type batcher struct {
 type batchRequest struct {
 	// ctx is the caller's: a command whose caller has left is not sent.
 	ctx context.Context
-	cmd redis.Cmder
-	// done is closed when cmd holds its reply. The caller may have left at
-	// its deadline by then; the worker never waits for it.
+	// deadline, if not zero, is when the caller stops waiting, as if ctx
+	// ended then (processWithin).
+	deadline time.Time
+	cmd      redis.Cmder
+	// done receives one value when cmd holds its reply. It is buffered:
+	// the caller may have left at its deadline by then, and the worker
+	// never waits for it.
 	done chan struct{}
+}
+
+// Requests are pooled with their channel: two allocations less per
+// command. A caller returns its request only once it has received from
+// done, since until then the worker may still hold it; a caller that
+// left drops its request instead.
+var requestPool = sync.Pool{New: func() any { return &batchRequest{done: make(chan struct{}, 1)} }}
+
+func newRequest(ctx context.Context, cmd redis.Cmder) *batchRequest {
+	req := requestPool.Get().(*batchRequest)
+	req.ctx, req.cmd = ctx, cmd
+	return req
+}
+
+// release returns req to the pool; only its last holder may.
+func (req *batchRequest) release() {
+	*req = batchRequest{done: req.done}
+	requestPool.Put(req)
+}
+
+// answer tells req's caller that its command holds its reply.
+func (req *batchRequest) answer() { req.done <- struct{}{} }
+
+// left reports why req's caller is no longer waiting, nil if it is; now
+// is the time, zero if no request of its batch has a deadline.
+func (req *batchRequest) left(now time.Time) error {
+	if err := req.ctx.Err(); err != nil {
+		return err
+	}
+	if !req.deadline.IsZero() && !now.Before(req.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func newBatcher(client redis.UniversalClient, timeout time.Duration) *batcher {
@@ -73,31 +110,77 @@ func newWaitingBatcher(client redis.UniversalClient, timeout time.Duration, wait
 // it returns ctx's error instead, cmd may still be answered later and must
 // not be read.
 func (b *batcher) process(ctx context.Context, cmd redis.Cmder) error {
+	return b.processWithin(ctx, 0, cmd)
+}
+
+// processWithin is process that also gives up after timeout, unless it is
+// zero, with context.DeadlineExceeded: what a context from Store.deadline
+// would do, without deriving one. A derived context costs a timer and a
+// child registered on the caller's (per request, about as much CPU as the
+// rest of a profile read); a pooled timer does the same here.
+func (b *batcher) processWithin(ctx context.Context, timeout time.Duration, cmd redis.Cmder) error {
 	select {
 	case <-b.stop:
 		return redis.ErrClosed
 	default:
 	}
-	req := &batchRequest{ctx: ctx, cmd: cmd, done: make(chan struct{})}
+	req := newRequest(ctx, cmd)
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := startTimer(timeout)
+		defer stopTimer(t)
+		expired = t.C
+		req.deadline = time.Now().Add(timeout)
+	}
 	select {
 	case b.queue <- req:
 	case <-ctx.Done():
+		req.release()
 		return ctx.Err()
+	case <-expired:
+		req.release()
+		return context.DeadlineExceeded
 	case <-b.stop:
+		req.release()
 		return redis.ErrClosed
 	}
 	select {
 	case <-req.done:
+		req.release()
 		return cmd.Err()
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-expired:
+		return context.DeadlineExceeded
 	}
+}
+
+// timerPool keeps stopped timers. Since Go 1.23 a stopped or reset timer
+// delivers no stale tick, so one can serve caller after caller.
+var timerPool sync.Pool
+
+func startTimer(d time.Duration) *time.Timer {
+	if t, ok := timerPool.Get().(*time.Timer); ok {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+func stopTimer(t *time.Timer) {
+	t.Stop()
+	timerPool.Put(t)
 }
 
 // get is GET key through a shared pipeline; redis.Nil when key is missing.
 func (b *batcher) get(ctx context.Context, key string) (string, error) {
+	return b.getWithin(ctx, 0, key)
+}
+
+// getWithin is get bounded by timeout as well (processWithin).
+func (b *batcher) getWithin(ctx context.Context, timeout time.Duration, key string) (string, error) {
 	cmd := redis.NewStringCmd(ctx, "get", key)
-	if err := b.process(ctx, cmd); err != nil {
+	if err := b.processWithin(ctx, timeout, cmd); err != nil {
 		return "", err
 	}
 	return cmd.Val(), nil
@@ -133,11 +216,18 @@ func (b *batcher) flush(batch []*batchRequest) {
 	// A caller that gave up while its command queued (Redis slow or down)
 	// has answered its client already: an edit it reported as failed
 	// should not start after that, and the load would help no one.
+	var now time.Time
+	for _, req := range batch {
+		if !req.deadline.IsZero() {
+			now = time.Now()
+			break
+		}
+	}
 	live := batch[:0]
 	for _, req := range batch {
-		if err := req.ctx.Err(); err != nil {
+		if err := req.left(now); err != nil {
 			req.cmd.SetErr(err)
-			close(req.done)
+			req.answer()
 			continue
 		}
 		live = append(live, req)
@@ -161,7 +251,7 @@ func (b *batcher) flush(batch []*batchRequest) {
 		_, _ = pipe.Exec(ctx)
 	}
 	for _, req := range live {
-		close(req.done)
+		req.answer()
 	}
 }
 
@@ -174,7 +264,7 @@ func (b *batcher) close() {
 		select {
 		case req := <-b.queue:
 			req.cmd.SetErr(redis.ErrClosed)
-			close(req.done)
+			req.answer()
 		default:
 			return
 		}

@@ -106,10 +106,7 @@ func TestBatcherDropsCommandsOfCallersThatLeft(t *testing.T) {
 	cancel()
 	gone := redis.NewStatusCmd(left, "set", "left-behind", "1")
 	waiting := redis.NewStatusCmd(ctxT(t), "set", "still-waiting", "1")
-	b.flush([]*batchRequest{
-		{ctx: left, cmd: gone, done: make(chan struct{})},
-		{ctx: ctxT(t), cmd: waiting, done: make(chan struct{})},
-	})
+	b.flush([]*batchRequest{newRequest(left, gone), newRequest(ctxT(t), waiting)})
 	if !errors.Is(gone.Err(), context.Canceled) {
 		t.Errorf("the command of a caller that left: %v, want context.Canceled", gone.Err())
 	}
