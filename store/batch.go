@@ -16,8 +16,19 @@ import (
 // read syscall on both sides; under load most of Caddy's time on /me, and
 // over a quarter of Redis's on basic/edit, went there. batcher coalesces the
 // commands that arrive together into one pipeline, so concurrent requests
-// share those costs. A lone command is sent at once: batching adds no wait,
-// it only takes what is already queued.
+// share those costs. A command that finds no pipeline in flight is sent at
+// once: batching adds no timer, it only takes what is already queued.
+//
+// One pipeline is in flight at a time (the turn): the commands that arrive
+// meanwhile wait in the queue and make the next one, sent as soon as the
+// first lands. Two in flight, each taking whatever had just arrived, made
+// pipelines of about two commands under /me's load, and a round trip costs
+// both processes a write and a read whatever it carries; one at a time
+// about doubles them and cuts Redis's CPU per read by a third or more
+// (BenchmarkMeParallel, bench/README.md). Redis runs one command at a time
+// anyway: a second pipeline in flight only overlaps the round trips' ends.
+// A full batch still goes without the turn, so that throughput is not
+// bounded by one pipeline per round trip.
 const (
 	// batchWorkers pipelines may be in flight at once; more commands queue.
 	batchWorkers = 2
@@ -32,8 +43,13 @@ type batcher struct {
 	// same connection (replication.go).
 	wait  waitPolicy
 	queue chan *batchRequest
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	// turn holds a token while no pipeline is in flight; a worker takes
+	// it to send one, or goes without it on a signal on full.
+	turn chan struct{}
+	// full is signalled by a caller that finds a full batch queued.
+	full chan struct{}
+	stop chan struct{}
+	wg   sync.WaitGroup
 	// batches and sent count the round trips made and the commands they
 	// carried: their ratio is how well concurrent commands share one.
 	batches, sent atomic.Uint64
@@ -97,8 +113,11 @@ func newWaitingBatcher(client redis.UniversalClient, timeout time.Duration, wait
 		timeout: timeout + wait.timeout,
 		wait:    wait,
 		queue:   make(chan *batchRequest, batchWorkers*maxBatch),
+		turn:    make(chan struct{}, 1),
+		full:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 	}
+	b.turn <- struct{}{}
 	b.wg.Add(batchWorkers)
 	for range batchWorkers {
 		go b.work()
@@ -134,6 +153,14 @@ func (b *batcher) processWithin(ctx context.Context, timeout time.Duration, cmd 
 	}
 	select {
 	case b.queue <- req:
+		// A worker holds the first command of its batch out of the
+		// queue: this many queued fill it.
+		if len(b.queue) >= maxBatch-1 {
+			select {
+			case b.full <- struct{}{}:
+			default:
+			}
+		}
 	case <-ctx.Done():
 		req.release()
 		return ctx.Err()
@@ -190,23 +217,39 @@ func (b *batcher) work() {
 	defer b.wg.Done()
 	batch := make([]*batchRequest, 0, maxBatch)
 	for {
+		var first *batchRequest
 		select {
-		case req := <-b.queue:
-			batch = append(batch[:0], req)
+		case first = <-b.queue:
 		case <-b.stop:
 			return
 		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case req := <-b.queue:
-				batch = append(batch, req)
-			default:
-				break more
-			}
+		// Wait for the turn, or for a full batch to send without it. What
+		// arrives meanwhile waits in the queue: taking each as it came
+		// would wake this worker once per command.
+		select {
+		case <-b.turn:
+			b.flush(b.drain(append(batch[:0], first)))
+			b.turn <- struct{}{}
+		case <-b.full:
+			b.flush(b.drain(append(batch[:0], first)))
+		case <-b.stop:
+			b.refuse([]*batchRequest{first})
+			return
 		}
-		b.flush(batch)
 	}
+}
+
+// drain adds to batch what is queued, up to maxBatch.
+func (b *batcher) drain(batch []*batchRequest) []*batchRequest {
+	for len(batch) < maxBatch {
+		select {
+		case req := <-b.queue:
+			batch = append(batch, req)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // flush sends batch as one pipeline and answers every request in it. A
@@ -256,17 +299,25 @@ func (b *batcher) flush(batch []*batchRequest) {
 }
 
 // close stops the workers after their batches in flight are answered, and
-// answers whatever is still queued with redis.ErrClosed.
+// answers whatever is still queued or waiting for its turn with
+// redis.ErrClosed.
 func (b *batcher) close() {
 	close(b.stop)
 	b.wg.Wait()
 	for {
 		select {
 		case req := <-b.queue:
-			req.cmd.SetErr(redis.ErrClosed)
-			req.answer()
+			b.refuse([]*batchRequest{req})
 		default:
 			return
 		}
+	}
+}
+
+// refuse answers batch with redis.ErrClosed, unsent.
+func (b *batcher) refuse(batch []*batchRequest) {
+	for _, req := range batch {
+		req.cmd.SetErr(redis.ErrClosed)
+		req.answer()
 	}
 }

@@ -240,3 +240,135 @@ func processCPUSeconds(b *testing.B) float64 {
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
+
+// holdTurn takes b's turn, as a pipeline in flight would, until the
+// returned function gives it back.
+func holdTurn(t *testing.T, b *batcher) (release func()) {
+	t.Helper()
+	select {
+	case <-b.turn:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the turn was never free")
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { b.turn <- struct{}{} }) }
+	t.Cleanup(release)
+	return release
+}
+
+// While a pipeline is in flight, the commands that arrive wait, and go
+// together in one pipeline when it lands.
+func TestBatcherSendsOnePipelineAtATime(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	release := holdTurn(t, b)
+	const n = 10
+	answered := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := b.get(ctxT(t), fmt.Sprint("one-at-a-time-", i))
+			answered <- err
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.queue) < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("a command was answered while another pipeline was in flight: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	for range n {
+		if err := <-answered; !errors.Is(err, redis.Nil) {
+			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+		}
+	}
+	// Up to two: the worker waiting for the turn holds the first command,
+	// and the other may have taken one too.
+	if batches := b.batches.Load(); batches > 2 || b.sent.Load() != n {
+		t.Errorf("%d commands sent in %d pipelines, want %d in at most 2", b.sent.Load(), batches, n)
+	}
+}
+
+// A full batch does not wait for the turn: under a load one pipeline per
+// round trip cannot carry, a second one is in flight.
+func TestBatcherSendsAFullBatchWithoutTheTurn(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	holdTurn(t, b)
+	const n = maxBatch + 1
+	answered := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := b.get(ctxT(t), fmt.Sprint("full-", i))
+			answered <- err
+		}()
+	}
+	timeout := time.After(5 * time.Second)
+	for range maxBatch {
+		select {
+		case err := <-answered:
+			if !errors.Is(err, redis.Nil) {
+				t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+			}
+		case <-timeout:
+			t.Fatalf("a full batch waited for the turn: %d commands sent", b.sent.Load())
+		}
+	}
+}
+
+// A caller's own timeout (processWithin) ends its wait, and its command is
+// then never sent: as for a caller whose context ended.
+func TestBatcherDropsCommandsPastTheirTimeout(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	release := holdTurn(t, b)
+	set := redis.NewStatusCmd(ctxT(t), "set", "too-late", "1")
+	start := time.Now()
+	if err := b.processWithin(ctxT(t), 50*time.Millisecond, set); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a command held past its timeout: %v, want context.DeadlineExceeded", err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("the caller waited %v for a 50ms timeout", waited)
+	}
+	release()
+	// The next command goes after it (one queue): once it is answered,
+	// the late one was dropped or sent.
+	if _, err := b.get(ctxT(t), "after"); !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	if n, err := f.raw.Exists(ctxT(t), "too-late").Result(); err != nil || n != 0 {
+		t.Errorf("the command past its timeout was sent (%d keys, %v)", n, err)
+	}
+}
+
+// A caller's timeout does not cut a command answered in time, and requests
+// and timers are reused safely across callers (run with -race).
+func TestBatcherWithinTimeoutAnswers(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	if err := f.raw.Set(ctxT(t), "present", "value", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				v, err := b.getWithin(ctxT(t), 5*time.Second, "present")
+				if err != nil || v != "value" {
+					t.Errorf("got %q, %v", v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
