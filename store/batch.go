@@ -66,10 +66,14 @@ type batchRequest struct {
 	// the caller may have left at its deadline by then, and the worker
 	// never waits for it.
 	done chan struct{}
+	// get and args are getWithin's command: a read pooled with its
+	// request allocates no command of its own.
+	get  redis.StringCmd
+	args [2]any
 }
 
-// Requests are pooled with their channel: two allocations less per
-// command. A caller returns its request only once it has received from
+// Requests are pooled with their channel (and a read with its command):
+// up to four allocations less per command. A caller returns its request only once it has received from
 // done, since until then the worker may still hold it; a caller that
 // left drops its request instead.
 var requestPool = sync.Pool{New: func() any { return &batchRequest{done: make(chan struct{}, 1)} }}
@@ -138,12 +142,25 @@ func (b *batcher) process(ctx context.Context, cmd redis.Cmder) error {
 // child registered on the caller's (per request, about as much CPU as the
 // rest of a profile read); a pooled timer does the same here.
 func (b *batcher) processWithin(ctx context.Context, timeout time.Duration, cmd redis.Cmder) error {
+	req := newRequest(ctx, cmd)
+	if err := b.send(req, timeout); err != nil {
+		return err
+	}
+	req.release()
+	return cmd.Err()
+}
+
+// send queues req and waits until its command is answered (nil), its
+// caller's context ends or timeout passes. On an error req is no longer
+// the caller's to use or release.
+func (b *batcher) send(req *batchRequest, timeout time.Duration) error {
+	ctx := req.ctx
 	select {
 	case <-b.stop:
+		req.release()
 		return redis.ErrClosed
 	default:
 	}
-	req := newRequest(ctx, cmd)
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := startTimer(timeout)
@@ -173,8 +190,7 @@ func (b *batcher) processWithin(ctx context.Context, timeout time.Duration, cmd 
 	}
 	select {
 	case <-req.done:
-		req.release()
-		return cmd.Err()
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-expired:
@@ -204,13 +220,19 @@ func (b *batcher) get(ctx context.Context, key string) (string, error) {
 	return b.getWithin(ctx, 0, key)
 }
 
-// getWithin is get bounded by timeout as well (processWithin).
+// getWithin is get bounded by timeout as well (processWithin). Its command
+// is the pooled request's own.
 func (b *batcher) getWithin(ctx context.Context, timeout time.Duration, key string) (string, error) {
-	cmd := redis.NewStringCmd(ctx, "get", key)
-	if err := b.processWithin(ctx, timeout, cmd); err != nil {
+	req := newRequest(ctx, nil)
+	req.args = [2]any{"get", key}
+	req.get = *redis.NewStringCmd(ctx, req.args[:]...)
+	req.cmd = &req.get
+	if err := b.send(req, timeout); err != nil {
 		return "", err
 	}
-	return cmd.Val(), nil
+	v, err := req.get.Result()
+	req.release()
+	return v, err
 }
 
 func (b *batcher) work() {
