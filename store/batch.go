@@ -198,8 +198,11 @@ func (b *batcher) send(req *batchRequest, timeout time.Duration) error {
 	}
 }
 
-// timerPool keeps stopped timers. Since Go 1.23 a stopped or reset timer
-// delivers no stale tick, so one can serve caller after caller.
+// timerPool keeps stopped timers for caller after caller. Since Go 1.23 a
+// stopped or reset timer delivers no stale tick; stopTimer still drains
+// one, for a binary whose main module selects the older timers (a go line
+// before 1.23, or GODEBUG asynctimerchan=1), where a stale tick would end
+// the next caller's wait at once.
 var timerPool sync.Pool
 
 func startTimer(d time.Duration) *time.Timer {
@@ -211,7 +214,12 @@ func startTimer(d time.Duration) *time.Timer {
 }
 
 func stopTimer(t *time.Timer) {
-	t.Stop()
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
 	timerPool.Put(t)
 }
 

@@ -372,3 +372,31 @@ func TestBatcherWithinTimeoutAnswers(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A pooled timer that fired without its tick being received serves the
+// next caller with its full time, under either timer implementation
+// (GODEBUG asynctimerchan=1 is the one that keeps stale ticks).
+func TestPooledTimerHasNoStaleTick(t *testing.T) {
+	for _, godebug := range []string{"asynctimerchan=0", "asynctimerchan=1"} {
+		t.Run(godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", godebug)
+			testPooledTimerHasNoStaleTick(t)
+		})
+	}
+}
+
+func testPooledTimerHasNoStaleTick(t *testing.T) {
+	timerPool = sync.Pool{} // no timer made under the other setting
+	for range 3 {
+		timer := startTimer(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // fires; nobody receives
+		stopTimer(timer)
+		next := startTimer(time.Hour)
+		select {
+		case <-next.C:
+			t.Fatal("a reused timer delivered a stale tick")
+		case <-time.After(20 * time.Millisecond):
+		}
+		stopTimer(next)
+	}
+}
