@@ -400,3 +400,20 @@ func testPooledTimerHasNoStaleTick(t *testing.T) {
 		stopTimer(next)
 	}
 }
+
+// BenchmarkProfile is Store.Profile of an existing user, one call at a
+// time under a request's cancellable context: what a call allocates.
+func BenchmarkProfile(b *testing.B) {
+	f := newFixture(b)
+	f.set(b, "reader", Changes{Nickname: ptr("Reader")})
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(base)
+		if _, ok, err := f.Profile(ctx, "reader"); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		cancel()
+	}
+}

@@ -30,9 +30,7 @@ func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (
 	if userID == "" {
 		return Profile{}, false, errEmptyUserID
 	}
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	stored, err := from.get(ctx, s.keys.profile(userID))
+	stored, err := from.getWithin(ctx, s.timeout, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
