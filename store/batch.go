@@ -43,8 +43,8 @@ type batcher struct {
 	// same connection (replication.go).
 	wait  waitPolicy
 	queue chan *batchRequest
-	// turn holds a token while no pipeline is in flight; a worker takes
-	// it to send one, or goes without it on a signal on full.
+	// turn holds a token while no pipeline is in flight: a worker takes
+	// it to send one, or sends without it when signalled on full.
 	turn chan struct{}
 	// full is signalled by a caller that finds a full batch queued.
 	full chan struct{}
@@ -73,9 +73,9 @@ type batchRequest struct {
 }
 
 // Requests are pooled with their channel (and a read with its command):
-// up to four allocations less per command. A caller returns its request only once it has received from
-// done, since until then the worker may still hold it; a caller that
-// left drops its request instead.
+// up to four allocations less per command. A caller returns its request
+// only once it has received from done, since until then the worker may
+// still hold it; a caller that left drops its request instead.
 var requestPool = sync.Pool{New: func() any { return &batchRequest{done: make(chan struct{}, 1)} }}
 
 func newRequest(ctx context.Context, cmd redis.Cmder) *batchRequest {
