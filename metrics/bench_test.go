@@ -1,8 +1,11 @@
 package metrics
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // BenchmarkRecordMe is what metrics add to one GET /auth/v1/user/me: the
@@ -32,5 +35,22 @@ func TestRecordMeDoesNotAllocate(t *testing.T) {
 		me.Answered(200)
 	}); n != 0 {
 		t.Fatalf("%v allocations per request", n)
+	}
+}
+
+// BenchmarkRedisHookPipeline is what the hook adds to one pipeline of
+// eight profile reads, the store's batch under load: per command (ns/op is
+// per pipeline).
+func BenchmarkRedisHookPipeline(b *testing.B) {
+	s := New()
+	ctx := context.Background()
+	cmds := make([]redis.Cmder, 8)
+	for i := range cmds {
+		cmds[i] = redis.NewStringCmd(ctx, "get", "key")
+	}
+	process := s.redisHook.ProcessPipelineHook(func(context.Context, []redis.Cmder) error { return nil })
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = process(ctx, cmds)
 	}
 }

@@ -52,13 +52,28 @@ func (h *redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 }
 
 func (h *redisHook) observe(name string, d time.Duration, err error) {
-	c := &h.s.redisCmd[redisCommandOf(name)]
+	c := &h.s.redisCmd[hotCommandOf(name)]
 	if !blocking(name) {
 		c.duration.Observe(d.Seconds())
 	}
 	if failed(err) {
 		c.errors.Inc()
 	}
+}
+
+// The commands of nearly every request: a profile read and a script.
+var redisGet, redisEvalsha = redisCommandOf("get"), redisCommandOf("evalsha")
+
+// hotCommandOf is redisCommandOf, with the commands of nearly every request
+// found without a map lookup (a third of the hook's time per command).
+func hotCommandOf(name string) redisCommand {
+	switch name {
+	case "get":
+		return redisGet
+	case "evalsha":
+		return redisEvalsha
+	}
+	return redisCommandOf(name)
 }
 
 // blocking reports whether a command named name may wait for data by

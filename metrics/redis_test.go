@@ -84,3 +84,12 @@ func TestRedisHook(t *testing.T) {
 		t.Errorf("a GET to a stopped Redis: errors %v, want 1", got)
 	}
 }
+
+// hotCommandOf's shortcut labels its commands as redisCommandOf does.
+func TestHotCommandOfAgrees(t *testing.T) {
+	for _, name := range append(redisCommandNames[:], "set", "GET", "") {
+		if got, want := hotCommandOf(name), redisCommandOf(name); got != want {
+			t.Errorf("%q: %v, want %v", name, got, want)
+		}
+	}
+}

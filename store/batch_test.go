@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,10 +106,7 @@ func TestBatcherDropsCommandsOfCallersThatLeft(t *testing.T) {
 	cancel()
 	gone := redis.NewStatusCmd(left, "set", "left-behind", "1")
 	waiting := redis.NewStatusCmd(ctxT(t), "set", "still-waiting", "1")
-	b.flush([]*batchRequest{
-		{ctx: left, cmd: gone, done: make(chan struct{})},
-		{ctx: ctxT(t), cmd: waiting, done: make(chan struct{})},
-	})
+	b.flush([]*batchRequest{newRequest(left, gone), newRequest(ctxT(t), waiting)})
 	if !errors.Is(gone.Err(), context.Canceled) {
 		t.Errorf("the command of a caller that left: %v, want context.Canceled", gone.Err())
 	}
@@ -163,4 +162,258 @@ func benchmarkProfileParallel(b *testing.B, get func(*Store, context.Context, st
 			}
 		}
 	})
+}
+
+// BenchmarkMeParallel is bench/run.sh's scenario 4 without HTTP: the
+// store's side of GET /me (EnsureProfile of one existing user) from 64
+// goroutines, each call under a request's own cancellable context as
+// net/http gives one. The figures to compare are CPU per call, not ns/op,
+// which the shared machine makes noisy: cpu-µs/op is this process's CPU
+// (user + system, from getrusage), redis-µs/op the Redis server's, and
+// cmds/batch how many commands one pipeline carried on average. "busy"
+// burns a fixed ~40 µs of CPU per call besides, standing in for the HTTP
+// work a Caddy request does between its Redis reads, which decides how
+// many reads queue together: its cpu-µs/op includes that constant.
+func BenchmarkMeParallel(b *testing.B) {
+	b.Run("bare", func(b *testing.B) { benchmarkMeParallel(b, 0) })
+	b.Run("busy", func(b *testing.B) { benchmarkMeParallel(b, busyRounds) })
+}
+
+// busyRounds of busyWork take about 40 µs of CPU on the machines this ran
+// on: about what a Caddy request spends besides the store's part in
+// scenario 4.
+const busyRounds = 500
+
+func benchmarkMeParallel(b *testing.B, busy int) {
+	f := newFixture(b)
+	// The request context's shape: values on a cancellable connection
+	// context, each request cancellable on its own.
+	type key int
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	for i := range 8 {
+		base = context.WithValue(base, key(i), i)
+	}
+	if _, err := f.EnsureProfile(base, "bench-reader"); err != nil {
+		b.Fatal(err)
+	}
+	batches, sent := f.lagging.batches.Load(), f.lagging.sent.Load()
+	redisBefore := redisCPUSeconds(b, f)
+	cpuBefore := processCPUSeconds(b)
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var sink [32]byte
+		for pb.Next() {
+			sink = busyWork(sink, busy)
+			ctx, cancel := context.WithCancel(base)
+			_, err := f.EnsureProfile(ctx, "bench-reader")
+			cancel()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric((processCPUSeconds(b)-cpuBefore)*1e6/n, "cpu-µs/op")
+	b.ReportMetric((redisCPUSeconds(b, f)-redisBefore)*1e6/n, "redis-µs/op")
+	b.ReportMetric(float64(f.lagging.sent.Load()-sent)/float64(max(1, f.lagging.batches.Load()-batches)), "cmds/batch")
+}
+
+// busyWork hashes sum rounds times: CPU work of a fixed amount.
+func busyWork(sum [32]byte, rounds int) [32]byte {
+	for range rounds {
+		sum = sha256.Sum256(sum[:])
+	}
+	return sum
+}
+
+// processCPUSeconds is the CPU time this process has used, user and
+// system.
+func processCPUSeconds(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// holdTurn takes b's turn, as a pipeline in flight would, until the
+// returned function gives it back.
+func holdTurn(t *testing.T, b *batcher) (release func()) {
+	t.Helper()
+	select {
+	case <-b.turn:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the turn was never free")
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { b.turn <- struct{}{} }) }
+	t.Cleanup(release)
+	return release
+}
+
+// While a pipeline is in flight, the commands that arrive wait, and go
+// together in one pipeline when it lands.
+func TestBatcherSendsOnePipelineAtATime(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	release := holdTurn(t, b)
+	const n = 10
+	answered := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := b.get(ctxT(t), fmt.Sprint("one-at-a-time-", i))
+			answered <- err
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.queue) < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("a command was answered while another pipeline was in flight: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	for range n {
+		if err := <-answered; !errors.Is(err, redis.Nil) {
+			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+		}
+	}
+	// Up to two: the worker waiting for the turn holds the first command,
+	// and the other may have taken one too.
+	if batches := b.batches.Load(); batches > 2 || b.sent.Load() != n {
+		t.Errorf("%d commands sent in %d pipelines, want %d in at most 2", b.sent.Load(), batches, n)
+	}
+}
+
+// A full batch does not wait for the turn: under a load one pipeline per
+// round trip cannot carry, a second one is in flight.
+func TestBatcherSendsAFullBatchWithoutTheTurn(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	holdTurn(t, b)
+	const n = maxBatch + 1
+	answered := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := b.get(ctxT(t), fmt.Sprint("full-", i))
+			answered <- err
+		}()
+	}
+	timeout := time.After(5 * time.Second)
+	for range maxBatch {
+		select {
+		case err := <-answered:
+			if !errors.Is(err, redis.Nil) {
+				t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+			}
+		case <-timeout:
+			t.Fatalf("a full batch waited for the turn: %d commands sent", b.sent.Load())
+		}
+	}
+}
+
+// A caller's own timeout (processWithin) ends its wait, and its command is
+// then never sent: as for a caller whose context ended.
+func TestBatcherDropsCommandsPastTheirTimeout(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	release := holdTurn(t, b)
+	set := redis.NewStatusCmd(ctxT(t), "set", "too-late", "1")
+	start := time.Now()
+	if err := b.processWithin(ctxT(t), 50*time.Millisecond, set); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a command held past its timeout: %v, want context.DeadlineExceeded", err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("the caller waited %v for a 50ms timeout", waited)
+	}
+	release()
+	// The next command goes after it (one queue): once it is answered,
+	// the late one was dropped or sent.
+	if _, err := b.get(ctxT(t), "after"); !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	if n, err := f.raw.Exists(ctxT(t), "too-late").Result(); err != nil || n != 0 {
+		t.Errorf("the command past its timeout was sent (%d keys, %v)", n, err)
+	}
+}
+
+// A caller's timeout does not cut a command answered in time, and requests
+// and timers are reused safely across callers (run with -race).
+func TestBatcherWithinTimeoutAnswers(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	if err := f.raw.Set(ctxT(t), "present", "value", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				v, err := b.getWithin(ctxT(t), 5*time.Second, "present")
+				if err != nil || v != "value" {
+					t.Errorf("got %q, %v", v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// A pooled timer that fired without its tick being received serves the
+// next caller with its full time, under either timer implementation
+// (GODEBUG asynctimerchan=1 is the one that keeps stale ticks).
+func TestPooledTimerHasNoStaleTick(t *testing.T) {
+	for _, godebug := range []string{"asynctimerchan=0", "asynctimerchan=1"} {
+		t.Run(godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", godebug)
+			testPooledTimerHasNoStaleTick(t)
+		})
+	}
+}
+
+func testPooledTimerHasNoStaleTick(t *testing.T) {
+	timerPool = sync.Pool{} // no timer made under the other setting
+	for range 3 {
+		timer := startTimer(time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // fires; nobody receives
+		stopTimer(timer)
+		next := startTimer(time.Hour)
+		select {
+		case <-next.C:
+			t.Fatal("a reused timer delivered a stale tick")
+		case <-time.After(20 * time.Millisecond):
+		}
+		stopTimer(next)
+	}
+}
+
+// BenchmarkProfile is Store.Profile of an existing user, one call at a
+// time under a request's cancellable context: what a call allocates.
+func BenchmarkProfile(b *testing.B) {
+	f := newFixture(b)
+	f.set(b, "reader", Changes{Nickname: ptr("Reader")})
+	base, stop := context.WithCancel(context.Background())
+	defer stop()
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(base)
+		if _, ok, err := f.Profile(ctx, "reader"); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+		cancel()
+	}
 }

@@ -59,6 +59,7 @@ func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, use
 	f := newFixture(b)
 	ctx := context.Background()
 	var n atomic.Int64
+	batches, sent := f.batch.batches.Load(), f.batch.sent.Load()
 	cpuBefore := redisCPUSeconds(b, f)
 	scriptBefore := scriptMicros(b, f)
 	b.SetParallelism(16)
@@ -85,6 +86,7 @@ func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, use
 	b.StopTimer()
 	b.ReportMetric((redisCPUSeconds(b, f)-cpuBefore)*1e6/float64(b.N), "redis-µs/op")
 	b.ReportMetric((scriptMicros(b, f)-scriptBefore)/float64(b.N), "script-µs/op")
+	b.ReportMetric(float64(f.batch.sent.Load()-sent)/float64(max(1, f.batch.batches.Load()-batches)), "cmds/batch")
 	// AUTHEDGE_BENCH_COMMANDSTATS=1 prints what Redis spent per command,
 	// the script's own calls included: where a script's time goes.
 	if os.Getenv("AUTHEDGE_BENCH_COMMANDSTATS") != "" {

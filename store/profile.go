@@ -30,9 +30,7 @@ func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (
 	if userID == "" {
 		return Profile{}, false, errEmptyUserID
 	}
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
-	stored, err := from.get(ctx, s.keys.profile(userID))
+	stored, err := from.getWithin(ctx, s.timeout, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
@@ -53,16 +51,20 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	if userID == "" {
 		return Profile{}, errEmptyUserID
 	}
-	ctx, cancel := s.deadline(ctx)
-	defer cancel()
+	// The read that finds the profile, nearly every call, is bounded
+	// without deriving a context (batcher.processWithin); the rest share
+	// one deadline from here.
+	deadline := time.Now().Add(s.timeout)
 	key := s.keys.profile(userID)
-	stored, err := s.lagging.get(ctx, key)
+	stored, err := s.lagging.getWithin(ctx, s.timeout, key)
 	if err == nil {
 		return decodeProfile(userID, stored)
 	}
 	if !errors.Is(err, redis.Nil) {
 		return Profile{}, s.fail(err)
 	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	if s.lagging != s.reads && s.reads != s.batch {
 		// A replica lacked it, and the script would wait for replicas
 		// (Options.WaitReplicas) even when it only reads: the profile
