@@ -101,47 +101,44 @@ func benchmarkEditParallel(b *testing.B, origin *Origin, events EventStream, use
 // EVAL, their own calls included), in µs, as INFO commandstats counts it:
 // the script's cost without the network's, which redis-µs/op adds.
 func scriptMicros(b *testing.B, f *fixture) float64 {
-	info, err := f.raw.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var sum float64
-	for _, line := range strings.Split(info, "\r\n") {
-		for _, name := range []string{"cmdstat_evalsha:", "cmdstat_eval:"} {
-			stats, ok := strings.CutPrefix(line, name)
-			if !ok {
-				continue
-			}
-			for _, kv := range strings.Split(stats, ",") {
-				if v, ok := strings.CutPrefix(kv, "usec="); ok {
-					usec, err := strconv.ParseFloat(v, 64)
-					if err != nil {
-						b.Fatal(err)
-					}
-					sum += usec
-				}
-			}
-		}
-	}
-	return sum
+	return infoSum(b, f, "commandstats", "cmdstat_evalsha.usec", "cmdstat_eval.usec")
 }
 
 // redisCPUSeconds is the CPU time the fixture's redis-server has used.
 func redisCPUSeconds(b *testing.B, f *fixture) float64 {
-	info, err := f.raw.Info(context.Background(), "cpu").Result()
+	return infoSum(b, f, "cpu", "used_cpu_sys", "used_cpu_user")
+}
+
+// infoSum adds up numbers of one INFO section. Each of fields names a
+// line ("used_cpu_sys"), or a line and one of the values it lists
+// ("cmdstat_evalsha.usec" for usec= in "cmdstat_evalsha:calls=3,usec=9").
+func infoSum(b *testing.B, f *fixture, section string, fields ...string) float64 {
+	info, err := f.raw.Info(context.Background(), section).Result()
 	if err != nil {
 		b.Fatal(err)
 	}
 	var sum float64
 	for _, line := range strings.Split(info, "\r\n") {
-		for _, name := range []string{"used_cpu_sys:", "used_cpu_user:"} {
-			if v, ok := strings.CutPrefix(line, name); ok {
-				seconds, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sum += seconds
+		name, value, _ := strings.Cut(line, ":")
+		for _, field := range fields {
+			line, inner, listed := strings.Cut(field, ".")
+			if line != name {
+				continue
 			}
+			v := value
+			if listed {
+				v = ""
+				for _, kv := range strings.Split(value, ",") {
+					if x, ok := strings.CutPrefix(kv, inner+"="); ok {
+						v = x
+					}
+				}
+			}
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("INFO %s %s: %v", section, field, err)
+			}
+			sum += n
 		}
 	}
 	return sum
