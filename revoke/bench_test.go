@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authedge/caddy-authedge/internal/redistest"
+	"github.com/authedge/caddy-authedge/store"
 )
 
 // BenchmarkRevokedRemembered is the hot path: a token checked again while
@@ -41,7 +43,13 @@ func BenchmarkRevokedRemembered(b *testing.B) {
 // replica, with the verdict cache already full (as it is after the first
 // 100,000 requests of such a load). Tokens are RS256-sized (about 700
 // bytes) and made in batches with the timer stopped.
-func BenchmarkRevokedNewToken(b *testing.B) {
+func BenchmarkRevokedNewToken(b *testing.B) { benchmarkNewToken(b, false) }
+
+// BenchmarkRevokedNewTokenGivenDigest: the same, with the digest the
+// verifier computed for the signature handed over (token.Claims).
+func BenchmarkRevokedNewTokenGivenDigest(b *testing.B) { benchmarkNewToken(b, true) }
+
+func benchmarkNewToken(b *testing.B, given bool) {
 	srv := redistest.Start(b)
 	src := &countingSource{Store: newStore(b, srv.Addr), watch: true}
 	c := newChecker(b, src, Options{})
@@ -53,7 +61,7 @@ func BenchmarkRevokedNewToken(b *testing.B) {
 	batch := make([]Token, 4096)
 	fill := func() {
 		for i := range batch {
-			batch[i] = benchToken(next, now)
+			batch[i] = benchToken(next, now, given)
 			next++
 		}
 	}
@@ -83,7 +91,13 @@ func BenchmarkRevokedNewToken(b *testing.B) {
 
 // BenchmarkRevokedRepeated: 1,000 users each sending their token again
 // and again (an app's clients polling), judged with the replica loaded.
-func BenchmarkRevokedRepeated(b *testing.B) {
+func BenchmarkRevokedRepeated(b *testing.B) { benchmarkRepeated(b, false) }
+
+// BenchmarkRevokedRepeatedGivenDigest: the same, with the digest the
+// verifier keeps with a cached token handed over.
+func BenchmarkRevokedRepeatedGivenDigest(b *testing.B) { benchmarkRepeated(b, true) }
+
+func benchmarkRepeated(b *testing.B, given bool) {
 	srv := redistest.Start(b)
 	src := &countingSource{Store: newStore(b, srv.Addr), watch: true}
 	c := newChecker(b, src, Options{})
@@ -93,7 +107,7 @@ func BenchmarkRevokedRepeated(b *testing.B) {
 	now := time.Now()
 	tokens := make([]Token, 1000)
 	for i := range tokens {
-		tokens[i] = benchToken(i, now)
+		tokens[i] = benchToken(i, now, given)
 		mustRevoked(b, c, tokens[i])
 	}
 	waitReplica(b, c)
@@ -110,14 +124,18 @@ func BenchmarkRevokedRepeated(b *testing.B) {
 }
 
 // benchToken is the n-th of a series of distinct RS256-shaped tokens, each
-// of its own user.
-func benchToken(n int, iat time.Time) Token {
+// of its own user; given: with its ContentDigest.
+func benchToken(n int, iat time.Time, given bool) Token {
 	sub := "bench-user-" + strconv.Itoa(n)
 	payload := base64.RawURLEncoding.EncodeToString([]byte(`{"iss":"https://auth.example.com","sub":"` + sub +
 		`","aud":["bench-client"],"exp":` + strconv.FormatInt(iat.Add(time.Hour).Unix(), 10) +
 		`,"iat":` + strconv.FormatInt(iat.Unix(), 10) + `,"scope":"user","jti":"` + strconv.Itoa(n) + `"}`))
 	raw := "eyJhbGciOiJSUzI1NiIsImtpZCI6ImJlbmNoIiwidHlwIjoiSldUIn0." + payload + "." + benchSignature
-	return tok(raw, sub, "", iat)
+	t := tok(raw, sub, "", iat)
+	if given {
+		t.ContentDigest = sha256.Sum256([]byte(store.TokenContent(raw)))
+	}
+	return t
 }
 
 // benchSignature stands for a 2048-bit RSA signature: the check never

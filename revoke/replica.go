@@ -69,7 +69,7 @@ func (r *replica) add(e store.Revocation) bool {
 }
 
 // revokes judges a token as Redis would.
-func (r *replica) revokes(digest [sha256.Size]byte, t Token) bool {
+func (r *replica) revokes(digest [sha256.Size]byte, t *Token) bool {
 	if _, ok := r.tokens[digest]; ok {
 		return true
 	}
