@@ -65,8 +65,9 @@ type Options struct {
 	// the log the remembered verdicts are trusted: the longest a revoked
 	// token can pass here. It must exceed PollInterval.
 	StaleAfter time.Duration
-	// CacheSize bounds the remembered verdicts. Negative: remember none,
-	// ask Redis on every check.
+	// CacheSize bounds the remembered verdicts, kept only while no
+	// replica is loaded. Negative: remember none; without a replica, ask
+	// Redis on every check.
 	CacheSize int
 	// ReplicaSize bounds the revocations kept in memory to judge tokens
 	// never checked before without Redis (replica.go); 0 means
@@ -148,8 +149,9 @@ type Checker struct {
 type tokenKey [2]uint64
 
 // tokenKey keys a token's verdict by its signed content
-// (store.TokenContent), as its digest is: every valid signature over the same content shares one verdict, so a
-// log entry that turns one turns them all (store.TokenDigest).
+// (store.TokenContent), as its digest is: every valid signature over the
+// same content shares one verdict, so a log entry that turns one turns
+// them all (store.TokenDigest).
 func (c *Checker) tokenKey(content string) tokenKey {
 	return tokenKey{maphash.String(c.seeds[0], content), maphash.String(c.seeds[1], content)}
 }
