@@ -43,13 +43,17 @@ func BenchmarkRevokedRemembered(b *testing.B) {
 // replica, with the verdict cache already full (as it is after the first
 // 100,000 requests of such a load). Tokens are RS256-sized (about 700
 // bytes) and made in batches with the timer stopped.
-func BenchmarkRevokedNewToken(b *testing.B) { benchmarkNewToken(b, false) }
+func BenchmarkRevokedNewToken(b *testing.B) { benchmarkNewToken(b, false, "") }
 
 // BenchmarkRevokedNewTokenGivenDigest: the same, with the digest the
 // verifier computed for the signature handed over (token.Claims).
-func BenchmarkRevokedNewTokenGivenDigest(b *testing.B) { benchmarkNewToken(b, true) }
+func BenchmarkRevokedNewTokenGivenDigest(b *testing.B) { benchmarkNewToken(b, true, "") }
 
-func benchmarkNewToken(b *testing.B, given bool) {
+// BenchmarkRevokedNewTokenOnDevice: the same, with tokens bound to a
+// device (the device claim), none of whose devices is revoked.
+func BenchmarkRevokedNewTokenOnDevice(b *testing.B) { benchmarkNewToken(b, true, "device-0123456789") }
+
+func benchmarkNewToken(b *testing.B, given bool, device string) {
 	srv := redistest.Start(b)
 	src := &countingSource{Store: newStore(b, srv.Addr), watch: true}
 	c := newChecker(b, src, Options{})
@@ -62,6 +66,7 @@ func benchmarkNewToken(b *testing.B, given bool) {
 	fill := func() {
 		for i := range batch {
 			batch[i] = benchToken(next, now, given)
+			batch[i].DeviceID = device
 			next++
 		}
 	}
