@@ -26,10 +26,11 @@ var errRevoked = unauthenticated("the access token has been revoked")
 // (Redis unreachable) is not accepted either.
 func (a *API) checkRevoked(ctx context.Context, raw string, claims *token.Claims) *apiError {
 	revoked, err := a.revocations.Revoked(ctx, revoke.Token{
-		Raw:      raw,
-		Subject:  claims.Subject,
-		DeviceID: claims.DeviceID,
-		IssuedAt: claims.IssuedAt,
+		Raw:           raw,
+		ContentDigest: claims.ContentDigest, // raw's, hashed once by the verifier
+		Subject:       claims.Subject,
+		DeviceID:      claims.DeviceID,
+		IssuedAt:      claims.IssuedAt,
 	})
 	switch {
 	case err != nil && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)):

@@ -524,3 +524,50 @@ func TestRevocationsMakeEvents(t *testing.T) {
 	e.serve(http.MethodDelete, pathDevices+"dev-a", "", bearer(u2)).wantOK(t)
 	check("a repeated device", nil)
 }
+
+// With its replica loaded, an instance judges every token from it, with
+// the digest its verifier computed for the signature: a token it has
+// cached (checked before) and one it has never seen are both refused
+// once another instance revokes them, without a revocation read.
+func TestReplicaRefusesRevokedTokensByTheVerifiersDigest(t *testing.T) {
+	e := newEnv(t)
+	other := e.secondInstance()
+	// The log's first entry begins its epoch and resets every reader:
+	// one made before keeps other's replica loaded throughout.
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("gone"))).wantOK(t)
+	other.meWith(other.token("warm-up")).wantOK(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for !other.api.revocations.Replicated() {
+		if time.Now().After(deadline) {
+			t.Fatal("the revocations were never loaded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	other.waitFresh()
+	cached, unseen := e.token("c1"), e.token("c2")
+	other.meWith(cached).wantOK(t)
+	other.meWith(cached).wantOK(t) // from the verifier's cache, digest and all
+	before := e.mgetCalls()
+	for _, tok := range []string{cached, unseen} {
+		e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
+	}
+	start := time.Now()
+	for _, tok := range []string{cached, unseen} {
+		for {
+			res := other.meWith(tok)
+			if res.status == http.StatusUnauthorized {
+				res.wantRevoked(t)
+				break
+			}
+			res.wantOK(t)
+			if time.Since(start) > time.Second {
+				t.Fatal("the other instance accepted a revoked token for over a second")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	other.meWith(unseen).wantRevoked(t) // and again, from the verifier's cache
+	if n := e.mgetCalls() - before; n != 0 || !other.api.revocations.Replicated() {
+		t.Fatalf("%d revocation reads, replica loaded %v: the checks were not judged from the replica", n, other.api.revocations.Replicated())
+	}
+}

@@ -8,13 +8,17 @@
 //
 //   - Redis holds the revocations (store/revocation.go), and every one is
 //     also an entry of a numbered log, written by the same script.
-//   - A Checker remembers, per token, the verdict Redis gave and keeps it
-//     true by applying every log entry to what it remembers: a revoked
-//     token's verdict turns to revoked, a user's or device's cutoff turns
-//     the verdicts of the tokens it covers. A token checked again costs a
-//     map lookup, not a round trip.
-//   - It also keeps a replica of every revocation (replica.go), so that a
-//     token never checked before is judged without a round trip too.
+//   - It keeps a replica of every revocation (replica.go), so that a
+//     token is judged in memory, without a round trip, and without
+//     remembering anything per token: a site whose every request brings
+//     a new token pays a few map lookups, and its memory does not grow
+//     with the tokens.
+//   - Without a replica (still loading, too big, lost with a gap in the
+//     log), a Checker remembers, per token, the verdict Redis gave and
+//     keeps it true by applying every log entry to what it remembers: a
+//     revoked token's verdict turns to revoked, a user's or device's
+//     cutoff turns the verdicts of the tokens it covers. A token checked
+//     again costs a map lookup, not a round trip.
 //   - It reads the log every PollInterval, and at once when the Pub/Sub
 //     channel says there is a new entry. Its memory is trusted only while
 //     the last complete read of the log began less than StaleAfter ago:
@@ -30,6 +34,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.uber.org/zap"
 
@@ -60,8 +65,9 @@ type Options struct {
 	// the log the remembered verdicts are trusted: the longest a revoked
 	// token can pass here. It must exceed PollInterval.
 	StaleAfter time.Duration
-	// CacheSize bounds the remembered verdicts. Negative: remember none,
-	// ask Redis on every check.
+	// CacheSize bounds the remembered verdicts, kept only while no
+	// replica is loaded. Negative: remember none; without a replica, ask
+	// Redis on every check.
 	CacheSize int
 	// ReplicaSize bounds the revocations kept in memory to judge tokens
 	// never checked before without Redis (replica.go); 0 means
@@ -75,6 +81,13 @@ type Options struct {
 type Token struct {
 	// Raw is the compact JWS as presented.
 	Raw string
+	// ContentDigest is the SHA-256 of store.TokenContent(Raw), the name
+	// Redis and the log give the token, if the caller has it already (the
+	// verifier hashes that content to check an RS256 or ES256 signature,
+	// token.Claims.ContentDigest); zero: the check computes it. A wrong
+	// one would let a revoked token through: give it only from the same
+	// Raw.
+	ContentDigest [sha256.Size]byte
 	// Subject is sub; DeviceID the device claim ("" if unbound).
 	Subject  string
 	DeviceID string
@@ -94,12 +107,15 @@ type Checker struct {
 
 	mu sync.RWMutex
 	// verdicts by tokenKey, and the key of each token's SHA-256 (the log
-	// names revoked tokens by digest).
+	// names revoked tokens by digest). Only while rep is nil: with a
+	// replica, nothing is remembered per token.
 	verdicts map[tokenKey]*verdict
 	byDigest map[[sha256.Size]byte]tokenKey
-	// bySubject holds each user's verdicts: a user's or device's cutoff
-	// touches only those, however many tokens are remembered.
-	bySubject map[string]map[tokenKey]*verdict
+	// bySubject heads each user's list of verdicts (verdict.prev, next):
+	// a user's or device's cutoff touches only those, however many tokens
+	// are remembered, for two pointers per verdict rather than a map per
+	// user.
+	bySubject map[string]*verdict
 	// rep is every revocation, when loaded (replica.go); replicaAt is when
 	// a load was last tried, pruned when rep was last pruned.
 	rep       *replica
@@ -132,21 +148,24 @@ type Checker struct {
 // learn.
 type tokenKey [2]uint64
 
-// tokenKey keys a token's verdict by its signed content, as its digest
-// is: every valid signature over the same content shares one verdict, so a
-// log entry that turns one turns them all (store.TokenDigest).
-func (c *Checker) tokenKey(raw string) tokenKey {
-	content := store.TokenContent(raw)
+// tokenKey keys a token's verdict by its signed content
+// (store.TokenContent), as its digest is: every valid signature over the
+// same content shares one verdict, so a log entry that turns one turns
+// them all (store.TokenDigest).
+func (c *Checker) tokenKey(content string) tokenKey {
 	return tokenKey{maphash.String(c.seeds[0], content), maphash.String(c.seeds[1], content)}
 }
 
 // verdict is what Redis said of one token, kept true by the log.
 type verdict struct {
+	key     tokenKey
 	digest  [sha256.Size]byte
 	subject string
 	device  string
 	iat     time.Time
 	revoked bool
+	// prev and next link the verdicts of one subject (Checker.bySubject).
+	prev, next *verdict
 }
 
 // New builds a Checker. Its log reader starts with the first check.
@@ -177,7 +196,7 @@ func New(src Source, opts Options) (*Checker, error) {
 		verdicts: make(map[tokenKey]*verdict),
 		byDigest: make(map[[sha256.Size]byte]tokenKey),
 
-		bySubject: make(map[string]map[tokenKey]*verdict),
+		bySubject: make(map[string]*verdict),
 		done:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
@@ -193,54 +212,74 @@ func New(src Source, opts Options) (*Checker, error) {
 // token as unverifiable, never accept it.
 func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 	c.startOnce.Do(c.start)
-	key := c.tokenKey(t.Raw)
-	if c.fresh() {
+	fresh := c.fresh()
+	if fresh {
+		if revoked, ok := c.fromReplica(&t); ok {
+			return revoked, nil
+		}
+	}
+	content := store.TokenContent(t.Raw)
+	if fresh {
+		key := c.tokenKey(content)
 		c.mu.RLock()
 		v := c.verdicts[key]
 		var revoked bool
 		if v != nil {
 			revoked = v.revoked
 		}
-		replicated := c.rep != nil
 		c.mu.RUnlock()
 		if v != nil {
 			return revoked, nil
 		}
-		if replicated {
-			if revoked, ok := c.fromReplica(key, t); ok {
-				return revoked, nil
-			}
-		}
 	}
-	d := sha256.Sum256([]byte(store.TokenContent(t.Raw)))
+	d := contentDigest(&t)
 	st, err := c.src.RevocationState(ctx, hex.EncodeToString(d[:]), t.Subject, t.DeviceID)
 	if err != nil {
 		return false, err
 	}
-	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
-	v.revoked = st.TokenRevoked || covers(st.UserCutoff, v.iat) ||
-		(v.device != "" && covers(st.DeviceCutoff, v.iat))
-	revoked := v.revoked // once remembered, v is the log reader's to change
-	c.remember(key, v, st.Seq)
+	revoked := st.TokenRevoked || covers(st.UserCutoff, t.IssuedAt) ||
+		(t.DeviceID != "" && covers(st.DeviceCutoff, t.IssuedAt))
+	c.remember(content, d, t, revoked, st.Seq)
 	return revoked, nil
 }
 
-// fromReplica judges a token never checked before from the replica, and
-// remembers the verdict; ok is false when the replica went meanwhile.
-func (c *Checker) fromReplica(key tokenKey, t Token) (revoked, ok bool) {
-	d := sha256.Sum256([]byte(store.TokenContent(t.Raw)))
-	v := &verdict{digest: d, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt}
+// fromReplica judges t from the replica, remembering nothing: the
+// replica is kept true by the same log that would keep a verdict true,
+// so a verdict would save only the lookups it costs. ok is false without
+// a replica. Called only while fresh.
+func (c *Checker) fromReplica(t *Token) (revoked, ok bool) {
+	given := t.ContentDigest != ([sha256.Size]byte{})
 	c.mu.RLock()
 	if c.rep == nil {
 		c.mu.RUnlock()
 		return false, false
 	}
-	v.revoked = c.rep.revokes(d, t)
-	revoked, seq := v.revoked, c.applied
+	if given {
+		revoked = c.rep.revokes(t.ContentDigest, t)
+		c.mu.RUnlock()
+		return revoked, true
+	}
 	c.mu.RUnlock()
-	// Once remembered, v is the log reader's to change: read it before.
-	c.remember(key, v, seq)
-	return revoked, true
+	// Hashed outside the lock: the log reader waits for no SHA-256.
+	d := contentDigest(t)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.rep == nil {
+		return false, false
+	}
+	return c.rep.revokes(d, t), true
+}
+
+// contentDigest is t's ContentDigest, computed from its content if not
+// given. The content's bytes are hashed in place: []byte(content) would
+// copy the token to the heap on every check, and sha256.Sum256 neither
+// keeps nor changes its input.
+func contentDigest(t *Token) [sha256.Size]byte {
+	if t.ContentDigest != ([sha256.Size]byte{}) {
+		return t.ContentDigest
+	}
+	content := store.TokenContent(t.Raw)
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(content), len(content)))
 }
 
 // covers reports whether a cutoff revokes a token issued at iat: issued at
@@ -252,43 +291,58 @@ func covers(cutoff, iat time.Time) bool {
 	return iat.IsZero() || iat.Unix() <= cutoff.Unix()
 }
 
-// remember keeps v, read from Redis at log entry seq. A verdict read
-// before the last entry applied may miss that entry, and is dropped: the
-// next check asks Redis again.
-func (c *Checker) remember(key tokenKey, v *verdict, seq uint64) {
+// remember keeps the verdict Redis gave t, read at log entry seq. A
+// verdict read before the last entry applied may miss that entry, and is
+// dropped: the next check asks Redis again. With a replica nothing is
+// remembered: the replica judges.
+func (c *Checker) remember(content string, digest [sha256.Size]byte, t Token, revoked bool, seq uint64) {
 	if c.opts.CacheSize < 0 {
 		return
 	}
+	key := c.tokenKey(content)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if seq < c.applied {
+	if seq < c.applied || c.rep != nil {
 		return
 	}
-	if old := c.verdicts[key]; old == nil && len(c.verdicts) >= c.opts.CacheSize {
+	if old := c.verdicts[key]; old != nil {
+		c.forget(old)
+	} else if len(c.verdicts) >= c.opts.CacheSize {
 		c.evictOne()
 	}
+	v := &verdict{key: key, digest: digest, subject: t.Subject, device: t.DeviceID, iat: t.IssuedAt, revoked: revoked}
 	c.verdicts[key] = v
-	c.byDigest[v.digest] = key
-	own := c.bySubject[v.subject]
-	if own == nil {
-		own = make(map[tokenKey]*verdict)
-		c.bySubject[v.subject] = own
+	c.byDigest[digest] = key
+	if head := c.bySubject[v.subject]; head != nil {
+		v.next, head.prev = head, v
 	}
-	own[key] = v
+	c.bySubject[v.subject] = v
+}
+
+// forget drops v. Called with mu held.
+func (c *Checker) forget(v *verdict) {
+	delete(c.verdicts, v.key)
+	delete(c.byDigest, v.digest)
+	switch {
+	case v.prev != nil:
+		v.prev.next = v.next
+	case v.next != nil:
+		c.bySubject[v.subject] = v.next
+	default:
+		delete(c.bySubject, v.subject)
+	}
+	if v.next != nil {
+		v.next.prev = v.prev
+	}
+	v.prev, v.next = nil, nil
 }
 
 // evictOne drops an arbitrary verdict (Go's map iteration order is
 // random): cheap, and a dropped verdict costs only a round trip later.
 // Called with mu held.
 func (c *Checker) evictOne() {
-	for key, v := range c.verdicts {
-		delete(c.verdicts, key)
-		delete(c.byDigest, v.digest)
-		if own := c.bySubject[v.subject]; len(own) <= 1 {
-			delete(c.bySubject, v.subject)
-		} else {
-			delete(own, key)
-		}
+	for _, v := range c.verdicts {
+		c.forget(v)
 		return
 	}
 }

@@ -239,12 +239,12 @@ func TestVerdictOlderThanTheLogIsNotRemembered(t *testing.T) {
 	srv := redistest.Start(t)
 	src := &countingSource{Store: newStore(t, srv.Addr)}
 	c := newChecker(t, src, Options{})
-	c.remember(c.tokenKey("t1"), &verdict{digest: [32]byte{1}, subject: "u1"}, 0)
+	c.remember("t1", [32]byte{1}, tok("t1", "u1", "", time.Time{}), false, 0)
 	c.mu.Lock()
 	c.applied = 5
 	c.mu.Unlock()
-	c.remember(c.tokenKey("t2"), &verdict{digest: [32]byte{2}, subject: "u1"}, 4)
-	c.remember(c.tokenKey("t3"), &verdict{digest: [32]byte{3}, subject: "u1"}, 5)
+	c.remember("t2", [32]byte{2}, tok("t2", "u1", "", time.Time{}), false, 4)
+	c.remember("t3", [32]byte{3}, tok("t3", "u1", "", time.Time{}), false, 5)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if _, ok := c.verdicts[c.tokenKey("t2")]; ok {
@@ -258,14 +258,14 @@ func TestVerdictOlderThanTheLogIsNotRemembered(t *testing.T) {
 func TestCacheIsBounded(t *testing.T) {
 	srv := redistest.Start(t)
 	src := &countingSource{Store: newStore(t, srv.Addr)}
-	c := newChecker(t, src, Options{CacheSize: 3})
+	c := newChecker(t, src, Options{CacheSize: 3, ReplicaSize: -1}) // verdicts are kept only without a replica
 	for i := range 10 {
 		mustRevoked(t, c, tok(string(rune('a'+i)), "u1", "", time.Now()))
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if len(c.verdicts) != 3 || len(c.byDigest) != 3 || len(c.bySubject["u1"]) != 3 {
-		t.Fatalf("%d verdicts, %d digests, %d of u1's; want 3 of each", len(c.verdicts), len(c.byDigest), len(c.bySubject["u1"]))
+	if n := len(c.subjectVerdicts("u1")); len(c.verdicts) != 3 || len(c.byDigest) != 3 || n != 3 {
+		t.Fatalf("%d verdicts, %d digests, %d of u1's; want 3 of each", len(c.verdicts), len(c.byDigest), n)
 	}
 }
 

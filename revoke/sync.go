@@ -171,7 +171,7 @@ func (c *Checker) applyEntry(e store.Revocation) {
 			c.verdicts[key].revoked = true
 		}
 	case store.RevokedUser, store.RevokedDevice:
-		for _, v := range c.bySubject[e.UserID] {
+		for v := c.bySubject[e.UserID]; v != nil; v = v.next {
 			if e.Kind == store.RevokedDevice && v.device != e.DeviceID {
 				continue
 			}

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"crypto/sha256"
 	"time"
 )
 
@@ -22,6 +23,10 @@ type Claims struct {
 	// IssuedAt is the iat claim; zero if absent. Revoking a user's or a
 	// device's tokens refuses those issued up to a cutoff.
 	IssuedAt time.Time
+	// ContentDigest is the SHA-256 of what the signature covers,
+	// header.payload: the token's name for revocation (store.TokenDigest),
+	// kept from the signature check so that it is hashed once per token.
+	ContentDigest [sha256.Size]byte
 }
 
 // The package's contract (see verifier.go, config.go, remote.go):

@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"errors"
 	"unsafe"
@@ -103,7 +104,8 @@ func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *
 	if alg == nil {
 		return nil, errAlgorithm
 	}
-	gen, err = v.checkSignature(ctx, &tok, &hdr, alg, remote)
+	d := alg.hashInput(tok.signingInput)
+	gen, err = v.checkDigest(ctx, &tok, &hdr, alg, remote, &d)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +113,7 @@ func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *
 	if err != nil {
 		return nil, err
 	}
+	checked.claims.ContentDigest = contentDigest(alg, &tok, &d)
 	c, err := v.s.accept(checked, now, clientID)
 	if err != nil {
 		return nil, err
@@ -130,21 +133,27 @@ func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *
 // generation of the remote key set used.
 func (v *Verifier) checkSignature(ctx context.Context, tok *compactJWS, hdr *joseHeader, alg *algorithm, remote *keySet) (uint64, *Error) {
 	d := alg.hashInput(tok.signingInput)
+	return v.checkDigest(ctx, tok, hdr, alg, remote, &d)
+}
+
+// checkDigest is checkSignature with the signing input's hash d already
+// computed: Verify keeps it for Claims.ContentDigest.
+func (v *Verifier) checkDigest(ctx context.Context, tok *compactJWS, hdr *joseHeader, alg *algorithm, remote *keySet, d *digest) (uint64, *Error) {
 	var gen uint64
 	if remote != nil {
 		gen = remote.gen
 	}
-	ok, knownStatic, triedStatic := tryKeys(v.static, hdr.kid, alg, tok, &d)
+	ok, knownStatic, triedStatic := tryKeys(v.static, hdr.kid, alg, tok, d)
 	if ok {
 		return gen, nil
 	}
-	ok, knownRemote, triedRemote := tryKeys(remote, hdr.kid, alg, tok, &d)
+	ok, knownRemote, triedRemote := tryKeys(remote, hdr.kid, alg, tok, d)
 	if ok {
 		return gen, nil
 	}
 	if hdr.kid != "" && !knownStatic && !knownRemote && v.remote != nil {
 		if fresh := v.remote.refreshForUnknownKid(ctx); fresh != remote {
-			ok, knownRemote, triedRemote = tryKeys(fresh, hdr.kid, alg, tok, &d)
+			ok, knownRemote, triedRemote = tryKeys(fresh, hdr.kid, alg, tok, d)
 			if ok {
 				return fresh.gen, nil
 			}
@@ -182,6 +191,16 @@ func tryKeys(set *keySet, kid string, alg *algorithm, tok *compactJWS, d *digest
 		}
 	}
 	return false, known, tried
+}
+
+// contentDigest is the SHA-256 of tok's signing input, the token's name
+// for revocation (store.TokenDigest): the signature's own hash d when the
+// algorithm hashes with SHA-256 (RS256, ES256, PS256), else computed.
+func contentDigest(alg *algorithm, tok *compactJWS, d *digest) [sha256.Size]byte {
+	if alg.hash == crypto.SHA256 {
+		return [sha256.Size]byte(d.bytes())
+	}
+	return sha256.Sum256(tok.signingInput)
 }
 
 // tokenKey is the cache key of raw. It hashes the string's bytes in place:
