@@ -70,22 +70,40 @@ func (sc *script) withoutWait() *script {
 // run executes sc once. A NOSCRIPT answer means Redis lost its script
 // cache, which nothing else would fix: load it by running it with EVAL.
 func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any) (any, error) {
-	v, err := s.do(ctx, sc, "evalsha", sc.sha, keys, args)
+	line := make([]any, scriptLinePrefix, scriptLinePrefix+len(keys)+len(args))
+	for i := range keys {
+		line = append(line, &keys[i])
+	}
+	line = append(line, args...)
+	return s.runLine(ctx, sc, line, len(keys))
+}
+
+// A script's command line, as go-redis sends it, is EVALSHA (or EVAL),
+// the script's digest (or source), the number of keys, the keys, then the
+// arguments, in one []any. Boxing a string into an any copies its header
+// to the heap: one allocation per key and per string argument, 30 of them
+// for an edit. The keys and string arguments are given as pointers instead
+// (to the caller's keys, to scriptStrings' one array), which box for free
+// and which go-redis writes as the strings they point to
+// (proto.Writer.WriteArg) and routes by in a cluster (baseCmd.stringArg).
+// The strings must not change while the command is in flight.
+const scriptLinePrefix = 3
+
+// runLine executes sc with line, whose first scriptLinePrefix entries it
+// fills in; nkeys keys follow them.
+func (s *Store) runLine(ctx context.Context, sc *script, line []any, nkeys int) (any, error) {
+	line[0], line[1], line[2] = "evalsha", &sc.sha, nkeys
+	v, err := s.do(ctx, sc, line)
 	if err != nil && isNoScript(err) {
-		v, err = s.do(ctx, sc, "eval", sc.src, keys, args)
+		line[0], line[1] = "eval", &sc.src
+		v, err = s.do(ctx, sc, line)
 	}
 	return v, err
 }
 
-// do sends verb (EVALSHA or EVAL) with body (sc's digest or source).
-func (s *Store) do(ctx context.Context, sc *script, verb, body string, keys []string, args []any) (any, error) {
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-	cmdArgs = append(cmdArgs, verb, body, len(keys))
-	for _, k := range keys {
-		cmdArgs = append(cmdArgs, k)
-	}
-	cmdArgs = append(cmdArgs, args...)
-	cmd := redis.NewCmd(ctx, cmdArgs...)
+// do sends a complete command line through sc's batcher.
+func (s *Store) do(ctx context.Context, sc *script, line []any) (any, error) {
+	cmd := redis.NewCmd(ctx, line...)
 	via := s.batch
 	if sc.noWait {
 		via = s.reads
@@ -95,6 +113,37 @@ func (s *Store) do(ctx context.Context, sc *script, verb, body string, keys []st
 	}
 	return cmd.Val(), nil
 }
+
+// scriptStrings holds a script line's strings in one array that the line
+// points into. Its capacity is fixed when it is made: appending past it
+// would move the array away from the pointers already taken.
+type scriptStrings struct {
+	line []any
+	strs []string
+}
+
+func newScriptStrings(strings, others int) scriptStrings {
+	l := scriptStrings{
+		line: make([]any, scriptLinePrefix, scriptLinePrefix+strings+others),
+		strs: make([]string, 0, strings),
+	}
+	return l
+}
+
+// str appends v to the line and returns its index in strs, by which it
+// may be changed before the line is sent.
+func (l *scriptStrings) str(v string) int {
+	if len(l.strs) == cap(l.strs) {
+		panic("store: scriptStrings is full")
+	}
+	l.strs = append(l.strs, v)
+	l.line = append(l.line, &l.strs[len(l.strs)-1])
+	return len(l.strs) - 1
+}
+
+// other appends a value that boxes without allocating: a pointer, or an
+// integer below 256.
+func (l *scriptStrings) other(v any) { l.line = append(l.line, v) }
 
 // onceCmd keeps go-redis from sending a script a second time after a
 // network error or timeout: the first may have run, and a second run of a
