@@ -99,7 +99,7 @@ func (b *editBody) plan() (*editPlan, *apiError) {
 		if err != nil {
 			return nil, fieldError("username", err)
 		}
-		ch.Username = &display
+		ch.Username = same(b.Username, display)
 	}
 	if ch.Phone, err = removable(b.Phone, phoneDisplay); err != nil {
 		return nil, fieldError(b.phoneField(), err)
@@ -325,7 +325,17 @@ func required(v *string, validate func(string) (string, error)) (*string, error)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return same(v, out), nil
+}
+
+// same is v when it holds out already, as it mostly does (the value was
+// sent as it is stored), else a pointer to out: a request's fields cost no
+// allocation each.
+func same(v *string, out string) *string {
+	if *v == out {
+		return v
+	}
+	return &out
 }
 
 // removable validates a field for which "" means remove.
