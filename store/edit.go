@@ -31,7 +31,7 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	// Only a concurrent edit of the same user's unique values makes the
 	// script answer stale twice; try until the operation's deadline.
 	for {
-		v, err := s.runLine(ctx, scriptEdit, call.line, call.nkeys)
+		v, err := s.runLine(ctx, scriptEdit, &call.scriptLine, call.nkeys)
 		if err != nil {
 			return EditResult{}, s.fail(err)
 		}
@@ -58,7 +58,7 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 // (runLine). The unique fields' current values (their read value and its
 // key in ARGV, their current bucket in KEYS) are filled in by useCurrent.
 type editCall struct {
-	scriptStrings
+	scriptLine
 	nkeys int
 	// ints are the line's integer arguments: now, the rate limit's count
 	// and window.
@@ -144,7 +144,7 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		}
 	}
 	c := &editCall{nkeys: editFixedKeys + 2*uniqueGiven}
-	c.scriptStrings = newScriptStrings(c.nkeys+argCount-editFixedInts, editFixedInts)
+	c.scriptLine = newScriptLine(c.nkeys+argCount-editFixedInts, editFixedInts)
 	// KEYS: the unique fields' buckets follow; their strings are placed
 	// now, in KEYS' order, and filled in with the fields below.
 	c.str(s.keys.profile(e.Target))
@@ -221,6 +221,9 @@ func editResult(r reply) (EditResult, error) {
 			return EditResult{}, err
 		}
 		res := EditResult{Created: created == 1}
+		if len(r.args) > 1 {
+			res.Changed = make([]string, 0, len(r.args)-1)
+		}
 		for i := 1; i < len(r.args); i++ {
 			code, err := r.str(i)
 			if err != nil {

@@ -73,17 +73,31 @@ func (o *Origin) pack(events EventStream, now time.Time, actor, target string) (
 	if actor != target {
 		from = "a"
 	}
+	var num [len(eventTimeFormat) + 20]byte
 	values := [...]string{
-		strconv.FormatInt(events.MaxLen, 10),
-		now.UTC().Format(eventTimeFormat),
+		"", "", // the length and the time, appended in place below
 		actor, from, o.IP, o.ClientID, o.DeviceID, cleanUserAgent(o.UserAgent),
+	}
+	size := len(num) + len(values)*len(profileSeparator)
+	for _, v := range values[2:] {
+		size += len(v)
 	}
 	for _, v := range values[2:7] {
 		if strings.ContainsAny(v, profileSeparator+historySeparator) {
 			return "", errors.New("store: an origin value contains U+001E or U+001F")
 		}
 	}
-	return strings.Join(values[:], profileSeparator), nil
+	// One allocation, where formatting the time and joining made two.
+	var b strings.Builder
+	b.Grow(size)
+	b.Write(strconv.AppendInt(num[:0], events.MaxLen, 10))
+	b.WriteString(profileSeparator)
+	b.Write(now.UTC().AppendFormat(num[:0], eventTimeFormat))
+	for _, v := range values[2:] {
+		b.WriteString(profileSeparator)
+		b.WriteString(v)
+	}
+	return b.String(), nil
 }
 
 // eventTimeFormat is an event's at: RFC 3339 in UTC, to the millisecond.

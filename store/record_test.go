@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -530,5 +531,34 @@ func TestEditWrongTypeBucketWritesNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPackAsJoined: pack builds in one allocation what formatting each
+// value and joining them made; the result is the same.
+func TestPackAsJoined(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 4, 5, 678_000_000, time.FixedZone("x", 3600))
+	for _, c := range []struct {
+		events        EventStream
+		actor, target string
+		o             Origin
+	}{
+		{EventStream{}, "u1", "u1", Origin{}},
+		{EventStream{MaxLen: 100000}, "admin", "u1", Origin{IP: "2001:db8::1", ClientID: "c", DeviceID: "d", UserAgent: "Mozilla/5.0 \x01(x)"}},
+		{EventStream{MaxLen: 7}, "u", "u", Origin{UserAgent: strings.Repeat("é", 300)}},
+	} {
+		got, err := c.o.pack(c.events, now, c.actor, c.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := "s"
+		if c.actor != c.target {
+			from = "a"
+		}
+		want := strings.Join([]string{strconv.FormatInt(c.events.MaxLen, 10), now.UTC().Format(eventTimeFormat),
+			c.actor, from, c.o.IP, c.o.ClientID, c.o.DeviceID, cleanUserAgent(c.o.UserAgent)}, profileSeparator)
+		if got != want {
+			t.Errorf("pack = %q, want %q", got, want)
+		}
 	}
 }
