@@ -304,14 +304,14 @@ func (f *contactField) bound(p *store.Profile) string {
 
 var contactFields = []contactField{
 	{
-		name:  channelPhone,
-		get:   func(c *store.Changes) *string { return c.Phone },
-		key:   profile.PhoneKey,
+		name: channelPhone,
+		get:  func(c *store.Changes) *string { return c.Phone },
+		key:  profile.PhoneKey,
 	},
 	{
-		name:  channelEmail,
-		get:   func(c *store.Changes) *string { return c.Email },
-		key:   profile.EmailKey,
+		name: channelEmail,
+		get:  func(c *store.Changes) *string { return c.Email },
+		key:  profile.EmailKey,
 	},
 }
 
