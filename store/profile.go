@@ -32,7 +32,7 @@ func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	stored, err := from.get(ctx, s.keys.profile(userID))
+	stored, err := getProfile(ctx, from, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
@@ -56,7 +56,7 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	key := s.keys.profile(userID)
-	stored, err := s.lagging.get(ctx, key)
+	stored, err := getProfile(ctx, s.lagging, key)
 	if err == nil {
 		return decodeProfile(userID, stored)
 	}
@@ -69,7 +69,7 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 		// the replica has not received yet is read on the master
 		// without waiting, and only a missing one waits for its
 		// creation to be confirmed.
-		stored, err = s.reads.get(ctx, key)
+		stored, err = getProfile(ctx, s.reads, key)
 		if err == nil {
 			return decodeProfile(userID, stored)
 		}
@@ -88,6 +88,25 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 		return Profile{}, errBadReply
 	}
 	return decodeProfile(userID, stored)
+}
+
+// getProfile is GET key through from, as batcher.get, in two allocations
+// rather than three: the arguments and the key they point to are one
+// (go-redis writes a *string as the string), go-redis's command the other.
+// It runs on every GET user/me.
+func getProfile(ctx context.Context, from *batcher, key string) (string, error) {
+	line := &getLine{key: key}
+	line.args = [2]any{"get", &line.key}
+	cmd := redis.NewStringCmd(ctx, line.args[:]...)
+	if err := from.process(ctx, cmd); err != nil {
+		return "", err
+	}
+	return cmd.Val(), nil
+}
+
+type getLine struct {
+	args [2]any
+	key  string
 }
 
 // unique is p's value of a unique field, by code.
