@@ -66,7 +66,9 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 		v    verified
 		seen [claimCount]bool
 		fail *Error
-		iss  string
+		// issOK: iss is the issuer expected. Only compared, so not
+		// copied out of data.
+		issOK bool
 	)
 	err := walkObject(data, func(name, value []byte) error {
 		idx := -1
@@ -74,7 +76,7 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 		switch {
 		case nameIs(name, "iss"):
 			idx = claimIss
-			iss, ok = jsonString(value)
+			issOK, ok = jsonStringIs(value, s.issuer)
 		case nameIs(name, "sub"):
 			idx = claimSub
 			v.claims.Subject, ok = jsonString(value)
@@ -116,7 +118,7 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 		return nil, fail
 	case err != nil:
 		return nil, errBadClaims
-	case !seen[claimIss] || iss != s.issuer:
+	case !seen[claimIss] || !issOK:
 		return nil, errIssuer
 	case !seen[claimExp]:
 		return nil, errNoExp

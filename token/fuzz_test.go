@@ -184,3 +184,24 @@ func compactJSON(raw []byte) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
+
+// FuzzJSONStringIs: comparing a raw string in place agrees with decoding
+// it first, on any JSON value.
+func FuzzJSONStringIs(f *testing.F) {
+	f.Add([]byte(`"https://issuer.example"`), "https://issuer.example")
+	f.Add([]byte(`"https:\/\/issuer.example"`), "https://issuer.example")
+	f.Add([]byte(`"\u0061"`), "a")
+	f.Add([]byte("\"\xff\""), "\xff")
+	f.Add([]byte(`1`), "1")
+	f.Fuzz(func(t *testing.T, raw []byte, want string) {
+		if !json.Valid(raw) {
+			return
+		}
+		raw = bytes.TrimSpace(raw)
+		s, ok := jsonString(raw)
+		is, isOK := jsonStringIs(raw, want)
+		if isOK != ok || (ok && is != (s == want)) {
+			t.Fatalf("jsonStringIs(%q, %q) = %v, %v; jsonString gives %q, %v", raw, want, is, isOK, s, ok)
+		}
+	})
+}

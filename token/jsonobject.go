@@ -137,6 +137,20 @@ func jsonString(raw []byte) (string, bool) {
 	return s, true
 }
 
+// jsonStringIs reports whether raw, which must be a string as jsonString
+// says, decodes to want (is), without copying it when it has no escapes.
+func jsonStringIs(raw []byte, want string) (is, ok bool) {
+	if raw[0] != '"' {
+		return false, false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == want, utf8.Valid(inner)
+	}
+	s, ok := jsonString(raw)
+	return s == want, ok
+}
+
 // jsonStrings decodes a string, or an array of strings, as aud may be.
 func jsonStrings(raw []byte) ([]string, bool) {
 	if raw[0] != '[' {
