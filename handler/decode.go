@@ -42,6 +42,9 @@ func decodeBody(body []byte, dst any) *apiError {
 	}
 	// One well-formed object with known names only: what is left to fail
 	// here is a type.
+	if eb, ok := dst.(*editBody); ok && eb.decodeFast(trimmed) {
+		return nil
+	}
 	if err := json.Unmarshal(trimmed, dst); err != nil {
 		return jsonError(err)
 	}

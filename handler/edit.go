@@ -31,6 +31,9 @@ type editBody struct {
 
 	// planned is plan's result: in the body, which is allocated anyway.
 	planned editPlan
+	// values are the string fields' values when decodeFast decoded them:
+	// the fields point here.
+	values [10]string
 
 	// phoneName is what the request called Phone in error messages: ""
 	// for basic/edit's own "phone"; user/contact, which reuses this body,
