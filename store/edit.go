@@ -111,21 +111,22 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	if e.VerificationToken != "" {
 		tokenKey = s.keys.verificationToken(e.VerificationToken)
 	}
-	rateKey := unused
-	if e.RateLimit.Count > 0 {
-		rateKey = s.keys.editRate(e.Actor)
+	profileKey, rateKey, historyKey := s.keys.editKeys(e.Target, e.Actor, e.RateLimit.Count > 0, e.Origin != nil)
+	if rateKey == "" {
+		rateKey = unused
 	}
 	now := s.now()
-	historyKey, streamKey, origin := unused, unused, ""
+	streamKey, origin := unused, ""
 	if e.Origin != nil {
 		var err error
 		if origin, err = e.Origin.pack(e.Events, now, e.Actor, e.Target); err != nil {
 			return nil, err
 		}
-		historyKey = s.keys.history(e.Target)
 		if e.Events.MaxLen > 0 {
 			streamKey = s.keys.events()
 		}
+	} else {
+		historyKey = unused
 	}
 	values := e.Changes.inOrder()
 	argCount, uniqueGiven := editFixedArgs, 0
@@ -147,7 +148,7 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	c.scriptLine = newScriptLine(c.nkeys+argCount-editFixedInts, editFixedInts)
 	// KEYS: the unique fields' buckets follow; their strings are placed
 	// now, in KEYS' order, and filled in with the fields below.
-	c.str(s.keys.profile(e.Target))
+	c.str(profileKey)
 	c.str(rateKey)
 	c.str(tokenKey)
 	c.str(historyKey)
