@@ -26,7 +26,7 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	if e.Current != nil {
 		s.useCurrent(call, e.Current.unique)
 	}
-	ctx, cancel := s.deadline(ctx)
+	ctx, cancel := s.opDeadline(ctx)
 	defer cancel()
 	// Only a concurrent edit of the same user's unique values makes the
 	// script answer stale twice; try until the operation's deadline.

@@ -30,7 +30,7 @@ func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (
 	if userID == "" {
 		return Profile{}, false, errEmptyUserID
 	}
-	ctx, cancel := s.deadline(ctx)
+	ctx, cancel := s.opDeadline(ctx)
 	defer cancel()
 	stored, err := getProfile(ctx, from, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
@@ -53,7 +53,7 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	if userID == "" {
 		return Profile{}, errEmptyUserID
 	}
-	ctx, cancel := s.deadline(ctx)
+	ctx, cancel := s.opDeadline(ctx)
 	defer cancel()
 	key := s.keys.profile(userID)
 	stored, err := getProfile(ctx, s.lagging, key)
