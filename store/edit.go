@@ -67,7 +67,15 @@ type editCall struct {
 	// read value (followed by its key) and of its current value's bucket.
 	unique  [3]uniqueSlot
 	nunique int
+	// lineSpace and strSpace hold the line when it fits, as an edit of a
+	// few fields does: two allocations fewer than making it apart.
+	lineSpace [editInlineStrings + editFixedInts + scriptLinePrefix]any
+	strSpace  [editInlineStrings]string
 }
+
+// editInlineStrings is how many strings an edit's line holds in editCall
+// itself: enough for a nickname and a username (21), with a little room.
+const editInlineStrings = 24
 
 type uniqueSlot struct {
 	field   string
@@ -145,7 +153,11 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		}
 	}
 	c := &editCall{nkeys: editFixedKeys + 2*uniqueGiven}
-	c.scriptLine = newScriptLine(c.nkeys+argCount-editFixedInts, editFixedInts)
+	if strs := c.nkeys + argCount - editFixedInts; strs <= editInlineStrings {
+		c.line, c.strs = c.lineSpace[:scriptLinePrefix], c.strSpace[:0]
+	} else {
+		c.scriptLine = newScriptLine(strs, editFixedInts)
+	}
 	// KEYS: the unique fields' buckets follow; their strings are placed
 	// now, in KEYS' order, and filled in with the fields below.
 	c.str(profileKey)
