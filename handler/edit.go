@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -60,8 +61,18 @@ type editPlan struct {
 }
 
 func (a *API) serveEdit(w http.ResponseWriter, c *call) *apiError {
-	return a.serveEditBody(w, c, &editBody{})
+	b := editBodies.Get().(*editBody)
+	err := a.serveEditBody(w, c, b)
+	// The edit is done with it: the store copied what it sent, and the
+	// answer's words are strings of their own.
+	*b = editBody{}
+	editBodies.Put(b)
+	return err
 }
+
+// editBodies are reused: a body, with its plan and values, was the edit's
+// largest allocation.
+var editBodies = sync.Pool{New: func() any { return new(editBody) }}
 
 // editRequest is a body that, once decoded, validates into an edit:
 // basic/edit's own, or user/contact's one-contact form of it.
