@@ -151,6 +151,24 @@ func jsonStringIs(raw []byte, want string) (is, ok bool) {
 	return s == want, ok
 }
 
+// singleString returns the one string raw holds when it is a string or an
+// array of exactly one string, as aud usually is: raw itself, or the
+// array's element, still encoded.
+func singleString(raw []byte) ([]byte, bool) {
+	if raw[0] == '"' {
+		return raw, true
+	}
+	if raw[0] != '[' {
+		return nil, false
+	}
+	var one []byte
+	n := 0
+	if walkArray(raw, func(elem []byte) { one = elem; n++ }) != nil || n != 1 || one[0] != '"' {
+		return nil, false
+	}
+	return one, true
+}
+
 // jsonStrings decodes a string, or an array of strings, as aud may be.
 func jsonStrings(raw []byte) ([]string, bool) {
 	if raw[0] != '[' {
