@@ -71,6 +71,9 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 			return nil, errTooLarge
 		}
 	}
+	if len(body) > maxBodyBytes { // the byte past the limit came with EOF
+		return nil, errTooLarge
+	}
 	return body, nil
 }
 

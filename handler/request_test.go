@@ -526,3 +526,33 @@ func FuzzPlainContentType(f *testing.F) {
 	}
 	f.Fuzz(checkPlainContentType)
 }
+
+// eofReader returns its data and io.EOF in one Read, as some readers do.
+type eofReader struct{ data []byte }
+
+func (r *eofReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestReadBodyLimitWithEOF: a body one byte past the limit is refused even
+// when its last byte arrives with io.EOF, and one at the limit is read.
+func TestReadBodyLimitWithEOF(t *testing.T) {
+	for _, size := range []int{maxBodyBytes, maxBodyBytes + 1} {
+		r := httptest.NewRequest(http.MethodPost, pathEdit, nil)
+		r.Body = io.NopCloser(&eofReader{data: bytes.Repeat([]byte(" "), size)})
+		r.ContentLength = -1
+		buf := make([]byte, 0, 16)
+		body, err := readBody(r, &buf)
+		if size > maxBodyBytes && err != errTooLarge {
+			t.Errorf("%d bytes: %v, want too large", size, err)
+		}
+		if size == maxBodyBytes && (err != nil || len(body) != size) {
+			t.Errorf("%d bytes: %d read, %v", size, len(body), err)
+		}
+	}
+}
