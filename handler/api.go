@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -196,7 +197,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r) // only when a caller skipped Handles
 		return
 	}
-	c := &call{r: r, endpoint: ep.name}
+	c := calls.Get().(*call)
+	*c = call{r: r, endpoint: ep.name}
 	defer func() {
 		// No panic reaches a client as a dropped connection: it is an
 		// internal error, logged with its endpoint and nothing of the request.
@@ -216,7 +218,19 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.logRejection(ep, c, err)
 		writeError(w, err)
 	}
+	// Only after a normal return: what a panic left half done is not
+	// reused.
+	if c.bodyBuffer != nil {
+		putBodyBuffer(c.bodyBuffer)
+	}
+	*c = call{}
+	calls.Put(c)
 }
+
+// calls are reused: nothing keeps a call past its ServeHTTP (the store,
+// the token checks and the log lines take what they need from it and
+// return), and a request's one allocation of it was garbage under load.
+var calls = sync.Pool{New: func() any { return new(call) }}
 
 // panicField describes a panic for the log without its value, which may
 // hold request data (a contact, a token), unless it is the runtime's own
@@ -235,7 +249,8 @@ func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 		return methodNotAllowed(ep.method)
 	}
 	if ep.hasBody {
-		body, err := readBody(c.r)
+		c.bodyBuffer = bodyBuffers.Get().(*[]byte)
+		body, err := readBody(c.r, c.bodyBuffer)
 		if err != nil {
 			return err
 		}

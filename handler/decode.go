@@ -42,6 +42,9 @@ func decodeBody(body []byte, dst any) *apiError {
 	}
 	// One well-formed object with known names only: what is left to fail
 	// here is a type.
+	if eb, ok := dst.(*editBody); ok && eb.decodeFast(trimmed) {
+		return nil
+	}
 	if err := json.Unmarshal(trimmed, dst); err != nil {
 		return jsonError(err)
 	}
@@ -90,12 +93,14 @@ func unknownName(obj []byte, known map[string]bool) (string, bool) {
 		}
 		end := stringEnd(obj, i)
 		raw := obj[i+1 : end-1]
-		name := string(raw)
 		if bytes.IndexByte(raw, '\\') >= 0 {
+			var name string
 			_ = json.Unmarshal(obj[i:end], &name) // valid, so it cannot fail
-		}
-		if !known[name] {
-			return name, true
+			if !known[name] {
+				return name, true
+			}
+		} else if !known[string(raw)] { // a lookup that copies nothing
+			return string(raw), true
 		}
 		i = skipSpace(obj, end) + 1 // past ':'
 		i = valueEnd(obj, skipSpace(obj, i))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"sync"
 
 	"go.uber.org/zap"
 
@@ -28,6 +29,12 @@ type editBody struct {
 	// the answer can say why they are refused rather than "unknown field".
 	Password    json.RawMessage `json:"password"`
 	NewPassword json.RawMessage `json:"new_password"`
+
+	// planned is plan's result: in the body, which is allocated anyway.
+	planned editPlan
+	// values are the string fields' values when decodeFast decoded them:
+	// the fields point here.
+	values [10]string
 
 	// phoneName is what the request called Phone in error messages: ""
 	// for basic/edit's own "phone"; user/contact, which reuses this body,
@@ -54,8 +61,18 @@ type editPlan struct {
 }
 
 func (a *API) serveEdit(w http.ResponseWriter, c *call) *apiError {
-	return a.serveEditBody(w, c, &editBody{})
+	b := editBodies.Get().(*editBody)
+	err := a.serveEditBody(w, c, b)
+	// The edit is done with it: the store copied what it sent, and the
+	// answer's words are strings of their own.
+	*b = editBody{}
+	editBodies.Put(b)
+	return err
 }
+
+// editBodies are reused: a body, with its plan and values, was the edit's
+// largest allocation.
+var editBodies = sync.Pool{New: func() any { return new(editBody) }}
 
 // editRequest is a body that, once decoded, validates into an edit:
 // basic/edit's own, or user/contact's one-contact form of it.
@@ -84,7 +101,8 @@ func (b *editBody) plan() (*editPlan, *apiError) {
 	if b.UserID != nil && !validUserID(*b.UserID) {
 		return nil, invalidArgument("user_id: at most 256 bytes, no control characters")
 	}
-	p := &editPlan{
+	p := &b.planned
+	*p = editPlan{
 		userID:            deref(b.UserID),
 		verificationToken: deref(b.VerificationToken),
 		sudoToken:         deref(b.SudoToken),
@@ -99,7 +117,7 @@ func (b *editBody) plan() (*editPlan, *apiError) {
 		if err != nil {
 			return nil, fieldError("username", err)
 		}
-		ch.Username = &display
+		ch.Username = same(b.Username, display)
 	}
 	if ch.Phone, err = removable(b.Phone, phoneDisplay); err != nil {
 		return nil, fieldError(b.phoneField(), err)
@@ -135,18 +153,19 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 	// The current profile decides sudo and verification (phone, email) and,
 	// for another user, existence; an edit of one's own other fields needs
 	// no read before its script.
-	var current store.Profile
+	// Allocated only when read: the store keeps what it is given, so a
+	// profile declared for every edit would be moved to the heap for all.
+	current := &noProfile
 	read := !self || plan.changes.Phone != nil || plan.changes.Email != nil
 	if read {
-		var exists bool
-		var err error
-		current, exists, err = a.deps.Store.Profile(ctx, target)
+		p, exists, err := a.deps.Store.Profile(ctx, target)
 		if err != nil {
 			return a.storeError(c, err)
 		}
 		if !exists && !self {
 			return errUserNotFound
 		}
+		current = &p
 	}
 
 	edit := store.Edit{
@@ -165,18 +184,18 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 	if read {
 		// The script starts from it rather than guessing the target has no
 		// username, phone or email yet.
-		edit.Current = &current
+		edit.Current = current
 	}
 	if self {
 		edit.Sensitive = a.policy.sensitiveSet
 		edit.VerifyChannels = a.policy.verifySet
 		edit.VerificationToken = plan.verificationToken
-		proven, err := a.checkSudo(c, plan, &current)
+		proven, err := a.checkSudo(c, plan, current)
 		if err != nil {
 			return err
 		}
 		edit.SudoSatisfied = proven
-		if err := a.checkVerificationPresent(plan, &current); err != nil {
+		if err := a.checkVerificationPresent(plan, current); err != nil {
 			return err
 		}
 	}
@@ -196,6 +215,10 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 	return nil
 }
 
+// noProfile is the profile of a user who has none yet, or whose profile
+// an edit did not need to read: never written to.
+var noProfile store.Profile
+
 // checkSudo is step 6: replacing or removing an already bound value of a
 // sensitive field needs a sudo token of the caller or a recent sign-in, and
 // so does binding a first phone or email while the other contact is bound
@@ -208,7 +231,8 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 func (a *API) checkSudo(c *call, plan *editPlan, current *store.Profile) (bool, *apiError) {
 	needed := false
 	touched := false
-	for i, field := range contactFields {
+	for i := range contactFields {
+		field := &contactFields[i]
 		newValue := field.get(&plan.changes)
 		if newValue == nil {
 			continue
@@ -220,7 +244,7 @@ func (a *API) checkSudo(c *call, plan *editPlan, current *store.Profile) (bool, 
 				needed = true
 			}
 		}
-		other := contactFields[1-i]
+		other := &contactFields[1-i]
 		if a.policy.isSensitive(other.name) {
 			touched = true
 			if bound == "" && *newValue != "" && other.bound(current) != "" {
@@ -254,7 +278,8 @@ func (a *API) checkSudo(c *call, plan *editPlan, current *store.Profile) (bool, 
 // token is valid is the store script's to decide, atomically with the write.
 func (a *API) checkVerificationPresent(plan *editPlan, current *store.Profile) *apiError {
 	needing := 0
-	for _, field := range contactFields {
+	for i := range contactFields {
+		field := &contactFields[i]
 		newValue := field.get(&plan.changes)
 		if newValue == nil || *newValue == "" || !a.policy.needsVerification(field.name) {
 			continue
@@ -274,26 +299,33 @@ func (a *API) checkVerificationPresent(plan *editPlan, current *store.Profile) *
 
 // contactField is what the policy steps need to know of phone and email.
 type contactField struct {
-	name  string
-	get   func(*store.Changes) *string
-	bound func(*store.Profile) string
+	name string
+	get  func(*store.Changes) *string
 	// key is the uniqueness key of a stored display value: two values with
 	// the same key are the same contact.
 	key func(display string) string
 }
 
+// bound is the value p holds for f. A method, not a func field like get:
+// a profile passed through a func value escapes to the heap, and the one
+// an edit reads would be allocated for that alone.
+func (f *contactField) bound(p *store.Profile) string {
+	if f.name == channelPhone {
+		return p.Phone
+	}
+	return p.Email
+}
+
 var contactFields = []contactField{
 	{
-		name:  channelPhone,
-		get:   func(c *store.Changes) *string { return c.Phone },
-		bound: func(p *store.Profile) string { return p.Phone },
-		key:   profile.PhoneKey,
+		name: channelPhone,
+		get:  func(c *store.Changes) *string { return c.Phone },
+		key:  profile.PhoneKey,
 	},
 	{
-		name:  channelEmail,
-		get:   func(c *store.Changes) *string { return c.Email },
-		bound: func(p *store.Profile) string { return p.Email },
-		key:   profile.EmailKey,
+		name: channelEmail,
+		get:  func(c *store.Changes) *string { return c.Email },
+		key:  profile.EmailKey,
 	},
 }
 
@@ -325,7 +357,19 @@ func required(v *string, validate func(string) (string, error)) (*string, error)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return same(v, out), nil
+}
+
+// same is v when it holds out already, as it mostly does (the value was
+// sent as it is stored), else a pointer to out: a request's fields cost no
+// allocation each.
+func same(v *string, out string) *string {
+	if *v == out {
+		return v
+	}
+	p := new(string) // not &out: out would be moved to the heap on every call
+	*p = out
+	return p
 }
 
 // removable validates a field for which "" means remove.

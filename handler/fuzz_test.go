@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -430,4 +431,63 @@ func FuzzQueryParams(f *testing.F) {
 			}
 		}
 	})
+}
+
+// refEditBody is editBody decoded by encoding/json alone: decodeBody's
+// fast path takes *editBody only.
+type refEditBody editBody
+
+// FuzzDecodeEditFast: basic/edit's own decoder and encoding/json agree on
+// every body: the same refusal, or the same fields.
+func FuzzDecodeEditFast(f *testing.F) {
+	for _, s := range editSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"nickname":null,"nickname":"a","username":"b","username":null}`,
+		`{"nick\u006eame":"x","password":{"a":[1]},"new_password":null}`,
+		`{"user_id":"u","nickname":"a\"b\\c\/d","sudo_token":"s","verification_token":"v"}`,
+		`{"gender":true}`, `{"phone":["x"]}`, `{"email":{}}`, `{"nickname":"ok","description":12}`,
+		` { "nickname" : "a" , "username" : "b" } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast editBody
+		var ref refEditBody
+		errFast := decodeBody(body, &fast)
+		errRef := decodeBody(body, &ref)
+		if (errFast == nil) != (errRef == nil) || (errFast != nil && errFast.description != errRef.description) {
+			t.Fatalf("%q: fast decoder %v, encoding/json %v", body, errFast, errRef)
+		}
+		if errFast != nil {
+			return
+		}
+		want := editBody(ref)
+		for _, f := range []struct {
+			name      string
+			got, want *string
+		}{
+			{"user_id", fast.UserID, want.UserID}, {"nickname", fast.Nickname, want.Nickname},
+			{"username", fast.Username, want.Username}, {"phone", fast.Phone, want.Phone},
+			{"email", fast.Email, want.Email}, {"avatar_url", fast.AvatarURL, want.AvatarURL},
+			{"gender", fast.Gender, want.Gender}, {"description", fast.Description, want.Description},
+			{"verification_token", fast.VerificationToken, want.VerificationToken},
+			{"sudo_token", fast.SudoToken, want.SudoToken},
+		} {
+			if (f.got == nil) != (f.want == nil) || (f.got != nil && *f.got != *f.want) {
+				t.Fatalf("%q: %s = %s, encoding/json says %s", body, f.name, show(f.got), show(f.want))
+			}
+		}
+		if !bytes.Equal(fast.Password, want.Password) || !bytes.Equal(fast.NewPassword, want.NewPassword) {
+			t.Fatalf("%q: passwords %q %q, encoding/json says %q %q", body, fast.Password, fast.NewPassword, want.Password, want.NewPassword)
+		}
+	})
+}
+
+func show(s *string) string {
+	if s == nil {
+		return "nil"
+	}
+	return strconv.Quote(*s)
 }

@@ -20,12 +20,13 @@ import (
 // origin is where the request's change comes from, as its history entry
 // and change event record it.
 func (a *API) origin(c *call) *store.Origin {
-	return &store.Origin{
+	c.origin = store.Origin{
 		ClientID:  c.clientID,
 		DeviceID:  c.deviceID,
 		IP:        a.deps.ClientIP(c.r),
 		UserAgent: c.r.UserAgent(),
 	}
+	return &c.origin
 }
 
 // History page sizes.

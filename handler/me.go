@@ -16,7 +16,7 @@ func (a *API) serveMe(w http.ResponseWriter, c *call) *apiError {
 	if err != nil {
 		return a.storeError(c, err)
 	}
-	writeJSON(w, http.StatusOK, appendProfile(make([]byte, 0, 512), &p))
+	writeProfileJSON(w, &p)
 	return nil
 }
 
@@ -32,7 +32,7 @@ func (a *API) writeProfile(w http.ResponseWriter, c *call, user string) *apiErro
 		// this read, gets here.
 		return errUserNotFound
 	}
-	writeJSON(w, http.StatusOK, appendProfile(make([]byte, 0, 512), &p))
+	writeProfileJSON(w, &p)
 	return nil
 }
 

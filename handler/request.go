@@ -6,8 +6,10 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/authedge/caddy-authedge/metrics"
+	"github.com/authedge/caddy-authedge/store"
 	"github.com/authedge/caddy-authedge/token"
 )
 
@@ -25,11 +27,19 @@ type call struct {
 	claims   *token.Claims // nil on the endpoints that need no token
 	// token is the verified access token as presented (signout revokes it).
 	token string
+	// bodyBuffer holds body; ServeHTTP returns it to bodyBuffers.
+	bodyBuffer *[]byte
+	// origin is the request's, for the history and change events: here
+	// rather than allocated apart.
+	origin store.Origin
 }
 
-// readBody applies step 1's content-type and size rules.
-func readBody(r *http.Request) ([]byte, *apiError) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+// readBody applies step 1's content-type and size rules. The body is read
+// into buf, a buffer from bodyBuffers that the caller returns once the
+// request is answered: nothing decoded from a body aliases it
+// (encoding/json copies strings and raw messages).
+func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !plainContentType(ct) {
 		mediaType, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mediaType != "application/json" && mediaType != "text/plain") {
 			return nil, errUnsupportedMediaType
@@ -43,14 +53,58 @@ func readBody(r *http.Request) ([]byte, *apiError) {
 	}
 	// Read one byte past the limit so a chunked body that is too large is
 	// told apart from one that is exactly at it.
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	if err != nil {
-		return nil, invalidArgument("the request body could not be read")
+	body := (*buf)[:0]
+	defer func() { *buf = body }()
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+		n, err := r.Body.Read(body[len(body):min(cap(body), maxBodyBytes+1)])
+		body = body[:len(body)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, invalidArgument("the request body could not be read")
+		}
+		if len(body) > maxBodyBytes {
+			return nil, errTooLarge
+		}
 	}
-	if len(body) > maxBodyBytes {
+	if len(body) > maxBodyBytes { // the byte past the limit came with EOF
 		return nil, errTooLarge
 	}
 	return body, nil
+}
+
+// plainContentType reports whether ct is one of the forms clients send,
+// accepted as mime.ParseMediaType would accept it, without its
+// allocations (a map of parameters and a lowercased copy of the type):
+// application/json or text/plain, alone or with charset=utf-8, in any
+// case. Anything else goes through mime.ParseMediaType.
+func plainContentType(ct string) bool {
+	mediaType, params, _ := strings.Cut(ct, ";")
+	mediaType = strings.TrimRight(mediaType, " ")
+	if !strings.EqualFold(mediaType, "application/json") && !strings.EqualFold(mediaType, "text/plain") {
+		return false
+	}
+	params = strings.Trim(params, " ")
+	return params == "" && !strings.Contains(ct, ";") || strings.EqualFold(params, "charset=utf-8")
+}
+
+// Body buffers are reused: a fresh one for every edit was two allocations
+// (the buffer and its reader), garbage the collector paid for under load.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBody bounds the buffers kept: a rare large body is left to the
+// collector rather than held by the pool.
+const maxPooledBody = 8 << 10
+
+func putBodyBuffer(b *[]byte) {
+	if cap(*b) > maxPooledBody {
+		return
+	}
+	bodyBuffers.Put(b)
 }
 
 // clientID resolves step 2's client_id: absent or empty means the

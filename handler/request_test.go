@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -477,4 +478,81 @@ type abortingVerifier struct{}
 
 func (abortingVerifier) Verify(context.Context, string, string) (*token.Claims, error) {
 	panic(http.ErrAbortHandler)
+}
+
+// TestPlainContentTypeAgreesWithMime: the fast path takes the forms
+// clients send, and only forms that mime.ParseMediaType accepts as well.
+func TestPlainContentTypeAgreesWithMime(t *testing.T) {
+	for _, ct := range []string{
+		"application/json", "application/json; charset=utf-8", "application/json;charset=UTF-8",
+		"text/plain", "text/plain;charset=UTF-8", "Application/JSON", "text/plain ; charset=utf-8",
+	} {
+		if !plainContentType(ct) {
+			t.Errorf("%q takes the slow path", ct)
+		}
+		checkPlainContentType(t, ct)
+	}
+	for _, ct := range []string{
+		"application/json;", "application/json; charset=latin1", "text/html", "application/jsonp",
+		"application/json; charset=utf-8; x=y", `text/plain; charset="utf-8"`, " application/json",
+		"application/json; charset=utf-8;", "text/plain;charset",
+	} {
+		if plainContentType(ct) {
+			t.Errorf("%q takes the fast path", ct)
+		}
+		checkPlainContentType(t, ct)
+	}
+}
+
+// checkPlainContentType fails if plainContentType accepts ct where
+// mime.ParseMediaType and readBody's rules would refuse it.
+func checkPlainContentType(t *testing.T, ct string) {
+	t.Helper()
+	if !plainContentType(ct) {
+		return
+	}
+	mediaType, params, err := mime.ParseMediaType(ct)
+	if err != nil || (mediaType != "application/json" && mediaType != "text/plain") {
+		t.Fatalf("%q: fast path accepts what mime.ParseMediaType gives as %q, %v", ct, mediaType, err)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		t.Fatalf("%q: fast path accepts charset %q", ct, cs)
+	}
+}
+
+func FuzzPlainContentType(f *testing.F) {
+	for _, ct := range []string{"application/json", "text/plain;charset=UTF-8", "text/plain; charset=utf-8 ", "application/json;;"} {
+		f.Add(ct)
+	}
+	f.Fuzz(checkPlainContentType)
+}
+
+// eofReader returns its data and io.EOF in one Read, as some readers do.
+type eofReader struct{ data []byte }
+
+func (r *eofReader) Read(p []byte) (int, error) {
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	if len(r.data) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// TestReadBodyLimitWithEOF: a body one byte past the limit is refused even
+// when its last byte arrives with io.EOF, and one at the limit is read.
+func TestReadBodyLimitWithEOF(t *testing.T) {
+	for _, size := range []int{maxBodyBytes, maxBodyBytes + 1} {
+		r := httptest.NewRequest(http.MethodPost, pathEdit, nil)
+		r.Body = io.NopCloser(&eofReader{data: bytes.Repeat([]byte(" "), size)})
+		r.ContentLength = -1
+		buf := make([]byte, 0, 16)
+		body, err := readBody(r, &buf)
+		if size > maxBodyBytes && err != errTooLarge {
+			t.Errorf("%d bytes: %v, want too large", size, err)
+		}
+		if size == maxBodyBytes && (err != nil || len(body) != size) {
+			t.Errorf("%d bytes: %d read, %v", size, len(body), err)
+		}
+	}
 }

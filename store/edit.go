@@ -26,12 +26,12 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	if e.Current != nil {
 		s.useCurrent(call, e.Current.unique)
 	}
-	ctx, cancel := s.deadline(ctx)
+	ctx, cancel := s.opDeadline(ctx)
 	defer cancel()
 	// Only a concurrent edit of the same user's unique values makes the
 	// script answer stale twice; try until the operation's deadline.
 	for {
-		v, err := s.run(ctx, scriptEdit, call.keys, call.args...)
+		v, err := s.runLine(ctx, scriptEdit, &call.scriptLine, call.nkeys)
 		if err != nil {
 			return EditResult{}, s.fail(err)
 		}
@@ -54,17 +54,28 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	}
 }
 
-// editCall is edit.lua's KEYS and ARGV for one Edit. The unique fields'
-// current values (their read value and its key in args, their current
-// bucket in keys) are filled in by useCurrent.
+// editCall is edit.lua's KEYS and ARGV for one Edit, as a script line
+// (runLine). The unique fields' current values (their read value and its
+// key in ARGV, their current bucket in KEYS) are filled in by useCurrent.
 type editCall struct {
-	keys []string
-	args []any
-	// unique lists, for each unique field given, its position in args (the
-	// read value, followed by its key) and in keys (its current value's
-	// bucket).
-	unique []uniqueSlot
+	scriptLine
+	nkeys int
+	// ints are the line's integer arguments: now, the rate limit's count
+	// and window.
+	ints [3]int64
+	// unique lists, for each unique field given, the index in strs of its
+	// read value (followed by its key) and of its current value's bucket.
+	unique  [3]uniqueSlot
+	nunique int
+	// lineSpace and strSpace hold the line when it fits, as an edit of a
+	// few fields does: two allocations fewer than making it apart.
+	lineSpace [editInlineStrings + editFixedInts + scriptLinePrefix]any
+	strSpace  [editInlineStrings]string
 }
+
+// editInlineStrings is how many strings an edit's line holds in editCall
+// itself: enough for a nickname and a username (23), with a little room.
+const editInlineStrings = 24
 
 type uniqueSlot struct {
 	field   string
@@ -72,13 +83,16 @@ type uniqueSlot struct {
 	oldKey  int
 }
 
-// editFixedArgs is how many of edit.lua's ARGV come before the fields'.
-// Then a field without an index takes editPlainArgs, a unique field
-// editUniqueArgs.
+// editFixedArgs is how many of edit.lua's ARGV come before the fields',
+// editFixedInts of them integers. Then a field without an index takes
+// editPlainArgs, a unique field editUniqueArgs, all strings; editFixedKeys
+// KEYS come before two for each unique field.
 const (
 	editFixedArgs  = 12
+	editFixedInts  = 3
 	editPlainArgs  = 2
 	editUniqueArgs = 5
+	editFixedKeys  = 5
 )
 
 // isUnique reports whether a field code is one of the indexed fields.
@@ -105,50 +119,25 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 	if e.VerificationToken != "" {
 		tokenKey = s.keys.verificationToken(e.VerificationToken)
 	}
-	rateKey := unused
-	if e.RateLimit.Count > 0 {
-		rateKey = s.keys.editRate(e.Actor)
+	profileKey, rateKey, historyKey := s.keys.editKeys(e.Target, e.Actor, e.RateLimit.Count > 0, e.Origin != nil)
+	if rateKey == "" {
+		rateKey = unused
 	}
 	now := s.now()
 	rec, err := e.Origin.record(e.Events, now, e.Actor, e.Target)
 	if err != nil {
 		return nil, err
 	}
-	historyKey, streamKey := unused, unused
+	streamKey := unused
 	if e.Origin != nil {
-		historyKey = s.keys.history(e.Target)
 		if e.Events.MaxLen > 0 {
 			streamKey = s.keys.events()
 		}
+	} else {
+		historyKey = unused
 	}
 	values := e.Changes.inOrder()
 	argCount, uniqueGiven := editFixedArgs, 0
-	for i, f := range profileFields {
-		if values[i] != nil {
-			argCount += editPlainArgs
-			if isUnique(f.code) {
-				argCount += editUniqueArgs - editPlainArgs
-				uniqueGiven++
-			}
-		}
-	}
-	c := &editCall{
-		keys: append(make([]string, 0, 5+2*uniqueGiven), s.keys.profile(e.Target), rateKey, tokenKey, historyKey, streamKey),
-		args: append(make([]any, 0, argCount),
-			e.Target,
-			now.UnixMilli(),
-			flag(e.CreateIfMissing),
-			e.RateLimit.Count,
-			e.RateLimit.Window.Milliseconds(),
-			flag(e.SudoSatisfied),
-			e.Sensitive.codes,
-			e.VerifyChannels.codes,
-			flag(e.VerificationToken != ""),
-			rec.historyTail,
-			rec.maxLen,
-			rec.eventHead,
-		),
-	}
 	for i, f := range profileFields {
 		v := values[i]
 		if v == nil {
@@ -157,8 +146,50 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		if strings.Contains(*v, profileSeparator) {
 			return nil, fmt.Errorf("store: %s contains U+001F, which profiles reserve", f.name)
 		}
+		argCount += editPlainArgs
+		if isUnique(f.code) {
+			argCount += editUniqueArgs - editPlainArgs
+			uniqueGiven++
+		}
+	}
+	c := &editCall{nkeys: editFixedKeys + 2*uniqueGiven}
+	if strs := c.nkeys + argCount - editFixedInts; strs <= editInlineStrings {
+		c.line, c.strs = c.lineSpace[:scriptLinePrefix], c.strSpace[:0]
+	} else {
+		c.scriptLine = newScriptLine(strs, editFixedInts)
+	}
+	// KEYS: the unique fields' buckets follow; their strings are placed
+	// now, in KEYS' order, and filled in with the fields below.
+	c.str(profileKey)
+	c.str(rateKey)
+	c.str(tokenKey)
+	c.str(historyKey)
+	c.str(streamKey)
+	bucketKeys := len(c.strs)
+	for range 2 * uniqueGiven {
+		c.str(unused)
+	}
+	c.ints = [editFixedInts]int64{now.UnixMilli(), int64(e.RateLimit.Count), e.RateLimit.Window.Milliseconds()}
+	c.str(e.Target)
+	c.other(&c.ints[0])
+	c.str(flag(e.CreateIfMissing))
+	c.other(&c.ints[1])
+	c.other(&c.ints[2])
+	c.str(flag(e.SudoSatisfied))
+	c.str(e.Sensitive.codes)
+	c.str(e.VerifyChannels.codes)
+	c.str(flag(e.VerificationToken != ""))
+	c.str(rec.historyTail)
+	c.str(rec.maxLen)
+	c.str(rec.eventHead)
+	for i, f := range profileFields {
+		v := values[i]
+		if v == nil {
+			continue
+		}
+		c.str(f.code)
+		read := c.str(*v)
 		if !isUnique(f.code) {
-			c.args = append(c.args, f.code, *v)
 			continue
 		}
 		key := ""
@@ -167,13 +198,15 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		}
 		// Until useCurrent says otherwise: no value yet, so "" read, its
 		// key "" and no current bucket.
-		c.args = append(c.args, f.code, *v, key, "", "")
-		newBucket := unused
+		c.str(key)
+		read = c.str("")
+		c.str("")
 		if key != "" {
-			newBucket = s.keys.index(f.code, key)
+			c.strs[bucketKeys] = s.keys.index(f.code, key)
 		}
-		c.keys = append(c.keys, newBucket, unused)
-		c.unique = append(c.unique, uniqueSlot{field: f.code, readArg: len(c.args) - 2, oldKey: len(c.keys) - 1})
+		c.unique[c.nunique] = uniqueSlot{field: f.code, readArg: read, oldKey: bucketKeys + 1}
+		c.nunique++
+		bucketKeys += 2
 	}
 	return c, nil
 }
@@ -182,15 +215,15 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 // current gives them by field code, with their keys, and points it at
 // their buckets.
 func (s *Store) useCurrent(c *editCall, current func(field string) string) {
-	for _, u := range c.unique {
+	for _, u := range c.unique[:c.nunique] {
 		cur := current(u.field)
-		c.args[u.readArg] = cur
-		c.args[u.readArg+1] = ""
-		c.keys[u.oldKey] = s.keys.unused()
+		c.strs[u.readArg] = cur
+		c.strs[u.readArg+1] = ""
+		c.strs[u.oldKey] = s.keys.unused()
 		if cur != "" {
 			key := uniqueKey(u.field, cur)
-			c.args[u.readArg+1] = key
-			c.keys[u.oldKey] = s.keys.index(u.field, key)
+			c.strs[u.readArg+1] = key
+			c.strs[u.oldKey] = s.keys.index(u.field, key)
 		}
 	}
 }
@@ -203,6 +236,9 @@ func editResult(r reply) (EditResult, error) {
 			return EditResult{}, err
 		}
 		res := EditResult{Created: created == 1}
+		if len(r.args) > 1 {
+			res.Changed = make([]string, 0, len(r.args)-1)
+		}
 		for i := 1; i < len(r.args); i++ {
 			code, err := r.str(i)
 			if err != nil {

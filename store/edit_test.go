@@ -531,7 +531,7 @@ func TestEditStale(t *testing.T) {
 	read := f.profile(t, "u1")
 	f.useCurrent(call, read.unique)
 	f.set(t, "u1", Changes{Username: ptr("second")})
-	v, err := f.run(ctxT(t), scriptEdit, call.keys, call.args...)
+	v, err := f.runLine(ctxT(t), scriptEdit, &call.scriptLine, call.nkeys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,11 +163,14 @@ type keys struct {
 	// filler is unused()'s answer, built once: Edit fills up to seven
 	// KEYS slots with it on every call.
 	filler string
+	// eventsKey is events()'s answer, built once as well: every edit with
+	// change events on names it.
+	eventsKey string
 }
 
 func newKeys(prefix, env string) keys {
 	base := prefix + ":{" + env + "}:"
-	return keys{base: base, filler: base + "_"}
+	return keys{base: base, filler: base + "_", eventsKey: base + "events"}
 }
 
 func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
@@ -217,8 +220,40 @@ func deviceDigest(userID, device string) string {
 	return hex.EncodeToString(sum[:16])
 }
 func (k keys) history(userID string) string { return k.base + "h:" + userID }
-func (k keys) historyPattern() string       { return k.base + "h:*" }
-func (k keys) events() string               { return k.base + "events" }
+
+// editKeys is profile(target), and editRate(actor) and history(target) if
+// asked (else ""), in one allocation rather than one each: an edit makes
+// all three.
+func (k keys) editKeys(target, actor string, rate, history bool) (profileKey, rateKey, historyKey string) {
+	size := len(k.base) + len("p:") + len(target)
+	if rate {
+		size += len(k.base) + len("rl:") + len(actor)
+	}
+	if history {
+		size += len(k.base) + len("h:") + len(target)
+	}
+	var b strings.Builder
+	b.Grow(size)
+	part := func(kind, id string) (start, end int) {
+		start = b.Len()
+		b.WriteString(k.base)
+		b.WriteString(kind)
+		b.WriteString(id)
+		return start, b.Len()
+	}
+	ps, pe := part("p:", target)
+	var rs, re, hs, he int
+	if rate {
+		rs, re = part("rl:", actor)
+	}
+	if history {
+		hs, he = part("h:", target)
+	}
+	all := b.String()
+	return all[ps:pe], all[rs:re], all[hs:he]
+}
+func (k keys) historyPattern() string { return k.base + "h:*" }
+func (k keys) events() string         { return k.eventsKey }
 
 func (k keys) lastSend(channel, key string) string {
 	return k.base + "vs:" + contactDigest(channel, key)
@@ -261,7 +296,10 @@ func (k keys) index(field, key string) string {
 }
 
 func (k keys) indexBucket(field string, bucket uint32) string {
-	return k.base + indexKinds[field] + strconv.FormatUint(uint64(bucket), 16)
+	// The bucket's digits on the stack: FormatUint would allocate them
+	// apart from the key they are copied into.
+	var digits [8]byte
+	return k.base + indexKinds[field] + string(strconv.AppendUint(digits[:0], uint64(bucket), 16))
 }
 
 // bucketOf spreads uniqueness keys over the index buckets: 32-bit FNV-1a,

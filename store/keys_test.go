@@ -135,3 +135,30 @@ func TestBucketsSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestEditKeysAsApart: editKeys builds in one allocation the keys profile,
+// editRate and history build apart, and "" for those not asked.
+func TestEditKeysAsApart(t *testing.T) {
+	k := newKeys("authedge", "env-1")
+	for _, c := range []struct {
+		target, actor string
+		rate, history bool
+	}{
+		{"u1", "u1", true, true}, {"u1", "admin", true, false}, {"u2", "", false, true}, {"u3", "x", false, false},
+	} {
+		p, r, h := k.editKeys(c.target, c.actor, c.rate, c.history)
+		wantR, wantH := "", ""
+		if c.rate {
+			wantR = k.editRate(c.actor)
+		}
+		if c.history {
+			wantH = k.history(c.target)
+		}
+		if p != k.profile(c.target) || r != wantR || h != wantH {
+			t.Errorf("editKeys(%+v) = %q %q %q, want %q %q %q", c, p, r, h, k.profile(c.target), wantR, wantH)
+		}
+	}
+	if k.events() != k.base+"events" {
+		t.Errorf("events() = %q", k.events())
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -530,5 +531,38 @@ func TestEditWrongTypeBucketWritesNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecordParts: what Go prepares for a script to record a change: the
+// history entry's tail, and an event head that the script's changes and
+// closing brace make the event of docs/events.md.
+func TestRecordParts(t *testing.T) {
+	now := time.Date(2026, 12, 3, 10, 4, 5, 678_000_000, time.FixedZone("x", 3600))
+	o := &Origin{IP: "2001:db8::1", ClientID: "c", UserAgent: "Mozilla/5.0 \x01(x)"}
+	r, err := o.record(EventStream{MaxLen: 7}, now, "admin", "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Join([]string{"a", "2001:db8::1", "c", "", "Mozilla/5.0 (x)"}, profileSeparator); r.historyTail != want {
+		t.Errorf("history tail %q, want %q", r.historyTail, want)
+	}
+	if r.maxLen != "7" {
+		t.Errorf("maxLen %q", r.maxLen)
+	}
+	var event map[string]any
+	if err := json.Unmarshal([]byte(r.eventHead+`,"changes":{}}`), &event); err != nil {
+		t.Fatalf("event head %q: %v", r.eventHead, err)
+	}
+	want := map[string]any{"type": "user.updated", "user_id": "u1", "actor": "admin", "client_id": "c",
+		"device_id": nil, "ip": "2001:db8::1", "at": "2026-12-03T09:04:05.678Z", "changes": map[string]any{}}
+	if !reflect.DeepEqual(event, want) {
+		t.Errorf("event %v, want %v", event, want)
+	}
+	if r, err := (*Origin)(nil).record(EventStream{}, now, "u", "u"); err != nil || r.historyTail != "" || r.maxLen != "0" {
+		t.Errorf("nil origin: %+v, %v", r, err)
+	}
+	if r, _ := o.record(EventStream{}, now, "u", "u"); r.maxLen != "0" || r.eventHead != "" {
+		t.Errorf("events off: %+v", r)
 	}
 }

@@ -50,7 +50,7 @@ func holdsWrite(batch []*batchRequest) bool {
 // isWaitingWrite reports whether cmd is a script whose answer counts only
 // once replicas confirm it.
 func isWaitingWrite(cmd redis.Cmder) bool {
-	once, ok := cmd.(onceCmd)
+	once, ok := cmd.(*onceCmd)
 	return ok && !once.noWait
 }
 

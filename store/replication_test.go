@@ -267,8 +267,8 @@ func TestHoldsWriteSkipsNoWaitScripts(t *testing.T) {
 	ctx := ctxT(t)
 	req := func(cmd redis.Cmder) *batchRequest { return &batchRequest{ctx: ctx, cmd: cmd} }
 	get := redis.NewStringCmd(ctx, "get", "k")
-	read := onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptQuery.sha, 0), noWait: true}
-	write := onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptEdit.sha, 0)}
+	read := &onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptQuery.sha, 0), noWait: true}
+	write := &onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptEdit.sha, 0)}
 	if holdsWrite([]*batchRequest{req(get), req(read)}) {
 		t.Error("a GET and a read-only script hold a write")
 	}

@@ -70,30 +70,83 @@ func (sc *script) withoutWait() *script {
 // run executes sc once. A NOSCRIPT answer means Redis lost its script
 // cache, which nothing else would fix: load it by running it with EVAL.
 func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any) (any, error) {
-	v, err := s.do(ctx, sc, "evalsha", sc.sha, keys, args)
+	l := &scriptLine{line: make([]any, scriptLinePrefix, scriptLinePrefix+len(keys)+len(args))}
+	for i := range keys {
+		l.line = append(l.line, &keys[i])
+	}
+	l.line = append(l.line, args...)
+	return s.runLine(ctx, sc, l, len(keys))
+}
+
+// A script's command line, as go-redis sends it, is EVALSHA (or EVAL),
+// the script's digest (or source), the number of keys, the keys, then the
+// arguments, in one []any. Boxing a string into an any copies its header
+// to the heap: one allocation per key and per string argument, 30 of them
+// for an edit. The keys and string arguments are given as pointers instead
+// (to the caller's keys, to scriptLine's one array of strings), which box
+// for free and which go-redis writes as the strings they point to
+// (proto.Writer.WriteArg) and routes by in a cluster (baseCmd.stringArg).
+// The strings must not change while the command is in flight.
+const scriptLinePrefix = 3
+
+// scriptLine is a script's command line and the strings it points to, in
+// one array whose capacity is fixed when it is made: appending past it
+// would move the array away from the pointers already taken.
+type scriptLine struct {
+	line []any
+	strs []string
+	// cmd is the command sending line, kept here so that passing it as a
+	// redis.Cmder boxes a pointer, which costs no allocation.
+	cmd onceCmd
+}
+
+// newScriptLine makes a line for strings string arguments (keys
+// included) and others of other kinds.
+func newScriptLine(strings, others int) scriptLine {
+	return scriptLine{
+		line: make([]any, scriptLinePrefix, scriptLinePrefix+strings+others),
+		strs: make([]string, 0, strings),
+	}
+}
+
+// str appends v to the line and returns its index in strs, by which it
+// may be changed before the line is sent.
+func (l *scriptLine) str(v string) int {
+	if len(l.strs) == cap(l.strs) {
+		panic("store: scriptLine is full")
+	}
+	l.strs = append(l.strs, v)
+	l.line = append(l.line, &l.strs[len(l.strs)-1])
+	return len(l.strs) - 1
+}
+
+// other appends a value that boxes without allocating: a pointer, or an
+// integer below 256.
+func (l *scriptLine) other(v any) { l.line = append(l.line, v) }
+
+// runLine executes sc with l's line, whose first scriptLinePrefix entries
+// it fills in; nkeys keys follow them.
+func (s *Store) runLine(ctx context.Context, sc *script, l *scriptLine, nkeys int) (any, error) {
+	l.line[0], l.line[1], l.line[2] = "evalsha", &sc.sha, nkeys
+	v, err := s.do(ctx, sc, l)
 	if err != nil && isNoScript(err) {
-		v, err = s.do(ctx, sc, "eval", sc.src, keys, args)
+		l.line[0], l.line[1] = "eval", &sc.src
+		v, err = s.do(ctx, sc, l)
 	}
 	return v, err
 }
 
-// do sends verb (EVALSHA or EVAL) with body (sc's digest or source).
-func (s *Store) do(ctx context.Context, sc *script, verb, body string, keys []string, args []any) (any, error) {
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-	cmdArgs = append(cmdArgs, verb, body, len(keys))
-	for _, k := range keys {
-		cmdArgs = append(cmdArgs, k)
-	}
-	cmdArgs = append(cmdArgs, args...)
-	cmd := redis.NewCmd(ctx, cmdArgs...)
+// do sends l's complete line through sc's batcher.
+func (s *Store) do(ctx context.Context, sc *script, l *scriptLine) (any, error) {
+	l.cmd = onceCmd{Cmd: redis.NewCmd(ctx, l.line...), noWait: sc.noWait}
 	via := s.batch
 	if sc.noWait {
 		via = s.reads
 	}
-	if err := via.process(ctx, onceCmd{Cmd: cmd, noWait: sc.noWait}); err != nil {
+	if err := via.process(ctx, &l.cmd); err != nil {
 		return nil, err
 	}
-	return cmd.Val(), nil
+	return l.cmd.Val(), nil
 }
 
 // onceCmd keeps go-redis from sending a script a second time after a
@@ -108,7 +161,7 @@ type onceCmd struct {
 }
 
 // NoRetry implements redis.Cmder.
-func (onceCmd) NoRetry() bool { return true }
+func (*onceCmd) NoRetry() bool { return true }
 
 func isNoScript(err error) bool {
 	var rerr redis.Error

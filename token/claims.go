@@ -1,8 +1,10 @@
 package token
 
 import (
+	"bytes"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // verified is a token whose signature, issuer and claim syntax have been
@@ -12,9 +14,12 @@ import (
 type verified struct {
 	claims   Claims
 	audience []string
-	notAfter time.Time // exp
-	nbf      time.Time // zero if absent
-	iat      time.Time // zero if absent
+	// oneAudience holds audience's value when aud has one (the usual
+	// case), so that the list costs no allocation of its own.
+	oneAudience [1]string
+	notAfter    time.Time // exp
+	nbf         time.Time // zero if absent
+	iat         time.Time // zero if absent
 }
 
 // Claim indexes, for refusing a claim given twice.
@@ -63,10 +68,15 @@ var (
 // on who the user is.
 func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 	var (
-		v    verified
-		seen [claimCount]bool
-		fail *Error
-		iss  string
+		v verified
+		// later makes sub, scope and a single aud in one allocation,
+		// once the walk is over.
+		later deferredStrings
+		seen  [claimCount]bool
+		fail  *Error
+		// issOK: iss is the issuer expected. Only compared, so not
+		// copied out of data.
+		issOK bool
 	)
 	err := walkObject(data, func(name, value []byte) error {
 		idx := -1
@@ -74,13 +84,18 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 		switch {
 		case nameIs(name, "iss"):
 			idx = claimIss
-			iss, ok = jsonString(value)
+			issOK, ok = jsonStringIs(value, s.issuer)
 		case nameIs(name, "sub"):
 			idx = claimSub
-			v.claims.Subject, ok = jsonString(value)
+			ok = later.add(&v.claims.Subject, value)
 		case nameIs(name, "aud"):
 			idx = claimAud
-			v.audience, ok = jsonStrings(value)
+			if one, isOne := singleString(value); isOne {
+				v.audience = v.oneAudience[:]
+				ok = later.add(&v.oneAudience[0], one)
+			} else {
+				v.audience, ok = jsonStrings(value)
+			}
 		case nameIs(name, "exp"):
 			idx = claimExp
 			v.notAfter, ok = jsonNumericDate(value)
@@ -92,7 +107,7 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 			v.iat, ok = jsonNumericDate(value)
 		case nameIs(name, "scope"):
 			idx = claimScope
-			v.claims.Scopes, ok = jsonString(value)
+			ok = later.add(&v.claims.Scopes, value)
 		case nameIs(name, "auth_time"):
 			idx = claimAuthTime
 			v.claims.AuthTime, ok = jsonNumericDate(value)
@@ -111,12 +126,13 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 		seen[idx] = true
 		return nil
 	})
+	later.finish()
 	switch {
 	case fail != nil:
 		return nil, fail
 	case err != nil:
 		return nil, errBadClaims
-	case !seen[claimIss] || iss != s.issuer:
+	case !seen[claimIss] || !issOK:
 		return nil, errIssuer
 	case !seen[claimExp]:
 		return nil, errNoExp
@@ -129,6 +145,47 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 	v.claims.IssuedAt = v.iat
 	v.claims.Admin = hasScope(v.claims.Scopes, s.adminScope)
 	return &v, nil
+}
+
+// deferredStrings decodes JSON string values into their destinations,
+// making those without escapes (nearly all) in one allocation when
+// finish is called, rather than one each.
+type deferredStrings struct {
+	dst  [3]*string
+	raw  [3][]byte
+	n    int
+	size int
+}
+
+// add checks raw as jsonString does and reports whether it is a string;
+// *dst holds its value once finish has run.
+func (d *deferredStrings) add(dst *string, raw []byte) bool {
+	if raw[0] != '"' || !utf8.Valid(raw[1:len(raw)-1]) || bytes.IndexByte(raw, '\\') >= 0 || d.n == len(d.dst) {
+		var ok bool
+		*dst, ok = jsonString(raw)
+		return ok
+	}
+	inner := raw[1 : len(raw)-1]
+	d.dst[d.n], d.raw[d.n] = dst, inner
+	d.n++
+	d.size += len(inner)
+	return true
+}
+
+// finish fills in the destinations add deferred.
+func (d *deferredStrings) finish() {
+	if d.n == 0 {
+		return
+	}
+	var b strings.Builder
+	b.Grow(d.size)
+	for _, raw := range d.raw[:d.n] {
+		b.Write(raw)
+	}
+	all := b.String()
+	for i, raw := range d.raw[:d.n] {
+		*d.dst[i], all = all[:len(raw)], all[len(raw):]
+	}
 }
 
 // hasScope reports whether the space-separated scopes hold want exactly:

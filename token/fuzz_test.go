@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,6 +110,10 @@ func FuzzParseClaims(f *testing.F) {
 	f.Add([]byte(` { "iss" : "https://issuer.example" , "sub" : "u" , "aud" : [ ] , "exp" : 2 } `))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{`))
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":["a"],"exp":1,"scope":"openid admin"}`))
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":"\u0061","exp":1,"scope":"x","sub":"v"}`))
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":[1],"exp":1}`))
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"","aud":["a","b"],"exp":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, fail := s.parseClaims(data)
 		if fail != nil {
@@ -128,6 +133,21 @@ func FuzzParseClaims(f *testing.F) {
 		}
 		if v.claims.Admin != hasScope(v.claims.Scopes, "admin") {
 			t.Fatal("Admin disagrees with the scopes")
+		}
+		var scope string
+		if raw, ok := m["scope"]; ok && (json.Unmarshal(raw, &scope) != nil || scope != v.claims.Scopes) {
+			t.Fatalf("scope %q, encoding/json says %q", v.claims.Scopes, scope)
+		}
+		var aud []string
+		if json.Unmarshal(m["aud"], &aud) != nil {
+			var one string
+			if err := json.Unmarshal(m["aud"], &one); err != nil {
+				t.Fatalf("aud %s accepted: %v", m["aud"], err)
+			}
+			aud = []string{one}
+		}
+		if !slices.Equal(aud, v.audience) {
+			t.Fatalf("aud %q, encoding/json says %q", v.audience, aud)
 		}
 	})
 }
@@ -183,4 +203,25 @@ func compactJSON(raw []byte) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// FuzzJSONStringIs: comparing a raw string in place agrees with decoding
+// it first, on any JSON value.
+func FuzzJSONStringIs(f *testing.F) {
+	f.Add([]byte(`"https://issuer.example"`), "https://issuer.example")
+	f.Add([]byte(`"https:\/\/issuer.example"`), "https://issuer.example")
+	f.Add([]byte(`"\u0061"`), "a")
+	f.Add([]byte("\"\xff\""), "\xff")
+	f.Add([]byte(`1`), "1")
+	f.Fuzz(func(t *testing.T, raw []byte, want string) {
+		if !json.Valid(raw) {
+			return
+		}
+		raw = bytes.TrimSpace(raw)
+		s, ok := jsonString(raw)
+		is, isOK := jsonStringIs(raw, want)
+		if isOK != ok || (ok && is != (s == want)) {
+			t.Fatalf("jsonStringIs(%q, %q) = %v, %v; jsonString gives %q, %v", raw, want, is, isOK, s, ok)
+		}
+	})
 }

@@ -137,6 +137,38 @@ func jsonString(raw []byte) (string, bool) {
 	return s, true
 }
 
+// jsonStringIs reports whether raw, which must be a string as jsonString
+// says, decodes to want (is), without copying it when it has no escapes.
+func jsonStringIs(raw []byte, want string) (is, ok bool) {
+	if raw[0] != '"' {
+		return false, false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		return string(inner) == want, utf8.Valid(inner)
+	}
+	s, ok := jsonString(raw)
+	return s == want, ok
+}
+
+// singleString returns the one string raw holds when it is a string or an
+// array of exactly one string, as aud usually is: raw itself, or the
+// array's element, still encoded.
+func singleString(raw []byte) ([]byte, bool) {
+	if raw[0] == '"' {
+		return raw, true
+	}
+	if raw[0] != '[' {
+		return nil, false
+	}
+	var one []byte
+	n := 0
+	if walkArray(raw, func(elem []byte) { one = elem; n++ }) != nil || n != 1 || one[0] != '"' {
+		return nil, false
+	}
+	return one, true
+}
+
 // jsonStrings decodes a string, or an array of strings, as aud may be.
 func jsonStrings(raw []byte) ([]string, bool) {
 	if raw[0] != '[' {

@@ -3,6 +3,7 @@ package token
 import (
 	"encoding/base64"
 	"strings"
+	"sync"
 )
 
 // maxTokenSize bounds the work one Authorization header can cause. Real
@@ -19,6 +20,26 @@ type compactJWS struct {
 	header       []byte
 	payload      []byte
 	signature    []byte
+	// buf holds the parts; release returns it to compactBuffers.
+	buf *[]byte
+}
+
+// The parts of each new token were a fresh buffer, about the token's size
+// (a kilobyte), per verification: they are decoded into reused ones.
+// Nothing keeps them past the verification: the header's and the claims'
+// values are copied out, and the signature checks read them only.
+var compactBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxPooledCompact bounds the buffers kept; a rare larger token's is left
+// to the collector.
+const maxPooledCompact = 8 << 10
+
+// release gives tok's buffer back; tok must not be used after it.
+func (tok *compactJWS) release() {
+	if tok.buf != nil && cap(*tok.buf) <= maxPooledCompact {
+		compactBuffers.Put(tok.buf)
+	}
+	*tok = compactJWS{}
 }
 
 // Failures of the token's form, shared: they carry no detail of the token.
@@ -66,14 +87,20 @@ func splitCompact(raw string) (compactJWS, *Error) {
 	if h == "" || p == "" || s == "" {
 		return compactJWS{}, errMalformed
 	}
-	// One allocation for the signing input and the three decoded parts.
-	buf := make([]byte, second+b64.DecodedLen(len(h))+b64.DecodedLen(len(p))+b64.DecodedLen(len(s)))
+	// One buffer for the signing input and the three decoded parts.
+	size := second + b64.DecodedLen(len(h)) + b64.DecodedLen(len(p)) + b64.DecodedLen(len(s))
+	bufp := compactBuffers.Get().(*[]byte)
+	if cap(*bufp) < size {
+		*bufp = make([]byte, size)
+	}
+	buf := (*bufp)[:size]
 	signingInput := buf[:copy(buf, raw[:second]):second]
 	buf = buf[second:]
 	var parts [3][]byte
 	for i, part := range [3]string{h, p, s} {
 		n, err := b64.Decode(buf, []byte(part))
 		if err != nil {
+			compactBuffers.Put(bufp)
 			return compactJWS{}, errMalformed
 		}
 		parts[i], buf = buf[:n:n], buf[n:]
@@ -83,6 +110,7 @@ func splitCompact(raw string) (compactJWS, *Error) {
 		header:       parts[0],
 		payload:      parts[1],
 		signature:    parts[2],
+		buf:          bufp,
 	}, nil
 }
 

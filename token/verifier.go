@@ -96,6 +96,7 @@ func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *
 	if err != nil {
 		return nil, err
 	}
+	defer tok.release()
 	hdr, err := parseHeader(tok.header)
 	if err != nil {
 		return nil, err
