@@ -72,9 +72,9 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 'exists' }
 end
 
--- The counter first: its INCR is the one write here that can fail (a
--- value that is no integer), and Redis does not undo the writes before a
--- failing command.
+-- The counter first: counting is the one write here that can fail (a
+-- counter that holds no integer fails its INCR), and Redis does not undo
+-- the writes before a failing command.
 count(KEYS[3], ARGV[12])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
 window_add(KEYS[5], ARGV[1], now, ARGV[14])
