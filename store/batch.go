@@ -30,7 +30,8 @@ import (
 // A full batch still goes without the turn, so that throughput is not
 // bounded by one pipeline per round trip.
 const (
-	// batchWorkers pipelines may be in flight at once; more commands queue.
+	// batchWorkers workers send pipelines: one at a time on the turn, the
+	// other only with a full batch; more commands queue.
 	batchWorkers = 2
 	// maxBatch bounds one pipeline.
 	maxBatch = 64

@@ -6,9 +6,8 @@ import (
 	"time"
 )
 
-// opDeadline is deadline for the operations on every request's path
-// (EnsureProfile, Profile, Edit), which hand their context to the batcher
-// only. context.WithTimeout cost five allocations each time (the context,
+// opDeadline is deadline for Edit, which hands its context to the batcher
+// only (the profile reads bound themselves with batcher.getWithin). context.WithTimeout cost five allocations each time (the context,
 // its timer and the timer's function, its done channel, ...): garbage on
 // every GET user/me and every edit. An opContext means the same and is
 // reused, with its timer and channel, when its operation ended before

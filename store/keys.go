@@ -39,7 +39,7 @@ import (
 //	re                string the revocation log's epoch: set with the first entry of a new log, so a log that lost its entries and reuses their numbers is told apart (no expiry)
 //	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
 //	rc                (a Pub/Sub channel, not a key) told the sequence of every new rx entry
-//	h:<user>          string the user's history, newest first: at most 50 entries (PX = 90 days after the latest; record.go)
+//	h:<user>          string the user's history, oldest first: at most 50 entries (PX = 90 days after the latest; record.go)
 //	events            stream the environment's change events, one field "event" holding the event's JSON (record.go)
 //	_                 never read or written: fills an unused KEYS slot
 //
@@ -166,15 +166,18 @@ type keys struct {
 	// eventsKey is events()'s answer, built once as well: every edit with
 	// change events on names it.
 	eventsKey string
+	// patternBase is base as a SCAN pattern matches it (globEscape), for
+	// every pattern below.
+	patternBase string
 }
 
 func newKeys(prefix, env string) keys {
 	base := prefix + ":{" + env + "}:"
-	return keys{base: base, filler: base + "_", eventsKey: base + "events"}
+	return keys{base: base, filler: base + "_", eventsKey: base + "events", patternBase: globEscape(base)}
 }
 
 func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
-func (k keys) profilePattern() string            { return globEscape(k.base) + "p:*" }
+func (k keys) profilePattern() string            { return k.patternBase + "p:*" }
 func (k keys) profileUser(key string) string     { return strings.TrimPrefix(key, k.base+"p:") }
 func (k keys) profilePrefix() string             { return k.base + "p:" }
 func (k keys) editRate(userID string) string     { return k.base + "rl:" + userID }
@@ -190,7 +193,7 @@ func (k keys) revocationEpoch() string           { return k.base + "re" }
 func (k keys) revocationChannel() string         { return k.base + "rc" }
 
 // revocationPattern matches the keys of revoked tokens, users and devices.
-func (k keys) revocationPattern() string { return globEscape(k.base) + "r[tud]:*" }
+func (k keys) revocationPattern() string { return k.patternBase + "r[tud]:*" }
 
 // globEscape makes s match itself only in a SCAN or KEYS pattern: an
 // environment ID or key prefix such as "prod[1" would otherwise be a
@@ -252,7 +255,7 @@ func (k keys) editKeys(target, actor string, rate, history bool) (profileKey, ra
 	all := b.String()
 	return all[ps:pe], all[rs:re], all[hs:he]
 }
-func (k keys) historyPattern() string { return k.base + "h:*" }
+func (k keys) historyPattern() string { return k.patternBase + "h:*" }
 func (k keys) events() string         { return k.eventsKey }
 
 func (k keys) lastSend(channel, key string) string {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 // hashTag is the part of a key Redis Cluster hashes: the first {...} with
@@ -160,5 +162,35 @@ func TestEditKeysAsApart(t *testing.T) {
 	}
 	if k.events() != k.base+"events" {
 		t.Errorf("events() = %q", k.events())
+	}
+}
+
+// TestPatternsMatchOnlyTheirEnvironment: every SCAN pattern the store uses
+// (Audit's, the revocation snapshot's) escapes the environment ID, so that
+// an ID with glob characters never reaches another environment's keys.
+func TestPatternsMatchOnlyTheirEnvironment(t *testing.T) {
+	srv := redistest.Start(t)
+	envs := []string{`prod[1`, `p*`, `px`, `a?b`, `x\y]`}
+	for _, env := range envs {
+		k := newKeys("ae", env)
+		for _, key := range []string{k.profile("u"), k.history("u"), k.revokedUser("u")} {
+			if _, err := redistest.Command(srv.Addr, "SET", key, "1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, env := range envs {
+		k := newKeys("ae", env)
+		for want, pattern := range map[string]string{
+			k.profile("u"): k.profilePattern(), k.history("u"): k.historyPattern(), k.revokedUser("u"): k.revocationPattern(),
+		} {
+			got, err := redistest.Command(srv.Addr, "KEYS", pattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("environment %q: KEYS %s = %q, want only %q", env, pattern, got, want)
+			}
+		}
 	}
 }

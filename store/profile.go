@@ -30,7 +30,7 @@ func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (
 	if userID == "" {
 		return Profile{}, false, errEmptyUserID
 	}
-	stored, err := from.getWithin(ctx, s.timeout, s.keys.profile(userID))
+	stored, err := from.getWithin(ctx, s.readTimeout, s.keys.profile(userID))
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
@@ -52,11 +52,11 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 		return Profile{}, errEmptyUserID
 	}
 	// The read that finds the profile, nearly every call, is bounded
-	// without deriving a context (batcher.processWithin); the rest share
-	// one deadline from here.
+	// without deriving a context (batcher.getWithin); the rest share one
+	// deadline from here.
 	deadline := time.Now().Add(s.timeout)
 	key := s.keys.profile(userID)
-	stored, err := s.lagging.getWithin(ctx, s.timeout, key)
+	stored, err := s.lagging.getWithin(ctx, s.readTimeout, key)
 	if err == nil {
 		return decodeProfile(userID, stored)
 	}

@@ -203,8 +203,8 @@ type HistoryEntry struct {
 
 // History returns at most limit of user's history entries from the last
 // historyTTL, newest first, those with an ID below before (0: from the
-// newest), and whether more follow. One LRANGE: a history holds at most
-// historyKeep entries.
+// newest), and whether more follow. One GET: a history is one string of
+// at most historyKeep entries.
 func (s *Store) History(ctx context.Context, user string, before int64, limit int) ([]HistoryEntry, bool, error) {
 	if user == "" {
 		return nil, false, errEmptyUserID

@@ -20,7 +20,10 @@ type Store struct {
 	client  redis.UniversalClient
 	keys    keys
 	timeout time.Duration
-	now     func() time.Time
+	// readTimeout bounds a read alone: it never waits for replicas, so
+	// it is not given timeout's allowance for WAIT.
+	readTimeout time.Duration
+	now         func() time.Time
 
 	dial *dialer
 	// clusters are the clients that are a Redis Cluster's (the master's
@@ -105,9 +108,10 @@ func New(opts Options) (*Store, error) {
 	s := &Store{
 		keys: newKeys(opts.Prefix, opts.EnvironmentID),
 		// An operation may wait for replicas on top of its round trips.
-		timeout: opts.Timeout + opts.WaitTimeout,
-		now:     opts.Now,
-		dial:    d,
+		timeout:     opts.Timeout + opts.WaitTimeout,
+		readTimeout: opts.Timeout,
+		now:         opts.Now,
+		dial:        d,
 	}
 	s.client = s.newClient(opts, false)
 	for _, h := range opts.Hooks {
