@@ -46,7 +46,7 @@ type Source interface {
 	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
 	RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, entries []store.Revocation, err error)
 	WatchRevocations() (nudges <-chan struct{}, stop func() error)
-	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (seq uint64, err error)
+	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (epoch string, seq uint64, err error)
 }
 
 // Defaults of the Options left zero.
@@ -374,8 +374,9 @@ func (c *Checker) Replicated() bool {
 	return c.rep != nil
 }
 
-// fresh reports whether the remembered verdicts may answer: the last
-// complete read of the log began less than StaleAfter ago.
+// fresh reports whether the replica and the remembered verdicts may
+// answer: the last complete read of the log began less than StaleAfter
+// ago.
 func (c *Checker) fresh() bool {
 	at := c.synced.Load()
 	return at != 0 && time.Duration(nanotime()-at) < c.opts.StaleAfter

@@ -21,13 +21,19 @@ const testEnv = "env-revoke"
 // makes; watch false hides the Pub/Sub channel, as a lost subscription.
 type countingSource struct {
 	*store.Store
-	reads atomic.Int64
-	watch bool
+	reads     atomic.Int64
+	snapshots atomic.Int64
+	watch     bool
 }
 
 func (s *countingSource) RevocationState(ctx context.Context, d, u, dev string) (store.RevocationState, error) {
 	s.reads.Add(1)
 	return s.Store.RevocationState(ctx, d, u, dev)
+}
+
+func (s *countingSource) RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (string, uint64, error) {
+	s.snapshots.Add(1)
+	return s.Store.RevocationSnapshot(ctx, fn)
 }
 
 func (s *countingSource) WatchRevocations() (<-chan struct{}, func() error) {

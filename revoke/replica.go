@@ -119,7 +119,7 @@ func (c *Checker) loadReplica() {
 	defer cancel()
 	rep := newReplica()
 	tooBig := false
-	seq, err := c.src.RevocationSnapshot(ctx, func(e store.Revocation) {
+	epoch, seq, err := c.src.RevocationSnapshot(ctx, func(e store.Revocation) {
 		if tooBig || rep.size() >= c.opts.ReplicaSize {
 			tooBig = true
 			return
@@ -143,7 +143,10 @@ func (c *Checker) loadReplica() {
 	}
 	// The verdicts go too: they reflect the log up to c.applied, which
 	// may be past seq, and the log from seq on is applied to both next.
+	// The snapshot names its log, so that the next read of that log does
+	// not take it for another and drop the replica just loaded.
 	c.reset(seq)
+	c.epoch = epoch
 	c.rep = rep
 	c.pruned = time.Now()
 }

@@ -146,3 +146,33 @@ func TestReplicaOfEnvironmentWithGlobCharacters(t *testing.T) {
 		t.Error("a revoked token is accepted: the replica's snapshot found none of the environment's keys")
 	}
 }
+
+// TestReplicaLoadedOnce: an instance that starts with revocations already
+// logged, or that sees the log's first entry after it started, keeps the
+// replica it loaded: the snapshot names its log, and a log that begins
+// where the reader knew none is adopted, not taken for another one.
+func TestReplicaLoadedOnce(t *testing.T) {
+	for _, logged := range []bool{true, false} {
+		srv := redistest.Start(t)
+		src := &countingSource{Store: newStore(t, srv.Addr)}
+		other := newStore(t, srv.Addr)
+		ctx := context.Background()
+		now := time.Now()
+		if logged {
+			if _, err := other.RevokeUser(ctx, "before", now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := newChecker(t, src, Options{})
+		mustRevoked(t, c, tok("warm.up.x", "w", "", now))
+		waitReplica(t, c)
+		if _, err := other.RevokeUser(ctx, "after", now); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(4 * DefaultPollInterval) // the reader applies the entry
+		waitReplica(t, c)
+		if n := src.snapshots.Load(); n != 1 {
+			t.Errorf("revocations logged before start %v: %d snapshots loaded, want 1", logged, n)
+		}
+	}
+}

@@ -105,6 +105,11 @@ func (c *Checker) apply(after uint64, epoch string, seq uint64, entries []store.
 		return false // CatchUp's read and run's crossed: read again
 	}
 	switch {
+	case epoch != c.epoch && c.epoch == "" && c.applied == 0:
+		// The first entry of a log this reader knew empty: nothing it
+		// knows came from another log, so it adopts this one and applies
+		// the entries (below) instead of forgetting everything.
+		c.epoch = epoch
 	case epoch != c.epoch:
 		// Redis lost the log and began another (a restart without
 		// persistence, a failover to a replica that never had it): its

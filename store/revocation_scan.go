@@ -20,26 +20,35 @@ func DeviceDigest(userID, deviceID string) string { return deviceDigest(userID, 
 // RevocationSnapshot reads every revocation Redis holds and hands each to
 // fn: RevokedToken with TokenDigest and Until, RevokedUser with UserID and
 // Cutoff, RevokedDevice with DeviceDigest and Cutoff (the key names the
-// pair only by digest). seq is the log's number read before the scan: the
-// snapshot holds every revocation up to it, and maybe some after, so
-// applying the log from seq on completes it. Memory: a caller holding the
-// snapshot holds one entry per live revocation.
-func (s *Store) RevocationSnapshot(ctx context.Context, fn func(Revocation)) (seq uint64, err error) {
+// pair only by digest). seq is the log's number read before the scan, and
+// epoch its name (RevocationsSince's, "" before the first entry): the
+// snapshot holds every revocation up to seq, and maybe some after, so
+// applying that log from seq on completes it. Memory: a caller holding
+// the snapshot holds one entry per live revocation.
+func (s *Store) RevocationSnapshot(ctx context.Context, fn func(Revocation)) (epoch string, seq uint64, err error) {
 	// Not bounded by the store's timeout: a scan of many keys takes many
 	// round trips. ctx bounds it; each round trip has the timeout.
 	scanner, err := s.revocationNode(ctx)
 	if err != nil {
-		return 0, s.fail(err)
+		return "", 0, s.fail(err)
 	}
+	// The log's number and name, read together in one round trip (two
+	// GETs: an MGET is what a token's revocation check sends).
 	step, cancel := s.deadline(ctx)
-	v, err := scanner.Get(step, s.keys.revocationSeq()).Result()
+	var seqCmd, epochCmd *redis.StringCmd
+	_, err = scanner.Pipelined(step, func(p redis.Pipeliner) error {
+		seqCmd = p.Get(step, s.keys.revocationSeq())
+		epochCmd = p.Get(step, s.keys.revocationEpoch())
+		return nil
+	})
 	cancel()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, s.fail(err)
+		return "", 0, s.fail(err)
 	}
-	if seq, err = optionalUint(nilIfEmpty(v)); err != nil {
-		return 0, err
+	if seq, err = optionalUint(nilIfEmpty(seqCmd.Val())); err != nil {
+		return "", 0, err
 	}
+	epoch = epochCmd.Val()
 	var cursor uint64
 	for {
 		step, cancel := s.deadline(ctx)
@@ -49,10 +58,10 @@ func (s *Store) RevocationSnapshot(ctx context.Context, fn func(Revocation)) (se
 		}
 		cancel()
 		if err != nil {
-			return 0, s.fail(err)
+			return "", 0, s.fail(err)
 		}
 		if cursor = next; cursor == 0 {
-			return seq, nil
+			return epoch, seq, nil
 		}
 	}
 }

@@ -242,9 +242,13 @@ func TestRevocationSnapshot(t *testing.T) {
 	f.raw.Set(ctx, "authedge:{"+testEnv+"}:p:u:1", "x", 0) // not a revocation
 
 	var got []Revocation
-	seq, err := f.RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r) })
+	epoch, seq, err := f.RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r) })
 	if err != nil || seq != 3 || len(got) != 3 {
 		t.Fatalf("RevocationSnapshot = %d, %+v, %v; want 3 revocations at seq 3", seq, got, err)
+	}
+	// It names the log it is a snapshot of, as reading the log does.
+	if logEpoch, _, _, err := f.RevocationsSince(ctx, seq, 10); err != nil || epoch == "" || epoch != logEpoch {
+		t.Errorf("snapshot epoch %q, the log's %q (%v)", epoch, logEpoch, err)
 	}
 	for _, r := range got {
 		switch r.Kind {
@@ -280,7 +284,7 @@ func TestRevocationSnapshotOnCluster(t *testing.T) {
 	s.RevokeUser(ctx, "u1", time.Unix(1_700_000_000, 0))
 	s.RevokeToken(ctx, TokenDigest("t"), time.Now().Add(time.Hour))
 	n := 0
-	seq, err := s.RevocationSnapshot(ctx, func(Revocation) { n++ })
+	_, seq, err := s.RevocationSnapshot(ctx, func(Revocation) { n++ })
 	if err != nil || seq != 2 || n != 2 {
 		t.Fatalf("RevocationSnapshot on a cluster = %d, %d revocations, %v", seq, n, err)
 	}
@@ -364,7 +368,7 @@ func TestRevocationSnapshotEscapesTheEnvironmentID(t *testing.T) {
 	}
 	for _, env := range envs {
 		var got []string
-		if _, err := open(env).RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r.UserID) }); err != nil {
+		if _, _, err := open(env).RevocationSnapshot(ctx, func(r Revocation) { got = append(got, r.UserID) }); err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || got[0] != "user-of-"+env {
