@@ -132,7 +132,7 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 	}
 	key := eventsPoolKey(&h.Config, s)
 	_, loaded, err := eventsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
-		client := newEventsClient(h.Redis, s.redisPassword)
+		client := newEventsClient(h.Redis, s.redisPassword, s.sentinelPassword)
 		w, err := events.New(events.Options{
 			Client:   client,
 			Keys:     events.NewKeys(h.Redis.KeyPrefix, h.EnvironmentID),
@@ -173,8 +173,10 @@ func eventsPoolKey(c *config.Config, s secrets) string {
 // newEventsClient connects to the Redis of r for the events worker and
 // the events commands. It is the worker's own client, not the store's:
 // the worker blocks on reads for seconds, which the store's pool, sized
-// and timed for requests, should not serve. Connections are lazy.
-func newEventsClient(r config.Redis, password string) redis.UniversalClient {
+// and timed for requests, should not serve. It finds the master as the
+// store does: through the Sentinels when r names them, where the store
+// writes the events. Connections are lazy.
+func newEventsClient(r config.Redis, password, sentinelPassword string) redis.UniversalClient {
 	timeout := time.Duration(r.Timeout)
 	if timeout <= 0 {
 		timeout = config.DefaultRedisTimeout
@@ -200,11 +202,16 @@ func newEventsClient(r config.Redis, password string) redis.UniversalClient {
 		}
 		return tc, nil
 	}
-	addrs := r.Addresses
+	addrs, master := r.Addresses, ""
+	if s := r.Sentinel; s != nil {
+		addrs, master = s.Addresses, s.MasterName
+	}
 	if len(addrs) == 0 {
 		addrs = []string{config.DefaultRedisAddress}
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
+		MasterName:       master,
+		SentinelPassword: sentinelPassword,
 		Addrs:        addrs,
 		Protocol:     2,
 		Username:     r.Username,

@@ -128,8 +128,14 @@ func eventsEnv(fl caddycmd.Flags) (*eventsTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis password: %w", err)
 	}
+	var sentinelPassword string
+	if s := c.Redis.Sentinel; s != nil {
+		if sentinelPassword, err = resolveSecret(s.Password); err != nil {
+			return nil, fmt.Errorf("redis sentinel password: %w", err)
+		}
+	}
 	return &eventsTarget{
-		client: newEventsClient(c.Redis, password),
+		client: newEventsClient(c.Redis, password, sentinelPassword),
 		keys:   events.NewKeys(c.Redis.KeyPrefix, c.EnvironmentID),
 		events: *c.Events,
 	}, nil

@@ -154,3 +154,22 @@ func TestEventsWebhookURLIsOnePerEnvironment(t *testing.T) {
 		t.Fatalf("a reload to another URL: %v", err)
 	}
 }
+
+// With a sentinel block (and so no address), the events client reads the
+// master the Sentinels name, where the store writes the events, not the
+// default address.
+func TestEventsClientFollowsSentinel(t *testing.T) {
+	master := redistest.Start(t)
+	sentinels := redistest.StartSentinels(t, master, 0, redistest.SentinelConfig{
+		MasterName: "events-master", Count: 1, Quorum: 1, DownAfter: time.Minute, Password: "sentinel-secret"})
+	r := config.Redis{Sentinel: &config.Sentinel{MasterName: "events-master", Addresses: []string{sentinels[0].Addr}}}
+	client := newEventsClient(r, "", "sentinel-secret")
+	defer client.Close()
+	ctx := context.Background()
+	if err := client.Set(ctx, "written-through-sentinel", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := redistest.Command(master.Addr, "GET", "written-through-sentinel"); err != nil || got != "1" {
+		t.Fatalf("the master holds %q (%v): the client did not reach it through the Sentinel", got, err)
+	}
+}
