@@ -12,6 +12,11 @@ import (
 	"unicode/utf8"
 )
 
+// fastDecoder is a body that decodes its common shapes without
+// encoding/json (decode_edit.go's editBody); false leaves the body to
+// encoding/json, which then gives any error its message.
+type fastDecoder interface{ decodeFast(data []byte) bool }
+
 // decodeBody is step 4's syntax half: body must be exactly one JSON object
 // whose fields all belong to dst, each of the right type. Every failure names
 // what is wrong, and a field set to null is left as not given.
@@ -42,7 +47,7 @@ func decodeBody(body []byte, dst any) *apiError {
 	}
 	// One well-formed object with known names only: what is left to fail
 	// here is a type.
-	if eb, ok := dst.(*editBody); ok && eb.decodeFast(trimmed) {
+	if fast, ok := dst.(fastDecoder); ok && fast.decodeFast(trimmed) {
 		return nil
 	}
 	if err := json.Unmarshal(trimmed, dst); err != nil {

@@ -100,7 +100,9 @@ func splitCompact(raw string) (compactJWS, *Error) {
 	for i, part := range [3]string{h, p, s} {
 		n, err := b64.Decode(buf, []byte(part))
 		if err != nil {
-			compactBuffers.Put(bufp)
+			// Released as a parsed token's is: a large buffer is not kept.
+			unused := compactJWS{buf: bufp}
+			unused.release()
 			return compactJWS{}, errMalformed
 		}
 		parts[i], buf = buf[:n:n], buf[n:]
