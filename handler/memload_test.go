@@ -26,7 +26,8 @@ import (
 // TestMemoryPerToken is bench/README.md's P5 without Caddy: GET user/me
 // for AUTHEDGE_MEMLOAD distinct ES256 tokens, each of its own user, as
 // bench/memload rss sends them, metrics on. It logs the live heap before
-// and after, per token, and writes a heap profile to
+// and after, per token, fails if the growth exceeds what the bounded
+// caches hold, and writes a heap profile to
 // AUTHEDGE_MEMLOAD_PROFILE if set (go tool pprof -sample_index=inuse_space).
 // Not run by default: 200,000 tokens take about a minute.
 //
@@ -96,6 +97,14 @@ func TestMemoryPerToken(t *testing.T) {
 	after := heap()
 	t.Logf("%d tokens: live heap %.1f MB before, %.1f MB after, %.0f B per token",
 		n, float64(before)/(1<<20), float64(after)/(1<<20), (float64(after)-float64(before))/float64(n))
+	// Whatever n, what stays is bounded: the token cache (10,000 entries)
+	// and nothing per token (the revocation replica judges them all). The
+	// verdicts once kept per token held 50 MB at 200,000 tokens.
+	const liveBound = 16 << 20
+	if after > before+liveBound {
+		t.Errorf("the live heap grew by %.1f MB over %d tokens, more than the bounded caches hold (%d MB)",
+			float64(after-before)/(1<<20), n, liveBound>>20)
+	}
 	if path := os.Getenv("AUTHEDGE_MEMLOAD_PROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
