@@ -120,21 +120,14 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		tokenKey = s.keys.verificationToken(e.VerificationToken)
 	}
 	profileKey, rateKey, historyKey := s.keys.editKeys(e.Target, e.Actor, e.RateLimit.Count > 0, e.Origin != nil)
-	if rateKey == "" {
-		rateKey = unused
-	}
 	now := s.now()
 	rec, err := e.Origin.record(e.Events, now, e.Actor, e.Target)
 	if err != nil {
 		return nil, err
 	}
 	streamKey := unused
-	if e.Origin != nil {
-		if e.Events.MaxLen > 0 {
-			streamKey = s.keys.events()
-		}
-	} else {
-		historyKey = unused
+	if e.Events.MaxLen > 0 { // editCall's check above: events come with an origin
+		streamKey = s.keys.events()
 	}
 	values := e.Changes.inOrder()
 	argCount, uniqueGiven := editFixedArgs, 0

@@ -225,7 +225,8 @@ func deviceDigest(userID, device string) string {
 func (k keys) history(userID string) string { return k.base + "h:" + userID }
 
 // editKeys is profile(target), and editRate(actor) and history(target) if
-// asked (else ""), in one allocation rather than one each: an edit makes
+// asked (else unused(): the script's filler), in one allocation rather
+// than one each: an edit makes
 // all three.
 func (k keys) editKeys(target, actor string, rate, history bool) (profileKey, rateKey, historyKey string) {
 	size := len(k.base) + len("p:") + len(target)
@@ -253,7 +254,14 @@ func (k keys) editKeys(target, actor string, rate, history bool) (profileKey, ra
 		hs, he = part("h:", target)
 	}
 	all := b.String()
-	return all[ps:pe], all[rs:re], all[hs:he]
+	profileKey, rateKey, historyKey = all[ps:pe], k.filler, k.filler
+	if rate {
+		rateKey = all[rs:re]
+	}
+	if history {
+		historyKey = all[hs:he]
+	}
+	return profileKey, rateKey, historyKey
 }
 func (k keys) historyPattern() string { return k.patternBase + "h:*" }
 func (k keys) events() string         { return k.eventsKey }

@@ -139,7 +139,7 @@ func TestBucketsSpread(t *testing.T) {
 }
 
 // TestEditKeysAsApart: editKeys builds in one allocation the keys profile,
-// editRate and history build apart, and "" for those not asked.
+// editRate and history build apart, and unused() for those not asked.
 func TestEditKeysAsApart(t *testing.T) {
 	k := newKeys("authedge", "env-1")
 	for _, c := range []struct {
@@ -149,7 +149,7 @@ func TestEditKeysAsApart(t *testing.T) {
 		{"u1", "u1", true, true}, {"u1", "admin", true, false}, {"u2", "", false, true}, {"u3", "x", false, false},
 	} {
 		p, r, h := k.editKeys(c.target, c.actor, c.rate, c.history)
-		wantR, wantH := "", ""
+		wantR, wantH := k.unused(), k.unused()
 		if c.rate {
 			wantR = k.editRate(c.actor)
 		}
