@@ -226,8 +226,7 @@ func (k keys) history(userID string) string { return k.base + "h:" + userID }
 
 // editKeys is profile(target), and editRate(actor) and history(target) if
 // asked (else unused(): the script's filler), in one allocation rather
-// than one each: an edit makes
-// all three.
+// than one each: an edit makes all three.
 func (k keys) editKeys(target, actor string, rate, history bool) (profileKey, rateKey, historyKey string) {
 	size := len(k.base) + len("p:") + len(target)
 	if rate {
