@@ -289,7 +289,6 @@ func TestLag(t *testing.T) {
 func TestStopZeroesLag(t *testing.T) {
 	f := newFixture(t)
 	var last atomic.Int64
-	last.Store(-1)
 	w := f.worker(t, "http://127.0.0.1:9/", func(o *Options) {
 		o.OnLag = func(d time.Duration) { last.Store(int64(d)) }
 	})
