@@ -83,5 +83,12 @@ func Locale(s string) (string, error) {
 	if err != nil {
 		return "", &FieldError{field, "must be a BCP 47 language tag such as en-US"}
 	}
-	return tag.String(), nil
+	// language.Parse accepts a singleton given twice ("aa-u-00-u-00"),
+	// which BCP 47 forbids, and its canonical form of such a tag changes
+	// when parsed again: what is stored must read back as itself.
+	canonical := tag.String()
+	if again, err := language.Parse(canonical); err != nil || again.String() != canonical {
+		return "", &FieldError{field, "must be a BCP 47 language tag such as en-US"}
+	}
+	return canonical, nil
 }
