@@ -77,8 +77,10 @@ func (f *fixture) worker(t testing.TB, url string, edit func(*Options)) *Worker 
 type delivery struct {
 	id, user string
 	seq      int
-	body     []byte
-	header   http.Header
+	// path is the request's URL path: tests give each worker its own.
+	path   string
+	body   []byte
+	header http.Header
 }
 
 // receiver is a real HTTP server that verifies each request's signature
@@ -132,7 +134,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	var seq int
 	fmt.Sscanf(ev.Changes.Nickname.New, "n%d", &seq)
-	r.got = append(r.got, delivery{id: ev.ID, user: ev.UserID, seq: seq, body: body, header: req.Header.Clone()})
+	r.got = append(r.got, delivery{id: ev.ID, user: ev.UserID, seq: seq, path: req.URL.Path, body: body, header: req.Header.Clone()})
 	r.seen[ev.ID] = true
 }
 

@@ -175,16 +175,19 @@ func TestRedeliverKeepsWhatTheStreamRefuses(t *testing.T) {
 	}
 }
 
-// Two workers (two instances) share the group: every event is delivered,
-// and per-user order holds across them.
+// Two workers (two instances) share the group: both deliver, every event
+// is delivered, and per-user order holds across them.
 func TestTwoWorkersShareTheGroup(t *testing.T) {
 	f := newFixture(t)
 	var calls atomic.Int64
 	// Every seventh request fails: retries interleave with the other
 	// instance's deliveries.
 	r := newReceiver(t, func() bool { return calls.Add(1)%7 == 0 })
-	a := f.worker(t, r.srv.URL, nil)
-	b := f.worker(t, r.srv.URL, nil)
+	// Each worker posts to its own path, so the receiver tells who
+	// delivered what; holding at most 16 events, neither can take all 300.
+	small := func(o *Options) { o.MaxHeld = 16 }
+	a := f.worker(t, r.srv.URL+"/a", small)
+	b := f.worker(t, r.srv.URL+"/b", small)
 	if a.Consumer() == b.Consumer() {
 		t.Fatal("two workers share a consumer name")
 	}
@@ -195,9 +198,16 @@ func TestTwoWorkersShareTheGroup(t *testing.T) {
 	if err != nil || len(info) != 2 {
 		t.Fatalf("consumers %v, %v", info, err)
 	}
-	for _, c := range info {
-		t.Logf("consumer %s: idle %v", c.Name, c.Idle)
+	by := map[string]int{}
+	r.mu.Lock()
+	for _, d := range r.got {
+		by[d.path]++
 	}
+	r.mu.Unlock()
+	if by["/a"] == 0 || by["/b"] == 0 {
+		t.Fatalf("deliveries by worker %v: one worker did all the work", by)
+	}
+	t.Logf("deliveries by worker %v", by)
 }
 
 // A worker stopped mid-delivery (its receiver hangs) leaves its events
