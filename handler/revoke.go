@@ -136,12 +136,17 @@ func (a *API) revokeToken(c *call, raw string, claims *token.Claims) *apiError {
 func (a *API) serveRevokeAll(w http.ResponseWriter, c *call) *apiError {
 	target := c.claims.Subject
 	if c.r.URL.RawQuery != "" {
-		q := c.r.URL.Query()
-		if vs, ok := q["user_id"]; ok {
-			if len(vs) != 1 || vs[0] == "" || !validUserID(vs[0]) {
+		// Strictly: a misspelt or malformed user_id must not fall back to
+		// the caller and revoke the admin's own tokens instead.
+		params, err := queryParams(c, "user_id")
+		if err != nil {
+			return err
+		}
+		if id, ok := params["user_id"]; ok {
+			if id == "" || !validUserID(id) {
 				return invalidArgument("user_id: one user ID of at most 256 bytes without control characters")
 			}
-			target = vs[0]
+			target = id
 		}
 	}
 	if target != c.claims.Subject && !c.claims.Admin {

@@ -204,6 +204,12 @@ func TestRevokeAllRefusesBadRequests(t *testing.T) {
 		wantError(t, 400, "invalid_argument").wantDescription(t, "user_id")
 	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query("user_id=a%0Ab")).
 		wantError(t, 400, "invalid_argument").wantDescription(t, "user_id")
+	// A misspelt or malformed user_id is refused, not read as "yourself":
+	// the admin's own tokens must not be revoked in its place.
+	for _, q := range []string{"user_Id=u2", "userid=u2", "user_id=%zz", "user_id=u2;x=1"} {
+		e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.adminToken()), query(q)).
+			wantError(t, 400, "invalid_argument")
+	}
 	res := e.serve(http.MethodPost, pathRevokeAll, "", bearer(tok)).wantError(t, 405, "method_not_allowed")
 	if res.header.Get("Allow") != http.MethodDelete {
 		t.Errorf("Allow = %q", res.header.Get("Allow"))
