@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -428,6 +429,36 @@ func FuzzQueryParams(f *testing.F) {
 		for _, id := range ids {
 			if id == "" || !validUserID(id) {
 				t.Fatalf("ID %q accepted", id)
+			}
+		}
+	})
+}
+
+// FuzzClientIDParam: a client_id accepted is the one url.ParseQuery reads,
+// and the only one any reader splitting on '&' or ';' could read.
+func FuzzClientIDParam(f *testing.F) {
+	for _, s := range []string{"", "client_id=a", "client_id=", "client_id=a&client_id=b", "client_id=%zz", "client_id=a;b",
+		"x=1;client_id=a", "client%5Fid=a", "client_id=a%20b&x=%zz", "a=1&b=2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		id, err := clientIDParam(raw)
+		if err != nil {
+			return
+		}
+		values, _ := url.ParseQuery(raw)
+		switch got := values["client_id"]; {
+		case len(got) > 1:
+			t.Fatalf("%q: accepted %q of %q", raw, id, got)
+		case len(got) == 1 && got[0] != id, len(got) == 0 && id != "":
+			t.Fatalf("%q: accepted %q, ParseQuery reads %q", raw, id, got)
+		}
+		for _, part := range strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' }) {
+			key, value, _ := strings.Cut(part, "=")
+			if k, err := url.QueryUnescape(key); err == nil && k == "client_id" {
+				if v, err := url.QueryUnescape(value); err != nil || v != id {
+					t.Fatalf("%q: accepted %q, a reader splitting on ';' reads %q", raw, id, v)
+				}
 			}
 		}
 	})

@@ -243,6 +243,21 @@ func TestClientID(t *testing.T) {
 	e.serve(http.MethodGet, pathMe, "", bearer(envTok), query("client_id=stranger")).
 		wantError(t, 400, "invalid_argument").wantDescription(t, "client_id")
 	e.serve(http.MethodGet, pathMe, "", query("client_id=stranger")).wantError(t, 400, "invalid_argument")
+
+	// One client_id that every reader reads alike: not dropped as
+	// malformed, not one of two that readers may pick differently.
+	for _, q := range []string{
+		"client_id=%zz",
+		"client_id=" + otherClient + ";x=1",
+		"x=1;client_id=" + otherClient,
+		"client_id=" + testEnvID + "&client_id=" + otherClient,
+		"client_id=" + testEnvID + "&client%5Fid=" + otherClient,
+	} {
+		e.serve(http.MethodGet, pathMe, "", bearer(envTok), query(q)).
+			wantError(t, 400, "invalid_argument").wantDescription(t, "client_id")
+	}
+	// Other parameters are left alone, even malformed ones.
+	e.serve(http.MethodGet, pathMe, "", bearer(envTok), query("x=%zz&y=1;2&client_id="+testEnvID)).wantOK(t)
 }
 
 func TestDeviceID(t *testing.T) {
