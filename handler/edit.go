@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -333,9 +334,11 @@ var contactFields = []contactField{
 const maxUserIDBytes = 256
 
 // validUserID bounds what an admin may name as user_id before it reaches
-// Redis as part of a key ("" means yourself).
+// Redis as part of a key ("" means yourself). A query string, unlike a
+// body, is not checked for UTF-8 before: invalid bytes would pass
+// printable as U+FFFD and name a user no token's sub can be.
 func validUserID(id string) bool {
-	return len(id) <= maxUserIDBytes && printable(id)
+	return len(id) <= maxUserIDBytes && utf8.ValidString(id) && printable(id)
 }
 
 func phoneDisplay(s string) (string, error) {

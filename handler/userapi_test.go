@@ -362,6 +362,7 @@ func TestQueryUsersRules(t *testing.T) {
 		{"an empty ID", "id=u1,,u2"},
 		{"a trailing comma", "id=u1,"},
 		{"a control character in an ID", "id=u%01"},
+		{"invalid UTF-8 in an ID", "id=u%FF"},
 		{"a bad username", "username=a"},
 		{"a bad email", "email=not-an-email"},
 		{"a phone without country code", "phone_number=13000000000"},
