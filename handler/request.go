@@ -161,6 +161,11 @@ func clientIDParam(rawQuery string) (string, *apiError) {
 
 // deviceID reads step 2's x-device-id: empty means absent.
 func deviceID(r *http.Request) (string, *apiError) {
+	if len(r.Header["X-Device-Id"]) > 1 {
+		// As with Authorization: the app behind may read another one
+		// than the one held to the token's device claim here.
+		return "", invalidArgument("x-device-id: given more than once")
+	}
 	id := r.Header.Get("X-Device-Id")
 	if id == "" {
 		return "", nil

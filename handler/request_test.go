@@ -289,6 +289,15 @@ func TestDeviceBinding(t *testing.T) {
 	e := newEnv(t)
 	bound := e.token("u1", withDevice("phone-1"))
 	e.serve(http.MethodGet, pathMe, "", bearer(bound), header("X-Device-Id", "phone-1")).wantOK(t)
+	// Two headers: the one checked against the claim might not be the one
+	// the app behind reads.
+	twice := func(first, second string) reqOpt {
+		return func(r *http.Request) { r.Header["X-Device-Id"] = []string{first, second} }
+	}
+	for _, pair := range [][2]string{{"phone-1", "phone-2"}, {"phone-1", "phone-1"}, {"phone-1", ""}} {
+		e.serve(http.MethodGet, pathMe, "", bearer(bound), twice(pair[0], pair[1])).
+			wantError(t, 400, "invalid_argument").wantDescription(t, "x-device-id")
+	}
 	for name, opt := range map[string]reqOpt{
 		"other device": header("X-Device-Id", "phone-2"),
 		"no header":    noHeader("X-Device-Id"),
