@@ -173,6 +173,13 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	if !validDeviceID(device) {
 		return invalidArgument("device_id: the path must end in 1 to 128 characters of A-Z a-z 0-9 . _ : -")
 	}
+	// It takes no parameter: a user_id meant as revoke/all's would
+	// otherwise be ignored, and the caller's own device revoked instead.
+	if c.r.URL.RawQuery != "" {
+		if _, err := queryParams(c); err != nil {
+			return err
+		}
+	}
 	r := a.revocation(c, store.RevokedDevice, c.claims.Subject, c.claims.Subject)
 	r.DeviceID, r.Cutoff = device, a.cutoff(c)
 	if _, err := a.deps.Store.Revoke(c.r.Context(), r); err != nil {

@@ -243,6 +243,14 @@ func TestRevokeDeviceRefusesBadRequests(t *testing.T) {
 		r := httpPathFor(bad)
 		e.serve(http.MethodDelete, r, "", bearer(tok)).wantError(t, 400, "invalid_argument").wantDescription(t, "device_id")
 	}
+	// No parameter but client_id: an admin's user_id is not silently
+	// dropped, revoking the admin's own device instead.
+	admin := e.adminToken()
+	for _, q := range []string{"user_id=u2", "x=%zz"} {
+		e.serve(http.MethodDelete, pathDevices+"dev-a", "", bearer(admin), query(q)).
+			wantError(t, 400, "invalid_argument")
+	}
+	e.serve(http.MethodDelete, pathDevices+"dev-a", "", bearer(tok), query("client_id="+testEnvID)).wantOK(t)
 	e.serve(http.MethodDelete, pathDevices+strings.Repeat("d", 128), "", bearer(tok)).wantOK(t)
 	e.serve(http.MethodDelete, pathDevices+"dev-a", "").wantError(t, 401, "unauthenticated")
 	res := e.serve(http.MethodGet, pathDevices+"dev-a", "", bearer(tok)).wantError(t, 405, "method_not_allowed")
