@@ -344,3 +344,32 @@ func TestTrimmedEventOfDeadInstanceIsReported(t *testing.T) {
 	}
 	t.Fatalf("no warning names the lost event %s; logged: %v", lost, logs.All())
 }
+
+// TestRedeliverDoesNotTrimWhatItMoves: moving more dead letters than the
+// stream keeps would trim the first ones moved before any instance read
+// them, after they left the dead-letter list: lost. Redeliver moves at
+// most stream_max_len at a time and leaves the rest in the list.
+func TestRedeliverDoesNotTrimWhatItMoves(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const dead, maxLen = 1000, 300
+	for i := range dead {
+		f.client.RPush(ctx, f.keys.Dead, fmt.Sprintf(`{"id":"%d-0","type":"user.updated","user_id":"u"}`, i+1))
+	}
+	n, err := Redeliver(ctx, f.client, f.keys, maxLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inStream, _ := f.client.XLen(ctx, f.keys.Stream).Result()
+	left, _ := DeadLetters(ctx, f.client, f.keys)
+	if inStream != int64(n) || inStream+left != dead {
+		t.Fatalf("Redeliver said %d moved; the stream holds %d, the list %d: %d of %d dead letters lost",
+			n, inStream, left, dead-inStream-left, dead)
+	}
+	if n == 0 {
+		t.Fatal("Redeliver moved nothing")
+	}
+}
