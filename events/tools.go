@@ -26,6 +26,23 @@ func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from str
 		}
 	}
 	last := from
+	if last == "$" {
+		// "$" means what comes after the moment each read is sent: asked
+		// again after a wait that found nothing, it would skip whatever was
+		// appended between two reads. Pin it to the stream's end as it is
+		// now, once.
+		end, err := client.XRevRangeN(ctx, keys.Stream, "+", "-", 1).Result()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err
+		case len(end) == 1:
+			last = end[0].ID
+		default:
+			last = "0-0" // no stream, or an empty one: everything to come is new
+		}
+	}
 	// Blocking a while at a time, not for ever: ctx is checked between
 	// waits whatever the client's context settings.
 	for {
