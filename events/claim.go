@@ -56,7 +56,7 @@ func (w *Worker) claim() {
 			w.redisTrouble(err)
 			return
 		}
-		if len(reply) != 2 {
+		if len(reply) != 3 {
 			return
 		}
 		cursor, _ = reply[0].(string)
@@ -73,6 +73,19 @@ func (w *Worker) claim() {
 		}
 		if len(list) > 0 {
 			w.logger.Info("events: took over events another instance left", zap.Int("count", len(list)))
+		}
+		// An instance died holding these, and the stream was trimmed past
+		// them before anyone took them over: nobody has their bodies any
+		// more, so they can be neither delivered nor dead-lettered. Say
+		// which, so that the loss is not silent.
+		if trimmed, _ := reply[2].([]any); len(trimmed) > 0 {
+			ids := make([]string, 0, len(trimmed))
+			for _, id := range trimmed {
+				s, _ := id.(string)
+				ids = append(ids, s)
+			}
+			w.logger.Warn("events: events trimmed from the stream before their delivery; lost (raise stream_max_len)",
+				zap.Strings("event_ids", ids))
 		}
 		if cursor == "0-0" || cursor == "" {
 			return

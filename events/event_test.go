@@ -1,8 +1,11 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,5 +96,58 @@ func TestTail(t *testing.T) {
 	}
 	if err := Tail(tctx, f.client, f.keys, "yesterday", &after); err == nil {
 		t.Error("--from yesterday accepted")
+	}
+}
+
+// appendAfterIdleRead appends an event once, just after an XREAD that
+// found nothing new returns: in the gap before the next XREAD.
+type appendAfterIdleRead struct {
+	f     *fixture
+	t     *testing.T
+	added chan string
+	once  sync.Once
+}
+
+func (h *appendAfterIdleRead) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *appendAfterIdleRead) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *appendAfterIdleRead) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if cmd.Name() == "xread" && errors.Is(err, redis.Nil) {
+			h.once.Do(func() { h.added <- h.f.add(h.t, "u1", 1) })
+		}
+		return err
+	}
+}
+
+// TestTailFromNowMissesNothing: without --from, tail follows from the
+// stream's end as it was when it started; an event appended between two
+// of its blocking reads is printed too, not skipped by a read that asks
+// for "$" (only what comes after the moment it is sent) again.
+func TestTailFromNowMissesNothing(t *testing.T) {
+	f := newFixture(t)
+	f.add(t, "u0", 1) // history: not printed
+	h := &appendAfterIdleRead{f: f, t: t, added: make(chan string, 1)}
+	srv := f.client.(*redis.Client).Options().Addr
+	tailClient := redis.NewClient(&redis.Options{Addr: srv, Protocol: 2})
+	defer tailClient.Close()
+	tailClient.AddHook(h)
+	var out syncBuffer
+	ctx, cancel := contextWithTimeout(t, 3*blockFor)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Tail(ctx, tailClient, f.keys, "", &out) }()
+	id := <-h.added
+	for !strings.Contains(out.String(), id) {
+		select {
+		case err := <-done:
+			t.Fatalf("tail ended (%v) without printing %s, appended between two reads; printed %q", err, id, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("tail printed %q, want only the new event", out.String())
 	}
 }

@@ -67,8 +67,9 @@ return {out, '0-0'}
 // claimScript moves to consumer ARGV[2] the events of group ARGV[1] left
 // pending longer than ARGV[3] ms (an instance that died), from cursor
 // ARGV[4], at most ARGV[5]. Events trimmed from the stream meanwhile are
-// forgotten (XAUTOCLAIM drops them from the group). Reply: {next cursor,
-// {{id, event, user}...}}.
+// forgotten (XAUTOCLAIM drops them from the group), and named in the
+// reply: their bodies are gone, so they are lost, which the caller tells.
+// Reply: {next cursor, {{id, event, user}...}, {trimmed id...}}.
 var claimScript = redis.NewScript(forgetLua + `
 local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
 local out = {}
@@ -84,7 +85,7 @@ for _, e in ipairs(r[2]) do
   out[#out + 1] = {id, ev, user}
 end
 for _, id in ipairs(r[3] or {}) do forget(KEYS[2], id) end
-return {r[1], out}
+return {r[1], out, r[3] or {}}
 `)
 
 // doneScript acknowledges event ARGV[2] in group ARGV[1] and forgets it;

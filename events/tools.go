@@ -26,6 +26,23 @@ func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from str
 		}
 	}
 	last := from
+	if last == "$" {
+		// "$" means what comes after the moment each read is sent: asked
+		// again after a wait that found nothing, it would skip whatever was
+		// appended between two reads. Pin it to the stream's end as it is
+		// now, once.
+		end, err := client.XRevRangeN(ctx, keys.Stream, "+", "-", 1).Result()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return err
+		case len(end) == 1:
+			last = end[0].ID
+		default:
+			last = "0-0" // no stream, or an empty one: everything to come is new
+		}
+	}
 	// Blocking a while at a time, not for ever: ctx is checked between
 	// waits whatever the client's context settings.
 	for {
@@ -54,19 +71,27 @@ func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from str
 	}
 }
 
-// Redeliver moves every dead letter back to the stream, oldest first, as
+// Redeliver moves the dead letters back to the stream, oldest first, as
 // new entries that keep their first id (and so their webhook-id); the
-// stream is trimmed to about maxLen. It returns how many moved. Events
-// appended while it runs keep their place: a dead letter comes after them.
+// stream is trimmed to about maxLen. It moves at most maxLen of them:
+// more would trim the first ones moved before any instance read them,
+// after they left the list. The rest stay dead letters, for another run
+// once these are delivered. It returns how many moved. Events appended
+// while it runs keep their place: a dead letter comes after them.
 func Redeliver(ctx context.Context, client redis.UniversalClient, keys Keys, maxLen int64) (int, error) {
+	if maxLen < 1 {
+		return 0, errors.New("events: the stream's length must be at least 1")
+	}
 	total := 0
-	for {
-		n, err := redeliverScript.Run(ctx, client, []string{keys.Stream, keys.InFlight, keys.Dead}, maxLen, 500).Int()
+	for int64(total) < maxLen {
+		step := min(500, maxLen-int64(total))
+		n, err := redeliverScript.Run(ctx, client, []string{keys.Stream, keys.InFlight, keys.Dead}, maxLen, step).Int()
 		total += n
 		if err != nil || n == 0 {
 			return total, err
 		}
 	}
+	return total, nil
 }
 
 // DeadLetters returns how many events wait in the dead-letter list.

@@ -6,6 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // addMany appends seqs 1..perUser for each of users, interleaved, and
@@ -306,5 +309,67 @@ func TestStopZeroesLag(t *testing.T) {
 	w.Stop()
 	if got := time.Duration(last.Load()); got != 0 {
 		t.Fatalf("last lag reported %v, want 0 after Stop", got)
+	}
+}
+
+// TestTrimmedEventOfDeadInstanceIsReported: an event a dead instance held
+// and the stream trimmed before anyone took it over cannot be delivered
+// (its body is gone), but it must not vanish silently: the takeover logs
+// it by ID as lost, and the user's later events still go.
+func TestTrimmedEventOfDeadInstanceIsReported(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	lost := f.add(t, "u", 1)
+	// A dead instance read it (queued it, made it pending), then died.
+	if err := readScript.Run(ctx, f.client, []string{f.keys.Stream, f.keys.InFlight}, Group, "dead", 10).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f.client.XTrimMaxLen(ctx, f.keys.Stream, 0)
+	next := f.add(t, "u", 2)
+	core, logs := observer.New(zap.WarnLevel)
+	r := newReceiver(t, nil)
+	f.worker(t, r.srv.URL, func(o *Options) {
+		o.ClaimIdle = 300 * time.Millisecond
+		o.Logger = zap.New(core)
+	})
+	r.waitFor(1, 10*time.Second)
+	r.checkOrder([]string{next})
+	for _, e := range logs.All() {
+		if ids, ok := e.ContextMap()["event_ids"].([]any); ok && len(ids) == 1 && ids[0] == lost {
+			return
+		}
+	}
+	t.Fatalf("no warning names the lost event %s; logged: %v", lost, logs.All())
+}
+
+// TestRedeliverDoesNotTrimWhatItMoves: moving more dead letters than the
+// stream keeps would trim the first ones moved before any instance read
+// them, after they left the dead-letter list: lost. Redeliver moves at
+// most stream_max_len at a time and leaves the rest in the list.
+func TestRedeliverDoesNotTrimWhatItMoves(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const dead, maxLen = 1000, 300
+	for i := range dead {
+		f.client.RPush(ctx, f.keys.Dead, fmt.Sprintf(`{"id":"%d-0","type":"user.updated","user_id":"u"}`, i+1))
+	}
+	n, err := Redeliver(ctx, f.client, f.keys, maxLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inStream, _ := f.client.XLen(ctx, f.keys.Stream).Result()
+	left, _ := DeadLetters(ctx, f.client, f.keys)
+	if inStream != int64(n) || inStream+left != dead {
+		t.Fatalf("Redeliver said %d moved; the stream holds %d, the list %d: %d of %d dead letters lost",
+			n, inStream, left, dead-inStream-left, dead)
+	}
+	if n == 0 {
+		t.Fatal("Redeliver moved nothing")
 	}
 }
