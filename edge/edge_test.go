@@ -291,6 +291,36 @@ func TestPathsMatchAsCaddyMatches(t *testing.T) {
 	}
 }
 
+// TestPathsAsWrittenProtected: a path that Caddy's cleaning takes out of
+// a protected prefix, with escaped slashes or dot segments, is protected
+// still: reverse_proxy sends it as written, and an app routing on the raw
+// path serves it under the prefix.
+func TestPathsAsWrittenProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for path, want := range map[string]bool{
+		"/app/x/..%2F..%2Fpublic": true, "/app/x/..%2f..%2fpublic": true, "/app/%2e%2e/public": true,
+		"/app/%2E%2E/public": true, "/app/../public": true, "/app/./../public": true, "/app/x%2F..%2F..%2Fy": true,
+		"/APP/%2e%2e/public": true, "/public/../x": false, "/public/%2e%2e/x": false, "/a%20b/../c": false,
+		"/public/app.js": false, "/public/%2e/app": false,
+	} {
+		if got, _ := e.edge.Protected(request(path, "")); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+	got, scopes := e.edge.Protected(request("/admin/x/..%2F..%2Fpublic", ""))
+	if !got || len(scopes) == 0 || scopes[0] != "admin" {
+		t.Errorf("/admin/x/..%%2F..%%2Fpublic: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	tok := e.token("user-1", nil)
+	if r, _, w := e.serve(request("/app/x/..%2F..%2Fpublic", "")); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+	if r, _, w := e.serve(request("/admin/%2e%2e/public", tok)); r != nil || w.Code != http.StatusForbidden {
+		t.Errorf("without the scope: reached the app = %v, status %d, want 403", r != nil, w.Code)
+	}
+}
+
 func TestJWKSEndpoint(t *testing.T) {
 	e := newEnv(t, identityBlock(privatePEM(t, newEdKey(t))))
 	r := request(JWKSPath, "")
