@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/handler"
@@ -186,11 +187,15 @@ func (e *Edge) identify(r *http.Request) (*Identity, *handler.Error) {
 }
 
 // setHeaders is step 4: the configured headers and the assertion. A
-// missing claim or an empty profile field leaves its header absent.
+// missing claim or an empty profile field leaves its header absent; so
+// does a value that cannot be a header value (a control character, such
+// as a description's newline): Go's transport refuses to send a request
+// holding one, so reverse_proxy would answer that user 502 on every
+// request. The assertion carries such a value as it is.
 func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 	for i := range e.headers {
 		h := &e.headers[i]
-		if v, ok := id.value(h.src); ok && v.text != "" {
+		if v, ok := id.value(h.src); ok && v.text != "" && httpguts.ValidHeaderFieldValue(v.text) {
 			r.Header[h.name] = []string{v.text}
 		}
 	}

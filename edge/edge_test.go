@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/store"
 )
 
 // identityBlock is a block with every kind of header source.
@@ -205,6 +206,53 @@ func TestHeadersFromClaimsAndProfile(t *testing.T) {
 	if got := r.Header.Get("X-Nickname"); got != nick {
 		t.Errorf("X-Nickname after an edit = %q, want %q", got, nick)
 	}
+}
+
+// TestValuesThatCannotBeHeaderValues: a claim or profile field holding a
+// control character (a description may hold a newline) leaves its header
+// absent. Set, it made Go's transport, and so reverse_proxy, refuse every
+// request of that user to the app (502); the assertion still carries it.
+func TestValuesThatCannotBeHeaderValues(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(app.Close)
+	block := &config.Identity{
+		Protect: []string{"/app/*"},
+		Headers: []config.IdentityHeader{{Name: "X-User-Id", Source: "sub"}, {Name: "X-Tenant", Source: "tenant"},
+			{Name: "X-Bio", Source: "profile.description"}},
+		Assertion: &config.Assertion{Key: privatePEM(t, newEdKey(t)), Claims: []string{"profile.description"}},
+	}
+	e := newEnv(t, block)
+	bio := "line one\nline two"
+	if _, err := e.store.Edit(t.Context(), store.Edit{Actor: "user-1", Target: "user-1", CreateIfMissing: true,
+		Changes: store.Changes{Description: &bio}}); err != nil {
+		t.Fatal(err)
+	}
+	r, _, w := e.serve(request("/app/x", e.token("user-1", map[string]any{"tenant": "t\r\nX-User-Id: user-2"})))
+	if r == nil {
+		t.Fatalf("refused %d %s", w.Code, w.Body)
+	}
+	if r.Header.Get("X-User-Id") != "user-1" {
+		t.Errorf("X-User-Id = %q", r.Header.Get("X-User-Id"))
+	}
+	for _, h := range []string{"X-Tenant", "X-Bio"} {
+		if v, ok := r.Header[h]; ok {
+			t.Errorf("%s = %q, want absent", h, v)
+		}
+	}
+	claims := verifyAssertion(t, r.Header.Get("X-Authedge-Assertion"), parseJWKS(t, e.edge.JWKS())[0])
+	if claims["description"] != bio {
+		t.Errorf("the assertion's description = %v, want %q", claims["description"], bio)
+	}
+	out, err := http.NewRequest(http.MethodGet, app.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Header = r.Header
+	resp, err := app.Client().Do(out)
+	if err != nil {
+		t.Fatalf("the app's request cannot be sent: %v", err)
+	}
+	resp.Body.Close()
 }
 
 func TestRedisDown(t *testing.T) {
