@@ -116,12 +116,12 @@ var framingHeaders = []string{"Authorization", "Host", "Content-Length", "Conten
 	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Alt-Svc"}
 
 // headerKey is the name h as the edge compares header names when it
-// removes the client's copies: in any case, and with '_' read as '-' (CGI
-// and some app servers read both as '_'). Two identity headers with the
+// removes the client's copies: in any case, and with '_' and '.' read as
+// '-' (CGI reads '-' as '_', PHP then '.' too). Two identity headers with the
 // same key would be one header to such an app, and a name with the key of
 // a framing header would remove that header from every request.
 func headerKey(h string) string {
-	return strings.ReplaceAll(strings.ToLower(h), "_", "-")
+	return strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(h))
 }
 
 // applyDefaults fills the assertion's unset fields.

@@ -62,6 +62,9 @@ func TestIdentityValidate(t *testing.T) {
 			id.Headers = append(id.Headers, IdentityHeader{Name: "X_User_Id", Source: "email"})
 		}, "identity header: the header X_User_Id is named twice"},
 		{"assertion header with '_'", func(id *Identity) { id.Assertion.Header = "x_nick" }, "identity assertion header: the header x_nick is named twice"},
+		{"header twice with '.'", func(id *Identity) {
+			id.Headers = append(id.Headers, IdentityHeader{Name: "X.User.Id", Source: "email"})
+		}, "identity header: the header X.User.Id is named twice"},
 		{"device header with '_'", func(id *Identity) { id.Headers[0].Name = "X-Device_Id" }, "identity header: X-Device_Id cannot carry identity"},
 		{"content type with '_'", func(id *Identity) { id.Headers[0].Name = "Content_Type" }, "identity header: Content_Type cannot carry identity"},
 		{"keep-alive header", func(id *Identity) { id.Headers[0].Name = "Keep-Alive" }, "identity header: Keep-Alive cannot carry identity"},

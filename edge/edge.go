@@ -213,11 +213,13 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 }
 
 // removeHeaders deletes every header from h whose name is equivalent to
-// one in names (sameHeaderName): in any case, and with '_' read as '-'.
-// http.Header canonicalizes what the server parsed, but a handler before
-// this one may have added a key in another case, which Go would forward as
-// written; and Go keeps "x-user_id" as its own key "X-User_id", which CGI
-// (php_fastcgi) and some app servers read as X-User-Id (HTTP_X_USER_ID).
+// one in names (sameHeaderName): in any case, and with '_' and '.' read as
+// '-'. http.Header canonicalizes what the server parsed, but a handler
+// before this one may have added a key in another case, which Go would
+// forward as written; and Go keeps "x-user_id" as its own key "X-User_id",
+// which CGI (php_fastcgi) and some app servers read as X-User-Id
+// (HTTP_X_USER_ID). PHP reads "X.User.Id" so too: php_fastcgi passes it as
+// HTTP_X.USER.ID, and PHP turns every '.' of a $_SERVER name into '_'.
 // It also drops those names from the Connection header, or a client
 // could list X-User-Id there and have reverse_proxy delete authedge's copy
 // as hop-by-hop, leaving the client's '_' spelling (docs/identity.md).
@@ -274,8 +276,8 @@ func matchesAny(k string, names []string) bool {
 }
 
 // sameHeaderName reports whether a and b name the same header for some
-// server the app may run on: ASCII case-insensitively, with '_' and '-'
-// equal (CGI turns both into '_').
+// server the app may run on: ASCII case-insensitively, with '_', '.' and
+// '-' equal (CGI turns '-' into '_', PHP then '.' into '_').
 func sameHeaderName(a, b string) bool {
 	if len(a) != len(b) {
 		return false
@@ -290,7 +292,7 @@ func sameHeaderName(a, b string) bool {
 
 func foldHeaderByte(c byte) byte {
 	switch {
-	case c == '_':
+	case c == '_' || c == '.':
 		return '-'
 	case 'A' <= c && c <= 'Z':
 		return c + ('a' - 'A')

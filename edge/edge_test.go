@@ -512,12 +512,19 @@ func TestUnderscoreSpellingsNeverPass(t *testing.T) {
 	valid := e.token("user-1", nil)
 	for _, tok := range []string{"", valid} {
 		r := request("/public", tok)
-		for _, k := range []string{"X-User_id", "X_User_Id", "x_user_id", "X-AUTHEDGE_ASSERTION", "X-Nick_name"} {
+		spellings := []string{"X-User_id", "X_User_Id", "x_user_id", "X-AUTHEDGE_ASSERTION",
+			"X.User.Id", "x-user.id", "X-Authedge.Assertion"}
+		for _, k := range append(spellings, "X-Nick_name") {
 			r.Header[k] = []string{"admin"}
 		}
 		got, _, w := e.serve(r)
 		if got == nil {
 			t.Fatalf("refused %d %s", w.Code, w.Body)
+		}
+		for _, k := range spellings {
+			if v, ok := got.Header[k]; ok {
+				t.Errorf("token %v: client header %s: %v reached the app", tok != "", k, v)
+			}
 		}
 		for k, v := range got.Header {
 			if sameHeaderName(k, "X-User-Id") && (tok == "" || k != "X-User-Id") ||
@@ -559,7 +566,7 @@ func TestSameHeaderName(t *testing.T) {
 		want bool
 	}{
 		{"X-User-Id", "x-user_id", true}, {"X_USER_ID", "X-User-Id", true}, {"X-User-Id", "X-User-Ids", false},
-		{"X-User-Id", "X-User.Id", false}, {"", "", true}, {"X-User-Ie", "X-User-Id", false},
+		{"X-User-Id", "X-User.Id", true}, {"x.user.id", "X_User-Id", true}, {"X-User-Id", "X-User+Id", false}, {"", "", true}, {"X-User-Ie", "X-User-Id", false},
 	} {
 		if got := sameHeaderName(c.a, c.b); got != c.want {
 			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)
