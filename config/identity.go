@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -110,9 +109,20 @@ type Assertion struct {
 var reservedAssertionClaims = []string{"iss", "aud", "sub", "scope", "iat", "exp", "jti"}
 
 // framingHeaders carry the request itself, or the client's credentials:
-// an identity header must not replace them.
+// an identity header must not replace them. The hop-by-hop ones are those
+// reverse_proxy deletes, which would never reach the app.
 var framingHeaders = []string{"Authorization", "Host", "Content-Length", "Content-Type",
-	"Transfer-Encoding", "Connection", "Te", "Trailer", "Upgrade", "Cookie", "X-Device-Id"}
+	"Transfer-Encoding", "Connection", "Te", "Trailer", "Upgrade", "Cookie", "X-Device-Id",
+	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Alt-Svc"}
+
+// headerKey is the name h as the edge compares header names when it
+// removes the client's copies: in any case, and with '_' and '.' read as
+// '-' (CGI reads '-' as '_', PHP then '.' too). Two identity headers with the
+// same key would be one header to such an app, and a name with the key of
+// a framing header would remove that header from every request.
+func headerKey(h string) string {
+	return strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(h))
+}
 
 // applyDefaults fills the assertion's unset fields.
 func (id *Identity) applyDefaults(environmentID string) {
@@ -152,17 +162,17 @@ func (id *Identity) validate(add func(string, ...any)) {
 			}
 		}
 	}
-	seen := make(map[string]string) // canonical name -> directive that named it
+	seen := make(map[string]string) // headerKey -> directive that named it
 	name := func(directive, h string) {
 		switch {
 		case !httpguts.ValidHeaderFieldName(h):
 			add("%s: %q is not a valid header name", directive, h)
 			return
-		case containsFold(framingHeaders, h):
+		case slices.ContainsFunc(framingHeaders, func(f string) bool { return headerKey(f) == headerKey(h) }):
 			add("%s: %s cannot carry identity: it is part of the request or of the client's credentials", directive, h)
 			return
 		}
-		key := http.CanonicalHeaderKey(h)
+		key := headerKey(h)
 		if prev, ok := seen[key]; ok {
 			add("%s: the header %s is named twice (also by %s)", directive, h, prev)
 			return

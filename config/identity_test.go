@@ -58,6 +58,17 @@ func TestIdentityValidate(t *testing.T) {
 		{"empty source", func(id *Identity) { id.Headers[0].Source = "" }, "identity header X-User-Id: a source is required"},
 		{"bad header name", func(id *Identity) { id.Headers[0].Name = "X User" }, `identity header: "X User" is not a valid header name`},
 		{"authorization header", func(id *Identity) { id.Headers[0].Name = "authorization" }, "identity header: authorization cannot carry identity"},
+		{"header twice with '_'", func(id *Identity) {
+			id.Headers = append(id.Headers, IdentityHeader{Name: "X_User_Id", Source: "email"})
+		}, "identity header: the header X_User_Id is named twice"},
+		{"assertion header with '_'", func(id *Identity) { id.Assertion.Header = "x_nick" }, "identity assertion header: the header x_nick is named twice"},
+		{"header twice with '.'", func(id *Identity) {
+			id.Headers = append(id.Headers, IdentityHeader{Name: "X.User.Id", Source: "email"})
+		}, "identity header: the header X.User.Id is named twice"},
+		{"device header with '_'", func(id *Identity) { id.Headers[0].Name = "X-Device_Id" }, "identity header: X-Device_Id cannot carry identity"},
+		{"content type with '_'", func(id *Identity) { id.Headers[0].Name = "Content_Type" }, "identity header: Content_Type cannot carry identity"},
+		{"keep-alive header", func(id *Identity) { id.Headers[0].Name = "Keep-Alive" }, "identity header: Keep-Alive cannot carry identity"},
+		{"proxy-authorization header", func(id *Identity) { id.Assertion.Header = "proxy-authorization" }, "identity assertion header: proxy-authorization cannot carry identity"},
 		{"reserved claim", func(id *Identity) { id.Assertion.Claims = []string{"exp"} }, "identity assertion claims: exp is always in the assertion"},
 		{"claim twice", func(id *Identity) { id.Assertion.Claims = []string{"email", "profile.email"} }, "identity assertion claims: the claim email is asked for twice"},
 		{"relative path", func(id *Identity) { id.Protect = []string{"app/*"} }, `identity protect: "app/*" must start with / or *`},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/handler"
@@ -186,11 +187,15 @@ func (e *Edge) identify(r *http.Request) (*Identity, *handler.Error) {
 }
 
 // setHeaders is step 4: the configured headers and the assertion. A
-// missing claim or an empty profile field leaves its header absent.
+// missing claim or an empty profile field leaves its header absent; so
+// does a value that cannot be a header value (a control character, such
+// as a description's newline): Go's transport refuses to send a request
+// holding one, so reverse_proxy would answer that user 502 on every
+// request. The assertion carries such a value as it is.
 func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 	for i := range e.headers {
 		h := &e.headers[i]
-		if v, ok := id.value(h.src); ok && v.text != "" {
+		if v, ok := id.value(h.src); ok && v.text != "" && httpguts.ValidHeaderFieldValue(v.text) {
 			r.Header[h.name] = []string{v.text}
 		}
 	}
@@ -208,11 +213,13 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 }
 
 // removeHeaders deletes every header from h whose name is equivalent to
-// one in names (sameHeaderName): in any case, and with '_' read as '-'.
-// http.Header canonicalizes what the server parsed, but a handler before
-// this one may have added a key in another case, which Go would forward as
-// written; and Go keeps "x-user_id" as its own key "X-User_id", which CGI
-// (php_fastcgi) and some app servers read as X-User-Id (HTTP_X_USER_ID).
+// one in names (sameHeaderName): in any case, and with '_' and '.' read as
+// '-'. http.Header canonicalizes what the server parsed, but a handler
+// before this one may have added a key in another case, which Go would
+// forward as written; and Go keeps "x-user_id" as its own key "X-User_id",
+// which CGI (php_fastcgi) and some app servers read as X-User-Id
+// (HTTP_X_USER_ID). PHP reads "X.User.Id" so too: php_fastcgi passes it as
+// HTTP_X.USER.ID, and PHP turns every '.' of a $_SERVER name into '_'.
 // It also drops those names from the Connection header, or a client
 // could list X-User-Id there and have reverse_proxy delete authedge's copy
 // as hop-by-hop, leaving the client's '_' spelling (docs/identity.md).
@@ -269,8 +276,8 @@ func matchesAny(k string, names []string) bool {
 }
 
 // sameHeaderName reports whether a and b name the same header for some
-// server the app may run on: ASCII case-insensitively, with '_' and '-'
-// equal (CGI turns both into '_').
+// server the app may run on: ASCII case-insensitively, with '_', '.' and
+// '-' equal (CGI turns '-' into '_', PHP then '.' into '_').
 func sameHeaderName(a, b string) bool {
 	if len(a) != len(b) {
 		return false
@@ -285,7 +292,7 @@ func sameHeaderName(a, b string) bool {
 
 func foldHeaderByte(c byte) byte {
 	switch {
-	case c == '_':
+	case c == '_' || c == '.':
 		return '-'
 	case 'A' <= c && c <= 'Z':
 		return c + ('a' - 'A')

@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/store"
 )
 
 // identityBlock is a block with every kind of header source.
@@ -207,6 +208,53 @@ func TestHeadersFromClaimsAndProfile(t *testing.T) {
 	}
 }
 
+// TestValuesThatCannotBeHeaderValues: a claim or profile field holding a
+// control character (a description may hold a newline) leaves its header
+// absent. Set, it made Go's transport, and so reverse_proxy, refuse every
+// request of that user to the app (502); the assertion still carries it.
+func TestValuesThatCannotBeHeaderValues(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(app.Close)
+	block := &config.Identity{
+		Protect: []string{"/app/*"},
+		Headers: []config.IdentityHeader{{Name: "X-User-Id", Source: "sub"}, {Name: "X-Tenant", Source: "tenant"},
+			{Name: "X-Bio", Source: "profile.description"}},
+		Assertion: &config.Assertion{Key: privatePEM(t, newEdKey(t)), Claims: []string{"profile.description"}},
+	}
+	e := newEnv(t, block)
+	bio := "line one\nline two"
+	if _, err := e.store.Edit(t.Context(), store.Edit{Actor: "user-1", Target: "user-1", CreateIfMissing: true,
+		Changes: store.Changes{Description: &bio}}); err != nil {
+		t.Fatal(err)
+	}
+	r, _, w := e.serve(request("/app/x", e.token("user-1", map[string]any{"tenant": "t\r\nX-User-Id: user-2"})))
+	if r == nil {
+		t.Fatalf("refused %d %s", w.Code, w.Body)
+	}
+	if r.Header.Get("X-User-Id") != "user-1" {
+		t.Errorf("X-User-Id = %q", r.Header.Get("X-User-Id"))
+	}
+	for _, h := range []string{"X-Tenant", "X-Bio"} {
+		if v, ok := r.Header[h]; ok {
+			t.Errorf("%s = %q, want absent", h, v)
+		}
+	}
+	claims := verifyAssertion(t, r.Header.Get("X-Authedge-Assertion"), parseJWKS(t, e.edge.JWKS())[0])
+	if claims["description"] != bio {
+		t.Errorf("the assertion's description = %v, want %q", claims["description"], bio)
+	}
+	out, err := http.NewRequest(http.MethodGet, app.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Header = r.Header
+	resp, err := app.Client().Do(out)
+	if err != nil {
+		t.Fatalf("the app's request cannot be sent: %v", err)
+	}
+	resp.Body.Close()
+}
+
 func TestRedisDown(t *testing.T) {
 	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
 	tok := e.token("user-1", nil)
@@ -288,6 +336,36 @@ func TestPathsMatchAsCaddyMatches(t *testing.T) {
 		if got, _ := e.edge.Protected(r); got != want {
 			t.Errorf("%s: protected = %v, want %v", path, got, want)
 		}
+	}
+}
+
+// TestPathsAsWrittenProtected: a path that Caddy's cleaning takes out of
+// a protected prefix, with escaped slashes or dot segments, is protected
+// still: reverse_proxy sends it as written, and an app routing on the raw
+// path serves it under the prefix.
+func TestPathsAsWrittenProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for path, want := range map[string]bool{
+		"/app/x/..%2F..%2Fpublic": true, "/app/x/..%2f..%2fpublic": true, "/app/%2e%2e/public": true,
+		"/app/%2E%2E/public": true, "/app/../public": true, "/app/./../public": true, "/app/x%2F..%2F..%2Fy": true,
+		"/APP/%2e%2e/public": true, "/public/../x": false, "/public/%2e%2e/x": false, "/a%20b/../c": false,
+		"/public/app.js": false, "/public/%2e/app": false,
+	} {
+		if got, _ := e.edge.Protected(request(path, "")); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+	got, scopes := e.edge.Protected(request("/admin/x/..%2F..%2Fpublic", ""))
+	if !got || len(scopes) == 0 || scopes[0] != "admin" {
+		t.Errorf("/admin/x/..%%2F..%%2Fpublic: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	tok := e.token("user-1", nil)
+	if r, _, w := e.serve(request("/app/x/..%2F..%2Fpublic", "")); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+	if r, _, w := e.serve(request("/admin/%2e%2e/public", tok)); r != nil || w.Code != http.StatusForbidden {
+		t.Errorf("without the scope: reached the app = %v, status %d, want 403", r != nil, w.Code)
 	}
 }
 
@@ -434,12 +512,19 @@ func TestUnderscoreSpellingsNeverPass(t *testing.T) {
 	valid := e.token("user-1", nil)
 	for _, tok := range []string{"", valid} {
 		r := request("/public", tok)
-		for _, k := range []string{"X-User_id", "X_User_Id", "x_user_id", "X-AUTHEDGE_ASSERTION", "X-Nick_name"} {
+		spellings := []string{"X-User_id", "X_User_Id", "x_user_id", "X-AUTHEDGE_ASSERTION",
+			"X.User.Id", "x-user.id", "X-Authedge.Assertion"}
+		for _, k := range append(spellings, "X-Nick_name") {
 			r.Header[k] = []string{"admin"}
 		}
 		got, _, w := e.serve(r)
 		if got == nil {
 			t.Fatalf("refused %d %s", w.Code, w.Body)
+		}
+		for _, k := range spellings {
+			if v, ok := got.Header[k]; ok {
+				t.Errorf("token %v: client header %s: %v reached the app", tok != "", k, v)
+			}
 		}
 		for k, v := range got.Header {
 			if sameHeaderName(k, "X-User-Id") && (tok == "" || k != "X-User-Id") ||
@@ -481,7 +566,7 @@ func TestSameHeaderName(t *testing.T) {
 		want bool
 	}{
 		{"X-User-Id", "x-user_id", true}, {"X_USER_ID", "X-User-Id", true}, {"X-User-Id", "X-User-Ids", false},
-		{"X-User-Id", "X-User.Id", false}, {"", "", true}, {"X-User-Ie", "X-User-Id", false},
+		{"X-User-Id", "X-User.Id", true}, {"x.user.id", "X_User-Id", true}, {"X-User-Id", "X-User+Id", false}, {"", "", true}, {"X-User-Ie", "X-User-Id", false},
 	} {
 		if got := sameHeaderName(c.a, c.b); got != c.want {
 			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)

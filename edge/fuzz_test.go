@@ -13,12 +13,15 @@ import (
 )
 
 // FuzzPathPattern checks the protect patterns against the properties the
-// edge promises: matching never panics, ignores ASCII case, and a doubled
-// slash does not escape a pattern (unless the pattern itself holds one).
+// edge promises: matching never panics, ignores ASCII case, a doubled
+// slash does not escape a pattern (unless the pattern itself holds one),
+// and a path written under a protected prefix is protected, whatever
+// dot segments or escaped slashes follow the prefix.
 func FuzzPathPattern(f *testing.F) {
 	for _, seed := range [][2]string{
 		{"/app/*", "/app/x"}, {"/exact", "/EXACT"}, {"*.php", "/a/b.php"}, {"/a/*/b", "/a/x/b"},
 		{"/a%2fb", "/a%2Fb"}, {"*mid*", "/x/mid/y"}, {"/app/*", "/x/../app/y"},
+		{"/app/*", "/app/x/..%2F..%2Fy"}, {"/app/*", "/app/%2e%2e/y"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -37,6 +40,11 @@ func FuzzPathPattern(f *testing.F) {
 			return rs.match(r).protected
 		}
 		got := match(u)
+		if prefix, ok := strings.CutSuffix(pattern, "*"); ok && !strings.ContainsAny(prefix, "*?[%\\") &&
+			!strings.Contains(prefix, "//") && !hasDotSegment(prefix) && strings.HasSuffix(prefix, "/") &&
+			strings.HasPrefix(strings.ToLower(u.EscapedPath()), strings.ToLower(prefix)) && !got {
+			t.Fatalf("%q: written under %q, not protected", u.EscapedPath(), pattern)
+		}
 		upper := *u
 		upper.Path = string(bytes.ToUpper([]byte(u.Path)))
 		upper.RawPath = ""

@@ -3,6 +3,8 @@ package edge
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -57,7 +59,13 @@ func compilePaths(patterns []string) caddyhttp.MatchPath {
 // needs one to be matched at all.
 var emptyReplacer = caddy.NewEmptyReplacer()
 
-// match says what r's path needs.
+// match says what r's path needs: what it needs as Caddy's matcher reads
+// it, and also as written (asWritten), if that differs. Caddy decodes %2F
+// and resolves dot segments before matching, so /app/x/..%2F..%2Fpublic
+// and /app/%2e%2e/public are /public to it; but reverse_proxy sends the
+// path as the client wrote it, and an app that routes on the raw path
+// (Express, Rails, most Node routers) serves them under /app/. Either
+// reading that is protected protects the request.
 func (rs *rules) match(r *http.Request) need {
 	var n need
 	if rs.protect == nil && rs.scoped == nil {
@@ -66,7 +74,20 @@ func (rs *rules) match(r *http.Request) need {
 	if r.Context().Value(caddy.ReplacerCtxKey) == nil {
 		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, emptyReplacer))
 	}
-	if rs.protect != nil {
+	rs.matchPath(r, &n)
+	if written, ok := asWritten(r.URL); ok {
+		u := *r.URL
+		u.Path, u.RawPath = written, ""
+		w := *r
+		w.URL = &u
+		rs.matchPath(&w, &n)
+	}
+	return n
+}
+
+// matchPath adds to n what r's path needs as Caddy's matcher reads it.
+func (rs *rules) matchPath(r *http.Request, n *need) {
+	if rs.protect != nil && !n.protected {
 		n.protected, _ = rs.protect.MatchWithError(r)
 	}
 	for i := range rs.scoped {
@@ -75,7 +96,46 @@ func (rs *rules) match(r *http.Request) need {
 			n.scopes = append(n.scopes, rs.scoped[i].scope)
 		}
 	}
-	return n
+}
+
+// asWritten is u's path with each segment decoded on its own, as an app
+// that routes on the raw path reads it, and ok if that differs from what
+// Caddy's matcher cleans: a dot segment, literal or escaped, and a
+// segment holding an escaped '/' are kept escaped (%2e, %2f), so that
+// cleaning leaves them where they are. Paths without '%' or a dot segment,
+// nearly all of them, cost nothing.
+func asWritten(u *url.URL) (string, bool) {
+	p := u.EscapedPath()
+	if !strings.Contains(p, "%") && !hasDotSegment(p) {
+		return "", false
+	}
+	segments := strings.Split(p, "/")
+	for i, s := range segments {
+		decoded, err := url.PathUnescape(s)
+		switch {
+		case err != nil:
+			// Kept as written: Go parsed the path, so this does not happen.
+		case decoded == "." || decoded == "..":
+			segments[i] = strings.Repeat("%2e", len(decoded))
+		default:
+			segments[i] = strings.ReplaceAll(decoded, "/", "%2f")
+		}
+	}
+	written := strings.Join(segments, "/")
+	return written, written != u.Path
+}
+
+// hasDotSegment reports whether the path p has a literal "." or ".."
+// segment.
+func hasDotSegment(p string) bool {
+	for p != "" {
+		var segment string
+		segment, p, _ = strings.Cut(p, "/")
+		if segment == "." || segment == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // Protected reports whether a request for path needs a token, and which

@@ -175,6 +175,9 @@ var spoofs = [][]string{
 	// CGI reads '_' as '-': Go keeps these as their own keys.
 	{"x-user_id", "evil"},
 	{"X_User_Id", "evil", "x-authedge_assertion", "forged"},
+	// PHP reads '.' in a $_SERVER name as '_': HTTP_X.USER.ID is
+	// HTTP_X_USER_ID to it.
+	{"X.User.Id", "evil", "x-authedge.assertion", "forged"},
 	// reverse_proxy deletes what Connection lists as hop-by-hop: it must
 	// not delete authedge's copies and leave the client's.
 	{"Connection", "X-User-Id, x-authedge-assertion", "X-User_Id", "evil"},
@@ -230,6 +233,24 @@ func TestIdentitySpoofedHeadersNeverReachTheApp(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// A path that Caddy's cleaning takes out of /app/* (a dot segment, an
+// escaped slash) reaches the app as written, under /app/: it needs a
+// token as /app/x does.
+func TestIdentityPathsAsWrittenProtected(t *testing.T) {
+	s := newEdgeStack(t)
+	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
+	for _, path := range []string{"/app/x/..%2F..%2Fpublic", "/app/%2e%2e/public", "/app/../public"} {
+		resp := send(t, "GET", caddy.URL+path, "")
+		if got, _ := s.app.take(); resp.StatusCode != 401 || got != nil {
+			t.Errorf("%s without a token: %d (app reached: %v), want 401", path, resp.StatusCode, got != nil)
+		}
+	}
+	resp := send(t, "GET", caddy.URL+"/public/../x", "")
+	if got, _ := s.app.take(); got == nil {
+		t.Errorf("/public/../x: the app got nothing (%d)", resp.StatusCode)
 	}
 }
 
