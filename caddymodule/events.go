@@ -162,10 +162,11 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 	return nil
 }
 
-// eventsPoolKey digests what a worker is built from; the digest keeps the
-// secret and the password out of the pool's keys.
+// eventsPoolKey digests what a worker is built from, every resolved secret
+// included, so that a reload bringing a rotated one starts a new worker;
+// the digest keeps the secrets out of the pool's keys.
 func eventsPoolKey(c *config.Config, s secrets) string {
-	b, _ := json.Marshal([]any{c.Redis, s.redisPassword, c.EnvironmentID, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor})
+	b, _ := json.Marshal([]any{c.Redis, s.redisPassword, s.sentinelPassword, c.EnvironmentID, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }

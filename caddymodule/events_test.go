@@ -173,3 +173,22 @@ func TestEventsClientFollowsSentinel(t *testing.T) {
 		t.Fatalf("the master holds %q (%v): the client did not reach it through the Sentinel", got, err)
 	}
 }
+
+// A reload that resolves another password or secret (a rotated {env.*})
+// starts a new worker: each secret the worker is built from changes its
+// pool key, the Sentinels' password too.
+func TestEventsPoolKeyCoversSecrets(t *testing.T) {
+	c := baseConfig("unused", "127.0.0.1:6379")
+	c.Events = &config.Events{Webhook: &config.Webhook{URL: "http://127.0.0.1:9/hook"}}
+	base := secrets{redisPassword: "r1", sentinelPassword: "s1", eventsSecret: "e1"}
+	key := eventsPoolKey(&c, base)
+	for name, s := range map[string]secrets{
+		"redis password":    {redisPassword: "r2", sentinelPassword: "s1", eventsSecret: "e1"},
+		"sentinel password": {redisPassword: "r1", sentinelPassword: "s2", eventsSecret: "e1"},
+		"webhook secret":    {redisPassword: "r1", sentinelPassword: "s1", eventsSecret: "e2"},
+	} {
+		if eventsPoolKey(&c, s) == key {
+			t.Errorf("another %s keeps the worker's pool key", name)
+		}
+	}
+}
