@@ -91,10 +91,20 @@ func cmdEventsRedeliver(fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeFailedStartup, err
 	}
 	defer env.client.Close()
-	n, err := events.Redeliver(context.Background(), env.client, env.keys, env.events.StreamMaxLen)
+	ctx := context.Background()
+	n, err := events.Redeliver(ctx, env.client, env.keys, env.events.StreamMaxLen)
 	fmt.Fprintf(os.Stderr, "moved %d dead-lettered events back to the stream\n", n)
 	if err != nil {
 		return caddy.ExitCodeFailedQuit, err
+	}
+	// One run moves at most stream_max_len, so that the stream's trimming
+	// drops none of them: say what is left for the next run.
+	left, err := events.DeadLetters(ctx, env.client, env.keys)
+	if err != nil {
+		return caddy.ExitCodeFailedQuit, err
+	}
+	if left > 0 {
+		fmt.Fprintf(os.Stderr, "%d remain dead-lettered: run redeliver again once these are delivered\n", left)
 	}
 	return caddy.ExitCodeSuccess, nil
 }
