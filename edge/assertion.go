@@ -272,7 +272,7 @@ func (e *Edge) HandlesJWKS(r *http.Request) bool {
 // previous keys, so that an app may rotate without a gap.
 func (e *Edge) ServeJWKS(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		handler.WriteError(w, handler.MethodNotAllowed("GET"))
+		handler.WriteError(w, handler.MethodNotAllowed("GET, HEAD"))
 		return
 	}
 	h := w.Header()

@@ -388,7 +388,7 @@ func TestJWKSEndpoint(t *testing.T) {
 	post.Method = http.MethodPost
 	w = httpRecorder()
 	e.edge.ServeJWKS(w, post)
-	if w.Code != 405 || w.Header().Get("Allow") != "GET" {
+	if w.Code != 405 || w.Header().Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST to the JWKS: %d, Allow %q", w.Code, w.Header().Get("Allow"))
 	}
 	plain := newEnv(t, &config.Identity{Protect: []string{"/x"}})
