@@ -7,8 +7,12 @@
 -- with its first count, and returns the new count. Most counts open a
 -- window (few callers act twice a minute), so the first is one command,
 -- SET NX with the expiry; later ones are that SET refused, then INCR.
+--
+-- Arguments to redis.call are strings here: a Lua number is formatted
+-- with sprintf on every call (about 2,000 instructions each,
+-- docs/DECISIONS.md "Counted in instructions, not time").
 local function count(key, window_ms)
-  if redis.call('SET', key, 1, 'PX', window_ms, 'NX') then
+  if redis.call('SET', key, '1', 'PX', window_ms, 'NX') then
     return 1
   end
   return redis.call('INCR', key)
@@ -126,9 +130,10 @@ end
 --     without its id: the id is the entry's ID, which readers add
 --     (docs/events.md).
 
--- HISTORY_KEEP and HISTORY_TTL_MS: record.go's historyKeep and historyTTL.
+-- HISTORY_KEEP and HISTORY_TTL_MS: record.go's historyKeep and historyTTL
+-- (90 days), the latter a string, as redis.call is given it (count).
 local HISTORY_KEEP = 50
-local HISTORY_TTL_MS = 90 * 24 * 3600 * 1000
+local HISTORY_TTL_MS = '7776000000'
 
 -- json_value is a stored value as JSON: '' (unset) is null. (cjson writes
 -- '/' as '\/': valid JSON, which every parser reads as '/'.)
