@@ -145,3 +145,38 @@ func indexOf(list []string, s string) int {
 	}
 	return -1
 }
+
+// TestIdentityWithMatcherRefused: an identity block on a directive with a
+// matcher is a Caddyfile error, since the requests the matcher leaves out
+// would reach the app with the client's own identity headers. Without
+// the identity block a matcher stays allowed (testdata/matcher.caddyfile).
+func TestIdentityWithMatcherRefused(t *testing.T) {
+	site := func(directive string) []byte {
+		return []byte(":8080 {\n" + directive + ` {
+		environment_id env-1
+		jwt {
+			issuer iss
+			jwks_url http://127.0.0.1:9999/jwks.json
+		}
+		identity {
+			protect /app/*
+			header X-User-Id sub
+		}
+	}
+	reverse_proxy 127.0.0.1:8081
+}
+`)
+	}
+	for _, directive := range []string{"authedge /app/*", "@app path /app/*\n\tauthedge @app"} {
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(site(directive), map[string]any{"filename": "Caddyfile"})
+		if err == nil || !strings.Contains(err.Error(), "identity block needs the directive without a matcher") {
+			t.Errorf("%q with an identity block: %v, want it refused", directive, err)
+		}
+	}
+	// "*" matches every request: no matcher at all.
+	for _, directive := range []string{"authedge", "authedge *"} {
+		if _, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(site(directive), map[string]any{"filename": "Caddyfile"}); err != nil {
+			t.Errorf("%q: %v", directive, err)
+		}
+	}
+}

@@ -8,13 +8,38 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/authedge/caddy-authedge/config"
 )
 
+// parseDirective builds the route of the authedge directive: what
+// httpcaddyfile.RegisterHandlerDirective does, and one check it cannot
+// make. An identity block with a matcher is refused: the requests the
+// matcher leaves out would reach the app with whatever identity headers
+// the client wrote (docs/identity.md). protect says which paths need a
+// token.
+func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseCaddyfile(h)
+	if err != nil {
+		return nil, err
+	}
+	if matcherSet != nil && m.Identity != nil {
+		return nil, h.Err("authedge: an identity block needs the directive without a matcher, " +
+			"or requests the matcher leaves out reach the app with the client's own identity headers; " +
+			"say which paths need a token with protect")
+	}
+	return h.NewRoute(matcherSet, m), nil
+}
+
 // parseCaddyfile builds the handler from the authedge directive.
-func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+func parseCaddyfile(h httpcaddyfile.Helper) (*Handler, error) {
 	m := new(Handler)
 	err := m.UnmarshalCaddyfile(h.Dispenser)
 	return m, err
@@ -73,7 +98,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        lookups <n> <duration>       # checkIfUserExist per client IP
 //	    }
 //
-//	    identity { ... }                 # see parseIdentity
+//	    identity { ... }                 # see parseIdentity; not with a matcher
 //	    events {                          # change events (docs/events.md)
 //	        stream_max_len <n>
 //	        webhook <url> <secret>       # secret: {env.VAR} and {file./path} resolved at provision

@@ -22,7 +22,7 @@ import (
 
 func init() {
 	caddy.RegisterModule(Handler{})
-	httpcaddyfile.RegisterHandlerDirective("authedge", parseCaddyfile)
+	httpcaddyfile.RegisterDirective("authedge", parseDirective)
 	// Before basic_auth puts authedge ahead of respond, reverse_proxy,
 	// file_server, handle and route, so a Caddyfile needs no order line.
 	httpcaddyfile.RegisterDirectiveOrder("authedge", httpcaddyfile.Before, "basic_auth")
