@@ -140,7 +140,9 @@ func jwkOf(p crypto.PublicKey) (jwk.Key, error) {
 
 // sign makes the assertion for id at now: iss, aud, sub, scope, iat, exp
 // (iat + ttl, never past the access token's exp), jti, then the claims
-// asked for that have a value.
+// asked for that have a value. A token accepted within the leeway after
+// its exp gets iat = exp: the assertion still ends with the token, and a
+// JWT issued after it expired would be nonsense to any verifier.
 func (s *signer) sign(id *Identity, now time.Time) (string, error) {
 	var jti [16]byte
 	if _, err := rand.Read(jti[:]); err != nil {
@@ -150,6 +152,7 @@ func (s *signer) sign(id *Identity, now time.Time) (string, error) {
 	exp := now.Add(s.ttl).Unix()
 	if tokenExp := id.Claims.Expiry.Unix(); !id.Claims.Expiry.IsZero() && tokenExp < exp {
 		exp = tokenExp
+		iat = min(iat, exp)
 	}
 	p := make([]byte, 0, 256)
 	p = append(p, `{"iss":`...)

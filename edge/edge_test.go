@@ -317,6 +317,22 @@ func TestAssertion(t *testing.T) {
 	}
 }
 
+// TestAssertionWithinLeeway: a token accepted within the leeway after its
+// exp gets an assertion that ends when the token did, and is not issued
+// after it ends: iat is moved back to exp, never past it.
+func TestAssertionWithinLeeway(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	expired := e.now.Add(-10 * time.Second).Unix() // within newEnv's 30 s leeway
+	r, _, w := e.serve(request("/app/x", e.token("user-1", map[string]any{"exp": expired})))
+	if r == nil {
+		t.Fatalf("refused: %d %s", w.Code, w.Body)
+	}
+	claims := verifyAssertion(t, r.Header.Get("X-Authedge-Assertion"), parseJWKS(t, e.edge.JWKS())[0])
+	if claims["exp"] != float64(expired) || claims["iat"] != float64(expired) {
+		t.Errorf("iat %v, exp %v: want both %d, the token's exp", claims["iat"], claims["exp"], expired)
+	}
+}
+
 func TestAnonymousGetsNoAssertion(t *testing.T) {
 	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
 	r, id, _ := e.serve(request("/public", ""))
