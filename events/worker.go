@@ -70,9 +70,14 @@ const (
 
 	// readBatch is how many events one read takes at most.
 	readBatch = 256
-	// waitPoll is how often an event whose user's earlier event another
-	// instance holds checks whether its turn has come.
-	waitPoll = 50 * time.Millisecond
+	// waitPoll is how soon an event whose user's earlier event another
+	// instance holds first checks whether its turn has come; the pause
+	// doubles while it waits, up to maxWaitPoll. A fixed 50 ms poll per
+	// waiting user read Redis up to tens of thousands of times a second
+	// while a receiver was down, on the Redis that serves sign-ins; a
+	// turn is noticed at most maxWaitPoll late.
+	waitPoll    = 50 * time.Millisecond
+	maxWaitPoll = time.Second
 	// blockFor is how long one blocking wait for new events lasts.
 	blockFor = 2 * time.Second
 )
@@ -477,12 +482,17 @@ func (w *Worker) release(e *entry, nextID string) {
 func (w *Worker) runUser(user string) {
 	defer w.wg.Done()
 	waitingSince := time.Time{}
+	pause := waitPoll
 	for w.ctx.Err() == nil {
 		e := w.next(user)
 		if e == nil {
 			return
 		}
-		switch w.turn(e) {
+		turn := w.turn(e)
+		if turn != wait {
+			pause = waitPoll
+		}
+		switch turn {
 		case gone:
 			// Acknowledged already (it was claimed back after this
 			// instance had delivered it): nothing to do.
@@ -498,7 +508,8 @@ func (w *Worker) runUser(user string) {
 				w.dropStaleHead(e)
 				waitingSince = time.Now()
 			}
-			w.sleep(waitPoll)
+			w.sleep(pause)
+			pause = min(2*pause, maxWaitPoll)
 			continue
 		}
 		waitingSince = time.Time{}

@@ -2,6 +2,8 @@ package events
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -371,5 +373,55 @@ func TestRedeliverDoesNotTrimWhatItMoves(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("Redeliver moved nothing")
+	}
+}
+
+// A user's later events, waiting on an earlier one another instance holds
+// (its receiver hangs), check their turn less and less often: the Redis
+// that serves sign-ins is not polled every 50 ms per waiting user for as
+// long as a receiver is down.
+func TestWaitingForTurnBacksOff(t *testing.T) {
+	f := newFixture(t)
+	blocked := make(chan struct{})
+	stuck := newReceiver(t, func() bool { <-blocked; return true })
+	t.Cleanup(func() { close(blocked) })
+	waitHeld := func(w *Worker, n int) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); w.heldCount() < n; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the worker holds %d events, want %d", w.heldCount(), n)
+			}
+		}
+	}
+	slow := func(o *Options) { o.MaxHeld = 1; o.ClaimIdle = time.Hour; o.RetryFor = time.Hour }
+	a := f.worker(t, stuck.srv.URL, slow)
+	f.add(t, "user-0", 1)
+	waitHeld(a, 1) // a delivers user-0's first event, and hangs
+	for seq := 2; seq <= 5; seq++ {
+		f.add(t, "user-0", seq)
+	}
+	r := newReceiver(t, nil)
+	b := f.worker(t, r.srv.URL, func(o *Options) { o.ClaimIdle = time.Hour; o.RetryFor = time.Hour })
+	waitHeld(b, 4)
+	if err := f.client.ConfigResetStat(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	stats := f.client.Info(t.Context(), "commandstats").Val()
+	var hgets int
+	for line := range strings.SplitSeq(stats, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_hget:calls="); ok {
+			hgets, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		}
+	}
+	// 50 ms, 100, 200, 400, 800, then each second: at most 8 checks in
+	// 3 s; polling every 50 ms made 60.
+	if hgets > 12 {
+		t.Errorf("%d turn checks in 3 s for one waiting user", hgets)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.got) != 0 {
+		t.Errorf("%d of user-0's later events delivered before its first", len(r.got))
 	}
 }
