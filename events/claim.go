@@ -7,7 +7,8 @@ const claimBatch = 100
 
 // claimLoop, every ClaimIdle/3, first marks this instance's held events
 // as alive, then takes over the events that other instances left idle for
-// ClaimIdle: theirs died, or lost Redis for that long.
+// ClaimIdle: theirs died, or lost Redis for that long. Then it removes
+// the consumers left empty for forgetAfter ClaimIdles.
 func (w *Worker) claimLoop() {
 	defer w.wg.Done()
 	select {
@@ -18,6 +19,28 @@ func (w *Worker) claimLoop() {
 	for w.sleep(w.o.ClaimIdle / 3) {
 		w.touch()
 		w.claim()
+		w.forgetConsumers()
+	}
+}
+
+// forgetAfter is how many ClaimIdles a consumer holding nothing may go
+// without reading before it is removed from the group. A live instance
+// reads at least every blockFor, or holds events; each instance that
+// died names a consumer of its own (host, process, random part), and
+// without this the group would list them all for good.
+const forgetAfter = 10
+
+// forgetConsumers removes the consumers of dead instances once they hold
+// nothing (claim took their events over).
+func (w *Worker) forgetConsumers() {
+	n, err := forgetConsumersScript.Run(w.ctx, w.o.Client, []string{w.o.Keys.Stream},
+		Group, w.o.Consumer, (forgetAfter * w.o.ClaimIdle).Milliseconds()).Int()
+	if err != nil {
+		w.redisTrouble(err)
+		return
+	}
+	if n > 0 {
+		w.logger.Info("events: removed consumers of instances gone from the group", zap.Int("count", n))
 	}
 }
 

@@ -150,3 +150,24 @@ for i = 1, tonumber(ARGV[2]) do
 end
 return n
 `)
+
+// forgetConsumersScript removes from group ARGV[1] the consumers other
+// than ARGV[2] that hold no event and have not read for ARGV[3] ms:
+// instances that died or stopped without leaving the group, named again
+// by their next read if they were only quiet. Checked and removed in one
+// script, since XGROUP DELCONSUMER drops whatever the consumer holds by
+// then. Reply: how many were removed.
+var forgetConsumersScript = redis.NewScript(`
+local n = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local f = {}
+  for i = 1, #c, 2 do
+    f[c[i]] = c[i + 1]
+  end
+  if f.name ~= ARGV[2] and f.pending == 0 and f.idle > tonumber(ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f.name)
+    n = n + 1
+  end
+end
+return n
+`)

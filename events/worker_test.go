@@ -425,3 +425,45 @@ func TestWaitingForTurnBacksOff(t *testing.T) {
 		t.Errorf("%d of user-0's later events delivered before its first", len(r.got))
 	}
 }
+
+// The consumers of instances that are gone are removed from the group
+// once they hold nothing and have not read for forgetAfter ClaimIdles; a
+// quiet one that still holds an event is kept, and so is this instance.
+func TestGoneConsumersAreForgotten(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	w, err := New(Options{Client: f.client, Keys: f.keys, URL: "http://127.0.0.1:9/hook", Secret: testSecret,
+		RetryFor: time.Minute, ClaimIdle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ctx = ctx // not started: only forgetConsumers runs, below
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"gone-empty", "gone-holding", w.Consumer()} {
+		if err := f.client.XGroupCreateConsumer(ctx, f.keys.Stream, Group, name).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// gone-holding read an event and died holding it.
+	f.add(t, "user-0", 1)
+	if err := f.client.Do(ctx, "XREADGROUP", "GROUP", Group, "gone-holding", "COUNT", 1,
+		"STREAMS", f.keys.Stream, ">").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // past forgetAfter (10) × 50 ms
+	w.forgetConsumers()
+	info, err := f.client.XInfoConsumers(ctx, f.keys.Stream, Group).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]bool{}
+	for _, c := range info {
+		left[c.Name] = true
+	}
+	if left["gone-empty"] || !left["gone-holding"] || !left[w.Consumer()] {
+		t.Errorf("consumers left %v: want gone-empty removed, gone-holding (one event pending) and %s kept",
+			left, w.Consumer())
+	}
+}
