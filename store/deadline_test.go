@@ -19,14 +19,7 @@ func TestOpDeadlineFires(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatal("done before its deadline")
 	}
-	select {
-	case <-ctx.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("not done at its deadline")
-	}
-	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Fatalf("Err = %v", ctx.Err())
-	}
+	waitEnded(t, ctx, context.DeadlineExceeded)
 	release()
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		t.Fatalf("after release, Err = %v: a fired context was reused", ctx.Err())
@@ -44,14 +37,7 @@ func TestOpDeadlineFollowsItsParent(t *testing.T) {
 		t.Fatal("parent's values lost")
 	}
 	cancel()
-	select {
-	case <-ctx.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("not done with its parent")
-	}
-	if !errors.Is(ctx.Err(), context.Canceled) {
-		t.Fatalf("Err = %v", ctx.Err())
-	}
+	waitEnded(t, ctx, context.Canceled)
 
 	soon, cancelSoon := context.WithTimeout(context.Background(), time.Minute)
 	defer cancelSoon()
@@ -71,6 +57,19 @@ func TestOpDeadlineFollowsItsParent(t *testing.T) {
 }
 
 type testKey struct{}
+
+// waitEnded waits for ctx to end, and checks that it ended with want.
+func waitEnded(t *testing.T, ctx context.Context, want error) {
+	t.Helper()
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("not ended (%v) within 5 s", want)
+	}
+	if !errors.Is(ctx.Err(), want) {
+		t.Fatalf("Err = %v, want %v", ctx.Err(), want)
+	}
+}
 
 // TestOpDeadlineReuse: a context released before anything ended it comes
 // back fresh, and one that ended stays ended, under concurrent use (run
