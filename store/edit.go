@@ -26,12 +26,13 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 	if e.Current != nil {
 		s.useCurrent(call, e.Current.unique)
 	}
-	ctx, cancel := s.opDeadline(ctx)
-	defer cancel()
-	// Only a concurrent edit of the same user's unique values makes the
-	// script answer stale twice; try until the operation's deadline.
+	// One deadline for every run, kept by the batcher (processWithin)
+	// without deriving a context. Only a concurrent edit of the same
+	// user's unique values makes the script answer stale twice; try until
+	// the deadline.
+	deadline := time.Now().Add(s.timeout)
 	for {
-		v, err := s.runLine(ctx, scriptEdit, &call.scriptLine, call.nkeys)
+		v, err := s.runLineUntil(ctx, deadline, scriptEdit, &call.scriptLine, call.nkeys)
 		if err != nil {
 			return EditResult{}, s.fail(err)
 		}
@@ -42,7 +43,7 @@ func (s *Store) Edit(ctx context.Context, e Edit) (EditResult, error) {
 		if r.status != "stale" {
 			return editResult(r)
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
 			return EditResult{}, &unavailableError{cause: errContention}
 		}
 		stored, err := r.str(0)

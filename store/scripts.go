@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -127,23 +128,36 @@ func (l *scriptLine) other(v any) { l.line = append(l.line, v) }
 // runLine executes sc with l's line, whose first scriptLinePrefix entries
 // it fills in; nkeys keys follow them.
 func (s *Store) runLine(ctx context.Context, sc *script, l *scriptLine, nkeys int) (any, error) {
+	return s.runLineUntil(ctx, time.Time{}, sc, l, nkeys)
+}
+
+// runLineUntil is runLine that also gives up at deadline, unless it is
+// zero, with context.DeadlineExceeded (batcher.processWithin).
+func (s *Store) runLineUntil(ctx context.Context, deadline time.Time, sc *script, l *scriptLine, nkeys int) (any, error) {
 	l.line[0], l.line[1], l.line[2] = "evalsha", &sc.sha, nkeys
-	v, err := s.do(ctx, sc, l)
+	v, err := s.do(ctx, deadline, sc, l)
 	if err != nil && isNoScript(err) {
 		l.line[0], l.line[1] = "eval", &sc.src
-		v, err = s.do(ctx, sc, l)
+		v, err = s.do(ctx, deadline, sc, l)
 	}
 	return v, err
 }
 
-// do sends l's complete line through sc's batcher.
-func (s *Store) do(ctx context.Context, sc *script, l *scriptLine) (any, error) {
+// do sends l's complete line through sc's batcher, by deadline if it is
+// not zero.
+func (s *Store) do(ctx context.Context, deadline time.Time, sc *script, l *scriptLine) (any, error) {
+	var timeout time.Duration
+	if !deadline.IsZero() {
+		if timeout = time.Until(deadline); timeout <= 0 {
+			return nil, context.DeadlineExceeded
+		}
+	}
 	l.cmd = onceCmd{Cmd: redis.NewCmd(ctx, l.line...), noWait: sc.noWait}
 	via := s.batch
 	if sc.noWait {
 		via = s.reads
 	}
-	if err := via.process(ctx, &l.cmd); err != nil {
+	if err := via.processWithin(ctx, timeout, &l.cmd); err != nil {
 		return nil, err
 	}
 	return l.cmd.Val(), nil
