@@ -221,7 +221,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Only after a normal return: what a panic left half done is not
 	// reused.
 	if c.bodyBuffer != nil {
-		putBodyBuffer(c.bodyBuffer)
+		putBuffer(c.bodyBuffer)
 	}
 	*c = call{}
 	calls.Put(c)
@@ -249,7 +249,7 @@ func (a *API) serve(w http.ResponseWriter, ep *endpoint, c *call) *apiError {
 		return methodNotAllowed(ep.method)
 	}
 	if ep.hasBody {
-		c.bodyBuffer = bodyBuffers.Get().(*[]byte)
+		c.bodyBuffer = buffers.Get().(*[]byte)
 		body, err := readBody(c.r, c.bodyBuffer)
 		if err != nil {
 			return err

@@ -15,10 +15,11 @@ import (
 // all, goes to encoding/json, whose errors are the answers' words.
 // FuzzDecodeEditFast checks that both decode every body alike.
 
-// decodeFast decodes obj into b and reports whether it could; when it
-// could not, b is as it was.
+// decodeFast decodes obj into b and reports whether it could. When it
+// could not, encoding/json decodes the whole of obj into b again, setting
+// every field obj names (and failing, since only a value of the wrong
+// type stops this decoder): what this one set by then needs no undoing.
 func (b *editBody) decodeFast(obj []byte) bool {
-	saved := *b
 	var whole string // obj as a string, made once: values are slices of it
 	i := 1           // past '{'
 	for {
@@ -45,14 +46,12 @@ func (b *editBody) decodeFast(obj []byte) bool {
 		case raw != nil:
 			*raw = append((*raw)[:0], value...) // as json.RawMessage copies
 		case str == nil:
-			*b = saved
 			return false
 		case value[0] == 'n': // null, a valid body's only literal starting so
 			*str = nil
 		case value[0] == '"':
 			if bytes.IndexByte(value, '\\') >= 0 {
 				if json.Unmarshal(value, slot) != nil {
-					*b = saved
 					return false
 				}
 			} else {
@@ -63,7 +62,6 @@ func (b *editBody) decodeFast(obj []byte) bool {
 			}
 			*str = slot
 		default: // a number, a boolean, an object or an array: a type error
-			*b = saved
 			return false
 		}
 		i = skipSpace(obj, vend)

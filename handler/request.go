@@ -28,7 +28,7 @@ type call struct {
 	claims   *token.Claims // nil on the endpoints that need no token
 	// token is the verified access token as presented (signout revokes it).
 	token string
-	// bodyBuffer holds body; ServeHTTP returns it to bodyBuffers.
+	// bodyBuffer holds body; ServeHTTP returns it to buffers.
 	bodyBuffer *[]byte
 	// origin is the request's, for the history and change events: here
 	// rather than allocated apart.
@@ -36,7 +36,7 @@ type call struct {
 }
 
 // readBody applies step 1's content-type and size rules. The body is read
-// into buf, a buffer from bodyBuffers that the caller returns once the
+// into buf, a buffer from buffers that the caller returns once the
 // request is answered: nothing decoded from a body aliases it
 // (encoding/json copies strings and raw messages).
 func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
@@ -62,20 +62,16 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 		}
 		n, err := r.Body.Read(body[len(body):min(cap(body), maxBodyBytes+1)])
 		body = body[:len(body)+n]
+		if len(body) > maxBodyBytes { // the byte past the limit, with EOF or not
+			return nil, errTooLarge
+		}
 		if err == io.EOF {
-			break
+			return body, nil
 		}
 		if err != nil {
 			return nil, invalidArgument("the request body could not be read")
 		}
-		if len(body) > maxBodyBytes {
-			return nil, errTooLarge
-		}
 	}
-	if len(body) > maxBodyBytes { // the byte past the limit came with EOF
-		return nil, errTooLarge
-	}
-	return body, nil
 }
 
 // plainContentType reports whether ct is one of the forms clients send,
@@ -84,28 +80,31 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 // application/json or text/plain, alone or with charset=utf-8, in any
 // case. Anything else goes through mime.ParseMediaType.
 func plainContentType(ct string) bool {
-	mediaType, params, _ := strings.Cut(ct, ";")
+	mediaType, params, hasParams := strings.Cut(ct, ";")
 	mediaType = strings.TrimRight(mediaType, " ")
 	if !strings.EqualFold(mediaType, "application/json") && !strings.EqualFold(mediaType, "text/plain") {
 		return false
 	}
 	params = strings.Trim(params, " ")
-	return params == "" && !strings.Contains(ct, ";") || strings.EqualFold(params, "charset=utf-8")
+	return !hasParams || strings.EqualFold(params, "charset=utf-8")
 }
 
-// Body buffers are reused: a fresh one for every edit was two allocations
-// (the buffer and its reader), garbage the collector paid for under load.
-var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// Request bodies are read, and response bodies built, in reused buffers:
+// a fresh one for every edit was two allocations (the buffer and its
+// reader), and a profile's answer one, garbage the collector paid for
+// under load. Write copies what it is given (io.Writer's contract), so a
+// response's buffer is free again once written.
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// maxPooledBody bounds the buffers kept: a rare large body is left to the
-// collector rather than held by the pool.
-const maxPooledBody = 8 << 10
+// maxPooledBuffer bounds the buffers kept: a rare large body is left to
+// the collector rather than held by the pool.
+const maxPooledBuffer = 8 << 10
 
-func putBodyBuffer(b *[]byte) {
-	if cap(*b) > maxPooledBody {
+func putBuffer(b *[]byte) {
+	if cap(*b) > maxPooledBuffer {
 		return
 	}
-	bodyBuffers.Put(b)
+	buffers.Put(b)
 }
 
 // clientID resolves step 2's client_id: absent or empty means the

@@ -3,7 +3,6 @@ package handler
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/authedge/caddy-authedge/store"
@@ -28,22 +27,12 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// Response bodies are built in reused buffers: a profile's was one
-// allocation a request, garbage under load. Write copies what it is given
-// (io.Writer's contract), so a buffer is free again once written.
-var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
-
-// maxPooledResponse bounds the buffers kept, as maxPooledBody does.
-const maxPooledResponse = 8 << 10
-
 // writeProfileJSON answers p as user/me does.
 func writeProfileJSON(w http.ResponseWriter, p *store.Profile) {
-	buf := responseBuffers.Get().(*[]byte)
+	buf := buffers.Get().(*[]byte) // request.go's
 	*buf = appendProfile((*buf)[:0], p)
 	writeJSON(w, http.StatusOK, *buf)
-	if cap(*buf) <= maxPooledResponse {
-		responseBuffers.Put(buf)
-	}
+	putBuffer(buf)
 }
 
 var emptyObject = []byte("{}")
