@@ -115,13 +115,42 @@ var framingHeaders = []string{"Authorization", "Host", "Content-Length", "Conten
 	"Transfer-Encoding", "Connection", "Te", "Trailer", "Upgrade", "Cookie", "X-Device-Id",
 	"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "Alt-Svc"}
 
-// headerKey is the name h as the edge compares header names when it
-// removes the client's copies: in any case, and with '_' and '.' read as
-// '-' (CGI reads '-' as '_', PHP then '.' too). Two identity headers with the
-// same key would be one header to such an app, and a name with the key of
-// a framing header would remove that header from every request.
+// SameHeaderName reports whether a and b name the same header for some
+// server the app may run on: ASCII case-insensitively, with '_', '.' and
+// '-' equal (CGI reads '-' as '_', PHP then '.' too). The edge removes the
+// client's copies of an identity header under every such name.
+func SameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c == '_' || c == '.':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// headerKey is h folded as SameHeaderName compares names. Two identity
+// headers with the same key would be one header to such an app, and a
+// name with the key of a framing header would remove that header from
+// every request.
 func headerKey(h string) string {
-	return strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(h))
+	b := []byte(h)
+	for i, c := range b {
+		b[i] = foldHeaderByte(c)
+	}
+	return string(b)
 }
 
 // applyDefaults fills the assertion's unset fields.

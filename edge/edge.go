@@ -213,7 +213,7 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 }
 
 // removeHeaders deletes every header from h whose name is equivalent to
-// one in names (sameHeaderName): in any case, and with '_' and '.' read as
+// one in names (config.SameHeaderName): in any case, and with '_' and '.' read as
 // '-'. http.Header canonicalizes what the server parsed, but a handler
 // before this one may have added a key in another case, which Go would
 // forward as written; and Go keeps "x-user_id" as its own key "X-User_id",
@@ -268,36 +268,11 @@ func withoutConnectionTokens(v string, names []string) string {
 // names.
 func matchesAny(k string, names []string) bool {
 	for _, name := range names {
-		if sameHeaderName(k, name) {
+		if config.SameHeaderName(k, name) {
 			return true
 		}
 	}
 	return false
-}
-
-// sameHeaderName reports whether a and b name the same header for some
-// server the app may run on: ASCII case-insensitively, with '_', '.' and
-// '-' equal (CGI turns '-' into '_', PHP then '.' into '_').
-func sameHeaderName(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func foldHeaderByte(c byte) byte {
-	switch {
-	case c == '_' || c == '.':
-		return '-'
-	case 'A' <= c && c <= 'Z':
-		return c + ('a' - 'A')
-	}
-	return c
 }
 
 // removeTrailers keeps identity headers out of r's trailers, which

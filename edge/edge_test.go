@@ -543,8 +543,8 @@ func TestUnderscoreSpellingsNeverPass(t *testing.T) {
 			}
 		}
 		for k, v := range got.Header {
-			if sameHeaderName(k, "X-User-Id") && (tok == "" || k != "X-User-Id") ||
-				sameHeaderName(k, "X-Authedge-Assertion") && k != "X-Authedge-Assertion" {
+			if config.SameHeaderName(k, "X-User-Id") && (tok == "" || k != "X-User-Id") ||
+				config.SameHeaderName(k, "X-Authedge-Assertion") && k != "X-Authedge-Assertion" {
 				t.Errorf("token %v: client header %s: %v reached the app", tok != "", k, v)
 			}
 		}
@@ -584,8 +584,8 @@ func TestSameHeaderName(t *testing.T) {
 		{"X-User-Id", "x-user_id", true}, {"X_USER_ID", "X-User-Id", true}, {"X-User-Id", "X-User-Ids", false},
 		{"X-User-Id", "X-User.Id", true}, {"x.user.id", "X_User-Id", true}, {"X-User-Id", "X-User+Id", false}, {"", "", true}, {"X-User-Ie", "X-User-Id", false},
 	} {
-		if got := sameHeaderName(c.a, c.b); got != c.want {
-			t.Errorf("sameHeaderName(%q, %q) = %v", c.a, c.b, got)
+		if got := config.SameHeaderName(c.a, c.b); got != c.want {
+			t.Errorf("config.SameHeaderName(%q, %q) = %v", c.a, c.b, got)
 		}
 	}
 }
@@ -680,7 +680,7 @@ func TestTrailersCannotCarryIdentityHeaders(t *testing.T) {
 		}
 		for _, h := range []http.Header{got.declared, got.final} {
 			for k := range h {
-				if sameHeaderName(k, "X-User-Id") || sameHeaderName(k, "X-Authedge-Assertion") {
+				if config.SameHeaderName(k, "X-User-Id") || config.SameHeaderName(k, "X-Authedge-Assertion") {
 					t.Errorf("%s: trailer %s: %q left for the app", path, k, h[k])
 				}
 			}
