@@ -373,8 +373,12 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 		}
 	}
 	got, scopes := e.edge.Protected(request("/admin/x/..%2F..%2Fpublic", ""))
-	if !got || len(scopes) == 0 || scopes[0] != "admin" {
+	if !got || len(scopes) != 1 || scopes[0] != "admin" {
 		t.Errorf("/admin/x/..%%2F..%%2Fpublic: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	// Under the scope by both readings: the scope once.
+	if got, scopes := e.edge.Protected(request("/admin/x%2Fy", "")); !got || len(scopes) != 1 {
+		t.Errorf("/admin/x%%2Fy: protected = %v, scopes %v, want the admin scope once", got, scopes)
 	}
 	tok := e.token("user-1", nil)
 	if r, _, w := e.serve(request("/app/x/..%2F..%2Fpublic", "")); r != nil || w.Code != http.StatusUnauthorized {

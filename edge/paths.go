@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -85,12 +86,16 @@ func (rs *rules) match(r *http.Request) need {
 	return n
 }
 
-// matchPath adds to n what r's path needs as Caddy's matcher reads it.
+// matchPath adds to n what r's path needs as Caddy's matcher reads it; a
+// scope n holds already (from the other reading) is not matched again.
 func (rs *rules) matchPath(r *http.Request, n *need) {
 	if rs.protect != nil && !n.protected {
 		n.protected, _ = rs.protect.MatchWithError(r)
 	}
 	for i := range rs.scoped {
+		if slices.Contains(n.scopes, rs.scoped[i].scope) {
+			continue
+		}
 		if ok, _ := rs.scoped[i].paths.MatchWithError(r); ok {
 			n.protected = true
 			n.scopes = append(n.scopes, rs.scoped[i].scope)
