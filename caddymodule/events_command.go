@@ -134,15 +134,9 @@ func eventsEnv(fl caddycmd.Flags) (*eventsTarget, error) {
 	if c.Events == nil {
 		return nil, fmt.Errorf("environment %s has no events block: it writes no events", c.EnvironmentID)
 	}
-	password, err := resolveSecret(c.Redis.Password)
+	password, sentinelPassword, err := resolveRedisSecrets(c.Redis)
 	if err != nil {
-		return nil, fmt.Errorf("redis password: %w", err)
-	}
-	var sentinelPassword string
-	if s := c.Redis.Sentinel; s != nil {
-		if sentinelPassword, err = resolveSecret(s.Password); err != nil {
-			return nil, fmt.Errorf("redis sentinel password: %w", err)
-		}
+		return nil, err
 	}
 	return &eventsTarget{
 		client: newEventsClient(c.Redis, password, sentinelPassword),

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/authedge/caddy-authedge/config"
 )
 
 // secrets are the configured secrets with their placeholders resolved.
@@ -21,13 +23,8 @@ type secrets struct {
 func resolveSecrets(h *Handler) (secrets, error) {
 	var s secrets
 	var err error
-	if s.redisPassword, err = resolveSecret(h.Redis.Password); err != nil {
-		return s, fmt.Errorf("redis password: %w", err)
-	}
-	if st := h.Redis.Sentinel; st != nil {
-		if s.sentinelPassword, err = resolveSecret(st.Password); err != nil {
-			return s, fmt.Errorf("redis sentinel password: %w", err)
-		}
+	if s.redisPassword, s.sentinelPassword, err = resolveRedisSecrets(h.Redis); err != nil {
+		return s, err
 	}
 	if w := h.Verification.Webhook; w != nil {
 		if s.webhookSecret, err = resolveSecret(w.Secret); err != nil {
@@ -40,6 +37,20 @@ func resolveSecrets(h *Handler) (secrets, error) {
 		}
 	}
 	return s, nil
+}
+
+// resolveRedisSecrets resolves r's password and its Sentinels', all that
+// a connection to r needs (the events commands need no other secret).
+func resolveRedisSecrets(r config.Redis) (password, sentinelPassword string, err error) {
+	if password, err = resolveSecret(r.Password); err != nil {
+		return "", "", fmt.Errorf("redis password: %w", err)
+	}
+	if st := r.Sentinel; st != nil {
+		if sentinelPassword, err = resolveSecret(st.Password); err != nil {
+			return "", "", fmt.Errorf("redis sentinel password: %w", err)
+		}
+	}
+	return password, sentinelPassword, nil
 }
 
 // resolveSecret replaces the known placeholders in value. One that resolves
