@@ -182,7 +182,7 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 			continue
 		}
 		c.str(f.code)
-		read := c.str(*v)
+		c.str(*v)
 		if !isUnique(f.code) {
 			continue
 		}
@@ -193,7 +193,7 @@ func (s *Store) editCall(e Edit) (*editCall, error) {
 		// Until useCurrent says otherwise: no value yet, so "" read, its
 		// key "" and no current bucket.
 		c.str(key)
-		read = c.str("")
+		read := c.str("")
 		c.str("")
 		if key != "" {
 			c.strs[bucketKeys] = s.keys.index(f.code, key)
