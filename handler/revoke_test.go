@@ -29,7 +29,6 @@ func (e *env) meWith(tok string, opts ...reqOpt) *result {
 	return e.serve(http.MethodGet, pathMe, "", append([]reqOpt{bearer(tok)}, opts...)...)
 }
 
-// wantRevoked: the token is refused as revoked.
 // refusedWithinASecond asks e for user/me with tok until it is refused as
 // revoked, and fails t if it is still accepted a second after start, when
 // the revocation was made (docs/revocation.md's bound).
@@ -49,6 +48,7 @@ func (e *env) refusedWithinASecond(t testing.TB, start time.Time, tok string, op
 	}
 }
 
+// wantRevoked: the token is refused as revoked.
 func (r *result) wantRevoked(t testing.TB) {
 	t.Helper()
 	r.wantError(t, http.StatusUnauthorized, "unauthenticated").wantDescription(t, "revoked")
