@@ -10,6 +10,9 @@ import (
 // a name given twice or one the endpoint does not take, as bodies refuse
 // unknown fields. client_id, which step 2 read, is always allowed.
 func queryParams(c *call, allowed ...string) (map[string]string, *apiError) {
+	if c.r.URL.RawQuery == "" {
+		return nil, nil // nothing given: a nil map reads as empty
+	}
 	values, err := url.ParseQuery(c.r.URL.RawQuery)
 	if err != nil {
 		return nil, invalidArgument("the query string is malformed")

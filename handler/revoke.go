@@ -135,19 +135,17 @@ func (a *API) revokeToken(c *call, raw string, claims *token.Claims) *apiError {
 // profile to have tokens, so no existence check is made.
 func (a *API) serveRevokeAll(w http.ResponseWriter, c *call) *apiError {
 	target := c.claims.Subject
-	if c.r.URL.RawQuery != "" {
-		// Strictly: a misspelt or malformed user_id must not fall back to
-		// the caller and revoke the admin's own tokens instead.
-		params, err := queryParams(c, "user_id")
-		if err != nil {
-			return err
+	// Strictly: a misspelt or malformed user_id must not fall back to
+	// the caller and revoke the admin's own tokens instead.
+	params, err := queryParams(c, "user_id")
+	if err != nil {
+		return err
+	}
+	if id, ok := params["user_id"]; ok {
+		if id == "" || !validUserID(id) {
+			return invalidArgument("user_id: one user ID of at most 256 bytes without control characters")
 		}
-		if id, ok := params["user_id"]; ok {
-			if id == "" || !validUserID(id) {
-				return invalidArgument("user_id: one user ID of at most 256 bytes without control characters")
-			}
-			target = id
-		}
+		target = id
 	}
 	if target != c.claims.Subject && !c.claims.Admin {
 		return permissionDenied("only an admin may revoke another user's tokens")
@@ -175,10 +173,8 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	}
 	// It takes no parameter: a user_id meant as revoke/all's would
 	// otherwise be ignored, and the caller's own device revoked instead.
-	if c.r.URL.RawQuery != "" {
-		if _, err := queryParams(c); err != nil {
-			return err
-		}
+	if _, err := queryParams(c); err != nil {
+		return err
 	}
 	r := a.revocation(c, store.RevokedDevice, c.claims.Subject, c.claims.Subject)
 	r.DeviceID, r.Cutoff = device, a.cutoff(c)
