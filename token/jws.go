@@ -36,10 +36,16 @@ const maxPooledCompact = 8 << 10
 
 // release gives tok's buffer back; tok must not be used after it.
 func (tok *compactJWS) release() {
-	if tok.buf != nil && cap(*tok.buf) <= maxPooledCompact {
-		compactBuffers.Put(tok.buf)
-	}
+	putCompactBuffer(tok.buf)
 	*tok = compactJWS{}
+}
+
+// putCompactBuffer returns bufp to compactBuffers unless it is too large
+// to keep (or nil).
+func putCompactBuffer(bufp *[]byte) {
+	if bufp != nil && cap(*bufp) <= maxPooledCompact {
+		compactBuffers.Put(bufp)
+	}
 }
 
 // Failures of the token's form, shared: they carry no detail of the token.
@@ -100,9 +106,7 @@ func splitCompact(raw string) (compactJWS, *Error) {
 	for i, part := range [3]string{h, p, s} {
 		n, err := b64.Decode(buf, []byte(part))
 		if err != nil {
-			// Released as a parsed token's is: a large buffer is not kept.
-			unused := compactJWS{buf: bufp}
-			unused.release()
+			putCompactBuffer(bufp)
 			return compactJWS{}, errMalformed
 		}
 		parts[i], buf = buf[:n:n], buf[n:]
