@@ -87,33 +87,64 @@ func checkFieldNames(body []byte, known map[string]bool) *apiError {
 }
 
 // unknownName returns the first top-level name of obj that is not in
-// known. obj must be one valid JSON object (json.Valid), which keeps this
-// scan simple: it only has to find where names and values end.
+// known. obj must be one valid JSON object (json.Valid).
 func unknownName(obj []byte, known map[string]bool) (string, bool) {
-	i := 1 // past '{'
-	for {
-		i = skipSpace(obj, i)
-		if obj[i] == '}' {
-			return "", false
-		}
-		end := stringEnd(obj, i)
-		raw := obj[i+1 : end-1]
-		if bytes.IndexByte(raw, '\\') >= 0 {
-			var name string
-			_ = json.Unmarshal(obj[i:end], &name) // valid, so it cannot fail
-			if !known[name] {
-				return name, true
+	for m := (members{obj: obj}); m.next(); {
+		if plain, name := m.name(); plain != nil {
+			if !known[string(plain)] { // a lookup that copies nothing
+				return string(plain), true
 			}
-		} else if !known[string(raw)] { // a lookup that copies nothing
-			return string(raw), true
-		}
-		i = skipSpace(obj, end) + 1 // past ':'
-		i = valueEnd(obj, skipSpace(obj, i))
-		i = skipSpace(obj, i)
-		if obj[i] == ',' {
-			i++
+		} else if !known[name] {
+			return name, true
 		}
 	}
+	return "", false
+}
+
+// members walks the top-level members of obj, one valid JSON object
+// (json.Valid), which keeps it simple: it only finds where names and
+// values end. The zero cursor on obj starts before the first member.
+type members struct {
+	obj []byte
+	i   int
+	// quotedName is the current member's name with its quotes, value its
+	// value, which starts at obj[valueAt].
+	quotedName, value []byte
+	valueAt           int
+}
+
+// next moves to the next member; false at the end of the object.
+func (m *members) next() bool {
+	if m.i == 0 {
+		m.i = 1 // past '{'
+	}
+	m.i = skipSpace(m.obj, m.i)
+	if m.obj[m.i] == '}' {
+		return false
+	}
+	end := stringEnd(m.obj, m.i)
+	m.quotedName = m.obj[m.i:end]
+	m.valueAt = skipSpace(m.obj, skipSpace(m.obj, end)+1) // past ':'
+	vend := valueEnd(m.obj, m.valueAt)
+	m.value = m.obj[m.valueAt:vend]
+	m.i = skipSpace(m.obj, vend)
+	if m.obj[m.i] == ',' {
+		m.i++
+	}
+	return true
+}
+
+// name is the member's name: plain, the bytes between its quotes, when it
+// holds no escape (a switch or map lookup on string(plain) copies
+// nothing), else nil and the name decoded.
+func (m *members) name() (plain []byte, decoded string) {
+	raw := m.quotedName[1 : len(m.quotedName)-1]
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw, ""
+	}
+	var name string                         // declared here: Unmarshal moves it to the heap
+	_ = json.Unmarshal(m.quotedName, &name) // valid, so it cannot fail
+	return nil, name
 }
 
 func skipSpace(b []byte, i int) int {

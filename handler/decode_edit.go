@@ -21,27 +21,16 @@ import (
 // type stops this decoder): what this one set by then needs no undoing.
 func (b *editBody) decodeFast(obj []byte) bool {
 	var whole string // obj as a string, made once: values are slices of it
-	i := 1           // past '{'
-	for {
-		i = skipSpace(obj, i)
-		if obj[i] == '}' {
-			return true
-		}
-		end := stringEnd(obj, i)
-		rawName := obj[i+1 : end-1]
+	for m := (members{obj: obj}); m.next(); {
 		var str **string
 		var slot *string
 		var raw *json.RawMessage
-		if bytes.IndexByte(rawName, '\\') < 0 {
-			str, slot, raw = b.member(string(rawName)) // a switch on a converted slice copies nothing
+		if plain, name := m.name(); plain != nil {
+			str, slot, raw = b.member(string(plain)) // a switch on a converted slice copies nothing
 		} else {
-			var name string
-			_ = json.Unmarshal(obj[i:end], &name) // valid, so it cannot fail
 			str, slot, raw = b.member(name)
 		}
-		i = skipSpace(obj, skipSpace(obj, end)+1) // past ':'
-		vend := valueEnd(obj, i)
-		value := obj[i:vend]
+		value := m.value
 		switch {
 		case raw != nil:
 			*raw = append((*raw)[:0], value...) // as json.RawMessage copies
@@ -58,17 +47,14 @@ func (b *editBody) decodeFast(obj []byte) bool {
 				if whole == "" {
 					whole = string(obj)
 				}
-				*slot = whole[i+1 : vend-1]
+				*slot = whole[m.valueAt+1 : m.valueAt+len(value)-1]
 			}
 			*str = slot
 		default: // a number, a boolean, an object or an array: a type error
 			return false
 		}
-		i = skipSpace(obj, vend)
-		if obj[i] == ',' {
-			i++
-		}
 	}
+	return true
 }
 
 // member is where the field called name goes: a string field and the slot
