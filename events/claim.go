@@ -44,20 +44,23 @@ func (w *Worker) forgetConsumers() {
 	}
 }
 
-// touch resets the idle time of the events this instance holds.
+// touch resets the idle time of the events this instance holds, and
+// renews its lease on those trimmed from the stream (touchScript).
 func (w *Worker) touch() {
 	w.mu.Lock()
-	ids := make([]any, 0, len(w.held)+2)
-	ids = append(ids, Group, w.o.Consumer)
+	ids := make([]any, 0, len(w.held))
 	for id := range w.held {
 		ids = append(ids, id)
 	}
 	w.mu.Unlock()
-	for len(ids) > 2 {
-		n := min(len(ids), 502)
-		batch := append([]any{Group, w.o.Consumer}, ids[2:n]...)
-		ids = append(ids[:2], ids[n:]...)
-		if err := touchScript.Run(w.ctx, w.o.Client, []string{w.o.Keys.Stream}, batch...).Err(); err != nil {
+	// A lease lasts one ClaimIdle, renewed every third of one.
+	lease := w.o.ClaimIdle.Milliseconds()
+	keys := []string{w.o.Keys.Stream, w.o.Keys.InFlight}
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		batch := append([]any{Group, w.o.Consumer, lease}, ids[:n]...)
+		ids = ids[n:]
+		if err := touchScript.Run(w.ctx, w.o.Client, keys, batch...).Err(); err != nil {
 			w.redisTrouble(err)
 			return
 		}

@@ -8,7 +8,7 @@ const forgetLua = `
 local function forget(pend, id)
   local user = redis.call('HGET', pend, 'i:' .. id)
   if not user then return false end
-  redis.call('HDEL', pend, 'i:' .. id)
+  redis.call('HDEL', pend, 'i:' .. id, 'h:' .. id)
   local q = redis.call('HGET', pend, 'u:' .. user)
   if not q then return false end
   local rest = {}
@@ -108,16 +108,34 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 return forget(KEYS[2], ARGV[2])
 `)
 
-// touchScript resets the idle time of the events in ARGV[3:] that consumer
+// touchScript resets the idle time of the events in ARGV[4:] that consumer
 // ARGV[2] still holds, so that a long delivery (a receiver down for hours)
 // is not taken for a dead instance's. Events another consumer claimed are
 // left to it.
+//
+// An event trimmed from the stream while held leaves the pending list at
+// its next XCLAIM (Redis 7 drops trimmed entries there), yet its holder
+// still has its body and is still delivering it. So that the user's later
+// events keep waiting behind it, the holder takes a lease on it in the
+// in-flight hash (KEYS[2], field h:<id>, until now + ARGV[3] ms) and
+// renews it at every touch; staleScript forgets such an event only once
+// the lease has run out (its holder is gone with the body). Reply: how
+// many events were touched.
 var touchScript = redis.NewScript(`
+local now = redis.call('TIME')
+local lease = now[1] * 1000 + math.floor(now[2] / 1000) + tonumber(ARGV[3])
 local n = 0
-for i = 3, #ARGV do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
   if p[1] and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    if not redis.call('XRANGE', KEYS[1], id, id)[1] and redis.call('HEXISTS', KEYS[2], 'i:' .. id) == 1 then
+      redis.call('HSET', KEYS[2], 'h:' .. id, lease)
+    end
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, id, 'JUSTID')
+    n = n + 1
+  elseif not p[1] and redis.call('HEXISTS', KEYS[2], 'h:' .. id) == 1 then
+    redis.call('HSET', KEYS[2], 'h:' .. id, lease)
     n = n + 1
   end
 end
@@ -127,10 +145,20 @@ return n
 // staleScript forgets event ARGV[2] if it is no longer pending in group
 // ARGV[1] (its queue entry outlived it: the group was recreated, or the
 // entry acknowledged by hand), so the user's later events are not held
-// behind it forever. Reply: 1 if it was forgotten.
+// behind it forever. A trimmed event under a live lease (touchScript) is
+// still being delivered and is kept. Reply: 0 if kept, 1 if forgotten,
+// 2 if forgotten after its lease ran out: its holder stopped with the only
+// copy of its body, so it is lost.
 var staleScript = redis.NewScript(forgetLua + `
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if p[1] then return 0 end
+local lease = redis.call('HGET', KEYS[2], 'h:' .. ARGV[2])
+if lease then
+  local now = redis.call('TIME')
+  if now[1] * 1000 + math.floor(now[2] / 1000) < tonumber(lease) then return 0 end
+  forget(KEYS[2], ARGV[2])
+  return 2
+end
 forget(KEYS[2], ARGV[2])
 return 1
 `)

@@ -562,8 +562,9 @@ func (w *Worker) turn(e *entry) int {
 }
 
 // dropStaleHead forgets the event heading e's user's queue if the group no
-// longer has it pending, which only a group deleted by hand, or an XACK
-// by hand, leaves behind.
+// longer has it pending, which a group deleted by hand, an XACK by hand,
+// or an instance that stopped holding an event trimmed from the stream
+// leaves behind. The last is a loss, and is said.
 func (w *Worker) dropStaleHead(e *entry) {
 	q, err := w.o.Client.HGet(w.ctx, w.o.Keys.InFlight, "u:"+e.user).Result()
 	if err != nil {
@@ -574,7 +575,10 @@ func (w *Worker) dropStaleHead(e *entry) {
 		return
 	}
 	k := w.o.Keys
-	staleScript.Run(w.ctx, w.o.Client, []string{k.Stream, k.InFlight}, Group, first)
+	if n, _ := staleScript.Run(w.ctx, w.o.Client, []string{k.Stream, k.InFlight}, Group, first).Int(); n == 2 {
+		w.logger.Warn("events: event trimmed from the stream and its instance stopped before delivering it; lost (raise stream_max_len)",
+			zap.Strings("event_ids", []string{first}))
+	}
 }
 
 // backoff is the pause before attempt n+1 (n ≥ 1): the min doubled n-1

@@ -2,6 +2,9 @@ package events
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,4 +469,128 @@ func TestGoneConsumersAreForgotten(t *testing.T) {
 		t.Errorf("consumers left %v: want gone-empty removed, gone-holding (one event pending) and %s kept",
 			left, w.Consumer())
 	}
+}
+
+// pathReceiver records which events arrive, in order, and answers 503 to
+// the requests on a path while that path is blocked: each worker gets its
+// own path, so one instance's receiver can be down while another's is up.
+type pathReceiver struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	blocked map[string]bool
+	got     []string // event IDs accepted, in arrival order
+}
+
+func newPathReceiver(t *testing.T) *pathReceiver {
+	r := &pathReceiver{blocked: map[string]bool{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.blocked[req.URL.Path] {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		r.got = append(r.got, req.Header.Get("webhook-id"))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *pathReceiver) block(path string, on bool) {
+	r.mu.Lock()
+	r.blocked[path] = on
+	r.mu.Unlock()
+}
+
+func (r *pathReceiver) arrived() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// waitHeld waits until w holds n events.
+func waitHeld(t *testing.T, w *Worker, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); w.heldCount() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker holds %d events, want %d", w.heldCount(), n)
+		}
+	}
+}
+
+// TestTrimmedEventStillRetriedKeepsOrder: an instance retrying an event
+// through a receiver outage long enough for the stream to be trimmed past
+// it still holds its body and will deliver it. Trimming drops it from the
+// group's pending list, and another instance holding the user's next
+// event took that for an event nobody holds, forgot it and delivered the
+// next one first. The holder's lease on the event keeps the queue in
+// order: the next event waits until the first is delivered.
+func TestTrimmedEventStillRetriedKeepsOrder(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := newPathReceiver(t)
+	r.block("/a", true)
+	quick := func(o *Options) { o.MaxHeld = 1; o.ClaimIdle = 300 * time.Millisecond }
+	first := f.add(t, "u", 1)
+	a := f.worker(t, r.srv.URL+"/a", quick)
+	waitHeld(t, a, 1)
+	f.client.XTrimMaxLen(ctx, f.keys.Stream, 0)
+	second := f.add(t, "u", 2)
+	b := f.worker(t, r.srv.URL+"/b", quick)
+	waitHeld(t, b, 1)
+	// Several ClaimIdles: a touches its event (which drops it from the
+	// pending list), b waits on it and checks whether it is stale.
+	time.Sleep(2 * time.Second)
+	if got := r.arrived(); len(got) > 0 {
+		t.Fatalf("while the first event was still being retried, %v arrived", got)
+	}
+	r.block("/a", false)
+	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("arrived %v, want %s then %s", r.arrived(), first, second)
+		}
+	}
+	if got := r.arrived(); got[0] != first || got[1] != second {
+		t.Fatalf("arrived %v, want %s then %s", got, first, second)
+	}
+}
+
+// TestTrimmedEventOfStoppedHolderIsReported: once the instance holding a
+// trimmed event stops, its lease runs out; the next instance forgets the
+// event, says it is lost, and delivers the user's later events.
+func TestTrimmedEventOfStoppedHolderIsReported(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := newPathReceiver(t)
+	r.block("/a", true)
+	quick := func(o *Options) { o.MaxHeld = 1; o.ClaimIdle = 300 * time.Millisecond }
+	lost := f.add(t, "u", 1)
+	a := f.worker(t, r.srv.URL+"/a", quick)
+	waitHeld(t, a, 1)
+	f.client.XTrimMaxLen(ctx, f.keys.Stream, 0)
+	time.Sleep(time.Second) // a's touches: the event leaves the pending list, the lease is taken
+	next := f.add(t, "u", 2)
+	core, logs := observer.New(zap.WarnLevel)
+	f.worker(t, r.srv.URL+"/b", func(o *Options) { quick(o); o.Logger = zap.New(core) })
+	a.Stop()
+	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the user's next event never arrived")
+		}
+	}
+	if got := r.arrived(); got[0] != next {
+		t.Fatalf("arrived %v, want %s", got, next)
+	}
+	for _, e := range logs.All() {
+		if ids, ok := e.ContextMap()["event_ids"].([]any); ok && len(ids) == 1 && ids[0] == lost {
+			return
+		}
+	}
+	t.Fatalf("no warning names the lost event %s; logged: %v", lost, logs.All())
 }
