@@ -111,7 +111,10 @@ func canonicalDomain(domain, ascii string) string {
 	if ascii == lower {
 		return ""
 	}
-	if u, err := idna.Lookup.ToUnicode(ascii); err == nil && u == lower {
+	// The mapped form is compared lowered too: IDNA keeps a few scripts
+	// in their capitals (Cherokee, which Go lowers to U+AB70..), so for
+	// them no spelling would equal lower.
+	if u, err := idna.Lookup.ToUnicode(ascii); err == nil && (u == lower || strings.ToLower(u) == lower) {
 		return ""
 	}
 	return msg

@@ -27,6 +27,16 @@ func TestEmail(t *testing.T) {
 		{"IDN domain, A-label upper case", "A@XN--BCHER-KVA.Example", "A@XN--BCHER-KVA.Example", "a@xn--bcher-kva.example"},
 		{"IDN domain, decomposed", "a@bu\u0308cher.example", "a@bücher.example", "a@xn--bcher-kva.example"},
 		{"IDN domain, two labels", "a@bücher.例え.jp", "a@bücher.例え.jp", "a@xn--bcher-kva.xn--r8jz45g.jp"},
+		// IDNA keeps Cherokee in capitals (U+13A0..), which Go lowers to
+		// U+AB70..: the mapped form is not the lower-case one, and either
+		// case is one address.
+		{"Cherokee domain", "a@ᏣᎳᎩ.example", "a@ᏣᎳᎩ.example", "a@xn--f9dt7l.example"},
+		{"Cherokee domain, small letters", "a@ꮳꮃꭹ.example", "a@ꮳꮃꭹ.example", "a@xn--f9dt7l.example"},
+		{"Cherokee domain, upper-case ASCII label", "a@ᏣᎳᎩ.EXAMPLE", "a@ᏣᎳᎩ.EXAMPLE", "a@xn--f9dt7l.example"},
+		{"Cherokee domain, A-label", "a@xn--f9dt7l.example", "a@xn--f9dt7l.example", "a@xn--f9dt7l.example"},
+		// Folding to the same letter is not being the same letter's case.
+		{"long s", "a@ſs.example", "", ""},
+		{"micro sign", "a@µ.example", "", ""},
 		// A domain not in its mapped form would be sent to the receiver as
 		// a spelling other than the mailbox it is keyed as.
 		{"full-width domain", "a@ｅｘａｍｐｌｅ.com", "", ""},
