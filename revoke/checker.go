@@ -127,7 +127,8 @@ type Checker struct {
 	// reuses the numbers, and only its epoch tells it apart.
 	epoch string
 	// synced is when the last complete read of the log began (Unix
-	// nanoseconds, monotonic enough: see fresh); 0 before the first.
+	// nanoseconds, monotonic enough: see fresh); 0 before the first,
+	// and after a replica was installed behind the log (loadReplica).
 	synced atomic.Int64
 
 	startOnce sync.Once
