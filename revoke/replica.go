@@ -120,8 +120,14 @@ func (c *Checker) loadReplica() {
 	rep := newReplica()
 	tooBig := false
 	epoch, seq, err := c.src.RevocationSnapshot(ctx, func(e store.Revocation) {
-		if tooBig || rep.size() >= c.opts.ReplicaSize {
+		if tooBig {
+			return
+		}
+		if rep.size() >= c.opts.ReplicaSize {
+			// The rest of the scan, through every key of the node,
+			// would be read for nothing: it ends here.
 			tooBig = true
+			cancel()
 			return
 		}
 		rep.add(e)
@@ -130,14 +136,14 @@ func (c *Checker) loadReplica() {
 	defer c.mu.Unlock()
 	c.replicaAt = time.Now()
 	switch {
+	case tooBig: // err is the scan cut short
+		if ce := c.log.Check(zap.InfoLevel, "more revocations than the replica holds: new tokens are checked in Redis"); ce != nil {
+			ce.Write(zap.Int("replica_size", c.opts.ReplicaSize))
+		}
+		return
 	case err != nil:
 		if ce := c.log.Check(zap.DebugLevel, "revocations not loaded"); ce != nil {
 			ce.Write(zap.Error(err))
-		}
-		return
-	case tooBig:
-		if ce := c.log.Check(zap.InfoLevel, "more revocations than the replica holds: new tokens are checked in Redis"); ce != nil {
-			ce.Write(zap.Int("replica_size", c.opts.ReplicaSize))
 		}
 		return
 	}
