@@ -117,10 +117,12 @@ type Checker struct {
 	// user.
 	bySubject map[string]*verdict
 	// rep is every revocation, when loaded (replica.go); replicaAt is when
-	// a load was last tried, pruned when rep was last pruned.
-	rep       *replica
-	replicaAt time.Time
-	pruned    time.Time
+	// a load was last tried, and replicaWait how long after it the next
+	// may be; pruned when rep was last pruned.
+	rep         *replica
+	replicaAt   time.Time
+	replicaWait time.Duration
+	pruned      time.Time
 	// applied is the last log entry the verdicts reflect.
 	applied uint64
 	// epoch names the log applied is a number of: a log Redis began anew

@@ -27,6 +27,11 @@ const DefaultReplicaSize = 250_000
 // again.
 const replicaRetry = 10 * time.Second
 
+// replicaOverBudgetRetry is how soon a replica found over its budget is
+// tried again: revocations end with their tokens, over hours, and each try
+// scans the node's keys until it is over the budget again.
+const replicaOverBudgetRetry = 5 * time.Minute
+
 // replicaLoadTimeout bounds one load; checks meanwhile go to Redis.
 const replicaLoadTimeout = 30 * time.Second
 
@@ -135,8 +140,10 @@ func (c *Checker) loadReplica() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.replicaAt = time.Now()
+	c.replicaWait = replicaRetry
 	switch {
 	case tooBig: // err is the scan cut short
+		c.replicaWait = replicaOverBudgetRetry
 		if ce := c.log.Check(zap.InfoLevel, "more revocations than the replica holds: new tokens are checked in Redis"); ce != nil {
 			ce.Write(zap.Int("replica_size", c.opts.ReplicaSize))
 		}
@@ -167,5 +174,5 @@ func (c *Checker) loadReplica() {
 // wantReplica reports whether a replica should be loaded now. Called
 // with mu held.
 func (c *Checker) wantReplica() bool {
-	return c.opts.ReplicaSize > 0 && c.rep == nil && time.Since(c.replicaAt) >= replicaRetry
+	return c.opts.ReplicaSize > 0 && c.rep == nil && time.Since(c.replicaAt) >= c.replicaWait
 }

@@ -216,3 +216,31 @@ func TestReplicaOverBudgetStopsTheScan(t *testing.T) {
 		t.Errorf("the snapshot read %d of %d revocations for a replica of 10", n, revocations)
 	}
 }
+
+// A replica found over its budget is not tried again as soon as one that
+// failed to load: the revocations end only with their tokens, and each
+// try scans Redis's keys.
+func TestReplicaOverBudgetIsRetriedLater(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &countingSource{Store: newStore(t, srv.Addr)}
+	ctx := context.Background()
+	now := time.Now()
+	for _, u := range []string{"a", "b", "c"} {
+		if _, err := src.RevokeUser(ctx, u, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newChecker(t, src, Options{ReplicaSize: 2})
+	mustRevoked(t, c, tok("warm-up", "u0", "", now))
+	waitFresh(t, c)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replicaAt = time.Now().Add(-replicaRetry - time.Second)
+	if c.wantReplica() {
+		t.Errorf("a replica over its budget is tried again after %v", replicaRetry)
+	}
+	c.replicaAt = time.Now().Add(-replicaOverBudgetRetry)
+	if !c.wantReplica() {
+		t.Errorf("a replica over its budget is not tried again after %v", replicaOverBudgetRetry)
+	}
+}
