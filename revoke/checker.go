@@ -117,17 +117,20 @@ type Checker struct {
 	// user.
 	bySubject map[string]*verdict
 	// rep is every revocation, when loaded (replica.go); replicaAt is when
-	// a load was last tried, pruned when rep was last pruned.
-	rep       *replica
-	replicaAt time.Time
-	pruned    time.Time
+	// a load was last tried, and replicaWait how long after it the next
+	// may be; pruned when rep was last pruned.
+	rep         *replica
+	replicaAt   time.Time
+	replicaWait time.Duration
+	pruned      time.Time
 	// applied is the last log entry the verdicts reflect.
 	applied uint64
 	// epoch names the log applied is a number of: a log Redis began anew
 	// reuses the numbers, and only its epoch tells it apart.
 	epoch string
 	// synced is when the last complete read of the log began (Unix
-	// nanoseconds, monotonic enough: see fresh); 0 before the first.
+	// nanoseconds, monotonic enough: see fresh); 0 before the first,
+	// and after a replica was installed behind the log (loadReplica).
 	synced atomic.Int64
 
 	startOnce sync.Once

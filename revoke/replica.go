@@ -27,6 +27,11 @@ const DefaultReplicaSize = 250_000
 // again.
 const replicaRetry = 10 * time.Second
 
+// replicaOverBudgetRetry is how soon a replica found over its budget is
+// tried again: revocations end with their tokens, over hours, and each try
+// scans the node's keys until it is over the budget again.
+const replicaOverBudgetRetry = 5 * time.Minute
+
 // replicaLoadTimeout bounds one load; checks meanwhile go to Redis.
 const replicaLoadTimeout = 30 * time.Second
 
@@ -120,8 +125,14 @@ func (c *Checker) loadReplica() {
 	rep := newReplica()
 	tooBig := false
 	epoch, seq, err := c.src.RevocationSnapshot(ctx, func(e store.Revocation) {
-		if tooBig || rep.size() >= c.opts.ReplicaSize {
+		if tooBig {
+			return
+		}
+		if rep.size() >= c.opts.ReplicaSize {
+			// The rest of the scan, through every key of the node,
+			// would be read for nothing: it ends here.
 			tooBig = true
+			cancel()
 			return
 		}
 		rep.add(e)
@@ -129,15 +140,17 @@ func (c *Checker) loadReplica() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.replicaAt = time.Now()
+	c.replicaWait = replicaRetry
 	switch {
+	case tooBig: // err is the scan cut short
+		c.replicaWait = replicaOverBudgetRetry
+		if ce := c.log.Check(zap.InfoLevel, "more revocations than the replica holds: new tokens are checked in Redis"); ce != nil {
+			ce.Write(zap.Int("replica_size", c.opts.ReplicaSize))
+		}
+		return
 	case err != nil:
 		if ce := c.log.Check(zap.DebugLevel, "revocations not loaded"); ce != nil {
 			ce.Write(zap.Error(err))
-		}
-		return
-	case tooBig:
-		if ce := c.log.Check(zap.InfoLevel, "more revocations than the replica holds: new tokens are checked in Redis"); ce != nil {
-			ce.Write(zap.Int("replica_size", c.opts.ReplicaSize))
 		}
 		return
 	}
@@ -145,6 +158,13 @@ func (c *Checker) loadReplica() {
 	// may be past seq, and the log from seq on is applied to both next.
 	// The snapshot names its log, so that the next read of that log does
 	// not take it for another and drop the replica just loaded.
+	if seq < c.applied {
+		// A read of the log (CatchUp's, on the instance that has just
+		// revoked) went past the snapshot while it was taken: the
+		// replica lacks revocations the memory was trusted to know, so
+		// checks ask Redis until the next read brings it up to them.
+		c.synced.Store(0)
+	}
 	c.reset(seq)
 	c.epoch = epoch
 	c.rep = rep
@@ -154,5 +174,5 @@ func (c *Checker) loadReplica() {
 // wantReplica reports whether a replica should be loaded now. Called
 // with mu held.
 func (c *Checker) wantReplica() bool {
-	return c.opts.ReplicaSize > 0 && c.rep == nil && time.Since(c.replicaAt) >= replicaRetry
+	return c.opts.ReplicaSize > 0 && c.rep == nil && time.Since(c.replicaAt) >= c.replicaWait
 }

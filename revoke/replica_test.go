@@ -2,6 +2,8 @@ package revoke
 
 import (
 	"context"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,5 +176,71 @@ func TestReplicaLoadedOnce(t *testing.T) {
 		if n := src.snapshots.Load(); n != 1 {
 			t.Errorf("revocations logged before start %v: %d snapshots loaded, want 1", logged, n)
 		}
+	}
+}
+
+// snapshotCountingSource counts the revocations its snapshots hand over.
+type snapshotCountingSource struct {
+	*store.Store
+	handed atomic.Int64
+}
+
+func (s *snapshotCountingSource) RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (string, uint64, error) {
+	return s.Store.RevocationSnapshot(ctx, func(e store.Revocation) {
+		s.handed.Add(1)
+		fn(e)
+	})
+}
+
+// Once a snapshot is over the replica's budget its load is given up:
+// scanning on through the rest of Redis's keys (a whole master's, in a
+// Cluster) would load it for nothing, again at every retry.
+func TestReplicaOverBudgetStopsTheScan(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &snapshotCountingSource{Store: newStore(t, srv.Addr)}
+	ctx := context.Background()
+	now := time.Now()
+	const revocations = 3000
+	for i := range revocations {
+		if _, err := src.RevokeUser(ctx, fmt.Sprintf("user-%d", i), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newChecker(t, src, Options{ReplicaSize: 10})
+	mustRevoked(t, c, tok("warm-up", "u0", "", now))
+	waitFresh(t, c)
+	if c.Replicated() {
+		t.Fatal("a replica over its budget was kept")
+	}
+	if n := src.handed.Load(); n >= revocations/2 {
+		t.Errorf("the snapshot read %d of %d revocations for a replica of 10", n, revocations)
+	}
+}
+
+// A replica found over its budget is not tried again as soon as one that
+// failed to load: the revocations end only with their tokens, and each
+// try scans Redis's keys.
+func TestReplicaOverBudgetIsRetriedLater(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &countingSource{Store: newStore(t, srv.Addr)}
+	ctx := context.Background()
+	now := time.Now()
+	for _, u := range []string{"a", "b", "c"} {
+		if _, err := src.RevokeUser(ctx, u, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newChecker(t, src, Options{ReplicaSize: 2})
+	mustRevoked(t, c, tok("warm-up", "u0", "", now))
+	waitFresh(t, c)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.replicaAt = time.Now().Add(-replicaRetry - time.Second)
+	if c.wantReplica() {
+		t.Errorf("a replica over its budget is tried again after %v", replicaRetry)
+	}
+	c.replicaAt = time.Now().Add(-replicaOverBudgetRetry)
+	if !c.wantReplica() {
+		t.Errorf("a replica over its budget is not tried again after %v", replicaOverBudgetRetry)
 	}
 }

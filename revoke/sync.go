@@ -87,8 +87,7 @@ func (c *Checker) sync(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if c.apply(after, epoch, seq, entries) {
-			c.synced.Store(began)
+		if c.apply(began, after, epoch, seq, entries) {
 			c.prune()
 			return nil
 		}
@@ -97,10 +96,19 @@ func (c *Checker) sync(ctx context.Context) error {
 
 // apply applies entries read after after, with seq the log's last entry
 // number and epoch its name, and reports whether the verdicts now reflect
-// all of it.
-func (c *Checker) apply(after uint64, epoch string, seq uint64, entries []store.Revocation) (done bool) {
+// all of it; if so, it marks the memory fresh as of began, the start of
+// the read.
+func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, entries []store.Revocation) (done bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Marked under the lock: a replica installed behind the log unmarks
+	// it (loadReplica), and a read that ended before that install must
+	// not mark it again.
+	defer func() {
+		if done {
+			c.synced.Store(began)
+		}
+	}()
 	if c.applied != after {
 		return false // CatchUp's read and run's crossed: read again
 	}

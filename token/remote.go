@@ -13,17 +13,21 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lestrrat-go/httpcc"
 	"github.com/lestrrat-go/httprc"
 	"go.uber.org/zap"
 )
 
 // Remote JWKS timing. The periodic refresh follows the server's Cache-Control
-// (never sooner than remoteMinRefresh); an unknown kid makes an extra fetch,
+// (never sooner than remoteMinRefresh, never later than remoteMaxRefresh:
+// a key the provider withdraws stops working within it, whatever max-age
+// the set was served with); an unknown kid makes an extra fetch,
 // at most once per remoteMissInterval (docs/configuration.md#remote-keys), so
 // that tokens with made-up kids cannot turn authedge against the key server.
 const (
 	remoteRefreshWindow = time.Minute
 	remoteMinRefresh    = 5 * time.Minute
+	remoteMaxRefresh    = time.Hour
 	remoteMissInterval  = 5 * time.Second
 	remoteFetchTimeout  = 10 * time.Second
 	maxJWKSSize         = 1 << 20
@@ -66,6 +70,8 @@ type missFetch struct {
 type remoteOptions struct {
 	refreshWindow   time.Duration // how often httprc looks for due refreshes
 	refreshInterval time.Duration // fixed interval; 0: from Cache-Control, at least remoteMinRefresh
+	minRefresh      time.Duration // 0: remoteMinRefresh
+	maxRefresh      time.Duration // 0: remoteMaxRefresh
 	missInterval    time.Duration
 	now             func() time.Time
 	logger          *zap.Logger
@@ -88,6 +94,12 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	if o.missInterval == 0 {
 		o.missInterval = remoteMissInterval
 	}
+	if o.minRefresh == 0 {
+		o.minRefresh = remoteMinRefresh
+	}
+	if o.maxRefresh == 0 {
+		o.maxRefresh = remoteMaxRefresh
+	}
 	if o.now == nil {
 		o.now = time.Now
 	}
@@ -102,7 +114,7 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	life, cancel := context.WithCancel(context.Background())
 	r := &RemoteJWKS{
 		url:          url,
-		client:       &fetchClient{life: life, client: client},
+		client:       &fetchClient{life: life, client: client, maxFresh: o.maxRefresh},
 		life:         life,
 		cancel:       cancel,
 		logger:       o.logger.With(zap.String("jwks_url", redactURL(url))),
@@ -119,7 +131,7 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	if o.refreshInterval > 0 {
 		register = append(register, httprc.WithRefreshInterval(o.refreshInterval))
 	} else {
-		register = append(register, httprc.WithMinRefreshInterval(remoteMinRefresh))
+		register = append(register, httprc.WithMinRefreshInterval(o.minRefresh))
 	}
 	if err := r.cache.Register(url, register...); err != nil {
 		cancel()
@@ -267,10 +279,12 @@ func (r *RemoteJWKS) runMissFetch(call *missFetch) {
 // fetchClient is the HTTP client given to httprc. It bounds each fetch
 // by a timeout and by Close (httprc's workers call Get without a
 // context, so a hung server would otherwise outlive Close), caps the body,
-// and always closes it, whatever the status.
+// and always closes it, whatever the status. It also caps the freshness
+// the answer claims, by which httprc schedules the next fetch, at maxFresh.
 type fetchClient struct {
-	life   context.Context
-	client *http.Client
+	life     context.Context
+	client   *http.Client
+	maxFresh time.Duration
 }
 
 var errJWKSTooLarge = errors.New("JWKS larger than 1 MiB")
@@ -297,5 +311,30 @@ func (c *fetchClient) Get(url string) (*http.Response, error) {
 		return nil, errJWKSTooLarge
 	}
 	res.Body = io.NopCloser(bytes.NewReader(body))
+	capFreshness(res.Header, c.maxFresh, time.Now())
 	return res, nil
+}
+
+// capFreshness rewrites h so that httprc, which reads max-age and else
+// Expires as it does here, schedules the next fetch no later than limit
+// from now. A set served with a max-age of a day or a year would
+// otherwise keep a key the provider has withdrawn in use that long:
+// tokens naming it make no extra fetch, since the set still has their kid.
+func capFreshness(h http.Header, limit time.Duration, now time.Time) {
+	var fresh time.Duration
+	known := false
+	if dir, err := httpcc.ParseResponse(h.Get("Cache-Control")); err == nil {
+		if age, ok := dir.MaxAge(); ok {
+			fresh, known = time.Duration(age)*time.Second, true
+		}
+	}
+	if !known {
+		if expires, err := http.ParseTime(h.Get("Expires")); err == nil {
+			fresh, known = expires.Sub(now), true
+		}
+	}
+	if known && fresh > limit {
+		h.Set("Cache-Control", fmt.Sprintf("max-age=%d", int64(limit/time.Second)))
+		h.Del("Expires")
+	}
 }

@@ -22,6 +22,9 @@ type jwksServer struct {
 	status int
 	gate   chan struct{} // if set, each fetch waits for it
 	hits   atomic.Int32
+	// header, if set, adds headers to each answer; set before the first
+	// fetch.
+	header func(http.Header)
 }
 
 func newJWKSServer(t *testing.T, body []byte) *jwksServer {
@@ -35,6 +38,9 @@ func newJWKSServer(t *testing.T, body []byte) *jwksServer {
 			<-gate
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if s.header != nil {
+			s.header(w.Header())
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write(body)
 	}))
@@ -298,5 +304,72 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5 s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A set served with a freshness of a year is fetched again within
+// remoteMaxRefresh all the same: a key the provider has withdrawn, named
+// by tokens as a kid the set still had, makes no extra fetch, and must not
+// stay in use for as long as the server's headers say.
+func TestRemoteRefreshIsCappedWhateverCacheControlSays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for real refresh ticks")
+	}
+	k := keys()
+	for _, header := range []string{"Cache-Control", "Expires"} {
+		t.Run(header, func(t *testing.T) {
+			srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+			srv.header = func(h http.Header) {
+				if header == "Expires" {
+					h.Set("Expires", time.Now().AddDate(1, 0, 0).UTC().Format(http.TimeFormat))
+				} else {
+					h.Set("Cache-Control", "public, max-age=31536000")
+				}
+			}
+			// httprc's finest refresh window is one second.
+			r := newRemote(t, srv.URL, remoteOptions{refreshWindow: time.Second, minRefresh: time.Second, maxRefresh: time.Second})
+			v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: newClock().Now})
+			tokenA := mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"})
+			mustVerify(t, v, tokenA)
+
+			// The provider withdraws a: tokens naming it are still sent.
+			srv.serve(jwkSet(t, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}))
+			waitFor(t, func() bool { return len(r.current().byKid["a"]) == 0 })
+			mustRefuse(t, v, tokenA, "unknown signing key")
+		})
+	}
+}
+
+func TestCapFreshness(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	far := now.Add(48 * time.Hour).Format(http.TimeFormat)
+	near := now.Add(time.Minute).Format(http.TimeFormat)
+	cases := []struct {
+		cacheControl, expires       string
+		wantCacheControl, wantExpir string
+	}{
+		{"", "", "", ""},
+		{"max-age=600", "", "max-age=600", ""},
+		{"public, max-age=3600", "", "public, max-age=3600", ""},
+		{"public, max-age=86400", "", "max-age=3600", ""},
+		{"max-age=600", far, "max-age=600", far}, // max-age wins over Expires, as in httprc
+		{"", far, "max-age=3600", ""},
+		{"", near, "", near},
+		{"no-cache", far, "max-age=3600", ""},
+		{"", "not a date", "", "not a date"},
+	}
+	for _, tc := range cases {
+		h := http.Header{}
+		if tc.cacheControl != "" {
+			h.Set("Cache-Control", tc.cacheControl)
+		}
+		if tc.expires != "" {
+			h.Set("Expires", tc.expires)
+		}
+		capFreshness(h, time.Hour, now)
+		if got, gotExp := h.Get("Cache-Control"), h.Get("Expires"); got != tc.wantCacheControl || gotExp != tc.wantExpir {
+			t.Errorf("Cache-Control %q, Expires %q: got %q, %q; want %q, %q",
+				tc.cacheControl, tc.expires, got, gotExp, tc.wantCacheControl, tc.wantExpir)
+		}
 	}
 }
