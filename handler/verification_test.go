@@ -543,6 +543,26 @@ func TestSudoEndpoint(t *testing.T) {
 	sudo(jsonBody(t, map[string]any{"verification_token": vt, "password": nil})).wantOK(t)
 }
 
+// TestSudoNeedsACurUserCode: only a code sent with target CUR_USER buys a
+// sudo token. A code sent to the same bound contact with ANY or NOT_USER
+// was asked for as a stranger's send (counted in the contact's shared
+// budget, for binding a contact): it is refused, so sudo codes stay within
+// the owner's own CUR_USER budget.
+func TestSudoNeedsACurUserCode(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("u1", "+86 13000000000")
+	tok := e.token("u1")
+	for _, target := range []string{"ANY", "NOT_USER"} {
+		e.forgetCallerMinute("u1")
+		vt := e.verificationToken("u1", "phone_number", "+86 13000000000", target)
+		e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": vt}), bearer(tok)).
+			wantError(t, 400, "invalid_verification_token")
+	}
+	e.forgetCallerMinute("u1")
+	cur := e.verificationToken("u1", "phone_number", "", "CUR_USER")
+	e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": cur}), bearer(tok)).wantOK(t)
+}
+
 func TestSudoTokenBelongsToItsUser(t *testing.T) {
 	e := newEnv(t)
 	e.bindPhone("u1", "+86 13000000001")
