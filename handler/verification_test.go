@@ -247,6 +247,34 @@ func TestSendCodeBodyRules(t *testing.T) {
 	}
 }
 
+// TestSendCodeSDKPhonePrefix: CloudBase's SDK (getVerification) puts
+// "+86 " in front of every phone number that does not start with
+// "+<country code> <digit>", so a number in another accepted form reaches
+// the server as "+86 +8613000000000" or "+86 +1 (415) 555-2671". A '+'
+// right after that prefix can only start the number's own country code:
+// the code goes to the number the app gave, and a verification token for
+// it binds the same number sent unprefixed (editContact sends it as given).
+func TestSendCodeSDKPhonePrefix(t *testing.T) {
+	e := newEnv(t, sudoOff())
+	for _, c := range []struct{ sent, to, bind string }{
+		{"+86 +8613000000000", "+86 13000000000", "+8613000000000"},
+		{"+86 +1 (415) 555-2671", "+1 4155552671", "+1 (415) 555-2671"},
+	} {
+		sub := "u-" + c.to
+		e.sendCode(sub, jsonBody(t, map[string]string{"phone_number": c.sent})).wantOK(t)
+		msg := e.sender.Last(t)
+		if msg.To != c.to {
+			t.Fatalf("%q: the code went to %q, want %q", c.sent, msg.To, c.to)
+		}
+		vt := e.verify(msg.VerificationID, msg.Code).wantOK(t).str("verification_token")
+		e.contact(sub, jsonBody(t, map[string]string{"phone_number": c.bind, "verification_token": vt})).wantOK(t)
+	}
+	// Only the SDK's exact prefix, and only before a '+', is dropped.
+	for _, bad := range []string{"+86 ++8613000000000", "+86  +8613000000000", "+1 +8613000000000", "+86 +86 +8613000000000"} {
+		e.sendCode("u1", jsonBody(t, map[string]string{"phone_number": bad})).wantError(t, 400, "invalid_argument")
+	}
+}
+
 // A verification_id or code that secret never issued is answered as an
 // unknown one without a round trip: it never becomes part of a key.
 func TestVerifyRefusesMalformedBeforeRedis(t *testing.T) {
