@@ -163,7 +163,8 @@ func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount
 
 // CheckCode compares the code in constant time; 5 wrong codes kill the
 // verification (ErrInvalidCode). On success the verification is gone and
-// token (stored hashed, TTL tokenTTL) is bound to its user, channel and key.
+// token (stored hashed, TTL tokenTTL) is bound to its user, channel and key,
+// and records whether it came from a CUR_USER send (IssueSudo needs one).
 //
 // clientIP is who guesses: an IP with 20 wrong codes (unknown IDs included)
 // in the current hour is refused (*RateLimitedError) until the hour ends,
