@@ -187,6 +187,8 @@ func FuzzDecodeSendCode(f *testing.F) {
 		`{"email":"z@example.com","usage":"\u0085"}`,
 		`{"phone_number":"+86 13000000000","email":"z@example.com"}`,
 		`{"target":"ANY"}`,
+		`{"phone_number":"+86 +1 (415) 555-2671"}`,
+		`{"phone_number":"+86 +86 +8613000000000"}`,
 	} {
 		f.Add([]byte(s))
 	}

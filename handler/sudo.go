@@ -15,8 +15,8 @@ type sudoBody struct {
 }
 
 // serveSudo trades a verification token for one of the caller's bound
-// sensitive contacts for a sudo token: proof of a fresh secondary
-// verification.
+// sensitive contacts, from a CUR_USER code, for a sudo token: proof of a
+// fresh secondary verification.
 func (a *API) serveSudo(w http.ResponseWriter, c *call) *apiError {
 	var body sudoBody
 	if err := decodeBody(c.body, &body); err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -217,7 +218,7 @@ func (b *sendCodeBody) check() (sendCodeRequest, *apiError) {
 // parseContact validates the one contact a body names.
 func parseContact(phone, email *string) (contact, *apiError) {
 	if phone != nil {
-		p, err := profile.ParsePhone(*phone)
+		p, err := profile.ParsePhone(withoutSDKPrefix(*phone))
 		if err != nil {
 			return contact{}, fieldError("phone_number", err)
 		}
@@ -228,6 +229,22 @@ func parseContact(phone, email *string) (contact, *apiError) {
 		return contact{}, fieldError("email", err)
 	}
 	return contact{channel: channelEmail, key: key, display: display}, nil
+}
+
+// sdkPhonePrefix is what CloudBase's SDK (getVerification) writes in front
+// of a phone number that does not start with "+<country code> <digit>",
+// meaning a bare Chinese number; but an international number in another
+// form the API accepts ("+8613800138000", "+1 (415) 555-2671") gets it too.
+const sdkPhonePrefix = "+86 "
+
+// withoutSDKPrefix undoes sdkPhonePrefix where it cannot be meant: a '+'
+// right after it can only start the number's own country code. Anything
+// else is left for the phone rule to judge.
+func withoutSDKPrefix(s string) string {
+	if rest, ok := strings.CutPrefix(s, sdkPhonePrefix); ok && strings.HasPrefix(rest, "+") {
+		return rest
+	}
+	return s
 }
 
 // boundContact is CUR_USER's recipient: the caller's own bound phone or

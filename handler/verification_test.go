@@ -247,6 +247,34 @@ func TestSendCodeBodyRules(t *testing.T) {
 	}
 }
 
+// TestSendCodeSDKPhonePrefix: CloudBase's SDK (getVerification) puts
+// "+86 " in front of every phone number that does not start with
+// "+<country code> <digit>", so a number in another accepted form reaches
+// the server as "+86 +8613000000000" or "+86 +1 (415) 555-2671". A '+'
+// right after that prefix can only start the number's own country code:
+// the code goes to the number the app gave, and a verification token for
+// it binds the same number sent unprefixed (editContact sends it as given).
+func TestSendCodeSDKPhonePrefix(t *testing.T) {
+	e := newEnv(t, sudoOff())
+	for _, c := range []struct{ sent, to, bind string }{
+		{"+86 +8613000000000", "+86 13000000000", "+8613000000000"},
+		{"+86 +1 (415) 555-2671", "+1 4155552671", "+1 (415) 555-2671"},
+	} {
+		sub := "u-" + c.to
+		e.sendCode(sub, jsonBody(t, map[string]string{"phone_number": c.sent})).wantOK(t)
+		msg := e.sender.Last(t)
+		if msg.To != c.to {
+			t.Fatalf("%q: the code went to %q, want %q", c.sent, msg.To, c.to)
+		}
+		vt := e.verify(msg.VerificationID, msg.Code).wantOK(t).str("verification_token")
+		e.contact(sub, jsonBody(t, map[string]string{"phone_number": c.bind, "verification_token": vt})).wantOK(t)
+	}
+	// Only the SDK's exact prefix, and only before a '+', is dropped.
+	for _, bad := range []string{"+86 ++8613000000000", "+86  +8613000000000", "+1 +8613000000000", "+86 +86 +8613000000000"} {
+		e.sendCode("u1", jsonBody(t, map[string]string{"phone_number": bad})).wantError(t, 400, "invalid_argument")
+	}
+}
+
 // A verification_id or code that secret never issued is answered as an
 // unknown one without a round trip: it never becomes part of a key.
 func TestVerifyRefusesMalformedBeforeRedis(t *testing.T) {
@@ -541,6 +569,26 @@ func TestSudoEndpoint(t *testing.T) {
 	e.bindEmail("u1", "u1@example.com")
 	vt := e.verificationToken("u1", "email", "", "CUR_USER")
 	sudo(jsonBody(t, map[string]any{"verification_token": vt, "password": nil})).wantOK(t)
+}
+
+// TestSudoNeedsACurUserCode: only a code sent with target CUR_USER buys a
+// sudo token. A code sent to the same bound contact with ANY or NOT_USER
+// was asked for as a stranger's send (counted in the contact's shared
+// budget, for binding a contact): it is refused, so sudo codes stay within
+// the owner's own CUR_USER budget.
+func TestSudoNeedsACurUserCode(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("u1", "+86 13000000000")
+	tok := e.token("u1")
+	for _, target := range []string{"ANY", "NOT_USER"} {
+		e.forgetCallerMinute("u1")
+		vt := e.verificationToken("u1", "phone_number", "+86 13000000000", target)
+		e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": vt}), bearer(tok)).
+			wantError(t, 400, "invalid_verification_token")
+	}
+	e.forgetCallerMinute("u1")
+	cur := e.verificationToken("u1", "phone_number", "", "CUR_USER")
+	e.serve(http.MethodPost, pathSudo, jsonBody(t, map[string]string{"verification_token": cur}), bearer(tok)).wantOK(t)
 }
 
 func TestSudoTokenBelongsToItsUser(t *testing.T) {

@@ -36,6 +36,7 @@ func TestCluster(t *testing.T) {
 
 	// Verification, sudo and a verified, sudo-guarded contact change.
 	v := newVerification("cv1", "u1", "email", "a@example.com")
+	v.Owner = true // a CUR_USER code: the kind that buys sudo
 	if isUser, err := s.StartVerification(ctx, v); err != nil || !isUser {
 		t.Fatalf("StartVerification = %v, %v", isUser, err)
 	}

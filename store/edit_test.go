@@ -374,11 +374,23 @@ func TestEditFirstContactSudo(t *testing.T) {
 // token.
 func (f *fixture) verified(t testing.TB, user, channel, key, display string) string {
 	t.Helper()
+	return f.verifiedAs(t, false, user, channel, key, display)
+}
+
+// curUserVerified is verified for a code sent with CUR_USER (Owner), the
+// only kind that buys a sudo token.
+func (f *fixture) curUserVerified(t testing.TB, user, channel, key, display string) string {
+	t.Helper()
+	return f.verifiedAs(t, true, user, channel, key, display)
+}
+
+func (f *fixture) verifiedAs(t testing.TB, owner bool, user, channel, key, display string) string {
+	t.Helper()
 	id := fmt.Sprintf("vid-%s-%s-%d", user, key, time.Now().UnixNano())
-	v := NewVerification{ID: id, UserID: user, Channel: channel, Key: key, Display: display, Code: "123456", TTL: time.Minute}
+	v := NewVerification{ID: id, UserID: user, Channel: channel, Key: key, Display: display, Code: "123456", TTL: time.Minute, Owner: owner}
 	// The send limits are not what these tests are about.
-	f.raw.Del(ctxT(t), f.keys.lastSend(channel, key), f.keys.dailySends(channel, key),
-		f.keys.callerMinuteSends(user), f.keys.callerDailySends(user))
+	last, daily := f.sendKeys(&v)
+	f.raw.Del(ctxT(t), last, daily, f.keys.callerMinuteSends(user), f.keys.callerDailySends(user))
 	if _, err := f.StartVerification(ctxT(t), v); err != nil {
 		t.Fatal(err)
 	}

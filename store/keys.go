@@ -21,7 +21,7 @@ import (
 //	ip:<bucket>       hash  E.164 phone → owner's user ID
 //	ie:<bucket>       hash  email key (profile.EmailKey) → owner's user ID
 //	rl:<user>         string edits counted in the current window (PX = window)
-//	v:<id>            hash  a pending verification code (PX = code TTL)
+//	v:<id>            hash  a pending verification code; o: "1" for a CUR_USER send (PX = code TTL)
 //	vs:<contact>      string the last send to a contact asked by anyone (ANY, NOT_USER), holds its verification ID (PX = 60 s)
 //	vd:<contact>      string sends to a contact asked by anyone (ANY, NOT_USER) in the current day (PX = 24 h)
 //	vso:<contact>     string as vs:, for the owner's own CUR_USER sends, counted apart so strangers cannot spend them
@@ -30,7 +30,7 @@ import (
 //	cd:<user>         zset  the same over the last day, at most 30 entries (PX = 24 h from the newest)
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	lk:<ip>           string lookups (checkIfUserExist) from one client IP in the current window; <ip> as vf:'s
-//	vt:<sha256>       hash  a verification token, by the SHA-256 of the token (PX = token TTL)
+//	vt:<sha256>       hash  a verification token, by the SHA-256 of the token; o as v:'s, which sudo requires (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
 //	rt:<sha256>       string a revoked access token, by the SHA-256 of its signed content (TokenDigest) → "1" (PX = until its exp + leeway)
 //	ru:<user>         string the user's revocation cutoff, Unix seconds: tokens issued up to it are revoked (PX = revocationHorizon)

@@ -147,7 +147,7 @@ func TestScriptsReloadedAfterFlush(t *testing.T) {
 			t.Errorf("%s not cached after its run: %v %v", sc.name, ok, err)
 		}
 	}
-	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
+	tok := f.curUserVerified(t, "u1", "email", "a@example.com", "a@example.com")
 	f.raw.ScriptFlush(ctxT(t))
 	if err := f.IssueSudo(ctxT(t), "u1", tok, "sudo", time.Minute, bothContacts); err != nil {
 		t.Fatal(err)

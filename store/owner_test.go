@@ -95,7 +95,7 @@ func TestNotUserByOwner(t *testing.T) {
 func TestIssueSudoAnySpelling(t *testing.T) {
 	f := newFixture(t)
 	f.set(t, "u1", Changes{Email: ptr("a@BÜCHER.example")})
-	tok := f.verified(t, "u1", "email", "a@xn--bcher-kva.example", "a@BÜCHER.example")
+	tok := f.curUserVerified(t, "u1", "email", "a@xn--bcher-kva.example", "a@BÜCHER.example")
 	if err := f.IssueSudo(ctxT(t), "u1", tok, "sudo1", time.Minute, bothContacts); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,8 @@ type NewVerification struct {
 	RefuseBound bool
 	// Owner (CUR_USER): the user sends to a contact of their own. Such
 	// sends are limited apart from everyone else's to the same contact, so
-	// that strangers cannot spend the owner's budget.
+	// that strangers cannot spend the owner's budget, and only their codes
+	// buy a sudo token (IssueSudo).
 	Owner bool
 }
 
@@ -105,7 +106,7 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		v.ID, v.UserID, v.Channel, v.Key, v.Display, v.Usage,
 		codeDigest(v.ID, v.Code), v.TTL.Milliseconds(), flag(v.RefuseBound),
 		sendInterval.Milliseconds(), sendsPerDay, day.Milliseconds(),
-		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay, s.now().UnixMilli())
+		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay, s.now().UnixMilli(), flag(v.Owner))
 	if err != nil {
 		return false, s.fail(err)
 	}
@@ -162,7 +163,8 @@ func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount
 
 // CheckCode compares the code in constant time; 5 wrong codes kill the
 // verification (ErrInvalidCode). On success the verification is gone and
-// token (stored hashed, TTL tokenTTL) is bound to its user, channel and key.
+// token (stored hashed, TTL tokenTTL) is bound to its user, channel and key,
+// and records whether it came from a CUR_USER send (IssueSudo needs one).
 //
 // clientIP is who guesses: an IP with 20 wrong codes (unknown IDs included)
 // in the current hour is refused (*RateLimitedError) until the hour ends,
@@ -201,10 +203,10 @@ func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string,
 	return r.unexpected()
 }
 
-// IssueSudo consumes verificationToken, which must be the user's and
-// verify one of the user's currently bound contacts of a field in
-// sensitive (ErrInvalidVerificationToken), and stores sudoToken (hashed,
-// TTL). A contact that is not sensitive is changed with verification
+// IssueSudo consumes verificationToken, which must be the user's, come
+// from a CUR_USER code (NewVerification.Owner) and verify one of the
+// user's currently bound contacts of a field in sensitive
+// (ErrInvalidVerificationToken), and stores sudoToken (hashed, TTL). A contact that is not sensitive is changed with verification
 // alone, so a stolen access token can make it the thief's: a code sent to
 // it proves nothing about the account's owner (docs/api.md#sudo).
 func (s *Store) IssueSudo(ctx context.Context, userID, verificationToken, sudoToken string, ttl time.Duration, sensitive FieldSet) error {

@@ -28,7 +28,7 @@ func TestStartVerificationStoresCodeHashed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"h": codeDigest("vid1", "042042"), "u": "u1", "c": "email", "k": "a@example.com", "d": "A@example.com", "s": "bind", "t": "0"}
+	want := map[string]string{"h": codeDigest("vid1", "042042"), "u": "u1", "c": "email", "k": "a@example.com", "d": "A@example.com", "s": "bind", "t": "0", "o": "0"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stored %v\nwant %v", got, want)
 	}
@@ -262,7 +262,7 @@ func TestCheckCode(t *testing.T) {
 		t.Fatalf("right code after %d wrong ones: %v", maxWrongCodes-1, err)
 	}
 	got, _ := f.raw.HGetAll(ctxT(t), f.keys.verificationToken("tok")).Result()
-	if fmt.Sprint(got) != fmt.Sprint(map[string]string{"u": "u1", "c": "email", "k": "a@example.com"}) {
+	if fmt.Sprint(got) != fmt.Sprint(map[string]string{"u": "u1", "c": "email", "k": "a@example.com", "o": "0"}) {
 		t.Errorf("token = %v", got)
 	}
 	if ttl, _ := f.raw.PTTL(ctxT(t), f.keys.verificationToken("tok")).Result(); ttl <= 4*time.Minute || ttl > 5*time.Minute {
@@ -333,9 +333,9 @@ func TestIssueSudo(t *testing.T) {
 
 	// A token for a contact the user does not have bound, or another
 	// user's, is refused and left as it was.
-	notBound := f.verified(t, "u1", "email", "other@example.com", "other@example.com")
+	notBound := f.curUserVerified(t, "u1", "email", "other@example.com", "other@example.com")
 	wantErr(t, f.IssueSudo(ctxT(t), "u1", notBound, "sudo0", time.Minute, bothContacts), ErrInvalidVerificationToken)
-	othersToken := f.verified(t, "u2", "email", "b@example.com", "b@example.com")
+	othersToken := f.curUserVerified(t, "u2", "email", "b@example.com", "b@example.com")
 	wantErr(t, f.IssueSudo(ctxT(t), "u1", othersToken, "sudo0", time.Minute, bothContacts), ErrInvalidVerificationToken)
 	wantErr(t, f.IssueSudo(ctxT(t), "u1", "unknown", "sudo0", time.Minute, bothContacts), ErrInvalidVerificationToken)
 	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken(notBound), f.keys.verificationToken(othersToken)).Result(); n != 2 {
@@ -346,7 +346,7 @@ func TestIssueSudo(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ channel, key string }{{"email", "a@example.com"}, {"phone", "+8613000000000"}} {
-		tok := f.verified(t, "u1", tc.channel, tc.key, tc.key)
+		tok := f.curUserVerified(t, "u1", tc.channel, tc.key, tc.key)
 		sudo := "sudo-" + tc.channel
 		if err := f.IssueSudo(ctxT(t), "u1", tok, sudo, 15*time.Minute, bothContacts); err != nil {
 			t.Fatalf("%s: %v", tc.channel, err)
@@ -370,7 +370,7 @@ func TestIssueSudo(t *testing.T) {
 	}
 
 	// A token for a contact the user has since given up is refused.
-	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
+	tok := f.curUserVerified(t, "u1", "email", "a@example.com", "a@example.com")
 	f.set(t, "u1", Changes{Email: ptr("c@example.com")})
 	wantErr(t, f.IssueSudo(ctxT(t), "u1", tok, "sudo-late", time.Minute, bothContacts), ErrInvalidVerificationToken)
 }
@@ -386,14 +386,38 @@ func TestIssueSudoOnlySensitiveChannel(t *testing.T) {
 	f := newFixture(t)
 	f.set(t, "u1", Changes{Email: ptr("a@example.com"), Phone: ptr("+86 13000000000")})
 	phoneOnly := FieldSet{"p"}
-	email := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
+	email := f.curUserVerified(t, "u1", "email", "a@example.com", "a@example.com")
 	wantErr(t, f.IssueSudo(ctxT(t), "u1", email, "sudo-e", time.Minute, phoneOnly), ErrInvalidVerificationToken)
 	wantErr(t, f.IssueSudo(ctxT(t), "u1", email, "sudo-e", time.Minute, FieldSet{}), ErrInvalidVerificationToken)
 	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken(email)).Result(); n != 1 {
 		t.Error("a refused sudo spent the token")
 	}
-	phone := f.verified(t, "u1", "phone", "+8613000000000", "+8613000000000")
+	phone := f.curUserVerified(t, "u1", "phone", "+8613000000000", "+8613000000000")
 	if err := f.IssueSudo(ctxT(t), "u1", phone, "sudo-p", time.Minute, phoneOnly); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIssueSudoOnlyCurUserCodes: a token for the user's own bound contact
+// from a code sent with ANY or NOT_USER (not Owner), or one stored before
+// tokens recorded their kind, buys no sudo and is left as it was; one from a
+// CUR_USER code does.
+func TestIssueSudoOnlyCurUserCodes(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Phone: ptr("+86 13000000000")})
+	stranger := f.verified(t, "u1", "phone", "+8613000000000", "+86 13000000000")
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", stranger, "sudo-any", time.Minute, bothContacts), ErrInvalidVerificationToken)
+	old := "token-before-kinds"
+	f.raw.HSet(ctxT(t), f.keys.verificationToken(old), "u", "u1", "c", "phone", "k", "+8613000000000")
+	wantErr(t, f.IssueSudo(ctxT(t), "u1", old, "sudo-old", time.Minute, bothContacts), ErrInvalidVerificationToken)
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.verificationToken(stranger), f.keys.verificationToken(old)).Result(); n != 2 {
+		t.Error("a refused sudo spent the token")
+	}
+	if kind, _ := f.raw.HGet(ctxT(t), f.keys.verificationToken(stranger), "o").Result(); kind != "0" {
+		t.Errorf("a non-CUR_USER token records its kind as %q", kind)
+	}
+	cur := f.curUserVerified(t, "u1", "phone", "+8613000000000", "+86 13000000000")
+	if err := f.IssueSudo(ctxT(t), "u1", cur, "sudo-cur", time.Minute, bothContacts); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -403,7 +427,7 @@ func TestIssueSudoOnlySensitiveChannel(t *testing.T) {
 func TestIssueSudoRace(t *testing.T) {
 	f := newFixture(t)
 	f.set(t, "u1", Changes{Email: ptr("a@example.com")})
-	tok := f.verified(t, "u1", "email", "a@example.com", "a@example.com")
+	tok := f.curUserVerified(t, "u1", "email", "a@example.com", "a@example.com")
 	errs := make([]error, 8)
 	var wg sync.WaitGroup
 	for i := range errs {

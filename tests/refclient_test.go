@@ -100,13 +100,13 @@ func TestReferenceClientContactFlow(t *testing.T) {
 		verification {
 			webhook http://127.0.0.1:%d/codes %s
 		}`, hookPort, secret))
-	runRefClient(t, f, "contact", 13,
+	runRefClient(t, f, "contact", 14,
 		"AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}),
 		fmt.Sprintf("AUTHEDGE_WEBHOOK_PORT=%d", hookPort),
 		"AUTHEDGE_WEBHOOK_SECRET="+secret,
 	)
 	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{
-		"phone_number": "+86 13900139000", "email": "sdk.user@example.com",
+		"phone_number": "+86 13600136000", "email": "sdk.user@example.com",
 	})
 }
 

@@ -15,7 +15,8 @@
 --   {'rate_limited', pttl}  this IP made too many wrong codes: refused,
 --                 right code or not, for pttl ms; nothing else changes
 --   {'ok'}        the code was right: the verification is gone and the
---                 token is bound to its user, channel and key
+--                 token is bound to its user, channel and key, and says
+--                 whether the code was a CUR_USER one ('o')
 --   {'invalid'}   unknown, expired or killed verification, or a wrong code
 --                 (counted, against the verification and the IP; the
 --                 last allowed wrong code deletes the verification)
@@ -33,7 +34,7 @@ local function wrong()
   return { 'invalid' }
 end
 
-local v = redis.call('HMGET', KEYS[1], 'h', 'u', 'c', 'k')
+local v = redis.call('HMGET', KEYS[1], 'h', 'u', 'c', 'k', 'o')
 local stored = v[1]
 if not stored then
   return wrong()
@@ -59,7 +60,8 @@ end
 -- The token first: its HSET is the one write here that can fail (a key
 -- of the wrong type), and Redis does not undo the writes before a failing
 -- command, so the code is spent only once the token exists.
-redis.call('HSET', KEYS[2], 'u', v[2], 'c', v[3], 'k', v[4])
+-- A verification stored before 'o' existed is no CUR_USER one.
+redis.call('HSET', KEYS[2], 'u', v[2], 'c', v[3], 'k', v[4], 'o', v[5] or '0')
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[1])
 return { 'ok' }

@@ -1,5 +1,6 @@
 -- issue_sudo: trade a verification token for one of the user's currently
--- bound contacts for a sudo token.
+-- bound contacts, from a code the user sent there with target CUR_USER,
+-- for a sudo token.
 --
 -- KEYS[1] the verification token's hash (vt:<sha256 of the token>)
 -- KEYS[2] the user's profile
@@ -17,13 +18,16 @@
 -- Replies:
 --   {'ok'}             the verification token is spent, the sudo token stored
 --   {'invalid'}        the token is unknown, expired, spent, another user's,
---                      for a contact the user does not have bound now, or for
---                      a channel that is not sensitive; it is left as it was
+--                      from a code not sent with CUR_USER, for a contact the
+--                      user does not have bound now, or for a channel that is
+--                      not sensitive; it is left as it was
 --   {'stale', profile} the bound phone or email is not what the caller read:
 --                      nothing done; the stored profile ('' if none)
 
-local t = redis.call('HMGET', KEYS[1], 'u', 'c', 'k')
-if t[1] ~= ARGV[1] then
+local t = redis.call('HMGET', KEYS[1], 'u', 'c', 'k', 'o')
+-- Only a CUR_USER code: one sent with ANY or NOT_USER was counted in the
+-- contact's shared budget, and sudo codes must stay within the owner's.
+if t[1] ~= ARGV[1] or t[4] ~= '1' then
   return { 'invalid' }
 end
 local field = FIELD_OF[t[2]]

@@ -24,6 +24,8 @@
 -- ARGV[14] a minute, milliseconds
 -- ARGV[15] sends one requester may ask for per day
 -- ARGV[16] now, Unix milliseconds
+-- ARGV[17] "1": a CUR_USER send by the contact's owner, the only kind whose
+--          code buys a sudo token (kept as 'o', passed on to the token)
 --
 -- Replies:
 --   {'ok', is_user (0/1)}    recorded and counted; is_user: bound to some user
@@ -80,6 +82,6 @@ redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
 window_add(KEYS[5], ARGV[1], now, ARGV[14])
 window_add(KEYS[6], ARGV[1], now, ARGV[12])
 redis.call('HSET', KEYS[1], 'h', ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
-  'd', ARGV[5], 's', ARGV[6], 't', 0)
+  'd', ARGV[5], 's', ARGV[6], 't', 0, 'o', ARGV[17])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 return { 'ok', bound and 1 or 0 }

@@ -303,6 +303,16 @@ async function contactFlow() {
   await step('a used verification_token: invalid_verification_token', () =>
     rejects(auth.updateUserBasicInfo({ phone: '+86 13700137000', verification_token: vt2, sudo_token: sudoToken }), { error: 'invalid_verification_token', status: 400, path: '/v1/user/basic/edit' }))
 
+  // getVerification writes "+86 " in front of a number that does not start
+  // with "+<cc> <digit>"; editContact sends the number as given.
+  await step('getVerification and editContact with an unspaced international number', async () => {
+    const P3 = '+8613600136000'
+    const sent3 = await sendCode({ phone_number: P3, target: 'NOT_USER' }, { channel: 'sms', to: '+86 13600136000' })
+    const { verification_token } = await auth.verify({ verification_id: sent3.id, verification_code: sent3.code })
+    eq(await auth.editContact({ phone_number: P3, verification_token, sudo_token: sudoToken }), {}, 'response')
+    eq((await auth.getUserInfo()).phone_number, '+86 13600136000', 'phone_number')
+  })
+
   await hook.close()
 }
 
