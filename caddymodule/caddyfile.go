@@ -80,7 +80,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (*Handler, error) {
 //	    }
 //
 //	    verification {
-//	        required phone email | off
+//	        required phone email | phone | email | off
 //	        webhook <url> [<hmac-secret>]
 //	        log
 //	        code_ttl <duration>
@@ -95,7 +95,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (*Handler, error) {
 //
 //	    rate_limit {
 //	        edits <n> <duration>
-//	        lookups <n> <duration>       # checkIfUserExist per client IP
+//	        lookups <n> <duration>       # checkIfUserExist and checkUsername per client IP
 //	    }
 //
 //	    identity { ... }                 # see parseIdentity; not with a matcher
@@ -111,7 +111,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (*Handler, error) {
 // nonsense (a TTL, the Redis timeout, a rate window) it is refused.
 //
 // Every subdirective may be given once, but public_key, which adds a key
-// each time. A missing or extra argument, an unknown or repeated
+// each time (and, in identity, protect_scope, header and previous_key). A missing or extra argument, an unknown or repeated
 // subdirective, or a value that does not parse is an error naming the
 // directive. What is left out takes its default (config.ApplyDefaults);
 // rules that span directives are config.Validate's.

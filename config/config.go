@@ -113,7 +113,8 @@ type Redis struct {
 	// {env.VAR} and {file./path} are resolved at provision time.
 	Password string `json:"password,omitempty"`
 
-	// DB is the database number (single node only).
+	// DB is the database number, for a single node or a Sentinel-managed
+	// master; a Redis Cluster has only database 0.
 	DB int `json:"db,omitempty"`
 
 	// TLS connects to Redis over TLS.

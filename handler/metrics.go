@@ -11,8 +11,9 @@ import (
 )
 
 // editEndpoints are the endpoints whose refusals by a rule count as edits
-// refused (docs/metrics.md).
-var editEndpoints = map[string]bool{"user.basic.edit": true, "user.contact": true}
+// refused (docs/metrics.md): every endpoint that runs the edit script and
+// spends the edit limit.
+var editEndpoints = map[string]bool{"user.basic.edit": true, "user.contact": true, "user.profile": true}
 
 // apiMetrics is what the API reports to its metrics, resolved in New: the
 // per-request cost is a nil check and an atomic add.

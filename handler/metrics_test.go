@@ -196,6 +196,24 @@ func TestMetricsOfSudoRefusal(t *testing.T) {
 	})
 }
 
+// TestMetricsOfProfileEditRefusals: PATCH user/profile is an edit (the
+// same script, the same edit limit), so its refusals by a rule count as
+// edits refused, as basic/edit's and user/contact's do.
+func TestMetricsOfProfileEditRefusals(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	e := newEnv(t, withMetrics(reg), withEditLimit(2, time.Minute))
+	e.edit("alice", `{"username":"alice"}`).wantOK(t)
+	e.setProfile("bob", `{"username":"alice"}`).wantError(t, http.StatusConflict, "username_already_exists")
+	e.setProfile("bob", `{"name":"Bob"}`).wantOK(t)
+	e.setProfile("bob", `{"name":"Bobby"}`).wantError(t, http.StatusTooManyRequests, "resource_exhausted")
+	checkMetrics(t, reg, []want{
+		{"authedge_requests_total", requests("user.profile", "409"), 1},
+		{"authedge_requests_total", requests("user.profile", "429"), 1},
+		{"authedge_edits_refused_total", reason("conflict"), 1},
+		{"authedge_edits_refused_total", reason("rate_limit"), 1},
+	})
+}
+
 // TestMetricsOfCodeSends: delivered, failed, unknown and rate-limited
 // sends, by channel.
 func TestMetricsOfCodeSends(t *testing.T) {
