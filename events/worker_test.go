@@ -518,6 +518,27 @@ func waitHeld(t *testing.T, w *Worker, n int) {
 	}
 }
 
+// quickClaims: one event held at a time, touched and claimed every 100 ms.
+func quickClaims(o *Options) { o.MaxHeld = 1; o.ClaimIdle = 300 * time.Millisecond }
+
+// trimmedUnderItsHolder starts a worker, a, whose receiver (path /a of r)
+// is down, lets it take user u's first event, and trims the stream past
+// that event while a retries it.
+func trimmedUnderItsHolder(t *testing.T) (f *fixture, r *pathReceiver, a *Worker, first string) {
+	t.Helper()
+	f = newFixture(t)
+	if err := f.client.XGroupCreateMkStream(t.Context(), f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r = newPathReceiver(t)
+	r.block("/a", true)
+	first = f.add(t, "u", 1)
+	a = f.worker(t, r.srv.URL+"/a", quickClaims)
+	waitHeld(t, a, 1)
+	f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0)
+	return f, r, a, first
+}
+
 // TestTrimmedEventStillRetriedKeepsOrder: an instance retrying an event
 // through a receiver outage long enough for the stream to be trimmed past
 // it still holds its body and will deliver it. Trimming drops it from the
@@ -526,20 +547,9 @@ func waitHeld(t *testing.T, w *Worker, n int) {
 // next one first. The holder's lease on the event keeps the queue in
 // order: the next event waits until the first is delivered.
 func TestTrimmedEventStillRetriedKeepsOrder(t *testing.T) {
-	f := newFixture(t)
-	ctx := t.Context()
-	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
-		t.Fatal(err)
-	}
-	r := newPathReceiver(t)
-	r.block("/a", true)
-	quick := func(o *Options) { o.MaxHeld = 1; o.ClaimIdle = 300 * time.Millisecond }
-	first := f.add(t, "u", 1)
-	a := f.worker(t, r.srv.URL+"/a", quick)
-	waitHeld(t, a, 1)
-	f.client.XTrimMaxLen(ctx, f.keys.Stream, 0)
+	f, r, _, first := trimmedUnderItsHolder(t)
 	second := f.add(t, "u", 2)
-	b := f.worker(t, r.srv.URL+"/b", quick)
+	b := f.worker(t, r.srv.URL+"/b", quickClaims)
 	waitHeld(t, b, 1)
 	// Several ClaimIdles: a touches its event (which drops it from the
 	// pending list), b waits on it and checks whether it is stale.
@@ -562,22 +572,11 @@ func TestTrimmedEventStillRetriedKeepsOrder(t *testing.T) {
 // trimmed event stops, its lease runs out; the next instance forgets the
 // event, says it is lost, and delivers the user's later events.
 func TestTrimmedEventOfStoppedHolderIsReported(t *testing.T) {
-	f := newFixture(t)
-	ctx := t.Context()
-	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
-		t.Fatal(err)
-	}
-	r := newPathReceiver(t)
-	r.block("/a", true)
-	quick := func(o *Options) { o.MaxHeld = 1; o.ClaimIdle = 300 * time.Millisecond }
-	lost := f.add(t, "u", 1)
-	a := f.worker(t, r.srv.URL+"/a", quick)
-	waitHeld(t, a, 1)
-	f.client.XTrimMaxLen(ctx, f.keys.Stream, 0)
+	f, r, a, lost := trimmedUnderItsHolder(t)
 	time.Sleep(time.Second) // a's touches: the event leaves the pending list, the lease is taken
 	next := f.add(t, "u", 2)
 	core, logs := observer.New(zap.WarnLevel)
-	f.worker(t, r.srv.URL+"/b", func(o *Options) { quick(o); o.Logger = zap.New(core) })
+	f.worker(t, r.srv.URL+"/b", func(o *Options) { quickClaims(o); o.Logger = zap.New(core) })
 	a.Stop()
 	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 1; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
