@@ -120,3 +120,17 @@ func TestReferenceClientUserAPI(t *testing.T) {
 		"birthdate": "1990-05-17", "zoneinfo": "Asia/Shanghai", "locale": "zh-Hans-CN", "email": "Li.Lei@Bücher.example",
 	})
 }
+
+// TestReferenceClientOtherClient: an SDK whose clientId is another client
+// of the environment, signed in with a token issued to that client. The
+// SDK sends client_id only on its calls without credentials, so its
+// authenticated calls need the client in `jwt { audience }`
+// (docs/api.md#cloudbase-sdk-compatibility); without it they are 401 and
+// the SDK drops the user's credentials.
+func TestReferenceClientOtherClient(t *testing.T) {
+	f := newFixtureWithJWT(t, "", "audience "+testEnv+" e2e-web", offPolicies)
+	runRefClient(t, f, "client", 4,
+		"AUTHEDGE_CLIENT_ID=e2e-web",
+		"AUTHEDGE_CLIENT_TOKEN="+f.token("sdk-user-1", claims{"aud": []string{"e2e-web"}}),
+	)
+}

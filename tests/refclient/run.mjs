@@ -10,9 +10,12 @@
 //   AUTHEDGE_TOKEN          an access token for AUTHEDGE_SUB
 //   AUTHEDGE_SUB            that token's sub
 //   AUTHEDGE_OTHER_TOKEN    optional: a second user's token (conflict check)
-//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke, userapi, history
+//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke, userapi, history, client
 // The userapi flow (setUserProfile, queryUserProfile, checkIfUserExist) also
 // needs AUTHEDGE_ADMIN_TOKEN, and runs against a fresh store.
+// The client flow runs an SDK whose clientId is not the environment's; it needs
+//   AUTHEDGE_CLIENT_ID      that clientId (one of the config's client_ids)
+//   AUTHEDGE_CLIENT_TOKEN   a token of AUTHEDGE_SUB whose aud is AUTHEDGE_CLIENT_ID
 // The contact flow (verification codes, sudo, editContact) also needs:
 //   AUTHEDGE_ADMIN_TOKEN    a token with the admin scope (seeds a bound phone)
 //   AUTHEDGE_WEBHOOK_PORT   this script listens there for the codes authedge
@@ -496,6 +499,43 @@ async function historyFlow() {
   })
 }
 
+// clientFlow: an app whose SDK clientId is not the environment_id, signed
+// in with a token issued to that client (aud = clientId). The SDK sends
+// ?client_id= only on calls without credentials, so authenticated calls
+// reach authedge with the environment as their client: the token's aud is
+// accepted through `jwt { audience }` (docs/api.md#cloudbase-sdk-compatibility).
+// Without it every authenticated call is 401 and the SDK signs the user out.
+async function clientFlow() {
+  const clientId = env('AUTHEDGE_CLIENT_ID')
+  const token = env('AUTHEDGE_CLIENT_TOKEN')
+  const client = () => newClient({ url: URL_, env: ENV, clientId, token })
+  const { auth, storage } = client()
+
+  await step('client: getUserInfo with a token issued to the SDK\'s clientId', async () => {
+    const me = await auth.getUserInfo()
+    eq(me.sub, SUB, 'sub')
+    check(storage.getItemSync(credentialsKey(clientId)) !== null, 'the SDK kept its credentials')
+    return me
+  })
+
+  await step('client: updateUserBasicInfo', async () => {
+    eq(await auth.updateUserBasicInfo({ nickname: 'Client User' }), {}, 'response')
+    eq((await auth.getUserInfo()).name, 'Client User', 'name')
+  })
+
+  await step('client: checkIfUserExist (no token, ?client_id= the clientId)', async () => {
+    eq(await auth.checkIfUserExist({ username: 'nobody_has_this' }), { exist: false }, 'response')
+  })
+
+  await step('client: signOut() (no token, ?client_id= the clientId) revokes it', async () => {
+    await auth.signOut()
+    eq(storage.getItemSync(credentialsKey(clientId)), null, 'stored credentials after signOut')
+    const err = await rejects(client().auth.getUserInfo(), { error: 'unauthenticated', status: 401, path: '/v1/user/me' })
+    check(/revoked/.test(err.error_description), `error_description says revoked: ${err.error_description}`)
+    return err
+  })
+}
+
 // ---- main --------------------------------------------------------------------
 
 const watchdog = setTimeout(() => {
@@ -510,6 +550,7 @@ for (const flow of FLOWS) {
   else if (flow === 'revoke') await revokeFlow()
   else if (flow === 'userapi') await userapiFlow()
   else if (flow === 'history') await historyFlow()
+  else if (flow === 'client') await clientFlow()
   else {
     console.error(`run.mjs: unknown flow ${flow}`)
     process.exit(2)
