@@ -91,7 +91,8 @@ func TestReferenceClientHistory(t *testing.T) {
 }
 
 // TestReferenceClientContactFlow: the SDK's getVerification (ANY, NOT_USER,
-// CUR_USER), verify (sent without a token), sudo and editContact, with codes
+// CUR_USER), sendVerificationCodeToCurrentUser, verify (sent without a
+// token), sudo and editContact, with codes
 // delivered by authedge's webhook sender to the script itself.
 func TestReferenceClientContactFlow(t *testing.T) {
 	hookPort := redistest.FreePort(t)
@@ -100,7 +101,7 @@ func TestReferenceClientContactFlow(t *testing.T) {
 		verification {
 			webhook http://127.0.0.1:%d/codes %s
 		}`, hookPort, secret))
-	runRefClient(t, f, "contact", 14,
+	runRefClient(t, f, "contact", 15,
 		"AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}),
 		fmt.Sprintf("AUTHEDGE_WEBHOOK_PORT=%d", hookPort),
 		"AUTHEDGE_WEBHOOK_SECRET="+secret,

@@ -217,7 +217,7 @@ async function contactFlow() {
   const secret = process.env.AUTHEDGE_WEBHOOK_SECRET || ''
   const hook = webhookReceiver(env('AUTHEDGE_WEBHOOK_PORT'), secret)
   await hook.listening
-  const { auth } = newClient({ url: URL_, env: ENV, token: TOKEN })
+  const { auth, storage } = newClient({ url: URL_, env: ENV, token: TOKEN })
   const admin = newClient({ url: URL_, env: ENV, token: env('AUTHEDGE_ADMIN_TOKEN') }).auth
   const P1 = '+86 13800138000'
   const P2 = '+86 13900139000'
@@ -314,6 +314,24 @@ async function contactFlow() {
     const { verification_token } = await auth.verify({ verification_id: sent3.id, verification_code: sent3.code })
     eq(await auth.editContact({ phone_number: P3, verification_token, sudo_token: sudoToken }), {}, 'response')
     eq((await auth.getUserInfo()).phone_number, '+86 13600136000', 'phone_number')
+  })
+
+  // sendVerificationCodeToCurrentUser first gets a captcha token from
+  // CloudBase's captcha endpoints (not authedge's) unless its storage holds
+  // one, as it does after a captcha; it sends it as ?captcha_token=, which
+  // authedge ignores. Fifth code of this caller: within the 5 a minute.
+  await step('sendVerificationCodeToCurrentUser (a stored captcha token) + verify + sudo', async () => {
+    storage.setItemSync(`captcha_${ENV}`, JSON.stringify({
+      captcha_token: 'captcha-from-elsewhere', expires_in: 600, expires_at: new Date(Date.now() + 590e3).toISOString(),
+    }))
+    const v = await auth.sendVerificationCodeToCurrentUser({ phone_number: '' })
+    check(typeof v.verification_id === 'string' && v.verification_id.length > 0, `verification_id: ${JSON.stringify(v)}`)
+    eq(v.is_user, true, 'is_user')
+    const m = await hook.message(v.verification_id)
+    eq({ channel: m.channel, to: m.to }, { channel: 'sms', to: '+86 13600136000' }, 'webhook channel and to')
+    const { verification_token } = await auth.verify({ verification_id: v.verification_id, verification_code: m.code })
+    const s = await auth.sudo({ verification_token })
+    check(typeof s.sudo_token === 'string' && s.sudo_token.length > 0, 'sudo_token')
   })
 
   await hook.close()
