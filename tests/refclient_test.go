@@ -75,7 +75,7 @@ func runRefClient(t *testing.T, f *fixture, flows string, wantSteps int, env ...
 // profile and sees authedge's errors through its own error handling.
 func TestReferenceClient(t *testing.T) {
 	f := newFixture(t, offPolicies)
-	runRefClient(t, f, "core", 7, "AUTHEDGE_OTHER_TOKEN="+f.token("sdk-user-2", nil))
+	runRefClient(t, f, "core", 9, "AUTHEDGE_OTHER_TOKEN="+f.token("sdk-user-2", nil))
 
 	// What the SDK did is really stored: read it back without the SDK.
 	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{

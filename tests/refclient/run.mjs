@@ -127,6 +127,18 @@ async function coreFlow() {
     return me
   })
 
+  await step('getUserInfo with a query (the SDK appends it to user/me): ignored', async () => {
+    eq((await auth.getUserInfo({ query: { lang: 'zh-CN' } })).username, username, 'username')
+  })
+
+  // deleteMe is not served: the SDK surfaces the 405 as an error at once
+  // (no retry: the body is JSON), and the user stays signed in.
+  await step('deleteMe: method_not_allowed, credentials kept', async () => {
+    const err = await rejects(auth.deleteMe({ sudo_token: 'x' }), { error: 'method_not_allowed', status: 405, path: '/v1/user/me' })
+    eq((await auth.getUserInfo()).sub, SUB, 'still signed in')
+    return err
+  })
+
   await step('updateUserBasicInfo with a bad field: invalid_argument', () =>
     rejects(auth.updateUserBasicInfo({ gender: 'OTHER' }), { error: 'invalid_argument', status: 400, path: '/v1/user/basic/edit' }))
 
