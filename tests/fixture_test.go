@@ -46,6 +46,13 @@ func newFixture(t *testing.T, extra string) *fixture {
 // (startCaddyWith).
 func newFixtureWith(t *testing.T, global, extra string) *fixture {
 	t.Helper()
+	return newFixtureWithJWT(t, global, "", extra)
+}
+
+// newFixtureWithJWT is newFixtureWith with jwtExtra inside the jwt block
+// (an audience, for instance).
+func newFixtureWithJWT(t *testing.T, global, jwtExtra, extra string) *fixture {
+	t.Helper()
 	f := &fixture{t: t, redis: redistest.Start(t), app: newEchoApp(t), keyDir: t.TempDir()}
 	f.rsa, f.ec, _ = testKeys(t)
 	site := fmt.Sprintf(`	authedge {
@@ -55,6 +62,7 @@ func newFixtureWith(t *testing.T, global, extra string) *fixture {
 			issuer %s
 			public_key %s
 			public_key %s
+%s
 		}
 		redis {
 			address %s
@@ -65,7 +73,7 @@ func newFixtureWith(t *testing.T, global, extra string) *fixture {
 	reverse_proxy %s`,
 		testEnv, testIssuer,
 		writePublicPEM(t, f.keyDir, "rsa.pem", f.rsa),
-		writePublicPEM(t, f.keyDir, "ec.pem", f.ec),
+		writePublicPEM(t, f.keyDir, "ec.pem", f.ec), jwtExtra,
 		f.redis.Addr, extra, strings.TrimPrefix(f.app.URL, "http://"))
 	f.caddy = startCaddyWith(t, global, site)
 	return f

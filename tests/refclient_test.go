@@ -75,7 +75,7 @@ func runRefClient(t *testing.T, f *fixture, flows string, wantSteps int, env ...
 // profile and sees authedge's errors through its own error handling.
 func TestReferenceClient(t *testing.T) {
 	f := newFixture(t, offPolicies)
-	runRefClient(t, f, "core", 7, "AUTHEDGE_OTHER_TOKEN="+f.token("sdk-user-2", nil))
+	runRefClient(t, f, "core", 9, "AUTHEDGE_OTHER_TOKEN="+f.token("sdk-user-2", nil))
 
 	// What the SDK did is really stored: read it back without the SDK.
 	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{
@@ -91,7 +91,8 @@ func TestReferenceClientHistory(t *testing.T) {
 }
 
 // TestReferenceClientContactFlow: the SDK's getVerification (ANY, NOT_USER,
-// CUR_USER), verify (sent without a token), sudo and editContact, with codes
+// CUR_USER), sendVerificationCodeToCurrentUser, verify (sent without a
+// token), sudo and editContact, with codes
 // delivered by authedge's webhook sender to the script itself.
 func TestReferenceClientContactFlow(t *testing.T) {
 	hookPort := redistest.FreePort(t)
@@ -100,7 +101,7 @@ func TestReferenceClientContactFlow(t *testing.T) {
 		verification {
 			webhook http://127.0.0.1:%d/codes %s
 		}`, hookPort, secret))
-	runRefClient(t, f, "contact", 14,
+	runRefClient(t, f, "contact", 15,
 		"AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}),
 		fmt.Sprintf("AUTHEDGE_WEBHOOK_PORT=%d", hookPort),
 		"AUTHEDGE_WEBHOOK_SECRET="+secret,
@@ -119,4 +120,18 @@ func TestReferenceClientUserAPI(t *testing.T) {
 	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{
 		"birthdate": "1990-05-17", "zoneinfo": "Asia/Shanghai", "locale": "zh-Hans-CN", "email": "Li.Lei@Bücher.example",
 	})
+}
+
+// TestReferenceClientOtherClient: an SDK whose clientId is another client
+// of the environment, signed in with a token issued to that client. The
+// SDK sends client_id only on its calls without credentials, so its
+// authenticated calls need the client in `jwt { audience }`
+// (docs/api.md#cloudbase-sdk-compatibility); without it they are 401 and
+// the SDK drops the user's credentials.
+func TestReferenceClientOtherClient(t *testing.T) {
+	f := newFixtureWithJWT(t, "", "audience "+testEnv+" e2e-web", offPolicies)
+	runRefClient(t, f, "client", 4,
+		"AUTHEDGE_CLIENT_ID=e2e-web",
+		"AUTHEDGE_CLIENT_TOKEN="+f.token("sdk-user-1", claims{"aud": []string{"e2e-web"}}),
+	)
 }

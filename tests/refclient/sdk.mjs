@@ -30,10 +30,13 @@ export const credentialsKey = (clientId) => `credentials_${clientId}`
 // deviceId, when given, pre-fills the SDK's `device_id` entry (it must be
 // 16-48 characters, else the SDK replaces it with a random one); it is then
 // sent as x-device-id on every call.
-export function newClient({ url, env, token, expiresIn = 3600, deviceId }) {
+//
+// clientId, when given, is the SDK's clientId (else env, as the SDK itself
+// defaults it); the credentials are kept under its key.
+export function newClient({ url, env, clientId = env, token, expiresIn = 3600, deviceId }) {
   const entries = {}
   if (token) {
-    entries[credentialsKey(env)] = JSON.stringify({
+    entries[credentialsKey(clientId)] = JSON.stringify({
       token_type: 'Bearer',
       access_token: token,
       expires_in: expiresIn,
@@ -46,7 +49,7 @@ export function newClient({ url, env, token, expiresIn = 3600, deviceId }) {
   const oauth = new CloudbaseOAuth({
     apiOrigin: url, // apiPath stays the SDK's default, /auth
     env,
-    clientId: env,
+    clientId,
     storage,
   })
   // What @cloudbase/auth does after constructing it; a no-op without
