@@ -33,7 +33,8 @@ func TestDevScript(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found on PATH, and dev.sh would apt-get it: run ./test.sh, which installs it")
 	}
-	port, appPort, adminPort := redistest.FreePort(t), redistest.FreePort(t), redistest.FreePort(t)
+	ports := redistest.FreePorts(t, 3)
+	port, appPort, adminPort := ports[0], ports[1], ports[2]
 	devDir := filepath.Join(t.TempDir(), "dev")
 	cmd := exec.Command(filepath.Join(repoRoot, "dev.sh"))
 	cmd.Dir = repoRoot

@@ -186,7 +186,8 @@ func startCaddyWith(t *testing.T, global, site string) *caddyProc {
 	t.Helper()
 	needCaddy(t)
 	dir := t.TempDir()
-	port, admin := redistest.FreePort(t), redistest.FreePort(t)
+	ports := redistest.FreePorts(t, 2)
+	port, admin := ports[0], ports[1]
 	p := &caddyProc{
 		URL:   "http://127.0.0.1:" + strconv.Itoa(port),
 		Admin: "127.0.0.1:" + strconv.Itoa(admin),

@@ -174,12 +174,13 @@ func TestCaddyfileExample(t *testing.T) {
 	redis := redistest.Start(t)
 	_, ec, _ := testKeys(t)
 	key := writePublicPEM(t, t.TempDir(), "dev.pub.pem", ec)
+	ports := redistest.FreePorts(t, 3)
 	env := []string{
 		"AUTHEDGE_REDIS=" + redis.Addr,
 		"AUTHEDGE_DEV_KEY=" + key,
-		fmt.Sprintf("AUTHEDGE_PORT=%d", redistest.FreePort(t)),
-		fmt.Sprintf("AUTHEDGE_APP_PORT=%d", redistest.FreePort(t)),
-		fmt.Sprintf("AUTHEDGE_ADMIN=127.0.0.1:%d", redistest.FreePort(t)),
+		fmt.Sprintf("AUTHEDGE_PORT=%d", ports[0]),
+		fmt.Sprintf("AUTHEDGE_APP_PORT=%d", ports[1]),
+		fmt.Sprintf("AUTHEDGE_ADMIN=127.0.0.1:%d", ports[2]),
 	}
 	out, code = runCaddy(t, env, "validate", "--config", example, "--adapter", "caddyfile")
 	if code != 0 {

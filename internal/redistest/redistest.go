@@ -86,12 +86,25 @@ func (s *Server) Dir() string { return s.dir }
 // FreePort asks the kernel for a free loopback TCP port.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	return FreePorts(t, 1)[0]
+}
+
+// FreePorts asks the kernel for n free loopback TCP ports, all different:
+// each stays bound until all are chosen, since a port just closed may be
+// handed out again by the next call (a site and its admin endpoint on one
+// port failed an end-to-end test that way).
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // WaitReady polls addr with PING until Redis answers PONG, or NOAUTH for a
