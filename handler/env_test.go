@@ -180,6 +180,12 @@ type envSetup struct {
 	noSender     bool
 	storeTimeout time.Duration
 	metrics      *metrics.Set // withMetrics; nil: none
+	remote       *token.RemoteJWKS
+}
+
+// withRemoteJWKS adds r's keys to the verifier's.
+func withRemoteJWKS(r *token.RemoteJWKS) envOption {
+	return func(s *envSetup) { s.remote = r }
 }
 
 // withConfig edits the configuration before ApplyDefaults.
@@ -287,6 +293,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	tc := cfg.JWT.TokenConfig()
 	tc.Now = e.clock.Now
 	tc.Observer = tokenObserver(setup.metrics)
+	tc.Remote = setup.remote
 	verifier, err := token.New(tc)
 	if err != nil {
 		t.Fatal(err)

@@ -65,6 +65,16 @@ func unavailable() *apiError {
 	return e
 }
 
+// errKeysUnavailable answers a token whose key the remote JWKS may hold
+// but could not be fetched to say: a 401 would make the client drop a
+// token that may be good (CloudBase's SDK signs its user out).
+var errKeysUnavailable = func() *apiError {
+	e := newError(http.StatusServiceUnavailable, "unavailable",
+		"the access token's signing key is not among the keys known, and the key set (jwks_url) could not be fetched to look for it; retry later")
+	e.retryAfter = 5 * time.Second
+	return e
+}()
+
 func internalError() *apiError {
 	return newError(http.StatusInternalServerError, "internal", "internal error")
 }

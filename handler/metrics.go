@@ -95,7 +95,7 @@ func tokenOutcome(err error) metrics.TokenOutcome {
 		return metrics.TokenExpired
 	case token.KindBadSignature:
 		return metrics.TokenBadSignature
-	case token.KindUnknownKey:
+	case token.KindUnknownKey, token.KindKeysUnavailable:
 		return metrics.TokenUnknownKey
 	case token.KindMalformed:
 		return metrics.TokenMalformed

@@ -210,6 +210,9 @@ func (a *API) authenticate(c *call) *apiError {
 	claims, err := a.deps.Verifier.Verify(c.r.Context(), raw, c.clientID)
 	if err != nil {
 		a.obs.tokenChecked(err)
+		if token.KindOf(err) == token.KindKeysUnavailable {
+			return errKeysUnavailable
+		}
 		var te *token.Error
 		if errors.As(err, &te) {
 			return unauthenticated(te.Description)

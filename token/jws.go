@@ -61,6 +61,8 @@ var (
 	errUnknownKey = refuse("unknown signing key")
 	errNoKey      = refuse("no key for this token's algorithm")
 	errSignature  = refuse("invalid signature")
+
+	errKeysUnavailable = refuse("the token's signing key is not among the keys known, and the key set could not be fetched to look for it")
 )
 
 // splitCompact splits and decodes raw. Only the base64url alphabet and two

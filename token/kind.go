@@ -25,6 +25,11 @@ const (
 	// KindUnknownKey: no configured key has the token's kid, or none fits
 	// its algorithm.
 	KindUnknownKey
+	// KindKeysUnavailable: no configured key has the token's kid, and the
+	// remote JWKS, which may have it by now, could not be fetched: the
+	// token may be good, so it is refused as a fault on this side (503),
+	// not as the caller's (401), which would sign the caller out.
+	KindKeysUnavailable
 )
 
 // KindOf sorts a Verify error. Every *Error Verify returns is one of the
@@ -41,6 +46,8 @@ func KindOf(err error) Kind {
 		return KindBadSignature
 	case errUnknownKey, errNoKey:
 		return KindUnknownKey
+	case errKeysUnavailable:
+		return KindKeysUnavailable
 	case errNoToken, errTooLarge, errMalformed, errBadHeader, errBadClaims, errNoExp, errNoSub, errNoAud:
 		return KindMalformed
 	}

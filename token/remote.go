@@ -48,6 +48,9 @@ type RemoteJWKS struct {
 	logger *zap.Logger
 
 	keys atomic.Pointer[keySet]
+	// failing is set while the last fetch, periodic or for an unknown
+	// kid, failed: a kid the set lacks may then be one it would have.
+	failing atomic.Bool
 
 	installMu sync.Mutex      // orders installs, so generations only grow
 	skipped   map[string]bool // skipIDs of the keys the last install skipped
@@ -183,6 +186,7 @@ func (r *RemoteJWKS) transform(_ string, res *http.Response) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.failing.Store(false)
 	return r.install(keys, skipped), nil
 }
 
@@ -193,6 +197,7 @@ func (r *RemoteJWKS) refreshFailed(err error) {
 	if r.life.Err() != nil {
 		return // Close cut it short
 	}
+	r.failing.Store(true)
 	r.logger.Warn("JWKS refresh failed; the keys fetched before stay in use", r.redactedError(err))
 }
 
@@ -272,9 +277,13 @@ func (r *RemoteJWKS) runMissFetch(call *missFetch) {
 		_, err = r.transform(r.url, res)
 	}
 	if err != nil && r.life.Err() == nil {
+		r.failing.Store(true)
 		r.logger.Warn("JWKS refresh for an unknown kid failed; the keys fetched before stay in use", r.redactedError(err))
 	}
 }
+
+// unreachable reports whether the last fetch of the set failed.
+func (r *RemoteJWKS) unreachable() bool { return r.failing.Load() }
 
 // fetchClient is the HTTP client given to httprc. It bounds each fetch
 // by a timeout and by Close (httprc's workers call Get without a

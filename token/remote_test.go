@@ -373,3 +373,43 @@ func TestCapFreshness(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownKidWhileJWKSDownIsUnavailable: a token signed with a key the
+// issuer has just rotated in names a kid the set lacks, and the set cannot
+// be fetched to look for it. That is not a bad token: refusing it as one
+// (401) makes CloudBase's SDK sign its user out. It is refused as
+// KindKeysUnavailable, answered 503, until a fetch succeeds again.
+func TestUnknownKidWhileJWKSDownIsUnavailable(t *testing.T) {
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"})
+	tokenC := mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "c"})
+	setStatus := func(status int) {
+		srv.mu.Lock()
+		srv.status = status
+		srv.mu.Unlock()
+	}
+
+	setStatus(http.StatusBadGateway)
+	for range 2 { // the fetch that fails, then within the miss interval
+		if _, err := v.Verify(t.Context(), tokenB, ""); KindOf(err) != KindKeysUnavailable {
+			t.Fatalf("unknown kid, JWKS down: %v (kind %d), want KindKeysUnavailable", err, KindOf(err))
+		}
+	}
+	mustVerify(t, v, mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"}))
+	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "a"}), "invalid signature")
+
+	// Back up, with b rotated in: b verifies; c, still unknown after a
+	// fetch that worked, is an unknown key again.
+	setStatus(http.StatusOK)
+	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}))
+	c.Advance(5 * time.Second)
+	mustVerify(t, v, tokenB)
+	c.Advance(5 * time.Second)
+	if _, err := v.Verify(t.Context(), tokenC, ""); KindOf(err) != KindUnknownKey {
+		t.Fatalf("unknown kid, JWKS up: %v, want KindUnknownKey", err)
+	}
+}

@@ -160,10 +160,16 @@ func (v *Verifier) checkDigest(ctx context.Context, tok *compactJWS, hdr *joseHe
 			}
 		}
 	}
+	unknownKid := hdr.kid != "" && !knownStatic && !knownRemote
 	switch {
+	case unknownKid && v.remote != nil && v.remote.unreachable():
+		// The set could not be fetched to look for the kid: the token
+		// may be signed by a key rotated in since, whatever the keys
+		// without a kid (PEM files) said of it.
+		return 0, errKeysUnavailable
 	case triedStatic || triedRemote:
 		return 0, errSignature
-	case hdr.kid != "" && !knownStatic && !knownRemote:
+	case unknownKid:
 		return 0, errUnknownKey
 	}
 	return 0, errNoKey

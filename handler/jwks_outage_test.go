@@ -1,0 +1,82 @@
+package handler
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/authedge/caddy-authedge/token"
+)
+
+// While the JWKS cannot be fetched, a token naming a kid the last set
+// lacked (the issuer rotated in a new key) is answered 503, not 401:
+// CloudBase's SDK drops its credentials on a 401, signing out a user
+// whose token may be good. (token.TestUnknownKidWhileJWKSDownIsUnavailable
+// shows the same token verifying once the set is back.)
+func TestUnknownKidWhileJWKSDownIs503(t *testing.T) {
+	rotated, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setOf := func(keys map[string]*rsa.PrivateKey) []byte {
+		set := jwk.NewSet()
+		for kid, k := range keys {
+			pub, err := jwk.FromRaw(&k.PublicKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = pub.Set(jwk.KeyIDKey, kid)
+			_ = set.AddKey(pub)
+		}
+		b, err := json.Marshal(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var down atomic.Bool
+	body := setOf(map[string]*rsa.PrivateKey{"a": rsaKey()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	remote, err := token.NewRemoteJWKS(t.Context(), srv.URL, srv.Client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	e := newEnv(t, withRemoteJWKS(remote))
+
+	payload, err := json.Marshal(e.claimsFor("rotated-user"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.KeyIDKey, "b")
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256, rotated, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	down.Store(true)
+	res := e.serve(http.MethodGet, pathMe, "", bearer(string(signed)))
+	res.wantError(t, http.StatusServiceUnavailable, "unavailable")
+	if res.header.Get("Retry-After") == "" {
+		t.Error("a 503 without Retry-After")
+	}
+	// A token of a known key is not held up by the outage.
+	e.serve(http.MethodGet, pathMe, "", bearer(e.token("known-user"))).wantOK(t)
+}
