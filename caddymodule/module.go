@@ -51,6 +51,10 @@ type Handler struct {
 	// eventsKey is the key under which this handler holds a reference to
 	// a shared events worker in eventsPool; "" when it holds none.
 	eventsKey string
+	// backendKey is the key under which this handler holds a reference to
+	// its environment's store and revocation checker in backendPool; ""
+	// when it holds none.
+	backendKey string
 	// proxies warns once per server about lenient trusted_proxies
 	// (proxywarn.go).
 	proxies *proxyWarnings

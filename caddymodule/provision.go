@@ -12,7 +12,6 @@ import (
 
 	"github.com/authedge/caddy-authedge/handler"
 	"github.com/authedge/caddy-authedge/notify"
-	"github.com/authedge/caddy-authedge/store"
 	"github.com/authedge/caddy-authedge/token"
 )
 
@@ -68,10 +67,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	h.store, err = store.New(redisOptions(h, secrets))
+	shared, err := h.acquireBackend(secrets)
 	if err != nil {
-		return fmt.Errorf("redis: %w", err)
+		return err
 	}
+	h.store = shared.store
 
 	sender, err := h.sender(secrets.webhookSecret)
 	if err != nil {
@@ -87,6 +87,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:   h.logger,
 		ClientIP: clientIP,
 		Metrics:  h.metrics,
+
+		Revocations: shared.revocations,
 	})
 	if err != nil {
 		return err
@@ -186,17 +188,19 @@ func (h *Handler) Validate() error {
 // copes with a handler built only in part.
 func (h *Handler) Cleanup() error {
 	var errs []error
-	// The API's revocation log reader reads the store: it stops first.
 	if h.api != nil {
 		if err := h.api.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("stopping the revocation reader: %w", err))
+			errs = append(errs, fmt.Errorf("stopping the API: %w", err))
 		}
 	}
-	if h.store != nil {
-		if err := h.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing redis: %w", err))
+	// The store and its revocation reader close with the last handler of
+	// the environment (backend.go).
+	h.store = nil
+	if h.backendKey != "" {
+		if _, err := backendPool.Delete(h.backendKey); err != nil {
+			errs = append(errs, fmt.Errorf("releasing redis: %w", err))
 		}
-		h.store = nil
+		h.backendKey = ""
 	}
 	if h.eventsKey != "" {
 		if _, err := eventsPool.Delete(h.eventsKey); err != nil {

@@ -49,6 +49,12 @@ type Deps struct {
 	// Metrics receives the requests, token checks, code sends and refused
 	// edits (docs/metrics.md); nil: none.
 	Metrics *metrics.Set
+	// Revocations checks verified tokens against the revocations of
+	// Store's environment. It may be shared: caddymodule keeps one per
+	// environment across handlers and config reloads, so that a reload
+	// reloads nothing it already knows. nil: New makes one on Store, and
+	// Close stops it; one given is left to its owner.
+	Revocations *revoke.Checker
 }
 
 // API serves authedge's endpoints (the table below). It checks every
@@ -70,7 +76,9 @@ type API struct {
 	policy   policy
 	// revocations answers whether a verified token is revoked.
 	revocations *revoke.Checker
-	obs         apiMetrics
+	// ownsRevocations: New made revocations, and Close stops it.
+	ownsRevocations bool
+	obs             apiMetrics
 }
 
 // endpoint is one intercepted path: the method it accepts and what serves it
@@ -142,16 +150,26 @@ func New(cfg *config.Config, deps Deps) (*API, error) {
 		a.clientIDs[id] = struct{}{}
 	}
 	a.routes, a.prefixed = routeTable()
-	if a.revocations, err = revoke.New(deps.Store, revoke.Options{Logger: a.log}); err != nil {
-		return nil, fmt.Errorf("handler: %w", err)
+	a.revocations = deps.Revocations
+	if a.revocations == nil {
+		if a.revocations, err = revoke.New(deps.Store, revoke.Options{Logger: a.log}); err != nil {
+			return nil, fmt.Errorf("handler: %w", err)
+		}
+		a.ownsRevocations = true
 	}
 	return a, nil
 }
 
 // Close stops what the API runs in the background (the revocation log
-// reader). The API still serves afterwards, checking revocations in Redis
-// on every request; the Store stays the caller's to close.
-func (a *API) Close() error { return a.revocations.Close() }
+// reader it made, not one given in Deps). The API still serves
+// afterwards, checking revocations in Redis on every request; the Store
+// stays the caller's to close.
+func (a *API) Close() error {
+	if !a.ownsRevocations {
+		return nil
+	}
+	return a.revocations.Close()
+}
 
 // routeTable indexes endpoints: exact paths in a map, prefixes in a list.
 func routeTable() (exact map[string]*endpoint, prefixed []*endpoint) {

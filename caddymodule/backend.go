@@ -1,0 +1,70 @@
+package caddymodule
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/revoke"
+	"github.com/authedge/caddy-authedge/store"
+)
+
+// backendPool holds one backend per Redis environment, shared by every
+// handler that names it and kept across config reloads: Caddy provisions
+// the new config before it cleans up the old, so a reload that leaves the
+// redis block as it was finds the backend in use and takes it over. It
+// then keeps its connections, and the revocation checker its copy of the
+// revocations, which it would otherwise load again with a SCAN of the
+// environment's node, once per handler, at every reload.
+var backendPool = caddy.NewUsagePool()
+
+// backend is what the handlers of one environment share: the store and
+// the revocation checker reading it.
+type backend struct {
+	store       *store.Store
+	revocations *revoke.Checker
+}
+
+// Destruct stops the checker, which reads the store, then closes the
+// store; the pool calls it when the last handler using it is cleaned up.
+func (b *backend) Destruct() error {
+	return errors.Join(b.revocations.Close(), b.store.Close())
+}
+
+// backendKey names what makes two backends differ: the whole redis block,
+// its secrets as resolved, the environment, and whether the store reports
+// to the metrics. A reload that changes any of them gets a backend of its
+// own; the old one goes with the old config.
+func backendKey(c *config.Config, s secrets, metered bool) string {
+	b, _ := json.Marshal([]any{c.Redis, s.redisPassword, s.sentinelPassword, c.EnvironmentID, metered})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// acquireBackend takes the backend of h's environment from the pool,
+// connecting one if no handler holds it; Cleanup gives it back.
+func (h *Handler) acquireBackend(s secrets) (*backend, error) {
+	key := backendKey(&h.Config, s, h.metrics != nil)
+	val, _, err := backendPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		st, err := store.New(redisOptions(h, s))
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		rc, err := revoke.New(st, revoke.Options{Logger: h.logger})
+		if err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		return &backend{store: st, revocations: rc}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	h.backendKey = key
+	return val.(*backend), nil
+}

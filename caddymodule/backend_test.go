@@ -1,0 +1,71 @@
+package caddymodule
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// The handlers of one environment share its store and revocation checker,
+// also across a reload (the new config is provisioned before the old one
+// is cleaned up), so a reload opens no connection and loads no copy of
+// the revocations again. A changed redis block gets a backend of its own,
+// and the last handler to go closes each.
+func TestBackendSharedAcrossHandlersAndReloads(t *testing.T) {
+	srv := redistest.Start(t)
+	_, pub := devKeys(t, "rsa")
+	cfg := baseConfig(pub, srv.Addr)
+	refs := func(key string) int {
+		n, _ := backendPool.References(key)
+		return n
+	}
+	provision := func() *Handler {
+		h := &Handler{Config: cfg}
+		if err := h.Provision(caddyContext(t)); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+
+	old, reloaded := provision(), provision()
+	if old.store != reloaded.store || old.backendKey != reloaded.backendKey {
+		t.Fatal("two handlers of one environment got two stores")
+	}
+	if n := refs(old.backendKey); n != 2 {
+		t.Fatalf("%d references, want 2", n)
+	}
+	store, key := reloaded.store, reloaded.backendKey
+
+	cfg.Redis.Timeout = caddy.Duration(time.Second)
+	other := provision()
+	if other.store == store || other.backendKey == key {
+		t.Fatal("a changed redis block shares the old store")
+	}
+
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if n := refs(key); n != 1 {
+		t.Fatalf("after the old config's Cleanup: %d references, want 1", n)
+	}
+	if _, _, err := store.Profile(t.Context(), "u1"); err != nil {
+		t.Fatalf("the store of the config still loaded: %v", err)
+	}
+	if err := reloaded.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := backendPool.References(key); ok {
+		t.Error("the backend outlived its last handler")
+	}
+	if _, _, err := store.Profile(t.Context(), "u1"); !errors.Is(err, redis.ErrClosed) {
+		t.Errorf("the store after its last handler: %v, want it closed", err)
+	}
+	if err := other.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+}
