@@ -78,8 +78,11 @@ const (
 	// turn is noticed at most maxWaitPoll late.
 	waitPoll    = 50 * time.Millisecond
 	maxWaitPoll = time.Second
-	// blockFor is how long one blocking wait for new events lasts.
-	blockFor = 2 * time.Second
+	// blockFor is how long one blocking wait for new events lasts. Stop
+	// waits for it (go-redis cannot cut a blocking read short), and so
+	// does every reload that changes the events block: an idle instance's
+	// two commands a second cost Redis less than a 2 s wait costs there.
+	blockFor = 500 * time.Millisecond
 )
 
 // Options configures a Worker.

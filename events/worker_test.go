@@ -593,3 +593,18 @@ func TestTrimmedEventOfStoppedHolderIsReported(t *testing.T) {
 	}
 	t.Fatalf("no warning names the lost event %s; logged: %v", lost, logs.All())
 }
+
+// Stop waits for the read loop, which spends an idle worker's time in a
+// blocking XREAD that Stop cannot cut short. Each config reload that
+// changes or removes the events block, and each shutdown, waited for it:
+// up to 2 s. The blocking wait is short enough now that Stop is prompt.
+func TestStopOfAnIdleWorkerIsPrompt(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, newReceiver(t, nil).srv.URL, nil)
+	time.Sleep(100 * time.Millisecond) // into its blocking wait
+	start := time.Now()
+	w.Stop()
+	if took := time.Since(start); took > 1200*time.Millisecond {
+		t.Fatalf("Stop took %v", took)
+	}
+}
