@@ -173,8 +173,8 @@ func eventsPoolKey(c *config.Config, s secrets) string {
 
 // newEventsClient connects to the Redis of r for the events worker and
 // the events commands. It is the worker's own client, not the store's:
-// the worker blocks on reads for seconds, which the store's pool, sized
-// and timed for requests, should not serve. It finds the master as the
+// the worker's reads block, half a second at a time, which the store's
+// pool, sized and timed for requests, should not serve. It finds the master as the
 // store does: through the Sentinels when r names them, where the store
 // writes the events. Connections are lazy.
 func newEventsClient(r config.Redis, password, sentinelPassword string) redis.UniversalClient {
