@@ -179,11 +179,23 @@ func TestTrimmedHeldEventIsDeadLettered(t *testing.T) {
 // parked once Redis takes it: the RPUSH comes before the XACK.
 func TestFailedDeadLetterStaysPending(t *testing.T) {
 	f := newFixture(t)
-	f.client.Set(t.Context(), f.keys.Dead, "not a list", 0)
+	if err := f.client.Set(t.Context(), f.keys.Dead, "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	down := newReceiver(t, func() bool { return true })
-	f.worker(t, down.srv.URL, func(o *Options) { o.RetryFor = 200 * time.Millisecond })
+	core, logs := observer.New(zap.WarnLevel)
+	f.worker(t, down.srv.URL, func(o *Options) {
+		o.RetryFor = 200 * time.Millisecond
+		o.Logger = zap.New(core)
+	})
 	f.add(t, "u", 1)
-	time.Sleep(time.Second) // retry_for is over: the dead letter was refused
+	// retry_for is over and the dead letter was refused: a fixed wait
+	// would pass with a worker that had not tried it yet.
+	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessageSnippet("cannot acknowledge").Len() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never tried to park the event in 10 s")
+		}
+	}
 	if p, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); p.Count != 1 {
 		t.Fatalf("%d events pending after a refused dead letter, want 1", p.Count)
 	}
