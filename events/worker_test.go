@@ -170,7 +170,9 @@ func TestTrimmedHeldEventIsDeadLettered(t *testing.T) {
 	for w.heldCount() < 1 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0)
+	if n, err := f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0).Result(); err != nil || n != 1 {
+		t.Fatalf("XTRIM: %d trimmed, %v; want the held event trimmed", n, err)
+	}
 	f.waitDeadLetters(t, 1, 5*time.Second)
 }
 
