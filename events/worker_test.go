@@ -454,7 +454,11 @@ func TestWaitingForTurnBacksOff(t *testing.T) {
 		}
 	}
 	// 50 ms, 100, 200, 400, 800, then each second: at most 8 checks in
-	// 3 s; polling every 50 ms made 60.
+	// 3 s; polling every 50 ms made 60. None counted would mean the
+	// checks are no longer HGETs, and the bound would prove nothing.
+	if hgets == 0 {
+		t.Fatalf("no HGET counted in 3 s of waiting; commandstats:\n%s", stats)
+	}
 	if hgets > 12 {
 		t.Errorf("%d turn checks in 3 s for one waiting user", hgets)
 	}
