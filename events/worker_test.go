@@ -575,7 +575,9 @@ func trimmedUnderItsHolder(t *testing.T) (f *fixture, r *pathReceiver, a *Worker
 	first = f.add(t, "u", 1)
 	a = f.worker(t, r.srv.URL+"/a", quickClaims)
 	waitHeld(t, a, 1)
-	f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0)
+	if n, err := f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0).Result(); err != nil || n != 1 {
+		t.Fatalf("XTRIM: %d trimmed, %v; want the held event trimmed", n, err)
+	}
 	return f, r, a, first
 }
 
