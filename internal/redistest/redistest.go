@@ -106,17 +106,23 @@ func (s *Server) answersAsOurs() error {
 			password = s.args[i+1]
 		}
 	}
-	info, err := CommandAuth(s.Addr, password, "INFO", "server")
+	return answeredBy(s.Addr, password, s.cmd.Process.Pid)
+}
+
+// answeredBy checks, with INFO server, that the Redis answering on addr
+// is process pid.
+func answeredBy(addr, password string, pid int) error {
+	info, err := CommandAuth(addr, password, "INFO", "server")
 	if err != nil {
 		return fmt.Errorf("INFO server: %v", err)
 	}
-	want := "process_id:" + strconv.Itoa(s.cmd.Process.Pid)
+	want := "process_id:" + strconv.Itoa(pid)
 	for _, line := range strings.Split(info, "\n") {
 		if strings.TrimSpace(line) == want {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: the server answering is not pid %d", errPortTaken, s.cmd.Process.Pid)
+	return fmt.Errorf("%w: the server answering is not pid %d", errPortTaken, pid)
 }
 
 // Stop kills the server and waits for it to exit. Safe to call twice.
