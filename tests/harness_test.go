@@ -263,6 +263,19 @@ func launchCaddy(t *testing.T, global, site string) (*caddyProc, error) {
 	}
 }
 
+// reservePort holds a free loopback port until release: a port chosen for
+// something started later (a webhook receiver) is then not handed to the
+// Redis or Caddy a fixture starts meanwhile, as a port just closed can be.
+func reservePort(t *testing.T) (port int, release func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("reserve a port: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port, func() { l.Close() }
+}
+
 // stop asks Caddy to shut down gracefully, then kills it if it lingers.
 func (p *caddyProc) stop() {
 	select {
