@@ -48,12 +48,34 @@ func TestDelivers(t *testing.T) {
 func TestReceiverDownThenUp(t *testing.T) {
 	f := newFixture(t)
 	var up atomic.Bool
-	r := newReceiver(t, func() bool { return !up.Load() })
-	f.worker(t, r.srv.URL, nil)
+	var refused atomic.Int64
+	r := newReceiver(t, func() bool {
+		if up.Load() {
+			return false
+		}
+		refused.Add(1)
+		return true
+	})
+	var delivered atomic.Int64
+	f.worker(t, r.srv.URL, func(o *Options) {
+		o.OnOutcome = func(out Outcome) {
+			if out == Delivered {
+				delivered.Add(1)
+			}
+		}
+	})
 	ids := f.addMany(t, 20, 10)
-	time.Sleep(700 * time.Millisecond)
-	if r.distinct() != 0 {
-		t.Fatal("delivered while the receiver was down")
+	// Down until the worker has been refused a few times, retries
+	// included: a fixed wait would pass with a worker that never tried.
+	for deadline := time.Now().Add(10 * time.Second); refused.Load() < 40; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d attempts refused in 10 s while the receiver was down, want 40", refused.Load())
+		}
+	}
+	// The receiver records nothing it refuses: the worker's own account
+	// is what can tell a 503 taken for a delivery (and acknowledged).
+	if n := delivered.Load(); n != 0 {
+		t.Fatalf("%d events counted delivered while the receiver answered 503", n)
 	}
 	up.Store(true)
 	r.waitFor(len(ids), 20*time.Second)
@@ -148,7 +170,9 @@ func TestTrimmedHeldEventIsDeadLettered(t *testing.T) {
 	for w.heldCount() < 1 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0)
+	if n, err := f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0).Result(); err != nil || n != 1 {
+		t.Fatalf("XTRIM: %d trimmed, %v; want the held event trimmed", n, err)
+	}
 	f.waitDeadLetters(t, 1, 5*time.Second)
 }
 
@@ -157,11 +181,23 @@ func TestTrimmedHeldEventIsDeadLettered(t *testing.T) {
 // parked once Redis takes it: the RPUSH comes before the XACK.
 func TestFailedDeadLetterStaysPending(t *testing.T) {
 	f := newFixture(t)
-	f.client.Set(t.Context(), f.keys.Dead, "not a list", 0)
+	if err := f.client.Set(t.Context(), f.keys.Dead, "not a list", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	down := newReceiver(t, func() bool { return true })
-	f.worker(t, down.srv.URL, func(o *Options) { o.RetryFor = 200 * time.Millisecond })
+	core, logs := observer.New(zap.WarnLevel)
+	f.worker(t, down.srv.URL, func(o *Options) {
+		o.RetryFor = 200 * time.Millisecond
+		o.Logger = zap.New(core)
+	})
 	f.add(t, "u", 1)
-	time.Sleep(time.Second) // retry_for is over: the dead letter was refused
+	// retry_for is over and the dead letter was refused: a fixed wait
+	// would pass with a worker that had not tried it yet.
+	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessageSnippet("cannot acknowledge").Len() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker never tried to park the event in 10 s")
+		}
+	}
 	if p, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); p.Count != 1 {
 		t.Fatalf("%d events pending after a refused dead letter, want 1", p.Count)
 	}
@@ -418,7 +454,11 @@ func TestWaitingForTurnBacksOff(t *testing.T) {
 		}
 	}
 	// 50 ms, 100, 200, 400, 800, then each second: at most 8 checks in
-	// 3 s; polling every 50 ms made 60.
+	// 3 s; polling every 50 ms made 60. None counted would mean the
+	// checks are no longer HGETs, and the bound would prove nothing.
+	if hgets == 0 {
+		t.Fatalf("no HGET counted in 3 s of waiting; commandstats:\n%s", stats)
+	}
 	if hgets > 12 {
 		t.Errorf("%d turn checks in 3 s for one waiting user", hgets)
 	}
@@ -535,7 +575,9 @@ func trimmedUnderItsHolder(t *testing.T) (f *fixture, r *pathReceiver, a *Worker
 	first = f.add(t, "u", 1)
 	a = f.worker(t, r.srv.URL+"/a", quickClaims)
 	waitHeld(t, a, 1)
-	f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0)
+	if n, err := f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 0).Result(); err != nil || n != 1 {
+		t.Fatalf("XTRIM: %d trimmed, %v; want the held event trimmed", n, err)
+	}
 	return f, r, a, first
 }
 

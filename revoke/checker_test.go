@@ -219,11 +219,18 @@ func TestTrimmedLogForgetsVerdicts(t *testing.T) {
 	c.Close() // hold the reader still while the log is changed behind it
 
 	ctx := context.Background()
-	src.RevokeToken(ctx, store.TokenDigest(tk.Raw), time.Now().Add(time.Hour))
-	src.RevokeUser(ctx, "someone", time.Now())
+	if _, err := src.RevokeToken(ctx, store.TokenDigest(tk.Raw), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.RevokeUser(ctx, "someone", time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	raw := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer raw.Close()
-	raw.XTrimMaxLen(ctx, "authedge:{"+testEnv+"}:rx", 1) // the token's entry is gone
+	// The token's entry is gone: a trim that did nothing would leave no gap.
+	if n, err := raw.XTrimMaxLen(ctx, "authedge:{"+testEnv+"}:rx", 1).Result(); err != nil || n != 1 {
+		t.Fatalf("XTRIM: %d trimmed, %v; want the token's entry trimmed", n, err)
+	}
 
 	if err := c.sync(ctx); err != nil {
 		t.Fatal(err)

@@ -91,12 +91,20 @@ func TestReplicaOverBudgetFallsBackToRedis(t *testing.T) {
 	c := newChecker(t, src, Options{ReplicaSize: 2})
 	mustRevoked(t, c, tok("warm-up", "u0", "", now))
 	waitFresh(t, c)
-	time.Sleep(2 * DefaultPollInterval)
-	c.mu.RLock()
-	loaded := c.rep != nil
-	c.mu.RUnlock()
-	if loaded {
-		t.Fatal("a replica over its budget was kept")
+	// Until a load has ended (replicaAt set), no replica proves nothing.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c.mu.RLock()
+		tried, loaded := !c.replicaAt.IsZero(), c.rep != nil
+		c.mu.RUnlock()
+		if loaded {
+			t.Fatal("a replica over its budget was kept")
+		}
+		if tried {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no replica load ended in 10 s")
+		}
 	}
 	before := src.reads.Load()
 	if !mustRevoked(t, c, tok("b-token", "b", "", now)) {

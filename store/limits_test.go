@@ -272,7 +272,10 @@ func TestCheckCodeIPLimit(t *testing.T) {
 		wantErr(t, f.CheckCode(ctxT(t), "", "unknown", "999999", "tok", time.Minute), ErrInvalidCode)
 	}
 	// The IP does not appear in key names.
-	keys, _ := f.raw.Keys(ctxT(t), "*").Result()
+	keys, err := f.raw.Keys(ctxT(t), "*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("KEYS: %d keys, %v: the search below would prove nothing", len(keys), err)
+	}
 	for _, k := range keys {
 		if strings.Contains(k, testIP) {
 			t.Errorf("key %q names the IP", k)

@@ -1,10 +1,14 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/authedge/caddy-authedge/internal/redistest"
 )
@@ -48,9 +52,33 @@ func TestReadFromReplicasWhileMasterPaused(t *testing.T) {
 		}
 		c.WaitSlotsListReplicas(t, replicas, 10*time.Second)
 		s.reloadTopology()
-		time.Sleep(300 * time.Millisecond) // the reload runs in the background
+		waitClusterKnowsReplica(t, s, replicas[0], 10*time.Second) // the reload runs in the background
 		readFromPausedMaster(t, s, open(false), master, replicas[0])
 	})
+}
+
+// waitClusterKnowsReplica waits until s's cluster client has loaded a
+// slot map with replica in it: before, its reads go to the master.
+func waitClusterKnowsReplica(t *testing.T, s *Store, replica *redistest.Server, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var mu sync.Mutex
+		known := false
+		err := s.clusters[0].ForEachSlave(ctxT(t), func(_ context.Context, c *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			known = known || c.Options().Addr == replica.Addr
+			return nil
+		})
+		if err == nil && known {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cluster client does not know the replica %s after %v: %v", replica.Addr, within, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func openStore(t *testing.T, opts Options) *Store {

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,12 +148,13 @@ func TestSentinelWithACLUserAndPasswords(t *testing.T) {
 // request makes (RevocationState on each token check, Profile, Owner,
 // ProfilesByID) have their own batcher and stay quick meanwhile, while
 // the edits are unavailable. Sharing the write batcher, each read queued
-// behind a WAIT (300 ms here).
+// behind a WAIT (2 s here: long enough that half of it, the most a read
+// may take, is no tight bound for a loaded machine under -race).
 func TestReadsNeverQueueBehindWait(t *testing.T) {
 	master := redistest.Start(t)
 	ctx := ctxT(t)
-	const waitTimeout = 300 * time.Millisecond
-	s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv, Timeout: 200 * time.Millisecond,
+	const waitTimeout = 2 * time.Second
+	s, err := New(Options{Addresses: []string{master.Addr}, EnvironmentID: testEnv, Timeout: time.Second,
 		WaitReplicas: 1, WaitTimeout: waitTimeout})
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +188,16 @@ func TestReadsNeverQueueBehindWait(t *testing.T) {
 			wg.Wait()
 		}
 	}()
-	time.Sleep(100 * time.Millisecond) // the workers are in WAIT
+	// The reads start once a write is in WAIT: before, they prove nothing.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		info, err := redistest.Command(master.Addr, "INFO", "clients")
+		if err == nil && !strings.Contains(info, "blocked_clients:0\r\n") && strings.Contains(info, "blocked_clients:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no write in WAIT after 10 s: %v\n%s", err, info)
+		}
+	}
 	reads := map[string]func() error{
 		"RevocationState": func() error { _, err := s.RevocationState(ctx, "d", "u1", "dev"); return err },
 		"Profile":         func() error { _, _, err := s.Profile(ctx, "u1"); return err },

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authedge/caddy-authedge/internal/redistest"
 	"github.com/authedge/caddy-authedge/internal/stdwebhook"
 )
 
@@ -198,10 +197,12 @@ func atoi(s string) int {
 
 // TestWebhookDown: a code that cannot be delivered is 503 with Retry-After.
 func TestWebhookDown(t *testing.T) {
+	hookPort, release := reservePort(t)
 	f := newFixture(t, fmt.Sprintf(`
 		verification {
 			webhook http://127.0.0.1:%d/nobody-listens
-		}`, redistest.FreePort(t)))
+		}`, hookPort))
+	release() // nobody listens
 	tok := f.token("user-1", nil)
 	start := time.Now()
 	r := f.do("POST", "/auth/v1/verification", tok, `{"email":"user@example.com","target":"ANY"}`)

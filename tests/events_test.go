@@ -236,20 +236,26 @@ func TestEventsSurviveAKilledInstance(t *testing.T) {
 			ids = append(ids, appendEvent(t, rdb, fmt.Sprintf("user-%d", u), seq))
 		}
 	}
-	// Kill a while both hold events: with 100 ms per delivery and 15 per
-	// user, delivery takes 1.5 s at best.
-	time.Sleep(500 * time.Millisecond)
-	held, err := rdb.XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: eventsStream, Group: "authedge-webhook",
-		Start: "-", End: "+", Count: 10000}).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	byConsumer := map[string]int{}
-	for _, p := range held {
-		byConsumer[p.Consumer]++
-	}
-	if len(byConsumer) < 2 {
-		t.Fatalf("pending events by consumer: %v; want both instances holding some", byConsumer)
+	// Kill as soon as both hold events: with 100 ms per delivery and 15
+	// per user, delivery takes 1.5 s at best. Polled, not a fixed wait: a
+	// slow machine may take longer to hand both instances some.
+	var byConsumer map[string]int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		held, err := rdb.XPendingExt(context.Background(), &redis.XPendingExtArgs{Stream: eventsStream, Group: "authedge-webhook",
+			Start: "-", End: "+", Count: 10000}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		byConsumer = map[string]int{}
+		for _, p := range held {
+			byConsumer[p.Consumer]++
+		}
+		if len(byConsumer) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pending events by consumer: %v; want both instances holding some", byConsumer)
+		}
 	}
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

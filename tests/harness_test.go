@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -182,9 +183,34 @@ func startCaddy(t *testing.T, site string) *caddyProc {
 
 // startCaddyWith is startCaddy with global, lines inside the Caddyfile's
 // global options block (servers { ... }, for instance).
+//
+// The ports are free when chosen, not when Caddy binds them: a process of
+// another test package may take one in between. Caddy then exits, and
+// another pair is tried. Serving means Caddy said so (its "serving initial
+// configuration" line, logged once its config runs): a connection alone
+// may reach the process that took the site's port.
 func startCaddyWith(t *testing.T, global, site string) *caddyProc {
 	t.Helper()
 	needCaddy(t)
+	for attempt := 1; ; attempt++ {
+		p, err := launchCaddy(t, global, site)
+		if err == nil {
+			return p
+		}
+		if !errors.Is(err, errCaddyPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+	}
+}
+
+// errCaddyPortTaken is a Caddy that exited because a port it was given
+// was taken.
+var errCaddyPortTaken = errors.New("caddy: a port was taken")
+
+// launchCaddy runs Caddy on two new free ports until it serves, or says
+// why not.
+func launchCaddy(t *testing.T, global, site string) (*caddyProc, error) {
+	t.Helper()
 	dir := t.TempDir()
 	ports := redistest.FreePorts(t, 2)
 	port, admin := ports[0], ports[1]
@@ -203,7 +229,7 @@ func startCaddyWith(t *testing.T, global, site string) *caddyProc {
 	p.cmd.Env = caddyEnv(dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start caddy: %v", err)
+		return nil, fmt.Errorf("start caddy: %v", err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
@@ -217,18 +243,37 @@ func startCaddyWith(t *testing.T, global, site string) *caddyProc {
 	for {
 		select {
 		case <-p.done:
-			t.Fatalf("caddy exited before serving:\n%s", p.logs.String())
+			logs := p.logs.String()
+			if strings.Contains(logs, "address already in use") {
+				return nil, fmt.Errorf("%w: caddy exited before serving:\n%s", errCaddyPortTaken, logs)
+			}
+			return nil, fmt.Errorf("caddy exited before serving:\n%s", logs)
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", strings.TrimPrefix(p.URL, "http://"), 100*time.Millisecond); err == nil {
-			c.Close()
-			return p
+		if strings.Contains(p.logs.String(), "serving initial configuration") {
+			if c, err := net.DialTimeout("tcp", strings.TrimPrefix(p.URL, "http://"), 100*time.Millisecond); err == nil {
+				c.Close()
+				return p, nil
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("caddy not serving %s after 30s:\n%s", p.URL, p.logs.String())
+			return nil, fmt.Errorf("caddy not serving %s after 30s:\n%s", p.URL, p.logs.String())
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
+}
+
+// reservePort holds a free loopback port until release: a port chosen for
+// something started later (a webhook receiver) is then not handed to the
+// Redis or Caddy a fixture starts meanwhile, as a port just closed can be.
+func reservePort(t *testing.T) (port int, release func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("reserve a port: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().(*net.TCPAddr).Port, func() { l.Close() }
 }
 
 // stop asks Caddy to shut down gracefully, then kills it if it lingers.

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 // runRefClient runs refclient/run.mjs (CloudBase's own SDK) against f with
@@ -95,12 +93,13 @@ func TestReferenceClientHistory(t *testing.T) {
 // token), sudo and editContact, with codes
 // delivered by authedge's webhook sender to the script itself.
 func TestReferenceClientContactFlow(t *testing.T) {
-	hookPort := redistest.FreePort(t)
+	hookPort, release := reservePort(t)
 	const secret = "refclient-webhook-secret"
 	f := newFixture(t, fmt.Sprintf(`
 		verification {
 			webhook http://127.0.0.1:%d/codes %s
 		}`, hookPort, secret))
+	release() // the script listens there
 	runRefClient(t, f, "contact", 15,
 		"AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}),
 		fmt.Sprintf("AUTHEDGE_WEBHOOK_PORT=%d", hookPort),

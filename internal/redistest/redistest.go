@@ -4,6 +4,7 @@ package redistest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -33,15 +34,37 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found on PATH: install Debian's redis-server (the README's test command does)")
 	}
-	s := &Server{t: t, dir: t.TempDir(), args: extraArgs, Port: FreePort(t)}
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
-	s.start()
+	s := &Server{t: t, dir: t.TempDir(), args: extraArgs}
 	t.Cleanup(s.Stop)
-	return s
+	// The port is free when chosen, not when redis-server binds it: a
+	// process of another test package (go test runs several at once) may
+	// take it in between. Another port is tried then.
+	for attempt := 1; ; attempt++ {
+		s.Port = FreePort(t)
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		err := s.tryStart()
+		if err == nil {
+			return s
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			s.t.Fatal(err)
+		}
+	}
 }
+
+// errPortTaken is a start that found its port held by another process.
+var errPortTaken = errors.New("port taken by another process")
 
 func (s *Server) start() {
 	s.t.Helper()
+	if err := s.tryStart(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// tryStart runs redis-server on s.Port and waits until it, and not another
+// process on that port, answers.
+func (s *Server) tryStart() error {
 	args := append([]string{
 		"--port", strconv.Itoa(s.Port),
 		"--bind", "127.0.0.1",
@@ -51,15 +74,55 @@ func (s *Server) start() {
 		"--daemonize", "no",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	}, s.args...)
+	logPath := filepath.Join(s.dir, "redis.log")
+	logged, _ := os.ReadFile(logPath) // a Restart's log goes on from here
 	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %v", err)
 	}
-	if err := WaitReady(s.Addr, 10*time.Second); err != nil {
+	err := WaitReady(s.Addr, 10*time.Second)
+	if err == nil {
+		err = s.answersAsOurs()
+	}
+	if err != nil {
 		s.Stop()
-		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-		s.t.Fatalf("redis-server on %s: %v\n%s", s.Addr, err, log)
+		log, _ := os.ReadFile(logPath)
+		log = log[min(len(logged), len(log)):]
+		if !errors.Is(err, errPortTaken) && strings.Contains(string(log), "Address already in use") {
+			err = fmt.Errorf("%w: %v", errPortTaken, err)
+		}
+		return fmt.Errorf("redis-server on %s: %w\n%s", s.Addr, err, log)
 	}
+	return nil
+}
+
+// answersAsOurs checks that the server answering on s.Addr is s's process:
+// one that lost the port to another Redis would otherwise hand the test
+// that server, and another test's keys.
+func (s *Server) answersAsOurs() error {
+	password := ""
+	for i, a := range s.args {
+		if a == "--requirepass" && i+1 < len(s.args) {
+			password = s.args[i+1]
+		}
+	}
+	return answeredBy(s.Addr, password, s.cmd.Process.Pid)
+}
+
+// answeredBy checks, with INFO server, that the Redis answering on addr
+// is process pid.
+func answeredBy(addr, password string, pid int) error {
+	info, err := CommandAuth(addr, password, "INFO", "server")
+	if err != nil {
+		return fmt.Errorf("INFO server: %v", err)
+	}
+	want := "process_id:" + strconv.Itoa(pid)
+	for _, line := range strings.Split(info, "\n") {
+		if strings.TrimSpace(line) == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: the server answering is not pid %d", errPortTaken, pid)
 }
 
 // Stop kills the server and waits for it to exit. Safe to call twice.

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -48,5 +49,16 @@ func TestCommand(t *testing.T) {
 	}
 	if got, err := Command(s.Addr, "INCR", "k"); err == nil {
 		t.Fatalf("INCR of a non-number = %q, want an error", got)
+	}
+}
+
+// A port another redis-server took between its choice and the bind is not
+// taken for the new server's: that would hand the test another's keys.
+func TestTakenPortIsNotMistakenForOurs(t *testing.T) {
+	other := Start(t)
+	s := &Server{t: t, dir: t.TempDir(), Port: other.Port, Addr: other.Addr}
+	t.Cleanup(s.Stop)
+	if err := s.tryStart(); !errors.Is(err, errPortTaken) {
+		t.Fatalf("start on a port another redis-server holds: %v, want errPortTaken", err)
 	}
 }

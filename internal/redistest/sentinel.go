@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -43,41 +44,18 @@ func StartSentinels(t testing.TB, master *Server, replicas int, cfg SentinelConf
 	t.Helper()
 	var all []*Sentinel
 	for range cfg.Count {
-		s := &Sentinel{dir: t.TempDir()}
-		port := FreePort(t)
-		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		name := cfg.MasterName
-		conf := strings.Join([]string{
-			fmt.Sprintf("port %d", port),
-			"bind 127.0.0.1",
-			"daemonize no",
-			"dir " + s.dir,
-			"logfile " + filepath.Join(s.dir, "sentinel.log"),
-			"sentinel resolve-hostnames no",
-			fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d", name, master.Port, cfg.Quorum),
-			fmt.Sprintf("sentinel down-after-milliseconds %s %d", name, cfg.DownAfter.Milliseconds()),
-			// A failover that stalls is retried after this.
-			fmt.Sprintf("sentinel failover-timeout %s %d", name, 4*cfg.DownAfter.Milliseconds()+1000),
-			// Every replica follows the new master at once.
-			fmt.Sprintf("sentinel parallel-syncs %s %d", name, max(1, replicas)),
-		}, "\n") + "\n"
-		if cfg.Password != "" {
-			conf += fmt.Sprintf("requirepass %q\nsentinel sentinel-pass %q\n", cfg.Password, cfg.Password)
+		// A port taken by another process between its choice and the
+		// bind (see Start) is given up for another.
+		for attempt := 1; ; attempt++ {
+			s, err := startSentinel(t, master, replicas, cfg)
+			if err == nil {
+				all = append(all, s)
+				break
+			}
+			if !errors.Is(err, errPortTaken) || attempt == 3 {
+				t.Fatal(err)
+			}
 		}
-		path := filepath.Join(s.dir, "sentinel.conf")
-		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		s.cmd = exec.Command("redis-server", path, "--sentinel")
-		if err := s.cmd.Start(); err != nil {
-			t.Fatalf("start redis-server --sentinel: %v", err)
-		}
-		t.Cleanup(s.Stop)
-		if err := WaitReady(s.Addr, 10*time.Second); err != nil {
-			log, _ := os.ReadFile(filepath.Join(s.dir, "sentinel.log"))
-			t.Fatalf("sentinel on %s: %v\n%s", s.Addr, err, log)
-		}
-		all = append(all, s)
 	}
 	want := fmt.Sprintf("status=ok,address=%s,slaves=%d,sentinels=%d", master.Addr, replicas, cfg.Count)
 	deadline := time.Now().Add(20 * time.Second)
@@ -101,6 +79,55 @@ func StartSentinels(t testing.TB, master *Server, replicas int, cfg SentinelConf
 		}
 	}
 	return all
+}
+
+// startSentinel runs one Sentinel of StartSentinels on a free port, and
+// waits until it, not another process on that port, answers.
+func startSentinel(t testing.TB, master *Server, replicas int, cfg SentinelConfig) (*Sentinel, error) {
+	t.Helper()
+	s := &Sentinel{dir: t.TempDir()}
+	port := FreePort(t)
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	name := cfg.MasterName
+	conf := strings.Join([]string{
+		fmt.Sprintf("port %d", port),
+		"bind 127.0.0.1",
+		"daemonize no",
+		"dir " + s.dir,
+		"logfile " + filepath.Join(s.dir, "sentinel.log"),
+		"sentinel resolve-hostnames no",
+		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d", name, master.Port, cfg.Quorum),
+		fmt.Sprintf("sentinel down-after-milliseconds %s %d", name, cfg.DownAfter.Milliseconds()),
+		// A failover that stalls is retried after this.
+		fmt.Sprintf("sentinel failover-timeout %s %d", name, 4*cfg.DownAfter.Milliseconds()+1000),
+		// Every replica follows the new master at once.
+		fmt.Sprintf("sentinel parallel-syncs %s %d", name, max(1, replicas)),
+	}, "\n") + "\n"
+	if cfg.Password != "" {
+		conf += fmt.Sprintf("requirepass %q\nsentinel sentinel-pass %q\n", cfg.Password, cfg.Password)
+	}
+	path := filepath.Join(s.dir, "sentinel.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command("redis-server", path, "--sentinel")
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start redis-server --sentinel: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	err := WaitReady(s.Addr, 10*time.Second)
+	if err == nil {
+		err = answeredBy(s.Addr, cfg.Password, s.cmd.Process.Pid)
+	}
+	if err != nil {
+		s.Stop()
+		log, _ := os.ReadFile(filepath.Join(s.dir, "sentinel.log"))
+		if !errors.Is(err, errPortTaken) && strings.Contains(string(log), "Address already in use") {
+			err = fmt.Errorf("%w: %v", errPortTaken, err)
+		}
+		return nil, fmt.Errorf("sentinel on %s: %w\n%s", s.Addr, err, log)
+	}
+	return s, nil
 }
 
 // Stop kills the Sentinel and waits for it to exit. Safe to call twice.
