@@ -152,15 +152,16 @@ func (v *Verifier) checkDigest(ctx context.Context, tok *compactJWS, hdr *joseHe
 	if ok {
 		return gen, nil
 	}
-	if hdr.kid != "" && !knownStatic && !knownRemote && v.remote != nil {
+	unknownKid := hdr.kid != "" && !knownStatic && !knownRemote
+	if unknownKid && v.remote != nil {
 		if fresh := v.remote.refreshForUnknownKid(ctx); fresh != remote {
 			ok, knownRemote, triedRemote = tryKeys(fresh, hdr.kid, alg, tok, d)
 			if ok {
 				return fresh.gen, nil
 			}
+			unknownKid = !knownRemote
 		}
 	}
-	unknownKid := hdr.kid != "" && !knownStatic && !knownRemote
 	switch {
 	case unknownKid && v.remote != nil && v.remote.unreachable():
 		// The set could not be fetched to look for the kid: the token
