@@ -1,9 +1,6 @@
 package caddymodule
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -41,9 +38,7 @@ func (b *backend) Destruct() error {
 // to the metrics. A reload that changes any of them gets a backend of its
 // own; the old one goes with the old config.
 func backendKey(c *config.Config, s secrets, metered bool) string {
-	b, _ := json.Marshal([]any{c.Redis, s.redisPassword, s.sentinelPassword, c.EnvironmentID, metered})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return redisPoolKey(c, s, metered)
 }
 
 // acquireBackend takes the backend of h's environment from the pool,

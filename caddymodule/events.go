@@ -2,9 +2,7 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -162,13 +160,10 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 	return nil
 }
 
-// eventsPoolKey digests what a worker is built from, every resolved secret
-// included, so that a reload bringing a rotated one starts a new worker;
-// the digest keeps the secrets out of the pool's keys.
+// eventsPoolKey names a worker by its Redis (redisPoolKey) and its
+// webhook: URL, secret as resolved, and retry_for.
 func eventsPoolKey(c *config.Config, s secrets) string {
-	b, _ := json.Marshal([]any{c.Redis, s.redisPassword, s.sentinelPassword, c.EnvironmentID, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return redisPoolKey(c, s, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor)
 }
 
 // newEventsClient connects to the Redis of r for the events worker and

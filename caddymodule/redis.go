@@ -2,6 +2,9 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"time"
 
 	"github.com/authedge/caddy-authedge/config"
@@ -34,6 +37,16 @@ func redisOptions(h *Handler, secrets secrets) store.Options {
 		opts.WaitTimeout = time.Duration(w.Timeout)
 	}
 	return opts
+}
+
+// redisPoolKey names a shared user of h's Redis in a caddy.UsagePool: a
+// digest of the redis block, its secrets as resolved (so that a reload
+// bringing a rotated one gets a new user), the environment, and what else
+// the user is built from. The digest keeps the secrets out of the keys.
+func redisPoolKey(c *config.Config, s secrets, more ...any) string {
+	b, _ := json.Marshal(append([]any{c.Redis, s.redisPassword, s.sentinelPassword, c.EnvironmentID}, more...))
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // laggingProfiles reads profiles for what is only shown, the identity
