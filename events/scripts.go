@@ -2,6 +2,15 @@ package events
 
 import "github.com/redis/go-redis/v9"
 
+// nowMsLua is Redis's clock in Unix milliseconds, for the leases on
+// trimmed events (touchScript, staleScript): one clock for all instances.
+const nowMsLua = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return t[1] * 1000 + math.floor(t[2] / 1000)
+end
+`
+
 // forget removes one event from the in-flight hash (KEYS[2]) and returns
 // the user's next event ID, or false. It is shared by the scripts below.
 const forgetLua = `
@@ -121,9 +130,8 @@ return forget(KEYS[2], ARGV[2])
 // renews it at every touch; staleScript forgets such an event only once
 // the lease has run out (its holder is gone with the body). Reply: how
 // many events were touched.
-var touchScript = redis.NewScript(`
-local now = redis.call('TIME')
-local lease = now[1] * 1000 + math.floor(now[2] / 1000) + tonumber(ARGV[3])
+var touchScript = redis.NewScript(nowMsLua + `
+local lease = now_ms() + tonumber(ARGV[3])
 local n = 0
 for i = 4, #ARGV do
   local id = ARGV[i]
@@ -149,13 +157,12 @@ return n
 // still being delivered and is kept. Reply: 0 if kept, 1 if forgotten,
 // 2 if forgotten after its lease ran out: its holder stopped with the only
 // copy of its body, so it is lost.
-var staleScript = redis.NewScript(forgetLua + `
+var staleScript = redis.NewScript(nowMsLua + forgetLua + `
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if p[1] then return 0 end
 local lease = redis.call('HGET', KEYS[2], 'h:' .. ARGV[2])
 if lease then
-  local now = redis.call('TIME')
-  if now[1] * 1000 + math.floor(now[2] / 1000) < tonumber(lease) then return 0 end
+  if now_ms() < tonumber(lease) then return 0 end
   forget(KEYS[2], ARGV[2])
   return 2
 end
