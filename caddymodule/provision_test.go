@@ -73,6 +73,20 @@ func baseConfig(pubKey, redisAddr string) config.Config {
 	}
 }
 
+// devToken mints, as the authedge-token command does, an hour's token for
+// user-1 of baseConfig's issuer and environment, signed with priv.
+func devToken(t *testing.T, priv string) string {
+	t.Helper()
+	raw, err := mintToken(mintOptions{
+		keyFile: priv, subject: "user-1", issuer: "https://dev.authedge.local",
+		audience: []string{"dev-env"}, ttl: time.Hour,
+	}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 // nextHandler records whether the request was passed on.
 type nextHandler struct{ called int }
 
@@ -115,13 +129,7 @@ func TestProvisionedHandlerServesAndPassesThrough(t *testing.T) {
 
 	// Ours with a token minted by the authedge-token command: the whole
 	// chain, verifier and Redis included, works as provisioned.
-	raw, err := mintToken(mintOptions{
-		keyFile: priv, subject: "user-1", issuer: "https://dev.authedge.local",
-		audience: []string{"dev-env"}, ttl: time.Hour,
-	}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := devToken(t, priv)
 	r := httptest.NewRequest(http.MethodGet, "/auth/v1/user/me", nil)
 	r.Header.Set("Authorization", "Bearer "+raw)
 	w, next = serve(r)

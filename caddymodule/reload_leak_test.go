@@ -28,13 +28,7 @@ func TestReloadsLeaveNoGoroutines(t *testing.T) {
 	defer receiver.Close()
 	jwksURL, _ := jwksServer(t)
 	t.Setenv("RELOAD_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-	raw, err := mintToken(mintOptions{
-		keyFile: priv, subject: "user-1", issuer: "https://dev.authedge.local",
-		audience: []string{"dev-env"}, ttl: time.Hour,
-	}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := devToken(t, priv)
 	cfg := func(i int) config.Config {
 		c := baseConfig(pub, srv.Addr)
 		c.Events = &config.Events{Webhook: &config.Webhook{URL: receiver.URL, Secret: "{env.RELOAD_TEST_SECRET}"}}

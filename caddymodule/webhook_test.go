@@ -30,13 +30,7 @@ func webhookHandler(t *testing.T, url, secret string) (h *Handler, token string)
 	cfg := baseConfig(pub, srv.Addr)
 	cfg.Verification = config.Verification{Webhook: &config.Webhook{URL: url, Secret: secret}}
 	h = provisioned(t, cfg)
-	raw, err := mintToken(mintOptions{
-		keyFile: priv, subject: "user-1", issuer: "https://dev.authedge.local",
-		audience: []string{"dev-env"}, ttl: time.Hour,
-	}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := devToken(t, priv)
 	return h, raw
 }
 

@@ -378,6 +378,12 @@ func TestTrimmedEventOfDeadInstanceIsReported(t *testing.T) {
 	})
 	r.waitFor(1, 10*time.Second)
 	r.checkOrder([]string{next})
+	wantLostLogged(t, logs, lost)
+}
+
+// wantLostLogged requires a warning that names event lost, alone.
+func wantLostLogged(t *testing.T, logs *observer.ObservedLogs, lost string) {
+	t.Helper()
 	for _, e := range logs.All() {
 		if ids, ok := e.ContextMap()["event_ids"].([]any); ok && len(ids) == 1 && ids[0] == lost {
 			return
@@ -628,12 +634,7 @@ func TestTrimmedEventOfStoppedHolderIsReported(t *testing.T) {
 	if got := r.arrived(); got[0] != next {
 		t.Fatalf("arrived %v, want %s", got, next)
 	}
-	for _, e := range logs.All() {
-		if ids, ok := e.ContextMap()["event_ids"].([]any); ok && len(ids) == 1 && ids[0] == lost {
-			return
-		}
-	}
-	t.Fatalf("no warning names the lost event %s; logged: %v", lost, logs.All())
+	wantLostLogged(t, logs, lost)
 }
 
 // Stop waits for the read loop, which spends an idle worker's time in a

@@ -129,8 +129,8 @@ func TestRemoteFailedRefreshIsLogged(t *testing.T) {
 	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"})
 
 	for i, serve := range []func(){
-		func() { srv.mu.Lock(); srv.status = http.StatusServiceUnavailable; srv.mu.Unlock() },
-		func() { srv.mu.Lock(); srv.status = http.StatusOK; srv.mu.Unlock(); srv.serve([]byte(`{"kid":"b"}`)) },
+		func() { srv.setStatus(http.StatusServiceUnavailable) },
+		func() { srv.setStatus(http.StatusOK); srv.serve([]byte(`{"kid":"b"}`)) },
 		func() { srv.serve([]byte(`<html>`)) },
 	} {
 		serve()

@@ -48,6 +48,24 @@ func newJWKSServer(t *testing.T, body []byte) *jwksServer {
 	return s
 }
 
+func (s *jwksServer) setStatus(status int) {
+	s.mu.Lock()
+	s.status = status
+	s.mu.Unlock()
+}
+
+// rotationSetup is a verifier on a remote set that holds key a (k.rsa), on
+// a fake clock, for tests of keys rotated in later (k.rsa2 as b, k.ec256
+// as c).
+func rotationSetup(t *testing.T) (*testKeys, *clock, *jwksServer, *Verifier) {
+	t.Helper()
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	return k, c, srv, newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+}
+
 func (s *jwksServer) serve(body []byte) {
 	s.mu.Lock()
 	s.body = body
@@ -120,11 +138,7 @@ func TestRemoteJWKSMustStart(t *testing.T) {
 }
 
 func TestRemoteUnknownKidRefreshIsRateLimited(t *testing.T) {
-	k := keys()
-	c := newClock()
-	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
-	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
-	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	k, c, srv, v := rotationSetup(t)
 	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"})
 	tokenC := mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "c"})
 
@@ -380,20 +394,10 @@ func TestCapFreshness(t *testing.T) {
 // (401) makes CloudBase's SDK sign its user out. It is refused as
 // KindKeysUnavailable, answered 503, until a fetch succeeds again.
 func TestUnknownKidWhileJWKSDownIsUnavailable(t *testing.T) {
-	k := keys()
-	c := newClock()
-	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
-	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
-	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	k, c, srv, v := rotationSetup(t)
 	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"})
 	tokenC := mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "c"})
-	setStatus := func(status int) {
-		srv.mu.Lock()
-		srv.status = status
-		srv.mu.Unlock()
-	}
-
-	setStatus(http.StatusBadGateway)
+	srv.setStatus(http.StatusBadGateway)
 	for range 2 { // the fetch that fails, then within the miss interval
 		if _, err := v.Verify(t.Context(), tokenB, ""); KindOf(err) != KindKeysUnavailable {
 			t.Fatalf("unknown kid, JWKS down: %v (kind %d), want KindKeysUnavailable", err, KindOf(err))
@@ -404,7 +408,7 @@ func TestUnknownKidWhileJWKSDownIsUnavailable(t *testing.T) {
 
 	// Back up, with b rotated in: b verifies; c, still unknown after a
 	// fetch that worked, is an unknown key again.
-	setStatus(http.StatusOK)
+	srv.setStatus(http.StatusOK)
 	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}))
 	c.Advance(5 * time.Second)
 	mustVerify(t, v, tokenB)
