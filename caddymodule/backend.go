@@ -25,6 +25,7 @@ var backendPool = caddy.NewUsagePool()
 type backend struct {
 	store       *store.Store
 	revocations *revoke.Checker
+	log         *sharedLog
 }
 
 // Destruct stops the checker, which reads the store, then closes the
@@ -45,21 +46,24 @@ func backendKey(c *config.Config, s secrets, metered bool) string {
 // connecting one if no handler holds it; Cleanup gives it back.
 func (h *Handler) acquireBackend(s secrets) (*backend, error) {
 	key := backendKey(&h.Config, s, h.metrics != nil)
-	val, _, err := backendPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+	val, loaded, err := backendPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		st, err := store.New(redisOptions(h, s))
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
-		rc, err := revoke.New(st, revoke.Options{Logger: h.logger})
+		log := newSharedLog(h)
+		rc, err := revoke.New(st, revoke.Options{Logger: log.logger()})
 		if err != nil {
 			_ = st.Close()
 			return nil, err
 		}
-		return &backend{store: st, revocations: rc}, nil
+		return &backend{store: st, revocations: rc, log: log}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	h.backendKey = key
-	return val.(*backend), nil
+	b := val.(*backend)
+	h.holdLog(b.log, loaded)
+	return b, nil
 }

@@ -47,11 +47,26 @@ func TestBackendSharedAcrossHandlersAndReloads(t *testing.T) {
 		t.Fatal("a changed redis block shares the old store")
 	}
 
+	// The revocation checker logs through the config loaded last.
+	var shared *backend
+	backendPool.Range(func(k, v any) bool {
+		if k == key {
+			shared = v.(*backend)
+		}
+		return true
+	})
+	if shared.log.current.Load() != reloaded.logger {
+		t.Error("the shared backend does not log through the newest config's logger")
+	}
+
 	if err := old.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
 	if n := refs(key); n != 1 {
 		t.Fatalf("after the old config's Cleanup: %d references, want 1", n)
+	}
+	if shared.log.current.Load() != reloaded.logger {
+		t.Error("after the old config's Cleanup, the shared backend does not log through the loaded config's logger")
 	}
 	if _, _, err := store.Profile(t.Context(), "u1"); err != nil {
 		t.Fatalf("the store of the config still loaded: %v", err)

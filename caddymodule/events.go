@@ -31,6 +31,7 @@ var eventsPool = caddy.NewUsagePool()
 type pooledWorker struct {
 	worker *events.Worker
 	client redis.UniversalClient
+	log    *sharedLog
 }
 
 func (p pooledWorker) Destruct() error {
@@ -129,15 +130,16 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 			"use https unless that network is private")
 	}
 	key := eventsPoolKey(&h.Config, s)
-	_, loaded, err := eventsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
+	val, loaded, err := eventsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		client := newEventsClient(h.Redis, s.redisPassword, s.sentinelPassword)
+		log := newSharedLog(h)
 		w, err := events.New(events.Options{
 			Client:   client,
 			Keys:     events.NewKeys(h.Redis.KeyPrefix, h.EnvironmentID),
 			URL:      e.Webhook.URL,
 			Secret:   s.eventsSecret,
 			RetryFor: time.Duration(e.RetryFor),
-			Logger:   h.logger.Named("events"),
+			Logger:   log.logger().Named("events"),
 			// The process's one metrics Set, whichever config started the
 			// worker: it outlives reloads as the worker does.
 			OnOutcome: observeEventOutcome(h.metrics),
@@ -148,12 +150,13 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 			return nil, err
 		}
 		w.Start()
-		return pooledWorker{worker: w, client: client}, nil
+		return pooledWorker{worker: w, client: client, log: log}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("events webhook: %w", err)
 	}
 	h.eventsKey = key
+	h.holdLog(val.(pooledWorker).log, loaded)
 	if !loaded {
 		h.logger.Info("events: delivering change events to the webhook")
 	}

@@ -61,6 +61,9 @@ type Handler struct {
 	// eventsURL is this handler's entry in eventsURLs; nil when it has
 	// none.
 	eventsURL *eventsURLKey
+	// sharedLogs are the logs of the shared components this handler
+	// holds (sharedlog.go), which Cleanup lets go.
+	sharedLogs []*sharedLog
 }
 
 // CaddyModule returns the Caddy module information.

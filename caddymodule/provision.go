@@ -29,7 +29,10 @@ const (
 var jwksPool = caddy.NewUsagePool()
 
 // pooledJWKS lets the pool stop a remote JWKS when its last user is gone.
-type pooledJWKS struct{ *token.RemoteJWKS }
+type pooledJWKS struct {
+	*token.RemoteJWKS
+	log *sharedLog
+}
 
 func (p pooledJWKS) Destruct() error { return p.Close() }
 
@@ -158,21 +161,24 @@ func (h *Handler) sender(webhookSecret string) (notify.Sender, error) {
 // acquireJWKS takes a reference to the shared remote JWKS for url, fetching
 // it first if no handler holds it yet. Cleanup gives the reference back.
 func (h *Handler) acquireJWKS(ctx caddy.Context, url string) (*token.RemoteJWKS, error) {
-	val, _, err := jwksPool.LoadOrNew(url, func() (caddy.Destructor, error) {
+	val, loaded, err := jwksPool.LoadOrNew(url, func() (caddy.Destructor, error) {
 		// token bounds every fetch, the first one included, to 10 s; a
 		// config whose keys cannot be had does not load.
-		remote, err := token.NewRemoteJWKS(ctx, url, nil, h.logger)
+		log := newSharedLog(h)
+		remote, err := token.NewRemoteJWKS(ctx, url, nil, log.logger())
 		if err != nil {
 			return nil, err
 		}
-		return pooledJWKS{remote}, nil
+		return pooledJWKS{RemoteJWKS: remote, log: log}, nil
 	})
 	if err != nil {
 		// A failed construction leaves no entry behind to release.
 		return nil, err
 	}
 	h.jwksURL = url
-	return val.(pooledJWKS).RemoteJWKS, nil
+	p := val.(pooledJWKS)
+	h.holdLog(p.log, loaded)
+	return p.RemoteJWKS, nil
 }
 
 // Validate checks the configuration (config.Validate): only checks, no I/O.
@@ -188,6 +194,10 @@ func (h *Handler) Validate() error {
 // copes with a handler built only in part.
 func (h *Handler) Cleanup() error {
 	var errs []error
+	for _, log := range h.sharedLogs {
+		log.letGo(h)
+	}
+	h.sharedLogs = nil
 	if h.api != nil {
 		if err := h.api.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stopping the API: %w", err))
