@@ -181,7 +181,9 @@ func decodeClaims(payload []byte) map[string]claimValue {
 		return nil
 	}
 	out := make(map[string]claimValue)
-	twice := make(map[string]bool)
+	// seen counts every name, whatever its value: a claim first given as
+	// an object and then as a string is given twice all the same.
+	seen := make(map[string]bool)
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -192,11 +194,11 @@ func decodeClaims(payload []byte) map[string]claimValue {
 		if err := dec.Decode(&value); err != nil {
 			return nil
 		}
-		if _, dup := out[name]; dup || twice[name] {
+		if seen[name] {
 			delete(out, name)
-			twice[name] = true
 			continue
 		}
+		seen[name] = true
 		if v, ok := scalar(value); ok {
 			out[name] = v
 		}
