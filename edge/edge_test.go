@@ -694,3 +694,26 @@ func TestTrailersCannotCarryIdentityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimGivenTwiceIsLeftOut: a claim the token gives twice reaches no
+// header, whatever the type of either copy. A parser that keeps the
+// first copy (an object, say) and one that keeps the last (a string)
+// must never disagree on what the app is told.
+func TestClaimGivenTwiceIsLeftOut(t *testing.T) {
+	for _, payload := range []string{
+		`{"role":"admin","role":"user"}`,
+		`{"role":{"x":1},"role":"admin"}`,
+		`{"role":["user"],"role":"admin"}`,
+		`{"role":null,"role":"admin"}`,
+		`{"role":"admin","role":null}`,
+		`{"role":{"x":1},"role":"admin","role":"user"}`,
+		`{"r\u006fle":[1],"role":true}`,
+	} {
+		if v, ok := decodeClaims([]byte(payload))["role"]; ok {
+			t.Errorf("%s: role given twice was read as %q", payload, v.text)
+		}
+	}
+	if v, ok := decodeClaims([]byte(`{"role":"admin","other":{"role":1}}`))["role"]; !ok || v.text != "admin" {
+		t.Errorf("a claim given once was not read: %q %v", v.text, ok)
+	}
+}

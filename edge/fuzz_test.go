@@ -80,6 +80,7 @@ func asciiOnly(s string) bool {
 func FuzzDecodeClaims(f *testing.F) {
 	f.Add([]byte(`{"sub":"u","level":3,"vip":true,"ratio":1.50,"obj":{"a":1},"arr":[1],"nul":null}`))
 	f.Add([]byte(`{"a":"x","a":"y"}`))
+	f.Add([]byte(`{"a":{"b":1},"a":"y"}`))
 	f.Add([]byte(`{"big":123456789012345678901234567890,"neg":-0,"exp":1e3}`))
 	f.Add([]byte(`{"s":"\u00e9\ud800"}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -88,7 +89,11 @@ func FuzzDecodeClaims(f *testing.F) {
 		if err := json.Unmarshal(payload, &all); err != nil {
 			return
 		}
+		counts := topLevelNames(payload)
 		for name, v := range got {
+			if counts[name] != 1 {
+				t.Fatalf("claim %q is given %d times, and was kept", name, counts[name])
+			}
 			switch want := all[name].(type) {
 			case string:
 				if v.text != want || v.json != nil {
@@ -107,4 +112,27 @@ func FuzzDecodeClaims(f *testing.F) {
 			}
 		}
 	})
+}
+
+// topLevelNames counts how often each member name occurs in the JSON
+// object payload, whatever its values.
+func topLevelNames(payload []byte) map[string]int {
+	counts := map[string]int{}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if _, err := dec.Token(); err != nil {
+		return counts
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return counts
+		}
+		name, _ := t.(string)
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return counts
+		}
+		counts[name]++
+	}
+	return counts
 }

@@ -181,7 +181,11 @@ func decodeClaims(payload []byte) map[string]claimValue {
 		return nil
 	}
 	out := make(map[string]claimValue)
-	twice := make(map[string]bool)
+	// dropped holds the names seen but not in out: given an object, an
+	// array or null (a claim first given as an object and then as a
+	// string is given twice all the same), or given twice. Nil until
+	// needed: most payloads have one such name (aud) at most.
+	var dropped map[string]bool
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
@@ -192,13 +196,20 @@ func decodeClaims(payload []byte) map[string]claimValue {
 		if err := dec.Decode(&value); err != nil {
 			return nil
 		}
-		if _, dup := out[name]; dup || twice[name] {
+		v, ok := scalar(value)
+		_, kept := out[name]
+		switch {
+		case kept || dropped[name]:
 			delete(out, name)
-			twice[name] = true
-			continue
-		}
-		if v, ok := scalar(value); ok {
+			ok = false
+		case ok:
 			out[name] = v
+		}
+		if !ok {
+			if dropped == nil {
+				dropped = make(map[string]bool)
+			}
+			dropped[name] = true
 		}
 	}
 	return out

@@ -112,6 +112,7 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	if client == nil {
 		client = &http.Client{}
 	}
+	client = keepingTLS(client)
 	// The background goroutines live until Close, not until ctx ends:
 	// ctx is the caller's, for the first fetch.
 	life, cancel := context.WithCancel(context.Background())
@@ -284,6 +285,37 @@ func (r *RemoteJWKS) runMissFetch(call *missFetch) {
 
 // unreachable reports whether the last fetch of the set failed.
 func (r *RemoteJWKS) unreachable() bool { return r.failing.Load() }
+
+// maxJWKSRedirects bounds the redirects one fetch follows, as
+// net/http's default does.
+const maxJWKSRedirects = 10
+
+// keepingTLS is a copy of client that follows a redirect only if it keeps
+// the fetch as protected as the configured URL: from https, only to https;
+// from plain http (loopback only, docs/configuration.md), to https or to
+// the same host. jwks_url must be https because whoever is on the path of
+// a plain-http fetch can swap the keys; a redirect to http would take the
+// fetch there all the same. client's own CheckRedirect, if any, still
+// applies.
+func keepingTLS(client *http.Client) *http.Client {
+	c := *client
+	next := client.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		from := via[0].URL
+		to := req.URL
+		if to.Scheme != "https" && (from.Scheme == "https" || to.Hostname() != from.Hostname()) {
+			return fmt.Errorf("JWKS redirect to %s refused: keys are fetched over https only", redactURL(to.String()))
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= maxJWKSRedirects {
+			return fmt.Errorf("JWKS fetch stopped after %d redirects", maxJWKSRedirects)
+		}
+		return nil
+	}
+	return &c
+}
 
 // fetchClient is the HTTP client given to httprc. It bounds each fetch
 // by a timeout and by Close (httprc's workers call Get without a

@@ -417,3 +417,56 @@ func TestUnknownKidWhileJWKSDownIsUnavailable(t *testing.T) {
 		t.Fatalf("unknown kid, JWKS up: %v, want KindUnknownKey", err)
 	}
 }
+
+// TestRemoteRedirectMayNotDropTLS: jwks_url must be https (or plain http
+// to loopback), because whoever is on the path of a plain-http fetch can
+// swap the keys. A redirect from the https URL to a plain-http one would
+// take the fetch there anyway; it is refused, at start and on a refresh,
+// and the keys fetched before stay. A redirect that keeps https is
+// followed.
+func TestRemoteRedirectMayNotDropTLS(t *testing.T) {
+	k := keys()
+	// What a machine on the path would serve on the plain-http hop.
+	forged := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa2.PublicKey}))
+	var target atomic.Value
+	target.Store(forged.URL)
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keys" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+			return
+		}
+		http.Redirect(w, r, target.Load().(string), http.StatusFound)
+	}))
+	defer tlsSrv.Close()
+
+	_, err := newRemoteJWKS(t.Context(), tlsSrv.URL+"/jwks", tlsSrv.Client(), remoteOptions{})
+	if err == nil || !strings.Contains(err.Error(), "https") {
+		t.Fatalf("a redirect from https to http was followed at start: %v", err)
+	}
+	if forged.hits.Load() != 0 {
+		t.Fatal("the plain-http target was fetched")
+	}
+
+	// https to https is followed.
+	target.Store(tlsSrv.URL + "/keys")
+	c := newClock()
+	r, err := newRemoteJWKS(t.Context(), tlsSrv.URL+"/jwks", tlsSrv.Client(), remoteOptions{now: c.Now})
+	if err != nil {
+		t.Fatalf("a redirect that keeps https was refused: %v", err)
+	}
+	defer r.Close()
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	good := mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"})
+	mustVerify(t, v, good)
+
+	// A refresh (here for an unknown kid) redirected to plain http
+	// changes nothing.
+	target.Store(forged.URL)
+	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"}), errKeysUnavailable.Description)
+	if forged.hits.Load() != 0 {
+		t.Fatal("the plain-http target was fetched on a refresh")
+	}
+	mustVerify(t, v, good)
+	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "a"}), "invalid signature")
+}

@@ -39,6 +39,9 @@ const wycheproofDir = "testdata/wycheproof"
 // finding nothing.
 var wycheproofRequired = []string{
 	"wycheproof_Ed25519.json.gz",
+	"ecdsa_secp256r1_sha256_p1363_compact.json",
+	"ecdsa_secp384r1_sha384_p1363_compact.json",
+	"ecdsa_secp521r1_sha512_p1363_compact.json",
 	"rsa_signature_2048_sha256_compact.json",
 	"rsa_signature_3072_sha256_compact.json",
 	"rsa_pss_2048_sha256_mgf1_32_compact.json",
