@@ -594,7 +594,12 @@ func TestDeviceRevocationsAreLimited(t *testing.T) {
 	for i := range store.DeviceRevocationsPerDay {
 		e.serve(http.MethodDelete, pathDevices+fmt.Sprintf("dev-%d", i), "", bearer(tok)).wantOK(t)
 	}
+	logKey := "authedge:{" + testEnvID + "}:rx"
+	entries := e.rawRedis().XLen(context.Background(), logKey).Val()
 	res := e.serve(http.MethodDelete, pathDevices+"dev-one-more", "", bearer(tok)).wantError(t, 429, "resource_exhausted")
+	if n := e.rawRedis().XLen(context.Background(), logKey).Val(); n != entries {
+		t.Errorf("a refused device revocation was logged: %d entries, had %d", n, entries)
+	}
 	if ra, _ := strconv.Atoi(res.header.Get("Retry-After")); ra < 23*3600 || ra > 24*3600 {
 		t.Errorf("Retry-After = %q, want the rest of the day", res.header.Get("Retry-After"))
 	}
