@@ -116,8 +116,16 @@ func (a *API) serveHistory(w http.ResponseWriter, c *call) *apiError {
 
 // appendHistoryEntry renders one entry as the SDK's GetUserBehaviorLogRes
 // (plus fields, the names of what changed): every member present, "" for
-// a value the change did not have (no x-device-id).
+// a value the change did not have (no x-device-id). An admin's change
+// shows "" for the ip, user_agent and device_id: where an admin works
+// from (an office address, a console's user agent, a device ID that
+// tokens are bound to) is not for every user they edit to read. The app
+// has them in the change event.
 func appendHistoryEntry(b []byte, e *store.HistoryEntry) []byte {
+	ip, userAgent, deviceID := e.IP, e.UserAgent, e.DeviceID
+	if e.ByAdmin {
+		ip, userAgent, deviceID = "", "", ""
+	}
 	b = append(b, `{"id":"`...)
 	b = strconv.AppendInt(b, e.ID, 10)
 	b = append(b, `","action":"`+actionModify+`","fields":[`...)
@@ -128,13 +136,13 @@ func appendHistoryEntry(b []byte, e *store.HistoryEntry) []byte {
 		b = appendJSONString(b, f)
 	}
 	b = append(b, `],"ip":`...)
-	b = appendJSONString(b, e.IP)
+	b = appendJSONString(b, ip)
 	b = append(b, `,"user_agent":`...)
-	b = appendJSONString(b, e.UserAgent)
+	b = appendJSONString(b, userAgent)
 	b = append(b, `,"client_id":`...)
 	b = appendJSONString(b, e.ClientID)
 	b = append(b, `,"device_id":`...)
-	b = appendJSONString(b, e.DeviceID)
+	b = appendJSONString(b, deviceID)
 	b = appendTime(b, "created_at", e.CreatedAt)
 	if e.ByAdmin {
 		return append(b, `,"meta":{"from":"admin"}}`...)

@@ -65,7 +65,8 @@ func TestHistoryListsOwnChanges(t *testing.T) {
 	e.editWith(e.token("u1", withClaim("aud", otherClient)), `{"avatar_url":"https://cdn.example.com/a.png","gender":"FEMALE"}`,
 		header("User-Agent", "TestAgent/1.0"), header("X-Device-Id", "dev-7"), query("client_id="+otherClient)).wantOK(t)
 	e.clock.Advance(1e9)
-	e.editWith(e.adminToken(), `{"user_id":"u1","nickname":"Alice B"}`).wantOK(t)
+	e.editWith(e.adminToken(), `{"user_id":"u1","nickname":"Alice B"}`,
+		header("User-Agent", "AdminConsole/2.0"), header("X-Device-Id", "admin-laptop")).wantOK(t)
 	// Changes nothing: no entry.
 	e.edit("u1", `{"nickname":"Alice B","gender":"FEMALE"}`).wantOK(t)
 	e.edit("u2", `{"nickname":"Bob"}`).wantOK(t)
@@ -78,6 +79,12 @@ func TestHistoryListsOwnChanges(t *testing.T) {
 	admin, second, first := p.Data[0], p.Data[1], p.Data[2]
 	if admin.Meta.From != "admin" || fmt.Sprint(admin.Fields) != "[nickname]" {
 		t.Errorf("admin's entry = %+v", admin)
+	}
+	// Where an admin works from is not the edited user's to see: their
+	// address, user agent and device are left out (the app has them in
+	// the change event).
+	if admin.IP != "" || admin.UserAgent != "" || admin.DeviceID != "" || admin.ClientID != testEnvID {
+		t.Errorf("admin's entry shows the admin's origin: %+v", admin)
 	}
 	if second.Meta.From != "self" || fmt.Sprint(second.Fields) != "[avatar_url gender]" ||
 		second.UserAgent != "TestAgent/1.0" || second.DeviceID != "dev-7" || second.ClientID != otherClient ||

@@ -178,6 +178,11 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	}
 	r := a.revocation(c, store.RevokedDevice, c.claims.Subject, c.claims.Subject)
 	r.DeviceID, r.Cutoff = device, a.cutoff(c)
+	// The device is the caller's to name and the caller's token survives
+	// it: without a limit one token could loop over made-up devices, each
+	// a key kept 30 days and an entry in every instance's replica.
+	// revoke/all, which revokes the caller's own token, needs none.
+	r.Limited = true
 	if _, err := a.deps.Store.Revoke(c.r.Context(), r); err != nil {
 		return a.storeError(c, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -578,4 +579,44 @@ func TestReplicaRefusesRevokedTokensByTheVerifiersDigest(t *testing.T) {
 	if n := e.mgetCalls() - before; n != 0 || !other.api.revocations.Replicated() {
 		t.Fatalf("%d revocation reads, replica loaded %v: the checks were not judged from the replica", n, other.api.revocations.Replicated())
 	}
+}
+
+// Each device revocation is a key that lives 30 days, an entry in the log
+// every instance reads and an entry in every instance's replica. Device
+// IDs are the caller's to choose, and nothing else bounds them: one token
+// looping over made-up devices would fill Redis and push every instance's
+// replica over its budget. So a user's device revocations are limited a
+// day; revoke/all, which revokes the caller's own token and so cannot be
+// looped, stays open to the victim of a thief spending that budget.
+func TestDeviceRevocationsAreLimited(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	for i := range store.DeviceRevocationsPerDay {
+		e.serve(http.MethodDelete, pathDevices+fmt.Sprintf("dev-%d", i), "", bearer(tok)).wantOK(t)
+	}
+	logKey := "authedge:{" + testEnvID + "}:rx"
+	entries := e.rawRedis().XLen(context.Background(), logKey).Val()
+	res := e.serve(http.MethodDelete, pathDevices+"dev-one-more", "", bearer(tok)).wantError(t, 429, "resource_exhausted")
+	if n := e.rawRedis().XLen(context.Background(), logKey).Val(); n != entries {
+		t.Errorf("a refused device revocation was logged: %d entries, had %d", n, entries)
+	}
+	if ra, _ := strconv.Atoi(res.header.Get("Retry-After")); ra < 23*3600 || ra > 24*3600 {
+		t.Errorf("Retry-After = %q, want the rest of the day", res.header.Get("Retry-After"))
+	}
+	// The same device again is refused too: a later cutoff is a new entry.
+	e.serve(http.MethodDelete, pathDevices+"dev-0", "", bearer(tok)).wantError(t, 429, "resource_exhausted")
+	var devices int
+	for _, k := range e.revocationKeys() {
+		if strings.Contains(k, ":rd:") {
+			devices++
+		}
+	}
+	if devices != store.DeviceRevocationsPerDay {
+		t.Errorf("%d device revocations stored, want %d", devices, store.DeviceRevocationsPerDay)
+	}
+	// Another user's budget is their own.
+	e.serve(http.MethodDelete, pathDevices+"dev-0", "", bearer(e.token("u2"))).wantOK(t)
+	// revoke/all is still there for the owner.
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(tok)).wantOK(t)
+	e.meWith(tok).wantRevoked(t)
 }

@@ -216,10 +216,7 @@ func TestVerifyIPLimit(t *testing.T) {
 		}), noHeader("Authorization"), remoteAddr(addr))
 	}
 	const attacker = "203.0.113.9:4000"
-	for i := range 20 {
-		id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i) // well-formed, unknown
-		verifyFrom(attacker, id, "123456").wantError(t, 400, "invalid_verification_code")
-	}
+	e.wrongCodes(t, 20, func(id, code string) *result { return verifyFrom(attacker, id, code) })
 	res := verifyFrom(attacker, msg.VerificationID, msg.Code).wantError(t, 429, "resource_exhausted")
 	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 3500 || secs > 3600 {
 		t.Fatalf("Retry-After = %q, want the rest of the hour", res.header.Get("Retry-After"))
@@ -240,13 +237,33 @@ func TestVerifyIPLimitUsesClientIP(t *testing.T) {
 			"verification_id": "AAAAAAAAAAAAAAAAAAAAAA", "verification_code": "123456",
 		}), noHeader("Authorization"), header("X-Test-Client-IP", ip))
 	}
-	for i := range 20 {
-		// Twenty addresses of one /64, all from one RemoteAddr.
-		wrong(fmt.Sprintf("2001:db8:1:2::%x", i+1)).wantError(t, 400, "invalid_verification_code")
-	}
+	// Twenty addresses of one /64, all from one RemoteAddr.
+	i := 0
+	e.wrongCodes(t, 20, func(id, code string) *result {
+		i++
+		return e.serve(http.MethodPost, pathVerify, jsonBody(t, map[string]string{
+			"verification_id": id, "verification_code": code,
+		}), noHeader("Authorization"), header("X-Test-Client-IP", fmt.Sprintf("2001:db8:1:2::%x", i)))
+	})
 	wrong("2001:db8:1:2:ffff::1").wantError(t, 429, "resource_exhausted")
 	wrong("2001:db8:1:3::1").wantError(t, 400, "invalid_verification_code")
 	wrong("192.0.2.1").wantError(t, 400, "invalid_verification_code")
+}
+
+// wrongCodes makes n wrong guesses through verify, each answered 400, at
+// live verifications of codes sent to addresses of its own (an unknown or
+// closed verification_id is no guess and does not count): five a
+// verification, the fifth of which closes it.
+func (e *env) wrongCodes(t testing.TB, n int, verify func(id, code string) *result) {
+	t.Helper()
+	for sent := 0; n > 0; sent++ {
+		e.sendCode("guesser", fmt.Sprintf(`{"email":"guess-%d@example.com"}`, sent)).wantOK(t)
+		msg := e.sender.Last(t)
+		for range min(n, 5) {
+			verify(msg.VerificationID, wrongCode(msg.Code)).wantError(t, 400, "invalid_verification_code")
+			n--
+		}
+	}
 }
 
 func TestIPLimitKey(t *testing.T) {
@@ -296,4 +313,39 @@ func FuzzIPLimitKey(f *testing.F) {
 			t.Fatalf("%q keyed as %q", ip, key)
 		}
 	})
+}
+
+// TestUnknownVerificationIDsLockNobodyOut: a verification_id nobody was
+// given (or one already closed) can never be right, so guessing with it
+// gains nothing, and counting it against the IP let anyone, without an
+// account or a code of their own, shut an IP out of verify for an hour
+// with 20 made-up requests (a web page can make its visitors' browsers
+// send them: verify takes text/plain without a token). Only wrong codes
+// of live verifications count.
+func TestUnknownVerificationIDsLockNobodyOut(t *testing.T) {
+	e := newEnv(t)
+	const shared = "203.0.113.9:4000"
+	verifyFrom := func(id, code string) *result {
+		return e.serve(http.MethodPost, pathVerify, jsonBody(t, map[string]string{
+			"verification_id": id, "verification_code": code,
+		}), noHeader("Authorization"), remoteAddr(shared))
+	}
+	for i := range 50 {
+		id := fmt.Sprintf("AAAAAAAAAAAAAAAAAAAA%02d", i) // well-formed, unknown
+		verifyFrom(id, "123456").wantError(t, 400, "invalid_verification_code")
+	}
+	// A verification closed by 5 wrong codes is unknown from then on.
+	e.sendCode("u1", `{"email":"closed@example.com"}`).wantOK(t)
+	closed := e.sender.Last(t)
+	wrong := wrongCode(closed.Code)
+	for range 5 {
+		verifyFrom(closed.VerificationID, wrong).wantError(t, 400, "invalid_verification_code")
+	}
+	for range 20 {
+		verifyFrom(closed.VerificationID, wrong).wantError(t, 400, "invalid_verification_code")
+	}
+	// The user behind the same address verifies their code.
+	e.sendCode("u2", `{"email":"b@example.com"}`).wantOK(t)
+	msg := e.sender.Last(t)
+	verifyFrom(msg.VerificationID, msg.Code).wantOK(t)
 }

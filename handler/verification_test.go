@@ -668,3 +668,41 @@ func TestIDNAFullStopSpellingsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelGuessesGetFiveTries: guesses sent all at once, from as many
+// addresses (no per-IP limit in the way), cannot outrun the kill after 5
+// wrong codes: the check and the count are one script. Exactly five are
+// counted as wrong codes of a live verification (the per-IP counters,
+// which count nothing else, add up to five) and the right code, sent
+// after, fails.
+func TestParallelGuessesGetFiveTries(t *testing.T) {
+	e := newEnv(t)
+	e.sendCode("u1", `{"email":"a@example.com"}`).wantOK(t)
+	msg := e.sender.Last(t)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code := fmt.Sprintf("%06d", i)
+			if code == msg.Code {
+				code = fmt.Sprintf("%06d", 100+i)
+			}
+			e.serve(http.MethodPost, pathVerify, jsonBody(t, map[string]string{
+				"verification_id": msg.VerificationID, "verification_code": code,
+			}), noHeader("Authorization"), remoteAddr(fmt.Sprintf("198.51.100.%d:1000", i+1))).
+				wantError(t, 400, "invalid_verification_code")
+		}()
+	}
+	wg.Wait()
+	ctx := context.Background()
+	counted := 0
+	for _, k := range e.rawRedis().Keys(ctx, "authedge:{"+testEnvID+"}:vf:*").Val() {
+		n, _ := e.rawRedis().Get(ctx, k).Int()
+		counted += n
+	}
+	if counted != 5 {
+		t.Errorf("%d wrong codes were checked against the live verification, want 5", counted)
+	}
+	e.verify(msg.VerificationID, msg.Code).wantError(t, 400, "invalid_verification_code")
+}

@@ -35,6 +35,7 @@ import (
 //	rt:<sha256>       string a revoked access token, by the SHA-256 of its signed content (TokenDigest) → "1" (PX = until its exp + leeway)
 //	ru:<user>         string the user's revocation cutoff, Unix seconds: tokens issued up to it are revoked (PX = revocationHorizon)
 //	rd:<user-device>  string the same for one device of a user (PX = revocationHorizon)
+//	rv:<user>         string device revocations the user made in the current day (PX = 24 h)
 //	rs                string the revocation sequence: the number of the last entry of rx (no expiry)
 //	re                string the revocation log's epoch: set with the first entry of a new log, so a log that lost its entries and reuses their numbers is told apart (no expiry)
 //	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
@@ -176,21 +177,22 @@ func newKeys(prefix, env string) keys {
 	return keys{base: base, filler: base + "_", eventsKey: base + "events", patternBase: globEscape(base)}
 }
 
-func (k keys) profile(userID string) string      { return k.base + "p:" + userID }
-func (k keys) profilePattern() string            { return k.patternBase + "p:*" }
-func (k keys) profileUser(key string) string     { return strings.TrimPrefix(key, k.base+"p:") }
-func (k keys) profilePrefix() string             { return k.base + "p:" }
-func (k keys) editRate(userID string) string     { return k.base + "rl:" + userID }
-func (k keys) verification(id string) string     { return k.base + "v:" + id }
-func (k keys) verificationToken(t string) string { return k.base + "vt:" + digest(t) }
-func (k keys) sudoToken(t string) string         { return k.base + "st:" + digest(t) }
-func (k keys) unused() string                    { return k.filler }
-func (k keys) revokedToken(d string) string      { return k.base + "rt:" + d }
-func (k keys) revokedUser(userID string) string  { return k.base + "ru:" + userID }
-func (k keys) revocationSeq() string             { return k.base + "rs" }
-func (k keys) revocationLog() string             { return k.base + "rx" }
-func (k keys) revocationEpoch() string           { return k.base + "re" }
-func (k keys) revocationChannel() string         { return k.base + "rc" }
+func (k keys) profile(userID string) string        { return k.base + "p:" + userID }
+func (k keys) profilePattern() string              { return k.patternBase + "p:*" }
+func (k keys) profileUser(key string) string       { return strings.TrimPrefix(key, k.base+"p:") }
+func (k keys) profilePrefix() string               { return k.base + "p:" }
+func (k keys) editRate(userID string) string       { return k.base + "rl:" + userID }
+func (k keys) verification(id string) string       { return k.base + "v:" + id }
+func (k keys) verificationToken(t string) string   { return k.base + "vt:" + digest(t) }
+func (k keys) sudoToken(t string) string           { return k.base + "st:" + digest(t) }
+func (k keys) unused() string                      { return k.filler }
+func (k keys) revokedToken(d string) string        { return k.base + "rt:" + d }
+func (k keys) revokedUser(userID string) string    { return k.base + "ru:" + userID }
+func (k keys) revocationSeq() string               { return k.base + "rs" }
+func (k keys) revocationRate(userID string) string { return k.base + "rv:" + userID }
+func (k keys) revocationLog() string               { return k.base + "rx" }
+func (k keys) revocationEpoch() string             { return k.base + "re" }
+func (k keys) revocationChannel() string           { return k.base + "rc" }
 
 // revocationPattern matches the keys of revoked tokens, users and devices.
 func (k keys) revocationPattern() string { return k.patternBase + "r[tud]:*" }

@@ -242,20 +242,36 @@ func TestAbandonVerificationKeepsCounts(t *testing.T) {
 	}
 }
 
-// TestCheckCodeIPLimit: 20 wrong codes an hour from one IP, unknown IDs
-// included; then that IP is refused for the rest of the hour even with the
-// right code, while another IP is not.
+// TestCheckCodeIPLimit: 20 wrong codes of live verifications an hour from
+// one IP; then that IP is refused for the rest of the hour even with the
+// right code, while another IP is not. Unknown IDs, no code being right
+// for them, do not count.
 func TestCheckCodeIPLimit(t *testing.T) {
 	f := newFixture(t)
 	live := newVerification("live", "u1", "email", "a@example.com")
 	if _, err := f.StartVerification(ctxT(t), live); err != nil {
 		t.Fatal(err)
 	}
+	for i := range 2 * wrongCodesPerIP {
+		wantErr(t, f.CheckCode(ctxT(t), testIP, fmt.Sprint("unknown-", i), "999999", "tok", time.Minute), ErrInvalidCode)
+	}
+	if n, _ := f.raw.Exists(ctxT(t), f.keys.wrongCodes(testIP)).Result(); n != 0 {
+		t.Fatal("unknown verification IDs were counted against the IP")
+	}
+	var others []NewVerification
 	for i := range wrongCodesPerIP {
-		id := fmt.Sprint("unknown-", i)
-		if i%5 == 0 {
-			// Some wrong codes against a real verification, short of killing it.
-			id = "live"
+		id := "live"
+		if i%5 != 0 {
+			// The other wrong codes against verifications of their own,
+			// four each: short of killing them.
+			if i%5 == 1 {
+				v := newVerification(fmt.Sprint("other-", i), fmt.Sprint("u-", i), "email", fmt.Sprintf("o%d@example.com", i))
+				if _, err := f.StartVerification(ctxT(t), v); err != nil {
+					t.Fatal(err)
+				}
+				others = append(others, v)
+			}
+			id = others[len(others)-1].ID
 		}
 		wantErr(t, f.CheckCode(ctxT(t), testIP, id, "999999", "tok", time.Minute), ErrInvalidCode)
 	}

@@ -131,7 +131,21 @@ type Revoke struct {
 	// same script (docs/events.md). A repeat appends none.
 	Origin *Origin
 	Events EventStream
+	// Limited counts the revocation against Actor's DeviceRevocationsPerDay
+	// (*RateLimitedError past it, nothing revoked). Device IDs are the
+	// caller's to choose and each revocation is a key kept
+	// RevocationHorizon, a log entry every instance reads and an entry in
+	// every instance's replica, so a caller looping over made-up devices
+	// must be stopped. Every limited request that reaches the script
+	// counts, one that revokes nothing new included.
+	Limited bool
 }
+
+// DeviceRevocationsPerDay bounds one caller's device revocations
+// (Revoke.Limited) in a fixed window of a day: over the RevocationHorizon
+// a caller holds at most 30 times as many device cutoffs, which a replica
+// of DefaultReplicaSize holds for thousands of such callers.
+const DeviceRevocationsPerDay = 30
 
 // Revoke records one revocation (what RevokeToken, RevokeUser and
 // RevokeDevice do) and, with events on, its event. seq is the log entry's
@@ -178,16 +192,33 @@ func (s *Store) Revoke(ctx context.Context, r Revoke) (seq uint64, err error) {
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
-	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog(), s.keys.revocationEpoch(), streamKey}
+	counter, limit := s.keys.unused(), 0
+	if r.Limited {
+		if r.Actor == "" {
+			return 0, errors.New("store: a limited revocation needs an actor")
+		}
+		counter, limit = s.keys.revocationRate(r.Actor), DeviceRevocationsPerDay
+	}
+	keys := []string{key, s.keys.revocationSeq(), s.keys.revocationLog(), s.keys.revocationEpoch(), streamKey, counter}
 	var random [8]byte
 	if _, err := rand.Read(random[:]); err != nil {
 		return 0, err
 	}
 	res, err := s.run(ctx, scriptRevoke, keys,
 		string(r.Kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until,
-		hex.EncodeToString(random[:]), maxLen, event)
+		hex.EncodeToString(random[:]), maxLen, event, limit, day.Milliseconds())
 	if err != nil {
 		return 0, s.fail(err)
+	}
+	if _, ok := res.([]any); ok {
+		r, err := parseReply(res)
+		if err != nil {
+			return 0, err
+		}
+		if r.status == "rate_limited" {
+			return 0, r.rateLimited()
+		}
+		return 0, r.unexpected()
 	}
 	n, ok := res.(int64)
 	if !ok || n < 0 {

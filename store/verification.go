@@ -166,9 +166,12 @@ func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount
 // token (stored hashed, TTL tokenTTL) is bound to its user, channel and key,
 // and records whether it came from a CUR_USER send (IssueSudo needs one).
 //
-// clientIP is who guesses: an IP with 20 wrong codes (unknown IDs included)
-// in the current hour is refused (*RateLimitedError) until the hour ends,
-// right code or not. "" is an unknown IP, which no IP limit applies to.
+// clientIP is who guesses: an IP with 20 wrong codes of live
+// verifications in the current hour is refused (*RateLimitedError) until
+// the hour ends, right code or not. An unknown, expired or closed ID is
+// not counted: no code is right for it, so it is no guess, and counting
+// it would let anyone shut an IP out with made-up IDs. "" is an unknown
+// IP, which no IP limit applies to.
 func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string, tokenTTL time.Duration) error {
 	if id == "" || code == "" {
 		return ErrInvalidCode

@@ -17,27 +17,21 @@
 --   {'ok'}        the code was right: the verification is gone and the
 --                 token is bound to its user, channel and key, and says
 --                 whether the code was a CUR_USER one ('o')
---   {'invalid'}   unknown, expired or killed verification, or a wrong code
---                 (counted, against the verification and the IP; the
---                 last allowed wrong code deletes the verification)
+--   {'invalid'}   unknown, expired or killed verification (not counted:
+--                 no code can be right for it, so trying one gains
+--                 nothing, and counting it would let anyone shut an IP
+--                 out with made-up IDs), or a wrong code (counted,
+--                 against the verification and the IP; the last allowed
+--                 wrong code deletes the verification)
 
 local ip_limit = tonumber(ARGV[4])
 if ip_limit > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= ip_limit then
   return { 'rate_limited', retry_after(KEYS[3], ARGV[5]) }
 end
--- wrong counts a wrong guess against the IP: an unknown or expired ID is
--- a guess too.
-local function wrong()
-  if ip_limit > 0 then
-    count(KEYS[3], ARGV[5])
-  end
-  return { 'invalid' }
-end
-
 local v = redis.call('HMGET', KEYS[1], 'h', 'u', 'c', 'k', 'o')
 local stored = v[1]
 if not stored then
-  return wrong()
+  return { 'invalid' }
 end
 
 -- Compare every byte, whatever the first difference: the time taken says
@@ -54,7 +48,12 @@ if diff ~= 0 then
   if redis.call('HINCRBY', KEYS[1], 't', 1) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[1])
   end
-  return wrong()
+  -- A wrong code of a live verification is a guess: it counts against
+  -- the IP.
+  if ip_limit > 0 then
+    count(KEYS[3], ARGV[5])
+  end
+  return { 'invalid' }
 end
 
 -- The token first: its HSET is the one write here that can fail (a key

@@ -8,6 +8,8 @@
 -- KEYS[3] rx, the revocation log (a stream whose IDs are <seq>-1)
 -- KEYS[4] re, the log's epoch
 -- KEYS[5] the environment's event stream (or an unused key)
+-- KEYS[6] the caller's device revocations this day (rv:<user>), or an
+--         unused key when ARGV[12] is 0
 --
 -- ARGV[1] kind: 't' token, 'u' user, 'd' device
 -- ARGV[2] value: '1' for a token, the cutoff (Unix seconds) otherwise
@@ -21,9 +23,19 @@
 -- ARGV[10] the event stream's approximate length: with events on (not
 --         '0'), a revocation that revokes something new appends ARGV[11]
 -- ARGV[11] its user.tokens_revoked event, JSON (store/revocation.go)
+-- ARGV[12] revocations the caller may make per window, "0" for no limit
+-- ARGV[13] that window, milliseconds
 --
 -- Replies: the entry's sequence number; the current one (maybe 0) when
--- nothing more was revoked.
+-- nothing more was revoked; {'rate_limited', pttl} when the caller made
+-- too many (nothing revoked).
+
+-- The caller's limit first: every request that gets here counts, one
+-- that revokes nothing new included.
+local limit = tonumber(ARGV[12])
+if limit > 0 and count(KEYS[6], ARGV[13]) > limit then
+  return { 'rate_limited', retry_after(KEYS[6], ARGV[13]) }
+end
 
 local value = ARGV[2]
 local ttl = tonumber(ARGV[3])
