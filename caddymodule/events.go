@@ -131,6 +131,7 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 	key := eventsPoolKey(&h.Config, s)
 	_, loaded, err := eventsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		client := newEventsClient(h.Redis, s.redisPassword, s.sentinelPassword)
+		addRedisHooks(client, h.metrics)
 		w, err := events.New(events.Options{
 			Client:   client,
 			Keys:     events.NewKeys(h.Redis.KeyPrefix, h.EnvironmentID),
