@@ -168,6 +168,24 @@ func TestMintTokenErrors(t *testing.T) {
 		})
 	}
 
+	// Encrypted keys, PKCS #8 and the legacy Proc-Type form, are named
+	// as such rather than failing in the PEM parser.
+	for name, block := range map[string]*pem.Block{
+		"pkcs8": {Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0x00}},
+		"legacy": {Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00000000000000000000000000000000"},
+			Bytes: make([]byte, 16)},
+	} {
+		file := filepath.Join(t.TempDir(), name+".pem")
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		o := ok
+		o.keyFile = file
+		if _, err := mintToken(o, time.Now()); err == nil || !strings.Contains(err.Error(), "encrypted") {
+			t.Errorf("%s encrypted key: %v", name, err)
+		}
+	}
+
 	notPEM := filepath.Join(t.TempDir(), "junk.pem")
 	if err := os.WriteFile(notPEM, []byte("junk"), 0o600); err != nil {
 		t.Fatal(err)
@@ -312,4 +330,36 @@ func TestMintTokenFindsTheKeyAmongPEMBlocks(t *testing.T) {
 		})
 	}
 
+}
+
+// FuzzParseSigningKey: any file content is read or refused without a
+// panic, and a key read comes with an algorithm authedge accepts.
+func FuzzParseSigningKey(f *testing.F) {
+	dir := f.TempDir()
+	for _, keyType := range []string{"rsa", "ec", "ed25519"} {
+		sub := filepath.Join(dir, keyType)
+		if _, err := keygen(sub, keyType); err != nil {
+			f.Fatal(err)
+		}
+		for _, name := range []string{privateKeyFile, publicKeyFile} {
+			b, err := os.ReadFile(filepath.Join(sub, name))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		key, alg, err := parseSigningKey(data)
+		if err != nil {
+			return
+		}
+		if key == nil {
+			t.Fatal("no key and no error")
+		}
+		if err := token.CheckAlgorithm(alg.String()); err != nil {
+			t.Fatalf("picked %s: %v", alg, err)
+		}
+	})
 }
