@@ -222,7 +222,7 @@ func checkAlgFits(alg string, key jwk.Key, keyAlg jwa.SignatureAlgorithm) error 
 		fits = alg == keyAlg.String()
 	}
 	if !fits {
-		return fmt.Errorf("--alg %s does not fit the key, a %s key (it signs %s)", alg, key.KeyType(), keyAlgs(key, keyAlg))
+		return fmt.Errorf("--alg %s does not fit the key (%s; it signs %s)", alg, key.KeyType(), keyAlgs(key, keyAlg))
 	}
 	return nil
 }
