@@ -26,6 +26,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
 	"github.com/authedge/caddy-authedge/internal/secret"
+	"github.com/authedge/caddy-authedge/token"
 )
 
 // Development defaults of the token command. They match the {$VAR:default}
@@ -52,7 +53,9 @@ Mints a signed JWT access token for trying authedge out, and prints it.
 It is a development tool: real tokens come from your identity provider.
 
 The algorithm follows the key: RS256 for RSA, ES256/ES384/ES512 for
-P-256/P-384/P-521, EdDSA for Ed25519 (--alg overrides, e.g. PS256).
+P-256/P-384/P-521, EdDSA for Ed25519. --alg picks another that fits the
+key (RS384 or PS256 for RSA, say); one that does not is refused. The key
+file may hold other PEM blocks (EC PARAMETERS, a certificate) beside it.
 
 --iss defaults to $AUTHEDGE_ISSUER, else ` + devIssuer + `;
 --aud defaults to $AUTHEDGE_ENV, else ` + devAudience + `
@@ -163,10 +166,10 @@ func mintToken(o mintOptions, now time.Time) (string, error) {
 		return "", fmt.Errorf("--key %s: %w", o.keyFile, err)
 	}
 	if o.alg != "" {
+		if err := checkAlgFits(o.alg, key, alg); err != nil {
+			return "", err
+		}
 		alg = jwa.SignatureAlgorithm(o.alg)
-	}
-	if alg == jwa.NoSignature || strings.HasPrefix(strings.ToUpper(alg.String()), "HS") {
-		return "", fmt.Errorf("--alg %s: authedge never accepts it", alg)
 	}
 	if o.kid != "" {
 		if err := key.Set(jwk.KeyIDKey, o.kid); err != nil {
@@ -199,10 +202,47 @@ func mintToken(o mintOptions, now time.Time) (string, error) {
 	return string(signed), nil
 }
 
-// parseSigningKey reads a PEM private key (PKCS #8, PKCS #1 or SEC 1) and
-// picks the algorithm that fits it.
+// checkAlgFits refuses an --alg that authedge would refuse the token for:
+// none, HMAC, an algorithm it does not know, or one that does not fit the
+// key. An EC algorithm is defined on one curve (ES384 on P-384), and jwx
+// would sign ES384 with a P-256 key all the same, printing a token no
+// verifier accepts; keyAlg is the one algorithm an EC key fits.
+func checkAlgFits(alg string, key jwk.Key, keyAlg jwa.SignatureAlgorithm) error {
+	if strings.EqualFold(alg, jwa.NoSignature.String()) || strings.HasPrefix(strings.ToUpper(alg), "HS") {
+		return fmt.Errorf("--alg %s: authedge never accepts it", alg)
+	}
+	if err := token.CheckAlgorithm(alg); err != nil {
+		return fmt.Errorf("--alg: %w", err)
+	}
+	var fits bool
+	switch key.KeyType() {
+	case jwa.RSA:
+		fits = strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
+	case jwa.EC, jwa.OKP:
+		fits = alg == keyAlg.String()
+	}
+	if !fits {
+		return fmt.Errorf("--alg %s does not fit the key (%s; it signs %s)", alg, key.KeyType(), keyAlgs(key, keyAlg))
+	}
+	return nil
+}
+
+// keyAlgs names the algorithms key signs with, for an error.
+func keyAlgs(key jwk.Key, keyAlg jwa.SignatureAlgorithm) string {
+	if key.KeyType() == jwa.RSA {
+		return "RS256, RS384, RS512, PS256, PS384 or PS512"
+	}
+	return keyAlg.String()
+}
+
+// parseSigningKey reads the PEM private key (PKCS #8, PKCS #1 or SEC 1) in
+// pemBytes and picks the algorithm that fits it.
 func parseSigningKey(pemBytes []byte) (jwk.Key, jwa.SignatureAlgorithm, error) {
-	raw, _, err := jwk.DecodePEM(pemBytes)
+	block, err := privateKeyBlock(pemBytes)
+	if err != nil {
+		return nil, "", err
+	}
+	raw, _, err := jwk.DecodePEM(pem.EncodeToMemory(block))
 	if err != nil {
 		return nil, "", err
 	}
@@ -223,8 +263,6 @@ func parseSigningKey(pemBytes []byte) (jwk.Key, jwa.SignatureAlgorithm, error) {
 		}
 	case ed25519.PrivateKey:
 		alg = jwa.EdDSA
-	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
-		return nil, "", errors.New("this is a public key; signing needs the private key")
 	default:
 		return nil, "", fmt.Errorf("unsupported key type %T", raw)
 	}
@@ -233,6 +271,31 @@ func parseSigningKey(pemBytes []byte) (jwk.Key, jwa.SignatureAlgorithm, error) {
 		return nil, "", err
 	}
 	return key, alg, nil
+}
+
+// privateKeyBlock is the private key's block among a PEM file's blocks.
+// The file may hold others: `openssl ecparam -genkey` writes EC PARAMETERS
+// before the key, and a certificate is often kept beside its key.
+func privateKeyBlock(data []byte) (*pem.Block, error) {
+	var public bool
+	for rest := data; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		switch {
+		case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
+			return nil, errors.New("the private key is encrypted; decrypt it first (openssl pkey -in <file> -out <new file>)")
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			return block, nil
+		case strings.HasSuffix(block.Type, "PUBLIC KEY") || block.Type == "CERTIFICATE":
+			public = true
+		}
+	}
+	if public {
+		return nil, errors.New("this is a public key; signing needs the private key")
+	}
+	return nil, errors.New("no PEM private key in it")
 }
 
 func cmdKeygen(fl caddycmd.Flags) (int, error) {

@@ -2,8 +2,11 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,7 +155,7 @@ func TestMintTokenErrors(t *testing.T) {
 		{name: "public key", edit: func(o *mintOptions) { o.keyFile = pub }, want: "this is a public key"},
 		{name: "alg none", edit: func(o *mintOptions) { o.alg = "none" }, want: "--alg none: authedge never accepts it"},
 		{name: "alg HS256", edit: func(o *mintOptions) { o.alg = "HS256" }, want: "--alg HS256: authedge never accepts it"},
-		{name: "alg that does not fit the key", edit: func(o *mintOptions) { o.alg = "RS256" }, want: "signing with RS256"},
+		{name: "alg that does not fit the key", edit: func(o *mintOptions) { o.alg = "RS256" }, want: "--alg RS256 does not fit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +166,24 @@ func TestMintTokenErrors(t *testing.T) {
 				t.Errorf("mintToken = %q, %v; want error %q", raw, err, tt.want)
 			}
 		})
+	}
+
+	// Encrypted keys, PKCS #8 and the legacy Proc-Type form, are named
+	// as such rather than failing in the PEM parser.
+	for name, block := range map[string]*pem.Block{
+		"pkcs8": {Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0x30, 0x00}},
+		"legacy": {Type: "EC PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00000000000000000000000000000000"},
+			Bytes: make([]byte, 16)},
+	} {
+		file := filepath.Join(t.TempDir(), name+".pem")
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		o := ok
+		o.keyFile = file
+		if _, err := mintToken(o, time.Now()); err == nil || !strings.Contains(err.Error(), "encrypted") {
+			t.Errorf("%s encrypted key: %v", name, err)
+		}
 	}
 
 	notPEM := filepath.Join(t.TempDir(), "junk.pem")
@@ -191,4 +212,154 @@ func decodeSegment(t *testing.T, raw string, i int) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// An --alg that does not fit the key is refused: jwx would sign ES384 with
+// a P-256 key, or ES512 with a P-384 one, and print a token authedge
+// refuses (an EC algorithm is defined on one curve) with exit status 0.
+func TestMintTokenAlgMustFitKey(t *testing.T) {
+	keys := map[string][2]string{}
+	for _, keyType := range []string{"rsa", "ec", "ed25519"} {
+		priv, pub := devKeys(t, keyType)
+		keys[keyType] = [2]string{priv, pub}
+	}
+	tests := []struct {
+		keyType, alg string
+		want         string // "" if it must mint a token authedge accepts
+	}{
+		{"ec", "ES256", ""},
+		{"ec", "ES384", "--alg ES384 does not fit"},
+		{"ec", "ES512", "--alg ES512 does not fit"},
+		{"ec", "RS256", "--alg RS256 does not fit"},
+		{"ec", "EdDSA", "--alg EdDSA does not fit"},
+		{"rsa", "RS384", ""},
+		{"rsa", "PS256", ""},
+		{"rsa", "PS512", ""},
+		{"rsa", "ES256", "--alg ES256 does not fit"},
+		{"rsa", "EdDSA", "--alg EdDSA does not fit"},
+		{"ed25519", "EdDSA", ""},
+		{"ed25519", "ES256", "--alg ES256 does not fit"},
+		{"ed25519", "RS256", "--alg RS256 does not fit"},
+		{"rsa", "RS1", `unknown algorithm "RS1"`},
+		{"rsa", "rs256", `unknown algorithm "rs256"`},
+		{"ec", "hs256", "authedge never accepts it"},
+		{"ec", "NONE", "authedge never accepts it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.keyType+"/"+tt.alg, func(t *testing.T) {
+			k := keys[tt.keyType]
+			raw, err := mintToken(mintOptions{
+				keyFile: k[0], subject: "user-1", issuer: "https://dev.authedge.local",
+				audience: []string{"dev-env"}, ttl: time.Hour, alg: tt.alg,
+			}, time.Now())
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("mintToken = %.20q…, %v; want error %q", raw, err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := decodeSegment(t, raw, 0)["alg"]; got != tt.alg {
+				t.Errorf("alg %v, want %s", got, tt.alg)
+			}
+			algs := []string{tt.alg}
+			v, err := token.New(token.Config{Issuer: "https://dev.authedge.local", PublicKeyFiles: []string{k[1]}, Algorithms: algs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(context.Background(), raw, "dev-env"); err != nil {
+				t.Errorf("authedge refuses the minted token: %v", err)
+			}
+		})
+	}
+}
+
+// The key file may hold more PEM blocks than the key: `openssl ecparam
+// -genkey` writes an EC PARAMETERS block before the EC PRIVATE KEY, and a
+// certificate is often kept in the same file as its key.
+func TestMintTokenFindsTheKeyAmongPEMBlocks(t *testing.T) {
+	priv, pub := devKeys(t, "ec")
+	der, err := os.ReadFile(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(der)
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec1, err := x509.MarshalECPrivateKey(key.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := os.ReadFile(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The named curve P-256, as `openssl ecparam -name prime256v1` writes it.
+	params := pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}})
+	sec1PEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})
+
+	dir := t.TempDir()
+	for name, content := range map[string][]byte{
+		"ecparam.pem":   append(params, sec1PEM...),
+		"pub-first.pem": append(append([]byte{}, pubPEM...), der...),
+		"with-text.pem": append([]byte("a comment openssl keeps\n"), sec1PEM...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(dir, name)
+			if err := os.WriteFile(file, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := mintToken(mintOptions{
+				keyFile: file, subject: "user-1", issuer: "https://dev.authedge.local",
+				audience: []string{"dev-env"}, ttl: time.Hour,
+			}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := token.New(token.Config{Issuer: "https://dev.authedge.local", PublicKeyFiles: []string{pub}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := v.Verify(context.Background(), raw, "dev-env"); err != nil {
+				t.Errorf("authedge refuses the minted token: %v", err)
+			}
+		})
+	}
+
+}
+
+// FuzzParseSigningKey: any file content is read or refused without a
+// panic, and a key read comes with an algorithm authedge accepts.
+func FuzzParseSigningKey(f *testing.F) {
+	dir := f.TempDir()
+	for _, keyType := range []string{"rsa", "ec", "ed25519"} {
+		sub := filepath.Join(dir, keyType)
+		if _, err := keygen(sub, keyType); err != nil {
+			f.Fatal(err)
+		}
+		for _, name := range []string{privateKeyFile, publicKeyFile} {
+			b, err := os.ReadFile(filepath.Join(sub, name))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		key, alg, err := parseSigningKey(data)
+		if err != nil {
+			return
+		}
+		if key == nil {
+			t.Fatal("no key and no error")
+		}
+		if err := token.CheckAlgorithm(alg.String()); err != nil {
+			t.Fatalf("picked %s: %v", alg, err)
+		}
+	})
 }

@@ -132,6 +132,7 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 	key := eventsPoolKey(&h.Config, s)
 	val, loaded, err := eventsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		client := newEventsClient(h.Redis, s.redisPassword, s.sentinelPassword)
+		addRedisHooks(client, h.metrics)
 		log := newSharedLog(h)
 		w, err := events.New(events.Options{
 			Client:   client,

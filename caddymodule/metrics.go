@@ -37,6 +37,15 @@ func redisHooks(set *metrics.Set) []redis.Hook {
 	return []redis.Hook{set.RedisHook()}
 }
 
+// addRedisHooks adds the metrics' hook to a Redis client of authedge's
+// other than the store's (the events worker's own), so that its commands
+// are measured as the store's are (docs/metrics.md).
+func addRedisHooks(client redis.UniversalClient, set *metrics.Set) {
+	for _, hook := range redisHooks(set) {
+		client.AddHook(hook)
+	}
+}
+
 // tokenObserver is the verifier's observer: set, if any (a nil *Set in the
 // interface would not be nil).
 func tokenObserver(set *metrics.Set) token.Observer {
