@@ -651,3 +651,51 @@ func TestStopOfAnIdleWorkerIsPrompt(t *testing.T) {
 		t.Fatalf("Stop took %v", took)
 	}
 }
+
+// TestTrimmedEventSeenFirstByAnotherClaimKeepsOrder: XAUTOCLAIM drops an
+// entry trimmed from the stream from the pending list whatever its idle
+// time, and names it. Another instance's claim, run between the trim and
+// the holder's next touch (up to ClaimIdle/3 in production), took the
+// event for a dead instance's: it forgot it from its user's queue and
+// logged it lost, while its holder was still retrying it, and the user's
+// next event, held elsewhere, went first. A held event must keep its
+// place until its holder lets it go or its lease runs out.
+func TestTrimmedEventSeenFirstByAnotherClaimKeepsOrder(t *testing.T) {
+	f := newFixture(t)
+	if err := f.client.XGroupCreateMkStream(t.Context(), f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := newPathReceiver(t)
+	r.block("/a", true)
+	// ClaimIdle is long: neither worker's own loop touches or claims
+	// during the test, the test runs b's claim itself, as it would run
+	// right after a trim.
+	slow := func(o *Options) { o.MaxHeld = 1; o.ClaimIdle = time.Hour; o.RetryFor = time.Hour }
+	first := f.add(t, "u", 1)
+	a := f.worker(t, r.srv.URL+"/a", slow)
+	waitHeld(t, a, 1)
+	second := f.add(t, "u", 2)
+	core, logs := observer.New(zap.WarnLevel)
+	b := f.worker(t, r.srv.URL+"/b", func(o *Options) { slow(o); o.Logger = zap.New(core) })
+	waitHeld(t, b, 1)
+	if n, err := f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 1).Result(); err != nil || n != 1 {
+		t.Fatalf("XTRIM: %d trimmed, %v; want the first event trimmed", n, err)
+	}
+	b.claim()
+	time.Sleep(1500 * time.Millisecond) // b's turn checks: 50 ms, 100, 200, 400, 800
+	if got := r.arrived(); len(got) > 0 {
+		t.Fatalf("while the first event was still being retried, %v arrived", got)
+	}
+	if n := logs.FilterMessageSnippet("lost").Len(); n > 0 {
+		t.Errorf("an event still being retried was logged lost: %v", logs.All())
+	}
+	r.block("/a", false)
+	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("arrived %v, want %s then %s", r.arrived(), first, second)
+		}
+	}
+	if got := r.arrived(); got[0] != first || got[1] != second {
+		t.Fatalf("arrived %v, want %s then %s", got, first, second)
+	}
+}
