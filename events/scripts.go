@@ -190,6 +190,19 @@ forget(KEYS[2], ARGV[2])
 return 1
 `)
 
+// trimmedScript returns which of the events in ARGV are still in flight
+// (KEYS[2]) but gone from the stream (KEYS[1]): trimmed while held.
+var trimmedScript = redis.NewScript(`
+local out = {}
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HEXISTS', KEYS[2], 'i:' .. id) == 1 and not redis.call('XRANGE', KEYS[1], id, id)[1] then
+    out[#out + 1] = id
+  end
+end
+return out
+`)
+
 // redeliverScript moves up to ARGV[2] dead letters (KEYS[3]) back to the
 // stream, trimmed to about ARGV[1] entries, oldest first. Each keeps its
 // id inside the JSON, hence its webhook-id. Each is appended before it is

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -616,16 +617,25 @@ func TestTrimmedEventStillRetriedKeepsOrder(t *testing.T) {
 	}
 }
 
+// crash ends w as a killed process would: its goroutines stop, and it
+// does nothing more (Stop's parking of trimmed events, its leaving the
+// group).
+func crash(w *Worker) {
+	w.cancel()
+	w.wg.Wait()
+}
+
 // TestTrimmedEventOfStoppedHolderIsReported: once the instance holding a
-// trimmed event stops, its lease runs out; the next instance forgets the
-// event, says it is lost, and delivers the user's later events.
+// trimmed event dies, its lease runs out; the next instance forgets the
+// event, says it is lost, and delivers the user's later events. (One that
+// stops dead-letters it: TestStopParksTrimmedEventsItHolds.)
 func TestTrimmedEventOfStoppedHolderIsReported(t *testing.T) {
 	f, r, a, lost := trimmedUnderItsHolder(t)
 	time.Sleep(time.Second) // a's touches: the event leaves the pending list, the lease is taken
 	next := f.add(t, "u", 2)
 	core, logs := observer.New(zap.WarnLevel)
 	f.worker(t, r.srv.URL+"/b", func(o *Options) { quickClaims(o); o.Logger = zap.New(core) })
-	a.Stop()
+	crash(a)
 	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 1; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the user's next event never arrived")
@@ -697,5 +707,35 @@ func TestTrimmedEventSeenFirstByAnotherClaimKeepsOrder(t *testing.T) {
 	}
 	if got := r.arrived(); got[0] != first || got[1] != second {
 		t.Fatalf("arrived %v, want %s then %s", got, first, second)
+	}
+}
+
+// TestStopParksTrimmedEventsItHolds: an instance that stops (a reload
+// that changes the webhook, a shutdown) while it retries an event the
+// stream was trimmed past held the only copy of its body: the event was
+// lost, though Stop is documented to lose nothing. It is dead-lettered
+// instead, as it would be delivered, and its user's next event goes.
+func TestStopParksTrimmedEventsItHolds(t *testing.T) {
+	f, r, a, first := trimmedUnderItsHolder(t)
+	time.Sleep(time.Second) // a's touches: the event leaves the pending list, the lease is taken
+	next := f.add(t, "u", 2)
+	b := f.worker(t, r.srv.URL+"/b", quickClaims)
+	waitHeld(t, b, 1)
+	a.Stop()
+	dead, err := f.client.LRange(t.Context(), f.keys.Dead, 0, -1).Result()
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("dead letters after the holder stopped: %q, %v; want the trimmed event", dead, err)
+	}
+	var ev struct{ ID string }
+	if err := json.Unmarshal([]byte(dead[0]), &ev); err != nil || ev.ID != first {
+		t.Fatalf("dead letter %s, want event %s with its id", dead[0], first)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the user's next event never arrived")
+		}
+	}
+	if got := r.arrived(); got[0] != next {
+		t.Fatalf("arrived %v, want %s", got, next)
 	}
 }
