@@ -658,12 +658,15 @@ func (w *Worker) backoff(n int) time.Duration {
 // stopped first.
 func (w *Worker) deliver(e *entry) (string, bool) {
 	body, hookID, err := Body(e.id, e.stored)
+	// park: dead-letter the event, as dead ("" for an entry with no
+	// event field, which is parked all the same).
 	var dead string
+	park := false
 	if err != nil {
 		// Nothing to deliver: park it as it is, for a human to look at.
 		w.logger.Warn("events: an event is not valid; dead-lettered", zap.String("event_id", e.id), zap.Error(err))
 		w.observe(DeadLettered)
-		dead = e.stored
+		dead, park = e.stored, true
 	} else {
 		deadline := time.Now().Add(w.o.RetryFor)
 		for attempt := 1; ; attempt++ {
@@ -680,7 +683,7 @@ func (w *Worker) deliver(e *entry) (string, bool) {
 				w.observe(DeadLettered)
 				w.logger.Warn("events: delivery failed for retry_for; dead-lettered",
 					zap.String("event_id", hookID), zap.Int("attempts", attempt), zap.Error(err))
-				dead = string(body)
+				dead, park = string(body), true
 				break
 			}
 			w.observe(Retried)
@@ -693,16 +696,16 @@ func (w *Worker) deliver(e *entry) (string, bool) {
 			}
 		}
 	}
-	return w.done(e, dead)
+	return w.done(e, dead, park)
 }
 
-// done acknowledges e (dead-lettered as dead if that is not ""), retrying
+// done acknowledges e (dead-lettered as dead if park), retrying
 // while Redis is away: an event delivered but not acknowledged would be
 // delivered again by whoever claims it.
-func (w *Worker) done(e *entry, dead string) (string, bool) {
+func (w *Worker) done(e *entry, dead string, park bool) (string, bool) {
 	k := w.o.Keys
 	args := []any{Group, e.id}
-	if dead != "" {
+	if park {
 		args = append(args, dead)
 	}
 	for {

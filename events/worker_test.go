@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -738,4 +739,21 @@ func TestStopParksTrimmedEventsItHolds(t *testing.T) {
 	if got := r.arrived(); got[0] != next {
 		t.Fatalf("arrived %v, want %s", got, next)
 	}
+}
+
+// TestEntryWithoutEventIsDeadLettered: a stream entry with no event field
+// (written by hand, or by a bug) cannot be delivered. It was counted and
+// logged as dead-lettered, yet acknowledged without being parked: gone
+// without a trace. It is parked like any other invalid event.
+func TestEntryWithoutEventIsDeadLettered(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	f.worker(t, r.srv.URL, nil)
+	if err := f.client.XAdd(t.Context(), &redis.XAddArgs{Stream: f.keys.Stream, Values: []string{"note", "no event"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	next := f.add(t, "u", 1)
+	r.waitFor(1, 10*time.Second)
+	r.checkOrder([]string{next})
+	f.waitDeadLetters(t, 1, 5*time.Second)
 }
