@@ -197,3 +197,26 @@ func TestTailResumesAfterARedeliveredEvent(t *testing.T) {
 		t.Errorf("resuming after the last line printed, from %s, printed again:\n%s", resume, strings.Join(again, "\n"))
 	}
 }
+
+// TestTailInvalidLineIsJSON: an entry that is not a valid event prints
+// as {"id":…,"invalid":<its text>}, quoted with Go's %q, whose escapes
+// (\x01, \a, \v, \xff) are not JSON's: the line broke a JSON-lines reader.
+func TestTailInvalidLineIsJSON(t *testing.T) {
+	f := newFixture(t)
+	stored := "not json \x01\a\v\xff \u2028 <b>"
+	id, err := f.client.XAdd(t.Context(), &redis.XAddArgs{Stream: f.keys.Stream, Values: []string{"event", stored}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	ctx, cancel := contextWithTimeout(t, 300*time.Millisecond)
+	defer cancel()
+	if err := Tail(ctx, f.client, f.keys, "0", &out); err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSuffix(out.String(), "\n")
+	var got struct{ ID, Invalid string }
+	if err := json.Unmarshal([]byte(line), &got); err != nil || got.ID != id || !strings.HasPrefix(got.Invalid, "not json \x01\a\v") {
+		t.Fatalf("tail printed %s (%v), want a JSON line with id %s and the text", line, err, id)
+	}
+}

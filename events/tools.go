@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +65,12 @@ func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from str
 				body, id, err := Body(m.ID, stored)
 				switch {
 				case err != nil:
-					body = fmt.Appendf(nil, `{"id":%q,"invalid":%q}`, m.ID, stored)
+					// JSON's quoting, not Go's %q: its \x and \a escapes
+					// are not JSON.
+					body, _ = json.Marshal(struct {
+						ID      string `json:"id"`
+						Invalid string `json:"invalid"`
+					}{m.ID, stored})
 				case id != m.ID:
 					// A redelivered dead letter: its id is the first one,
 					// from before the entries printed ahead of it. Say
