@@ -766,3 +766,45 @@ func TestEntryWithoutEventIsDeadLettered(t *testing.T) {
 	r.checkOrder([]string{next})
 	f.waitDeadLetters(t, 1, 5*time.Second)
 }
+
+// TestClaimTellsLiveFromDeadTrimmedEvents: of the trimmed entries a claim
+// finds, one idle for ClaimIdle was a dead instance's, lost at once (told,
+// and gone from its user's queue); one idle less is a live holder's,
+// kept in its queue under a lease and not told.
+func TestClaimTellsLiveFromDeadTrimmedEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	read := func(consumer string) {
+		if err := readScript.Run(ctx, f.client, []string{f.keys.Stream, f.keys.InFlight}, Group, consumer, 10).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead := f.add(t, "u-dead", 1)
+	read("dead")
+	time.Sleep(400 * time.Millisecond)
+	live := f.add(t, "u-live", 1)
+	read("live")
+	f.client.XTrimMaxLen(ctx, f.keys.Stream, 0)
+	core, logs := observer.New(zap.WarnLevel)
+	w, err := New(Options{Client: f.client, Keys: f.keys, URL: "http://127.0.0.1:9/hook", Secret: testSecret,
+		RetryFor: time.Minute, ClaimIdle: 300 * time.Millisecond, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ctx = ctx // not started: only claim runs, below
+	w.claim()
+	wantLostLogged(t, logs, dead)
+	if n := logs.Len(); n != 1 {
+		t.Errorf("%d warnings, want the one for %s: %v", n, dead, logs.All())
+	}
+	q, _ := f.client.HGetAll(ctx, f.keys.InFlight).Result()
+	if q["u:u-dead"] != "" || q["i:"+dead] != "" {
+		t.Errorf("the dead instance's trimmed event is still queued: %v", q)
+	}
+	if q["u:u-live"] != live || q["h:"+live] == "" {
+		t.Errorf("the live holder's trimmed event is not queued under a lease: %v", q)
+	}
+}
