@@ -85,11 +85,18 @@ return {out, '0-0'}
 // delivering it, between the trim and that instance's next touch: it
 // keeps its place in its user's queue, under a lease of ARGV[3] ms that
 // its holder renews (touchScript), as if the holder had seen the trim
-// first. Forgetting it let the user's next event go before it.
+// first. Forgetting it let the user's next event go before it. The idle
+// times are read first, of the pending entries below the stream's first
+// (the trimmed ones: usually none) that XAUTOCLAIM scans (at most ten
+// times its count); one deleted by hand (XDEL) above them reads as live,
+// and is reported once its lease has run out (staleScript).
 // Reply: {next cursor, {{id, event, user}...}, {lost id...}}.
 var claimScript = redis.NewScript(nowMsLua + forgetLua + `
 local idle = {}
-for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], '+', tonumber(ARGV[5]) * 10)) do
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local below = '+'
+if first then below = '(' .. first[1] end
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], below, tonumber(ARGV[5]) * 10)) do
   idle[p[1]] = p[3]
 end
 local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
