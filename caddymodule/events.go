@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
 	"sync"
 	"time"
 
@@ -75,13 +76,25 @@ func (h *Handler) claimEventsURL(ctx caddy.Context) error {
 		use = &eventsURLUse{url: url}
 		eventsURLs.m[key] = use
 	} else if use.url != url {
-		return fmt.Errorf("events webhook: %s differs from %s, which another handler uses for environment %q "+
-			"on the same Redis: the handlers would split its events between the two (give every handler, and "+
-			"every instance, sharing a Redis one events webhook URL per environment)", url, use.url, h.EnvironmentID)
+		// Named by host only: a URL may carry credentials, which config
+		// errors never quote back.
+		return fmt.Errorf("events webhook: this handler's URL (to %s) differs from the one (to %s) another handler "+
+			"uses for environment %q on the same Redis: the handlers would split its events between the two (give "+
+			"every handler, and every instance, sharing a Redis one events webhook URL per environment)",
+			urlHost(url), urlHost(use.url), h.EnvironmentID)
 	}
 	use.handlers++
 	h.eventsURL = &key
 	return nil
+}
+
+// urlHost is the host of a webhook URL (which config.Validate checked
+// parses), or "?".
+func urlHost(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return "?"
 }
 
 // releaseEventsURL undoes claimEventsURL.

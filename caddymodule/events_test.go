@@ -192,3 +192,30 @@ func TestEventsPoolKeyCoversSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsWebhookURLClashQuotesNoCredentials: webhook URLs may carry
+// credentials (a password, a token in the path or query), which config
+// errors never quote back. The error for two URLs in one environment
+// quoted both in full, into Caddy's log and the admin API's answer.
+func TestEventsWebhookURLClashQuotesNoCredentials(t *testing.T) {
+	srv := redistest.Start(t)
+	_, pub := devKeys(t, "ec")
+	t.Setenv("EVENTS_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	ctx := caddyContext(t)
+	var err error
+	for _, url := range []string{"http://user:pass-one@127.0.0.1:9/hook/tok-one", "http://127.0.0.1:9/hook?key=tok-two"} {
+		c := baseConfig(pub, srv.Addr)
+		c.Events = &config.Events{Webhook: &config.Webhook{URL: url, Secret: "{env.EVENTS_TEST_SECRET}"}}
+		h := &Handler{Config: c}
+		err = h.Provision(ctx)
+		t.Cleanup(func() { h.Cleanup() })
+	}
+	if err == nil || !strings.Contains(err.Error(), "events webhook") {
+		t.Fatalf("a second URL for the environment: %v", err)
+	}
+	for _, secret := range []string{"pass-one", "tok-one", "tok-two"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error quotes %q: %v", secret, err)
+		}
+	}
+}

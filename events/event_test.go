@@ -153,3 +153,70 @@ func TestTailFromNowMissesNothing(t *testing.T) {
 		t.Errorf("tail printed %q, want only the new event", out.String())
 	}
 }
+
+// TestTailResumesAfterARedeliveredEvent: a redelivered dead letter keeps
+// its first id, older than its place in the stream. Its line printed only
+// that id, so resuming with --from the last ID printed (as the docs say)
+// went back to before it and printed the events after it again. Its line
+// says where it is in the stream: resuming from there prints nothing
+// twice.
+func TestTailResumesAfterARedeliveredEvent(t *testing.T) {
+	f := newFixture(t)
+	f.add(t, "u1", 1)
+	f.add(t, "u1", 2)
+	f.client.RPush(t.Context(), f.keys.Dead, `{"id":"1-0","type":"user.updated","user_id":"u0","changes":{}}`)
+	if n, err := Redeliver(t.Context(), f.client, f.keys, 1000); err != nil || n != 1 {
+		t.Fatalf("Redeliver: %d, %v", n, err)
+	}
+	tail := func(from string) []string {
+		t.Helper()
+		var out syncBuffer
+		ctx, cancel := contextWithTimeout(t, 300*time.Millisecond)
+		defer cancel()
+		if err := Tail(ctx, f.client, f.keys, from, &out); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Fields(out.String())
+	}
+	lines := tail("0")
+	if len(lines) != 3 {
+		t.Fatalf("tail --from 0 printed %q", lines)
+	}
+	var last struct {
+		ID       string `json:"id"`
+		StreamID string `json:"stream_id"`
+	}
+	if err := json.Unmarshal([]byte(lines[2]), &last); err != nil || last.ID != "1-0" {
+		t.Fatalf("the redelivered event printed as %s (%v), want its first id 1-0", lines[2], err)
+	}
+	resume := last.ID
+	if last.StreamID != "" {
+		resume = last.StreamID
+	}
+	if again := tail(resume); len(again) != 0 {
+		t.Errorf("resuming after the last line printed, from %s, printed again:\n%s", resume, strings.Join(again, "\n"))
+	}
+}
+
+// TestTailInvalidLineIsJSON: an entry that is not a valid event prints
+// as {"id":…,"invalid":<its text>}, quoted with Go's %q, whose escapes
+// (\x01, \a, \v, \xff) are not JSON's: the line broke a JSON-lines reader.
+func TestTailInvalidLineIsJSON(t *testing.T) {
+	f := newFixture(t)
+	stored := "not json \x01\a\v\xff \u2028 <b>"
+	id, err := f.client.XAdd(t.Context(), &redis.XAddArgs{Stream: f.keys.Stream, Values: []string{"event", stored}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	ctx, cancel := contextWithTimeout(t, 300*time.Millisecond)
+	defer cancel()
+	if err := Tail(ctx, f.client, f.keys, "0", &out); err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSuffix(out.String(), "\n")
+	var got struct{ ID, Invalid string }
+	if err := json.Unmarshal([]byte(line), &got); err != nil || got.ID != id || !strings.HasPrefix(got.Invalid, "not json \x01\a\v") {
+		t.Fatalf("tail printed %s (%v), want a JSON line with id %s and the text", line, err, id)
+	}
+}

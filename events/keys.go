@@ -11,7 +11,8 @@ package events
 //	<prefix>:{<env>}:events:dead      list    events whose delivery gave up, as delivered (JSON with its id)
 //	<prefix>:{<env>}:events:inflight  hash    per-user delivery order of events read by the group, not yet acknowledged:
 //	                                          u:<user> → their stream IDs, oldest first, space-separated;
-//	                                          i:<id>   → the user of one such event
+//	                                          i:<id>   → the user of one such event;
+//	                                          h:<id>   → a lease (Unix ms) on one such event trimmed from the stream while held
 //
 // The inflight hash holds only what is being delivered: a field is
 // removed when its last event is acknowledged or dead-lettered, so it

@@ -75,11 +75,30 @@ return {out, '0-0'}
 
 // claimScript moves to consumer ARGV[2] the events of group ARGV[1] left
 // pending longer than ARGV[3] ms (an instance that died), from cursor
-// ARGV[4], at most ARGV[5]. Events trimmed from the stream meanwhile are
-// forgotten (XAUTOCLAIM drops them from the group), and named in the
-// reply: their bodies are gone, so they are lost, which the caller tells.
-// Reply: {next cursor, {{id, event, user}...}, {trimmed id...}}.
-var claimScript = redis.NewScript(forgetLua + `
+// ARGV[4], at most ARGV[5].
+//
+// XAUTOCLAIM also drops from the pending list every entry it passes that
+// was trimmed from the stream, whatever its idle time, and names it. One
+// idle that long was a dead instance's: its body is gone, so it is lost;
+// it is forgotten and named in the reply, which the caller tells. One
+// idle less is held by a live instance that has its body and is still
+// delivering it, between the trim and that instance's next touch: it
+// keeps its place in its user's queue, under a lease of ARGV[3] ms that
+// its holder renews (touchScript), as if the holder had seen the trim
+// first. Forgetting it let the user's next event go before it. The idle
+// times are read first, of the pending entries below the stream's first
+// (the trimmed ones: usually none) that XAUTOCLAIM scans (at most ten
+// times its count); one deleted by hand (XDEL) above them reads as live,
+// and is reported once its lease has run out (staleScript).
+// Reply: {next cursor, {{id, event, user}...}, {lost id...}}.
+var claimScript = redis.NewScript(nowMsLua + forgetLua + `
+local idle = {}
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+local below = '+'
+if first then below = '(' .. first[1] end
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[4], below, tonumber(ARGV[5]) * 10)) do
+  idle[p[1]] = p[3]
+end
 local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
 local out = {}
 for _, e in ipairs(r[2]) do
@@ -93,8 +112,16 @@ for _, e in ipairs(r[2]) do
   end
   out[#out + 1] = {id, ev, user}
 end
-for _, id in ipairs(r[3] or {}) do forget(KEYS[2], id) end
-return {r[1], out, r[3] or {}}
+local lost = {}
+for _, id in ipairs(r[3] or {}) do
+  if (idle[id] or 0) >= tonumber(ARGV[3]) then
+    forget(KEYS[2], id)
+    lost[#lost + 1] = id
+  elseif redis.call('HEXISTS', KEYS[2], 'i:' .. id) == 1 and redis.call('HEXISTS', KEYS[2], 'h:' .. id) == 0 then
+    redis.call('HSET', KEYS[2], 'h:' .. id, now_ms() + tonumber(ARGV[3]))
+  end
+end
+return {r[1], out, lost}
 `)
 
 // doneScript acknowledges event ARGV[2] in group ARGV[1] and forgets it;
@@ -168,6 +195,19 @@ if lease then
 end
 forget(KEYS[2], ARGV[2])
 return 1
+`)
+
+// trimmedScript returns which of the events in ARGV are still in flight
+// (KEYS[2]) but gone from the stream (KEYS[1]): trimmed while held.
+var trimmedScript = redis.NewScript(`
+local out = {}
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HEXISTS', KEYS[2], 'i:' .. id) == 1 and not redis.call('XRANGE', KEYS[1], id, id)[1] then
+    out[#out + 1] = id
+  end
+end
+return out
 `)
 
 // redeliverScript moves up to ARGV[2] dead letters (KEYS[3]) back to the

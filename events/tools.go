@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,9 @@ import (
 // its id), those after from ("0" for all, "$" for only new ones), and
 // follows the stream until ctx ends. An entry that is not a valid event is
 // written as {"id":…,"invalid":<its text as a string>} rather than
-// skipped, so a reader sees every ID.
+// skipped, so a reader sees every ID. A redelivered event keeps its first
+// id (Redeliver), older than its entry's: its line adds "stream_id", the
+// entry's, so that from resumes after it.
 func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from string, out io.Writer) error {
 	if from == "" {
 		from = "$"
@@ -59,9 +62,20 @@ func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from str
 			for _, m := range s.Messages {
 				last = m.ID
 				stored, _ := m.Values["event"].(string)
-				body, _, err := Body(m.ID, stored)
-				if err != nil {
-					body = fmt.Appendf(nil, `{"id":%q,"invalid":%q}`, m.ID, stored)
+				body, id, err := Body(m.ID, stored)
+				switch {
+				case err != nil:
+					// JSON's quoting, not Go's %q: its \x and \a escapes
+					// are not JSON.
+					body, _ = json.Marshal(struct {
+						ID      string `json:"id"`
+						Invalid string `json:"invalid"`
+					}{m.ID, stored})
+				case id != m.ID:
+					// A redelivered dead letter: its id is the first one,
+					// from before the entries printed ahead of it. Say
+					// where it is, which is what --from resumes after.
+					body = append(fmt.Appendf(body[:len(body)-1:len(body)-1], `,"stream_id":%q`, m.ID), '}')
 				}
 				if _, err := out.Write(append(body, '\n')); err != nil {
 					return err

@@ -269,7 +269,9 @@ func (w *Worker) lagLoop() {
 
 // Stop ends the worker and waits for its goroutines. Events being
 // delivered are left pending in the group: another instance, or this one
-// restarted, takes them over after ClaimIdle, so Stop loses nothing.
+// restarted, takes them over after ClaimIdle, so Stop loses nothing. Those
+// trimmed from the stream meanwhile, whose only copy this worker holds,
+// are dead-lettered (parkTrimmed).
 func (w *Worker) Stop() {
 	if w.cancel == nil {
 		return
@@ -279,6 +281,9 @@ func (w *Worker) Stop() {
 	if w.o.OnLag != nil {
 		w.o.OnLag(0)
 	}
+	park, cancelPark := context.WithTimeout(context.Background(), 5*time.Second)
+	w.parkTrimmed(park)
+	cancelPark()
 	// A consumer that holds nothing is dropped from the group, so that
 	// reloads and restarts do not pile up names. One that holds events
 	// stays: deleting it would drop them.
@@ -286,6 +291,57 @@ func (w *Worker) Stop() {
 	defer cancel()
 	if n, err := w.pendingOfMine(ctx); err == nil && n == 0 {
 		w.o.Client.XGroupDelConsumer(ctx, w.o.Keys.Stream, Group, w.o.Consumer)
+	}
+}
+
+// parkTrimmed dead-letters, as they would be delivered, the events this
+// stopped worker holds that were trimmed from the stream: the group can
+// hand them to nobody else (trimmed entries leave its pending list), and
+// this worker has the only copy of their bodies, so left alone they would
+// be lost once its lease on them ran out. Each user's go oldest first; the
+// user's later events then go, as after any dead letter. A Redis error
+// leaves the rest as they are, to the lease.
+func (w *Worker) parkTrimmed(ctx context.Context) {
+	w.mu.Lock()
+	var held []*entry
+	for _, q := range w.users {
+		held = append(held, q.entries...)
+	}
+	w.mu.Unlock()
+	k := w.o.Keys
+	trimmed := map[string]bool{}
+	for batch := range slices.Chunk(held, 500) {
+		ids := make([]any, len(batch))
+		for i, e := range batch {
+			ids[i] = e.id
+		}
+		gone, err := trimmedScript.Run(ctx, w.o.Client, []string{k.Stream, k.InFlight}, ids...).StringSlice()
+		if err != nil {
+			w.logger.Warn("events: cannot check the held events for trimmed ones while stopping", zap.Error(err))
+			return
+		}
+		for _, id := range gone {
+			trimmed[id] = true
+		}
+	}
+	for _, e := range held {
+		if !trimmed[e.id] {
+			continue
+		}
+		dead := e.stored
+		if body, _, err := Body(e.id, e.stored); err == nil {
+			dead = string(body)
+		}
+		next, err := doneScript.Run(ctx, w.o.Client, []string{k.Stream, k.InFlight, k.Dead}, Group, e.id, dead).Text()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			w.logger.Warn("events: cannot dead-letter a trimmed event while stopping; lost once its lease runs out",
+				zap.String("event_id", e.id), zap.Error(err))
+			return
+		}
+		w.observe(DeadLettered)
+		w.logger.Warn("events: stopped while delivering an event trimmed from the stream; dead-lettered (raise stream_max_len)",
+			zap.String("event_id", e.id))
+		w.release(e, next)
 	}
 }
 
@@ -602,12 +658,15 @@ func (w *Worker) backoff(n int) time.Duration {
 // stopped first.
 func (w *Worker) deliver(e *entry) (string, bool) {
 	body, hookID, err := Body(e.id, e.stored)
+	// park: dead-letter the event, as dead ("" for an entry with no
+	// event field, which is parked all the same).
 	var dead string
+	park := false
 	if err != nil {
 		// Nothing to deliver: park it as it is, for a human to look at.
 		w.logger.Warn("events: an event is not valid; dead-lettered", zap.String("event_id", e.id), zap.Error(err))
 		w.observe(DeadLettered)
-		dead = e.stored
+		dead, park = e.stored, true
 	} else {
 		deadline := time.Now().Add(w.o.RetryFor)
 		for attempt := 1; ; attempt++ {
@@ -624,7 +683,7 @@ func (w *Worker) deliver(e *entry) (string, bool) {
 				w.observe(DeadLettered)
 				w.logger.Warn("events: delivery failed for retry_for; dead-lettered",
 					zap.String("event_id", hookID), zap.Int("attempts", attempt), zap.Error(err))
-				dead = string(body)
+				dead, park = string(body), true
 				break
 			}
 			w.observe(Retried)
@@ -637,16 +696,16 @@ func (w *Worker) deliver(e *entry) (string, bool) {
 			}
 		}
 	}
-	return w.done(e, dead)
+	return w.done(e, dead, park)
 }
 
-// done acknowledges e (dead-lettered as dead if that is not ""), retrying
+// done acknowledges e (dead-lettered as dead if park), retrying
 // while Redis is away: an event delivered but not acknowledged would be
 // delivered again by whoever claims it.
-func (w *Worker) done(e *entry, dead string) (string, bool) {
+func (w *Worker) done(e *entry, dead string, park bool) (string, bool) {
 	k := w.o.Keys
 	args := []any{Group, e.id}
-	if dead != "" {
+	if park {
 		args = append(args, dead)
 	}
 	for {

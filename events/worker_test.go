@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -35,11 +37,20 @@ func TestDelivers(t *testing.T) {
 	ids := f.addMany(t, 10, 10)
 	r.waitFor(len(ids), 10*time.Second)
 	r.checkOrder(ids)
-	if n, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result(); n.Count != 0 {
-		t.Errorf("%d events still pending", n.Count)
+	// The last events are acknowledged just after the receiver has them.
+	var pending, fields int64
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		p, _ := f.client.XPending(t.Context(), f.keys.Stream, Group).Result()
+		fields, _ = f.client.HLen(t.Context(), f.keys.InFlight).Result()
+		if pending = p.Count; (pending == 0 && fields == 0) || time.Now().After(deadline) {
+			break
+		}
 	}
-	if n, _ := f.client.HLen(t.Context(), f.keys.InFlight).Result(); n != 0 {
-		t.Errorf("the in-flight hash keeps %d fields", n)
+	if pending != 0 {
+		t.Errorf("%d events still pending", pending)
+	}
+	if fields != 0 {
+		t.Errorf("the in-flight hash keeps %d fields", fields)
 	}
 }
 
@@ -616,16 +627,25 @@ func TestTrimmedEventStillRetriedKeepsOrder(t *testing.T) {
 	}
 }
 
+// crash ends w as a killed process would: its goroutines stop, and it
+// does nothing more (Stop's parking of trimmed events, its leaving the
+// group).
+func crash(w *Worker) {
+	w.cancel()
+	w.wg.Wait()
+}
+
 // TestTrimmedEventOfStoppedHolderIsReported: once the instance holding a
-// trimmed event stops, its lease runs out; the next instance forgets the
-// event, says it is lost, and delivers the user's later events.
+// trimmed event dies, its lease runs out; the next instance forgets the
+// event, says it is lost, and delivers the user's later events. (One that
+// stops dead-letters it: TestStopParksTrimmedEventsItHolds.)
 func TestTrimmedEventOfStoppedHolderIsReported(t *testing.T) {
 	f, r, a, lost := trimmedUnderItsHolder(t)
 	time.Sleep(time.Second) // a's touches: the event leaves the pending list, the lease is taken
 	next := f.add(t, "u", 2)
 	core, logs := observer.New(zap.WarnLevel)
 	f.worker(t, r.srv.URL+"/b", func(o *Options) { quickClaims(o); o.Logger = zap.New(core) })
-	a.Stop()
+	crash(a)
 	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 1; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the user's next event never arrived")
@@ -649,5 +669,142 @@ func TestStopOfAnIdleWorkerIsPrompt(t *testing.T) {
 	w.Stop()
 	if took := time.Since(start); took > 1200*time.Millisecond {
 		t.Fatalf("Stop took %v", took)
+	}
+}
+
+// TestTrimmedEventSeenFirstByAnotherClaimKeepsOrder: XAUTOCLAIM drops an
+// entry trimmed from the stream from the pending list whatever its idle
+// time, and names it. Another instance's claim, run between the trim and
+// the holder's next touch (up to ClaimIdle/3 in production), took the
+// event for a dead instance's: it forgot it from its user's queue and
+// logged it lost, while its holder was still retrying it, and the user's
+// next event, held elsewhere, went first. A held event must keep its
+// place until its holder lets it go or its lease runs out.
+func TestTrimmedEventSeenFirstByAnotherClaimKeepsOrder(t *testing.T) {
+	f := newFixture(t)
+	if err := f.client.XGroupCreateMkStream(t.Context(), f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := newPathReceiver(t)
+	r.block("/a", true)
+	// ClaimIdle is long: neither worker's own loop touches or claims
+	// during the test, the test runs b's claim itself, as it would run
+	// right after a trim.
+	slow := func(o *Options) { o.MaxHeld = 1; o.ClaimIdle = time.Hour; o.RetryFor = time.Hour }
+	first := f.add(t, "u", 1)
+	a := f.worker(t, r.srv.URL+"/a", slow)
+	waitHeld(t, a, 1)
+	second := f.add(t, "u", 2)
+	core, logs := observer.New(zap.WarnLevel)
+	b := f.worker(t, r.srv.URL+"/b", func(o *Options) { slow(o); o.Logger = zap.New(core) })
+	waitHeld(t, b, 1)
+	if n, err := f.client.XTrimMaxLen(t.Context(), f.keys.Stream, 1).Result(); err != nil || n != 1 {
+		t.Fatalf("XTRIM: %d trimmed, %v; want the first event trimmed", n, err)
+	}
+	b.claim()
+	time.Sleep(1500 * time.Millisecond) // b's turn checks: 50 ms, 100, 200, 400, 800
+	if got := r.arrived(); len(got) > 0 {
+		t.Fatalf("while the first event was still being retried, %v arrived", got)
+	}
+	if n := logs.FilterMessageSnippet("lost").Len(); n > 0 {
+		t.Errorf("an event still being retried was logged lost: %v", logs.All())
+	}
+	r.block("/a", false)
+	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("arrived %v, want %s then %s", r.arrived(), first, second)
+		}
+	}
+	if got := r.arrived(); got[0] != first || got[1] != second {
+		t.Fatalf("arrived %v, want %s then %s", got, first, second)
+	}
+}
+
+// TestStopParksTrimmedEventsItHolds: an instance that stops (a reload
+// that changes the webhook, a shutdown) while it retries an event the
+// stream was trimmed past held the only copy of its body: the event was
+// lost, though Stop is documented to lose nothing. It is dead-lettered
+// instead, as it would be delivered, and its user's next event goes.
+func TestStopParksTrimmedEventsItHolds(t *testing.T) {
+	f, r, a, first := trimmedUnderItsHolder(t)
+	time.Sleep(time.Second) // a's touches: the event leaves the pending list, the lease is taken
+	next := f.add(t, "u", 2)
+	b := f.worker(t, r.srv.URL+"/b", quickClaims)
+	waitHeld(t, b, 1)
+	a.Stop()
+	dead, err := f.client.LRange(t.Context(), f.keys.Dead, 0, -1).Result()
+	if err != nil || len(dead) != 1 {
+		t.Fatalf("dead letters after the holder stopped: %q, %v; want the trimmed event", dead, err)
+	}
+	var ev struct{ ID string }
+	if err := json.Unmarshal([]byte(dead[0]), &ev); err != nil || ev.ID != first {
+		t.Fatalf("dead letter %s, want event %s with its id", dead[0], first)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 1; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the user's next event never arrived")
+		}
+	}
+	if got := r.arrived(); got[0] != next {
+		t.Fatalf("arrived %v, want %s", got, next)
+	}
+}
+
+// TestEntryWithoutEventIsDeadLettered: a stream entry with no event field
+// (written by hand, or by a bug) cannot be delivered. It was counted and
+// logged as dead-lettered, yet acknowledged without being parked: gone
+// without a trace. It is parked like any other invalid event.
+func TestEntryWithoutEventIsDeadLettered(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, nil)
+	f.worker(t, r.srv.URL, nil)
+	if err := f.client.XAdd(t.Context(), &redis.XAddArgs{Stream: f.keys.Stream, Values: []string{"note", "no event"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	next := f.add(t, "u", 1)
+	r.waitFor(1, 10*time.Second)
+	r.checkOrder([]string{next})
+	f.waitDeadLetters(t, 1, 5*time.Second)
+}
+
+// TestClaimTellsLiveFromDeadTrimmedEvents: of the trimmed entries a claim
+// finds, one idle for ClaimIdle was a dead instance's, lost at once (told,
+// and gone from its user's queue); one idle less is a live holder's,
+// kept in its queue under a lease and not told.
+func TestClaimTellsLiveFromDeadTrimmedEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	read := func(consumer string) {
+		if err := readScript.Run(ctx, f.client, []string{f.keys.Stream, f.keys.InFlight}, Group, consumer, 10).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dead := f.add(t, "u-dead", 1)
+	read("dead")
+	time.Sleep(400 * time.Millisecond)
+	live := f.add(t, "u-live", 1)
+	read("live")
+	f.client.XTrimMaxLen(ctx, f.keys.Stream, 0)
+	core, logs := observer.New(zap.WarnLevel)
+	w, err := New(Options{Client: f.client, Keys: f.keys, URL: "http://127.0.0.1:9/hook", Secret: testSecret,
+		RetryFor: time.Minute, ClaimIdle: 300 * time.Millisecond, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ctx = ctx // not started: only claim runs, below
+	w.claim()
+	wantLostLogged(t, logs, dead)
+	if n := logs.Len(); n != 1 {
+		t.Errorf("%d warnings, want the one for %s: %v", n, dead, logs.All())
+	}
+	q, _ := f.client.HGetAll(ctx, f.keys.InFlight).Result()
+	if q["u:u-dead"] != "" || q["i:"+dead] != "" {
+		t.Errorf("the dead instance's trimmed event is still queued: %v", q)
+	}
+	if q["u:u-live"] != live || q["h:"+live] == "" {
+		t.Errorf("the live holder's trimmed event is not queued under a lease: %v", q)
 	}
 }
