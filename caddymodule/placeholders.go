@@ -39,6 +39,42 @@ func resolveSecrets(h *Handler) (secrets, error) {
 	return s, nil
 }
 
+// resolveNames resolves the placeholders in the names a token is checked
+// against (environment_id, client_ids, the issuer and the audiences) in
+// place: they are not secrets, and everything built from the config
+// (the verifier, the pool keys, the handlers) should see the value. Caddy
+// keeps the config as it was given (its admin API shows the placeholder). A
+// placeholder left as written would make every token fail its check, with
+// nothing at load to say why; one that resolves to nothing fails the load,
+// naming the field.
+func resolveNames(c *config.Config) error {
+	one := func(field string, value *string) error {
+		v, err := resolveSecret(*value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", field, err)
+		}
+		*value = v
+		return nil
+	}
+	if err := one("environment_id", &c.EnvironmentID); err != nil {
+		return err
+	}
+	if err := one("jwt issuer", &c.JWT.Issuer); err != nil {
+		return err
+	}
+	for i := range c.ClientIDs {
+		if err := one("client_ids", &c.ClientIDs[i]); err != nil {
+			return err
+		}
+	}
+	for i := range c.JWT.Audience {
+		if err := one("jwt audience", &c.JWT.Audience[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // resolveRedisSecrets resolves r's password and its Sentinels', all that
 // a connection to r needs (the events commands need no other secret).
 func resolveRedisSecrets(r config.Redis) (password, sentinelPassword string, err error) {

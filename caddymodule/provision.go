@@ -44,6 +44,9 @@ func (p pooledJWKS) Destruct() error { return p.Close() }
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.proxies = new(proxyWarnings)
+	if err := resolveNames(&h.Config); err != nil {
+		return err
+	}
 	h.ApplyDefaults()
 
 	// Checking first means a bad config costs no key fetch and gets the

@@ -466,3 +466,39 @@ func TestProvisionKeepsPlaceholdersInConfig(t *testing.T) {
 	}
 	_ = h2.Cleanup()
 }
+
+// The names a token is checked against may be placeholders too: resolved
+// at load, a token minted for the resolved values is accepted, and one
+// that resolves to nothing fails the load, naming the field. Left as
+// written, every token failed with nothing at load to say why.
+func TestProvisionResolvesPlaceholdersInTokenNames(t *testing.T) {
+	srv := redistest.Start(t)
+	priv, pub := devKeys(t, "rsa")
+	t.Setenv("AUTHEDGE_TEST_ISSUER", "https://dev.authedge.local")
+	t.Setenv("AUTHEDGE_TEST_ENV", "dev-env")
+	cfg := baseConfig(pub, srv.Addr)
+	cfg.EnvironmentID = "{env.AUTHEDGE_TEST_ENV}"
+	cfg.JWT.Issuer = "{env.AUTHEDGE_TEST_ISSUER}"
+	cfg.JWT.Audience = []string{"{env.AUTHEDGE_TEST_ENV}"}
+	cfg.ClientIDs = []string{"{env.AUTHEDGE_TEST_ENV}-web"}
+	h := provisioned(t, cfg)
+	if h.EnvironmentID != "dev-env" || h.JWT.Issuer != "https://dev.authedge.local" ||
+		h.JWT.Audience[0] != "dev-env" || h.ClientIDs[0] != "dev-env-web" {
+		t.Fatalf("resolved: env %q issuer %q audience %q client_ids %q",
+			h.EnvironmentID, h.JWT.Issuer, h.JWT.Audience, h.ClientIDs)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/auth/v1/user/me", nil)
+	r.Header.Set("Authorization", "Bearer "+devToken(t, priv))
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("a token for the resolved names: %d %s (%v)", w.Code, w.Body, err)
+	}
+
+	t.Setenv("AUTHEDGE_TEST_ISSUER", "")
+	h2 := &Handler{Config: cfg}
+	err := h2.Provision(caddyContext(t))
+	if err == nil || !strings.Contains(err.Error(), "jwt issuer") {
+		t.Errorf("an issuer placeholder that resolves to nothing: error = %v", err)
+	}
+	_ = h2.Cleanup()
+}

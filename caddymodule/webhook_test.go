@@ -2,10 +2,12 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,9 +133,29 @@ func TestProvisionRefusesBadWebhookSecret(t *testing.T) {
 
 // TestProvisionedVerifyLimitsCaddyClientIP: the per-IP limit of
 // verification/verify keys on Caddy's client IP (which honours
-// trusted_proxies), not on the proxy's address in RemoteAddr.
+// trusted_proxies), not on the proxy's address in RemoteAddr. Only wrong
+// codes for live verifications count, so the guesses go to four real ones,
+// five each (the fifth closes a verification).
 func TestProvisionedVerifyLimitsCaddyClientIP(t *testing.T) {
-	h, _ := webhookHandler(t, "http://127.0.0.1:9/unused", "")
+	var mu sync.Mutex
+	var sent []struct {
+		ID   string `json:"verification_id"`
+		Code string `json:"code"`
+	}
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		var m struct {
+			ID   string `json:"verification_id"`
+			Code string `json:"code"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&m); err != nil {
+			t.Error(err)
+		}
+		sent = append(sent, m)
+	}))
+	t.Cleanup(recv.Close)
+	h, tok := webhookHandler(t, recv.URL, "")
 	from := func(ip string) func(*http.Request) {
 		return func(r *http.Request) {
 			r.RemoteAddr = "10.0.0.1:5555" // the trusted proxy, for every client
@@ -141,17 +163,33 @@ func TestProvisionedVerifyLimitsCaddyClientIP(t *testing.T) {
 			*r = *r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, vars))
 		}
 	}
-	const wrong = `{"verification_id":"AAAAAAAAAAAAAAAAAAAAAA","verification_code":"123456"}`
-	for range 20 {
-		if w := post(t, h, "/auth/v1/verification/verify", wrong, "", from("203.0.113.7")); w.Code != http.StatusBadRequest {
-			t.Fatalf("status %d: %s", w.Code, w.Body)
+	for i := range 4 {
+		if w := post(t, h, "/auth/v1/verification", fmt.Sprintf(`{"email":"u%d@example.com"}`, i), tok); w.Code != http.StatusOK {
+			t.Fatalf("send %d: status %d: %s", i, w.Code, w.Body)
 		}
 	}
-	if w := post(t, h, "/auth/v1/verification/verify", wrong, "", from("203.0.113.7")); w.Code != http.StatusTooManyRequests {
+	mu.Lock()
+	codes := slices.Clone(sent)
+	mu.Unlock()
+	wrong := func(i int) string {
+		bad := "000000"
+		if codes[i].Code == bad {
+			bad = "111111"
+		}
+		return fmt.Sprintf(`{"verification_id":%q,"verification_code":%q}`, codes[i].ID, bad)
+	}
+	for i := range 4 {
+		for range 5 {
+			if w := post(t, h, "/auth/v1/verification/verify", wrong(i), "", from("203.0.113.7")); w.Code != http.StatusBadRequest {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	}
+	if w := post(t, h, "/auth/v1/verification/verify", wrong(0), "", from("203.0.113.7")); w.Code != http.StatusTooManyRequests {
 		t.Fatalf("21st wrong code: status %d, want 429: %s", w.Code, w.Body)
 	}
 	// Another client behind the same proxy is not held back.
-	if w := post(t, h, "/auth/v1/verification/verify", wrong, "", from("198.51.100.3")); w.Code != http.StatusBadRequest {
+	if w := post(t, h, "/auth/v1/verification/verify", wrong(0), "", from("198.51.100.3")); w.Code != http.StatusBadRequest {
 		t.Fatalf("another client: status %d, want 400: %s", w.Code, w.Body)
 	}
 }
