@@ -233,7 +233,9 @@ func newEventsClient(r config.Redis, password, sentinelPassword string) redis.Un
 		Dialer:           dial,
 		ReadTimeout:      timeout,
 		WriteTimeout:     timeout,
-		// Stop and Ctrl-C end a blocking read at once.
+		// The caller's deadline bounds a read. A cancel does not end a
+		// read in progress: the worker blocks half a second at a time,
+		// which is what bounds its Stop.
 		ContextTimeoutEnabled: true,
 		// Not retried by go-redis: the worker's loops retry on their own,
 		// knowing which of their scripts may be sent twice.
