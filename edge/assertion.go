@@ -216,9 +216,14 @@ func loadKeyFile(path string, privateOnly bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(data)
+	// `openssl ecparam -genkey` writes the curve's EC PARAMETERS before
+	// the key.
+	block, rest := pem.Decode(data)
+	for block != nil && block.Type == "EC PARAMETERS" {
+		block, rest = pem.Decode(rest)
+	}
 	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
+		return nil, fmt.Errorf("%s: no key's PEM block", path)
 	}
 	var key any
 	switch block.Type {

@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
@@ -715,5 +717,28 @@ func TestClaimGivenTwiceIsLeftOut(t *testing.T) {
 	}
 	if v, ok := decodeClaims([]byte(`{"role":"admin","other":{"role":1}}`))["role"]; !ok || v.text != "admin" {
 		t.Errorf("a claim given once was not read: %q %v", v.text, ok)
+	}
+}
+
+// `openssl ecparam -name prime256v1 -genkey -out key.pem`, the usual way to
+// make an EC key, writes an EC PARAMETERS block before the key: the key
+// is the block after it.
+func TestAssertionKeyAfterECParameters(t *testing.T) {
+	key := newECKey(t)
+	sec1, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prime256v1 := []byte{0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07}
+	file := writeFile(t, "openssl.pem", append(
+		pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: prime256v1}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})...))
+	if _, err := newSigner(&config.Assertion{Key: file, Header: "X-A", Audience: "a", TTL: caddy.Duration(time.Minute)}, "env"); err != nil {
+		t.Fatalf("a key written by openssl ecparam -genkey: %v", err)
+	}
+	// Parameters alone are not a key.
+	only := writeFile(t, "params.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: prime256v1}))
+	if _, err := newSigner(&config.Assertion{Key: only, Header: "X-A", Audience: "a", TTL: caddy.Duration(time.Minute)}, "env"); err == nil {
+		t.Fatal("EC PARAMETERS alone were taken for a key")
 	}
 }
