@@ -559,6 +559,20 @@ func (r *pathReceiver) block(path string, on bool) {
 	r.mu.Unlock()
 }
 
+// wantInOrder waits up to 10 s for the events want to arrive, and checks
+// that they came in that order.
+func (r *pathReceiver) wantInOrder(t *testing.T, want ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < len(want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("arrived %v, want %v in that order", r.arrived(), want)
+		}
+	}
+	if got := r.arrived(); !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("arrived %v, want %v in that order", got, want)
+	}
+}
+
 func (r *pathReceiver) arrived() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -617,14 +631,7 @@ func TestTrimmedEventStillRetriedKeepsOrder(t *testing.T) {
 		t.Fatalf("while the first event was still being retried, %v arrived", got)
 	}
 	r.block("/a", false)
-	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 2; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("arrived %v, want %s then %s", r.arrived(), first, second)
-		}
-	}
-	if got := r.arrived(); got[0] != first || got[1] != second {
-		t.Fatalf("arrived %v, want %s then %s", got, first, second)
-	}
+	r.wantInOrder(t, first, second)
 }
 
 // crash ends w as a killed process would: its goroutines stop, and it
@@ -710,14 +717,7 @@ func TestTrimmedEventSeenFirstByAnotherClaimKeepsOrder(t *testing.T) {
 		t.Errorf("an event still being retried was logged lost: %v", logs.All())
 	}
 	r.block("/a", false)
-	for deadline := time.Now().Add(10 * time.Second); len(r.arrived()) < 2; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("arrived %v, want %s then %s", r.arrived(), first, second)
-		}
-	}
-	if got := r.arrived(); got[0] != first || got[1] != second {
-		t.Fatalf("arrived %v, want %s then %s", got, first, second)
-	}
+	r.wantInOrder(t, first, second)
 }
 
 // TestStopParksTrimmedEventsItHolds: an instance that stops (a reload
