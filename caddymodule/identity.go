@@ -85,8 +85,8 @@ func setUserPlaceholder(r *http.Request, claims *token.Claims) {
 // nothing until something uses it: {http.auth.user.<claim>} for the
 // token's top-level string, number and boolean claims, and
 // {authedge.profile.<field>}, read from Redis at the first use (and not
-// again in the same request). A missing claim, and a profile that cannot
-// be read, resolve to the empty string.
+// again in the same request). A missing claim, an unknown profile field
+// and a profile that cannot be read resolve to the empty string.
 func setIdentityPlaceholders(r *http.Request, id *edge.Identity) {
 	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
@@ -98,7 +98,10 @@ func setIdentityPlaceholders(r *http.Request, id *edge.Identity) {
 			v, _ := id.Claim(name) // a missing claim is empty, as for anonymous requests
 			return v, true
 		}
-		if field, ok := strings.CutPrefix(key, profilePlaceholder); ok && slices.Contains(config.ProfileFields, field) {
+		if field, ok := strings.CutPrefix(key, profilePlaceholder); ok {
+			if !slices.Contains(config.ProfileFields, field) {
+				return "", true // as for anonymous requests: never the placeholder's text
+			}
 			v, err := id.ProfileField(field)
 			if err != nil {
 				return "", true

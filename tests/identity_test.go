@@ -135,6 +135,7 @@ func (s *edgeStack) start(key, previous, accessLog string) *caddyProc {
 		header_up X-Proxy-User {http.auth.user.id}
 		header_up X-Proxy-Tenant {http.auth.user.tenant}
 		header_up X-Proxy-Nickname {authedge.profile.nickname}
+		header_up X-Proxy-Typo {authedge.profile.nickame}
 	}`, accessLog, testEnv, testIssuer, s.issuer, s.redis.Addr, key, prev, strings.TrimPrefix(s.app.URL, "http://"))
 	return startCaddy(s.t, site)
 }
@@ -277,6 +278,9 @@ func TestIdentityPlaceholdersAndErrors(t *testing.T) {
 	for h, want := range map[string]string{
 		"X-User-Id": "user-7", "X-User-Level": "3", "X-User-Nickname": "Seven",
 		"X-Proxy-User": "user-7", "X-Proxy-Tenant": "acme", "X-Proxy-Nickname": "Seven",
+		// An unknown field is empty, as for an anonymous caller, never
+		// the placeholder's own text.
+		"X-Proxy-Typo": "",
 	} {
 		if v := got.Get(h); v != want {
 			t.Errorf("%s = %q, want %q", h, v, want)
