@@ -153,9 +153,9 @@ func TestMintTokenErrors(t *testing.T) {
 		{name: "zero ttl", edit: func(o *mintOptions) { o.ttl = 0 }, want: "--ttl must be positive"},
 		{name: "missing key file", edit: func(o *mintOptions) { o.keyFile = filepath.Join(t.TempDir(), "x.pem") }, want: "reading --key"},
 		{name: "public key", edit: func(o *mintOptions) { o.keyFile = pub }, want: "this is a public key"},
-		{name: "alg none", edit: func(o *mintOptions) { o.alg = "none" }, want: "--alg none: authedge never accepts it"},
-		{name: "alg HS256", edit: func(o *mintOptions) { o.alg = "HS256" }, want: "--alg HS256: authedge never accepts it"},
-		{name: "alg that does not fit the key", edit: func(o *mintOptions) { o.alg = "RS256" }, want: "--alg RS256 does not fit"},
+		{name: "alg none", edit: func(o *mintOptions) { o.alg = "none" }, want: `--alg: "none" is never accepted`},
+		{name: "alg HS256", edit: func(o *mintOptions) { o.alg = "HS256" }, want: `--alg: "HS256" is never accepted`},
+		{name: "alg that does not fit the key", edit: func(o *mintOptions) { o.alg = "RS256" }, want: "--alg: RS256 does not fit the key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,22 +228,22 @@ func TestMintTokenAlgMustFitKey(t *testing.T) {
 		want         string // "" if it must mint a token authedge accepts
 	}{
 		{"ec", "ES256", ""},
-		{"ec", "ES384", "--alg ES384 does not fit"},
-		{"ec", "ES512", "--alg ES512 does not fit"},
-		{"ec", "RS256", "--alg RS256 does not fit"},
-		{"ec", "EdDSA", "--alg EdDSA does not fit"},
+		{"ec", "ES384", "--alg: ES384 does not fit the key"},
+		{"ec", "ES512", "--alg: ES512 does not fit the key"},
+		{"ec", "RS256", "--alg: RS256 does not fit the key"},
+		{"ec", "EdDSA", "--alg: EdDSA does not fit the key"},
 		{"rsa", "RS384", ""},
 		{"rsa", "PS256", ""},
 		{"rsa", "PS512", ""},
-		{"rsa", "ES256", "--alg ES256 does not fit"},
-		{"rsa", "EdDSA", "--alg EdDSA does not fit"},
+		{"rsa", "ES256", "--alg: ES256 does not fit the key"},
+		{"rsa", "EdDSA", "--alg: EdDSA does not fit the key"},
 		{"ed25519", "EdDSA", ""},
-		{"ed25519", "ES256", "--alg ES256 does not fit"},
-		{"ed25519", "RS256", "--alg RS256 does not fit"},
+		{"ed25519", "ES256", "--alg: ES256 does not fit the key"},
+		{"ed25519", "RS256", "--alg: RS256 does not fit the key"},
 		{"rsa", "RS1", `unknown algorithm "RS1"`},
 		{"rsa", "rs256", `unknown algorithm "rs256"`},
-		{"ec", "hs256", "authedge never accepts it"},
-		{"ec", "NONE", "authedge never accepts it"},
+		{"ec", "hs256", `--alg: "hs256" is never accepted`},
+		{"ec", "NONE", `--alg: "NONE" is never accepted`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.keyType+"/"+tt.alg, func(t *testing.T) {

@@ -72,6 +72,32 @@ func CheckAlgorithm(name string) error {
 	return err
 }
 
+// CheckAlgorithmFits says why a token signed with name by pub's private
+// half would be refused whatever the token says, or returns nil: name is
+// one CheckAlgorithm accepts, and pub a key authedge trusts (setRaw) that
+// fits it (fits: the family, and for EC the one curve the algorithm is
+// defined on). For tools that sign, such as the authedge-token command.
+func CheckAlgorithmFits(name string, pub crypto.PublicKey) error {
+	a, err := lookupAlgorithm(name)
+	if err != nil {
+		return err
+	}
+	var k publicKey
+	if err := k.setRaw(pub); err != nil {
+		return err
+	}
+	if !a.fits(&k) {
+		var fitting []string
+		for _, b := range algorithms {
+			if b.fits(&k) {
+				fitting = append(fitting, b.name)
+			}
+		}
+		return fmt.Errorf("%s does not fit the key, which signs %s", name, strings.Join(fitting, ", "))
+	}
+	return nil
+}
+
 // fits reports whether k can verify signatures of a: the right family, the
 // right curve, and the JWK's own alg (if it names one) equal to a.
 func (a *algorithm) fits(k *publicKey) bool {
