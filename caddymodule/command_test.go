@@ -313,13 +313,7 @@ func TestMintTokenFindsTheKeyAmongPEMBlocks(t *testing.T) {
 			if err := os.WriteFile(file, content, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			raw, err := mintToken(mintOptions{
-				keyFile: file, subject: "user-1", issuer: "https://dev.authedge.local",
-				audience: []string{"dev-env"}, ttl: time.Hour,
-			}, time.Now())
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := devToken(t, file)
 			v, err := token.New(token.Config{Issuer: "https://dev.authedge.local", PublicKeyFiles: []string{pub}})
 			if err != nil {
 				t.Fatal(err)
@@ -329,7 +323,6 @@ func TestMintTokenFindsTheKeyAmongPEMBlocks(t *testing.T) {
 			}
 		})
 	}
-
 }
 
 // FuzzParseSigningKey: any file content is read or refused without a
