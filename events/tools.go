@@ -96,6 +96,13 @@ func Redeliver(ctx context.Context, client redis.UniversalClient, keys Keys, max
 	if maxLen < 1 {
 		return 0, errors.New("events: the stream's length must be at least 1")
 	}
+	// Without the group, the events moved would come before it: a worker
+	// creates a missing group from the time it starts, which may be after
+	// them. Created first, at the stream's end, it hands them out.
+	err := client.XGroupCreateMkStream(ctx, keys.Stream, Group, "$").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return 0, err
+	}
 	total := 0
 	for int64(total) < maxLen {
 		step := min(500, maxLen-int64(total))

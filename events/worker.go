@@ -83,6 +83,11 @@ const (
 	// does every reload that changes the events block: an idle instance's
 	// two commands a second cost Redis less than a 2 s wait costs there.
 	blockFor = 500 * time.Millisecond
+	// clockSkew is how far before its start, by its own clock, a worker
+	// creates a group that does not exist yet: stream IDs are Redis's
+	// time, and the clocks of Caddy's and Redis's hosts differ by this
+	// much at most where NTP runs.
+	clockSkew = 5 * time.Second
 )
 
 // Options configures a Worker.
@@ -149,6 +154,11 @@ type Worker struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	ready  chan struct{}
+
+	// groupFrom is the stream ID the group is created at should it not
+	// exist (ensureGroup): just before this worker started, then the last
+	// event it read. Guarded by mu.
+	groupFrom string
 
 	mu    sync.Mutex
 	users map[string]*userQueue
@@ -239,6 +249,7 @@ func (w *Worker) Ready() <-chan struct{} { return w.ready }
 // Start runs the worker in the background until Stop.
 func (w *Worker) Start() {
 	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.groupFrom = fmt.Sprintf("%d-0", time.Now().Add(-clockSkew).UnixMilli())
 	w.wg.Add(2)
 	go w.readLoop()
 	go w.claimLoop()
@@ -365,11 +376,17 @@ func (w *Worker) sleep(d time.Duration) bool {
 	}
 }
 
-// ensureGroup creates the group (at the stream's end, with the stream if
-// need be), retrying while Redis is away.
+// ensureGroup creates the group (with the stream if need be), retrying
+// while Redis is away. It starts at groupFrom, not at the stream's end
+// when a try gets through: the events appended while Redis was away at
+// Start, or between a group's loss and this worker noticing it, are
+// the webhook's too (docs/events.md).
 func (w *Worker) ensureGroup() bool {
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
-		err := w.o.Client.XGroupCreateMkStream(w.ctx, w.o.Keys.Stream, Group, "$").Err()
+		w.mu.Lock()
+		from := w.groupFrom
+		w.mu.Unlock()
+		err := w.o.Client.XGroupCreateMkStream(w.ctx, w.o.Keys.Stream, Group, from).Err()
 		if err == nil || strings.HasPrefix(err.Error(), "BUSYGROUP") {
 			// Named at once, so XINFO CONSUMERS lists every instance
 			// (a read inside a script names it only once it gets events).
@@ -445,6 +462,7 @@ func (w *Worker) parseRead(reply []any) (int, string) {
 		return 0, "$"
 	}
 	list, _ := reply[0].([]any)
+	read := ""
 	for _, item := range list {
 		f, _ := item.([]any)
 		if len(f) != 4 {
@@ -455,6 +473,12 @@ func (w *Worker) parseRead(reply []any) (int, string) {
 		user, _ := f[2].(string)
 		head, _ := f[3].(int64)
 		w.add(id, stored, user, head == 1)
+		read = id
+	}
+	if read != "" {
+		w.mu.Lock()
+		w.groupFrom = read
+		w.mu.Unlock()
 	}
 	last, _ := reply[1].(string)
 	if last == "" {

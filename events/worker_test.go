@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authedge/caddy-authedge/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -806,5 +807,92 @@ func TestClaimTellsLiveFromDeadTrimmedEvents(t *testing.T) {
 	}
 	if q["u:u-live"] != live || q["h:"+live] == "" {
 		t.Errorf("the live holder's trimmed event is not queued under a lease: %v", q)
+	}
+}
+
+// An instance started while Redis was away creates the group when Redis
+// comes back; the events appended before it did (edits served in
+// between) are the webhook's too: the group starts where the worker
+// started, not at the stream's end when it finally got through.
+func TestEventsAppendedBeforeTheGroupIsCreatedAreDelivered(t *testing.T) {
+	srv := redistest.Start(t)
+	// One dial per try: go-redis's own dial retries would stretch each
+	// of the worker's tries to half a second.
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, Protocol: 2, DialerRetries: 1})
+	t.Cleanup(func() { c.Close() })
+	f := &fixture{client: c, keys: NewKeys("authedge", "env-1")}
+	r := newReceiver(t, func() bool { return false })
+	srv.Stop()
+	core, logs := observer.New(zap.WarnLevel)
+	w, err := New(Options{Client: c, Keys: f.keys, URL: r.srv.URL, Secret: testSecret, RetryFor: time.Minute,
+		ClaimIdle: time.Second, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Start()
+	t.Cleanup(w.Stop)
+	// Each failed try at the group is logged, then waited out, 100 ms
+	// doubling: after the fourth, 1.6 s. Redis comes back at the start
+	// of that pause and the events are appended before the next try.
+	deadline := time.Now().Add(20 * time.Second)
+	for logs.FilterMessageSnippet("cannot join the consumer group").Len() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not try to join the group four times")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	srv.Restart()
+	ids := []string{f.add(t, "u1", 1), f.add(t, "u1", 2)}
+	select {
+	case <-w.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not join the group")
+	}
+	r.waitFor(len(ids), 10*time.Second)
+	r.checkOrder(ids)
+}
+
+// A group that vanished with its stream (a Redis that lost its data, a
+// deleted key) is created again where this worker had read to: the
+// events appended before it noticed are delivered, not skipped.
+func TestGroupCreatedAgainMissesNoEvent(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, func() bool { return false })
+	f.worker(t, r.srv.URL, nil)
+	first := f.add(t, "u1", 1)
+	r.waitFor(1, 10*time.Second)
+	if err := f.client.Del(t.Context(), f.keys.Stream).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{first, f.add(t, "u1", 2), f.add(t, "u2", 1)}
+	r.waitFor(len(ids), 10*time.Second)
+	r.checkOrder(ids)
+}
+
+// Redeliver into a stream without the group (none ever ran, or it
+// vanished) creates the group before it appends: a worker that joins
+// later is handed the events moved, which a group created then would
+// start after.
+func TestRedeliverCreatesTheGroupFirst(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	f.add(t, "u0", 1) // from before the group: not the webhook's
+	f.client.RPush(ctx, f.keys.Dead, `{"id":"1-0","type":"user.updated","user_id":"u1"}`,
+		`{"id":"2-0","type":"user.updated","user_id":"u1"}`)
+	n, err := Redeliver(ctx, f.client, f.keys, 1000)
+	if err != nil || n != 2 {
+		t.Fatalf("Redeliver: %d, %v", n, err)
+	}
+	got, err := f.client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: "c", Streams: []string{f.keys.Stream, ">"}, Count: 10}).Result()
+	if err != nil {
+		t.Fatalf("the group after Redeliver: %v", err)
+	}
+	if len(got) != 1 || len(got[0].Messages) != 2 {
+		t.Fatalf("the group hands out %v, want the 2 events moved", got)
+	}
+	for i, m := range got[0].Messages {
+		if want := fmt.Sprintf(`"id":"%d-0"`, i+1); !strings.Contains(fmt.Sprint(m.Values["event"]), want) {
+			t.Errorf("event %d: %v, want %s", i, m.Values, want)
+		}
 	}
 }
