@@ -242,8 +242,9 @@ func New(o Options) (*Worker, error) {
 // Consumer is this worker's name in the group.
 func (w *Worker) Consumer() string { return w.o.Consumer }
 
-// Ready is closed once the worker has joined the group: events appended
-// after it are delivered. (A new group starts at the stream's end.)
+// Ready is closed once the worker has joined the group. Events appended
+// after Start are delivered (a group this worker creates starts a little
+// before it: ensureGroup), with those appended before Ready.
 func (w *Worker) Ready() <-chan struct{} { return w.ready }
 
 // Start runs the worker in the background until Stop.
