@@ -179,6 +179,9 @@ type envSetup struct {
 	cfg          *config.Config
 	noSender     bool
 	storeTimeout time.Duration
+	// waitReplicas and waitTimeout are the store's WAIT (withStoreWait).
+	waitReplicas int
+	waitTimeout  time.Duration
 	metrics      *metrics.Set // withMetrics; nil: none
 	remote       *token.RemoteJWKS
 }
@@ -223,6 +226,12 @@ func withEditLimit(n int, window time.Duration) envOption {
 
 func withStoreTimeout(d time.Duration) envOption {
 	return func(s *envSetup) { s.storeTimeout = d }
+}
+
+// withStoreWait makes every write script wait for n replicas; the env's
+// Redis has none, so every write runs on it and is then unconfirmed (503).
+func withStoreWait(n int, timeout time.Duration) envOption {
+	return func(s *envSetup) { s.waitReplicas, s.waitTimeout = n, timeout }
 }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
@@ -281,6 +290,8 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Prefix:        "authedge",
 		EnvironmentID: testEnvID,
 		Timeout:       setup.storeTimeout,
+		WaitReplicas:  setup.waitReplicas,
+		WaitTimeout:   setup.waitTimeout,
 		Now:           e.clock.Now,
 		Hooks:         redisHooks(setup.metrics),
 	})

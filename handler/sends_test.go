@@ -349,3 +349,38 @@ func TestUnknownVerificationIDsLockNobodyOut(t *testing.T) {
 	msg := e.sender.Last(t)
 	verifyFrom(msg.VerificationID, msg.Code).wantOK(t)
 }
+
+// TestUnconfirmedSendCountsNothing: a send whose store script ran but
+// whose answer did not come back as a success (here `wait 1` with no
+// replica to confirm it; a Redis reply lost to the timeout is the same)
+// is 503 and delivers nothing, so it must leave nothing behind: no code,
+// no 60 s marker, no daily count, no caller slot. Were they left on the
+// master, every retry while a replica lagged would spend the contact's
+// and the caller's budgets on codes nobody was sent.
+func TestUnconfirmedSendCountsNothing(t *testing.T) {
+	e := newEnv(t, withStoreWait(1, 20*time.Millisecond))
+	for _, body := range []string{
+		`{"phone_number":"+86 13000000000"}`,
+		`{"email":"a@example.com","target":"NOT_USER"}`,
+	} {
+		e.sendCode("u1", body).wantError(t, 503, "unavailable")
+	}
+	if n := len(e.sender.Attempts()); n != 0 {
+		t.Fatalf("%d codes delivered for unconfirmed sends", n)
+	}
+	// The clean-up runs after the answer, so that the 503 is not delayed.
+	var keys []string
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		var err error
+		if keys, err = e.rawRedis().Keys(context.Background(), "authedge:*").Result(); err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("an unconfirmed send left %v", keys)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

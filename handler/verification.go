@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -84,6 +85,10 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	isUser, serr := a.deps.Store.StartVerification(ctx, v)
 	if serr != nil {
 		a.obs.sendRefused(to.wireChannel(), serr)
+		if errors.Is(serr, store.ErrUnavailable) || errors.Is(serr, context.DeadlineExceeded) {
+			// In the background: the 503 must not wait a second timeout.
+			go a.forgetUnsent(ctx, v)
+		}
 		return a.storeError(c, serr)
 	}
 	msg := notify.Message{
@@ -150,6 +155,25 @@ func (a *API) deliver(ctx context.Context, v store.NewVerification, msg notify.M
 	e := unavailable()
 	e.description = "the verification code could not be delivered; retry later"
 	return e
+}
+
+// forgetUnsent undoes a StartVerification that failed without a definite
+// answer (Redis did not answer in time, or `wait` went unconfirmed): its
+// script may have run, but no code was sent, so nothing of it may count.
+// Cancelling one that never ran changes nothing. It runs detached from the
+// client, as deliver's clean-up does: a client that hung up must not keep
+// its send counted. (A script still queued in Redis that runs after the
+// cancel stays counted, as it always was.)
+func (a *API) forgetUnsent(ctx context.Context, v store.NewVerification) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	err := a.deps.Store.CancelVerification(cctx, v)
+	cancel()
+	if err == nil {
+		return
+	}
+	if ce := a.log.Check(zap.DebugLevel, "an unconfirmed verification could not be cancelled"); ce != nil {
+		ce.Write(zap.String("channel", v.Channel), zap.Error(err))
+	}
 }
 
 // remoteHost is the default Deps.ClientIP: the host of RemoteAddr.
