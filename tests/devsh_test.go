@@ -48,6 +48,9 @@ func TestDevScript(t *testing.T) {
 	// Its own process group: afterwards, an empty group proves that Redis
 	// and Caddy were stopped too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// If this test process dies without its cleanups, dev.sh is told as
+	// Ctrl-C would tell it, and stops its Caddy and Redis itself.
+	redistest.DieWithTest(cmd, syscall.SIGTERM)
 	logs := &lockedBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = logs, io.MultiWriter(logs, pw)
