@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh runs every check of authedge, as CI does (.ci/run calls it):
 #
-#   1. prerequisites: redis-server (Debian's package, installed if missing)
-#      and the reference client's npm packages (npm ci if missing)
+#   1. prerequisites: redis-server and a C compiler for the race detector
+#      (Debian's packages, installed if missing) and the reference client's
+#      npm packages (npm ci if missing)
 #   2. go vet ./...,  gofmt (lists unformatted files)  and  go mod tidy -diff
 #      (go.mod and go.sum say exactly what the code imports)
 #   3. ./xcaddy.sh   (builds ./caddy unless it is fresh: the one step that
@@ -58,6 +59,20 @@ need_redis() {
 	fi
 	echo "redis-server is missing: installing Debian's redis-server"
 	apt_install redis-server && redis-server --version
+}
+
+# need_cc: go test -race needs cgo, and Go turns cgo off when its C
+# compiler is missing (as on a fresh Debian with Go from go.dev): every
+# test would then fail to build with "-race requires cgo".
+need_cc() {
+	local cc
+	cc="$(go env CC)"
+	if command -v "${cc%% *}" >/dev/null 2>&1; then
+		echo "C compiler: $(command -v "${cc%% *}")"
+		return 0
+	fi
+	echo "the C compiler $cc is missing (go test -race needs cgo): installing Debian's gcc"
+	apt_install gcc libc6-dev && command -v "${cc%% *}"
 }
 
 need_refclient() {
@@ -153,6 +168,7 @@ fuzz_one() {
 }
 
 step "redis-server present" need_redis
+step "C compiler present (for -race)" need_cc
 step "reference client (npm ci)" need_refclient
 step "go vet ./..." go vet ./...
 step "gofmt" gofmt_check

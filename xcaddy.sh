@@ -46,8 +46,10 @@ build() {
 		echo "  it needs e.g. authedge.go: package authedge; import _ \"$MODULE/caddymodule\"" >&2
 		exit 1
 	fi
+	# Where go install puts it: GOBIN if set, else the first GOPATH's bin.
 	local xcaddy
-	xcaddy="$(go env GOPATH)/bin/xcaddy"
+	xcaddy="$(go env GOBIN)"
+	xcaddy="${xcaddy:-$(go env GOPATH | cut -d: -f1)/bin}/xcaddy"
 	if [[ ! -x "$xcaddy" || "$("$xcaddy" version 2>/dev/null)" != "$XCADDY_VERSION"* ]]; then
 		echo "xcaddy.sh: installing xcaddy $XCADDY_VERSION" >&2
 		go install "github.com/caddyserver/xcaddy/cmd/xcaddy@$XCADDY_VERSION"

@@ -48,6 +48,9 @@ func TestDevScript(t *testing.T) {
 	// Its own process group: afterwards, an empty group proves that Redis
 	// and Caddy were stopped too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// If this test process dies without its cleanups, dev.sh is told as
+	// Ctrl-C would tell it, and stops its Caddy and Redis itself.
+	redistest.DieWithTest(cmd, syscall.SIGTERM)
 	logs := &lockedBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = logs, io.MultiWriter(logs, pw)
@@ -105,6 +108,16 @@ func TestDevScript(t *testing.T) {
 	wantFields(t, f.do("GET", mePath, tok, "").wantOK(t), map[string]string{"name": "张三", "username": "zhangsan"})
 	if r := f.do("GET", "/anything/else", "", ""); r.Status != 200 || !strings.Contains(string(r.Body), "stand-in") {
 		t.Errorf("pass-through to the stand-in app: %s", r)
+	}
+	// The README's identity edge: /app/ needs a token, and the stand-in
+	// echoes the X-User-Id and profile header authedge set, not the
+	// client's forged one.
+	if r := f.do("GET", "/app/orders", "", ""); r.Status != 401 {
+		t.Errorf("/app/orders without a token: %s", r)
+	}
+	if r := f.do("GET", "/app/orders", tok, "", "X-User-Id", "forged"); r.Status != 200 ||
+		!strings.Contains(string(r.Body), `"x_user_id": "user-1"`) || !strings.Contains(string(r.Body), `"x_user_nickname": "张三"`) {
+		t.Errorf("/app/orders with a token: want the stand-in to echo x_user_id user-1 and the nickname: %s", r)
 	}
 
 	v := f.do("POST", "/auth/v1/verification", tok, `{"phone_number":"+86 13800138000","target":"ANY"}`).wantOK(t)

@@ -386,6 +386,7 @@ func TestEventsDeadLettersAndCommands(t *testing.T) {
 	defer cancel()
 	tail := exec.CommandContext(ctx, caddyBin, "authedge", "events", "tail", "--from", "0", "--config", c.File, "--adapter", "caddyfile")
 	tail.Env = caddyEnv(t.TempDir())
+	redistest.DieWithTest(tail, syscall.SIGKILL)
 	var stdout lockedBuffer
 	tail.Stdout = &stdout
 	if err := tail.Start(); err != nil {

@@ -225,6 +225,7 @@ func launchCaddy(t *testing.T, global, site string) (*caddyProc, error) {
 	writeFile(t, p.File, caddyfile)
 
 	p.cmd = exec.Command(caddyBin, "run", "--config", p.File, "--adapter", "caddyfile")
+	redistest.DieWithTest(p.cmd, syscall.SIGKILL)
 	p.cmd.Dir = dir
 	p.cmd.Env = caddyEnv(dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs

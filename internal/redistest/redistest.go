@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,6 +78,7 @@ func (s *Server) tryStart() error {
 	logPath := filepath.Join(s.dir, "redis.log")
 	logged, _ := os.ReadFile(logPath) // a Restart's log goes on from here
 	s.cmd = exec.Command("redis-server", args...)
+	DieWithTest(s.cmd, syscall.SIGKILL)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start redis-server: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,6 +112,7 @@ func startSentinel(t testing.TB, master *Server, replicas int, cfg SentinelConfi
 		return nil, err
 	}
 	s.cmd = exec.Command("redis-server", path, "--sentinel")
+	DieWithTest(s.cmd, syscall.SIGKILL)
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start redis-server --sentinel: %v", err)
 	}
