@@ -162,6 +162,7 @@ func (c *Checker) reset(seq uint64) {
 	clear(c.byDigest)
 	clear(c.bySubject)
 	c.applied = seq
+	c.resets++
 }
 
 // applyEntry turns the verdicts one revocation covers. Revocations are
