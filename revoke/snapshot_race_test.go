@@ -86,3 +86,60 @@ func TestReplicaLoadedBehindTheLogIsNotTrusted(t *testing.T) {
 		t.Error("the token revoked during the replica's load passes once the log is read")
 	}
 }
+
+// A snapshot of a log that Redis then lost (flushed while the replica
+// loaded, and a new log begun), handed over after this instance's CatchUp
+// forgot the old log, must not be trusted until the log after it has been
+// read: it lacks the new log's revocations, its number is the old log's,
+// and the token this instance has just revoked in the new log would pass.
+func TestReplicaOfALostLogIsNotTrusted(t *testing.T) {
+	srv := redistest.Start(t)
+	now := time.Now()
+	revoked := tok("r.r.r", "u1", "", now)
+	src := &lateSnapshotSource{Store: newStore(t, srv.Addr), hold: make(chan struct{})}
+	ctx := context.Background()
+	for _, raw := range []string{"x.x.x", "y.y.y", "z.z.z"} { // the old log: 1 to 3
+		if _, err := src.RevokeToken(ctx, store.TokenDigest(raw), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(src.hold)
+		}
+	}
+	defer release()
+	var c *Checker
+	src.afterSnapshot = func() {
+		if _, err := redistest.Command(srv.Addr, "FLUSHALL"); err != nil {
+			t.Error(err)
+		}
+		if _, err := src.RevokeToken(ctx, store.TokenDigest(revoked.Raw), now.Add(time.Hour)); err != nil { // the new log's 1
+			t.Error(err)
+		}
+		if err := c.CatchUp(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	c = newChecker(t, src, Options{StaleAfter: time.Minute})
+	if mustRevoked(t, c, tok("w.w.w", "u0", "", now)) { // starts the reader
+		t.Fatal("an unrevoked token is revoked")
+	}
+	for deadline := time.Now().Add(5 * time.Second); !c.Replicated(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no replica loaded within 5s")
+		}
+	}
+	if !mustRevoked(t, c, revoked) {
+		t.Error("the token revoked in the new log passes on a replica of the lost one")
+	}
+	release()
+	if err := c.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !mustRevoked(t, c, revoked) {
+		t.Error("the token revoked in the new log passes once the log is read")
+	}
+}
