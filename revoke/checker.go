@@ -301,8 +301,8 @@ func covers(cutoff, iat time.Time) bool {
 	return iat.IsZero() || iat.Unix() <= cutoff.Unix()
 }
 
-// remember keeps the verdict Redis gave t, read at log entry seq, after
-// resets resets. A verdict read before the last entry applied may miss
+// remember keeps the verdict Redis gave t, read at log entry seq when
+// c.resets was resets. A verdict read before the last entry applied may miss
 // that entry, and is dropped: the next check asks Redis again. So is one
 // read before a reset: it may come from the log Redis lost, numbered
 // past the new log's entries, which would then never turn it. With a
