@@ -80,3 +80,64 @@ func TestUnknownKidWhileJWKSDownIs503(t *testing.T) {
 	// A token of a known key is not held up by the outage.
 	e.serve(http.MethodGet, pathMe, "", bearer(e.token("known-user"))).wantOK(t)
 }
+
+// POST /auth/v1/revoke with a token whose key cannot be looked up (its kid
+// is new and the JWKS is down) is 503, not the 200 {} of a token that does
+// not verify: that 200 would tell the client its token was revoked while
+// it stays good. Nothing is written; the client can try again.
+func TestRevokeWhileJWKSDownIs503(t *testing.T) {
+	rotated, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jwk.NewSet()
+	pub, err := jwk.FromRaw(&rsaKey().PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = pub.Set(jwk.KeyIDKey, "a")
+	_ = set.AddKey(pub)
+	body, err := json.Marshal(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var down atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	}))
+	defer srv.Close()
+	remote, err := token.NewRemoteJWKS(t.Context(), srv.URL, srv.Client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+	e := newEnv(t, withRemoteJWKS(remote))
+	payload, err := json.Marshal(e.claimsFor("rotated-user"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := jws.NewHeaders()
+	_ = hdr.Set(jws.KeyIDKey, "b")
+	signed, err := jws.Sign(payload, jws.WithKey(jwa.RS256, rotated, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	down.Store(true)
+	res := e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": string(signed)}), noHeader("Authorization"))
+	res.wantError(t, http.StatusServiceUnavailable, "unavailable")
+	if keys := e.revocationKeys(); len(keys) != 0 {
+		t.Errorf("a revocation that could not be checked wrote %v", keys)
+	}
+	// A token of a known key is revoked as ever, and one that does not
+	// verify is still 200 {}.
+	known := e.token("known-user")
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": known}), noHeader("Authorization")).wantOK(t)
+	e.meWith(known).wantRevoked(t)
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": "not.a.token"}), noHeader("Authorization")).wantOK(t)
+}

@@ -63,7 +63,11 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 	if raw == "" {
 		return invalidArgument("token: required, the access token to revoke")
 	}
-	if claims := a.verifyForRevocation(c, raw); claims != nil {
+	claims, err := a.verifyForRevocation(c, raw)
+	if err != nil {
+		return err
+	}
+	if claims != nil {
 		if err := a.revokeToken(c, raw, claims); err != nil {
 			return err
 		}
@@ -74,21 +78,30 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 
 // verifyForRevocation verifies raw for any client of this environment,
 // the request's own first: a token is revocable whichever client it was
-// issued to. nil: it does not verify.
-func (a *API) verifyForRevocation(c *call, raw string) *token.Claims {
+// issued to. nil, nil: it does not verify. A token whose key could not be
+// looked up (a kid the key set lacks while jwks_url is unreachable) may
+// be good: it is errKeysUnavailable, for a 200 would tell its holder it
+// was revoked while it stays valid.
+func (a *API) verifyForRevocation(c *call, raw string) (*token.Claims, *apiError) {
 	ctx := c.r.Context()
-	if claims, err := a.deps.Verifier.Verify(ctx, raw, c.clientID); err == nil {
-		return claims
+	claims, err := a.deps.Verifier.Verify(ctx, raw, c.clientID)
+	if err == nil {
+		return claims, nil
+	}
+	if token.KindOf(err) == token.KindKeysUnavailable {
+		// The signature, not the client, is what could not be checked:
+		// no other client would fare better.
+		return nil, errKeysUnavailable
 	}
 	for id := range a.clientIDs {
 		if id == c.clientID {
 			continue
 		}
 		if claims, err := a.deps.Verifier.Verify(ctx, raw, id); err == nil {
-			return claims
+			return claims, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // signoutBody is POST /auth/v1/user/signout's body. Both fields are

@@ -125,6 +125,10 @@ type Checker struct {
 	pruned      time.Time
 	// applied is the last log entry the verdicts reflect.
 	applied uint64
+	// resets counts the times everything known was forgotten (reset): a
+	// verdict read from Redis before one may come from the log forgotten,
+	// whose numbers say nothing of the new one's.
+	resets uint64
 	// epoch names the log applied is a number of: a log Redis began anew
 	// reuses the numbers, and only its epoch tells it apart.
 	epoch string
@@ -236,13 +240,16 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 		}
 	}
 	d := contentDigest(&t)
+	c.mu.RLock()
+	resets := c.resets
+	c.mu.RUnlock()
 	st, err := c.src.RevocationState(ctx, hex.EncodeToString(d[:]), t.Subject, t.DeviceID)
 	if err != nil {
 		return false, err
 	}
 	revoked := st.TokenRevoked || covers(st.UserCutoff, t.IssuedAt) ||
 		(t.DeviceID != "" && covers(st.DeviceCutoff, t.IssuedAt))
-	c.remember(content, d, t, revoked, st.Seq)
+	c.remember(content, d, t, revoked, st.Seq, resets)
 	return revoked, nil
 }
 
@@ -294,18 +301,20 @@ func covers(cutoff, iat time.Time) bool {
 	return iat.IsZero() || iat.Unix() <= cutoff.Unix()
 }
 
-// remember keeps the verdict Redis gave t, read at log entry seq. A
-// verdict read before the last entry applied may miss that entry, and is
-// dropped: the next check asks Redis again. With a replica nothing is
-// remembered: the replica judges.
-func (c *Checker) remember(content string, digest [sha256.Size]byte, t Token, revoked bool, seq uint64) {
+// remember keeps the verdict Redis gave t, read at log entry seq when
+// c.resets was resets. A verdict read before the last entry applied may miss
+// that entry, and is dropped: the next check asks Redis again. So is one
+// read before a reset: it may come from the log Redis lost, numbered
+// past the new log's entries, which would then never turn it. With a
+// replica nothing is remembered: the replica judges.
+func (c *Checker) remember(content string, digest [sha256.Size]byte, t Token, revoked bool, seq, resets uint64) {
 	if c.opts.CacheSize < 0 {
 		return
 	}
 	key := c.tokenKey(content)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if seq < c.applied || c.rep != nil {
+	if seq < c.applied || resets != c.resets || c.rep != nil {
 		return
 	}
 	if old := c.verdicts[key]; old != nil {

@@ -252,12 +252,12 @@ func TestVerdictOlderThanTheLogIsNotRemembered(t *testing.T) {
 	srv := redistest.Start(t)
 	src := &countingSource{Store: newStore(t, srv.Addr)}
 	c := newChecker(t, src, Options{})
-	c.remember("t1", [32]byte{1}, tok("t1", "u1", "", time.Time{}), false, 0)
+	c.remember("t1", [32]byte{1}, tok("t1", "u1", "", time.Time{}), false, 0, 0)
 	c.mu.Lock()
 	c.applied = 5
 	c.mu.Unlock()
-	c.remember("t2", [32]byte{2}, tok("t2", "u1", "", time.Time{}), false, 4)
-	c.remember("t3", [32]byte{3}, tok("t3", "u1", "", time.Time{}), false, 5)
+	c.remember("t2", [32]byte{2}, tok("t2", "u1", "", time.Time{}), false, 4, 0)
+	c.remember("t3", [32]byte{3}, tok("t3", "u1", "", time.Time{}), false, 5, 0)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if _, ok := c.verdicts[c.tokenKey("t2")]; ok {

@@ -66,3 +66,60 @@ func TestNewLogReusingNumbersIsNotTrusted(t *testing.T) {
 		t.Error("a never-checked token of a user revoked in the new log is accepted")
 	}
 }
+
+// lateStateSource is the real store whose state read, once armed, runs
+// during after reading and before answering: the answer it gives is from
+// before whatever during does.
+type lateStateSource struct {
+	*store.Store
+	during func()
+	armed  atomic.Bool
+}
+
+func (s *lateStateSource) RevocationState(ctx context.Context, d, u, dev string) (store.RevocationState, error) {
+	st, err := s.Store.RevocationState(ctx, d, u, dev)
+	if s.armed.CompareAndSwap(true, false) {
+		s.during()
+	}
+	return st, err
+}
+
+// A check whose read of Redis is answered from a log that is then lost
+// (Redis flushed, or restarted without persistence) must not remember
+// that answer: the reader has forgotten the old log and applied the new
+// one's entries already, so none would ever turn the verdict, and the
+// token revoked in the new log would pass for as long as it is
+// remembered (for good without a replica).
+func TestVerdictReadFromALostLogIsNotRemembered(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &lateStateSource{Store: newStore(t, srv.Addr)}
+	other := newStore(t, srv.Addr)
+	ctx := context.Background()
+	now := time.Now()
+	for _, raw := range []string{"x.x.x", "y.y.y", "z.z.z"} { // the old log: 1 to 3
+		if _, err := other.RevokeToken(ctx, store.TokenDigest(raw), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := newChecker(t, src, Options{ReplicaSize: -1, StaleAfter: time.Minute})
+	mustRevoked(t, c, tok("w.w.w", "u0", "", now)) // starts the reader
+	waitFresh(t, c)
+
+	victim := tok("v.v.v", "u1", "", now)
+	src.during = func() {
+		if _, err := redistest.Command(srv.Addr, "FLUSHALL"); err != nil {
+			t.Error(err)
+		}
+		if _, err := other.RevokeToken(ctx, store.TokenDigest(victim.Raw), now.Add(time.Hour)); err != nil { // the new log's 1
+			t.Error(err)
+		}
+		if err := c.CatchUp(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	src.armed.Store(true)
+	mustRevoked(t, c, victim) // read before its revocation: either answer
+	if !mustRevoked(t, c, victim) {
+		t.Error("a token revoked in the new log passes on a verdict read from the lost one")
+	}
+}

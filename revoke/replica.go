@@ -122,6 +122,9 @@ func (r *replica) prune(now time.Time) {
 func (c *Checker) loadReplica() {
 	ctx, cancel := context.WithTimeout(c.life, replicaLoadTimeout)
 	defer cancel()
+	c.mu.RLock()
+	resets := c.resets
+	c.mu.RUnlock()
 	rep := newReplica()
 	tooBig := false
 	epoch, seq, err := c.src.RevocationSnapshot(ctx, func(e store.Revocation) {
@@ -158,11 +161,14 @@ func (c *Checker) loadReplica() {
 	// may be past seq, and the log from seq on is applied to both next.
 	// The snapshot names its log, so that the next read of that log does
 	// not take it for another and drop the replica just loaded.
-	if seq < c.applied {
+	if seq < c.applied || resets != c.resets || (c.epoch != "" && epoch != c.epoch) {
 		// A read of the log (CatchUp's, on the instance that has just
-		// revoked) went past the snapshot while it was taken: the
-		// replica lacks revocations the memory was trusted to know, so
-		// checks ask Redis until the next read brings it up to them.
+		// revoked) went past the snapshot while it was taken, forgot
+		// what was known (the log went back, and its numbers were used
+		// again), or took up another log than the snapshot's (Redis
+		// lost its log and began a new one meanwhile): the replica lacks
+		// revocations the memory was trusted to know, so checks ask
+		// Redis until the next read brings it up to them.
 		c.synced.Store(0)
 	}
 	c.reset(seq)

@@ -252,3 +252,49 @@ func TestReplicaOverBudgetIsRetriedLater(t *testing.T) {
 		t.Errorf("a replica over its budget is not tried again after %v", replicaOverBudgetRetry)
 	}
 }
+
+// The budget holds after the load too: revocations that reach a loaded
+// replica through the log (a flood of them) past its budget drop it, and
+// new tokens go to Redis again, as they would had the load found as many.
+func TestReplicaGrownOverBudgetIsDropped(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &countingSource{Store: newStore(t, srv.Addr)}
+	ctx := context.Background()
+	now := time.Now()
+	const budget = 3
+	c := newChecker(t, src, Options{ReplicaSize: budget, StaleAfter: time.Minute})
+	mustRevoked(t, c, tok("warm-up", "u0", "", now))
+	waitReplica(t, c)
+	for i := range budget + 2 {
+		if _, err := src.RevokeUser(ctx, fmt.Sprintf("user-%d", i), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.RLock()
+	held := 0
+	if c.rep != nil {
+		held = c.rep.size()
+	}
+	c.mu.RUnlock()
+	if held > budget {
+		t.Errorf("the replica holds %d revocations, over its budget of %d", held, budget)
+	}
+	for i := range budget + 2 {
+		if !mustRevoked(t, c, tok(fmt.Sprintf("t-%d", i), fmt.Sprintf("user-%d", i), "", now)) {
+			t.Errorf("user-%d's token accepted", i)
+		}
+	}
+	if mustRevoked(t, c, tok("t-other", "other", "", now)) {
+		t.Error("an unrevoked user's token refused")
+	}
+	// And it is not loaded again at once: the snapshot would be over
+	// the budget as well.
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.wantReplica() {
+		t.Error("a replica dropped over its budget is loaded again at once")
+	}
+}

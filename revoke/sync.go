@@ -162,6 +162,7 @@ func (c *Checker) reset(seq uint64) {
 	clear(c.byDigest)
 	clear(c.bySubject)
 	c.applied = seq
+	c.resets++
 }
 
 // applyEntry turns the verdicts one revocation covers. Revocations are
@@ -170,6 +171,17 @@ func (c *Checker) applyEntry(e store.Revocation) {
 	if c.rep != nil && !c.rep.add(e) {
 		c.reset(c.applied)
 		return
+	}
+	if c.rep != nil && c.rep.size() > c.opts.ReplicaSize {
+		// The budget bounds the replica's memory after its load as well:
+		// past it, new tokens go to Redis as they would had the load
+		// found as many. The verdicts are empty (none is kept beside a
+		// replica), so nothing else is forgotten.
+		c.rep = nil
+		c.replicaAt, c.replicaWait = time.Now(), replicaOverBudgetRetry
+		if ce := c.log.Check(zap.InfoLevel, "more revocations than the replica holds: new tokens are checked in Redis"); ce != nil {
+			ce.Write(zap.Int("replica_size", c.opts.ReplicaSize))
+		}
 	}
 	switch e.Kind {
 	case store.RevokedToken:

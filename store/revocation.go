@@ -163,7 +163,7 @@ func (s *Store) Revoke(ctx context.Context, r Revoke) (seq uint64, err error) {
 			return 0, errors.New("store: a token digest is 64 hex digits")
 		}
 		ttl = r.Until.Sub(s.now())
-		if ttl < time.Millisecond {
+		if ttl <= 0 {
 			return 0, nil
 		}
 		key, value, a, until = s.keys.revokedToken(r.TokenDigest), "1", r.TokenDigest, untilField(r.Until)
@@ -205,7 +205,7 @@ func (s *Store) Revoke(ctx context.Context, r Revoke) (seq uint64, err error) {
 		return 0, err
 	}
 	res, err := s.run(ctx, scriptRevoke, keys,
-		string(r.Kind), value, ttl.Milliseconds(), a, b, revocationLogLength, s.keys.revocationChannel(), until,
+		string(r.Kind), value, ceilMillis(ttl), a, b, revocationLogLength, s.keys.revocationChannel(), until,
 		hex.EncodeToString(random[:]), maxLen, event, limit, day.Milliseconds())
 	if err != nil {
 		return 0, s.fail(err)
@@ -406,6 +406,11 @@ func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
 }
 
 func unixSeconds(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+// ceilMillis is d in whole milliseconds, rounded up: a revoked token's key
+// must not end before the token does (the verifier accepts it until its
+// very end), and Redis keeps TTLs in milliseconds.
+func ceilMillis(d time.Duration) int64 { return int64((d + time.Millisecond - 1) / time.Millisecond) }
 
 // optionalUint reads a decimal string reply; nil (no key) is 0.
 func optionalUint(v any) (uint64, error) {

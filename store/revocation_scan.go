@@ -84,8 +84,14 @@ func (s *Store) readRevocationKeys(ctx context.Context, c *redis.Client, keys []
 	now := s.now()
 	for i, k := range keys {
 		value, err := gets[i].Result()
-		if err != nil {
+		if errors.Is(err, redis.Nil) {
 			continue // gone since the scan saw it
+		}
+		if err != nil {
+			// The pipeline's error is its first command's: a key gone
+			// before this one hid it. A snapshot without this key would
+			// be trusted as whole.
+			return err
 		}
 		kind, id, _ := strings.Cut(strings.TrimPrefix(k, s.keys.base), ":")
 		switch kind {
