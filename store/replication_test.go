@@ -261,7 +261,7 @@ func TestNoWaitScriptsSkipWait(t *testing.T) {
 	if held, err := s.Exists(ctx, "198.51.100.7", "username", "alice", Limit{Count: 5, Window: time.Minute}); err != nil || !held {
 		t.Errorf("Exists (counted) = %v, %v", held, err)
 	}
-	if _, _, _, err := s.RevocationsSince(ctx, 0, 10); err != nil {
+	if _, _, _, _, err := s.RevocationsSince(ctx, 0, 10); err != nil {
 		t.Errorf("RevocationsSince = %v", err)
 	}
 	if p, err := s.EnsureProfile(ctx, "u1"); err != nil || p.Username != "alice" {
