@@ -270,6 +270,10 @@ func TestNoWaitScriptsSkipWait(t *testing.T) {
 	if _, err := s.EnsureProfile(ctx, "new"); !errors.Is(err, errNotReplicated) {
 		t.Errorf("EnsureProfile creating a profile = %v, want not replicated", err)
 	}
+	// A revocation is a write that a failover must keep (docs/topologies.md).
+	if _, err := s.RevokeUser(ctx, "u1", time.Now()); !errors.Is(err, errNotReplicated) {
+		t.Errorf("RevokeUser = %v, want not replicated", err)
+	}
 }
 
 // TestHoldsWriteSkipsNoWaitScripts: only a script not marked noWait makes
