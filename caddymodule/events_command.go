@@ -164,6 +164,11 @@ func pickAuthedge(raw []byte, env string) (*config.Config, error) {
 				if err := json.Unmarshal(b, &h); err != nil {
 					return fmt.Errorf("an authedge handler in the config: %w", err)
 				}
+				// As Provision does: the keys are named by the resolved
+				// environment ID, not by a placeholder's text.
+				if err := resolveNames(&h.Config); err != nil {
+					return fmt.Errorf("an authedge handler in the config: %w", err)
+				}
 				found = append(found, h.Config)
 				return nil
 			}

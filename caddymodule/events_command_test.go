@@ -33,3 +33,21 @@ func TestPickAuthedge(t *testing.T) {
 		t.Errorf("one handler: %+v, %v", c, err)
 	}
 }
+
+// The events commands name the environment's keys as the handler does:
+// with a placeholder in environment_id resolved, as Provision resolves it.
+// Left literal, tail read and redeliver wrote a stream of another name
+// ("authedge:{{env.…}}:events"), silently.
+func TestPickAuthedgeResolvesTheEnvironmentID(t *testing.T) {
+	t.Setenv("AUTHEDGE_TEST_EVENTS_ENV", "prod")
+	raw := `{"apps":{"http":{"servers":{"a":{"routes":[{"handle":[{"handler":"authedge","environment_id":"{env.AUTHEDGE_TEST_EVENTS_ENV}"}]}]}}}}}`
+	for _, env := range []string{"", "prod"} {
+		if c, err := pickAuthedge([]byte(raw), env); err != nil || c.EnvironmentID != "prod" {
+			t.Errorf("--env %q: %+v, %v; want environment prod", env, c, err)
+		}
+	}
+	unset := strings.Replace(raw, "AUTHEDGE_TEST_EVENTS_ENV", "AUTHEDGE_TEST_EVENTS_UNSET", 1)
+	if _, err := pickAuthedge([]byte(unset), ""); err == nil || !strings.Contains(err.Error(), "environment_id") {
+		t.Errorf("unset variable: %v, want an error naming environment_id", err)
+	}
+}

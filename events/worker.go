@@ -453,7 +453,20 @@ func (w *Worker) redisTrouble(err error) {
 		return
 	}
 	w.logger.Warn("events: Redis call failed; retrying", zap.Error(err))
+	w.followFailover()
 	w.sleep(time.Second)
+}
+
+// followFailover makes a Redis Cluster client reload its slot map after a
+// failed call: a dead master answers nothing, not even the MOVED that
+// would tell go-redis of the replica promoted in its place, so left alone
+// the worker kept calling the dead master until go-redis's periodic
+// reload, up to a minute after a failover (the store does the same:
+// docs/topologies.md). go-redis coalesces the reloads.
+func (w *Worker) followFailover() {
+	if c, ok := w.o.Client.(*redis.ClusterClient); ok {
+		c.ReloadState(context.Background())
+	}
 }
 
 // parseRead adds the events of a read reply; it returns how many, and
@@ -746,6 +759,7 @@ func (w *Worker) done(e *entry, dead string, park bool) (string, bool) {
 			return "", false
 		}
 		w.logger.Warn("events: cannot acknowledge a delivered event; retrying", zap.String("event_id", e.id), zap.Error(err))
+		w.followFailover()
 		if !w.sleep(time.Second) {
 			return "", false
 		}

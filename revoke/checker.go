@@ -44,7 +44,7 @@ import (
 // Source is where revocations live: *store.Store.
 type Source interface {
 	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
-	RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, entries []store.Revocation, err error)
+	RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, at string, entries []store.Revocation, err error)
 	WatchRevocations() (nudges <-chan struct{}, stop func() error)
 	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (epoch string, seq uint64, err error)
 }
@@ -132,6 +132,10 @@ type Checker struct {
 	// epoch names the log applied is a number of: a log Redis began anew
 	// reuses the numbers, and only its epoch tells it apart.
 	epoch string
+	// nonce is the Nonce of entry applied, "" if unknown: a log that lost
+	// its last entries in a failover keeps its epoch and reuses their
+	// numbers, and only the nonce tells the new entry from the applied one.
+	nonce string
 	// synced is when the last complete read of the log began (Unix
 	// nanoseconds, monotonic enough: see fresh); 0 before the first,
 	// and after a replica was installed behind the log (loadReplica).

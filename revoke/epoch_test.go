@@ -17,9 +17,9 @@ type pausableSource struct {
 	paused atomic.Bool
 }
 
-func (p *pausableSource) RevocationsSince(ctx context.Context, after uint64, limit int) (string, uint64, []store.Revocation, error) {
+func (p *pausableSource) RevocationsSince(ctx context.Context, after uint64, limit int) (string, uint64, string, []store.Revocation, error) {
 	if p.paused.Load() {
-		return "", 0, nil, errors.New("paused")
+		return "", 0, "", nil, errors.New("paused")
 	}
 	return p.Store.RevocationsSince(ctx, after, limit)
 }
@@ -122,4 +122,48 @@ func TestVerdictReadFromALostLogIsNotRemembered(t *testing.T) {
 	if !mustRevoked(t, c, victim) {
 		t.Error("a token revoked in the new log passes on a verdict read from the lost one")
 	}
+}
+
+// A failover to a replica that missed the log's last entry, which this
+// reader had already applied (it reads the master, before any WAIT), keeps
+// the log's epoch; the next revocation on the promoted master then takes
+// the lost entry's number. The reader must not take that entry for the
+// one it applied, or the new revocation never reaches its memory: a token
+// it revokes would pass on this instance for as long as the memory lasts.
+// The lost entry is taken away by hand here, leaving the master as the
+// promoted replica would be.
+func TestLostLastEntryReusedByANewOneIsNotTrusted(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &pausableSource{Store: newStore(t, srv.Addr)}
+	other := newStore(t, srv.Addr)
+	c := newChecker(t, src, Options{})
+	now := time.Now()
+	ctx := context.Background()
+	if _, err := other.RevokeToken(ctx, store.TokenDigest("a.a.a"), now.Add(time.Hour)); err != nil { // seq 1
+		t.Fatal(err)
+	}
+	mustRevoked(t, c, tok("w.w.w", "uw", "", now))
+	waitReplica(t, c)
+	if _, err := other.RevokeToken(ctx, store.TokenDigest("x.x.x"), now.Add(time.Hour)); err != nil { // seq 2
+		t.Fatal(err)
+	}
+	refusedWithin(t, c, tok("x.x.x", "ux", "", now), 2*time.Second) // the reader applied seq 2
+
+	src.paused.Store(true) // the failover: the reader sees nothing meanwhile
+	base := "authedge:{" + testEnv + "}:"
+	for _, cmd := range [][]string{
+		{"XDEL", base + "rx", "2-1"},
+		{"XSETID", base + "rx", "1-1"},
+		{"SET", base + "rs", "1"},
+		{"DEL", base + "rt:" + store.TokenDigest("x.x.x")},
+	} {
+		if _, err := redistest.Command(srv.Addr, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seq, err := other.RevokeUser(ctx, "ub", now); err != nil || seq != 2 { // seq 2 again
+		t.Fatalf("RevokeUser after the lost entry = %d, %v; want 2", seq, err)
+	}
+	src.paused.Store(false)
+	refusedWithin(t, c, tok("b.b.b", "ub", "", now), 2*time.Second)
 }

@@ -32,7 +32,7 @@ func (s *lateSnapshotSource) RevocationSnapshot(ctx context.Context, fn func(sto
 	return epoch, seq, err
 }
 
-func (s *lateSnapshotSource) RevocationsSince(ctx context.Context, after uint64, limit int) (string, uint64, []store.Revocation, error) {
+func (s *lateSnapshotSource) RevocationsSince(ctx context.Context, after uint64, limit int) (string, uint64, string, []store.Revocation, error) {
 	if s.holding.CompareAndSwap(true, false) {
 		<-s.hold
 	}
@@ -164,7 +164,7 @@ func (s *armedSnapshotSource) RevocationSnapshot(ctx context.Context, fn func(st
 	return epoch, seq, err
 }
 
-func (s *armedSnapshotSource) RevocationsSince(ctx context.Context, after uint64, limit int) (string, uint64, []store.Revocation, error) {
+func (s *armedSnapshotSource) RevocationsSince(ctx context.Context, after uint64, limit int) (string, uint64, string, []store.Revocation, error) {
 	if s.holding.CompareAndSwap(true, false) {
 		<-s.hold
 	}

@@ -83,11 +83,11 @@ func (c *Checker) sync(ctx context.Context) error {
 		c.mu.RLock()
 		after := c.applied
 		c.mu.RUnlock()
-		epoch, seq, entries, err := c.src.RevocationsSince(ctx, after, readBatch)
+		epoch, seq, at, entries, err := c.src.RevocationsSince(ctx, after, readBatch)
 		if err != nil {
 			return err
 		}
-		if c.apply(began, after, epoch, seq, entries) {
+		if c.apply(began, after, epoch, seq, at, entries) {
 			c.prune()
 			return nil
 		}
@@ -95,10 +95,10 @@ func (c *Checker) sync(ctx context.Context) error {
 }
 
 // apply applies entries read after after, with seq the log's last entry
-// number and epoch its name, and reports whether the verdicts now reflect
-// all of it; if so, it marks the memory fresh as of began, the start of
-// the read.
-func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, entries []store.Revocation) (done bool) {
+// number, epoch its name and at the nonce of its entry after, and reports
+// whether the verdicts now reflect all of it; if so, it marks the memory
+// fresh as of began, the start of the read.
+func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, at string, entries []store.Revocation) (done bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Marked under the lock: a replica installed behind the log unmarks
@@ -111,6 +111,12 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, ent
 	}()
 	if c.applied != after {
 		return false // CatchUp's read and run's crossed: read again
+	}
+	known := c.nonce
+	if known == "" {
+		// Unknown since a reset: the entry the state was read at is
+		// taken as the log holds it now.
+		c.nonce = at
 	}
 	switch {
 	case epoch != c.epoch && c.epoch == "" && c.applied == 0:
@@ -126,6 +132,14 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, ent
 		c.reset(seq)
 		c.epoch = epoch
 		return true
+	case known != "" && at != "" && at != known:
+		// The log's entry numbered after is not the one applied: Redis
+		// lost the log's last entries (a failover to a replica that
+		// missed them) and numbered new ones as those were. The new ones
+		// at or below after would never be read, so nothing known is
+		// trusted.
+		c.reset(seq)
+		return true
 	case seq == after:
 		return true
 	case seq < after:
@@ -134,7 +148,7 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, ent
 		return true
 	case len(c.verdicts) == 0 && c.rep == nil:
 		// Nothing is remembered that an entry could change.
-		c.applied = seq
+		c.applied, c.nonce = seq, ""
 		return true
 	}
 	for _, e := range entries {
@@ -144,7 +158,7 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, ent
 			return true
 		}
 		c.applyEntry(e)
-		c.applied = e.Seq
+		c.applied, c.nonce = e.Seq, e.Nonce
 	}
 	if len(entries) == 0 {
 		c.reset(seq) // seq is ahead but the log holds nothing after us
@@ -161,7 +175,7 @@ func (c *Checker) reset(seq uint64) {
 	clear(c.verdicts)
 	clear(c.byDigest)
 	clear(c.bySubject)
-	c.applied = seq
+	c.applied, c.nonce = seq, ""
 	c.resets++
 }
 

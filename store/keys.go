@@ -38,7 +38,7 @@ import (
 //	rv:<user>         string device revocations the user made in the current day (PX = 24 h)
 //	rs                string the revocation sequence: the number of the last entry of rx (no expiry)
 //	re                string the revocation log's epoch: set with the first entry of a new log, so a log that lost its entries and reuses their numbers is told apart (no expiry)
-//	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff}, trimmed to about revocationLogLength
+//	rx                stream the revocation log, entries <seq>-1 {k: t|u|d, a: digest or user, b: device, c: token end (Unix ms) or cutoff, n: random nonce}, trimmed to about revocationLogLength
 //	rc                (a Pub/Sub channel, not a key) told the sequence of every new rx entry
 //	h:<user>          string the user's history, oldest first: at most 50 entries (PX = 90 days after the latest; record.go)
 //	events            stream the environment's change events, one field "event" holding the event's JSON (record.go)

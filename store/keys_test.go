@@ -32,7 +32,13 @@ func TestEveryKeyHasTheEnvironmentTag(t *testing.T) {
 		k.lastSend("email", "a@b"), k.dailySends("phone", "+1"),
 		k.index(fieldUsername, "x"), k.index(fieldPhone, "x"), k.index(fieldEmail, "x"),
 		k.indexBucket(fieldEmail, indexBuckets-1),
+		// This round's keys, with user IDs holding braces.
+		k.history("{u}"), k.events(), k.lookups("ip:203.0.113.1"), k.callerMinuteSends("u{"),
+		k.revokedToken("d"), k.revokedUser("}u{"), k.revokedDevice("u{", "d}"), k.revocationRate("{"),
+		k.revocationSeq(), k.revocationLog(), k.revocationEpoch(),
 	}
+	p, r, h := k.editKeys("{t}", "a}", true, true)
+	all = append(all, p, r, h)
 	for _, key := range all {
 		if !strings.HasPrefix(key, "authedge:{env-1}:") || hashTag(key) != "env-1" {
 			t.Errorf("key %q: tag %q", key, hashTag(key))

@@ -261,7 +261,7 @@ func TestNoWaitScriptsSkipWait(t *testing.T) {
 	if held, err := s.Exists(ctx, "198.51.100.7", "username", "alice", Limit{Count: 5, Window: time.Minute}); err != nil || !held {
 		t.Errorf("Exists (counted) = %v, %v", held, err)
 	}
-	if _, _, _, err := s.RevocationsSince(ctx, 0, 10); err != nil {
+	if _, _, _, _, err := s.RevocationsSince(ctx, 0, 10); err != nil {
 		t.Errorf("RevocationsSince = %v", err)
 	}
 	if p, err := s.EnsureProfile(ctx, "u1"); err != nil || p.Username != "alice" {
@@ -269,6 +269,10 @@ func TestNoWaitScriptsSkipWait(t *testing.T) {
 	}
 	if _, err := s.EnsureProfile(ctx, "new"); !errors.Is(err, errNotReplicated) {
 		t.Errorf("EnsureProfile creating a profile = %v, want not replicated", err)
+	}
+	// A revocation is a write that a failover must keep (docs/topologies.md).
+	if _, err := s.RevokeUser(ctx, "u1", time.Now()); !errors.Is(err, errNotReplicated) {
+		t.Errorf("RevokeUser = %v, want not replicated", err)
 	}
 }
 

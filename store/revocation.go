@@ -59,6 +59,10 @@ type Revocation struct {
 	// RevocationSnapshot knows of a device (UserID and DeviceID are then
 	// empty).
 	DeviceDigest string
+	// Nonce is random text the entry was written with ("" in entries
+	// written before nonces): it tells the entry from another that Redis
+	// numbered the same after losing this one (RevocationsSince).
+	Nonce string
 }
 
 // RevocationState is what Redis holds against one token.
@@ -275,40 +279,54 @@ func (s *Store) RevocationState(ctx context.Context, tokenDigest, userID, device
 // one, whose numbers may repeat ones the caller already applied from the
 // old; the caller must then too forget what it knew ("" until the first
 // revocation, and for a log written before epochs existed).
-func (s *Store) RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, entries []Revocation, err error) {
+//
+// at is the Nonce of the log's entry numbered after, as Redis holds it now
+// ("" if it holds none). A failover to a replica that missed the log's
+// last entries keeps the epoch, and the promoted master numbers its next
+// entries as the lost ones were: a caller that applied entry after with
+// another nonce must forget what it knew, as for a new epoch, or it would
+// never read the entries that took the lost ones' numbers.
+func (s *Store) RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, at string, entries []Revocation, err error) {
 	if limit <= 0 {
-		return "", 0, nil, errors.New("store: RevocationsSince needs a positive limit")
+		return "", 0, "", nil, errors.New("store: RevocationsSince needs a positive limit")
 	}
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	keys := []string{s.keys.revocationSeq(), s.keys.revocationLog(), s.keys.revocationEpoch()}
-	res, err := s.run(ctx, scriptRevocationsSince, keys, strconv.FormatUint(after+1, 10)+"-0", limit)
+	// From entry after itself (IDs are <seq>-1), to read its nonce.
+	res, err := s.run(ctx, scriptRevocationsSince, keys, strconv.FormatUint(after, 10)+"-0", limit+1)
 	if err != nil {
-		return "", 0, nil, s.fail(err)
+		return "", 0, "", nil, s.fail(err)
 	}
 	reply, ok := res.([]any)
 	if !ok || len(reply) != 3 {
-		return "", 0, nil, errBadReply
+		return "", 0, "", nil, errBadReply
 	}
 	if seq, err = optionalUint(reply[0]); err != nil {
-		return "", 0, nil, err
+		return "", 0, "", nil, err
 	}
 	raw, ok := reply[1].([]any)
 	if !ok {
-		return "", 0, nil, errBadReply
+		return "", 0, "", nil, errBadReply
 	}
 	entries = make([]Revocation, 0, len(raw))
 	for _, item := range raw {
 		e, err := parseRevocation(item)
 		if err != nil {
-			return "", 0, nil, err
+			return "", 0, "", nil, err
 		}
-		entries = append(entries, e)
+		if e.Seq <= after {
+			at = e.Nonce
+			continue
+		}
+		if len(entries) < limit {
+			entries = append(entries, e)
+		}
 	}
 	if epoch, ok = reply[2].(string); !ok {
-		return "", 0, nil, errBadReply
+		return "", 0, "", nil, errBadReply
 	}
-	return epoch, seq, entries, nil
+	return epoch, seq, at, entries, nil
 }
 
 // parseRevocation reads one XRANGE entry: {"<seq>-1", {field, value, ...}}.
@@ -343,6 +361,8 @@ func parseRevocation(item any) (Revocation, error) {
 			b = value
 		case "c":
 			c = value
+		case "n":
+			r.Nonce = value
 		}
 	}
 	switch r.Kind {

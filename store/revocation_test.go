@@ -108,7 +108,7 @@ func TestRevocationLog(t *testing.T) {
 	f.RevokeUser(ctx, "u1", cut)
 	f.RevokeDevice(ctx, "u2", "dev-1", cut)
 
-	_, seq, entries, err := f.RevocationsSince(ctx, 0, 10)
+	_, seq, _, entries, err := f.RevocationsSince(ctx, 0, 10)
 	if err != nil || seq != 3 || len(entries) != 3 {
 		t.Fatalf("RevocationsSince(0) = %d, %d entries, %v", seq, len(entries), err)
 	}
@@ -124,11 +124,18 @@ func TestRevocationLog(t *testing.T) {
 			t.Errorf("entry %d = %+v, want %+v", i, g, w)
 		}
 	}
-	_, seq, entries, err = f.RevocationsSince(ctx, 2, 10)
+	first := entries
+	if first[0].Nonce == "" || first[0].Nonce == first[1].Nonce {
+		t.Errorf("entry nonces %q and %q: want set and distinct", first[0].Nonce, first[1].Nonce)
+	}
+	_, seq, at, entries, err := f.RevocationsSince(ctx, 2, 10)
 	if err != nil || seq != 3 || len(entries) != 1 || entries[0].Seq != 3 {
 		t.Fatalf("RevocationsSince(2) = %d, %+v, %v", seq, entries, err)
 	}
-	_, _, entries, _ = f.RevocationsSince(ctx, 0, 2)
+	if at != first[1].Nonce {
+		t.Errorf("RevocationsSince(2) names entry 2's nonce %q, want %q", at, first[1].Nonce)
+	}
+	_, _, _, entries, _ = f.RevocationsSince(ctx, 0, 2)
 	if len(entries) != 2 {
 		t.Fatalf("limit 2 gave %d entries", len(entries))
 	}
@@ -147,7 +154,7 @@ func TestRevocationSequenceSurvivesALostCounter(t *testing.T) {
 	if err != nil || seq != 3 {
 		t.Fatalf("RevokeToken after the counter was lost = %d, %v; want 3", seq, err)
 	}
-	_, _, entries, _ := f.RevocationsSince(ctx, 2, 10)
+	_, _, _, entries, _ := f.RevocationsSince(ctx, 2, 10)
 	if len(entries) != 1 || entries[0].Seq != 3 {
 		t.Fatalf("log after the counter was lost: %+v", entries)
 	}
@@ -212,7 +219,7 @@ func TestRevocationOnCluster(t *testing.T) {
 	if err != nil || !st.TokenRevoked || st.DeviceCutoff.IsZero() || st.Seq != 2 {
 		t.Fatalf("RevocationState = %+v, %v", st, err)
 	}
-	_, seq, entries, err := s.RevocationsSince(ctx, 0, 10)
+	_, seq, _, entries, err := s.RevocationsSince(ctx, 0, 10)
 	if err != nil || seq != 2 || len(entries) != 2 {
 		t.Fatalf("RevocationsSince = %d, %+v, %v", seq, entries, err)
 	}
@@ -248,7 +255,7 @@ func TestRevocationSnapshot(t *testing.T) {
 		t.Fatalf("RevocationSnapshot = %d, %+v, %v; want 3 revocations at seq 3", seq, got, err)
 	}
 	// It names the log it is a snapshot of, as reading the log does.
-	if logEpoch, _, _, err := f.RevocationsSince(ctx, seq, 10); err != nil || epoch == "" || epoch != logEpoch {
+	if logEpoch, _, _, _, err := f.RevocationsSince(ctx, seq, 10); err != nil || epoch == "" || epoch != logEpoch {
 		t.Errorf("snapshot epoch %q, the log's %q (%v)", epoch, logEpoch, err)
 	}
 	for _, r := range got {
@@ -268,7 +275,7 @@ func TestRevocationSnapshot(t *testing.T) {
 		}
 	}
 	// The log says the same of the token's end and the device.
-	_, _, entries, _ := f.RevocationsSince(ctx, 0, 10)
+	_, _, _, entries, _ := f.RevocationsSince(ctx, 0, 10)
 	if !entries[0].Until.Equal(until.Truncate(time.Millisecond)) || entries[2].DeviceDigest != DeviceDigest("u2", "dev:1") {
 		t.Errorf("log entries %+v", entries)
 	}
@@ -310,7 +317,7 @@ func TestTokenDigestIgnoresTheSignature(t *testing.T) {
 func TestRevocationLogEpoch(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	if epoch, _, _, err := f.RevocationsSince(ctx, 0, 10); err != nil || epoch != "" {
+	if epoch, _, _, _, err := f.RevocationsSince(ctx, 0, 10); err != nil || epoch != "" {
 		t.Fatalf("epoch of no log = %q, %v", epoch, err)
 	}
 	epochAfter := func(user string) string {
@@ -318,7 +325,7 @@ func TestRevocationLogEpoch(t *testing.T) {
 		if _, err := f.RevokeUser(ctx, user, time.Unix(1_700_000_000, 0)); err != nil {
 			t.Fatal(err)
 		}
-		epoch, _, _, err := f.RevocationsSince(ctx, 0, 10)
+		epoch, _, _, _, err := f.RevocationsSince(ctx, 0, 10)
 		if err != nil || epoch == "" {
 			t.Fatalf("epoch = %q, %v", epoch, err)
 		}
@@ -333,7 +340,7 @@ func TestRevocationLogEpoch(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); ; {
 		_, err := f.RevokeUser(ctx, "u1", time.Unix(1_700_000_000, 0))
 		if err == nil {
-			renewed, _, _, err = f.RevocationsSince(ctx, 0, 10)
+			renewed, _, _, _, err = f.RevocationsSince(ctx, 0, 10)
 		}
 		if err == nil {
 			break

@@ -5,7 +5,8 @@
 -- KEYS[2] rx, the revocation log
 -- KEYS[3] re, the log's epoch
 --
--- ARGV[1] the first entry ID wanted (<seq>-0)
+-- ARGV[1] the first entry ID wanted (<seq>-0: the caller's last entry,
+--         which it checks is still the one it applied)
 -- ARGV[2] at most this many entries
 --
 -- Replies: {sequence, {{id, {field, value, ...}}, ...}, epoch or ''}

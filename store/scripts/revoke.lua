@@ -19,7 +19,7 @@
 -- ARGV[6] approximate length the log is trimmed to
 -- ARGV[7] the channel told of every new entry
 -- ARGV[8] a token's end (Unix milliseconds) for its log entry, or ''
--- ARGV[9] random text for a new epoch
+-- ARGV[9] random text: the log entry's nonce, and a new epoch's
 -- ARGV[10] the event stream's approximate length: with events on (not
 --         '0'), a revocation that revokes something new appends ARGV[11]
 -- ARGV[11] its user.tokens_revoked event, JSON (store/revocation.go)
@@ -81,13 +81,15 @@ if ARGV[10] ~= '0' then
 end
 
 -- A log entry carries a token's end instead of its stored value ('1'),
--- and a cutoff as stored.
+-- and a cutoff as stored. Its nonce n tells it from an entry of the same
+-- number that Redis lost (a failover to a replica that missed it), which
+-- a reader may have applied.
 local logged = value
 if ARGV[1] == 't' then
   logged = ARGV[8]
 end
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], seq .. '-1',
-  'k', ARGV[1], 'a', ARGV[4], 'b', ARGV[5], 'c', logged)
+  'k', ARGV[1], 'a', ARGV[4], 'b', ARGV[5], 'c', logged, 'n', ARGV[9])
 redis.call('SET', KEYS[2], seq)
 -- A log without an epoch is new (or Redis lost it with the log): its
 -- numbers may be ones a reader already applied from the lost log, so it
