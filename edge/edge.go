@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"golang.org/x/net/http/httpguts"
@@ -215,9 +216,11 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 // refuses to send a request holding one, so reverse_proxy would answer
 // that user 502 on every request. Nor does a space or tab at either end:
 // HTTP trims it from a field value (RFC 9110 5.5), and the app would read
-// the subject "user-1 " as the other user "user-1".
+// the subject "user-1 " as the other user "user-1". Nor, to the app's
+// parser, does invalid UTF-8 (no source yields it: claims are decoded
+// JSON, profile fields checked text; this keeps it so).
 func headerValue(v string) bool {
-	return v != "" && httpguts.ValidHeaderFieldValue(v) &&
+	return v != "" && httpguts.ValidHeaderFieldValue(v) && utf8.ValidString(v) &&
 		!isSpaceOrTab(v[0]) && !isSpaceOrTab(v[len(v)-1])
 }
 
