@@ -1,9 +1,12 @@
 package token
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,6 +124,34 @@ func FuzzParseHeaderJWX(f *testing.F) {
 		}
 		if string(ref.Algorithm()) != h.alg || ref.KeyID() != h.kid {
 			t.Fatalf("%q: alg/kid %q/%q, jwx reads %q/%q", data, h.alg, h.kid, ref.Algorithm(), ref.KeyID())
+		}
+	})
+}
+
+// FuzzSplitCompact holds the compact splitter, which decodes into pooled
+// buffers, to strings.Split and encoding/base64: what it accepts has
+// three non-empty parts, each the one spelling of what it decoded to, and
+// the parts it returns are exactly those, whatever an earlier token left
+// in the pool.
+func FuzzSplitCompact(f *testing.F) {
+	for _, seed := range []string{"eyJhbGciOiJSUzI1NiJ9.e30.AAAA", "a.b.c", "YQ.YR.YQ", "YQ==.e30.AAAA", "e30.e30.e30.e30", "e30\n.e30.AAAA", "..", "e30.e30."} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		tok, fail := splitCompact(raw)
+		if fail != nil {
+			return
+		}
+		defer tok.release()
+		parts := strings.Split(raw, ".")
+		if len(parts) != 3 || string(tok.signingInput) != parts[0]+"."+parts[1] {
+			t.Fatalf("%q accepted, signing input %q", raw, tok.signingInput)
+		}
+		for i, got := range [][]byte{tok.header, tok.payload, tok.signature} {
+			want, err := base64.RawURLEncoding.DecodeString(parts[i])
+			if err != nil || len(want) == 0 || !bytes.Equal(got, want) || base64.RawURLEncoding.EncodeToString(got) != parts[i] {
+				t.Fatalf("%q part %d: %q, encoding/base64 reads %q (%v)", raw, i, got, want, err)
+			}
 		}
 	})
 }
