@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 	"golang.org/x/net/http/httpguts"
@@ -188,14 +189,12 @@ func (e *Edge) identify(r *http.Request) (*Identity, *handler.Error) {
 
 // setHeaders is step 4: the configured headers and the assertion. A
 // missing claim or an empty profile field leaves its header absent; so
-// does a value that cannot be a header value (a control character, such
-// as a description's newline): Go's transport refuses to send a request
-// holding one, so reverse_proxy would answer that user 502 on every
-// request. The assertion carries such a value as it is.
+// does a value a header cannot carry as it is (headerValue). The
+// assertion carries such a value as it is.
 func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 	for i := range e.headers {
 		h := &e.headers[i]
-		if v, ok := id.value(h.src); ok && v.text != "" && httpguts.ValidHeaderFieldValue(v.text) {
+		if v, ok := id.value(h.src); ok && headerValue(v.text) {
 			r.Header[h.name] = []string{v.text}
 		}
 	}
@@ -211,6 +210,21 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 		r.Header[e.signer.header] = []string{assertion}
 	}
 }
+
+// headerValue reports whether v reaches the app, as a header, unchanged.
+// A control character (a description's newline) does not: Go's transport
+// refuses to send a request holding one, so reverse_proxy would answer
+// that user 502 on every request. Nor does a space or tab at either end:
+// HTTP trims it from a field value (RFC 9110 5.5), and the app would read
+// the subject "user-1 " as the other user "user-1". Nor, to the app's
+// parser, does invalid UTF-8 (no source yields it: claims are decoded
+// JSON, profile fields checked text; this keeps it so).
+func headerValue(v string) bool {
+	return v != "" && httpguts.ValidHeaderFieldValue(v) && utf8.ValidString(v) &&
+		!isSpaceOrTab(v[0]) && !isSpaceOrTab(v[len(v)-1])
+}
+
+func isSpaceOrTab(c byte) bool { return c == ' ' || c == '\t' }
 
 // removeHeaders deletes every header from h whose name is equivalent to
 // one in names (config.SameHeaderName): in any case, and with '_' and '.' read as

@@ -257,6 +257,44 @@ func TestValuesThatCannotBeHeaderValues(t *testing.T) {
 	resp.Body.Close()
 }
 
+// TestValuesWithSurroundingSpace: a value that starts or ends with a space
+// or a tab leaves its header absent. HTTP trims that whitespace from a
+// field value (RFC 9110 5.5; Go's transport does so when it sends one), so
+// the app would read the subject "user-1 " as the other user "user-1".
+func TestValuesWithSurroundingSpace(t *testing.T) {
+	var got http.Header
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	t.Cleanup(app.Close)
+	block := &config.Identity{
+		Protect: []string{"/app/*"},
+		Headers: []config.IdentityHeader{{Name: "X-User-Id", Source: "sub"}, {Name: "X-Tenant", Source: "tenant"},
+			{Name: "X-Role", Source: "role"}},
+	}
+	e := newEnv(t, block)
+	r, _, w := e.serve(request("/app/x", e.token("user-1 ", map[string]any{"tenant": "\tt1", "role": "a b"})))
+	if r == nil {
+		t.Fatalf("refused %d %s", w.Code, w.Body)
+	}
+	out, err := http.NewRequest(http.MethodGet, app.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Header = r.Header
+	resp, err := app.Client().Do(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, h := range []string{"X-User-Id", "X-Tenant"} {
+		if v, ok := got[h]; ok {
+			t.Errorf("the app read %s = %q, want absent", h, v)
+		}
+	}
+	if got.Get("X-Role") != "a b" {
+		t.Errorf("X-Role = %q, want %q", got.Get("X-Role"), "a b")
+	}
+}
+
 func TestRedisDown(t *testing.T) {
 	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
 	tok := e.token("user-1", nil)

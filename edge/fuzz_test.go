@@ -1,13 +1,16 @@
 package edge
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/authedge/caddy-authedge/config"
 )
@@ -135,4 +138,26 @@ func topLevelNames(payload []byte) map[string]int {
 		counts[name]++
 	}
 	return counts
+}
+
+// FuzzHeaderValue: a value headerValue lets through is UTF-8, and is read
+// back by an HTTP parser (net/textproto's, which Go's server uses) exactly
+// as it was.
+func FuzzHeaderValue(f *testing.F) {
+	for _, s := range []string{"user-1", "user-1 ", "\tuser-1", "a b", "a\tb", "t\r\nX-User-Id: user-2", "\x00", "é", "\xff", "a\x7f", " "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if !headerValue(v) {
+			return
+		}
+		if !utf8.ValidString(v) {
+			t.Fatalf("%q passed, but is not UTF-8", v)
+		}
+		msg := "X-Value: " + v + "\r\n\r\n"
+		h, err := textproto.NewReader(bufio.NewReader(strings.NewReader(msg))).ReadMIMEHeader()
+		if err != nil || len(h["X-Value"]) != 1 || h["X-Value"][0] != v {
+			t.Fatalf("%q passed, but an HTTP parser reads %q (%v)", v, h["X-Value"], err)
+		}
+	})
 }

@@ -20,6 +20,14 @@ func TestBody(t *testing.T) {
 		{`{"id":"9-9","user_id":"u"}`, `{"id":"9-9","user_id":"u"}`, "9-9", ""},
 		{`{"id":""}`, "", "", "id is empty"},
 		{`{"id":5}`, "", "", "id is not a string"},
+		// Names are exact: encoding/json's struct decoding took "ID" for
+		// the id, and the webhook-id then named no member of the body.
+		{`{"ID":"9-9"}`, `{"id":"1-0","ID":"9-9"}`, "1-0", ""},
+		{`{"id":"9-9","Id":"8-8"}`, `{"id":"9-9","Id":"8-8"}`, "9-9", ""},
+		// A null id was read as absent, and a second id put first: a
+		// receiver keeping the last one read null.
+		{`{"id":null}`, "", "", "id is not a string"},
+		{`{"id":"9-9","id":"8-8"}`, "", "", "id is given twice"},
 		{`[1]`, "", "", "not a JSON object"},
 		{``, "", "", "not a JSON object"},
 		{`{"a":`, "", "", "not a JSON object"},
@@ -45,15 +53,35 @@ func FuzzBody(f *testing.F) {
 	f.Add(`{"id":"2-0"}`)
 	f.Add(`{}`)
 	f.Add(`{"id":null}`)
+	f.Add(`{"Id":"2-0"}`)
+	f.Add(`{"id":"2-0","id":"3-0"}`)
 	f.Fuzz(func(t *testing.T, stored string) {
 		body, id, err := Body("1700000000000-3", stored)
 		if err != nil {
 			return
 		}
-		var got struct {
-			ID string `json:"id"`
+		// The body has exactly one member named exactly "id", the
+		// webhook-id: encoding/json's struct decoding would match "ID" too.
+		var ids []string
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			t.Fatalf("%q gave %s, not an object", stored, body)
 		}
-		if !json.Valid(body) || json.Unmarshal(body, &got) != nil || got.ID != id || id == "" {
+		for dec.More() {
+			name, _ := dec.Token()
+			var value json.RawMessage
+			if err := dec.Decode(&value); err != nil {
+				t.Fatalf("%q gave %s: %v", stored, body, err)
+			}
+			var s string
+			if name == "id" {
+				if json.Unmarshal(value, &s) != nil {
+					t.Fatalf("%q gave %s, whose id is not a string", stored, body)
+				}
+				ids = append(ids, s)
+			}
+		}
+		if !json.Valid(body) || len(ids) != 1 || ids[0] != id || id == "" {
 			t.Fatalf("%q gave %s, id %q", stored, body, id)
 		}
 	})

@@ -48,6 +48,10 @@
 //   - Claim names are matched exactly (JSON is case-sensitive, unlike
 //     encoding/json's struct decoding), and a claim authedge reads may
 //     appear only once, so that no other parser can see another user.
+//     For the same reason a string read (iss, sub, aud, scope, the device
+//     claim, alg, kid, typ) holding invalid UTF-8 or an unpaired UTF-16
+//     surrogate escape ("\ud800") is refused: encoding/json would turn
+//     either into U+FFFD, making different values equal.
 //     iss, sub (a non-empty string), aud and exp are required; exp > now -
 //     leeway; nbf, iat and auth_time, if present, ≤ now + leeway (a future
 //     auth_time would make every sudo check pass). A device claim present

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -222,6 +225,55 @@ func FuzzJSONStringIs(f *testing.F) {
 		is, isOK := jsonStringIs(raw, want)
 		if isOK != ok || (ok && is != (s == want)) {
 			t.Fatalf("jsonStringIs(%q, %q) = %v, %v; jsonString gives %q, %v", raw, want, is, isOK, s, ok)
+		}
+	})
+}
+
+// FuzzJSONStringSurrogates: jsonString refuses exactly the strings whose
+// escapes hold an unpaired UTF-16 surrogate, told here by unicode/utf16
+// from the string's code units, and otherwise agrees with encoding/json.
+func FuzzJSONStringSurrogates(f *testing.F) {
+	for _, s := range []string{`"\ud83d\ude00"`, `"\ud800"`, `"\udc00"`, `"\ud800\u0041"`, `"\ud800\\u0041"`, `"\\ud800"`,
+		`"\uD800\uDFFF"`, `"\udbff\udbff"`, `"x\ud800\ud800\udc00"`, `"\ufffd"`, `"\u0000\n"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		raw = bytes.TrimSpace(raw)
+		if !json.Valid(raw) || raw[0] != '"' || !utf8.Valid(raw) {
+			return
+		}
+		var units []uint16
+		for i := 1; i < len(raw)-1; {
+			if raw[i] == '\\' && raw[i+1] == 'u' {
+				u, _ := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+				units = append(units, uint16(u))
+				i += 6
+				continue
+			}
+			r, n := utf8.DecodeRune(raw[i:])
+			if r == '\\' {
+				n = 2 // any other escape is one character, no surrogate
+			}
+			units = utf16.AppendRune(units, r)
+			i += n
+		}
+		unpaired := false
+		for i := 0; i < len(units); i++ {
+			switch {
+			case !utf16.IsSurrogate(rune(units[i])):
+			case i+1 < len(units) && utf16.DecodeRune(rune(units[i]), rune(units[i+1])) != utf8.RuneError:
+				i++
+			default:
+				unpaired = true
+			}
+		}
+		s, ok := jsonString(raw)
+		if ok == unpaired {
+			t.Fatalf("jsonString(%s) ok = %v; unpaired surrogate: %v", raw, ok, unpaired)
+		}
+		var want string
+		if ok && (json.Unmarshal(raw, &want) != nil || s != want) {
+			t.Fatalf("jsonString(%s) = %q, encoding/json reads %q", raw, s, want)
 		}
 	})
 }

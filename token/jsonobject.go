@@ -131,10 +131,58 @@ func jsonString(raw []byte) (string, bool) {
 		return string(inner), true
 	}
 	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	if json.Unmarshal(raw, &s) != nil || loneSurrogate(inner) {
+		// encoding/json turns a lone surrogate into U+FFFD too:
+		// "\ud800" and "\udfff" would be the same subject.
 		return "", false
 	}
 	return s, true
+}
+
+// loneSurrogate reports whether the escapes of inner, the inside of a
+// valid JSON string, hold a UTF-16 surrogate that is not half of a pair.
+func loneSurrogate(inner []byte) bool {
+	for i := 0; i < len(inner); i++ {
+		if inner[i] != '\\' {
+			continue
+		}
+		i++
+		if inner[i] != 'u' {
+			continue
+		}
+		r := hex4(inner[i+1:])
+		i += 4
+		switch {
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true
+		case r >= 0xd800 && r <= 0xdbff:
+			if i+6 >= len(inner) || inner[i+1] != '\\' || inner[i+2] != 'u' {
+				return true
+			}
+			if low := hex4(inner[i+3:]); low < 0xdc00 || low > 0xdfff {
+				return true
+			}
+			i += 6
+		}
+	}
+	return false
+}
+
+// hex4 reads the four hex digits a valid \u escape has.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // jsonStringIs reports whether raw, which must be a string as jsonString

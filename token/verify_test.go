@@ -310,8 +310,21 @@ func TestClaimsAreReadStrictly(t *testing.T) {
 		"escaped name twice": {`{"iss":"https://issuer.example","sub":"a","\u0073ub":"b","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
 		"SUB is not sub":     {`{"iss":"https://issuer.example","SUB":"a","aud":"env-1","exp":` + exp + `}`, "missing sub claim"},
 		"invalid UTF-8":      {"{\"iss\":\"https://issuer.example\",\"sub\":\"a\xff\",\"aud\":\"env-1\",\"exp\":" + exp + "}", "invalid sub claim"},
+		// A lone surrogate decodes to U+FFFD, as invalid UTF-8 would:
+		// "\ud800" and "\udbff" would be the same user.
+		"lone high surrogate":      {`{"iss":"https://issuer.example","sub":"a\ud800","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
+		"lone low surrogate":       {`{"iss":"https://issuer.example","sub":"\udc00a","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
+		"high surrogate, no low":   {`{"iss":"https://issuer.example","sub":"\ud800\u0061","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
+		"lone surrogate in aud":    {`{"iss":"https://issuer.example","sub":"a","aud":["env-1","\udfff"],"exp":` + exp + `}`, "invalid aud claim"},
+		"lone surrogate in device": {`{"iss":"https://issuer.example","sub":"a","aud":"env-1","exp":` + exp + `,"device_id":"\ud800"}`, "invalid device claim"},
 	} {
 		t.Run(name, func(t *testing.T) { mustRefuse(t, v, craft(t, hdr, tc.payload, sign), tc.want) })
+	}
+	// A surrogate pair is one character, and an escaped backslash before
+	// a "u" no escape.
+	pair := `{"iss":"https://issuer.example","sub":"\ud83d\ude00\\ud800","aud":"env-1","exp":` + exp + `}`
+	if got := mustVerify(t, v, craft(t, hdr, pair, sign)); got.Subject != "\U0001F600\\ud800" {
+		t.Fatalf("sub %q", got.Subject)
 	}
 	// Unknown claims of any shape are fine.
 	cl := validClaims()
