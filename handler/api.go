@@ -320,10 +320,14 @@ func (a *API) storeError(c *call, err error) *apiError {
 
 // logRejection is the one debug line per rejected request. Rejections are
 // expected (bad tokens, taken usernames), so they never log above debug,
-// except the server's own failures.
+// except the server's own failures. A client that hung up cancelled the
+// request's context, which cuts its Redis call short: that 503 is the
+// client's doing, and at warn anyone could write a line per request,
+// without a token, by closing the connection at once.
 func (a *API) logRejection(ep *endpoint, c *call, e *apiError) {
 	level := zapcore.DebugLevel
-	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented {
+	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented &&
+		!errors.Is(c.r.Context().Err(), context.Canceled) {
 		level = zapcore.WarnLevel
 	}
 	ce := a.log.Check(level, "request rejected")
