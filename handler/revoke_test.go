@@ -2,6 +2,8 @@ package handler
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -658,4 +661,50 @@ func TestRevokeOfARevokedTokenWritesAndLogsNothing(t *testing.T) {
 	if n := e.logs.FilterMessage("token revoked").Len(); n != 1 {
 		t.Errorf("revoking a covered token logged a revocation (%d in all, want 1)", n)
 	}
+}
+
+// countingVerifier counts the Verify calls of the Verifier it wraps.
+type countingVerifier struct {
+	Verifier
+	calls atomic.Int64
+}
+
+func (v *countingVerifier) Verify(ctx context.Context, raw, clientID string) (*token.Claims, error) {
+	v.calls.Add(1)
+	return v.Verifier.Verify(ctx, raw, clientID)
+}
+
+// POST /auth/v1/revoke tries a token with every client of the environment
+// only when its audience may be what failed: a forged signature, an
+// expired or malformed token fails alike for every client, and trying
+// each would make one anonymous request cost a signature check per
+// configured client.
+func TestRevokeTriesOtherClientsOnlyForTheAudience(t *testing.T) {
+	clients := []string{otherClient, "c2", "c3", "c4", "c5"}
+	e := newEnv(t, withConfig(func(c *config.Config) { c.ClientIDs = clients }))
+	counting := &countingVerifier{Verifier: e.api.deps.Verifier}
+	e.api.deps.Verifier = counting
+
+	// Another key, same (absent) kid: the signature is checked, and fails.
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := signRS256(t, e.claimsFor("u1", withClaim("exp", e.clock.Now().Add(-time.Hour).Unix())))
+	for name, tok := range map[string]string{
+		"forged":  signRS256With(t, other, e.claimsFor("u1")),
+		"expired": expired,
+		"garbage": "not.a.token",
+	} {
+		counting.calls.Store(0)
+		e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
+		if n := counting.calls.Load(); n != 1 {
+			t.Errorf("%s: %d verifications, want 1", name, n)
+		}
+	}
+
+	// A token of another client is still found, and revoked.
+	tok := e.token("u1", withClaim("aud", []string{"c5"}))
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
+	e.meWith(tok, query("client_id=c5")).wantRevoked(t)
 }
