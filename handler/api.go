@@ -320,10 +320,16 @@ func (a *API) storeError(c *call, err error) *apiError {
 
 // logRejection is the one debug line per rejected request. Rejections are
 // expected (bad tokens, taken usernames), so they never log above debug,
-// except the server's own failures.
+// except the server's own failures. Two 503s stay at debug, because
+// anyone could cause one per request without a token: a client that hung
+// up cancelled the request's context, which cuts its Redis call short;
+// and a made-up kid while the JWKS cannot be fetched (errKeysUnavailable)
+// is answered without any key, the outage being logged where the fetch
+// fails (token.RemoteJWKS).
 func (a *API) logRejection(ep *endpoint, c *call, e *apiError) {
 	level := zapcore.DebugLevel
-	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented {
+	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented &&
+		e != errKeysUnavailable && !errors.Is(c.r.Context().Err(), context.Canceled) {
 		level = zapcore.WarnLevel
 	}
 	ce := a.log.Check(level, "request rejected")

@@ -261,3 +261,40 @@ func FuzzPageToken(f *testing.F) {
 		}
 	})
 }
+
+// TestLargestEventSize: what one edit can make an event weigh, with every
+// value at its longest, in 4-byte characters where the rules allow them,
+// and changed from one such value to another. docs/events.md sizes the
+// stream by it: a user's edits, not the operator, choose the size of each
+// of the stream_max_len events it keeps.
+func TestLargestEventSize(t *testing.T) {
+	e := newEnv(t, verificationOff(), sudoOff(), withConfig(func(c *config.Config) { c.Events = &config.Events{StreamMaxLen: 100} }))
+	sub := strings.Repeat("u", 256)
+	device := strings.Repeat("d", 128)
+	edit := func(wide, name string) {
+		t.Helper()
+		body, err := json.Marshal(map[string]string{
+			"nickname":    strings.Repeat(wide, 48),
+			"username":    strings.Repeat(name, 48),
+			"avatar_url":  "https://a.example/" + strings.Repeat(wide, 2048-len("https://a.example/")),
+			"gender":      "FEMALE",
+			"description": strings.Repeat(wide, 500),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.edit(sub, string(body), header("X-Device-Id", device)).wantOK(t)
+	}
+	edit("😀", "a")
+	edit("🙂", "b")
+	entries, err := e.rawRedis().XRange(context.Background(), "authedge:{"+testEnvID+"}:events", "-", "+").Result()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("%d events, %v", len(entries), err)
+	}
+	size := len(entries[1].Values["event"].(string))
+	t.Logf("the largest basic/edit event: %d bytes", size)
+	// docs/events.md#keys-and-sizes says "about 22 KB".
+	if size < 20_000 || size > 24_000 {
+		t.Errorf("the largest event is %d bytes; docs/events.md says about 22 KB", size)
+	}
+}

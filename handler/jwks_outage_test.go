@@ -3,7 +3,9 @@ package handler
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -12,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/authedge/caddy-authedge/token"
 )
@@ -79,6 +82,22 @@ func TestUnknownKidWhileJWKSDownIs503(t *testing.T) {
 	}
 	// A token of a known key is not held up by the outage.
 	e.serve(http.MethodGet, pathMe, "", bearer(e.token("known-user"))).wantOK(t)
+
+	// Made-up kids need no key at all to be answered 503: the outage is
+	// logged where the fetch fails, and these are not a warning each, or
+	// anyone could write one per request while the JWKS is down.
+	e.logs.TakeAll()
+	b64 := base64.RawURLEncoding
+	for i := range 10 {
+		forged := b64.EncodeToString(fmt.Appendf(nil, `{"alg":"RS256","kid":"made-up-%d"}`, i)) + "." +
+			b64.EncodeToString(payload) + "." + b64.EncodeToString([]byte("not a signature"))
+		e.serve(http.MethodGet, pathMe, "", bearer(forged)).wantError(t, http.StatusServiceUnavailable, "unavailable")
+	}
+	for _, l := range e.logs.TakeAll() {
+		if l.Level > zapcore.DebugLevel {
+			t.Errorf("a made-up kid during the outage logged at %s: %s %v", l.Level, l.Message, l.ContextMap())
+		}
+	}
 }
 
 // POST /auth/v1/revoke with a token whose key cannot be looked up (its kid

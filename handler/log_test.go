@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -139,4 +140,44 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 		t.Fatalf("only %d log entries: the search would prove nothing", len(e.logs.All()))
 	}
 	e.assertLogsNeverContain(t, secrets...)
+}
+
+// hungUp gives a request the context of a client that has closed its
+// connection, as net/http cancels it.
+func hungUp(r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	*r = *r.WithContext(ctx)
+}
+
+// TestClientThatHungUpIsNotAWarning: a client that closes its connection
+// cancels the request's context, and the Redis call of the request fails
+// with it. That is the client's doing, not the server's: it must not log a
+// warning, or anyone could write one per request, without a token, by
+// hanging up at once.
+func TestClientThatHungUpIsNotAWarning(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	e.meWith(tok).wantOK(t)
+	e.logs.TakeAll()
+	for _, c := range []struct {
+		name string
+		call func() *result
+	}{
+		{"checkIfUserExist", func() *result { return e.serve(http.MethodGet, pathUserExists, "", query("username=alice"), hungUp) }},
+		{"verification/verify", func() *result {
+			body := jsonBody(t, map[string]string{"verification_id": strings.Repeat("a", 22), "verification_code": "123456"})
+			return e.serve(http.MethodPost, pathVerify, body, noHeader("Authorization"), hungUp)
+		}},
+		{"user/me", func() *result { return e.meWith(tok, hungUp) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.call()
+			for _, l := range e.logs.TakeAll() {
+				if l.Level > zapcore.DebugLevel {
+					t.Errorf("a request whose client hung up logged at %s: %s %v", l.Level, l.Message, l.ContextMap())
+				}
+			}
+		})
+	}
 }

@@ -67,13 +67,31 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	if claims != nil {
+	if claims != nil && !a.alreadyRevoked(c, raw, claims) {
 		if err := a.revokeToken(c, raw, claims); err != nil {
 			return err
 		}
 	}
 	writeEmpty(w)
 	return nil
+}
+
+// alreadyRevoked reports whether a verified token is revoked already, by
+// itself or by its user's or device's revocation: there is nothing left
+// to revoke, so nothing is written or logged. This endpoint needs no
+// Authorization and has no limit; without this, anyone holding one token
+// could have authedge write and log a revocation per request until the
+// token ends. If the revocations cannot be read, the token is revoked as
+// if it were not (that write says whether Redis is there).
+func (a *API) alreadyRevoked(c *call, raw string, claims *token.Claims) bool {
+	revoked, err := a.revocations.Revoked(c.r.Context(), revoke.Token{
+		Raw:           raw,
+		ContentDigest: claims.ContentDigest,
+		Subject:       claims.Subject,
+		DeviceID:      claims.DeviceID,
+		IssuedAt:      claims.IssuedAt,
+	})
+	return err == nil && revoked
 }
 
 // verifyForRevocation verifies raw for any client of this environment,
@@ -92,6 +110,13 @@ func (a *API) verifyForRevocation(c *call, raw string) (*token.Claims, *apiError
 		// The signature, not the client, is what could not be checked:
 		// no other client would fare better.
 		return nil, errKeysUnavailable
+	}
+	if token.KindOf(err) != token.KindOther {
+		// A bad signature, an expiry or a malformed token fails for
+		// every client alike: only the audience (a KindOther) depends
+		// on the client. Trying each anyway made one anonymous request
+		// cost a signature check per configured client.
+		return nil, nil
 	}
 	for id := range a.clientIDs {
 		if id == c.clientID {

@@ -2,6 +2,8 @@ package handler
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -555,15 +558,20 @@ func TestRevocationsMakeEvents(t *testing.T) {
 func TestReplicaRefusesRevokedTokensByTheVerifiersDigest(t *testing.T) {
 	e := newEnv(t)
 	other := e.secondInstance()
-	other.meWith(other.token("warm-up")).wantOK(t)
-	deadline := time.Now().Add(5 * time.Second)
-	for !other.api.revocations.Replicated() {
-		if time.Now().After(deadline) {
-			t.Fatal("the revocations were never loaded")
+	// The revoking instance asks whether each token is revoked already
+	// (POST revoke writes nothing for one that is): it too judges from
+	// its replica, so that every read counted below is other's.
+	for _, inst := range []*env{e, other} {
+		inst.meWith(inst.token("warm-up")).wantOK(t)
+		deadline := time.Now().Add(5 * time.Second)
+		for !inst.api.revocations.Replicated() {
+			if time.Now().After(deadline) {
+				t.Fatal("the revocations were never loaded")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
+		inst.waitFresh()
 	}
-	other.waitFresh()
 	cached, unseen := e.token("c1"), e.token("c2")
 	other.meWith(cached).wantOK(t)
 	other.meWith(cached).wantOK(t) // from the verifier's cache, digest and all
@@ -619,4 +627,84 @@ func TestDeviceRevocationsAreLimited(t *testing.T) {
 	// revoke/all is still there for the owner.
 	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(tok)).wantOK(t)
 	e.meWith(tok).wantRevoked(t)
+}
+
+// TestRevokeOfARevokedTokenWritesAndLogsNothing: POST /auth/v1/revoke
+// needs no Authorization and has no limit, so a token already revoked
+// (by itself or by its user's revocation) must cost no write and no info
+// line: else anyone holding one token could have authedge log a
+// revocation per request, for as long as the token lives.
+func TestRevokeOfARevokedTokenWritesAndLogsNothing(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	body := jsonBody(t, map[string]string{"token": tok})
+	e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization")).wantOK(t)
+	for range 5 {
+		res := e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization")).wantOK(t)
+		if string(res.body) != "{}" {
+			t.Fatalf("a repeat answered %s, want {}", res.body)
+		}
+	}
+	if n := e.logs.FilterMessage("token revoked").Len(); n != 1 {
+		t.Errorf("one revocation and 5 repeats logged %d revocations, want 1", n)
+	}
+
+	// A token its user's revoke/all covers is revoked already: posting it
+	// adds no key of its own.
+	covered := e.token("u2")
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("u2", withClaim("jti", "other")))).wantOK(t)
+	before := e.revocationKeys()
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": covered}), noHeader("Authorization")).wantOK(t)
+	if after := e.revocationKeys(); len(after) != len(before) {
+		t.Errorf("revoking a token revoke/all covered wrote %v (before: %v)", after, before)
+	}
+	if n := e.logs.FilterMessage("token revoked").Len(); n != 1 {
+		t.Errorf("revoking a covered token logged a revocation (%d in all, want 1)", n)
+	}
+}
+
+// countingVerifier counts the Verify calls of the Verifier it wraps.
+type countingVerifier struct {
+	Verifier
+	calls atomic.Int64
+}
+
+func (v *countingVerifier) Verify(ctx context.Context, raw, clientID string) (*token.Claims, error) {
+	v.calls.Add(1)
+	return v.Verifier.Verify(ctx, raw, clientID)
+}
+
+// POST /auth/v1/revoke tries a token with every client of the environment
+// only when its audience may be what failed: a forged signature, an
+// expired or malformed token fails alike for every client, and trying
+// each would make one anonymous request cost a signature check per
+// configured client.
+func TestRevokeTriesOtherClientsOnlyForTheAudience(t *testing.T) {
+	clients := []string{otherClient, "c2", "c3", "c4", "c5"}
+	e := newEnv(t, withConfig(func(c *config.Config) { c.ClientIDs = clients }))
+	counting := &countingVerifier{Verifier: e.api.deps.Verifier}
+	e.api.deps.Verifier = counting
+
+	// Another key, same (absent) kid: the signature is checked, and fails.
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := signRS256(t, e.claimsFor("u1", withClaim("exp", e.clock.Now().Add(-time.Hour).Unix())))
+	for name, tok := range map[string]string{
+		"forged":  signRS256With(t, other, e.claimsFor("u1")),
+		"expired": expired,
+		"garbage": "not.a.token",
+	} {
+		counting.calls.Store(0)
+		e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
+		if n := counting.calls.Load(); n != 1 {
+			t.Errorf("%s: %d verifications, want 1", name, n)
+		}
+	}
+
+	// A token of another client is still found, and revoked.
+	tok := e.token("u1", withClaim("aud", []string{"c5"}))
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
+	e.meWith(tok, query("client_id=c5")).wantRevoked(t)
 }
