@@ -369,6 +369,11 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 		"/app/%2E%2E/public": true, "/app/../public": true, "/app/./../public": true, "/app/x%2F..%2F..%2Fy": true,
 		"/APP/%2e%2e/public": true, "/public/../x": false, "/public/%2e%2e/x": false, "/a%20b/../c": false,
 		"/public/app.js": false, "/public/%2e/app": false,
+		// Tomcat, Jetty and Spring drop each segment's path parameters
+		// (;...) before they resolve dot segments.
+		"/public/..;/app/x": true, "/public/..;a=b/app/x": true, "/public/%2e%2e;/app/x": true,
+		"/app;jsessionid=1/x": true, "/APP;x/y": true, "/public;x/y": false, "/public/x;/../y": false,
+		"/public/a%3B/../app/x": false,
 	} {
 		if got, _ := e.edge.Protected(request(path, "")); got != want {
 			t.Errorf("%s: protected = %v, want %v", path, got, want)

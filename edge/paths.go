@@ -77,13 +77,21 @@ func (rs *rules) match(r *http.Request) need {
 	}
 	rs.matchPath(r, &n)
 	if written, ok := asWritten(r.URL); ok {
-		u := *r.URL
-		u.Path, u.RawPath = written, ""
-		w := *r
-		w.URL = &u
-		rs.matchPath(&w, &n)
+		rs.matchPathAs(r, written, &n)
+	}
+	if bare, ok := withoutParameters(r.URL); ok {
+		rs.matchPathAs(r, bare, &n)
 	}
 	return n
+}
+
+// matchPathAs adds to n what r needs if its path read as path.
+func (rs *rules) matchPathAs(r *http.Request, path string, n *need) {
+	u := *r.URL
+	u.Path, u.RawPath = path, ""
+	w := *r
+	w.URL = &u
+	rs.matchPath(&w, n)
 }
 
 // matchPath adds to n what r's path needs as Caddy's matcher reads it; a
@@ -128,6 +136,28 @@ func asWritten(u *url.URL) (string, bool) {
 	}
 	written := strings.Join(segments, "/")
 	return written, written != u.Path
+}
+
+// withoutParameters is u's path as Tomcat, Jetty and Spring MVC read it,
+// and ok if it has a ';': they drop each segment's path parameters (from
+// its first ';', as in /app;jsessionid=1/x) before decoding, then resolve
+// dot segments, as Caddy's matcher cleans them. To them /public/..;/app/x
+// is /app/x, and /app;x/y is /app/y, while Caddy's matcher reads neither
+// under /app/.
+func withoutParameters(u *url.URL) (string, bool) {
+	p := u.EscapedPath()
+	if !strings.Contains(p, ";") {
+		return "", false
+	}
+	segments := strings.Split(p, "/")
+	for i, s := range segments {
+		segments[i], _, _ = strings.Cut(s, ";")
+	}
+	bare, err := url.PathUnescape(strings.Join(segments, "/"))
+	if err != nil {
+		return "", false // Go parsed the path, so this does not happen
+	}
+	return bare, true
 }
 
 // hasDotSegment reports whether the path p has a literal "." or ".."
