@@ -191,11 +191,13 @@ func (e *Edge) identify(r *http.Request) (*Identity, *handler.Error) {
 // does a value that cannot be a header value (a control character, such
 // as a description's newline): Go's transport refuses to send a request
 // holding one, so reverse_proxy would answer that user 502 on every
-// request. The assertion carries such a value as it is.
+// request. So does a value the app would read as another: HTTP trims the
+// spaces and tabs around a header value, and a sub " user-2" would reach
+// the app as user-2. The assertion carries such values as they are.
 func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 	for i := range e.headers {
 		h := &e.headers[i]
-		if v, ok := id.value(h.src); ok && v.text != "" && httpguts.ValidHeaderFieldValue(v.text) {
+		if v, ok := id.value(h.src); ok && headerValueKept(v.text) {
 			r.Header[h.name] = []string{v.text}
 		}
 	}
@@ -210,6 +212,13 @@ func (e *Edge) setHeaders(r *http.Request, id *Identity) {
 		}
 		r.Header[e.signer.header] = []string{assertion}
 	}
+}
+
+// headerValueKept reports whether v reaches the app as a header value
+// unchanged: not empty, no control character, no space or tab at either
+// end.
+func headerValueKept(v string) bool {
+	return v != "" && httpguts.ValidHeaderFieldValue(v) && strings.Trim(v, " \t") == v
 }
 
 // removeHeaders deletes every header from h whose name is equivalent to

@@ -241,6 +241,19 @@ func TestValuesThatCannotBeHeaderValues(t *testing.T) {
 			t.Errorf("%s = %q, want absent", h, v)
 		}
 	}
+	// HTTP trims spaces and tabs around a value: the app would read
+	// " user-2" as user-2.
+	for _, sub := range []string{" user-2", "user-2 ", " "} {
+		r, _, w := e.serve(request("/app/x", e.token(sub, map[string]any{"tenant": " t"})))
+		if r == nil {
+			t.Fatalf("sub %q refused %d %s", sub, w.Code, w.Body)
+		}
+		for _, h := range []string{"X-User-Id", "X-Tenant"} {
+			if v, ok := r.Header[h]; ok {
+				t.Errorf("sub %q: %s = %q, want absent", sub, h, v)
+			}
+		}
+	}
 	claims := verifyAssertion(t, r.Header.Get("X-Authedge-Assertion"), parseJWKS(t, e.edge.JWKS())[0])
 	if claims["description"] != bio {
 		t.Errorf("the assertion's description = %v, want %q", claims["description"], bio)

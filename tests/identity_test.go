@@ -320,6 +320,32 @@ func TestIdentityPlaceholdersAndErrors(t *testing.T) {
 	}
 }
 
+// HTTP trims spaces and tabs around a header value: a sub " user-2" that
+// went out as X-User-Id would reach the app as user-2, another user than
+// the one authedge verified (and whose revocations it checked). Such a
+// value leaves its header absent; the assertion carries it as it is.
+func TestIdentityHeaderValuesHTTPWouldTrim(t *testing.T) {
+	s := newEdgeStack(t)
+	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
+	_, ec, _ := testKeys(t)
+	for _, sub := range []string{" user-2", "user-2 "} {
+		resp := send(t, "GET", caddy.URL+"/app/x", ec.mint(t, sub, claims{"level": "3\t"}))
+		got, _ := s.app.take()
+		if got == nil {
+			t.Fatalf("sub %q: the app got nothing (%d)", sub, resp.StatusCode)
+		}
+		if v, ok := got["X-User-Id"]; ok {
+			t.Errorf("sub %q: the app got X-User-Id %q", sub, v)
+		}
+		if v, ok := got["X-User-Level"]; ok {
+			t.Errorf("sub %q: the app got X-User-Level %q", sub, v)
+		}
+		if got.Get("X-Authedge-Assertion") == "" {
+			t.Errorf("sub %q: no assertion", sub)
+		}
+	}
+}
+
 func TestIdentityAssertionVerifiesAcrossRotation(t *testing.T) {
 	s := newEdgeStack(t)
 	oldKey, newKey := s.writeAssertionKey("old.pem"), s.writeAssertionKey("new.pem")
