@@ -376,7 +376,7 @@ func TestPathsMatchAsCaddyMatches(t *testing.T) {
 // path serves it under the prefix.
 func TestPathsAsWrittenProtected(t *testing.T) {
 	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
-		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*", "/scope/*"}}}})
 	for path, want := range map[string]bool{
 		"/app/x/..%2F..%2Fpublic": true, "/app/x/..%2f..%2fpublic": true, "/app/%2e%2e/public": true,
 		"/app/%2E%2E/public": true, "/app/../public": true, "/app/./../public": true, "/app/x%2F..%2F..%2Fy": true,
@@ -387,6 +387,11 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 		"/public/..;/app/x": true, "/public/..;a=b/app/x": true, "/public/%2e%2e;/app/x": true,
 		"/app;jsessionid=1/x": true, "/APP;x/y": true, "/public;x/y": false, "/public/x;/../y": false,
 		"/public/a%3B/../app/x": false,
+		// Python's re.IGNORECASE and Java's equalsIgnoreCase read ı as i
+		// and ſ as s (their upper cases are I and S); strings.ToLower,
+		// Caddy's, leaves both as they are.
+		"/admın/x": true, "/ADMıN/x": true, "/adm%C4%B1n/x": true, "/ſcope/x": true, "/%C4%B1pp/x": false, "/ap%C4%B1/x": false,
+		"/publıc/x": false,
 	} {
 		if got, _ := e.edge.Protected(request(path, "")); got != want {
 			t.Errorf("%s: protected = %v, want %v", path, got, want)
