@@ -392,6 +392,10 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 		// Caddy's, leaves both as they are.
 		"/admın/x": true, "/ADMıN/x": true, "/adm%C4%B1n/x": true, "/ſcope/x": true, "/%C4%B1pp/x": false, "/ap%C4%B1/x": false,
 		"/publıc/x": false,
+		// php_fastcgi passes /index.php/app/x to index.php, and Laravel
+		// and Symfony route on what follows the script: /app/x.
+		"/index.php/app/x": true, "/INDEX.PHP/app/x": true, "/a/b.php/admin/x": true, "/x.php/%2e%2e/app/y": true,
+		"/index.php/public": false, "/index.php": false, "/app.php": false, "/x.phpapp/y": false,
 	} {
 		if got, _ := e.edge.Protected(request(path, "")); got != want {
 			t.Errorf("%s: protected = %v, want %v", path, got, want)

@@ -86,7 +86,26 @@ func (rs *rules) match(r *http.Request) need {
 		rs.matchPathAs(r, bare, &n)
 		rs.matchUpperCased(r, bare, &n)
 	}
+	if info, ok := phpPathInfo(r.URL.Path); ok {
+		rs.matchPathAs(r, info, &n)
+		rs.matchUpperCased(r, info, &n)
+	}
 	return n
+}
+
+// phpPathInfo is what follows the first ".php/" in path (in any case),
+// and ok if there is one. php_fastcgi runs the script before it (or,
+// through its try_files, index.php) with the request's own URI, and a
+// front controller such as Laravel's or Symfony's routes on what
+// follows the script: /index.php/admin/x is its /admin/x route.
+func phpPathInfo(path string) (string, bool) {
+	const split = ".php/"
+	for i := 0; i+len(split) <= len(path); i++ {
+		if path[i] == '.' && strings.EqualFold(path[i:i+len(split)], split) {
+			return path[i+len(split)-1:], true
+		}
+	}
+	return "", false
 }
 
 // matchPathAs adds to n what r needs if its path read as path.

@@ -241,12 +241,15 @@ func TestIdentitySpoofedHeadersNeverReachTheApp(t *testing.T) {
 // escaped slash) reaches the app as written, under /app/: it needs a
 // token as /app/x does. So does one that Tomcat, Jetty or Spring read
 // under /app/ once they drop its path parameters (;...), and /admın/x,
-// which a case-insensitive Python or Java route reads as /admin/x.
+// which a case-insensitive Python or Java route reads as /admin/x, and
+// /index.php/app/x, which a PHP front controller (Laravel, Symfony)
+// routes as /app/x.
 func TestIdentityPathsAsWrittenProtected(t *testing.T) {
 	s := newEdgeStack(t)
 	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
 	for _, path := range []string{"/app/x/..%2F..%2Fpublic", "/app/%2e%2e/public", "/app/../public",
-		"/public/..;/app/x", "/public/..;x=1/app/x", "/app;jsessionid=1/x", "/adm%C4%B1n/x", "/ADM\u0131N/x"} {
+		"/public/..;/app/x", "/public/..;x=1/app/x", "/app;jsessionid=1/x", "/adm%C4%B1n/x", "/ADM\u0131N/x",
+		"/index.php/app/x"} {
 		resp := send(t, "GET", caddy.URL+path, "")
 		if got, _ := s.app.take(); resp.StatusCode != 401 || got != nil {
 			t.Errorf("%s without a token: %d (app reached: %v), want 401", path, resp.StatusCode, got != nil)
