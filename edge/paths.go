@@ -86,26 +86,29 @@ func (rs *rules) match(r *http.Request) need {
 		rs.matchPathAs(r, bare, &n)
 		rs.matchUpperCased(r, bare, &n)
 	}
-	if info, ok := phpPathInfo(r.URL.Path); ok {
-		rs.matchPathAs(r, info, &n)
-		rs.matchUpperCased(r, info, &n)
+	if script, info, ok := phpSplit(r.URL.Path); ok {
+		for _, p := range [...]string{script, info} {
+			rs.matchPathAs(r, p, &n)
+			rs.matchUpperCased(r, p, &n)
+		}
 	}
 	return n
 }
 
-// phpPathInfo is what follows the first ".php/" in path (in any case),
-// and ok if there is one. php_fastcgi runs the script before it (or,
-// through its try_files, index.php) with the request's own URI, and a
+// phpSplit splits path after its first ".php/" (in any case), as
+// php_fastcgi does, and reports whether it has one. php_fastcgi runs the
+// script (/admin.php for /admin.php/x, the rest being PATH_INFO), or
+// through its try_files index.php, with the request's own URI; and a
 // front controller such as Laravel's or Symfony's routes on what
 // follows the script: /index.php/admin/x is its /admin/x route.
-func phpPathInfo(path string) (string, bool) {
+func phpSplit(path string) (script, info string, ok bool) {
 	const split = ".php/"
 	for i := 0; i+len(split) <= len(path); i++ {
 		if path[i] == '.' && strings.EqualFold(path[i:i+len(split)], split) {
-			return path[i+len(split)-1:], true
+			return path[:i+len(split)-1], path[i+len(split)-1:], true
 		}
 	}
-	return "", false
+	return "", "", false
 }
 
 // matchPathAs adds to n what r needs if its path read as path.

@@ -118,7 +118,7 @@ func (s *edgeStack) start(key, previous, accessLog string) *caddyProc {
 			sensitive off
 		}
 		identity {
-			protect /app/*
+			protect /app/* /secret.php
 			protect_scope admin /admin/*
 			header X-User-Id sub
 			header X-User-Level level
@@ -243,13 +243,14 @@ func TestIdentitySpoofedHeadersNeverReachTheApp(t *testing.T) {
 // under /app/ once they drop its path parameters (;...), and /admın/x,
 // which a case-insensitive Python or Java route reads as /admin/x, and
 // /index.php/app/x, which a PHP front controller (Laravel, Symfony)
-// routes as /app/x.
+// routes as /app/x, and /secret.php/x, which php_fastcgi runs as
+// /secret.php.
 func TestIdentityPathsAsWrittenProtected(t *testing.T) {
 	s := newEdgeStack(t)
 	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
 	for _, path := range []string{"/app/x/..%2F..%2Fpublic", "/app/%2e%2e/public", "/app/../public",
 		"/public/..;/app/x", "/public/..;x=1/app/x", "/app;jsessionid=1/x", "/adm%C4%B1n/x", "/ADM\u0131N/x",
-		"/index.php/app/x"} {
+		"/index.php/app/x", "/secret.php/x", "/SECRET.PHP/"} {
 		resp := send(t, "GET", caddy.URL+path, "")
 		if got, _ := s.app.take(); resp.StatusCode != 401 || got != nil {
 			t.Errorf("%s without a token: %d (app reached: %v), want 401", path, resp.StatusCode, got != nil)
