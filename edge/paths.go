@@ -16,8 +16,9 @@ import (
 
 // rules are the protect and protect_scope paths, compiled once. They are
 // Caddy's own path matcher (caddyhttp.MatchPath), so a path is protected
-// exactly when a `path` matcher with the same patterns would match it:
-// case-insensitively, on the cleaned path (/APP/x and //app/x are /app/x).
+// when a `path` matcher with the same patterns would match it:
+// case-insensitively, on the cleaned path (/APP/x and //app/x are /app/x);
+// and also when it would match the path as the app may read it (match).
 type rules struct {
 	protect caddyhttp.MatchPath // nil: none
 	scoped  []scopeRule
@@ -66,8 +67,10 @@ var emptyReplacer = caddy.NewEmptyReplacer()
 // and resolves dot segments before matching, so /app/x/..%2F..%2Fpublic
 // and /app/%2e%2e/public are /public to it; but reverse_proxy sends the
 // path as the client wrote it, and an app that routes on the raw path
-// (Express, Rails, most Node routers) serves them under /app/. Either
-// reading that is protected protects the request.
+// (Express, Rails, most Node routers) serves them under /app/. The path
+// is read, too, without its ;parameters (withoutParameters), with its
+// letters upper-cased (matchUpperCased), and split after .php/
+// (phpSplit). Any reading that is protected protects the request.
 func (rs *rules) match(r *http.Request) need {
 	var n need
 	if rs.protect == nil && rs.scoped == nil {
