@@ -241,6 +241,19 @@ func TestValuesThatCannotBeHeaderValues(t *testing.T) {
 			t.Errorf("%s = %q, want absent", h, v)
 		}
 	}
+	// HTTP trims spaces and tabs around a value: the app would read
+	// " user-2" as user-2.
+	for _, sub := range []string{" user-2", "user-2 ", " "} {
+		r, _, w := e.serve(request("/app/x", e.token(sub, map[string]any{"tenant": " t"})))
+		if r == nil {
+			t.Fatalf("sub %q refused %d %s", sub, w.Code, w.Body)
+		}
+		for _, h := range []string{"X-User-Id", "X-Tenant"} {
+			if v, ok := r.Header[h]; ok {
+				t.Errorf("sub %q: %s = %q, want absent", sub, h, v)
+			}
+		}
+	}
 	claims := verifyAssertion(t, r.Header.Get("X-Authedge-Assertion"), parseJWKS(t, e.edge.JWKS())[0])
 	if claims["description"] != bio {
 		t.Errorf("the assertion's description = %v, want %q", claims["description"], bio)
@@ -386,7 +399,9 @@ func TestPathsMatchAsCaddyMatches(t *testing.T) {
 	for path, want := range map[string]bool{
 		"/app/x": true, "/APP/x": true, "//app/x": true, "/app//x": true, "/./app/x": true,
 		"/x/../app/y": true, "/app/": true, "/app": false, "/exact": true, "/Exact": true,
-		"/exact/": false, "/a/b.PHP": true, "/a/b.php/": false, "/other": false,
+		"/exact/": false, "/a/b.PHP": true, "/other": false,
+		// php_fastcgi runs b.php for these (the rest is PATH_INFO).
+		"/a/b.php/": true, "/a/b.php/x/y": true, "/a/b.phpx/y": false,
 	} {
 		r := request(path, "")
 		if got, _ := e.edge.Protected(r); got != want {
@@ -401,12 +416,26 @@ func TestPathsMatchAsCaddyMatches(t *testing.T) {
 // path serves it under the prefix.
 func TestPathsAsWrittenProtected(t *testing.T) {
 	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
-		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*", "/scope/*"}}}})
 	for path, want := range map[string]bool{
 		"/app/x/..%2F..%2Fpublic": true, "/app/x/..%2f..%2fpublic": true, "/app/%2e%2e/public": true,
 		"/app/%2E%2E/public": true, "/app/../public": true, "/app/./../public": true, "/app/x%2F..%2F..%2Fy": true,
 		"/APP/%2e%2e/public": true, "/public/../x": false, "/public/%2e%2e/x": false, "/a%20b/../c": false,
 		"/public/app.js": false, "/public/%2e/app": false,
+		// Tomcat, Jetty and Spring drop each segment's path parameters
+		// (;...) before they resolve dot segments.
+		"/public/..;/app/x": true, "/public/..;a=b/app/x": true, "/public/%2e%2e;/app/x": true,
+		"/app;jsessionid=1/x": true, "/APP;x/y": true, "/public;x/y": false, "/public/x;/../y": false,
+		"/public/a%3B/../app/x": false,
+		// Python's re.IGNORECASE and Java's equalsIgnoreCase read ı as i
+		// and ſ as s (their upper cases are I and S); strings.ToLower,
+		// Caddy's, leaves both as they are.
+		"/admın/x": true, "/ADMıN/x": true, "/adm%C4%B1n/x": true, "/ſcope/x": true, "/%C4%B1pp/x": false, "/ap%C4%B1/x": false,
+		"/publıc/x": false,
+		// php_fastcgi passes /index.php/app/x to index.php, and Laravel
+		// and Symfony route on what follows the script: /app/x.
+		"/index.php/app/x": true, "/INDEX.PHP/app/x": true, "/a/b.php/admin/x": true, "/x.php/%2e%2e/app/y": true,
+		"/index.php/public": false, "/index.php": false, "/app.php": false, "/x.phpapp/y": false,
 	} {
 		if got, _ := e.edge.Protected(request(path, "")); got != want {
 			t.Errorf("%s: protected = %v, want %v", path, got, want)

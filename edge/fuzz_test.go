@@ -25,6 +25,7 @@ func FuzzPathPattern(f *testing.F) {
 		{"/app/*", "/app/x"}, {"/exact", "/EXACT"}, {"*.php", "/a/b.php"}, {"/a/*/b", "/a/x/b"},
 		{"/a%2fb", "/a%2Fb"}, {"*mid*", "/x/mid/y"}, {"/app/*", "/x/../app/y"},
 		{"/app/*", "/app/x/..%2F..%2Fy"}, {"/app/*", "/app/%2e%2e/y"},
+		{"/app/*", "/public/..;/app/x"}, {"/app/*", "/app;x/y"},
 	} {
 		f.Add(seed[0], seed[1])
 	}

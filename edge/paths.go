@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -15,8 +16,9 @@ import (
 
 // rules are the protect and protect_scope paths, compiled once. They are
 // Caddy's own path matcher (caddyhttp.MatchPath), so a path is protected
-// exactly when a `path` matcher with the same patterns would match it:
-// case-insensitively, on the cleaned path (/APP/x and //app/x are /app/x).
+// when a `path` matcher with the same patterns would match it:
+// case-insensitively, on the cleaned path (/APP/x and //app/x are /app/x);
+// and also when it would match the path as the app may read it (match).
 type rules struct {
 	protect caddyhttp.MatchPath // nil: none
 	scoped  []scopeRule
@@ -65,8 +67,10 @@ var emptyReplacer = caddy.NewEmptyReplacer()
 // and resolves dot segments before matching, so /app/x/..%2F..%2Fpublic
 // and /app/%2e%2e/public are /public to it; but reverse_proxy sends the
 // path as the client wrote it, and an app that routes on the raw path
-// (Express, Rails, most Node routers) serves them under /app/. Either
-// reading that is protected protects the request.
+// (Express, Rails, most Node routers) serves them under /app/. The path
+// is read, too, without its ;parameters (withoutParameters), with its
+// letters upper-cased (matchUpperCased), and split after .php/
+// (phpSplit). Any reading that is protected protects the request.
 func (rs *rules) match(r *http.Request) need {
 	var n need
 	if rs.protect == nil && rs.scoped == nil {
@@ -76,14 +80,65 @@ func (rs *rules) match(r *http.Request) need {
 		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, emptyReplacer))
 	}
 	rs.matchPath(r, &n)
+	rs.matchUpperCased(r, r.URL.Path, &n)
 	if written, ok := asWritten(r.URL); ok {
-		u := *r.URL
-		u.Path, u.RawPath = written, ""
-		w := *r
-		w.URL = &u
-		rs.matchPath(&w, &n)
+		rs.matchPathAs(r, written, &n)
+		rs.matchUpperCased(r, written, &n)
+	}
+	if bare, ok := withoutParameters(r.URL); ok {
+		rs.matchPathAs(r, bare, &n)
+		rs.matchUpperCased(r, bare, &n)
+	}
+	if script, info, ok := phpSplit(r.URL.Path); ok {
+		for _, p := range [...]string{script, info} {
+			rs.matchPathAs(r, p, &n)
+			rs.matchUpperCased(r, p, &n)
+		}
 	}
 	return n
+}
+
+// phpSplit splits path after its first ".php/" (in any case), as
+// php_fastcgi does, and reports whether it has one. php_fastcgi runs the
+// script (/admin.php for /admin.php/x, the rest being PATH_INFO), or
+// through its try_files index.php, with the request's own URI; and a
+// front controller such as Laravel's or Symfony's routes on what
+// follows the script: /index.php/admin/x is its /admin/x route.
+func phpSplit(path string) (script, info string, ok bool) {
+	const split = ".php/"
+	for i := 0; i+len(split) <= len(path); i++ {
+		if path[i] == '.' && strings.EqualFold(path[i:i+len(split)], split) {
+			return path[:i+len(split)-1], path[i+len(split)-1:], true
+		}
+	}
+	return "", "", false
+}
+
+// matchPathAs adds to n what r needs if its path read as path.
+func (rs *rules) matchPathAs(r *http.Request, path string, n *need) {
+	u := *r.URL
+	u.Path, u.RawPath = path, ""
+	w := *r
+	w.URL = &u
+	rs.matchPath(&w, n)
+}
+
+// matchUpperCased adds to n what r needs if path's letters read as their
+// upper cases, when that differs from path: Python's re.IGNORECASE and
+// Java's equalsIgnoreCase take ı for i and ſ for s (their upper cases
+// are I and S), which strings.ToLower, Caddy's matcher's, leaves as they
+// are, so /admın/x would reach such an app's /admin/* route anonymous.
+// ASCII paths, nearly all of them, cost one scan.
+func (rs *rules) matchUpperCased(r *http.Request, path string, n *need) {
+	for i := 0; i < len(path); i++ {
+		if path[i] >= utf8.RuneSelf {
+			upper := strings.ToUpper(path)
+			if strings.ToLower(upper) != strings.ToLower(path) {
+				rs.matchPathAs(r, upper, n)
+			}
+			return
+		}
+	}
 }
 
 // matchPath adds to n what r's path needs as Caddy's matcher reads it; a
@@ -128,6 +183,28 @@ func asWritten(u *url.URL) (string, bool) {
 	}
 	written := strings.Join(segments, "/")
 	return written, written != u.Path
+}
+
+// withoutParameters is u's path as Tomcat, Jetty and Spring MVC read it,
+// and ok if it has a ';': they drop each segment's path parameters (from
+// its first ';', as in /app;jsessionid=1/x) before decoding, then resolve
+// dot segments, as Caddy's matcher cleans them. To them /public/..;/app/x
+// is /app/x, and /app;x/y is /app/y, while Caddy's matcher reads neither
+// under /app/.
+func withoutParameters(u *url.URL) (string, bool) {
+	p := u.EscapedPath()
+	if !strings.Contains(p, ";") {
+		return "", false
+	}
+	segments := strings.Split(p, "/")
+	for i, s := range segments {
+		segments[i], _, _ = strings.Cut(s, ";")
+	}
+	bare, err := url.PathUnescape(strings.Join(segments, "/"))
+	if err != nil {
+		return "", false // Go parsed the path, so this does not happen
+	}
+	return bare, true
 }
 
 // hasDotSegment reports whether the path p has a literal "." or ".."

@@ -118,7 +118,7 @@ func (s *edgeStack) start(key, previous, accessLog string) *caddyProc {
 			sensitive off
 		}
 		identity {
-			protect /app/*
+			protect /app/* /secret.php
 			protect_scope admin /admin/*
 			header X-User-Id sub
 			header X-User-Level level
@@ -239,11 +239,18 @@ func TestIdentitySpoofedHeadersNeverReachTheApp(t *testing.T) {
 
 // A path that Caddy's cleaning takes out of /app/* (a dot segment, an
 // escaped slash) reaches the app as written, under /app/: it needs a
-// token as /app/x does.
+// token as /app/x does. So does one that Tomcat, Jetty or Spring read
+// under /app/ once they drop its path parameters (;...), and /admın/x,
+// which a case-insensitive Python or Java route reads as /admin/x, and
+// /index.php/app/x, which a PHP front controller (Laravel, Symfony)
+// routes as /app/x, and /secret.php/x, which php_fastcgi runs as
+// /secret.php.
 func TestIdentityPathsAsWrittenProtected(t *testing.T) {
 	s := newEdgeStack(t)
 	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
-	for _, path := range []string{"/app/x/..%2F..%2Fpublic", "/app/%2e%2e/public", "/app/../public"} {
+	for _, path := range []string{"/app/x/..%2F..%2Fpublic", "/app/%2e%2e/public", "/app/../public",
+		"/public/..;/app/x", "/public/..;x=1/app/x", "/app;jsessionid=1/x", "/adm%C4%B1n/x", "/ADM\u0131N/x",
+		"/index.php/app/x", "/secret.php/x", "/SECRET.PHP/"} {
 		resp := send(t, "GET", caddy.URL+path, "")
 		if got, _ := s.app.take(); resp.StatusCode != 401 || got != nil {
 			t.Errorf("%s without a token: %d (app reached: %v), want 401", path, resp.StatusCode, got != nil)
@@ -315,6 +322,32 @@ func TestIdentityPlaceholdersAndErrors(t *testing.T) {
 	}
 	if editLine == nil || editLine["user_id"] != "user-7" {
 		t.Errorf("access log line of the edit: %v", editLine)
+	}
+}
+
+// HTTP trims spaces and tabs around a header value: a sub " user-2" that
+// went out as X-User-Id would reach the app as user-2, another user than
+// the one authedge verified (and whose revocations it checked). Such a
+// value leaves its header absent; the assertion carries it as it is.
+func TestIdentityHeaderValuesHTTPWouldTrim(t *testing.T) {
+	s := newEdgeStack(t)
+	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
+	_, ec, _ := testKeys(t)
+	for _, sub := range []string{" user-2", "user-2 "} {
+		resp := send(t, "GET", caddy.URL+"/app/x", ec.mint(t, sub, claims{"level": "3\t"}))
+		got, _ := s.app.take()
+		if got == nil {
+			t.Fatalf("sub %q: the app got nothing (%d)", sub, resp.StatusCode)
+		}
+		if v, ok := got["X-User-Id"]; ok {
+			t.Errorf("sub %q: the app got X-User-Id %q", sub, v)
+		}
+		if v, ok := got["X-User-Level"]; ok {
+			t.Errorf("sub %q: the app got X-User-Level %q", sub, v)
+		}
+		if got.Get("X-Authedge-Assertion") == "" {
+			t.Errorf("sub %q: no assertion", sub)
+		}
 	}
 }
 
