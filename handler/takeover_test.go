@@ -134,3 +134,24 @@ func TestSudoOnlyThroughSensitiveContact(t *testing.T) {
 	// A code to the bound sensitive phone still gives sudo.
 	e.sudoToken("victim", "phone_number")
 }
+
+// TestRespelledContactCarriesNoFirstContactPastSudo: an edit that sends the
+// victim's bound phone again, in another grouping (the same value: no
+// sudo, no verification of its own), beside the thief's first email is
+// still a first email beside a bound sensitive phone. Sudo is judged per
+// field on the stored profile, so the harmless half does not carry the
+// other past it, on either the handler's or the store script's check.
+func TestRespelledContactCarriesNoFirstContactPastSudo(t *testing.T) {
+	e := newEnv(t)
+	e.bindPhone("victim", "+86 13000000000")
+	stolen := e.token("victim")
+	vt := e.verificationToken("victim", "email", "thief@example.com", "ANY")
+	e.editWith(stolen, jsonBody(t, map[string]string{
+		"phone": "+86 130 0000 0000", "email": "thief@example.com", "verification_token": vt,
+	})).wantError(t, 403, "sudo_required")
+	if got := e.me("victim").str("email"); got != "" {
+		t.Fatalf("the thief's email was bound: %q", got)
+	}
+	// The respelling alone is no change that needs proof.
+	e.editWith(stolen, `{"phone":"+86 130 0000 0000"}`).wantOK(t)
+}
