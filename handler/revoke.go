@@ -82,8 +82,15 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 // Authorization and has no limit; without this, anyone holding one token
 // could have authedge write and log a revocation per request until the
 // token ends. If the revocations cannot be read, the token is revoked as
-// if it were not (that write says whether Redis is there).
+// if it were not (that write says whether Redis is there). Nor is a token
+// that may outlive the cutoff covering it (issued more than
+// store.RevocationHorizon before its end, or without iat) taken as
+// revoked: the cutoff would end first and the token pass again, though
+// its holder revoked it.
 func (a *API) alreadyRevoked(c *call, raw string, claims *token.Claims) bool {
+	if claims.IssuedAt.IsZero() || claims.Expiry.Sub(claims.IssuedAt) > store.RevocationHorizon {
+		return false
+	}
 	revoked, err := a.revocations.Revoked(c.r.Context(), revoke.Token{
 		Raw:           raw,
 		ContentDigest: claims.ContentDigest,

@@ -663,6 +663,22 @@ func TestRevokeOfARevokedTokenWritesAndLogsNothing(t *testing.T) {
 	}
 }
 
+// A token that outlives its user's cutoff (a lifetime past
+// store.RevocationHorizon) still gets a key of its own when posted: the
+// cutoff that covers it ends before it does, and the token its holder
+// revoked would then pass again.
+func TestRevokeOfACoveredTokenOutlivingTheCutoffIsWritten(t *testing.T) {
+	e := newEnv(t)
+	long := e.token("u2", withClaim("exp", e.clock.Now().Add(store.RevocationHorizon+time.Hour).Unix()))
+	e.serve(http.MethodDelete, pathRevokeAll, "", bearer(e.token("u2", withClaim("jti", "other")))).wantOK(t)
+	e.meWith(long).wantRevoked(t)
+	before := e.revocationKeys()
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": long}), noHeader("Authorization")).wantOK(t)
+	if after := e.revocationKeys(); len(after) != len(before)+1 {
+		t.Errorf("revoking a token that outlives its cutoff wrote %v (before: %v), want its own key", after, before)
+	}
+}
+
 // countingVerifier counts the Verify calls of the Verifier it wraps.
 type countingVerifier struct {
 	Verifier
