@@ -86,9 +86,12 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 // that may outlive the cutoff covering it (issued more than
 // store.RevocationHorizon before its end, or without iat) taken as
 // revoked: the cutoff would end first and the token pass again, though
-// its holder revoked it.
+// its holder revoked it. (A covering cutoff is no earlier than iat's
+// second, as covers compares them, and its key lasts the horizon from
+// when it was set; the token is accepted to its exp plus the leeway.)
 func (a *API) alreadyRevoked(c *call, raw string, claims *token.Claims) bool {
-	if claims.IssuedAt.IsZero() || claims.Expiry.Sub(claims.IssuedAt) > store.RevocationHorizon {
+	accepted := claims.Expiry.Add(a.cfg.JWT.EffectiveLeeway())
+	if claims.IssuedAt.IsZero() || accepted.Sub(claims.IssuedAt.Truncate(time.Second)) > store.RevocationHorizon {
 		return false
 	}
 	revoked, err := a.revocations.Revoked(c.r.Context(), revoke.Token{
