@@ -167,3 +167,63 @@ func TestLostLastEntryReusedByANewOneIsNotTrusted(t *testing.T) {
 	src.paused.Store(false)
 	refusedWithin(t, c, tok("b.b.b", "ub", "", now), 2*time.Second)
 }
+
+// A reader that skipped ahead (nothing remembered for the entries to
+// change) still knows which entry it skipped to: a verdict read at that
+// entry is remembered, and if a failover then reuses the entry's number
+// for a new revocation, the reader must not take the new entry for the
+// one it skipped to.
+func TestLostEntrySkippedToIsNotTrusted(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &pausableSource{Store: newStore(t, srv.Addr)}
+	other := newStore(t, srv.Addr)
+	c := newChecker(t, src, Options{ReplicaSize: -1})
+	now := time.Now()
+	ctx := context.Background()
+	if _, err := other.RevokeToken(ctx, store.TokenDigest("a.a.a"), now.Add(time.Hour)); err != nil { // seq 1
+		t.Fatal(err)
+	}
+	c.startOnce.Do(c.start) // the reader, without a check to remember
+	waitFresh(t, c)
+	if _, err := other.RevokeToken(ctx, store.TokenDigest("x.x.x"), now.Add(time.Hour)); err != nil { // seq 2
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c.mu.RLock()
+		applied, kept := c.applied, len(c.verdicts)
+		c.mu.RUnlock()
+		if kept != 0 {
+			t.Fatal("a verdict was kept before the skip")
+		}
+		if applied == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reader never reached entry 2")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+
+	src.paused.Store(true) // the reader sees nothing from here to the failover's end
+	b := tok("b.b.b", "ub", "", now)
+	if mustRevoked(t, c, b) { // read at entry 2, remembered
+		t.Fatal("b is revoked before its revocation")
+	}
+	base := "authedge:{" + testEnv + "}:"
+	for _, cmd := range [][]string{
+		{"XDEL", base + "rx", "2-1"},
+		{"XSETID", base + "rx", "1-1"},
+		{"SET", base + "rs", "1"},
+		{"DEL", base + "rt:" + store.TokenDigest("x.x.x")},
+	} {
+		if _, err := redistest.Command(srv.Addr, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seq, err := other.RevokeUser(ctx, "ub", now); err != nil || seq != 2 { // seq 2 again
+		t.Fatalf("RevokeUser after the lost entry = %d, %v; want 2", seq, err)
+	}
+	src.paused.Store(false)
+	refusedWithin(t, c, b, 2*time.Second)
+}

@@ -147,8 +147,14 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, at 
 		c.reset(seq)
 		return true
 	case len(c.verdicts) == 0 && c.rep == nil:
-		// Nothing is remembered that an entry could change.
+		// Nothing is remembered that an entry could change. The nonce
+		// of entry seq, when read, is kept: a verdict read at seq may be
+		// remembered next, and only the nonce tells if a failover then
+		// numbers a new entry seq.
 		c.applied, c.nonce = seq, ""
+		if n := len(entries); n > 0 && entries[n-1].Seq == seq {
+			c.nonce = entries[n-1].Nonce
+		}
 		return true
 	}
 	for _, e := range entries {
