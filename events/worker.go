@@ -86,7 +86,8 @@ const (
 	// clockSkew is how far before its start, by its own clock, a worker
 	// creates a group that does not exist yet: stream IDs are Redis's
 	// time, and the clocks of Caddy's and Redis's hosts differ by this
-	// much at most where NTP runs.
+	// much at most where NTP runs. (A clock further ahead is capped by
+	// Redis's TIME: ensureGroup.)
 	clockSkew = 5 * time.Second
 )
 
@@ -159,6 +160,8 @@ type Worker struct {
 	// exist (ensureGroup): just before this worker started, then the last
 	// event it read. Guarded by mu.
 	groupFrom string
+	// now is the host's clock (tests move it).
+	now func() time.Time
 
 	mu    sync.Mutex
 	users map[string]*userQueue
@@ -231,6 +234,7 @@ func New(o Options) (*Worker, error) {
 	}
 	return &Worker{
 		o: o, key: key, logger: logger, client: client,
+		now:   time.Now,
 		slots: make(chan struct{}, o.Parallel),
 		ready: make(chan struct{}),
 		users: make(map[string]*userQueue),
@@ -250,7 +254,7 @@ func (w *Worker) Ready() <-chan struct{} { return w.ready }
 // Start runs the worker in the background until Stop.
 func (w *Worker) Start() {
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.groupFrom = fmt.Sprintf("%d-0", time.Now().Add(-clockSkew).UnixMilli())
+	w.groupFrom = fmt.Sprintf("%d-0", w.now().Add(-clockSkew).UnixMilli())
 	w.wg.Add(2)
 	go w.readLoop()
 	go w.claimLoop()
@@ -387,7 +391,17 @@ func (w *Worker) ensureGroup() bool {
 		w.mu.Lock()
 		from := w.groupFrom
 		w.mu.Unlock()
-		err := w.o.Client.XGroupCreateMkStream(w.ctx, w.o.Keys.Stream, Group, from).Err()
+		// Never after Redis's own time: stream IDs are its clock, and a
+		// host whose clock runs ahead of it by more than clockSkew would
+		// start the group past the events appended until Redis caught
+		// up, which would then never be delivered.
+		redisNow, err := w.o.Client.Time(w.ctx).Result()
+		if err == nil {
+			if id, ok := parseStreamID(from); ok && uint64(redisNow.UnixMilli()) < id.ms {
+				from = fmt.Sprintf("%d-0", redisNow.UnixMilli())
+			}
+			err = w.o.Client.XGroupCreateMkStream(w.ctx, w.o.Keys.Stream, Group, from).Err()
+		}
 		if err == nil || strings.HasPrefix(err.Error(), "BUSYGROUP") {
 			// Named at once, so XINFO CONSUMERS lists every instance
 			// (a read inside a script names it only once it gets events).

@@ -896,3 +896,28 @@ func TestRedeliverCreatesTheGroupFirst(t *testing.T) {
 		}
 	}
 }
+
+// A worker whose host's clock runs ahead of Redis's by more than the skew
+// it allows for must not create the group in Redis's future: the events
+// appended until Redis's clock caught up would come before the group's
+// start and never be delivered. The group starts no later than Redis's
+// own time.
+func TestGroupCreatedByAClockAheadStartsNoLaterThanRedisTime(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, func() bool { return false })
+	w, err := New(Options{Client: f.client, Keys: f.keys, URL: r.srv.URL, Secret: testSecret, RetryFor: time.Minute, ClaimIdle: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.now = func() time.Time { return time.Now().Add(time.Hour) }
+	w.Start()
+	t.Cleanup(w.Stop)
+	select {
+	case <-w.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("worker did not join the group")
+	}
+	ids := []string{f.add(t, "u1", 1), f.add(t, "u1", 2)}
+	r.waitFor(len(ids), 10*time.Second)
+	r.checkOrder(ids)
+}
