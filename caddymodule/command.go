@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -25,6 +24,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 
+	"github.com/authedge/caddy-authedge/internal/pemkey"
 	"github.com/authedge/caddy-authedge/internal/secret"
 	"github.com/authedge/caddy-authedge/token"
 )
@@ -220,7 +220,7 @@ func checkAlgFits(alg string, key jwk.Key) error {
 // parseSigningKey reads the PEM private key (PKCS #8, PKCS #1 or SEC 1) in
 // pemBytes and picks the algorithm that fits it.
 func parseSigningKey(pemBytes []byte) (jwk.Key, jwa.SignatureAlgorithm, error) {
-	block, err := privateKeyBlock(pemBytes)
+	block, err := pemkey.Block(pemBytes, true)
 	if err != nil {
 		return nil, "", err
 	}
@@ -253,31 +253,6 @@ func parseSigningKey(pemBytes []byte) (jwk.Key, jwa.SignatureAlgorithm, error) {
 		return nil, "", err
 	}
 	return key, alg, nil
-}
-
-// privateKeyBlock is the private key's block among a PEM file's blocks.
-// The file may hold others: `openssl ecparam -genkey` writes EC PARAMETERS
-// before the key, and a certificate is often kept beside its key.
-func privateKeyBlock(data []byte) (*pem.Block, error) {
-	var public bool
-	for rest := data; ; {
-		var block *pem.Block
-		if block, rest = pem.Decode(rest); block == nil {
-			break
-		}
-		switch {
-		case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] != "":
-			return nil, errors.New("the private key is encrypted; decrypt it first (openssl pkey -in <file> -out <new file>)")
-		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
-			return block, nil
-		case strings.HasSuffix(block.Type, "PUBLIC KEY") || block.Type == "CERTIFICATE":
-			public = true
-		}
-	}
-	if public {
-		return nil, errors.New("this is a public key; signing needs the private key")
-	}
-	return nil, errors.New("no PEM private key in it")
 }
 
 func cmdKeygen(fl caddycmd.Flags) (int, error) {

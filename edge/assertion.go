@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/handler"
+	"github.com/authedge/caddy-authedge/internal/pemkey"
 )
 
 // JWKSPath serves the assertion's public keys.
@@ -216,14 +216,12 @@ func loadKeyFile(path string, privateOnly bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// `openssl ecparam -genkey` writes the curve's EC PARAMETERS before
-	// the key.
-	block, rest := pem.Decode(data)
-	for block != nil && block.Type == "EC PARAMETERS" {
-		block, rest = pem.Decode(rest)
+	block, err := pemkey.Block(data, privateOnly)
+	if errors.Is(err, pemkey.ErrPublic) {
+		return nil, fmt.Errorf("%s: a public key cannot sign: want a private EC P-256 or Ed25519 key", path)
 	}
-	if block == nil {
-		return nil, fmt.Errorf("%s: no key's PEM block", path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var key any
 	switch block.Type {
@@ -231,10 +229,7 @@ func loadKeyFile(path string, privateOnly bool) (any, error) {
 		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
 	case "EC PRIVATE KEY":
 		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "PUBLIC KEY":
-		if privateOnly {
-			return nil, fmt.Errorf("%s: a public key cannot sign: want a private EC P-256 or Ed25519 key", path)
-		}
+	case "PUBLIC KEY": // pemkey.Block gives one only when !privateOnly
 		key, err = x509.ParsePKIXPublicKey(block.Bytes)
 	default:
 		return nil, fmt.Errorf("%s: PEM block %q is not a key this accepts (PRIVATE KEY, EC PRIVATE KEY%s)",
