@@ -2,11 +2,14 @@ package token
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -140,7 +143,8 @@ func jsonString(raw []byte) (string, bool) {
 }
 
 // loneSurrogate reports whether the escapes of inner, the inside of a
-// valid JSON string, hold a UTF-16 surrogate that is not half of a pair.
+// valid JSON string, hold a UTF-16 surrogate that is not half of a pair
+// (a high half followed at once by a low one).
 func loneSurrogate(inner []byte) bool {
 	for i := 0; i < len(inner); i++ {
 		if inner[i] != '\\' {
@@ -150,39 +154,27 @@ func loneSurrogate(inner []byte) bool {
 		if inner[i] != 'u' {
 			continue
 		}
-		r := hex4(inner[i+1:])
+		r := escapedRune(inner[i+1:])
 		i += 4
-		switch {
-		case r >= 0xdc00 && r <= 0xdfff:
-			return true
-		case r >= 0xd800 && r <= 0xdbff:
-			if i+6 >= len(inner) || inner[i+1] != '\\' || inner[i+2] != 'u' {
-				return true
-			}
-			if low := hex4(inner[i+3:]); low < 0xdc00 || low > 0xdfff {
-				return true
-			}
-			i += 6
+		if !utf16.IsSurrogate(r) {
+			continue
 		}
+		if i+6 < len(inner) && inner[i+1] == '\\' && inner[i+2] == 'u' &&
+			utf16.DecodeRune(r, escapedRune(inner[i+3:])) != unicode.ReplacementChar {
+			i += 6
+			continue
+		}
+		return true
 	}
 	return false
 }
 
-// hex4 reads the four hex digits a valid \u escape has.
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
+// escapedRune is the code unit of the four hex digits a valid \u escape
+// has.
+func escapedRune(b []byte) rune {
+	var v [2]byte
+	_, _ = hex.Decode(v[:], b[:4]) // valid JSON: four hex digits
+	return rune(v[0])<<8 | rune(v[1])
 }
 
 // jsonStringIs reports whether raw, which must be a string as jsonString
