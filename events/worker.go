@@ -130,6 +130,9 @@ type Options struct {
 	// Logger receives warnings about failed deliveries (never an event's
 	// body: it holds contacts); nil means none.
 	Logger *zap.Logger
+
+	// now is the host's clock; nil means time.Now (tests move it).
+	now func() time.Time
 }
 
 // Outcome is how one delivery attempt ended: a fixed set, fit for a
@@ -160,8 +163,6 @@ type Worker struct {
 	// exist (ensureGroup): just before this worker started, then the last
 	// event it read. Guarded by mu.
 	groupFrom string
-	// now is the host's clock (tests move it).
-	now func() time.Time
 
 	mu    sync.Mutex
 	users map[string]*userQueue
@@ -204,6 +205,9 @@ func New(o Options) (*Worker, error) {
 		host, _ := os.Hostname()
 		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), secret.ID()[:8])
 	}
+	if o.now == nil {
+		o.now = time.Now
+	}
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
 	}
@@ -234,7 +238,6 @@ func New(o Options) (*Worker, error) {
 	}
 	return &Worker{
 		o: o, key: key, logger: logger, client: client,
-		now:   time.Now,
 		slots: make(chan struct{}, o.Parallel),
 		ready: make(chan struct{}),
 		users: make(map[string]*userQueue),
@@ -254,7 +257,7 @@ func (w *Worker) Ready() <-chan struct{} { return w.ready }
 // Start runs the worker in the background until Stop.
 func (w *Worker) Start() {
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.groupFrom = fmt.Sprintf("%d-0", w.now().Add(-clockSkew).UnixMilli())
+	w.groupFrom = fmt.Sprintf("%d-0", w.o.now().Add(-clockSkew).UnixMilli())
 	w.wg.Add(2)
 	go w.readLoop()
 	go w.claimLoop()

@@ -905,18 +905,7 @@ func TestRedeliverCreatesTheGroupFirst(t *testing.T) {
 func TestGroupCreatedByAClockAheadStartsNoLaterThanRedisTime(t *testing.T) {
 	f := newFixture(t)
 	r := newReceiver(t, func() bool { return false })
-	w, err := New(Options{Client: f.client, Keys: f.keys, URL: r.srv.URL, Secret: testSecret, RetryFor: time.Minute, ClaimIdle: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.now = func() time.Time { return time.Now().Add(time.Hour) }
-	w.Start()
-	t.Cleanup(w.Stop)
-	select {
-	case <-w.Ready():
-	case <-time.After(5 * time.Second):
-		t.Fatal("worker did not join the group")
-	}
+	f.worker(t, r.srv.URL, func(o *Options) { o.now = func() time.Time { return time.Now().Add(time.Hour) } })
 	ids := []string{f.add(t, "u1", 1), f.add(t, "u1", 2)}
 	r.waitFor(len(ids), 10*time.Second)
 	r.checkOrder(ids)
