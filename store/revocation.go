@@ -215,14 +215,14 @@ func (s *Store) Revoke(ctx context.Context, r Revoke) (seq uint64, err error) {
 		return 0, s.fail(err)
 	}
 	if _, ok := res.([]any); ok {
-		r, err := parseReply(res)
+		refused, err := parseReply(res)
 		if err != nil {
 			return 0, err
 		}
-		if r.status == "rate_limited" {
-			return 0, r.rateLimited()
+		if refused.status == "rate_limited" {
+			return 0, refused.rateLimited()
 		}
-		return 0, r.unexpected()
+		return 0, refused.unexpected()
 	}
 	n, ok := res.(int64)
 	if !ok || n < 0 {
