@@ -155,3 +155,15 @@ func median(d []time.Duration) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
 }
+
+// BenchmarkJSONStringEscaped reads a claim string with escapes, a
+// surrogate pair among them: the path that checks for lone surrogates.
+func BenchmarkJSONStringEscaped(b *testing.B) {
+	raw := []byte(`"user-\u00e9-\ud83d\ude00-\u4e2d\u6587-name"`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := jsonString(raw); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
