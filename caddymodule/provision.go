@@ -1,6 +1,8 @@
 package caddymodule
 
 import (
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -83,6 +85,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	codeKey, err := codeKey(secrets.webhookSecret)
+	if err != nil {
+		return err
+	}
 	if err := h.startEvents(ctx, secrets); err != nil {
 		return err
 	}
@@ -93,6 +99,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Logger:   h.logger,
 		ClientIP: clientIP,
 		Metrics:  h.metrics,
+		CodeKey:  codeKey,
 
 		Revocations: shared.revocations,
 	})
@@ -159,6 +166,23 @@ func (h *Handler) sender(webhookSecret string) (notify.Sender, error) {
 		return notify.NewLog(h.logger.Named("codes")), nil
 	}
 	return nil, nil
+}
+
+// codeKey is the key of the digests under which verification codes are
+// kept in Redis (handler.Deps.CodeKey), derived from the verification
+// webhook's secret: every instance sharing the Redis has that secret
+// already, and no one who reads Redis need have it. HKDF keeps the two
+// uses apart. Without a secret, nil: the digests are unkeyed
+// (docs/webhooks.md says so).
+func codeKey(webhookSecret string) ([]byte, error) {
+	if webhookSecret == "" {
+		return nil, nil
+	}
+	key, err := hkdf.Key(sha256.New, []byte(webhookSecret), nil, "authedge verification code digests", 32)
+	if err != nil {
+		return nil, fmt.Errorf("verification webhook secret: %w", err)
+	}
+	return key, nil
 }
 
 // acquireJWKS takes a reference to the shared remote JWKS for url, fetching

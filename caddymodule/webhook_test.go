@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/internal/redistest"
@@ -191,5 +194,57 @@ func TestProvisionedVerifyLimitsCaddyClientIP(t *testing.T) {
 	// Another client behind the same proxy is not held back.
 	if w := post(t, h, "/auth/v1/verification/verify", wrong(0), "", from("198.51.100.3")); w.Code != http.StatusBadRequest {
 		t.Fatalf("another client: status %d, want 400: %s", w.Code, w.Body)
+	}
+}
+
+// TestProvisionedCodesAreKeyedByTheWebhookSecret: with a webhook secret,
+// what Redis keeps of a code is not its plain digest (which a reader of
+// Redis could match by trying the million codes); the code verifies where
+// the same secret is configured and nowhere else.
+func TestProvisionedCodesAreKeyedByTheWebhookSecret(t *testing.T) {
+	var mu sync.Mutex
+	var sent struct {
+		ID   string `json:"verification_id"`
+		Code string `json:"code"`
+	}
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = json.NewDecoder(r.Body).Decode(&sent)
+	}))
+	t.Cleanup(recv.Close)
+	srv := redistest.Start(t)
+	priv, pub := devKeys(t, "ec")
+	handlerWith := func(secret string) *Handler {
+		cfg := baseConfig(pub, srv.Addr)
+		cfg.Verification = config.Verification{Webhook: &config.Webhook{URL: recv.URL, Secret: secret}}
+		return provisioned(t, cfg)
+	}
+	h := handlerWith("first-secret")
+	other := handlerWith("second-secret")
+	tok := devToken(t, priv)
+
+	if w := post(t, h, "/auth/v1/verification", `{"email":"a@example.com"}`, tok); w.Code != http.StatusOK {
+		t.Fatalf("send: status %d: %s", w.Code, w.Body)
+	}
+	mu.Lock()
+	id, code := sent.ID, sent.Code
+	mu.Unlock()
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	stored, err := rc.HGet(context.Background(), "authedge:{dev-env}:v:"+id, "h").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := sha256.Sum256([]byte(id + ":" + code))
+	if stored == hex.EncodeToString(plain[:]) {
+		t.Fatal("the stored code digest is unkeyed")
+	}
+	verify := `{"verification_id":"` + id + `","verification_code":"` + code + `"}`
+	if w := post(t, other, "/auth/v1/verification/verify", verify, ""); w.Code != http.StatusBadRequest {
+		t.Fatalf("verify under another secret: status %d: %s; want 400", w.Code, w.Body)
+	}
+	if w := post(t, h, "/auth/v1/verification/verify", verify, ""); w.Code != http.StatusOK {
+		t.Fatalf("verify under the same secret: status %d: %s", w.Code, w.Body)
 	}
 }

@@ -55,6 +55,13 @@ type Deps struct {
 	// reloads nothing it already knows. nil: New makes one on Store, and
 	// Close stops it; one given is left to its owner.
 	Revocations *revoke.Checker
+	// CodeKey keys the digests under which verification codes are kept in
+	// Redis (docs/storage.md): with it, Redis's contents (a backup, a
+	// replica, MONITOR) do not give away a pending code, which an unkeyed
+	// digest of six digits would after a million guesses. Every instance
+	// that verifies another's codes needs the same key; caddymodule
+	// derives it from the verification webhook's secret. nil: unkeyed.
+	CodeKey []byte
 }
 
 // API serves authedge's endpoints (the table below). It checks every

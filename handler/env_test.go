@@ -184,6 +184,12 @@ type envSetup struct {
 	waitTimeout  time.Duration
 	metrics      *metrics.Set // withMetrics; nil: none
 	remote       *token.RemoteJWKS
+	codeKey      []byte // withCodeKey
+}
+
+// withCodeKey keys the stored code digests (Deps.CodeKey).
+func withCodeKey(key []byte) envOption {
+	return func(s *envSetup) { s.codeKey = key }
 }
 
 // withRemoteJWKS adds r's keys to the verifier's.
@@ -318,6 +324,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		Logger:   zap.New(core),
 		Now:      e.clock.Now,
 		Metrics:  setup.metrics,
+		CodeKey:  setup.codeKey,
 	}
 	if !setup.noSender {
 		deps.Sender = e.sender

@@ -2,6 +2,9 @@ package handler
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -69,13 +72,14 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 			return err
 		}
 	}
+	id, code := secret.ID(), secret.Code()
 	v := store.NewVerification{
-		ID:          secret.ID(),
+		ID:          id,
 		UserID:      c.claims.Subject,
 		Channel:     to.channel,
 		Key:         to.key,
 		Display:     to.display,
-		Code:        secret.Code(),
+		Code:        a.sealCode(id, code),
 		Usage:       req.usage,
 		TTL:         a.policy.codeTTL,
 		RefuseBound: req.target == targetNotUser,
@@ -95,7 +99,7 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 		VerificationID: v.ID,
 		Channel:        to.wireChannel(),
 		To:             to.display,
-		Code:           v.Code,
+		Code:           code,
 		Usage:          req.usage,
 		ExpiresIn:      seconds(a.policy.codeTTL),
 	}
@@ -111,6 +115,21 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	b = strconv.AppendBool(b, isUser)
 	writeJSON(w, http.StatusOK, append(b, '}'))
 	return nil
+}
+
+// sealCode is what the store keeps the digest of for code, the code of
+// verification id: with a code key (Deps.CodeKey), HMAC-SHA256 of the
+// two under it, which no one without the key can test a guess against;
+// without one, the code itself.
+func (a *API) sealCode(id, code string) string {
+	if a.deps.CodeKey == nil {
+		return code
+	}
+	mac := hmac.New(sha256.New, a.deps.CodeKey)
+	mac.Write([]byte(id))
+	mac.Write([]byte{':'})
+	mac.Write([]byte(code))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // deliveryTimeout bounds a delivery whatever the sender's own timeout: it
@@ -320,7 +339,7 @@ func (a *API) serveVerifyCode(w http.ResponseWriter, c *call) *apiError {
 	}
 	tok := secret.Token()
 	ip := ipLimitKey(a.deps.ClientIP(c.r))
-	if err := a.deps.Store.CheckCode(c.r.Context(), ip, id, code, tok, a.policy.tokenTTL); err != nil {
+	if err := a.deps.Store.CheckCode(c.r.Context(), ip, id, a.sealCode(id, code), tok, a.policy.tokenTTL); err != nil {
 		return a.storeError(c, err)
 	}
 	b := make([]byte, 0, 96)

@@ -2,6 +2,8 @@ package handler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -705,4 +707,59 @@ func TestParallelGuessesGetFiveTries(t *testing.T) {
 		t.Errorf("%d wrong codes were checked against the live verification, want 5", counted)
 	}
 	e.verify(msg.VerificationID, msg.Code).wantError(t, 400, "invalid_verification_code")
+}
+
+// With a code key, what Redis keeps of a pending code cannot be tested
+// against guesses: the unkeyed digest of every one of the million codes
+// misses it, where without the key one of them is it. The right code
+// still verifies, and only under the same key.
+func TestCodesAreKeptUnderTheCodeKey(t *testing.T) {
+	stored := func(e *env) (id, code, digest string) {
+		sent := e.sendCode("u1", `{"email":"a@example.com","target":"ANY"}`).wantOK(t)
+		id, code = sent.str("verification_id"), e.sender.Last(t).Code
+		digest, err := e.rawRedis().HGet(context.Background(), "authedge:{"+testEnvID+"}:v:"+id, "h").Result()
+		if err != nil {
+			t.Fatalf("reading the stored code: %v", err)
+		}
+		return id, code, digest
+	}
+	// guess is what a reader of Redis could do: try every code.
+	guess := func(id, digest string) (string, bool) {
+		for n := range 1000000 {
+			c := fmt.Sprintf("%06d", n)
+			sum := sha256.Sum256([]byte(id + ":" + c))
+			if hex.EncodeToString(sum[:]) == digest {
+				return c, true
+			}
+		}
+		return "", false
+	}
+
+	plain := newEnv(t)
+	id, code, digest := stored(plain)
+	if got, ok := guess(id, digest); !ok || got != code {
+		t.Fatalf("without a key, guessing found %q, %v; want the code %q (the test's guess is wrong)", got, ok, code)
+	}
+
+	e := newEnv(t, withCodeKey([]byte("0123456789abcdef0123456789abcdef")))
+	id, code, digest = stored(e)
+	if got, ok := guess(id, digest); ok {
+		t.Fatalf("with a code key, guessing the stored digest found the code %q", got)
+	}
+
+	// Another key on the same Redis: the right code is a wrong one there.
+	deps := e.api.deps
+	deps.CodeKey = []byte("another key, another deployment")
+	other, err := New(e.cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Close() })
+	keyed := e.api
+	e.api = other
+	e.verify(id, code).wantError(t, http.StatusBadRequest, "invalid_verification_code")
+	e.api = keyed
+	if tok := e.verify(id, code).wantOK(t).str("verification_token"); tok == "" {
+		t.Fatal("the right code under the right key gave no verification_token")
+	}
 }

@@ -40,7 +40,9 @@ type NewVerification struct {
 	// Key is the contact's uniqueness key (E.164 or folded email), Display
 	// its stored form.
 	Key, Display string
-	// Code is the code sent; only its digest is stored.
+	// Code is the code sent, or a keyed digest of it that CheckCode is
+	// then given the same way (handler's sealCode); only its digest is
+	// stored.
 	Code string
 	// Usage is passed through from the client.
 	Usage string
