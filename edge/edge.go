@@ -130,6 +130,7 @@ func (e *Edge) Serve(w http.ResponseWriter, r *http.Request) (*Identity, bool) {
 
 	id, refusal := e.identify(r)
 	if refusal != nil {
+		refusal = handler.Settle(r, refusal)
 		if ce := e.log.Check(zap.DebugLevel, "app request refused"); ce != nil {
 			ce.Write(zap.String("path", r.URL.Path), zap.Int("status", refusal.Status()),
 				zap.String("error", refusal.Code()))

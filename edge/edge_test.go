@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -807,5 +808,19 @@ func TestAssertionKeyAfterECParameters(t *testing.T) {
 	only := writeFile(t, "params.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: prime256v1}))
 	if _, err := newSigner(&config.Assertion{Key: only, Header: "X-A", Audience: "a", TTL: caddy.Duration(time.Minute)}, "env"); err == nil {
 		t.Fatal("EC PARAMETERS alone were taken for a key")
+	}
+}
+
+// TestHungUpClientIs499: on a protected path, a client that hung up while
+// the edge waited on Redis is answered 499 cancelled, not 503: the outage
+// was the hang-up's doing, and access logs and alerts on 503 must not
+// count it.
+func TestHungUpClientIs499(t *testing.T) {
+	e := newEnv(t, identityBlock(privatePEM(t, newECKey(t))))
+	tok := e.token("user-1", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got, _, w := e.serve(request("/app/x", tok).WithContext(ctx)); got != nil || w.Code != 499 || !strings.Contains(w.Body.String(), `"cancelled"`) {
+		t.Errorf("protected path, client gone: want 499 cancelled, got %d %s", w.Code, w.Body)
 	}
 }

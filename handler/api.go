@@ -237,7 +237,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, e)
 		}
 	}()
-	err := a.serve(w, ep, c)
+	err := settle(r, a.serve(w, ep, c))
 	a.obs.answered(ep, err)
 	if err != nil {
 		a.logRejection(ep, c, err)
@@ -327,16 +327,16 @@ func (a *API) storeError(c *call, err error) *apiError {
 
 // logRejection is the one debug line per rejected request. Rejections are
 // expected (bad tokens, taken usernames), so they never log above debug,
-// except the server's own failures. Two 503s stay at debug, because
-// anyone could cause one per request without a token: a client that hung
-// up cancelled the request's context, which cuts its Redis call short;
-// and a made-up kid while the JWKS cannot be fetched (errKeysUnavailable)
-// is answered without any key, the outage being logged where the fetch
-// fails (token.RemoteJWKS).
+// except the server's own failures. A client that hung up (a 499:
+// settle) is no failure of the server; and a made-up kid while the JWKS
+// cannot be fetched (errKeysUnavailable), a 503 anyone could cause per
+// request without a token, stays at debug too: it is answered without
+// any key, the outage being logged where the fetch fails
+// (token.RemoteJWKS).
 func (a *API) logRejection(ep *endpoint, c *call, e *apiError) {
 	level := zapcore.DebugLevel
 	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented &&
-		e != errKeysUnavailable && !errors.Is(c.r.Context().Err(), context.Canceled) {
+		e != errKeysUnavailable {
 		level = zapcore.WarnLevel
 	}
 	ce := a.log.Check(level, "request rejected")

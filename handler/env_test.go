@@ -75,6 +75,7 @@ var catalog = map[string]int{
 	"request_too_large":          413,
 	"unsupported_media_type":     415,
 	"resource_exhausted":         429,
+	"cancelled":                  499, // the client hung up: no one reads it
 	"internal":                   500,
 	"unimplemented":              501,
 	"unavailable":                503,

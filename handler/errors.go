@@ -1,6 +1,8 @@
 package handler
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -74,6 +76,23 @@ var errKeysUnavailable = func() *apiError {
 	e.retryAfter = 5 * time.Second
 	return e
 }()
+
+// errClientGone answers a request whose client hung up while authedge
+// waited on Redis for it, which is why the wait ended in a 503: 499
+// cancelled, as Google's API design maps the canonical code CANCELLED (the
+// family the catalog's codes come from) and as Caddy's reverse_proxy
+// records a client that closed its request. Access logs and metrics then
+// tell hang-ups from outages. No client reads it: it has gone.
+var errClientGone = newError(499, "cancelled", "the client closed the request before it was answered")
+
+// settle is the answer to r for e: errClientGone in place of an outage
+// that r's client brought about by hanging up.
+func settle(r *http.Request, e *apiError) *apiError {
+	if e != nil && e.status == http.StatusServiceUnavailable && errors.Is(r.Context().Err(), context.Canceled) {
+		return errClientGone
+	}
+	return e
+}
 
 func internalError() *apiError {
 	return newError(http.StatusInternalServerError, "internal", "internal error")

@@ -29,6 +29,11 @@ func PermissionDenied(description string) *Error { return permissionDenied(descr
 // reached in time.
 func Unavailable() *Error { return unavailable() }
 
+// Settle is the answer to r for e, as the API settles its own: a 503
+// that r's client brought about by hanging up is 499 cancelled
+// (docs/api.md#error-catalog).
+func Settle(r *http.Request, e *Error) *Error { return settle(r, e) }
+
 // MethodNotAllowed is 405 method_not_allowed with Allow.
 func MethodNotAllowed(allow string) *Error { return methodNotAllowed(allow) }
 

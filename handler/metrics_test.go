@@ -308,3 +308,20 @@ func BenchmarkServeMeMetrics(b *testing.B) {
 		}
 	}
 }
+
+// TestClientThatHungUpIs499: a request whose client hung up while it
+// waited on Redis is answered and counted 499 (Caddy's "client closed
+// request"), not 503: an operator alerting on 503s must not be paged for
+// clients that went away.
+func TestClientThatHungUpIs499(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	e := newEnv(t, withMetrics(reg))
+	tok := e.token("u1")
+	e.meWith(tok).wantOK(t)
+	e.meWith(tok, hungUp).wantError(t, 499, "cancelled")
+	checkMetrics(t, reg, []want{
+		{"authedge_requests_total", requests("user.me", "200"), 1},
+		{"authedge_requests_total", requests("user.me", "499"), 1},
+		{"authedge_requests_total", requests("user.me", "503"), 0},
+	})
+}

@@ -1,9 +1,10 @@
 package metrics
 
 // statusLabels are the HTTP statuses authedge's endpoints answer with
-// (docs/api.md's error catalog), then "other" for anything else.
+// (docs/api.md's error catalog, and 499 for a client that hung up), then
+// "other" for anything else.
 var statusLabels = [...]string{
-	"200", "400", "401", "403", "404", "405", "409", "413", "415", "429", "500", "501", "503", "other",
+	"200", "400", "401", "403", "404", "405", "409", "413", "415", "429", "499", "500", "501", "503", "other",
 }
 
 // statusIndex is the index in statusLabels of status's label.
@@ -29,12 +30,14 @@ func statusIndex(status int) int {
 		return 8
 	case 429:
 		return 9
-	case 500:
+	case 499:
 		return 10
-	case 501:
+	case 500:
 		return 11
-	case 503:
+	case 501:
 		return 12
+	case 503:
+		return 13
 	}
 	return len(statusLabels) - 1
 }
