@@ -190,6 +190,14 @@ func (r *Redis) validate(add func(string, ...any)) {
 // validateAddresses checks that each of addrs is host:port.
 func validateAddresses(what string, addrs []string, add func(string, ...any)) {
 	for _, addr := range addrs {
+		// A Redis URL (rediss://default:<password>@host:6380) is not
+		// host:port either, but quoting it would put the password in
+		// the error, which Caddy prints and logs.
+		if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+			add("%s: %q is not host:port; give the user name and password as redis username and password, not in the address",
+				what, "xxxxx@"+addr[at+1:])
+			continue
+		}
 		_, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			add("%s: %q is not host:port", what, addr)

@@ -274,13 +274,29 @@ func TestValidateDoesNotQuoteSecrets(t *testing.T) {
 	c.Verification.Webhook = &Webhook{URL: "ftp://user:hunter2@notify/codes", Secret: "s3cret"}
 	c.JWT.JWKSURL = "http://user:hunter3@idp.example/jwks"
 	c.Redis.Password = "pa55"
+	// A Redis URL given as an address, as providers hand them out.
+	c.Redis.Addresses = []string{"rediss://default:hunter4@redis.example:6380", "default:hunter5@redis.example:6379"}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, secret := range []string{"hunter2", "hunter3", "s3cret", "pa55"} {
-		if strings.Contains(err.Error(), secret) {
-			t.Errorf("error quotes %q: %v", secret, err)
+	s := valid()
+	s.Redis.Addresses = nil
+	s.Redis.Sentinel = &Sentinel{MasterName: "m", Addresses: []string{"redis://:hunter6@sentinel.example:26379"}}
+	serr := s.Validate()
+	if serr == nil {
+		t.Fatal("no error for the Sentinel address")
+	}
+	for _, secret := range []string{"hunter2", "hunter3", "s3cret", "pa55", "hunter4", "hunter5", "hunter6"} {
+		for _, err := range []error{err, serr} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("error quotes %q: %v", secret, err)
+			}
+		}
+	}
+	for _, want := range []string{"redis.example:6380", "redis.example:6379"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name the address %s: %v", want, err)
 		}
 	}
 }

@@ -139,18 +139,38 @@ func newRemoteJWKS(ctx context.Context, url string, client *http.Client, o remot
 	}
 	if err := r.cache.Register(url, register...); err != nil {
 		cancel()
-		return nil, fmt.Errorf("token: JWKS %s: %w", url, err)
+		return nil, startError(url, err)
 	}
 	if _, err := r.cache.Get(ctx, url); err != nil {
 		cancel()
-		return nil, fmt.Errorf("token: JWKS %s: %w", url, err)
+		return nil, startError(url, err)
 	}
 	if len(r.keys.Load().all) == 0 {
 		cancel()
-		return nil, fmt.Errorf("token: JWKS %s: no public signature key in it", url)
+		return nil, startError(url, errors.New("no public signature key in it"))
 	}
 	return r, nil
 }
+
+// startError is why the first fetch of url failed, naming the URL with
+// its password hidden: the error fails the config, and Caddy prints and
+// logs it. httprc quotes the URL as given, password included, so err's
+// own text is redacted too; errors.Is and errors.As still see err.
+func startError(url string, err error) error {
+	shown := redactURL(url)
+	return &redactedError{
+		msg: "token: JWKS " + shown + ": " + strings.ReplaceAll(err.Error(), url, shown),
+		err: err,
+	}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // redactURL hides a password in url, for the log.
 func redactURL(raw string) string {

@@ -470,3 +470,31 @@ func TestRemoteRedirectMayNotDropTLS(t *testing.T) {
 	mustVerify(t, v, good)
 	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "a"}), "invalid signature")
 }
+
+// TestRemoteJWKSStartErrorHidesPassword: a jwks_url may carry a password
+// (https://user:pass@idp/jwks). A first fetch that fails fails the config,
+// and Caddy prints and logs that error: it names the URL, never the
+// password, whichever way the fetch failed.
+func TestRemoteJWKSStartErrorHidesPassword(t *testing.T) {
+	withPassword := func(u string) string { return strings.Replace(u, "http://", "http://user:s3cret-pw@", 1) + "/jwks" }
+	failing := newJWKSServer(t, []byte(`{"keys":[]}`))
+	failing.setStatus(http.StatusInternalServerError)
+	empty := newJWKSServer(t, []byte(`{"keys":[]}`))
+	gone := newJWKSServer(t, nil)
+	gone.Close()
+	for name, url := range map[string]string{
+		"server error": withPassword(failing.URL),
+		"no key":       withPassword(empty.URL),
+		"unreachable":  withPassword(gone.URL),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := newRemoteJWKS(t.Context(), url, nil, remoteOptions{})
+			if err == nil {
+				t.Fatal("the start succeeded")
+			}
+			if strings.Contains(err.Error(), "s3cret-pw") || !strings.Contains(err.Error(), "user:xxxxx@") {
+				t.Fatalf("error %q: want the URL named with its password hidden", err)
+			}
+		})
+	}
+}
