@@ -41,7 +41,9 @@ type Options struct {
 	Auth Authenticator
 	// Profiles reads profiles for profile.<field> sources. Required.
 	Profiles Profiles
-	// Logger receives one debug line per refused request; nil: none.
+	// Logger receives one line per refused request, at the level the
+	// API logs its own (handler.Error's LogLevel): debug, but a warning
+	// for an outage; nil: none.
 	Logger *zap.Logger
 	// Now is the clock of the assertion; nil: time.Now.
 	Now func() time.Time
@@ -131,7 +133,7 @@ func (e *Edge) Serve(w http.ResponseWriter, r *http.Request) (*Identity, bool) {
 	id, refusal := e.identify(r)
 	if refusal != nil {
 		refusal = handler.Settle(r, refusal)
-		if ce := e.log.Check(zap.DebugLevel, "app request refused"); ce != nil {
+		if ce := e.log.Check(refusal.LogLevel(), "app request refused"); ce != nil {
 			ce.Write(zap.String("path", r.URL.Path), zap.Int("status", refusal.Status()),
 				zap.String("error", refusal.Code()))
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/store"
@@ -315,6 +316,11 @@ func TestRedisDown(t *testing.T) {
 	e.redis.Stop()
 	if got, _, w := e.serve(request("/app/x", tok)); got != nil || w.Code != 503 || w.Header().Get("Retry-After") == "" {
 		t.Errorf("protected path, Redis down: want 503 with Retry-After, got %d %s", w.Code, w.Body)
+	}
+	// An outage is a warning, as the API's 503s are: operators must see
+	// it without debug logs.
+	if n := e.logs.FilterMessage("app request refused").FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+		t.Errorf("protected path, Redis down: %d warnings, want 1 (%v)", n, e.logs.All())
 	}
 	r := request("/public", tok)
 	spoof(r)
@@ -822,5 +828,10 @@ func TestHungUpClientIs499(t *testing.T) {
 	cancel()
 	if got, _, w := e.serve(request("/app/x", tok).WithContext(ctx)); got != nil || w.Code != 499 || !strings.Contains(w.Body.String(), `"cancelled"`) {
 		t.Errorf("protected path, client gone: want 499 cancelled, got %d %s", w.Code, w.Body)
+	}
+	for _, l := range e.logs.All() {
+		if l.Level > zapcore.DebugLevel {
+			t.Errorf("a client that hung up logged at %s: %s", l.Level, l.Message)
+		}
 	}
 }

@@ -20,6 +20,9 @@ import (
 	"encoding/json"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/handler"
@@ -65,6 +68,7 @@ type env struct {
 	api      *handler.API
 	edge     *Edge
 	now      time.Time
+	logs     *observer.ObservedLogs
 }
 
 // newEnv builds the stack with id as the identity block.
@@ -108,8 +112,10 @@ func newEnv(t testing.TB, id *config.Identity) *env {
 		t.Fatal(err)
 	}
 	e.profiles = &countingProfiles{Store: e.store}
+	core, logs := observer.New(zapcore.DebugLevel)
+	e.logs = logs
 	e.edge, err = New(Options{Identity: cfg.Identity, EnvironmentID: testEnvID, Auth: e.api,
-		Profiles: e.profiles, Now: func() time.Time { return e.now }})
+		Profiles: e.profiles, Now: func() time.Time { return e.now }, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}

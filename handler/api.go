@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/metrics"
@@ -325,21 +324,10 @@ func (a *API) storeError(c *call, err error) *apiError {
 	return internalError()
 }
 
-// logRejection is the one debug line per rejected request. Rejections are
-// expected (bad tokens, taken usernames), so they never log above debug,
-// except the server's own failures. A client that hung up (a 499:
-// settle) is no failure of the server; and a made-up kid while the JWKS
-// cannot be fetched (errKeysUnavailable), a 503 anyone could cause per
-// request without a token, stays at debug too: it is answered without
-// any key, the outage being logged where the fetch fails
-// (token.RemoteJWKS).
+// logRejection is the one line per rejected request, at its error's
+// logLevel.
 func (a *API) logRejection(ep *endpoint, c *call, e *apiError) {
-	level := zapcore.DebugLevel
-	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented &&
-		e != errKeysUnavailable {
-		level = zapcore.WarnLevel
-	}
-	ce := a.log.Check(level, "request rejected")
+	ce := a.log.Check(e.logLevel(), "request rejected")
 	if ce == nil {
 		return
 	}

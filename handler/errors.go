@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"go.uber.org/zap/zapcore"
 )
 
 // apiError is one answer of the error catalog (docs/api.md#error-catalog).
@@ -25,6 +27,21 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.description }
+
+// logLevel is the level a request refused with e is logged at. Refusals
+// are expected (bad tokens, taken usernames), so they never log above
+// debug, except the server's own failures. A client that hung up (a 499:
+// settle) is no failure of the server; and a made-up kid while the JWKS
+// cannot be fetched (errKeysUnavailable), a 503 anyone could cause per
+// request without a token, stays at debug too: it is answered without
+// any key, the outage being logged where the fetch fails
+// (token.RemoteJWKS).
+func (e *apiError) logLevel() zapcore.Level {
+	if e.status >= http.StatusInternalServerError && e.status != http.StatusNotImplemented && e != errKeysUnavailable {
+		return zapcore.WarnLevel
+	}
+	return zapcore.DebugLevel
+}
 
 func newError(status int, code, description string) *apiError {
 	return &apiError{code: code, status: status, description: description}

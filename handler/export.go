@@ -3,6 +3,8 @@ package handler
 import (
 	"net/http"
 
+	"go.uber.org/zap/zapcore"
+
 	"github.com/authedge/caddy-authedge/token"
 )
 
@@ -17,6 +19,10 @@ func (e *apiError) Status() int { return e.status }
 
 // Code is the catalog code of the answer, such as "unauthenticated".
 func (e *apiError) Code() string { return e.code }
+
+// LogLevel is the level a request refused with e is logged at, as the
+// API logs its own: debug for what clients cause, warn for outages.
+func (e *apiError) LogLevel() zapcore.Level { return e.logLevel() }
 
 // WriteError writes e as the API writes its own errors, with the headers
 // its status calls for (WWW-Authenticate, Retry-After, Allow).
