@@ -20,6 +20,10 @@ type apiError struct {
 	allow string
 	// challenge is the WWW-Authenticate header of a 401 (RFC 6750).
 	challenge string
+	// acceptEncoding is the Accept-Encoding header of a 415 refusing a
+	// content coding: RFC 9110 12.5.3 tells the client that way that the
+	// coding, not the media type, was refused.
+	acceptEncoding string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.description }
@@ -93,6 +97,11 @@ var (
 		"the request body exceeds "+strconv.Itoa(maxBodyBytes>>10)+" KiB")
 	errUnsupportedMediaType = newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
 		"the body must be JSON, sent as application/json or text/plain")
+	errContentEncoding = &apiError{
+		code: "unsupported_media_type", status: http.StatusUnsupportedMediaType,
+		description:    "the body must be sent without a Content-Encoding (no gzip or other compression)",
+		acceptEncoding: "identity",
+	}
 	errUnimplemented = newError(http.StatusNotImplemented, "unimplemented",
 		"no verification code sender is configured on this server")
 )
@@ -119,6 +128,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	if e.challenge != "" {
 		h.Set("WWW-Authenticate", e.challenge)
+	}
+	if e.acceptEncoding != "" {
+		h.Set("Accept-Encoding", e.acceptEncoding)
 	}
 	body := make([]byte, 0, 96+len(e.description))
 	body = append(body, `{"error":`...)

@@ -49,6 +49,13 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 			return nil, errUnsupportedMediaType
 		}
 	}
+	// A coded body (gzip, br, ...) is not the JSON it decodes to, and one
+	// that only claims a coding must not be read as if it had none.
+	for _, coding := range r.Header.Values("Content-Encoding") {
+		if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+			return nil, errContentEncoding
+		}
+	}
 	if r.ContentLength > maxBodyBytes {
 		return nil, errTooLarge
 	}

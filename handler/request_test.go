@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -141,6 +142,42 @@ func TestContentTypes(t *testing.T) {
 			res.wantError(t, 415, "unsupported_media_type")
 		})
 	}
+}
+
+// TestContentEncodingRefused: a compressed body is not JSON, and one that
+// only claims to be compressed may not be read as if it were not. Either
+// is 415 with Accept-Encoding (RFC 9110 12.5.3), and nothing changes; a
+// body sent as it is (no coding, or identity) is read.
+func TestContentEncodingRefused(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	e.edit("u1", `{"nickname":"Zhang San"}`).wantOK(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"nickname":"Li Si"}`))
+	_ = zw.Close()
+	for _, c := range []struct{ coding, body string }{
+		{"gzip", gz.String()},
+		{"gzip", `{"nickname":"Li Si"}`}, // says gzip, is not
+		{"GZIP", `{"nickname":"Li Si"}`},
+		{"br", `{"nickname":"Li Si"}`},
+		{"identity, gzip", `{"nickname":"Li Si"}`},
+	} {
+		t.Run(c.coding, func(t *testing.T) {
+			e := e.in(t)
+			res := e.edit("u1", c.body, header("Content-Encoding", c.coding))
+			res.wantError(t, 415, "unsupported_media_type").wantDescription(t, "Content-Encoding")
+			if got := res.header.Get("Accept-Encoding"); got != "identity" {
+				t.Errorf("Accept-Encoding = %q, want identity", got)
+			}
+		})
+	}
+	if got := e.me("u1").str("name"); got != "Zhang San" {
+		t.Errorf("name = %q after refused bodies", got)
+	}
+	e.edit("u1", `{"nickname":"Wang Wu"}`, header("Content-Encoding", "identity")).wantOK(t)
+	e.edit("u1", `{"nickname":"Zhao Liu"}`, header("Content-Encoding", "")).wantOK(t)
+	// A GET endpoint reads no body, so it has no coding to refuse.
+	e.serve(http.MethodGet, pathMe, "", bearer(e.token("u1")), header("Content-Encoding", "gzip")).wantOK(t)
 }
 
 func TestBodySizeLimit(t *testing.T) {
