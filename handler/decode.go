@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/authedge/caddy-authedge/token"
 )
 
 // fastDecoder is a body that decodes its common shapes without
@@ -38,6 +40,9 @@ func decodeBody(body []byte, dst any) *apiError {
 		}
 		return invalidArgument("malformed JSON")
 	}
+	if err := checkSurrogates(trimmed); err != nil {
+		return err
+	}
 	// Names are checked before encoding/json sees the body because it
 	// matches them case-insensitively: "Nickname" or "NICKNAME" would
 	// silently set nickname, and a second spelling would override the
@@ -52,6 +57,31 @@ func decodeBody(body []byte, dst any) *apiError {
 	}
 	if err := json.Unmarshal(trimmed, dst); err != nil {
 		return jsonError(err)
+	}
+	return nil
+}
+
+// checkSurrogates refuses an escaped lone UTF-16 surrogate ("\ud800")
+// anywhere in obj, one valid JSON object, naming the member that holds
+// it. encoding/json would read it as U+FFFD without a word: a nickname
+// would be stored with a character its user never sent, and an admin's
+// user_id "a\ud800" would name the user "a\ufffd". Raw invalid UTF-8 is
+// refused already; this is the same text, escaped.
+func checkSurrogates(obj []byte) *apiError {
+	if !bytes.Contains(obj, []byte(`\u`)) {
+		return nil
+	}
+	for m := (members{obj: obj}); m.next(); {
+		if token.LoneSurrogate(m.quotedName) {
+			return invalidArgument("a field name holds a \\u escape of a lone UTF-16 surrogate, which is no character")
+		}
+		if token.LoneSurrogate(m.value) {
+			plain, name := m.name()
+			if plain != nil {
+				name = string(plain)
+			}
+			return invalidArgument(quoteFieldName(name) + ": holds a \\u escape of a lone UTF-16 surrogate, which is no character")
+		}
 	}
 	return nil
 }
