@@ -150,6 +150,23 @@ func TestProtectedPathsAnswerInTheErrorShape(t *testing.T) {
 	}
 }
 
+// TestMissingScopeChallenge: a token without a protect_scope path's scope
+// gets, with its 403, the challenge RFC 6750 3 requires of a token that
+// does not enable access, naming the scope, so that a client can ask its
+// provider for a token that has it.
+func TestMissingScopeChallenge(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	user := e.token("user-1", map[string]any{"scope": "openid"})
+	got, _, w := e.serve(request("/admin/panel", user))
+	if got != nil || w.Code != http.StatusForbidden {
+		t.Fatalf("want 403, got %d (passed: %v)", w.Code, got != nil)
+	}
+	want := `Bearer realm="authedge", error="insufficient_scope", error_description="this path needs the scope admin", scope="admin"`
+	if h := w.Header().Get("WWW-Authenticate"); h != want {
+		t.Errorf("WWW-Authenticate = %q, want %q", h, want)
+	}
+}
+
 // The device binding, client_id and audience are the API's: a token the API
 // refuses is refused here.
 func TestTokenCheckedAsTheAPIChecksIt(t *testing.T) {

@@ -55,6 +55,17 @@ func permissionDenied(description string) *apiError {
 	return newError(http.StatusForbidden, "permission_denied", description)
 }
 
+// insufficientScope answers a valid token that lacks scope: 403
+// permission_denied with the challenge that RFC 6750 3 requires of a
+// token that does not enable access (3.1's insufficient_scope), naming
+// the scope, so that a client can ask its provider for a token with it.
+func insufficientScope(scope, description string) *apiError {
+	e := permissionDenied(description)
+	e.challenge = `Bearer realm="authedge", error="insufficient_scope", error_description=` +
+		quoteHeader(description) + `, scope=` + quoteHeader(scope)
+	return e
+}
+
 func resourceExhausted(retryAfter time.Duration) *apiError {
 	e := newError(http.StatusTooManyRequests, "resource_exhausted", "too many requests; retry later")
 	// A 429 always tells the client to wait: a window that ends within

@@ -457,6 +457,28 @@ func tamper(tok string) string {
 	return strings.Join(parts, ".")
 }
 
+// TestMissingAdminScopeChallenge: a valid token without the admin scope
+// is 403 permission_denied, and RFC 6750 3 requires the challenge of a
+// token that does not enable access: error="insufficient_scope", with the
+// scope that would.
+func TestMissingAdminScopeChallenge(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	e.edit("u2", `{"nickname":"Li Si"}`).wantOK(t)
+	tok := e.token("u1")
+	for name, res := range map[string]*result{
+		"user/query":         e.serve(http.MethodGet, "/auth/v1/user/query?username=lisi", "", bearer(tok)),
+		"basic/edit user_id": e.serve(http.MethodPost, pathEdit, `{"user_id":"u2","nickname":"Wang Wu"}`, bearer(tok)),
+		"revoke/all user_id": e.serve(http.MethodDelete, "/auth/v1/user/revoke/all", "", bearer(tok), query("user_id=u2")),
+	} {
+		res.wantError(t, 403, "permission_denied")
+		want := `Bearer realm="authedge", error="insufficient_scope", error_description=`
+		got := res.header.Get("WWW-Authenticate")
+		if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, `, scope="admin"`) {
+			t.Errorf("%s: WWW-Authenticate = %q, want %s...\", scope=\"admin\"", name, got, want)
+		}
+	}
+}
+
 func TestAuthorizationOnVerifyIsIgnored(t *testing.T) {
 	// verify takes no token; a bad one sent anyway changes nothing: the
 	// answer is about the code, not the token.
