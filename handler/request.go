@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -76,6 +77,13 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 			return body, nil
 		}
 		if err != nil {
+			// A handler before this one may bound bodies more tightly
+			// (Caddy's request_body max_size): its limit is the one met.
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, newError(http.StatusRequestEntityTooLarge, "request_too_large",
+					"the request body exceeds this server's limit of "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes")
+			}
 			return nil, invalidArgument("the request body could not be read")
 		}
 	}

@@ -225,6 +225,26 @@ func TestBodySizeLimit(t *testing.T) {
 	}
 }
 
+// TestBodyLimitOfAHandlerBefore: a handler before authedge that bounds
+// bodies more tightly (Caddy's request_body max_size wraps the body in an
+// http.MaxBytesReader) makes the read fail past its limit: that is 413
+// request_too_large naming the limit, not a 400 about an unreadable body.
+func TestBodyLimitOfAHandlerBefore(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	limited := func(n int64) reqOpt {
+		return func(r *http.Request) {
+			r.Body = http.MaxBytesReader(nil, r.Body, n)
+			r.ContentLength = -1 // chunked: the limit is met while reading
+		}
+	}
+	body := `{"nickname":"Zhang San","description":"` + strings.Repeat("a", 200) + `"}`
+	e.edit("u1", body, limited(100)).wantError(t, 413, "request_too_large").wantDescription(t, "100 bytes")
+	if got := e.me("u1").str("description"); got != "" {
+		t.Errorf("description = %q after a refused body", got)
+	}
+	e.edit("u1", body, limited(1000)).wantOK(t)
+}
+
 func TestCacheControlAndShapeOnEveryResponse(t *testing.T) {
 	// serve checks Cache-Control, Content-Type and the error shape on
 	// every response of every test; this one walks one answer of each kind
