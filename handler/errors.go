@@ -108,6 +108,9 @@ var (
 		"the request body exceeds "+strconv.Itoa(maxBodyBytes>>10)+" KiB")
 	errUnsupportedMediaType = newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
 		"the body must be JSON, sent as application/json or text/plain")
+	// The media type was right: the answer says what was not.
+	errUnsupportedCharset = newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		"the body must be UTF-8: a charset parameter, if given, must be utf-8")
 	errContentEncoding = &apiError{
 		code: "unsupported_media_type", status: http.StatusUnsupportedMediaType,
 		description:    "the body must be sent without a Content-Encoding (no gzip or other compression)",

@@ -47,7 +47,7 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 			return nil, errUnsupportedMediaType
 		}
 		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-			return nil, errUnsupportedMediaType
+			return nil, errUnsupportedCharset
 		}
 	}
 	// A coded body (gzip, br, ...) is not the JSON it decodes to, and one

@@ -131,6 +131,16 @@ func TestContentTypes(t *testing.T) {
 			}
 		})
 	}
+	// A charset other than UTF-8 is refused for its charset: the
+	// description says so, rather than asking for the media type the
+	// client sent.
+	for _, ct := range []string{"application/json; charset=utf-16", "text/plain;charset=ISO-8859-1"} {
+		t.Run(fmt.Sprintf("names the charset of %q", ct), func(t *testing.T) {
+			e := e.in(t)
+			e.edit("u1", `{"nickname":"Zhang San"}`, header("Content-Type", ct)).
+				wantError(t, 415, "unsupported_media_type").wantDescription(t, "UTF-8", "charset")
+		})
+	}
 	// A form is refused on every body endpoint, not only basic/edit.
 	for _, p := range []struct{ method, path string }{
 		{http.MethodPost, pathSend}, {http.MethodPost, pathVerify},
