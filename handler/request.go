@@ -207,8 +207,15 @@ func validDeviceID(id string) bool {
 }
 
 // errManyAuthorizations answers a request with more than one
-// Authorization header.
-var errManyAuthorizations = unauthenticated("the request has more than one Authorization header")
+// Authorization header. No token was judged, so its challenge is RFC 6750
+// 3.1's invalid_request (the request "uses more than one method for
+// including an access token"), not invalid_token: a client that drops a
+// refused token keeps its good one.
+var errManyAuthorizations = func() *apiError {
+	e := unauthenticated("the request has more than one Authorization header")
+	e.challenge = `Bearer realm="authedge", error="invalid_request", error_description=` + quoteHeader(e.description)
+	return e
+}()
 
 // authenticate is step 3: the bearer token, its audience for clientID, and
 // its device binding.
