@@ -27,6 +27,11 @@ func decodeBody(body []byte, dst any) *apiError {
 		return invalidArgument("the body is not valid UTF-8")
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if bytes.HasPrefix(trimmed, utf8BOM) {
+		// What some Windows tools write first (RFC 8259 8.1 forbids it):
+		// the client sees a JSON object and must be told what is not one.
+		return invalidArgument("the body must be one JSON object, without a byte order mark (U+FEFF) before it")
+	}
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return invalidArgument("the body must be one JSON object")
 	}
@@ -60,6 +65,8 @@ func decodeBody(body []byte, dst any) *apiError {
 	}
 	return nil
 }
+
+var utf8BOM = []byte("\ufeff")
 
 // checkSurrogates refuses an escaped lone UTF-16 surrogate ("\ud800")
 // anywhere in obj, one valid JSON object, naming the member that holds

@@ -41,7 +41,8 @@ func TestDecodeBodyRefusals(t *testing.T) {
 		{"wrong type token", `{"verification_token":1}`, []string{"verification_token"}},
 		{"invalid UTF-8", "{\"nickname\":\"a\xffb\"}", []string{"UTF-8"}},
 		{"invalid UTF-8 in a key", "{\"nick\xc3\":1}", []string{"UTF-8"}},
-		{"BOM", "\ufeff{}", []string{"object"}},
+		{"BOM", "\ufeff{}", []string{"object", "byte order mark"}},
+		{"BOM before space", "\ufeff {\"nickname\":\"ab\"}", []string{"object", "byte order mark"}},
 		// A lone surrogate escape is no character: encoding/json would
 		// store U+FFFD in its place, text the client never sent.
 		{"lone high surrogate", `{"nickname":"ab\ud800"}`, []string{"nickname", "surrogate"}},
