@@ -804,6 +804,28 @@ func TestClaimGivenTwiceIsLeftOut(t *testing.T) {
 	}
 }
 
+// TestClaimNotTextIsLeftOut: a string claim holding an escaped lone
+// UTF-16 surrogate, or invalid UTF-8, is no text: encoding/json reads
+// either as U+FFFD, so "a\ud800" and "a\udfff" would reach the app as
+// one value. Such a claim reaches no header, placeholder or assertion, as
+// the token's own iss, sub, aud and scope are refused for it; a surrogate
+// pair is one character and is read.
+func TestClaimNotTextIsLeftOut(t *testing.T) {
+	for _, payload := range []string{
+		`{"tenant":"a\ud800"}`,
+		`{"tenant":"\udfffa"}`,
+		`{"tenant":"\udc00\ud800"}`,
+		"{\"tenant\":\"a\xffb\"}",
+	} {
+		if v, ok := decodeClaims([]byte(payload))["tenant"]; ok {
+			t.Errorf("%q: tenant read as %q", payload, v.text)
+		}
+	}
+	if v := decodeClaims([]byte(`{"tenant":"a\ud83d\ude00"}`))["tenant"]; v.text != "a\U0001F600" {
+		t.Errorf("a surrogate pair: tenant = %q", v.text)
+	}
+}
+
 // `openssl ecparam -name prime256v1 -genkey -out key.pem`, the usual way to
 // make an EC key, writes an EC PARAMETERS block before the key: the key
 // is the block after it.
