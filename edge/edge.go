@@ -171,7 +171,7 @@ func (e *Edge) identify(r *http.Request) (*Identity, *handler.Error) {
 	if need.protected {
 		for _, scope := range need.scopes {
 			if !hasScope(claims.Scopes, scope) {
-				return nil, handler.PermissionDenied("this path needs the scope " + scope)
+				return nil, handler.InsufficientScope(scope, "this path needs the scope "+scope)
 			}
 		}
 	}

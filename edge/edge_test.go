@@ -152,6 +152,23 @@ func TestProtectedPathsAnswerInTheErrorShape(t *testing.T) {
 	}
 }
 
+// TestMissingScopeChallenge: a token without a protect_scope path's scope
+// gets, with its 403, the challenge RFC 6750 3 requires of a token that
+// does not enable access, naming the scope, so that a client can ask its
+// provider for a token that has it.
+func TestMissingScopeChallenge(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	user := e.token("user-1", map[string]any{"scope": "openid"})
+	got, _, w := e.serve(request("/admin/panel", user))
+	if got != nil || w.Code != http.StatusForbidden {
+		t.Fatalf("want 403, got %d (passed: %v)", w.Code, got != nil)
+	}
+	want := `Bearer realm="authedge", error="insufficient_scope", error_description="this path needs the scope admin", scope="admin"`
+	if h := w.Header().Get("WWW-Authenticate"); h != want {
+		t.Errorf("WWW-Authenticate = %q, want %q", h, want)
+	}
+}
+
 // The device binding, client_id and audience are the API's: a token the API
 // refuses is refused here.
 func TestTokenCheckedAsTheAPIChecksIt(t *testing.T) {
@@ -791,6 +808,28 @@ func TestClaimGivenTwiceIsLeftOut(t *testing.T) {
 	}
 	if v, ok := decodeClaims([]byte(`{"role":"admin","other":{"role":1}}`))["role"]; !ok || v.text != "admin" {
 		t.Errorf("a claim given once was not read: %q %v", v.text, ok)
+	}
+}
+
+// TestClaimNotTextIsLeftOut: a string claim holding an escaped lone
+// UTF-16 surrogate, or invalid UTF-8, is no text: encoding/json reads
+// either as U+FFFD, so "a\ud800" and "a\udfff" would reach the app as
+// one value. Such a claim reaches no header, placeholder or assertion, as
+// the token's own iss, sub, aud and scope are refused for it; a surrogate
+// pair is one character and is read.
+func TestClaimNotTextIsLeftOut(t *testing.T) {
+	for _, payload := range []string{
+		`{"tenant":"a\ud800"}`,
+		`{"tenant":"\udfffa"}`,
+		`{"tenant":"\udc00\ud800"}`,
+		"{\"tenant\":\"a\xffb\"}",
+	} {
+		if v, ok := decodeClaims([]byte(payload))["tenant"]; ok {
+			t.Errorf("%q: tenant read as %q", payload, v.text)
+		}
+	}
+	if v := decodeClaims([]byte(`{"tenant":"a\ud83d\ude00"}`))["tenant"]; v.text != "a\U0001F600" {
+		t.Errorf("a surrogate pair: tenant = %q", v.text)
 	}
 }
 

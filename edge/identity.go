@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/store"
@@ -224,6 +225,13 @@ func scalar(raw json.RawMessage) (claimValue, bool) {
 	}
 	switch c := raw[0]; {
 	case c == '"':
+		// Invalid UTF-8 and an escaped lone surrogate are no text:
+		// encoding/json reads either as U+FFFD, so different claims
+		// would reach the app as one (the token refuses them in the
+		// claims it reads itself, sub among them).
+		if !utf8.Valid(raw) || token.LoneSurrogate(raw) {
+			return claimValue{}, false
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return claimValue{}, false

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/authedge/caddy-authedge/token"
 )
 
 // fastDecoder is a body that decodes its common shapes without
@@ -25,6 +27,11 @@ func decodeBody(body []byte, dst any) *apiError {
 		return invalidArgument("the body is not valid UTF-8")
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if bytes.HasPrefix(trimmed, utf8BOM) {
+		// What some Windows tools write first (RFC 8259 8.1 forbids it):
+		// the client sees a JSON object and must be told what is not one.
+		return invalidArgument("the body must be one JSON object, without a byte order mark (U+FEFF) before it")
+	}
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return invalidArgument("the body must be one JSON object")
 	}
@@ -37,6 +44,9 @@ func decodeBody(body []byte, dst any) *apiError {
 			return err
 		}
 		return invalidArgument("malformed JSON")
+	}
+	if err := checkSurrogates(trimmed); err != nil {
+		return err
 	}
 	// Names are checked before encoding/json sees the body because it
 	// matches them case-insensitively: "Nickname" or "NICKNAME" would
@@ -52,6 +62,33 @@ func decodeBody(body []byte, dst any) *apiError {
 	}
 	if err := json.Unmarshal(trimmed, dst); err != nil {
 		return jsonError(err)
+	}
+	return nil
+}
+
+var utf8BOM = []byte("\ufeff")
+
+// checkSurrogates refuses an escaped lone UTF-16 surrogate ("\ud800")
+// anywhere in obj, one valid JSON object, naming the member that holds
+// it. encoding/json would read it as U+FFFD without a word: a nickname
+// would be stored with a character its user never sent, and an admin's
+// user_id "a\ud800" would name the user "a\ufffd". Raw invalid UTF-8 is
+// refused already; this is the same text, escaped.
+func checkSurrogates(obj []byte) *apiError {
+	if !bytes.Contains(obj, []byte(`\u`)) {
+		return nil
+	}
+	for m := (members{obj: obj}); m.next(); {
+		if token.LoneSurrogate(m.quotedName) {
+			return invalidArgument("a field name holds a \\u escape of a lone UTF-16 surrogate, which is no character")
+		}
+		if token.LoneSurrogate(m.value) {
+			plain, name := m.name()
+			if plain != nil {
+				name = string(plain)
+			}
+			return invalidArgument(quoteFieldName(name) + ": holds a \\u escape of a lone UTF-16 surrogate, which is no character")
+		}
 	}
 	return nil
 }

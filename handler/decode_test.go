@@ -41,7 +41,17 @@ func TestDecodeBodyRefusals(t *testing.T) {
 		{"wrong type token", `{"verification_token":1}`, []string{"verification_token"}},
 		{"invalid UTF-8", "{\"nickname\":\"a\xffb\"}", []string{"UTF-8"}},
 		{"invalid UTF-8 in a key", "{\"nick\xc3\":1}", []string{"UTF-8"}},
-		{"BOM", "\ufeff{}", []string{"object"}},
+		{"BOM", "\ufeff{}", []string{"object", "byte order mark"}},
+		{"BOM before space", "\ufeff {\"nickname\":\"ab\"}", []string{"object", "byte order mark"}},
+		// A lone surrogate escape is no character: encoding/json would
+		// store U+FFFD in its place, text the client never sent.
+		{"lone high surrogate", `{"nickname":"ab\ud800"}`, []string{"nickname", "surrogate"}},
+		{"lone low surrogate", `{"description":"\udc00ab"}`, []string{"description", "surrogate"}},
+		{"reversed pair", `{"nickname":"\udc00\ud800"}`, []string{"nickname", "surrogate"}},
+		{"high before another escape", `{"nickname":"\ud800\u0041"}`, []string{"nickname", "surrogate"}},
+		{"lone surrogate in user_id", `{"user_id":"admin\uDBFF"}`, []string{"user_id", "surrogate"}},
+		{"lone surrogate in a name", `{"nick\ud800":"ab"}`, []string{"surrogate"}},
+		{"lone surrogate in a password", `{"password":{"a":["\ud800"]}}`, []string{"password", "surrogate"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -59,6 +69,25 @@ func TestDecodeBodyRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeBodySurrogatePairs: a surrogate pair is one character, and an
+// escaped backslash before a u is no escape at all.
+func TestDecodeBodySurrogatePairs(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"nickname":"a\ud83d\ude00b"}`: "a\U0001F600b",
+		`{"nickname":"\\ud800"}`:        `\ud800`,
+		`{"nickname":"\u00e9t\u00e9"}`:  "été",
+	} {
+		var b editBody
+		if err := decodeBody([]byte(body), &b); err != nil {
+			t.Errorf("%s: %v", body, err)
+			continue
+		}
+		if b.Nickname == nil || *b.Nickname != want {
+			t.Errorf("%s: nickname = %v, want %q", body, show(b.Nickname), want)
+		}
 	}
 }
 

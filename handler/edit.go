@@ -147,7 +147,7 @@ func (a *API) applyEdit(w http.ResponseWriter, c *call, plan *editPlan) *apiErro
 	target, self := caller, true
 	if plan.userID != "" && plan.userID != caller {
 		if !c.claims.Admin {
-			return permissionDenied("only an admin may edit another user")
+			return insufficientScope(a.cfg.JWT.AdminScope, "only an admin may edit another user")
 		}
 		target, self = plan.userID, false
 	}

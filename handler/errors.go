@@ -24,6 +24,10 @@ type apiError struct {
 	allow string
 	// challenge is the WWW-Authenticate header of a 401 (RFC 6750).
 	challenge string
+	// acceptEncoding is the Accept-Encoding header of a 415 refusing a
+	// content coding: RFC 9110 12.5.3 tells the client that way that the
+	// coding, not the media type, was refused.
+	acceptEncoding string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.description }
@@ -68,6 +72,17 @@ var errMissingToken = &apiError{
 
 func permissionDenied(description string) *apiError {
 	return newError(http.StatusForbidden, "permission_denied", description)
+}
+
+// insufficientScope answers a valid token that lacks scope: 403
+// permission_denied with the challenge that RFC 6750 3 requires of a
+// token that does not enable access (3.1's insufficient_scope), naming
+// the scope, so that a client can ask its provider for a token with it.
+func insufficientScope(scope, description string) *apiError {
+	e := permissionDenied(description)
+	e.challenge = `Bearer realm="authedge", error="insufficient_scope", error_description=` +
+		quoteHeader(description) + `, scope=` + quoteHeader(scope)
+	return e
 }
 
 func resourceExhausted(retryAfter time.Duration) *apiError {
@@ -129,6 +144,14 @@ var (
 		"the request body exceeds "+strconv.Itoa(maxBodyBytes>>10)+" KiB")
 	errUnsupportedMediaType = newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
 		"the body must be JSON, sent as application/json or text/plain")
+	// The media type was right: the answer says what was not.
+	errUnsupportedCharset = newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		"the body must be UTF-8: a charset parameter, if given, must be utf-8")
+	errContentEncoding = &apiError{
+		code: "unsupported_media_type", status: http.StatusUnsupportedMediaType,
+		description:    "the body must be sent without a Content-Encoding (no gzip or other compression)",
+		acceptEncoding: "identity",
+	}
 	errUnimplemented = newError(http.StatusNotImplemented, "unimplemented",
 		"no verification code sender is configured on this server")
 )
@@ -155,6 +178,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	if e.challenge != "" {
 		h.Set("WWW-Authenticate", e.challenge)
+	}
+	if e.acceptEncoding != "" {
+		h.Set("Accept-Encoding", e.acceptEncoding)
 	}
 	body := make([]byte, 0, 96+len(e.description))
 	body = append(body, `{"error":`...)

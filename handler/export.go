@@ -28,8 +28,11 @@ func (e *apiError) LogLevel() zapcore.Level { return e.logLevel() }
 // its status calls for (WWW-Authenticate, Retry-After, Allow).
 func WriteError(w http.ResponseWriter, e *Error) { writeError(w, e) }
 
-// PermissionDenied is 403 permission_denied.
-func PermissionDenied(description string) *Error { return permissionDenied(description) }
+// InsufficientScope is 403 permission_denied for a valid token without
+// scope, with RFC 6750's insufficient_scope challenge naming it.
+func InsufficientScope(scope, description string) *Error {
+	return insufficientScope(scope, description)
+}
 
 // Unavailable is 503 unavailable with Retry-After: the store could not be
 // reached in time.

@@ -31,7 +31,7 @@ func (a *API) serveQueryUsers(w http.ResponseWriter, c *call) *apiError {
 	}
 	// Step 5: permission, after the request's own rules.
 	if !c.claims.Admin {
-		return permissionDenied("user/query needs the admin scope")
+		return insufficientScope(a.cfg.JWT.AdminScope, "user/query needs the admin scope")
 	}
 
 	ctx := c.r.Context()

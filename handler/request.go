@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,7 +47,14 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 			return nil, errUnsupportedMediaType
 		}
 		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-			return nil, errUnsupportedMediaType
+			return nil, errUnsupportedCharset
+		}
+	}
+	// A coded body (gzip, br, ...) is not the JSON it decodes to, and one
+	// that only claims a coding must not be read as if it had none.
+	for _, coding := range r.Header.Values("Content-Encoding") {
+		if coding = strings.TrimSpace(coding); coding != "" && !strings.EqualFold(coding, "identity") {
+			return nil, errContentEncoding
 		}
 	}
 	if r.ContentLength > maxBodyBytes {
@@ -69,6 +77,13 @@ func readBody(r *http.Request, buf *[]byte) ([]byte, *apiError) {
 			return body, nil
 		}
 		if err != nil {
+			// A handler before this one may bound bodies more tightly
+			// (Caddy's request_body max_size): its limit is the one met.
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, newError(http.StatusRequestEntityTooLarge, "request_too_large",
+					"the request body exceeds this server's limit of "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes")
+			}
 			return nil, invalidArgument("the request body could not be read")
 		}
 	}
@@ -192,8 +207,15 @@ func validDeviceID(id string) bool {
 }
 
 // errManyAuthorizations answers a request with more than one
-// Authorization header.
-var errManyAuthorizations = unauthenticated("the request has more than one Authorization header")
+// Authorization header. No token was judged, so its challenge is RFC 6750
+// 3.1's invalid_request (the request "uses more than one method for
+// including an access token"), not invalid_token: a client that drops a
+// refused token keeps its good one.
+var errManyAuthorizations = func() *apiError {
+	e := unauthenticated("the request has more than one Authorization header")
+	e.challenge = `Bearer realm="authedge", error="invalid_request", error_description=` + quoteHeader(e.description)
+	return e
+}()
 
 // authenticate is step 3: the bearer token, its audience for clientID, and
 // its device binding.

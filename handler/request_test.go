@@ -2,6 +2,7 @@ package handler
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -130,6 +131,16 @@ func TestContentTypes(t *testing.T) {
 			}
 		})
 	}
+	// A charset other than UTF-8 is refused for its charset: the
+	// description says so, rather than asking for the media type the
+	// client sent.
+	for _, ct := range []string{"application/json; charset=utf-16", "text/plain;charset=ISO-8859-1"} {
+		t.Run(fmt.Sprintf("names the charset of %q", ct), func(t *testing.T) {
+			e := e.in(t)
+			e.edit("u1", `{"nickname":"Zhang San"}`, header("Content-Type", ct)).
+				wantError(t, 415, "unsupported_media_type").wantDescription(t, "UTF-8", "charset")
+		})
+	}
 	// A form is refused on every body endpoint, not only basic/edit.
 	for _, p := range []struct{ method, path string }{
 		{http.MethodPost, pathSend}, {http.MethodPost, pathVerify},
@@ -141,6 +152,42 @@ func TestContentTypes(t *testing.T) {
 			res.wantError(t, 415, "unsupported_media_type")
 		})
 	}
+}
+
+// TestContentEncodingRefused: a compressed body is not JSON, and one that
+// only claims to be compressed may not be read as if it were not. Either
+// is 415 with Accept-Encoding (RFC 9110 12.5.3), and nothing changes; a
+// body sent as it is (no coding, or identity) is read.
+func TestContentEncodingRefused(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	e.edit("u1", `{"nickname":"Zhang San"}`).wantOK(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"nickname":"Li Si"}`))
+	_ = zw.Close()
+	for _, c := range []struct{ coding, body string }{
+		{"gzip", gz.String()},
+		{"gzip", `{"nickname":"Li Si"}`}, // says gzip, is not
+		{"GZIP", `{"nickname":"Li Si"}`},
+		{"br", `{"nickname":"Li Si"}`},
+		{"identity, gzip", `{"nickname":"Li Si"}`},
+	} {
+		t.Run(c.coding, func(t *testing.T) {
+			e := e.in(t)
+			res := e.edit("u1", c.body, header("Content-Encoding", c.coding))
+			res.wantError(t, 415, "unsupported_media_type").wantDescription(t, "Content-Encoding")
+			if got := res.header.Get("Accept-Encoding"); got != "identity" {
+				t.Errorf("Accept-Encoding = %q, want identity", got)
+			}
+		})
+	}
+	if got := e.me("u1").str("name"); got != "Zhang San" {
+		t.Errorf("name = %q after refused bodies", got)
+	}
+	e.edit("u1", `{"nickname":"Wang Wu"}`, header("Content-Encoding", "identity")).wantOK(t)
+	e.edit("u1", `{"nickname":"Zhao Liu"}`, header("Content-Encoding", "")).wantOK(t)
+	// A GET endpoint reads no body, so it has no coding to refuse.
+	e.serve(http.MethodGet, pathMe, "", bearer(e.token("u1")), header("Content-Encoding", "gzip")).wantOK(t)
 }
 
 func TestBodySizeLimit(t *testing.T) {
@@ -186,6 +233,26 @@ func TestBodySizeLimit(t *testing.T) {
 	if got := e.me("u1").str("description"); got != "" {
 		t.Errorf("description = %q after an oversize body", got)
 	}
+}
+
+// TestBodyLimitOfAHandlerBefore: a handler before authedge that bounds
+// bodies more tightly (Caddy's request_body max_size wraps the body in an
+// http.MaxBytesReader) makes the read fail past its limit: that is 413
+// request_too_large naming the limit, not a 400 about an unreadable body.
+func TestBodyLimitOfAHandlerBefore(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	limited := func(n int64) reqOpt {
+		return func(r *http.Request) {
+			r.Body = http.MaxBytesReader(nil, r.Body, n)
+			r.ContentLength = -1 // chunked: the limit is met while reading
+		}
+	}
+	body := `{"nickname":"Zhang San","description":"` + strings.Repeat("a", 200) + `"}`
+	e.edit("u1", body, limited(100)).wantError(t, 413, "request_too_large").wantDescription(t, "100 bytes")
+	if got := e.me("u1").str("description"); got != "" {
+		t.Errorf("description = %q after a refused body", got)
+	}
+	e.edit("u1", body, limited(1000)).wantOK(t)
 }
 
 func TestCacheControlAndShapeOnEveryResponse(t *testing.T) {
@@ -418,6 +485,28 @@ func tamper(tok string) string {
 	raw = bytes.Replace(raw, []byte(`"sub":"u1"`), []byte(`"sub":"u2"`), 1)
 	parts[1] = encodeSegment(raw)
 	return strings.Join(parts, ".")
+}
+
+// TestMissingAdminScopeChallenge: a valid token without the admin scope
+// is 403 permission_denied, and RFC 6750 3 requires the challenge of a
+// token that does not enable access: error="insufficient_scope", with the
+// scope that would.
+func TestMissingAdminScopeChallenge(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	e.edit("u2", `{"nickname":"Li Si"}`).wantOK(t)
+	tok := e.token("u1")
+	for name, res := range map[string]*result{
+		"user/query":         e.serve(http.MethodGet, "/auth/v1/user/query?username=lisi", "", bearer(tok)),
+		"basic/edit user_id": e.serve(http.MethodPost, pathEdit, `{"user_id":"u2","nickname":"Wang Wu"}`, bearer(tok)),
+		"revoke/all user_id": e.serve(http.MethodDelete, "/auth/v1/user/revoke/all", "", bearer(tok), query("user_id=u2")),
+	} {
+		res.wantError(t, 403, "permission_denied")
+		want := `Bearer realm="authedge", error="insufficient_scope", error_description=`
+		got := res.header.Get("WWW-Authenticate")
+		if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, `, scope="admin"`) {
+			t.Errorf("%s: WWW-Authenticate = %q, want %s...\", scope=\"admin\"", name, got, want)
+		}
+	}
 }
 
 func TestAuthorizationOnVerifyIsIgnored(t *testing.T) {

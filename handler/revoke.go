@@ -196,7 +196,7 @@ func (a *API) serveRevokeAll(w http.ResponseWriter, c *call) *apiError {
 		target = id
 	}
 	if target != c.claims.Subject && !c.claims.Admin {
-		return permissionDenied("only an admin may revoke another user's tokens")
+		return insufficientScope(a.cfg.JWT.AdminScope, "only an admin may revoke another user's tokens")
 	}
 	r := a.revocation(c, store.RevokedUser, target, c.claims.Subject)
 	r.Cutoff = a.cutoff(c)

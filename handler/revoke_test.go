@@ -483,8 +483,15 @@ func TestManyAuthorizationHeadersRefused(t *testing.T) {
 	e := newEnv(t)
 	tok := e.token("u1")
 	twice := func(r *http.Request) { r.Header.Add("Authorization", "Bearer "+tok) }
-	e.serve(http.MethodGet, pathMe, "", bearer(tok), twice).
+	res := e.serve(http.MethodGet, pathMe, "", bearer(tok), twice).
 		wantError(t, http.StatusUnauthorized, "unauthenticated").wantDescription(t, "more than one Authorization")
+	// No token was refused: the request is malformed, which RFC 6750 3.1
+	// calls invalid_request ("uses more than one method for including an
+	// access token"), and a client must not drop its token for it.
+	want := `Bearer realm="authedge", error="invalid_request", error_description="the request has more than one Authorization header"`
+	if got := res.header.Get("WWW-Authenticate"); got != want {
+		t.Errorf("WWW-Authenticate = %q, want %q", got, want)
+	}
 }
 
 // TestRevocationsMakeEvents: with an events block, each of the four ways

@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -191,4 +192,61 @@ func TestTokenChecks(t *testing.T) {
 	f.do("GET", mePath, bound, "").wantError(t, http.StatusUnauthorized, "unauthenticated")
 	f.do("GET", mePath, bound, "", "X-Device-Id", "device-2").wantError(t, http.StatusUnauthorized, "unauthenticated")
 	f.do("GET", mePath, bound, "", "X-Device-Id", "device-1").wantOK(t)
+}
+
+// TestCORSPreflightRoute runs configuration.md's answer to CORS: a route
+// that answers preflights before authedge (whose own order would put it
+// before respond), with the CORS headers of a header directive on
+// authedge's answers too.
+func TestCORSPreflightRoute(t *testing.T) {
+	s := newEdgeStack(t)
+	_, ec, _ := testKeys(t)
+	site := fmt.Sprintf(`	header Access-Control-Allow-Origin https://app.example.com
+	header Access-Control-Allow-Headers "Authorization, Content-Type, x-device-id, x-request-id"
+	route {
+		@preflight method OPTIONS
+		respond @preflight 204
+		authedge {
+			environment_id %s
+			jwt {
+				issuer %s
+				public_key %s
+			}
+			redis {
+				address %s
+			}
+			verification {
+				required off
+			}
+			sudo {
+				sensitive off
+			}
+			identity {
+				protect /app/*
+				header X-User-Id sub
+			}
+		}
+		reverse_proxy %s
+	}`, testEnv, testIssuer, s.issuer, s.redis.Addr, strings.TrimPrefix(s.app.URL, "http://"))
+	caddy := startCaddy(t, site)
+	tok := ec.mint(t, "user-1", nil)
+	for _, c := range []struct {
+		method, path, tok string
+		status            int
+	}{
+		{"OPTIONS", mePath, "", http.StatusNoContent},
+		{"OPTIONS", "/app/x", "", http.StatusNoContent},
+		{"GET", mePath, tok, http.StatusOK},
+		{"GET", mePath, "", http.StatusUnauthorized},
+		{"DELETE", mePath, tok, http.StatusMethodNotAllowed},
+	} {
+		resp := send(t, c.method, caddy.URL+c.path, c.tok)
+		if resp.StatusCode != c.status || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+			t.Errorf("%s %s: %d, Access-Control-Allow-Origin %q; want %d with the origin",
+				c.method, c.path, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), c.status)
+		}
+		if got, _ := s.app.take(); got != nil {
+			t.Errorf("%s %s reached the app", c.method, c.path)
+		}
+	}
 }

@@ -142,6 +142,13 @@ func jsonString(raw []byte) (string, bool) {
 	return s, true
 }
 
+// LoneSurrogate reports whether b, valid JSON text (a whole value, or a
+// string's inside), holds a \u escape of a UTF-16 surrogate that is not
+// half of a pair. encoding/json reads one as U+FFFD: the API's request
+// bodies are held to it as tokens are, so that no text is stored, or
+// compared, other than as it was sent.
+func LoneSurrogate(b []byte) bool { return loneSurrogate(b) }
+
 // loneSurrogate reports whether the escapes of inner, the inside of a
 // valid JSON string, hold a UTF-16 surrogate that is not half of a pair
 // (a high half followed at once by a low one).
