@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -82,5 +84,41 @@ func TestBackendSharedAcrossHandlersAndReloads(t *testing.T) {
 	}
 	if err := other.Cleanup(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A config unloaded (a reload, a shutdown) while its Redis is away lets go
+// of its backend at once. The revocation reader, started by a request made
+// during the outage, sat in a dial to subscribe to the revocations
+// channel, and the backend waited for it before closing the store that
+// would end the dial: Cleanup hung until Redis came back.
+func TestCleanupDuringAnOutageIsPrompt(t *testing.T) {
+	srv := redistest.Start(t)
+	priv, pub := devKeys(t, "rsa")
+	h := &Handler{Config: baseConfig(pub, srv.Addr)}
+	if err := h.Provision(caddyContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop()
+	// A request whose token verifies starts the reader; with Redis away,
+	// its revocation check is 503.
+	r := httptest.NewRequest(http.MethodGet, "/auth/v1/user/me", nil)
+	r.Header.Set("Authorization", "Bearer "+devToken(t, priv))
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil || w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("with Redis away: status %d, %v: %s", w.Code, err, w.Body)
+	}
+	time.Sleep(200 * time.Millisecond) // the reader is into its dial
+	done := make(chan error, 1)
+	go func() { done <- h.Cleanup() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		srv.Restart() // lets the hung Cleanup end
+		<-done
+		t.Fatal("Cleanup still waiting 3 s into the outage")
 	}
 }

@@ -152,7 +152,10 @@ type Worker struct {
 	key    stdwebhook.Key
 	logger *zap.Logger
 	client *http.Client
-	slots  chan struct{}
+	// ownClient: client is the worker's own (Options.HTTPClient was nil),
+	// and Stop closes its idle connections.
+	ownClient bool
+	slots     chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -223,8 +226,8 @@ func New(o Options) (*Worker, error) {
 	if o.ClaimIdle <= 0 {
 		o.ClaimIdle = ClaimIdle
 	}
-	client := o.HTTPClient
-	if client == nil {
+	client, own := o.HTTPClient, o.HTTPClient == nil
+	if own {
 		client = notify.NewClient()
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		// The default keeps 2 idle connections per host: at thousands of
@@ -237,7 +240,7 @@ func New(o Options) (*Worker, error) {
 		logger = zap.NewNop()
 	}
 	return &Worker{
-		o: o, key: key, logger: logger, client: client,
+		o: o, key: key, logger: logger, client: client, ownClient: own,
 		slots: make(chan struct{}, o.Parallel),
 		ready: make(chan struct{}),
 		users: make(map[string]*userQueue),
@@ -297,6 +300,13 @@ func (w *Worker) Stop() {
 	}
 	w.cancel()
 	w.wg.Wait()
+	if w.ownClient {
+		// A stopped worker posts nothing more; its keep-alive connections
+		// to the receiver would otherwise stay open, each holding
+		// goroutines on both ends, for the transport's idle timeout
+		// (90 s) after every reload that replaces the worker.
+		w.client.CloseIdleConnections()
+	}
 	if w.o.OnLag != nil {
 		w.o.OnLag(0)
 	}

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -909,4 +910,38 @@ func TestGroupCreatedByAClockAheadStartsNoLaterThanRedisTime(t *testing.T) {
 	ids := []string{f.add(t, "u1", 1), f.add(t, "u1", 2)}
 	r.waitFor(len(ids), 10*time.Second)
 	r.checkOrder(ids)
+}
+
+// A stopped worker is never used again, yet the keep-alive connections
+// its own transport opened to the receiver stayed open, each with two
+// goroutines here and one there, until the transport's idle timeout (90 s):
+// every reload that changes the events block left up to Parallel of them
+// behind. Stop closes them.
+func TestStopClosesConnectionsToTheReceiver(t *testing.T) {
+	f := newFixture(t)
+	var open atomic.Int64
+	r := newReceiver(t, nil)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	w := f.worker(t, srv.URL, nil)
+	ids := f.addMany(t, 8, 2)
+	r.waitFor(len(ids), 10*time.Second)
+	if open.Load() == 0 {
+		t.Fatal("the receiver saw no connection")
+	}
+	w.Stop()
+	for deadline := time.Now().Add(2 * time.Second); open.Load() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections to the receiver still open 2 s after Stop", open.Load())
+		}
+	}
 }

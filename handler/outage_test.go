@@ -118,3 +118,32 @@ func TestRedisHungIs503WithinTimeout(t *testing.T) {
 		t.Fatalf("name = %q", got)
 	}
 }
+
+// POST /auth/v1/revoke first asks whether the token is revoked already,
+// then writes. With Redis not answering, both waited out the timeout:
+// the 503 came after twice the timeout. It comes within one.
+func TestRevokeWithRedisHungIs503WithinTimeout(t *testing.T) {
+	e := newEnv(t, verificationOff())
+	e.me("u1").wantOK(t) // starts the revocation reader
+	tok := e.token("u2")
+
+	rc := redis.NewClient(&redis.Options{Addr: e.redis.Addr, ReadTimeout: 10 * time.Second})
+	defer rc.Close()
+	if err := rc.Do(t.Context(), "CLIENT", "PAUSE", "4000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Do(t.Context(), "CLIENT", "UNPAUSE")
+	// Past the time the reader's memory is trusted: the check asks Redis.
+	time.Sleep(time.Second)
+
+	start := time.Now()
+	res := e.serve(http.MethodPost, "/auth/v1/revoke", `{"token":"`+tok+`"}`)
+	took := time.Since(start)
+	res.wantError(t, 503, "unavailable")
+	if res.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
+	}
+	if took >= storeTimeout*3/2 {
+		t.Errorf("503 after %v, want within about the %v timeout", took, storeTimeout)
+	}
+}

@@ -67,9 +67,15 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	if claims != nil && !a.alreadyRevoked(c, raw, claims) {
-		if err := a.revokeToken(c, raw, claims); err != nil {
+	if claims != nil {
+		revoked, err := a.alreadyRevoked(c, raw, claims)
+		if err != nil {
 			return err
+		}
+		if !revoked {
+			if err := a.revokeToken(c, raw, claims); err != nil {
+				return err
+			}
 		}
 	}
 	writeEmpty(w)
@@ -81,18 +87,20 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 // to revoke, so nothing is written or logged. This endpoint needs no
 // Authorization and has no limit; without this, anyone holding one token
 // could have authedge write and log a revocation per request until the
-// token ends. If the revocations cannot be read, the token is revoked as
-// if it were not (that write says whether Redis is there). Nor is a token
+// token ends. If Redis does not answer within the timeout, that is 503
+// at once: the write would wait as long again, and the client is owed
+// its 503 within the timeout (docs/api.md). Another failure to read the
+// revocations revokes the token as if it were not revoked. Nor is a token
 // that may outlive the cutoff covering it (issued more than
 // store.RevocationHorizon before its end, or without iat) taken as
 // revoked: the cutoff would end first and the token pass again, though
 // its holder revoked it. (A covering cutoff is no earlier than iat's
 // second, as covers compares them, and its key lasts the horizon from
 // when it was set; the token is accepted to its exp plus the leeway.)
-func (a *API) alreadyRevoked(c *call, raw string, claims *token.Claims) bool {
+func (a *API) alreadyRevoked(c *call, raw string, claims *token.Claims) (bool, *apiError) {
 	accepted := claims.Expiry.Add(a.cfg.JWT.EffectiveLeeway())
 	if claims.IssuedAt.IsZero() || accepted.Sub(claims.IssuedAt.Truncate(time.Second)) > store.RevocationHorizon {
-		return false
+		return false, nil
 	}
 	revoked, err := a.revocations.Revoked(c.r.Context(), revoke.Token{
 		Raw:           raw,
@@ -101,7 +109,10 @@ func (a *API) alreadyRevoked(c *call, raw string, claims *token.Claims) bool {
 		DeviceID:      claims.DeviceID,
 		IssuedAt:      claims.IssuedAt,
 	})
-	return err == nil && revoked
+	if err != nil && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+		return false, unavailable()
+	}
+	return err == nil && revoked, nil
 }
 
 // verifyForRevocation verifies raw for any client of this environment,

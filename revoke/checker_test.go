@@ -207,6 +207,36 @@ func TestRedisDownFailsChecksOnceStale(t *testing.T) {
 	}
 }
 
+// A reader started by a check made while Redis is away subscribed to the
+// revocation channel before its first read of the log, in a dial that
+// lasted until Redis came back or the store was closed. Close waits for
+// the reader, and the store is closed after the checker that reads it
+// (caddymodule's backend): a config reload or a shutdown during the
+// outage hung for as long as the outage lasted. Close must be prompt.
+func TestCloseDuringAnOutageIsPrompt(t *testing.T) {
+	srv := redistest.Start(t)
+	st := newStore(t, srv.Addr)
+	srv.Stop()
+	c, err := New(st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Revoked(context.Background(), tok("t1", "u1", "", time.Now())); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Revoked with Redis down = %v, want ErrUnavailable", err)
+	}
+	time.Sleep(200 * time.Millisecond) // the reader is started, and into its dial
+	closed := make(chan struct{})
+	go func() {
+		_ = c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close still waiting 3 s into the outage") // the store's Cleanup ends it
+	}
+}
+
 // A log trimmed past what a checker had read makes it forget everything
 // rather than keep a verdict an unseen entry changed.
 func TestTrimmedLogForgetsVerdicts(t *testing.T) {

@@ -390,16 +390,26 @@ func parseRevocation(item any) (Revocation, error) {
 // one is published; it is closed by stop. The subscription reconnects by
 // itself, and may miss messages while it does: it is a hint to read the
 // log sooner, never the only way an instance learns of a revocation.
+// It returns at once, Redis or not: subscribing dials, and with Redis
+// away that dial lasts until Redis is back, or until stop.
 func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
-	ps := s.client.Subscribe(context.Background(), s.keys.revocationChannel())
+	// No channel yet: go-redis dials only once one is subscribed to.
+	ps := s.client.Subscribe(context.Background())
 	out := make(chan struct{}, 1)
-	done := make(chan struct{})
+	life, end := context.WithCancel(context.Background())
 	go func() {
 		defer close(out)
+		// The dial that subscribing makes waits for Redis for as long
+		// as it is away: here, where stop cuts it short, not in the
+		// caller. A failure other than stop leaves the channel to the
+		// subscription's own reconnections (ps.Channel).
+		if err := ps.Subscribe(life, s.keys.revocationChannel()); err != nil && life.Err() != nil {
+			return
+		}
 		msgs := ps.Channel()
 		for {
 			select {
-			case <-done:
+			case <-life.Done():
 				return
 			case _, ok := <-msgs:
 				if !ok {
@@ -415,10 +425,11 @@ func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
 	var once sync.Once
 	return out, func() error {
 		once.Do(func() {
-			close(done)
-			// With Redis away, the subscription may be inside a dial that
-			// lasts until Close ends the store's dialer: closing it here
-			// would wait for that. It is closed in the background.
+			end()
+			// With Redis away, the subscription may be inside a dial of
+			// its own reconnection, which lasts until Close ends the
+			// store's dialer: closing it here would wait for that. It is
+			// closed in the background.
 			go func() { _ = ps.Close() }()
 		})
 		return nil
