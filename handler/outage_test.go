@@ -143,7 +143,9 @@ func TestRevokeWithRedisHungIs503WithinTimeout(t *testing.T) {
 	if res.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
 	}
-	if took >= storeTimeout*3/2 {
+	// Two timeouts in a row (the check, then the write) take 2x; one,
+	// with room for a loaded machine, less than 1.8x.
+	if took >= storeTimeout*9/5 {
 		t.Errorf("503 after %v, want within about the %v timeout", took, storeTimeout)
 	}
 }
