@@ -391,11 +391,24 @@ func parseRevocation(item any) (Revocation, error) {
 // itself, and may miss messages while it does: it is a hint to read the
 // log sooner, never the only way an instance learns of a revocation.
 func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
-	ps := s.client.Subscribe(context.Background(), s.keys.revocationChannel())
+	// Subscribing dials, and with Redis away the store's dialer retries
+	// until Redis is back or the dial's context ends. So it happens in the
+	// goroutine, under a context stop cancels: neither the caller (the
+	// revocation reader, which Close waits for) nor stop waits for Redis.
+	ctx, cancel := context.WithCancel(context.Background())
+	ps := s.client.Subscribe(ctx) // no channel yet: no dial
 	out := make(chan struct{}, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(out)
+		// A failed subscribe still records the channel, which ps.Channel's
+		// receiver subscribes to when it connects.
+		_ = ps.Subscribe(ctx, s.keys.revocationChannel())
+		select {
+		case <-done:
+			return
+		default:
+		}
 		msgs := ps.Channel()
 		for {
 			select {
@@ -416,6 +429,7 @@ func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
 	return out, func() error {
 		once.Do(func() {
 			close(done)
+			cancel()
 			// With Redis away, the subscription may be inside a dial that
 			// lasts until Close ends the store's dialer: closing it here
 			// would wait for that. It is closed in the background.
