@@ -41,7 +41,7 @@ func (p pooledWorker) Destruct() error {
 }
 
 // eventsURLs holds, for each environment's event stream (one Redis, key
-// prefix and environment) and each loaded config (its caddy.Context),
+// prefix and environment) and each loaded config (configID),
 // whether that config's handlers write the stream, the webhook URL they
 // deliver it to, and how many handlers there are. Every worker of a stream
 // is a consumer of its one group, which hands each event to one of them:
@@ -57,7 +57,18 @@ var eventsURLs = struct {
 
 type eventsURLKey struct {
 	stream string
-	config context.Context
+	config any
+}
+
+// configID names the config ctx belongs to: its metrics registry, which
+// caddy.NewContext makes for every config it loads and every module of
+// that config shares. Not ctx.Context: Caddy gives each server's
+// handlers a context of their own.
+func configID(ctx caddy.Context) any {
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		return reg
+	}
+	return ctx.Context
 }
 
 type eventsURLUse struct {
@@ -72,7 +83,7 @@ type eventsURLUse struct {
 // config for the same stream does not, or the reverse, and a URL other
 // than the one another handler of that config uses for the stream.
 func (h *Handler) claimEventsURL(ctx caddy.Context) error {
-	key := eventsURLKey{stream: eventsStreamID(&h.Config), config: ctx.Context}
+	key := eventsURLKey{stream: eventsStreamID(&h.Config), config: configID(ctx)}
 	on, url := h.Events != nil, ""
 	if on && h.Events.Webhook != nil {
 		url = h.Events.Webhook.URL

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -275,5 +276,36 @@ func TestEventsAreOnForEveryHandlerOfAnEnvironmentOrNone(t *testing.T) {
 	}
 	if err := provision(caddyContext(t), without()); err != nil {
 		t.Errorf("a reload that turns events off: %v", err)
+	}
+}
+
+// The two checks above hold across the sites of one Caddyfile: Caddy
+// gives each server's handlers a context of their own, and the checks
+// used to tell configs apart by it, so two sites serving one environment
+// loaded with two webhook URLs, or with events on one and off the other.
+func TestEventsChecksSpanTheSitesOfAConfig(t *testing.T) {
+	_, pub := devKeys(t, "ec")
+	t.Setenv("EVENTS_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	site := func(port int, events string) string {
+		return fmt.Sprintf(":%d {\n authedge {\n environment_id env\n jwt {\n issuer iss\n public_key %s\n }\n"+
+			" verification {\n log\n }\n redis {\n address 127.0.0.1:9\n }\n %s\n }\n respond ok\n}\n", port, pub, events)
+	}
+	webhook := func(path string) string {
+		return "events {\n webhook http://127.0.0.1:9/" + path + " {env.EVENTS_TEST_SECRET}\n }"
+	}
+	ports := redistest.FreePorts(t, 2)
+	for _, tt := range []struct{ a, b, want string }{
+		{webhook("a"), webhook("b"), "events webhook: this handler's URL"},
+		{webhook("a"), "", "events: this handler has"},
+		{"", "events {\n }", "events: this handler has"},
+	} {
+		caddyfile := "{\n admin off\n}\n" + site(ports[0], tt.a) + site(ports[1], tt.b)
+		if err := validateCaddyfile(t, caddyfile); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("two sites of environment env, %q and %q: %v\nwant an error with %q", tt.a, tt.b, err, tt.want)
+		}
+	}
+	caddyfile := "{\n admin off\n}\n" + site(ports[0], webhook("a")) + site(ports[1], webhook("a"))
+	if err := validateCaddyfile(t, caddyfile); err != nil {
+		t.Errorf("two sites with one webhook: %v", err)
 	}
 }
