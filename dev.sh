@@ -2,7 +2,8 @@
 # dev.sh runs authedge on this machine, in one command:
 #
 #   - builds ./caddy with ./xcaddy.sh if needed
-#   - installs Debian's redis-server if it is missing
+#   - installs Debian's redis-server if it is missing (refuses one older
+#     than 7.0)
 #   - starts a throwaway redis-server on a free port (no persistence)
 #   - makes a development key pair in .dev/ if there is none
 #   - serves Caddyfile.example: authedge on http://127.0.0.1:8080 in front
@@ -54,6 +55,13 @@ apt_install() { ./scripts/apt-install.sh "$@"; }
 if ! command -v redis-server >/dev/null 2>&1; then
 	say "redis-server is missing: installing Debian's redis-server"
 	apt_install redis-server || die "could not install redis-server"
+fi
+# authedge needs Redis 7.0 or later (README). An older one (Ubuntu 22.04's
+# 6.0, which the install above brings there) would start, and requests
+# would then fail.
+redis_version="$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9][0-9.]*\).*/\1/p' || true)"
+if [[ "${redis_version%%.*}" =~ ^[0-9]+$ ]] && ((${redis_version%%.*} < 7)); then
+	die "redis-server $redis_version is too old: authedge needs Redis 7.0 or later (see README)"
 fi
 
 for var in AUTHEDGE_PORT AUTHEDGE_APP_PORT; do
@@ -118,7 +126,12 @@ for ((try = 0; try < 20; try++)); do
 	stop "$redis_pid"
 	redis_pid=""
 done
-[[ -n "$redis_port" ]] || die "could not start redis-server (see $workdir/redis.log)"
+if [[ -z "$redis_port" ]]; then
+	# The log goes with $workdir when we exit: show its end now.
+	say "could not start redis-server; the end of its log:"
+	tail -n 20 "$workdir/redis.log" 2>/dev/null | sed 's/^/  /' >&2
+	exit 1
+fi
 export AUTHEDGE_REDIS="127.0.0.1:$redis_port"
 
 # Caddy's own state (autosave, certificates) stays in the temp dir.

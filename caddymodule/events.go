@@ -41,13 +41,15 @@ func (p pooledWorker) Destruct() error {
 }
 
 // eventsURLs holds, for each environment's event stream (one Redis, key
-// prefix and environment) and each loaded config (its caddy.Context), the
-// webhook URL that config's handlers deliver that stream to and how many
-// handlers do. Every worker of a stream is a consumer of its one group,
-// which hands each event to one of them: two handlers with different URLs
-// would split the events between two receivers, each seeing only some.
-// A config is the unit, not the process: a reload that changes the URL
-// provisions the new config while the old one still runs.
+// prefix and environment) and each loaded config (configID),
+// whether that config's handlers write the stream, the webhook URL they
+// deliver it to, and how many handlers there are. Every worker of a stream
+// is a consumer of its one group, which hands each event to one of them:
+// two handlers with different URLs would split the events between two
+// receivers, each seeing only some. And a handler without an events block
+// makes changes that write no event: the app would miss those. A config
+// is the unit, not the process: a reload that changes the URL, or turns
+// events off, provisions the new config while the old one still runs.
 var eventsURLs = struct {
 	sync.Mutex
 	m map[eventsURLKey]*eventsURLUse
@@ -55,27 +57,54 @@ var eventsURLs = struct {
 
 type eventsURLKey struct {
 	stream string
-	config context.Context
+	config any
+}
+
+// configID names the config ctx belongs to: its metrics registry, which
+// caddy.NewContext makes for every config it loads and every module of
+// that config shares. Not ctx.Context: Caddy gives each server's
+// handlers a context of their own.
+func configID(ctx caddy.Context) any {
+	if reg := ctx.GetMetricsRegistry(); reg != nil {
+		return reg
+	}
+	return ctx.Context
 }
 
 type eventsURLUse struct {
-	url      string
+	events   bool   // the handlers have an events block
+	url      string // "" until a handler with a webhook comes
 	handlers int
 }
 
-// claimEventsURL records that h, in the config of ctx, delivers its
-// stream to its webhook URL, and refuses a URL other than the one another
-// handler of that config uses for the same stream.
+// claimEventsURL records that h, in the config of ctx, writes its
+// environment's stream or not, and delivers it to its webhook URL if it
+// has one. It refuses a handler that writes when another handler of that
+// config for the same stream does not, or the reverse, and a URL other
+// than the one another handler of that config uses for the stream.
 func (h *Handler) claimEventsURL(ctx caddy.Context) error {
-	key := eventsURLKey{stream: eventsStreamID(&h.Config), config: ctx.Context}
-	url := h.Events.Webhook.URL
+	key := eventsURLKey{stream: eventsStreamID(&h.Config), config: configID(ctx)}
+	on, url := h.Events != nil, ""
+	if on && h.Events.Webhook != nil {
+		url = h.Events.Webhook.URL
+	}
 	eventsURLs.Lock()
 	defer eventsURLs.Unlock()
 	use := eventsURLs.m[key]
-	if use == nil {
-		use = &eventsURLUse{url: url}
+	switch {
+	case use == nil:
+		use = &eventsURLUse{events: on, url: url}
 		eventsURLs.m[key] = use
-	} else if use.url != url {
+	case use.events != on:
+		this := map[bool]string{true: "has an", false: "has no"}
+		other := map[bool]string{true: "has one", false: "has none"}
+		return fmt.Errorf("events: this handler %s events block, but another handler for environment %q on the "+
+			"same Redis %s: changes made through the one without would write no event, and the app would never "+
+			"hear of them (give every handler of an environment an events block, or none)",
+			this[on], h.EnvironmentID, other[use.events])
+	case use.url == "":
+		use.url = url
+	case url != "" && use.url != url:
 		// Named by host only: a URL may carry credentials, which config
 		// errors never quote back.
 		return fmt.Errorf("events webhook: this handler's URL (to %s) differs from the one (to %s) another handler "+
@@ -131,12 +160,12 @@ func eventsStreamID(c *config.Config) string {
 // is none: the stream is still written (by the store), and read by
 // whoever wants it.
 func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
+	if err := h.claimEventsURL(ctx); err != nil {
+		return err
+	}
 	e := h.Events
 	if e == nil || e.Webhook == nil {
 		return nil
-	}
-	if err := h.claimEventsURL(ctx); err != nil {
-		return err
 	}
 	if e.Webhook.InClearText() {
 		h.logger.Warn("the events webhook is plain http to another host: events carry phone numbers and emails; " +

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -217,5 +218,94 @@ func TestEventsWebhookURLClashQuotesNoCredentials(t *testing.T) {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("the error quotes %q: %v", secret, err)
 		}
+	}
+}
+
+// Within one config, the handlers of one environment on one Redis either
+// all write its events or none does: a handler without an events block
+// makes changes that write no event, which the app behind, reading the
+// stream or the webhook its sibling delivers, would never hear of. It used
+// to load silently, whichever of the two came first.
+func TestEventsAreOnForEveryHandlerOfAnEnvironmentOrNone(t *testing.T) {
+	srv := redistest.Start(t)
+	_, pub := devKeys(t, "ec")
+	t.Setenv("EVENTS_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	withWebhook := func() config.Config {
+		c := baseConfig(pub, srv.Addr)
+		c.Events = &config.Events{Webhook: &config.Webhook{URL: "http://127.0.0.1:9/a", Secret: "{env.EVENTS_TEST_SECRET}"}}
+		return c
+	}
+	withStream := func() config.Config {
+		c := baseConfig(pub, srv.Addr)
+		c.Events = &config.Events{}
+		return c
+	}
+	without := func() config.Config { return baseConfig(pub, srv.Addr) }
+	provision := func(ctx caddy.Context, c config.Config) error {
+		h := &Handler{Config: c}
+		err := h.Provision(ctx)
+		t.Cleanup(func() { h.Cleanup() })
+		return err
+	}
+	for _, order := range [][2]func() config.Config{{withWebhook, without}, {without, withWebhook}, {withStream, without}} {
+		ctx := caddyContext(t)
+		if err := provision(ctx, order[0]()); err != nil {
+			t.Fatal(err)
+		}
+		err := provision(ctx, order[1]())
+		if err == nil || !strings.Contains(err.Error(), "events:") || !strings.Contains(err.Error(), `"dev-env"`) {
+			t.Errorf("handlers of one environment, events on and off: %v", err)
+		}
+	}
+	// Events on for both, delivered by one: loads.
+	ctx := caddyContext(t)
+	if err := provision(ctx, withStream()); err != nil {
+		t.Fatal(err)
+	}
+	if err := provision(ctx, withWebhook()); err != nil {
+		t.Errorf("one handler delivering, another only writing: %v", err)
+	}
+	if err := provision(ctx, withStream()); err != nil {
+		t.Errorf("a third, only writing: %v", err)
+	}
+	// Another environment, or another config (a reload), may differ.
+	other := without()
+	other.EnvironmentID = "other-env"
+	if err := provision(ctx, other); err != nil {
+		t.Errorf("another environment without events: %v", err)
+	}
+	if err := provision(caddyContext(t), without()); err != nil {
+		t.Errorf("a reload that turns events off: %v", err)
+	}
+}
+
+// The two checks above hold across the sites of one Caddyfile: Caddy
+// gives each server's handlers a context of their own, and the checks
+// used to tell configs apart by it, so two sites serving one environment
+// loaded with two webhook URLs, or with events on one and off the other.
+func TestEventsChecksSpanTheSitesOfAConfig(t *testing.T) {
+	_, pub := devKeys(t, "ec")
+	t.Setenv("EVENTS_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	site := func(port int, events string) string {
+		return fmt.Sprintf(":%d {\n authedge {\n environment_id env\n jwt {\n issuer iss\n public_key %s\n }\n"+
+			" verification {\n log\n }\n redis {\n address 127.0.0.1:9\n }\n %s\n }\n respond ok\n}\n", port, pub, events)
+	}
+	webhook := func(path string) string {
+		return "events {\n webhook http://127.0.0.1:9/" + path + " {env.EVENTS_TEST_SECRET}\n }"
+	}
+	ports := redistest.FreePorts(t, 2)
+	for _, tt := range []struct{ a, b, want string }{
+		{webhook("a"), webhook("b"), "events webhook: this handler's URL"},
+		{webhook("a"), "", "events: this handler has"},
+		{"", "events {\n }", "events: this handler has"},
+	} {
+		caddyfile := "{\n admin off\n}\n" + site(ports[0], tt.a) + site(ports[1], tt.b)
+		if err := validateCaddyfile(t, caddyfile); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("two sites of environment env, %q and %q: %v\nwant an error with %q", tt.a, tt.b, err, tt.want)
+		}
+	}
+	caddyfile := "{\n admin off\n}\n" + site(ports[0], webhook("a")) + site(ports[1], webhook("a"))
+	if err := validateCaddyfile(t, caddyfile); err != nil {
+		t.Errorf("two sites with one webhook: %v", err)
 	}
 }

@@ -81,3 +81,38 @@ func TestUnknownJSONFieldFails(t *testing.T) {
 		t.Errorf("unknown field: %v", err)
 	}
 }
+
+// A duration Redis keeps (an expiry, a rate window) counts in whole
+// milliseconds, and an assertion's exp in whole seconds: a shorter one
+// used to load and then fail every request it served (a 500 for
+// `code_ttl 500us`, whose SET ... PX 0 Redis refuses; an assertion
+// already expired when the app got it). It is refused at load, naming
+// the directive.
+func TestDurationsTooShortToKeepAreRefused(t *testing.T) {
+	_, pub := devKeys(t, "rsa")
+	site := func(authedge string) string {
+		return "{\n admin off\n}\n:0 {\n authedge {\n environment_id env\n jwt {\n issuer iss\n public_key " + pub +
+			"\n }\n " + authedge + "\n }\n respond ok\n}\n"
+	}
+	tests := []struct{ caddyfile, want string }{
+		{"verification {\n log\n code_ttl 500us\n }", "verification code_ttl: must be at least 1ms"},
+		{"verification {\n log\n token_ttl 1ns\n }", "verification token_ttl: must be at least 1ms"},
+		{"verification {\n log\n }\n sudo {\n token_ttl 999us\n }", "sudo token_ttl: must be at least 1ms"},
+		{"verification {\n log\n }\n rate_limit {\n edits 30 500us\n }", "rate_limit edits: the window must be at least 1ms"},
+		{"verification {\n log\n }\n rate_limit {\n lookups 30 1ns\n }", "rate_limit lookups: the window must be at least 1ms"},
+		{"verification {\n log\n }\n redis {\n timeout 1ns\n }", "redis timeout: must be at least 1ms"},
+		{"verification {\n log\n }\n identity {\n assertion {\n key /nonexistent.pem\n ttl 500ms\n }\n }", "identity assertion ttl: must be at least 1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			err := validateCaddyfile(t, site(tt.caddyfile))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("caddy validate: %v\nwant an error with %q", err, tt.want)
+			}
+		})
+	}
+	// The shortest that Redis keeps still loads.
+	if err := validateCaddyfile(t, site("verification {\n log\n code_ttl 1ms\n }\n rate_limit {\n edits 30 1ms\n }")); err != nil {
+		t.Errorf("1ms: %v", err)
+	}
+}

@@ -123,8 +123,9 @@ type Redis struct {
 	// KeyPrefix starts every key. Default "authedge".
 	KeyPrefix string `json:"key_prefix,omitempty"`
 
-	// Timeout bounds each Redis operation (dial, read, write). Default
-	// 500ms; 0 means the default (the Caddyfile refuses `timeout 0`).
+	// Timeout bounds each Redis operation (dial, read, write); at least
+	// 1ms. Default 500ms; 0 means the default (the Caddyfile refuses
+	// `timeout 0`).
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// ReadFrom is where the reads that may lag go: "master" (the default,
@@ -186,12 +187,14 @@ type Verification struct {
 	// secrets, and warns so at start.
 	Log bool `json:"log,omitempty"`
 
-	// CodeTTL is how long a sent code can be verified. Default 10m; 0
-	// means the default (the Caddyfile refuses `code_ttl 0`).
+	// CodeTTL is how long a sent code can be verified; at least 1ms.
+	// Default 10m; 0 means the default (the Caddyfile refuses
+	// `code_ttl 0`).
 	CodeTTL caddy.Duration `json:"code_ttl,omitempty"`
 
-	// TokenTTL is how long a verification_token stays usable. Default
-	// 10m; 0 means the default (the Caddyfile refuses `token_ttl 0`).
+	// TokenTTL is how long a verification_token stays usable; at least
+	// 1ms. Default 10m; 0 means the default (the Caddyfile refuses
+	// `token_ttl 0`).
 	TokenTTL caddy.Duration `json:"token_ttl,omitempty"`
 }
 
@@ -217,8 +220,9 @@ type Sudo struct {
 	// sensitive off) turns sudo off.
 	Sensitive *[]string `json:"sensitive,omitempty"`
 
-	// TokenTTL is how long a sudo_token stays valid. Default 15m; 0 means
-	// the default (the Caddyfile refuses `token_ttl 0`).
+	// TokenTTL is how long a sudo_token stays valid; at least 1ms.
+	// Default 15m; 0 means the default (the Caddyfile refuses
+	// `token_ttl 0`).
 	TokenTTL caddy.Duration `json:"token_ttl,omitempty"`
 
 	// MaxAuthAge, if set, lets an access token whose auth_time is at most
@@ -245,8 +249,8 @@ type RateLimit struct {
 type Limit struct {
 	// Count is how many events the window allows.
 	Count int `json:"count,omitempty"`
-	// Window is the length of the window. Required: a limit with no
-	// window (or a window of 0) is refused.
+	// Window is the length of the window, at least 1ms. Required: a
+	// limit with no window (or a window of 0) is refused.
 	Window caddy.Duration `json:"window,omitempty"`
 }
 

@@ -96,7 +96,8 @@ type Assertion struct {
 	Audience string `json:"audience,omitempty"`
 
 	// TTL is how long an assertion is valid; it never outlives the access
-	// token. Default 60s, at most 5m.
+	// token. Default 60s; at least 1s (exp counts in whole seconds), at
+	// most 5m.
 	TTL caddy.Duration `json:"ttl,omitempty"`
 
 	// Claims are sources (as in IdentityHeader.Source) added to the
@@ -236,6 +237,10 @@ func (a *Assertion) validate(add func(string, ...any), name func(directive, h st
 	switch ttl := time.Duration(a.TTL); {
 	case ttl < 0:
 		add("identity assertion ttl: must be positive")
+	case ttl > 0 && ttl < time.Second:
+		// Its exp is in whole seconds (RFC 7519's NumericDate): shorter,
+		// most assertions would expire the second they are issued.
+		add("identity assertion ttl: must be at least 1s (its exp counts in whole seconds)")
 	case ttl > MaxAssertionTTL:
 		add("identity assertion ttl: %s is over the maximum of %s: an assertion is a bearer credential for the app",
 			ttl, MaxAssertionTTL)

@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/authedge/caddy-authedge/token"
 )
 
@@ -184,7 +186,17 @@ func (r *Redis) validate(add func(string, ...any)) {
 	}
 	if r.Timeout < 0 {
 		add("redis timeout: must be positive (leave it out for the default, %s)", DefaultRedisTimeout)
+	} else if belowMillisecond(r.Timeout) {
+		add("redis timeout: must be at least 1ms: a Redis round trip and a dial take about that, so most requests would be 503")
 	}
+}
+
+// belowMillisecond reports a duration set to less than Redis can keep:
+// its expiries and windows count in whole milliseconds, so a shorter one
+// would reach Redis as 0, which it refuses, failing every request that
+// uses it. Zero is "unset", the default's.
+func belowMillisecond(d caddy.Duration) bool {
+	return d > 0 && time.Duration(d) < time.Millisecond
 }
 
 // validateAddresses checks that each of addrs is host:port.
@@ -237,9 +249,13 @@ func (v *Verification) validate(add func(string, ...any)) {
 	}
 	if v.CodeTTL < 0 {
 		add("verification code_ttl: must be positive (leave it out for the default, %s)", DefaultCodeTTL)
+	} else if belowMillisecond(v.CodeTTL) {
+		add("verification code_ttl: must be at least 1ms (Redis keeps it in milliseconds)")
 	}
 	if v.TokenTTL < 0 {
 		add("verification token_ttl: must be positive (leave it out for the default, %s)", DefaultVerificationTokenTTL)
+	} else if belowMillisecond(v.TokenTTL) {
+		add("verification token_ttl: must be at least 1ms (Redis keeps it in milliseconds)")
 	}
 }
 
@@ -282,6 +298,8 @@ func (s *Sudo) validate(add func(string, ...any)) {
 	}
 	if s.TokenTTL < 0 {
 		add("sudo token_ttl: must be positive (leave it out for the default, %s)", DefaultSudoTokenTTL)
+	} else if belowMillisecond(s.TokenTTL) {
+		add("sudo token_ttl: must be at least 1ms (Redis keeps it in milliseconds)")
 	}
 	if s.MaxAuthAge < 0 {
 		add("sudo max_auth_age: must not be negative (0 turns it off)")
@@ -303,6 +321,8 @@ func (l *Limit) validate(directive string, add func(string, ...any)) {
 	}
 	if l.Window <= 0 {
 		add("%s: the window must be positive", directive)
+	} else if belowMillisecond(l.Window) {
+		add("%s: the window must be at least 1ms (Redis keeps it in milliseconds)", directive)
 	}
 }
 

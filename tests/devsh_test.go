@@ -172,3 +172,76 @@ func TestDevScript(t *testing.T) {
 		t.Errorf("dev.sh did not report stopping")
 	}
 }
+
+// TestDevScriptRedisProblems: when dev.sh cannot use the redis-server it
+// finds, it says why and starts nothing. A Redis older than 7.0 (Ubuntu
+// 22.04's 6.0, which dev.sh's apt-get install brings there) used to be
+// started anyway, for requests to fail later; a redis-server that would not
+// start was reported with "see <its log>", a log dev.sh had just deleted.
+func TestDevScriptRedisProblems(t *testing.T) {
+	if os.Getenv("AUTHEDGE_CADDY") != "" {
+		t.Skip("dev.sh runs the repository's ./caddy, not AUTHEDGE_CADDY")
+	}
+	needCaddy(t)
+	// A stand-in redis-server: its version is $FAKE_REDIS_VERSION, and it
+	// writes one line to its log file and exits instead of serving.
+	fake := t.TempDir()
+	writeFile(t, filepath.Join(fake, "redis-server"), `#!/bin/sh
+if [ "$1" = --version ]; then
+	echo "Redis server v=$FAKE_REDIS_VERSION sha=00000000:0 malloc=libc bits=64 build=0"
+	exit 0
+fi
+while [ $# -gt 0 ]; do
+	if [ "$1" = --logfile ]; then echo "fake-redis: Could not create server TCP listening socket" >>"$2"; fi
+	shift
+done
+exit 1
+`)
+	if err := os.Chmod(filepath.Join(fake, "redis-server"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ version, want string }{
+		{"6.0.16", "redis-server 6.0.16 is too old: authedge needs Redis 7.0 or later"},
+		{"7.2.4", "fake-redis: Could not create server TCP listening socket"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.version, func(t *testing.T) {
+			ports := redistest.FreePorts(t, 3)
+			cmd := exec.Command(filepath.Join(repoRoot, "dev.sh"))
+			cmd.Dir = repoRoot
+			cmd.Env = append(os.Environ(),
+				"PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"),
+				"FAKE_REDIS_VERSION="+tt.version,
+				fmt.Sprintf("AUTHEDGE_PORT=%d", ports[0]),
+				fmt.Sprintf("AUTHEDGE_APP_PORT=%d", ports[1]),
+				fmt.Sprintf("AUTHEDGE_ADMIN=127.0.0.1:%d", ports[2]),
+				"AUTHEDGE_DEV_DIR="+filepath.Join(t.TempDir(), "dev"),
+			)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			redistest.DieWithTest(cmd, syscall.SIGTERM)
+			var out lockedBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pgid := cmd.Process.Pid
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case err := <-exited:
+				if err == nil {
+					t.Errorf("dev.sh exited 0")
+				}
+			case <-time.After(2 * time.Minute):
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+				t.Fatalf("dev.sh still running after 2 minutes:\n%s", out.String())
+			}
+			if !strings.Contains(out.String(), tt.want) {
+				t.Errorf("dev.sh's output lacks %q:\n%s", tt.want, out.String())
+			}
+			if strings.Contains(out.String(), "authedge is running at") {
+				t.Errorf("dev.sh served without a usable Redis")
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package tests
 import (
 	"net/http"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,4 +56,23 @@ func TestRedisOutage(t *testing.T) {
 	}
 	// The new Redis is empty: the edit above created the profile afresh.
 	wantFields(t, f.do("GET", mePath, tok, "").wantOK(t), map[string]string{"name": "After"})
+}
+
+// TestStopDuringRedisOutage: Caddy stops at once while Redis is away. The
+// revocation reader, started by the first request during the outage, used
+// to wait inside its subscription's dial for Redis to come back, and the
+// unload waited for the reader: Caddy ignored SIGINT (a reload changing
+// the redis block hung the same way) until it was killed.
+func TestStopDuringRedisOutage(t *testing.T) {
+	f := newFixture(t, offPolicies)
+	f.redis.Stop()
+	f.do("GET", mePath, f.token("user-1", nil), "").wantError(t, http.StatusServiceUnavailable, "unavailable")
+	if err := f.caddy.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-f.caddy.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("caddy still running 5 s after SIGINT, with Redis away")
+	}
 }
