@@ -82,6 +82,15 @@ need_refclient() {
 		apt_install nodejs npm || return 1
 	fi
 	node --version
+	# The SDK needs Node 20 (tests/refclient/package.json's engines), and
+	# on an older one its tests fail without saying why; Debian 12's own
+	# nodejs is 18.
+	local major
+	major="$(node -p 'process.versions.node.split(".")[0]')"
+	if ((major < 20)); then
+		echo "the reference client needs Node.js 20 or newer, found $(node --version): install a newer one (nodejs.org, nvm)" >&2
+		return 1
+	fi
 	# npm ci when the packages are missing or older than the lock file.
 	# tests/webhookjs holds the Standard Webhooks library that checks our
 	# webhook signatures.
