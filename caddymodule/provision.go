@@ -186,7 +186,8 @@ func codeKey(webhookSecret string) ([]byte, error) {
 }
 
 // acquireJWKS takes a reference to the shared remote JWKS for url, fetching
-// it first if no handler holds it yet. Cleanup gives the reference back.
+// it first if no handler holds it yet, and again if one does (a reload).
+// Cleanup gives the reference back.
 func (h *Handler) acquireJWKS(ctx caddy.Context, url string) (*token.RemoteJWKS, error) {
 	val, loaded, err := jwksPool.LoadOrNew(url, func() (caddy.Destructor, error) {
 		// token bounds every fetch, the first one included, to 10 s; a
@@ -205,6 +206,13 @@ func (h *Handler) acquireJWKS(ctx caddy.Context, url string) (*token.RemoteJWKS,
 	h.jwksURL = url
 	p := val.(pooledJWKS)
 	h.holdLog(p.log, loaded)
+	if loaded {
+		// A set kept from the config before is fetched again: reloading
+		// is how an operator has a withdrawn key refused now. A failed
+		// fetch keeps the set as it was (and is logged): the reload
+		// goes on.
+		_ = p.Refetch(ctx)
+	}
 	return p.RemoteJWKS, nil
 }
 

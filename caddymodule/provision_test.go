@@ -313,6 +313,27 @@ func TestRemoteJWKSSharedAcrossReloads(t *testing.T) {
 	}
 }
 
+// A reload fetches the shared set again (an operator reloads to have a
+// key the provider withdrew refused now), unless it was fetched within
+// the second, as by the first of a config's handlers.
+func TestReloadFetchesTheJWKSAgain(t *testing.T) {
+	url, fetches := jwksServer(t)
+	old := &Handler{Config: jwksConfig(url)}
+	if err := old.Provision(caddyContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer old.Cleanup()
+	time.Sleep(1100 * time.Millisecond)
+	reloaded := &Handler{Config: jwksConfig(url)}
+	if err := reloaded.Provision(caddyContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer reloaded.Cleanup()
+	if n := fetches.Load(); n != 2 {
+		t.Errorf("%d fetches after a reload, want 2", n)
+	}
+}
+
 // Provision that fails after taking a JWKS reference gives it back in the
 // Cleanup Caddy then calls.
 func TestFailedProvisionReleasesJWKS(t *testing.T) {

@@ -51,6 +51,8 @@ type RemoteJWKS struct {
 	// failing is set while the last fetch, periodic or for an unknown
 	// kid, failed: a kid the set lacks may then be one it would have.
 	failing atomic.Bool
+	// fetchedAt is when the last fetch that succeeded ended, Unix ns.
+	fetchedAt atomic.Int64
 
 	installMu sync.Mutex      // orders installs, so generations only grow
 	skipped   map[string]bool // skipIDs of the keys the last install skipped
@@ -63,10 +65,13 @@ type RemoteJWKS struct {
 	inflight *missFetch
 }
 
-// missFetch is one refresh for an unknown kid, shared by every Verify that
-// asks while it runs.
+// missFetch is one fetch outside httprc's schedule (for an unknown kid,
+// or a config reload's Refetch), shared by every caller that asks while
+// it runs.
 type missFetch struct {
 	done chan struct{}
+	// why names the cause in the warning should the fetch fail.
+	why string
 }
 
 // remoteOptions are the knobs tests turn; NewRemoteJWKS uses the defaults.
@@ -208,6 +213,7 @@ func (r *RemoteJWKS) transform(_ string, res *http.Response) (any, error) {
 		return nil, err
 	}
 	r.failing.Store(false)
+	r.fetchedAt.Store(r.now().UnixNano())
 	return r.install(keys, skipped), nil
 }
 
@@ -258,9 +264,7 @@ func (r *RemoteJWKS) install(keys []*publicKey, skipped []skippedKey) *keySet {
 // arriving while one runs wait for it instead of fetching. It returns the
 // key set to use afterwards.
 //
-// It does not go through httprc's Refresh: every Refresh also
-// queues one more periodic refresh, so each unknown kid would add a fetch
-// loop for ever.
+// It does not go through httprc's Refresh (startFetch says why).
 func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
 	r.missMu.Lock()
 	call := r.inflight
@@ -272,9 +276,7 @@ func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
 			return r.current()
 		}
 		r.lastMiss = now
-		call = &missFetch{done: make(chan struct{})}
-		r.inflight = call
-		go r.runMissFetch(call)
+		call = r.startFetch("for an unknown kid")
 	}
 	r.missMu.Unlock()
 	select {
@@ -282,6 +284,43 @@ func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
 	case <-ctx.Done():
 	}
 	return r.current()
+}
+
+// Refetch fetches the set now, as a config reload asks (caddymodule): an
+// operator who withdrew a key from the set reloads to have it refused at
+// once, not at the next periodic refresh, up to an hour away. A fetch
+// already running is joined, and a set fetched less than a second ago
+// (by the reload's own first handler, say) is not fetched again. A fetch
+// that fails keeps the set fetched before, is logged, and is returned.
+func (r *RemoteJWKS) Refetch(ctx context.Context) error {
+	if since := r.now().Sub(time.Unix(0, r.fetchedAt.Load())); since >= 0 && since < time.Second {
+		return nil
+	}
+	r.missMu.Lock()
+	call := r.inflight
+	if call == nil {
+		call = r.startFetch("on a config reload")
+	}
+	r.missMu.Unlock()
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if r.unreachable() {
+		return startError(r.url, errors.New("the fetch failed; the keys fetched before stay in use"))
+	}
+	return nil
+}
+
+// startFetch starts a fetch outside httprc's schedule; missMu is held. It
+// does not go through httprc's Refresh: every Refresh also queues one more
+// periodic refresh, so each call would add a fetch loop for ever.
+func (r *RemoteJWKS) startFetch(why string) *missFetch {
+	call := &missFetch{done: make(chan struct{}), why: why}
+	r.inflight = call
+	go r.runMissFetch(call)
+	return call
 }
 
 // runMissFetch fetches outside any request's context: it is shared, and
@@ -299,7 +338,7 @@ func (r *RemoteJWKS) runMissFetch(call *missFetch) {
 	}
 	if err != nil && r.life.Err() == nil {
 		r.failing.Store(true)
-		r.logger.Warn("JWKS refresh for an unknown kid failed; the keys fetched before stay in use", r.redactedError(err))
+		r.logger.Warn("JWKS refresh "+call.why+" failed; the keys fetched before stay in use", r.redactedError(err))
 	}
 }
 

@@ -498,3 +498,42 @@ func TestRemoteJWKSStartErrorHidesPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteRefetch: a config reload's Refetch drops a key the provider
+// withdrew at once, not at the next periodic refresh; a set fetched less
+// than a second ago is not fetched again; a fetch that fails keeps the
+// keys fetched before and says so.
+func TestRemoteRefetch(t *testing.T) {
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	tokenA := mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"})
+	mustVerify(t, v, tokenA)
+
+	// The provider withdraws a (compromised) for b.
+	srv.serve(jwkSet(t, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}))
+	if err := r.Refetch(t.Context()); err != nil || srv.hits.Load() != 1 {
+		t.Fatalf("Refetch within a second of the first fetch: %v, %d fetches; want nil and no fetch", err, srv.hits.Load())
+	}
+	mustVerify(t, v, tokenA)
+	c.Advance(time.Second)
+	if err := r.Refetch(t.Context()); err != nil {
+		t.Fatalf("Refetch: %v", err)
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+	mustRefuse(t, v, tokenA, "unknown signing key")
+	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"})
+	mustVerify(t, v, tokenB)
+
+	// The provider is down: the reload's fetch fails, b stays.
+	c.Advance(time.Second)
+	srv.setStatus(http.StatusServiceUnavailable)
+	if err := r.Refetch(t.Context()); err == nil {
+		t.Fatal("Refetch of a set that cannot be fetched: nil error")
+	}
+	mustVerify(t, v, tokenB)
+}
