@@ -189,22 +189,55 @@ func pickAuthedge(raw []byte, env string) (*config.Config, error) {
 	if err := walk(tree); err != nil {
 		return nil, err
 	}
-	var envs []string
+	var envs, all []string
+	var matches []*config.Config
 	for i := range found {
-		if env != "" && found[i].EnvironmentID == env {
-			return &found[i], nil
+		id := found[i].EnvironmentID
+		if !slices.Contains(all, id) {
+			all = append(all, id)
 		}
-		if !slices.Contains(envs, found[i].EnvironmentID) {
-			envs = append(envs, found[i].EnvironmentID)
+		if env != "" && id != env {
+			continue
 		}
+		if !slices.Contains(envs, id) {
+			envs = append(envs, id)
+		}
+		matches = append(matches, &found[i])
 	}
 	switch {
 	case len(found) == 0:
 		return nil, errors.New("the config has no authedge handler")
-	case env != "":
-		return nil, fmt.Errorf("no authedge handler has environment_id %q (the config has: %s)", env, strings.Join(envs, ", "))
+	case len(matches) == 0:
+		return nil, fmt.Errorf("no authedge handler has environment_id %q (the config has: %s)", env, strings.Join(all, ", "))
 	case len(envs) > 1:
 		return nil, fmt.Errorf("the config has several environments (%s): pick one with --env", strings.Join(envs, ", "))
 	}
-	return &found[0], nil
+	// Several handlers of one environment (one per site, say) are one
+	// only if they name the same stream: the walk meets them in map
+	// order, which is no order, and the commands would read one stream or
+	// another from run to run.
+	for _, m := range matches[1:] {
+		if !sameStream(matches[0], m) {
+			return nil, fmt.Errorf("several authedge handlers have environment_id %q with different redis or events settings: "+
+				"the commands cannot tell which stream is meant; give them the same", envs[0])
+		}
+	}
+	return matches[0], nil
+}
+
+// sameStream reports whether a and b, handlers of one environment, have
+// the settings the events commands use alike, defaults applied.
+func sameStream(a, b *config.Config) bool {
+	settings := func(c *config.Config) string {
+		var d config.Config // a copy: ApplyDefaults writes through pointers
+		b, _ := json.Marshal(c)
+		_ = json.Unmarshal(b, &d)
+		d.ApplyDefaults()
+		j, _ := json.Marshal(struct {
+			Redis  config.Redis
+			Events *config.Events
+		}{d.Redis, d.Events})
+		return string(j)
+	}
+	return settings(a) == settings(b)
 }

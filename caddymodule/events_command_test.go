@@ -51,3 +51,25 @@ func TestPickAuthedgeResolvesTheEnvironmentID(t *testing.T) {
 		t.Errorf("unset variable: %v, want an error naming environment_id", err)
 	}
 }
+
+// TestPickAuthedgeOneEnvironmentTwoStreams: two handlers of one
+// environment (one per site) that name different streams were picked in
+// map order, which is no order: tail and redeliver read one Redis or the
+// other from run to run, silently. They are refused; handlers that differ
+// only where the commands do not look (rate limits, a default spelled out)
+// are one environment.
+func TestPickAuthedgeOneEnvironmentTwoStreams(t *testing.T) {
+	two := `{"a":{"handler":"authedge","environment_id":"p","redis":{"addresses":["r:1"]},"events":{}},` +
+		`"b":{"handler":"authedge","environment_id":"p","redis":{"addresses":["r:2"]},"events":{}}}`
+	for _, env := range []string{"p", ""} {
+		if c, err := pickAuthedge([]byte(two), env); err == nil || !strings.Contains(err.Error(), "different redis or events settings") {
+			t.Errorf("--env %q: %+v, %v; want refused", env, c, err)
+		}
+	}
+	alike := `{"a":{"handler":"authedge","environment_id":"p","redis":{"addresses":["r:1"]},"events":{}},` +
+		`"b":{"handler":"authedge","environment_id":"p","redis":{"addresses":["r:1"],"key_prefix":"authedge"},"events":{},` +
+		`"rate_limit":{"edits":{"count":5,"window":"1m"}}}}`
+	if c, err := pickAuthedge([]byte(alike), "p"); err != nil || c.Redis.Addresses[0] != "r:1" {
+		t.Errorf("alike: %+v, %v", c, err)
+	}
+}

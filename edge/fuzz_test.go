@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/authedge/caddy-authedge/config"
 )
@@ -161,4 +165,65 @@ func FuzzHeaderValue(f *testing.F) {
 			t.Fatalf("%q passed, but an HTTP parser reads %q (%v)", v, h["X-Value"], err)
 		}
 	})
+}
+
+// FuzzRemoveHeaders: whatever headers a client sends, step 1 leaves none
+// equivalent to an identity header, touches no other header but
+// Connection, and leaves no Connection token that would make Caddy's
+// reverse_proxy delete the identity header the edge then sets (its
+// removeConnectionHeaders, copied below as the reference).
+func FuzzRemoveHeaders(f *testing.F) {
+	for _, s := range [][2]string{
+		{"X-User-Id", "X-User-Id: 1\r\nX_User_Id: 2\r\nx.user.id: 3\r\nAccept: */*"},
+		{"X-User-Id", "Connection: keep-alive, X-User-Id\r\nConnection: x_user_id"},
+		{"X-User-Id", "Connection: X-User-Id ,\t, Upgrade"},
+		{"X-User-Id", "Connection: \tX-USER-ID\t"},
+		{"X-Authedge-Assertion", "Connection: close\r\nX-Authedge-Assertion: forged"},
+		{"X-User-Id", "Connection: ,,,"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, name, raw string) {
+		if !httpguts.ValidHeaderFieldName(name) {
+			return // config refuses it
+		}
+		name = http.CanonicalHeaderKey(name)
+		h, err := textproto.NewReader(bufio.NewReader(strings.NewReader(raw + "\r\n\r\n"))).ReadMIMEHeader()
+		if err != nil {
+			return // net/http answers 400 before any handler
+		}
+		before := http.Header(h).Clone()
+		got := http.Header(h).Clone()
+		removeHeaders(got, []string{name})
+		for k, v := range got {
+			if config.SameHeaderName(k, name) {
+				t.Fatalf("%q survived as %q: %q", name, k, v)
+			}
+			if k != "Connection" && !slices.Equal(v, before[k]) {
+				t.Fatalf("%s changed from %q to %q", k, before[k], v)
+			}
+		}
+		for k := range before {
+			if _, kept := got[k]; !kept && k != "Connection" && !config.SameHeaderName(k, name) {
+				t.Fatalf("%s was removed", k)
+			}
+		}
+		got.Set(name, "edge")
+		caddyRemoveConnectionHeaders(got)
+		if got.Get(name) != "edge" {
+			t.Fatalf("Connection %q makes reverse_proxy delete %s", before["Connection"], name)
+		}
+	})
+}
+
+// caddyRemoveConnectionHeaders is Caddy's reverseproxy
+// removeConnectionHeaders (v2.11), unexported there.
+func caddyRemoveConnectionHeaders(h http.Header) {
+	for _, f := range h["Connection"] {
+		for sf := range strings.SplitSeq(f, ",") {
+			if sf = textproto.TrimString(sf); sf != "" {
+				h.Del(sf)
+			}
+		}
+	}
 }

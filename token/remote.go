@@ -420,11 +420,18 @@ func (c *fetchClient) Get(url string) (*http.Response, error) {
 // from now. A set served with a max-age of a day or a year would
 // otherwise keep a key the provider has withdrawn in use that long:
 // tokens naming it make no extra fetch, since the set still has their kid.
+//
+// A Cache-Control that httpcc cannot read is removed: httprc ignores one
+// it gets an error for, so nothing else changes, but httpcc panics on
+// some ("max-age=", an empty value), and httprc would parse it again on
+// its own goroutine, where a panic ends the whole process.
 func capFreshness(h http.Header, limit time.Duration, now time.Time) {
 	var fresh time.Duration
 	known := false
-	if dir, err := httpcc.ParseResponse(h.Get("Cache-Control")); err == nil {
-		if age, ok := dir.MaxAge(); ok {
+	if v := h.Get("Cache-Control"); v != "" {
+		if dir, err := parseCacheControl(v); err != nil {
+			h.Del("Cache-Control")
+		} else if age, ok := dir.MaxAge(); ok {
 			fresh, known = time.Duration(age)*time.Second, true
 		}
 	}
@@ -437,4 +444,15 @@ func capFreshness(h http.Header, limit time.Duration, now time.Time) {
 		h.Set("Cache-Control", fmt.Sprintf("max-age=%d", int64(limit/time.Second)))
 		h.Del("Expires")
 	}
+}
+
+// parseCacheControl is httpcc.ParseResponse, with its panics (an empty
+// directive value indexes an empty string) returned as errors.
+func parseCacheControl(v string) (dir *httpcc.ResponseDirective, err error) {
+	defer func() {
+		if recover() != nil {
+			dir, err = nil, errors.New("malformed Cache-Control")
+		}
+	}()
+	return httpcc.ParseResponse(v)
 }

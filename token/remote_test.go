@@ -537,3 +537,21 @@ func TestRemoteRefetch(t *testing.T) {
 	}
 	mustVerify(t, v, tokenB)
 }
+
+// TestRemoteMalformedCacheControl: a JWKS answered with a Cache-Control
+// value httpcc cannot read ("max-age=" with no number, "=") is used like
+// one without the header. httpcc v1.0.1 panics on an empty directive
+// value, and the fetch runs on httprc's goroutine: the panic ended the
+// whole Caddy process, every site with it.
+func TestRemoteMalformedCacheControl(t *testing.T) {
+	k := keys()
+	for _, value := range []string{"max-age=", "=", "public, no-cache="} {
+		t.Run(value, func(t *testing.T) {
+			srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+			srv.header = func(h http.Header) { h.Set("Cache-Control", value) }
+			r := newRemote(t, srv.URL, remoteOptions{})
+			v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: newClock().Now})
+			mustVerify(t, v, mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"}))
+		})
+	}
+}
