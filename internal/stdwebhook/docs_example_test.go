@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,6 +46,27 @@ func verifyDelivery(h http.Header, body []byte, secret string) error {
 		}
 	}
 	return errors.New("no valid signature")
+}
+
+// TestDocsReceiverExampleIsTheDocs keeps the copy above the docs' own
+// text: users paste the docs, so a fix made to one and not the other
+// would leave the tests checking code nobody runs.
+func TestDocsReceiverExampleIsTheDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/webhooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile("docs_example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/webhooks.md has no Go example")
+	}
+	if !strings.Contains(string(self), string(m[1])) {
+		t.Fatal("docs/webhooks.md's Go example differs from verifyDelivery here: copy it again")
+	}
 }
 
 func TestDocsReceiverExample(t *testing.T) {
