@@ -232,7 +232,7 @@ func TestProvisionedCodesAreKeyedByTheWebhookSecret(t *testing.T) {
 	mu.Unlock()
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rc.Close() })
-	stored, err := rc.HGet(context.Background(), "authedge:{dev-env}:v:"+id, "h").Result()
+	stored, err := rc.HGet(context.Background(), "authedge:{dev-env}:v:"+id, "hk").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,7 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 		Key:         to.key,
 		Display:     to.display,
 		Code:        a.sealCode(id, code),
+		Sealed:      a.deps.CodeKey != nil,
 		Usage:       req.usage,
 		TTL:         a.policy.codeTTL,
 		RefuseBound: req.target == targetNotUser,
@@ -339,7 +340,11 @@ func (a *API) serveVerifyCode(w http.ResponseWriter, c *call) *apiError {
 	}
 	tok := secret.Token()
 	ip := ipLimitKey(a.deps.ClientIP(c.r))
-	if err := a.deps.Store.CheckCode(c.r.Context(), ip, id, a.sealCode(id, code), tok, a.policy.tokenTTL); err != nil {
+	sealed := ""
+	if a.deps.CodeKey != nil {
+		sealed = a.sealCode(id, code)
+	}
+	if err := a.deps.Store.CheckSealedCode(c.r.Context(), ip, id, code, sealed, tok, a.policy.tokenTTL); err != nil {
 		return a.storeError(c, err)
 	}
 	b := make([]byte, 0, 96)

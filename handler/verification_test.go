@@ -714,10 +714,11 @@ func TestParallelGuessesGetFiveTries(t *testing.T) {
 // misses it, where without the key one of them is it. The right code
 // still verifies, and only under the same key.
 func TestCodesAreKeptUnderTheCodeKey(t *testing.T) {
-	stored := func(e *env) (id, code, digest string) {
+	// field is where the digest is kept: "h" unkeyed, "hk" keyed.
+	stored := func(e *env, field string) (id, code, digest string) {
 		sent := e.sendCode("u1", `{"email":"a@example.com","target":"ANY"}`).wantOK(t)
 		id, code = sent.str("verification_id"), e.sender.Last(t).Code
-		digest, err := e.rawRedis().HGet(context.Background(), "authedge:{"+testEnvID+"}:v:"+id, "h").Result()
+		digest, err := e.rawRedis().HGet(context.Background(), "authedge:{"+testEnvID+"}:v:"+id, field).Result()
 		if err != nil {
 			t.Fatalf("reading the stored code: %v", err)
 		}
@@ -736,13 +737,13 @@ func TestCodesAreKeptUnderTheCodeKey(t *testing.T) {
 	}
 
 	plain := newEnv(t)
-	id, code, digest := stored(plain)
+	id, code, digest := stored(plain, "h")
 	if got, ok := guess(id, digest); !ok || got != code {
 		t.Fatalf("without a key, guessing found %q, %v; want the code %q (the test's guess is wrong)", got, ok, code)
 	}
 
 	e := newEnv(t, withCodeKey([]byte("0123456789abcdef0123456789abcdef")))
-	id, code, digest = stored(e)
+	id, code, digest = stored(e, "hk")
 	if got, ok := guess(id, digest); ok {
 		t.Fatalf("with a code key, guessing the stored digest found the code %q", got)
 	}
@@ -761,5 +762,72 @@ func TestCodesAreKeptUnderTheCodeKey(t *testing.T) {
 	e.api = keyed
 	if tok := e.verify(id, code).wantOK(t).str("verification_token"); tok == "" {
 		t.Fatal("the right code under the right key gave no verification_token")
+	}
+}
+
+// A rolling upgrade to code keys (docs/storage.md#upgrades): a code
+// pending under the digest an earlier version wrote still verifies on an
+// instance with a code key, and a code this version keeps under its key
+// carries no 'h' digest, the one field every earlier version's check
+// reads: those answer it as an unknown verification and count nothing,
+// instead of spending the user's tries and their IP's budget on the
+// right code.
+func TestCodesPendingAcrossTheCodeKeyUpgrade(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, withCodeKey([]byte("0123456789abcdef0123456789abcdef")))
+	digest := func(id, sealed string) string {
+		sum := sha256.Sum256([]byte(id + ":" + sealed))
+		return hex.EncodeToString(sum[:])
+	}
+	for _, tc := range []struct {
+		name string
+		// stored is the digest the earlier version kept in 'h'.
+		stored func(id, code string) string
+	}{
+		{"unkeyed, before code keys", func(id, code string) string { return digest(id, code) }},
+		{"keyed in h, as the first version with code keys kept it", func(id, code string) string {
+			return digest(id, e.api.sealCode(id, code))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sent := e.sendCode("u1", `{"email":"a@example.com","target":"ANY"}`).wantOK(t)
+			id, code := sent.str("verification_id"), e.sender.Last(t).Code
+			e.forgetLastSend(id)
+			key := "authedge:{" + testEnvID + "}:v:" + id
+			// Rewrite the verification as the earlier version wrote it.
+			fields, err := e.rawRedis().HGetAll(ctx, key).Result()
+			if err != nil || len(fields) == 0 {
+				t.Fatalf("reading the verification: %v, %v", fields, err)
+			}
+			old := map[string]any{}
+			for f, v := range fields {
+				if f != "h" && f != "hk" {
+					old[f] = v
+				}
+			}
+			old["h"] = tc.stored(id, code)
+			pipe := e.rawRedis().TxPipeline()
+			pipe.HDel(ctx, key, "h", "hk")
+			pipe.HSet(ctx, key, old)
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if tok := e.verify(id, code).wantOK(t).str("verification_token"); tok == "" {
+				t.Fatal("the right code of a verification an earlier version stored gave no verification_token")
+			}
+		})
+	}
+
+	sent := e.sendCode("u1", `{"email":"b@example.com","target":"ANY"}`).wantOK(t)
+	id := sent.str("verification_id")
+	n, err := e.rawRedis().HExists(ctx, "authedge:{"+testEnvID+"}:v:"+id, "h").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n {
+		t.Fatal("a code kept under the code key has an 'h' digest, which an earlier version's check takes for its own and counts the right code as wrong")
+	}
+	if tok := e.verify(id, e.sender.Last(t).Code).wantOK(t).str("verification_token"); tok == "" {
+		t.Fatal("the right code gave no verification_token")
 	}
 }

@@ -44,6 +44,11 @@ type NewVerification struct {
 	// then given the same way (handler's sealCode); only its digest is
 	// stored.
 	Code string
+	// Sealed says Code is such a keyed digest. Its digest is then kept in
+	// a field of its own, which no version before code keys reads: those
+	// answer the code as unknown rather than count the right one as wrong
+	// (docs/storage.md#upgrades).
+	Sealed bool
 	// Usage is passed through from the client.
 	Usage string
 	// TTL is how long the code is valid.
@@ -108,7 +113,8 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		v.ID, v.UserID, v.Channel, v.Key, v.Display, v.Usage,
 		codeDigest(v.ID, v.Code), v.TTL.Milliseconds(), flag(v.RefuseBound),
 		sendInterval.Milliseconds(), sendsPerDay, day.Milliseconds(),
-		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay, s.now().UnixMilli(), flag(v.Owner))
+		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay, s.now().UnixMilli(), flag(v.Owner),
+		digestField(v.Sealed))
 	if err != nil {
 		return false, s.fail(err)
 	}
@@ -175,6 +181,15 @@ func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount
 // it would let anyone shut an IP out with made-up IDs. "" is an unknown
 // IP, which no IP limit applies to.
 func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string, tokenTTL time.Duration) error {
+	return s.CheckSealedCode(ctx, clientIP, id, code, "", token, tokenTTL)
+}
+
+// CheckSealedCode is CheckCode for an instance with a code key: sealed is
+// code sealed under it (handler's sealCode). A verification kept sealed
+// (NewVerification.Sealed) is checked against sealed; one an earlier
+// version kept (docs/storage.md#upgrades) against code or sealed, so that
+// codes pending across a rolling upgrade still verify.
+func (s *Store) CheckSealedCode(ctx context.Context, clientIP, id, code, sealed, token string, tokenTTL time.Duration) error {
 	if id == "" || code == "" {
 		return ErrInvalidCode
 	}
@@ -188,8 +203,12 @@ func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string,
 		ipKey, ipLimit = s.keys.wrongCodes(clientIP), wrongCodesPerIP
 	}
 	keys := []string{s.keys.verification(id), s.keys.verificationToken(token), ipKey}
+	sealedDigest := ""
+	if sealed != "" {
+		sealedDigest = codeDigest(id, sealed)
+	}
 	res, err := s.run(ctx, scriptCheckCode, keys, codeDigest(id, code), tokenTTL.Milliseconds(), maxWrongCodes,
-		ipLimit, wrongCodesWindow.Milliseconds())
+		ipLimit, wrongCodesWindow.Milliseconds(), sealedDigest)
 	if err != nil {
 		return s.fail(err)
 	}
@@ -266,4 +285,14 @@ func (s *Store) runOK(ctx context.Context, sc *script, keys []string, invalid er
 		return invalid
 	}
 	return r.unexpected()
+}
+
+// digestField is the field of a verification hash that keeps its code's
+// digest: "hk" for a sealed code, "h" for one that is not, as every
+// version before code keys kept it.
+func digestField(sealed bool) string {
+	if sealed {
+		return "hk"
+	}
+	return "h"
 }

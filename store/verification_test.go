@@ -475,15 +475,19 @@ func TestCheckCodeComparesWholeDigest(t *testing.T) {
 	}
 	keys := []string{f.keys.verification("k1"), f.keys.verificationToken("tok"), f.keys.unused()}
 	for _, candidate := range []string{right[:len(right)-1] + last, right[:len(right)-1], right[:1], "", right + "0"} {
-		res, err := f.run(ctxT(t), scriptCheckCode, keys, candidate, 60000, 100, 0, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r, _ := parseReply(res); r.status != "invalid" {
-			t.Errorf("candidate %q: %v", candidate, res)
+		// As the code as sent, and as the sealed one (ARGV[6]), which a
+		// digest kept in 'h' is compared with too.
+		for _, args := range [][]any{{candidate, 60000, 100, 0, 1, ""}, {"x", 60000, 100, 0, 1, candidate}} {
+			res, err := f.run(ctxT(t), scriptCheckCode, keys, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, _ := parseReply(res); r.status != "invalid" {
+				t.Errorf("candidate %q: %v", candidate, res)
+			}
 		}
 	}
-	res, err := f.run(ctxT(t), scriptCheckCode, keys, right, 60000, 100, 0, 1)
+	res, err := f.run(ctxT(t), scriptCheckCode, keys, right, 60000, 100, 0, 1, "")
 	if r, _ := parseReply(res); err != nil || r.status != "ok" {
 		t.Fatalf("right digest: %v, %v", res, err)
 	}

@@ -10,6 +10,8 @@
 -- ARGV[3] wrong codes that kill the verification
 -- ARGV[4] wrong codes one client IP may make per window; 0: no IP limit
 -- ARGV[5] that window, milliseconds
+-- ARGV[6] hex SHA-256 of "<id>:<candidate code sealed under the code key>",
+--         or '' without a code key
 --
 -- Replies:
 --   {'rate_limited', pttl}  this IP made too many wrong codes: refused,
@@ -28,23 +30,34 @@ local ip_limit = tonumber(ARGV[4])
 if ip_limit > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= ip_limit then
   return { 'rate_limited', retry_after(KEYS[3], ARGV[5]) }
 end
-local v = redis.call('HMGET', KEYS[1], 'h', 'u', 'c', 'k', 'o')
-local stored = v[1]
-if not stored then
+local v = redis.call('HMGET', KEYS[1], 'hk', 'h', 'u', 'c', 'k', 'o')
+-- The field that holds the digest says how it was made (docs/storage.md,
+-- Upgrades): 'hk' under the code key; 'h' unkeyed, or by the first
+-- version with code keys, keyed. An 'hk' this instance holds no key for
+-- cannot be judged: answered as unknown, and not counted.
+local stored, first, second
+if v[1] and ARGV[6] ~= '' then
+  stored, first, second = v[1], ARGV[6], ARGV[6]
+elseif v[2] then
+  stored, first, second = v[2], ARGV[1], ARGV[6]
+else
   return { 'invalid' }
 end
 
 -- Compare every byte, whatever the first difference: the time taken says
 -- nothing about how much of the digest matched.
-local candidate = ARGV[1]
-local diff = 0
-if #stored ~= #candidate then
-  diff = 1
+local function differs(candidate)
+  local diff = 0
+  if #stored ~= #candidate then
+    diff = 1
+  end
+  for i = 1, #stored do
+    diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i) or 0))
+  end
+  return diff ~= 0
 end
-for i = 1, #stored do
-  diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i) or 0))
-end
-if diff ~= 0 then
+local wrong_first, wrong_second = differs(first), differs(second)
+if wrong_first and wrong_second then
   if redis.call('HINCRBY', KEYS[1], 't', 1) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[1])
   end
@@ -60,7 +73,7 @@ end
 -- of the wrong type), and Redis does not undo the writes before a failing
 -- command, so the code is spent only once the token exists.
 -- A verification stored before 'o' existed is no CUR_USER one.
-redis.call('HSET', KEYS[2], 'u', v[2], 'c', v[3], 'k', v[4], 'o', v[5] or '0')
+redis.call('HSET', KEYS[2], 'u', v[3], 'c', v[4], 'k', v[5], 'o', v[6] or '0')
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[1])
 return { 'ok' }

@@ -14,7 +14,7 @@
 -- ARGV[4] the contact's uniqueness key
 -- ARGV[5] the contact's display form
 -- ARGV[6] usage, as the client gave it
--- ARGV[7] hex SHA-256 of "<id>:<code>"
+-- ARGV[7] hex SHA-256 of "<id>:<code>", the code sealed if ARGV[18] says so
 -- ARGV[8] code TTL, milliseconds
 -- ARGV[9] "1": refuse a contact bound to another user (NOT_USER)
 -- ARGV[10] minimum interval between sends to one contact, milliseconds
@@ -26,6 +26,8 @@
 -- ARGV[16] now, Unix milliseconds
 -- ARGV[17] "1": a CUR_USER send by the contact's owner, the only kind whose
 --          code buys a sudo token (kept as 'o', passed on to the token)
+-- ARGV[18] the field that keeps ARGV[7]: 'hk' for a code sealed under the
+--          code key, 'h' for one that is not (docs/storage.md, Upgrades)
 --
 -- Replies:
 --   {'ok', is_user (0/1)}    recorded and counted; is_user: bound to some user
@@ -81,7 +83,7 @@ count(KEYS[3], ARGV[12])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[10])
 window_add(KEYS[5], ARGV[1], now, ARGV[14])
 window_add(KEYS[6], ARGV[1], now, ARGV[12])
-redis.call('HSET', KEYS[1], 'h', ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
+redis.call('HSET', KEYS[1], ARGV[18], ARGV[7], 'u', ARGV[2], 'c', ARGV[3], 'k', ARGV[4],
   'd', ARGV[5], 's', ARGV[6], 't', 0, 'o', ARGV[17])
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
 return { 'ok', bound and 1 or 0 }
