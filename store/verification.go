@@ -186,9 +186,10 @@ func (s *Store) CheckCode(ctx context.Context, clientIP, id, code, token string,
 
 // CheckSealedCode is CheckCode for an instance with a code key: sealed is
 // code sealed under it (handler's sealCode). A verification kept sealed
-// (NewVerification.Sealed) is checked against sealed; one an earlier
-// version kept (docs/storage.md#upgrades) against code or sealed, so that
-// codes pending across a rolling upgrade still verify.
+// (NewVerification.Sealed) is checked against sealed; one kept unkeyed,
+// as versions before code keys kept them (docs/storage.md#upgrades),
+// against code, so that codes pending across a rolling upgrade still
+// verify.
 func (s *Store) CheckSealedCode(ctx context.Context, clientIP, id, code, sealed, token string, tokenTTL time.Duration) error {
 	if id == "" || code == "" {
 		return ErrInvalidCode

@@ -464,31 +464,39 @@ func TestIssueSudoRace(t *testing.T) {
 // last byte, or a prefix of the stored one, is wrong.
 func TestCheckCodeComparesWholeDigest(t *testing.T) {
 	f := newFixture(t)
-	v := newVerification("k1", "u1", "email", "a@example.com")
-	if _, err := f.StartVerification(ctxT(t), v); err != nil {
-		t.Fatal(err)
-	}
-	right := codeDigest("k1", v.Code)
-	last := "0"
-	if right[len(right)-1] == '0' {
-		last = "1"
-	}
-	keys := []string{f.keys.verification("k1"), f.keys.verificationToken("tok"), f.keys.unused()}
-	for _, candidate := range []string{right[:len(right)-1] + last, right[:len(right)-1], right[:1], "", right + "0"} {
-		// As the code as sent, and as the sealed one (ARGV[6]), which a
-		// digest kept in 'h' is compared with too.
-		for _, args := range [][]any{{candidate, 60000, 100, 0, 1, ""}, {"x", 60000, 100, 0, 1, candidate}} {
-			res, err := f.run(ctxT(t), scriptCheckCode, keys, args...)
+	// k1 is kept unkeyed ('h', compared with ARGV[1]), k2 sealed under a
+	// code key ('hk', compared with ARGV[6]).
+	for _, c := range []struct {
+		id, user, email string
+		sealed          bool
+		args            func(candidate string) []any
+	}{
+		{"k1", "u1", "a@example.com", false, func(candidate string) []any { return []any{candidate, 60000, 100, 0, 1, ""} }},
+		{"k2", "u2", "b@example.com", true, func(candidate string) []any { return []any{"x", 60000, 100, 0, 1, candidate} }},
+	} {
+		v := newVerification(c.id, c.user, "email", c.email)
+		v.Sealed = c.sealed
+		if _, err := f.StartVerification(ctxT(t), v); err != nil {
+			t.Fatal(err)
+		}
+		right := codeDigest(c.id, v.Code)
+		last := "0"
+		if right[len(right)-1] == '0' {
+			last = "1"
+		}
+		keys := []string{f.keys.verification(c.id), f.keys.verificationToken("tok-" + c.id), f.keys.unused()}
+		for _, candidate := range []string{right[:len(right)-1] + last, right[:len(right)-1], right[:1], "", right + "0"} {
+			res, err := f.run(ctxT(t), scriptCheckCode, keys, c.args(candidate)...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if r, _ := parseReply(res); r.status != "invalid" {
-				t.Errorf("candidate %q: %v", candidate, res)
+				t.Errorf("%s: candidate %q: %v", c.id, candidate, res)
 			}
 		}
-	}
-	res, err := f.run(ctxT(t), scriptCheckCode, keys, right, 60000, 100, 0, 1, "")
-	if r, _ := parseReply(res); err != nil || r.status != "ok" {
-		t.Fatalf("right digest: %v, %v", res, err)
+		res, err := f.run(ctxT(t), scriptCheckCode, keys, c.args(right)...)
+		if r, _ := parseReply(res); err != nil || r.status != "ok" {
+			t.Fatalf("%s: right digest: %v, %v", c.id, res, err)
+		}
 	}
 }

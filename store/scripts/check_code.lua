@@ -32,32 +32,28 @@ if ip_limit > 0 and tonumber(redis.call('GET', KEYS[3]) or '0') >= ip_limit then
 end
 local v = redis.call('HMGET', KEYS[1], 'hk', 'h', 'u', 'c', 'k', 'o')
 -- The field that holds the digest says how it was made (docs/storage.md,
--- Upgrades): 'hk' under the code key; 'h' unkeyed, or by the first
--- version with code keys, keyed. An 'hk' this instance holds no key for
--- cannot be judged: answered as unknown, and not counted.
-local stored, first, second
+-- Upgrades): 'hk' under the code key, 'h' unkeyed, as versions before
+-- code keys kept it. An 'hk' this instance holds no key for cannot be
+-- judged: answered as unknown, and not counted.
+local stored, candidate
 if v[1] and ARGV[6] ~= '' then
-  stored, first, second = v[1], ARGV[6], ARGV[6]
+  stored, candidate = v[1], ARGV[6]
 elseif v[2] then
-  stored, first, second = v[2], ARGV[1], ARGV[6]
+  stored, candidate = v[2], ARGV[1]
 else
   return { 'invalid' }
 end
 
 -- Compare every byte, whatever the first difference: the time taken says
 -- nothing about how much of the digest matched.
-local function differs(candidate)
-  local diff = 0
-  if #stored ~= #candidate then
-    diff = 1
-  end
-  for i = 1, #stored do
-    diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i) or 0))
-  end
-  return diff ~= 0
+local diff = 0
+if #stored ~= #candidate then
+  diff = 1
 end
-local wrong_first, wrong_second = differs(first), differs(second)
-if wrong_first and wrong_second then
+for i = 1, #stored do
+  diff = bit.bor(diff, bit.bxor(string.byte(stored, i), string.byte(candidate, i) or 0))
+end
+if diff ~= 0 then
   if redis.call('HINCRBY', KEYS[1], 't', 1) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[1])
   end
