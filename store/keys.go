@@ -21,7 +21,7 @@ import (
 //	ip:<bucket>       hash  E.164 phone → owner's user ID
 //	ie:<bucket>       hash  email key (profile.EmailKey) → owner's user ID
 //	rl:<user>         string edits counted in the current window (PX = window)
-//	v:<id>            hash  a pending verification code: its digest in hk if keyed, in h if not (an earlier version's, keyed or not: verification.go); o: "1" for a CUR_USER send (PX = code TTL)
+//	v:<id>            hash  a pending verification code: its digest in hk if keyed, in h if not (as versions before code keys kept it); o: "1" for a CUR_USER send (PX = code TTL)
 //	vs:<contact>      string the last send to a contact asked by anyone (ANY, NOT_USER), holds its verification ID (PX = 60 s)
 //	vd:<contact>      string sends to a contact asked by anyone (ANY, NOT_USER) in the current day (PX = 24 h)
 //	vso:<contact>     string as vs:, for the owner's own CUR_USER sends, counted apart so strangers cannot spend them
