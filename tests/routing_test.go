@@ -304,3 +304,55 @@ func TestIdentityWebSocketAndStreams(t *testing.T) {
 		}
 	}
 }
+
+// Requests on one kept-alive connection: each is identified by its own
+// token only. One without a token, or with a bad one, after one with a
+// valid token reaches the app anonymous; HEAD and OPTIONS are identified
+// as GET is.
+func TestIdentityKeepAliveRequestsAreIdentifiedApart(t *testing.T) {
+	s := newEdgeStack(t)
+	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
+	_, ec, _ := testKeys(t)
+	tok := ec.mint(t, "user-1", nil)
+	host := strings.TrimPrefix(caddy.URL, "http://")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	for i, st := range []struct{ method, tok, user string }{
+		{"GET", tok, "user-1"}, {"GET", "", ""}, {"HEAD", tok, "user-1"}, {"GET", "not-a-token", ""},
+		{"OPTIONS", tok, "user-1"}, {"POST", "", ""},
+	} {
+		req := fmt.Sprintf("%s /public HTTP/1.1\r\nHost: %s\r\nContent-Length: 0\r\n", st.method, host)
+		if st.tok != "" {
+			req += "Authorization: Bearer " + st.tok + "\r\n"
+		}
+		if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		resp, err := http.ReadResponse(br, &http.Request{Method: st.method})
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got, _ := s.app.take()
+		if got == nil {
+			t.Fatalf("request %d (%s): the app got nothing (%d)", i, st.method, resp.StatusCode)
+		}
+		for _, h := range []string{"X-User-Id", "X-Proxy-User"} {
+			if v := got.Get(h); v != st.user {
+				t.Errorf("request %d (%s, token %v): %s = %q, want %q", i, st.method, st.tok != "", h, v, st.user)
+			}
+		}
+		if a := got.Get("X-Authedge-Assertion"); (a != "") != (st.user != "") {
+			t.Errorf("request %d (%s, token %v): assertion %q", i, st.method, st.tok != "", a)
+		}
+		if got.Get("Authorization") != "" {
+			t.Errorf("request %d (%s): strip_authorization let Authorization through", i, st.method)
+		}
+	}
+}
