@@ -110,11 +110,13 @@ type streamApp struct {
 	*httptest.Server
 	handshakes chan http.Header // the headers of each WebSocket handshake
 	read       chan int64       // bytes of an upload read so far
+	trailers   chan http.Header // the trailers of each upload, once read
 	next       chan struct{}    // the SSE client read an event
 }
 
 func newStreamApp(t *testing.T) *streamApp {
-	a := &streamApp{handshakes: make(chan http.Header, 8), read: make(chan int64, 1024), next: make(chan struct{})}
+	a := &streamApp{handshakes: make(chan http.Header, 8), read: make(chan int64, 1024),
+		trailers: make(chan http.Header, 8), next: make(chan struct{})}
 	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("Upgrade") == "websocket":
@@ -154,6 +156,7 @@ func newStreamApp(t *testing.T) *streamApp {
 					break
 				}
 			}
+			a.trailers <- r.Trailer.Clone()
 			w.WriteHeader(http.StatusTeapot)
 		}
 	}))
@@ -163,8 +166,9 @@ func newStreamApp(t *testing.T) *streamApp {
 
 // A WebSocket handshake, an upload and a stream of events pass the edge:
 // the handshake with the caller's headers and none of the client's, the
-// upload to the app as it is sent (authedge reads no body), the events to
-// the client as the app writes them.
+// upload to the app as it is sent (authedge reads no body) and without
+// the client's identity trailers, the events to the client as the app
+// writes them.
 func TestIdentityWebSocketAndStreams(t *testing.T) {
 	_, ec, _ := testKeys(t)
 	dir := t.TempDir()
@@ -277,6 +281,30 @@ func TestIdentityWebSocketAndStreams(t *testing.T) {
 	pw.Close()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	<-app.trailers
+
+	// Trailers, declared or not, carry no identity header to the app.
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "POST /app/upload HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Trailer: X-User-Id, X-Other\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"5\r\nhello\r\n0\r\nX-User-Id: evil\r\nx-user_id: evil\r\nX-Other: kept\r\n\r\n", host, tok)
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("upload with trailers: %v %v", resp, err)
+	}
+	trailers := <-app.trailers
+	for k, v := range trailers {
+		if strings.Contains(strings.Join(v, ""), "evil") {
+			t.Errorf("the app got the trailer %s: %q", k, v)
+		}
+	}
+	if trailers.Get("X-Other") != "kept" {
+		t.Errorf("the app's trailers %v lack X-Other: kept", trailers)
 	}
 
 	// Each event reaches the client before the app writes the next.
