@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/authedge/caddy-authedge/config"
@@ -479,6 +480,46 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 	}
 	if r, _, w := e.serve(request("/admin/%2e%2e/public", tok)); r != nil || w.Code != http.StatusForbidden {
 		t.Errorf("without the scope: reached the app = %v, status %d, want 403", r != nil, w.Code)
+	}
+}
+
+// TestPathsAsSentProtected: a path a handler before authedge rewrote
+// (Caddy runs rewrite, uri and try_files first) is protected as the
+// client sent it too: a top-level `try_files {path} /index.php` makes
+// /admin/x /index.php to the matcher, while php_fastcgi gives PHP the
+// client's /admin/x as REQUEST_URI, which a front controller routes on.
+func TestPathsAsSentProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	rewritten := func(sent, now string) *http.Request {
+		r := request(sent, "")
+		orig := *r
+		u := *r.URL
+		orig.URL = &u
+		r = r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+		r.URL.Path, r.URL.RawPath = now, ""
+		return r
+	}
+	for _, c := range []struct {
+		sent, now string
+		want      bool
+		scopes    int
+	}{
+		{"/admin/x", "/index.php", true, 1},
+		{"/app/x", "/index.php", true, 0},
+		{"/app/%2e%2e/public", "/index.php", true, 0}, // and its other readings
+		{"/public", "/index.php", false, 0},
+		{"/public", "/app/x", true, 0}, // what the app is sent counts still
+		{"/admin/x", "/admin/x", true, 1},
+	} {
+		got, scopes := e.edge.Protected(rewritten(c.sent, c.now))
+		if got != c.want || len(scopes) != c.scopes {
+			t.Errorf("sent %s, rewritten to %s: protected = %v, scopes %v; want %v and %d scopes",
+				c.sent, c.now, got, scopes, c.want, c.scopes)
+		}
+	}
+	if r, _, w := e.serve(rewritten("/admin/x", "/index.php")); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
 	}
 }
 

@@ -71,6 +71,13 @@ var emptyReplacer = caddy.NewEmptyReplacer()
 // is read, too, without its ;parameters (withoutParameters), with its
 // letters upper-cased (matchUpperCased), and split after .php/
 // (phpSplit). Any reading that is protected protects the request.
+//
+// Each reading is also made of the path the client sent, when a handler
+// before authedge rewrote it: Caddy runs `rewrite`, `uri` and `try_files`
+// before authedge, and a top-level `try_files {path} /index.php` makes
+// /admin/x /index.php to the matcher, while php_fastcgi passes the
+// client's /admin/x to PHP as REQUEST_URI, which a front controller
+// (Laravel, Symfony) routes on.
 func (rs *rules) match(r *http.Request) need {
 	var n need
 	if rs.protect == nil && rs.scoped == nil {
@@ -79,23 +86,34 @@ func (rs *rules) match(r *http.Request) need {
 	if r.Context().Value(caddy.ReplacerCtxKey) == nil {
 		r = r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, emptyReplacer))
 	}
-	rs.matchPath(r, &n)
-	rs.matchUpperCased(r, r.URL.Path, &n)
+	rs.matchReadings(r, &n)
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok &&
+		orig.URL != nil && orig.URL.EscapedPath() != r.URL.EscapedPath() {
+		sent := *r
+		sent.URL = orig.URL
+		rs.matchReadings(&sent, &n)
+	}
+	return n
+}
+
+// matchReadings adds to n what each reading of r's path needs.
+func (rs *rules) matchReadings(r *http.Request, n *need) {
+	rs.matchPath(r, n)
+	rs.matchUpperCased(r, r.URL.Path, n)
 	if written, ok := asWritten(r.URL); ok {
-		rs.matchPathAs(r, written, &n)
-		rs.matchUpperCased(r, written, &n)
+		rs.matchPathAs(r, written, n)
+		rs.matchUpperCased(r, written, n)
 	}
 	if bare, ok := withoutParameters(r.URL); ok {
-		rs.matchPathAs(r, bare, &n)
-		rs.matchUpperCased(r, bare, &n)
+		rs.matchPathAs(r, bare, n)
+		rs.matchUpperCased(r, bare, n)
 	}
 	if script, info, ok := phpSplit(r.URL.Path); ok {
 		for _, p := range [...]string{script, info} {
-			rs.matchPathAs(r, p, &n)
-			rs.matchUpperCased(r, p, &n)
+			rs.matchPathAs(r, p, n)
+			rs.matchUpperCased(r, p, n)
 		}
 	}
-	return n
 }
 
 // phpSplit splits path after its first ".php/" (in any case), as
