@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -60,7 +61,11 @@ type Edge struct {
 	rules rules
 	// remove are the headers removed from every request: the configured
 	// ones and the assertion's.
-	remove             []string
+	remove []string
+	// removeTrailing are the names removed from every request's
+	// trailers: remove's, and Authorization with strip_authorization
+	// (the app must not find the token there either).
+	removeTrailing     []string
 	headers            []headerPlan
 	stripAuthorization bool
 	signer             *signer // nil without an assertion block
@@ -116,6 +121,10 @@ func New(o Options) (*Edge, error) {
 		for _, c := range e.signer.claims {
 			e.profileNeeded = e.profileNeeded || c.src.profile()
 		}
+	}
+	e.removeTrailing = e.remove
+	if e.stripAuthorization {
+		e.removeTrailing = append(slices.Clip(e.remove), authorizationHeader...)
 	}
 	return e, nil
 }
@@ -299,12 +308,12 @@ func matchesAny(k string, names []string) bool {
 // sees them.
 func (e *Edge) removeTrailers(r *http.Request) {
 	if len(r.Trailer) > 0 {
-		removeHeaders(r.Trailer, e.remove)
+		removeHeaders(r.Trailer, e.removeTrailing)
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return
 	}
-	r.Body = &trailerFilter{ReadCloser: r.Body, r: r, names: e.remove}
+	r.Body = &trailerFilter{ReadCloser: r.Body, r: r, names: e.removeTrailing}
 }
 
 // trailerFilter removes names from r.Trailer when the body ends.
