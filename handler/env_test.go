@@ -700,6 +700,51 @@ func (e *env) rawRedis() *redis.Client {
 	return e.raw
 }
 
+// redisState is what the env's Redis holds: every key with its DUMP, but
+// the keys whose names contain one of skip (counters a test lets move).
+// Tests compare two states to tell whether a request changed anything.
+func (e *env) redisState(skip ...string) map[string]string {
+	e.t.Helper()
+	ctx := context.Background()
+	rc := e.rawRedis()
+	keys, err := rc.Keys(ctx, "*").Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		if !containsAny(k, skip) {
+			out[k] = rc.Dump(ctx, k).Val()
+		}
+	}
+	return out
+}
+
+// changedKey names a key whose value differs between states a and b, or
+// that only one of them holds, leaving out the keys whose names contain
+// one of allowed; "" if there is none.
+func changedKey(a, b map[string]string, allowed ...string) string {
+	for _, m := range []map[string]string{a, b} {
+		for k := range m {
+			va, inA := a[k]
+			vb, inB := b[k]
+			if (va != vb || inA != inB) && !containsAny(k, allowed) {
+				return k
+			}
+		}
+	}
+	return ""
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
 // forgetLastSend deletes the store's one-send-per-60-s marker of the
 // contact that verification id was sent to: the one string key holding
 // the verification ID. The daily counter is left alone.

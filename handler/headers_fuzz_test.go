@@ -46,19 +46,6 @@ func FuzzRequestHeaders(f *testing.F) {
 	}
 	ctx := context.Background()
 	raw := e.rawRedis()
-	snapshot := func() map[string]string {
-		keys, err := raw.Keys(ctx, "*").Result()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out := make(map[string]string, len(keys))
-		for _, k := range keys {
-			if !strings.Contains(k, "}:rl:") {
-				out[k] = raw.Dump(ctx, k).Val()
-			}
-		}
-		return out
-	}
 	f.Fuzz(func(t *testing.T, authorization, device, contentType, query string) {
 		for _, v := range []string{authorization, device, contentType} {
 			if !httpguts.ValidHeaderFieldValue(v) {
@@ -71,7 +58,7 @@ func FuzzRequestHeaders(f *testing.F) {
 		}
 		e.editWith(tok, `{"nickname":"Alice"}`).wantOK(t)
 		authorization = strings.ReplaceAll(strings.ReplaceAll(authorization, "TOKEN", tok), "BOUND", bound)
-		before := snapshot()
+		before := e.redisState("}:rl:")
 		res := e.serve(http.MethodPost, pathEdit, `{"nickname":"Alicia"}`, func(r *http.Request) {
 			r.URL.RawQuery = query
 			r.Header.Del("Content-Type")
@@ -91,7 +78,7 @@ func FuzzRequestHeaders(f *testing.F) {
 			t.Fatalf("Content-Type %q: %d %s", contentType, res.status, res.body)
 		}
 		if res.status != http.StatusOK {
-			after := snapshot()
+			after := e.redisState("}:rl:")
 			for k, v := range before {
 				if after[k] != v {
 					t.Fatalf("%d %s, and %s changed", res.status, res.body, k)

@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -34,24 +33,11 @@ func FuzzHistoryQuery(f *testing.F) {
 	} {
 		f.Add(q)
 	}
-	ctx := context.Background()
-	raw := e.rawRedis()
-	snapshot := func() map[string]string {
-		keys, err := raw.Keys(ctx, "*").Result()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out := make(map[string]string, len(keys))
-		for _, k := range keys {
-			out[k] = raw.Dump(ctx, k).Val()
-		}
-		return out
-	}
-	stored := snapshot()
+	stored := e.redisState()
 	f.Fuzz(func(t *testing.T, q string) {
 		e.t = t
 		r := e.serve(http.MethodGet, pathHistory, "", bearer(tok), query(q))
-		for k, v := range snapshot() {
+		for k, v := range e.redisState() {
 			if stored[k] != v {
 				t.Fatalf("%q: %s changed", q, k)
 			}

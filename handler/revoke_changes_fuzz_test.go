@@ -34,32 +34,6 @@ func FuzzRevocationRequests(f *testing.F) {
 	}
 	ctx := context.Background()
 	raw := e.rawRedis()
-	snapshot := func() map[string]string {
-		keys, err := raw.Keys(ctx, "*").Result()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out := make(map[string]string, len(keys))
-		for _, k := range keys {
-			if !strings.Contains(k, "}:rv:") {
-				out[k] = raw.Dump(ctx, k).Val()
-			}
-		}
-		return out
-	}
-	changed := func(a, b map[string]string) string {
-		for k, v := range b {
-			if a[k] != v {
-				return k
-			}
-		}
-		for k := range a {
-			if _, ok := b[k]; !ok {
-				return k
-			}
-		}
-		return ""
-	}
 	f.Fuzz(func(t *testing.T, which uint8, admin bool, arg string) {
 		e.t = t
 		// A second on: the tokens of this round are issued after every
@@ -73,7 +47,7 @@ func FuzzRevocationRequests(f *testing.F) {
 			tok = e.adminToken()
 		}
 		var res *result
-		before := snapshot()
+		before := e.redisState("}:rv:")
 		switch which % 4 {
 		case 0:
 			res = e.serve(http.MethodDelete, pathRevokeAll, "", bearer(tok), query(arg))
@@ -90,11 +64,11 @@ func FuzzRevocationRequests(f *testing.F) {
 		case 3:
 			res = e.serve(http.MethodPost, pathSignout, arg, bearer(tok))
 		}
-		after := snapshot()
+		after := e.redisState("}:rv:")
 		if res.status >= 500 {
 			t.Fatalf("%d %q: %d %s", which%4, arg, res.status, res.body)
 		}
-		if k := changed(before, after); k != "" && (res.status != http.StatusOK || (which%4 == 2 && arg != "SELF")) {
+		if k := changedKey(before, after); k != "" && (res.status != http.StatusOK || (which%4 == 2 && arg != "SELF")) {
 			t.Fatalf("%d %q: %d %s, and %s changed", which%4, arg, res.status, res.body, k)
 		}
 		sub := "u1"

@@ -35,38 +35,6 @@ func FuzzVerificationRequests(f *testing.F) {
 	ctx := context.Background()
 	raw := e.rawRedis()
 	u1 := e.token("u1")
-	snapshot := func() map[string]string {
-		keys, err := raw.Keys(ctx, "*").Result()
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out := make(map[string]string, len(keys))
-		for _, k := range keys {
-			out[k] = raw.Dump(ctx, k).Val()
-		}
-		return out
-	}
-	changed := func(a, b map[string]string, allowed ...string) string {
-		for _, m := range []map[string]string{a, b} {
-			for k := range m {
-				if a[k] == b[k] {
-					_, inA := a[k]
-					_, inB := b[k]
-					if inA == inB {
-						continue
-					}
-				}
-				ok := false
-				for _, p := range allowed {
-					ok = ok || strings.Contains(k, p)
-				}
-				if !ok {
-					return k
-				}
-			}
-		}
-		return ""
-	}
 	f.Fuzz(func(t *testing.T, which uint8, body string) {
 		e.t = t
 		if err := raw.FlushDB(ctx).Err(); err != nil {
@@ -78,7 +46,7 @@ func FuzzVerificationRequests(f *testing.F) {
 		id, code := live.str("verification_id"), e.sender.Last(t).Code
 		body = strings.ReplaceAll(strings.ReplaceAll(body, "LIVE", id), "CODE", code)
 		sent := len(e.sender.Attempts())
-		before := snapshot()
+		before := e.redisState()
 		var res *result
 		var allowed []string
 		switch which % 3 {
@@ -97,7 +65,7 @@ func FuzzVerificationRequests(f *testing.F) {
 		case 2:
 			res = e.serve(http.MethodPost, pathSudo, body, bearer(u1))
 		}
-		after := snapshot()
+		after := e.redisState()
 		delivered := len(e.sender.Attempts()) - sent
 		switch {
 		case res.status >= 500:
@@ -105,7 +73,7 @@ func FuzzVerificationRequests(f *testing.F) {
 		case which%3 == 0 && (delivered == 1) != (res.status == http.StatusOK), which%3 != 0 && delivered != 0:
 			t.Fatalf("%d %q: %d %s, and %d codes delivered", which%3, body, res.status, res.body, delivered)
 		case res.status != http.StatusOK:
-			if k := changed(before, after, allowed...); k != "" {
+			if k := changedKey(before, after, allowed...); k != "" {
 				t.Fatalf("%d %q: %d %s, and %s changed", which%3, body, res.status, res.body, k)
 			}
 		}
