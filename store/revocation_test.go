@@ -496,3 +496,37 @@ func TestRevokeTokenInItsLastMillisecond(t *testing.T) {
 		t.Fatalf("RevokeToken = %d, %v; want 1", seq, err)
 	}
 }
+
+// noChannelUser makes on f's Redis a user with every command and key but
+// no Pub/Sub channel, as Redis 7 makes a user whose ACL names none
+// (acl-pubsub-default resetchannels), and a store connecting as it.
+func noChannelUser(t *testing.T, f *fixture) *Store {
+	t.Helper()
+	if err := f.raw.Do(ctxT(t), "acl", "setuser", "nochannel", "reset", "on", ">pw", "resetchannels", "~*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Addresses: []string{f.srv.Addr}, EnvironmentID: testEnv, Username: "nochannel", Password: "pw", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestRevokeWithoutChannelRights: a Redis user without the revocation
+// channel cannot tell the other instances at once, but the revocation is
+// recorded and logged, and they read it at their next poll: it is
+// answered as done, not as a failure that leaves it standing.
+func TestRevokeWithoutChannelRights(t *testing.T) {
+	f := newFixture(t)
+	s := noChannelUser(t, f)
+	ctx := ctxT(t)
+	d := TokenDigest("a.b.c")
+	seq, err := s.RevokeToken(ctx, d, time.Now().Add(time.Hour))
+	if err != nil || seq != 1 {
+		t.Fatalf("RevokeToken = %d, %v; want 1, nil", seq, err)
+	}
+	if st, err := f.RevocationState(ctx, d, "u1", ""); err != nil || !st.TokenRevoked || st.Seq != 1 {
+		t.Fatalf("RevocationState = %+v, %v", st, err)
+	}
+}
