@@ -45,7 +45,7 @@ import (
 type Source interface {
 	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
 	RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, at string, entries []store.Revocation, err error)
-	WatchRevocations() (nudges <-chan struct{}, stop func() error)
+	WatchRevocations(refused func(error)) (nudges <-chan struct{}, stop func() error)
 	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (epoch string, seq uint64, err error)
 }
 

@@ -35,7 +35,12 @@ func (c *Checker) start() {
 // until Close.
 func (c *Checker) run() {
 	defer close(c.stopped)
-	nudges, stopWatch := c.src.WatchRevocations()
+	nudges, stopWatch := c.src.WatchRevocations(func(err error) {
+		// An operator's mistake, not an outage: said once, at warn.
+		c.log.Warn("revocations made on other instances reach this one only by polling, every "+
+			c.opts.PollInterval.String()+": give the Redis user the revocation channel (docs/configuration.md, \"A Redis ACL user\")",
+			zap.Error(err))
+	})
 	defer func() { _ = stopWatch() }()
 	ticker := time.NewTicker(c.opts.PollInterval)
 	defer ticker.Stop()
