@@ -101,6 +101,9 @@ type Checker struct {
 	src  Source
 	opts Options
 	log  *zap.Logger
+	// refusedLoad and refusedSync: Redis's ACL refused a command of the
+	// snapshot (of the log's read), and that was logged: once is enough.
+	refusedLoad, refusedSync atomic.Bool
 
 	// seeds key the verdicts (see tokenKey).
 	seeds [2]maphash.Seed
