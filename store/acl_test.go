@@ -335,7 +335,8 @@ func aclFlows(t *testing.T, addr string, waitReplicas int) error {
 
 	// The events: delivered by the worker, read by events tail, and the
 	// commands of events redeliver.
-	client := redis.NewClient(&redis.Options{Addr: addr, Username: aclUser, Password: aclPassword, Protocol: 2})
+	// As caddymodule's events client: RESP2, no CLIENT SETINFO.
+	client := redis.NewClient(&redis.Options{Addr: addr, Username: aclUser, Password: aclPassword, Protocol: 2, DisableIdentity: true})
 	defer client.Close()
 	keys := events.NewKeys(defaultPrefix, testEnv)
 	edits := 0
@@ -626,4 +627,63 @@ func replicaGets(t *testing.T, nodes []*redis.Client) int {
 		}
 	}
 	return n
+}
+
+// TestACLRecipeSentinel: through Sentinel, reading from a replica, the
+// recipe's user needs nothing more: Redis refuses it nothing.
+func TestACLRecipeSentinel(t *testing.T) {
+	recipe := aclRecipe(t)
+	master := redistest.Start(t)
+	replica := redistest.StartReplica(t, master)
+	sentinels := redistest.StartSentinels(t, master, 1,
+		redistest.SentinelConfig{MasterName: "authedge", Count: 1, Quorum: 1, DownAfter: 10 * time.Second})
+	setACLUser(t, recipe, master, replica)
+	s, err := New(Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr}, EnvironmentID: testEnv,
+		Username: aclUser, Password: aclPassword, ReadFromReplicas: true, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	nudges, stop := s.WatchRevocations(func(err error) { t.Errorf("refused: %v", err) })
+	defer stop()
+	if _, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
+		Changes: Changes{Username: ptr("alice")}, Origin: testOrigin("d1"), Events: eventsOn}); err != nil {
+		t.Fatal(err)
+	}
+	admins := []*redis.Client{
+		redis.NewClient(&redis.Options{Addr: master.Addr, Protocol: 2}),
+		redis.NewClient(&redis.Options{Addr: replica.Addr, Protocol: 2}),
+	}
+	for _, a := range admins {
+		defer a.Close()
+	}
+	if err := admins[1].ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ProfileMayLag(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := admins[1].Info(ctx, "commandstats").Result(); !strings.Contains(st, "cmdstat_get:calls=") {
+		t.Error("the read from a replica went to no replica")
+	}
+	deadline := time.After(5 * time.Second)
+	for i := int64(1); ; i++ {
+		if _, err := s.RevokeUser(ctx, "u1", time.Unix(i, 0)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-nudges:
+		case <-time.After(100 * time.Millisecond):
+			continue
+		case <-deadline:
+			t.Fatal("no nudge within 5s of revocations")
+		}
+		break
+	}
+	for i, a := range admins {
+		if log, err := a.Do(ctx, "acl", "log").Slice(); err != nil || len(log) != 0 {
+			t.Errorf("ACL LOG of node %d = %v, %v; want it empty", i, log, err)
+		}
+	}
 }
