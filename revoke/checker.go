@@ -45,7 +45,7 @@ import (
 type Source interface {
 	RevocationState(ctx context.Context, tokenDigest, userID, deviceID string) (store.RevocationState, error)
 	RevocationsSince(ctx context.Context, after uint64, limit int) (epoch string, seq uint64, at string, entries []store.Revocation, err error)
-	WatchRevocations() (nudges <-chan struct{}, stop func() error)
+	WatchRevocations(refused func(error)) (nudges <-chan struct{}, stop func() error)
 	RevocationSnapshot(ctx context.Context, fn func(store.Revocation)) (epoch string, seq uint64, err error)
 }
 
@@ -101,6 +101,9 @@ type Checker struct {
 	src  Source
 	opts Options
 	log  *zap.Logger
+	// refusedLoad and refusedSync: Redis's ACL refused a command of the
+	// snapshot (of the log's read), and that was logged: once is enough.
+	refusedLoad, refusedSync atomic.Bool
 
 	// seeds key the verdicts (see tokenKey).
 	seeds [2]maphash.Seed

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/authedge/caddy-authedge/internal/redistest"
 	"github.com/authedge/caddy-authedge/store"
@@ -36,11 +38,11 @@ func (s *countingSource) RevocationSnapshot(ctx context.Context, fn func(store.R
 	return s.Store.RevocationSnapshot(ctx, fn)
 }
 
-func (s *countingSource) WatchRevocations() (<-chan struct{}, func() error) {
+func (s *countingSource) WatchRevocations(refused func(error)) (<-chan struct{}, func() error) {
 	if !s.watch {
 		return nil, func() error { return nil }
 	}
-	return s.Store.WatchRevocations()
+	return s.Store.WatchRevocations(refused)
 }
 
 func newStore(t testing.TB, addr string) *store.Store {
@@ -373,4 +375,80 @@ func TestChecksRacingRevocations(t *testing.T) {
 	}
 	cancel()
 	wg.Wait()
+}
+
+// A Redis user without the revocation channel (Redis 7 gives a new user
+// none) leaves the instance to polling: it must say so once, at warn, or
+// the operator never learns why revocations reach it late.
+func TestRefusedChannelIsLogged(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer admin.Close()
+	if err := admin.Do(t.Context(), "acl", "setuser", "nochannel", "reset", "on", ">pw", "resetchannels", "~*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(store.Options{Addresses: []string{srv.Addr}, EnvironmentID: testEnv, Username: "nochannel", Password: "pw", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	core, logs := observer.New(zap.WarnLevel)
+	c, err := New(st, Options{Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Revoked(t.Context(), tok("t1", "u1", "", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet("only by polling").Len() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of the refused channel; logged %v", logs.All())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := logs.Len(); n != 1 {
+		t.Errorf("%d warnings, want 1: %v", n, logs.All())
+	}
+}
+
+// A Redis user without a command the reader needs (SCAN for the snapshot,
+// XRANGE in the log's script) leaves every check to Redis: that must be
+// said once, at warn, not only at debug as an outage is.
+func TestRefusedReaderCommandIsLogged(t *testing.T) {
+	for _, tc := range []struct{ cmd, msg string }{
+		{"scan", "revocations not loaded"},
+		{"xrange", "revocation log not read"},
+	} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			srv := redistest.Start(t)
+			admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			defer admin.Close()
+			if err := admin.Do(t.Context(), "acl", "setuser", "lacking", "reset", "on", ">pw", "~*", "&*", "+@all", "-"+tc.cmd).Err(); err != nil {
+				t.Fatal(err)
+			}
+			st, err := store.New(store.Options{Addresses: []string{srv.Addr}, EnvironmentID: testEnv, Username: "lacking", Password: "pw", Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = st.Close() })
+			core, logs := observer.New(zap.WarnLevel)
+			c, err := New(st, Options{Logger: zap.New(core)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_, _ = c.Revoked(t.Context(), tok("t1", "u1", "", time.Now()))
+			for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet(tc.msg).Len() == 0; {
+				if time.Now().After(deadline) {
+					t.Fatalf("no warning %q; logged %v", tc.msg, logs.All())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(600 * time.Millisecond) // a few more reads of the log
+			if n := logs.FilterMessageSnippet(tc.msg).Len(); n != 1 {
+				t.Errorf("%d warnings, want 1: %v", n, logs.All())
+			}
+		})
+	}
 }

@@ -152,6 +152,11 @@ func (c *Checker) loadReplica() {
 		}
 		return
 	case err != nil:
+		if store.Refused(err) && c.refusedLoad.CompareAndSwap(false, true) {
+			c.log.Warn("revocations not loaded: Redis refused a command to its user, so every token check asks Redis; "+
+				"see docs/configuration.md, \"A Redis ACL user\"", zap.Error(err))
+			return
+		}
 		if ce := c.log.Check(zap.DebugLevel, "revocations not loaded"); ce != nil {
 			ce.Write(zap.Error(err))
 		}

@@ -35,7 +35,12 @@ func (c *Checker) start() {
 // until Close.
 func (c *Checker) run() {
 	defer close(c.stopped)
-	nudges, stopWatch := c.src.WatchRevocations()
+	nudges, stopWatch := c.src.WatchRevocations(func(err error) {
+		// An operator's mistake, not an outage: said once, at warn.
+		c.log.Warn("revocations made on other instances reach this one only by polling, every "+
+			c.opts.PollInterval.String()+": give the Redis user the revocation channel (docs/configuration.md, \"A Redis ACL user\")",
+			zap.Error(err))
+	})
 	defer func() { _ = stopWatch() }()
 	ticker := time.NewTicker(c.opts.PollInterval)
 	defer ticker.Stop()
@@ -55,7 +60,8 @@ func (c *Checker) run() {
 
 // syncOnce reads the log once, bounded by the time the memory stays
 // trusted, and logs a failure at debug: the checks themselves answer 503
-// once the memory goes stale.
+// once the memory goes stale. A refusal by Redis's ACL is logged once at
+// warn: the checks then work, asking Redis, and would show nothing.
 func (c *Checker) syncOnce() {
 	// Only the reader loads a replica: CatchUp, which a request waits
 	// for, never does.
@@ -68,6 +74,13 @@ func (c *Checker) syncOnce() {
 	ctx, cancel := context.WithTimeout(c.life, c.opts.StaleAfter)
 	defer cancel()
 	if err := c.sync(ctx); err != nil {
+		// Redis refusing a command to its user is no outage, which the
+		// checks' 503s would show: said once, at warn.
+		if store.Refused(err) && c.refusedSync.CompareAndSwap(false, true) {
+			c.log.Warn("revocation log not read: Redis refused a command to its user, so token checks ask Redis; "+
+				"see docs/configuration.md, \"A Redis ACL user\"", zap.Error(err))
+			return
+		}
 		if ce := c.log.Check(zap.DebugLevel, "revocation log not read"); ce != nil {
 			ce.Write(zap.Error(err))
 		}

@@ -55,6 +55,21 @@ func (s *Store) fail(err error) error {
 	return fmt.Errorf("store: %w", err)
 }
 
+// Refused reports whether err is Redis refusing a command to the store's
+// ACL user (a rule missing from docs/configuration.md's "A Redis ACL
+// user"): NOPERM for a command sent, a script error for one a script ran.
+// An operator's mistake, which no retry mends.
+func Refused(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	return strings.HasPrefix(msg, "NOPERM") ||
+		strings.Contains(msg, "The user executing the script can't") || // Redis 7.0
+		strings.Contains(msg, "ACL failure in script") // Redis 7.2 and later
+}
+
 func unreachable(err error) bool {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {

@@ -392,7 +392,12 @@ func parseRevocation(item any) (Revocation, error) {
 // log sooner, never the only way an instance learns of a revocation.
 // It returns at once, Redis or not: subscribing dials, and with Redis
 // away that dial lasts until Redis is back, or until stop.
-func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
+//
+// If Redis refuses the subscription (an ACL user not allowed the
+// channel), refused, unless nil, is called with its error, and the
+// channel is closed: the caller is left to polling, and should say so,
+// since nothing else would tell the operator.
+func (s *Store) WatchRevocations(refused func(error)) (nudges <-chan struct{}, stop func() error) {
 	// No channel yet: go-redis dials only once one is subscribed to.
 	ps := s.client.Subscribe(context.Background())
 	out := make(chan struct{}, 1)
@@ -405,6 +410,21 @@ func (s *Store) WatchRevocations() (nudges <-chan struct{}, stop func() error) {
 		// subscription's own reconnections (ps.Channel).
 		if err := ps.Subscribe(life, s.keys.revocationChannel()); err != nil && life.Err() != nil {
 			return
+		} else if err == nil {
+			// The first reply says whether Redis took the subscription;
+			// ps.Channel would drop a refusal without a word. A failure
+			// to reach Redis is again left to ps.Channel.
+			_, err := ps.Receive(life)
+			var rerr redis.Error
+			if life.Err() != nil {
+				return
+			}
+			if errors.As(err, &rerr) {
+				if refused != nil {
+					refused(fmt.Errorf("store: Redis refused the subscription to the revocation channel %s: %w", s.keys.revocationChannel(), err))
+				}
+				return
+			}
 		}
 		msgs := ps.Channel()
 		for {

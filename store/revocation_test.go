@@ -180,7 +180,7 @@ func TestRevocationKeysShareTheHashTag(t *testing.T) {
 func TestWatchRevocationsNudges(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
-	nudges, stop := f.WatchRevocations()
+	nudges, stop := f.WatchRevocations(nil)
 	defer stop()
 	// The subscription is set up asynchronously: publish until heard.
 	deadline := time.After(5 * time.Second)
@@ -206,7 +206,7 @@ func TestRevocationOnCluster(t *testing.T) {
 	}
 	defer s.Close()
 	ctx := ctxT(t)
-	nudges, stop := s.WatchRevocations()
+	nudges, stop := s.WatchRevocations(nil)
 	defer stop()
 	d := TokenDigest("tok")
 	if _, err := s.RevokeToken(ctx, d, time.Now().Add(time.Hour)); err != nil {
@@ -494,5 +494,83 @@ func TestRevokeTokenInItsLastMillisecond(t *testing.T) {
 	seq, err := f.RevokeToken(ctx, d, f.clock.Now().Add(500*time.Microsecond))
 	if err != nil || seq != 1 {
 		t.Fatalf("RevokeToken = %d, %v; want 1", seq, err)
+	}
+}
+
+// noChannelUser makes on f's Redis a user with every command and key but
+// no Pub/Sub channel, as Redis 7 makes a user whose ACL names none
+// (acl-pubsub-default resetchannels), and a store connecting as it.
+func noChannelUser(t *testing.T, f *fixture) *Store {
+	t.Helper()
+	if err := f.raw.Do(ctxT(t), "acl", "setuser", "nochannel", "reset", "on", ">pw", "resetchannels", "~*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Addresses: []string{f.srv.Addr}, EnvironmentID: testEnv, Username: "nochannel", Password: "pw", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestRevokeWithoutChannelRights: a Redis user without the revocation
+// channel cannot tell the other instances at once, but the revocation is
+// recorded and logged, and they read it at their next poll: it is
+// answered as done, not as a failure that leaves it standing.
+func TestRevokeWithoutChannelRights(t *testing.T) {
+	f := newFixture(t)
+	s := noChannelUser(t, f)
+	ctx := ctxT(t)
+	d := TokenDigest("a.b.c")
+	seq, err := s.RevokeToken(ctx, d, time.Now().Add(time.Hour))
+	if err != nil || seq != 1 {
+		t.Fatalf("RevokeToken = %d, %v; want 1, nil", seq, err)
+	}
+	if st, err := f.RevocationState(ctx, d, "u1", ""); err != nil || !st.TokenRevoked || st.Seq != 1 {
+		t.Fatalf("RevocationState = %+v, %v", st, err)
+	}
+}
+
+// TestWatchRevocationsReportsRefusal: a subscription Redis refuses (a
+// user without the channel) is reported, not dropped without a word,
+// and the nudges end: the caller is left to polling.
+func TestWatchRevocationsReportsRefusal(t *testing.T) {
+	f := newFixture(t)
+	s := noChannelUser(t, f)
+	refusals := make(chan error, 2)
+	nudges, stop := s.WatchRevocations(func(err error) { refusals <- err })
+	defer stop()
+	select {
+	case err := <-refusals:
+		if !strings.Contains(err.Error(), "NOPERM") || !strings.Contains(err.Error(), f.keys.revocationChannel()) {
+			t.Errorf("refusal = %v; want Redis's NOPERM and the channel", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a refused subscription was not reported")
+	}
+	select {
+	case _, ok := <-nudges:
+		if ok {
+			t.Error("a nudge after the refusal")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the nudges did not end after the refusal")
+	}
+	// Allowed the channel, the same store's subscription is reported
+	// by no one.
+	nudges2, stop2 := f.WatchRevocations(func(err error) { t.Errorf("refused: %v", err) })
+	defer stop2()
+	deadline := time.After(5 * time.Second)
+	for i := int64(1); ; i++ {
+		if _, err := f.RevokeUser(ctxT(t), "u1", time.Unix(i, 0)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-nudges2:
+			return
+		case <-time.After(100 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no nudge within 5s of revocations")
+		}
 	}
 }
