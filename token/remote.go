@@ -51,7 +51,8 @@ type RemoteJWKS struct {
 	// failing is set while the last fetch, periodic or for an unknown
 	// kid, failed: a kid the set lacks may then be one it would have.
 	failing atomic.Bool
-	// fetchedAt is when the last fetch that succeeded ended, Unix ns.
+	// fetchedAt is when the last fetch that succeeded ended, or the last
+	// one outside httprc's schedule that failed, Unix ns (Refetch).
 	fetchedAt atomic.Int64
 
 	installMu sync.Mutex      // orders installs, so generations only grow
@@ -290,11 +291,14 @@ func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
 // operator who withdrew a key from the set reloads to have it refused at
 // once, not at the next periodic refresh, up to an hour away. A fetch
 // already running is joined, and a set fetched less than a second ago
-// (by the reload's own first handler, say) is not fetched again. A fetch
-// that fails keeps the set fetched before, is logged, and is returned.
+// (by the reload's own first handler, say) is not fetched again, nor is
+// one whose fetch failed that recently: each of a reload's handlers calls
+// Refetch in turn, and a provider that hangs would hold the reload for
+// each one's timeout. A fetch that fails keeps the set fetched before, is
+// logged, and is returned.
 func (r *RemoteJWKS) Refetch(ctx context.Context) error {
 	if since := r.now().Sub(time.Unix(0, r.fetchedAt.Load())); since >= 0 && since < time.Second {
-		return nil
+		return r.refetchError()
 	}
 	r.missMu.Lock()
 	call := r.inflight
@@ -307,6 +311,12 @@ func (r *RemoteJWKS) Refetch(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	return r.refetchError()
+}
+
+// refetchError is what Refetch returns once the fetch it waited for, or
+// the one within the second before, has ended.
+func (r *RemoteJWKS) refetchError() error {
 	if r.unreachable() {
 		return startError(r.url, errors.New("the fetch failed; the keys fetched before stay in use"))
 	}
@@ -338,6 +348,7 @@ func (r *RemoteJWKS) runMissFetch(call *missFetch) {
 	}
 	if err != nil && r.life.Err() == nil {
 		r.failing.Store(true)
+		r.fetchedAt.Store(r.now().UnixNano())
 		r.logger.Warn("JWKS refresh "+call.why+" failed; the keys fetched before stay in use", r.redactedError(err))
 	}
 }

@@ -538,6 +538,35 @@ func TestRemoteRefetch(t *testing.T) {
 	mustVerify(t, v, tokenB)
 }
 
+// TestRemoteRefetchAfterFailure: the handlers of one reloaded config
+// each call Refetch, one after another; while the provider is down, only
+// the first of them fetches, and the others within the second are told
+// of its failure at once. Each fetch of a provider that hangs takes the
+// 10 s timeout: a config with ten handlers would otherwise take 100 s to
+// load.
+func TestRemoteRefetchAfterFailure(t *testing.T) {
+	k := keys()
+	c := newClock()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	c.Advance(time.Second)
+	srv.setStatus(http.StatusServiceUnavailable)
+	for i := range 3 {
+		if err := r.Refetch(t.Context()); err == nil {
+			t.Fatalf("Refetch %d of a set that cannot be fetched: nil error", i+1)
+		}
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2: the first and one for the reload", n)
+	}
+	// A second later, a reload fetches again, and the provider is back.
+	c.Advance(time.Second)
+	srv.setStatus(http.StatusOK)
+	if err := r.Refetch(t.Context()); err != nil || srv.hits.Load() != 3 {
+		t.Fatalf("Refetch a second later: %v, %d fetches; want nil and 3", err, srv.hits.Load())
+	}
+}
+
 // TestRemoteMalformedCacheControl: a JWKS answered with a Cache-Control
 // value httpcc cannot read ("max-age=" with no number, "=") is used like
 // one without the header. httpcc v1.0.1 panics on an empty directive
