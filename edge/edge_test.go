@@ -170,6 +170,27 @@ func TestMissingScopeChallenge(t *testing.T) {
 	}
 }
 
+// TestMissingScopeChallengeOddScope: a scope a header cannot carry as
+// written (RFC 6749's scope-token is printable ASCII) is left out of the
+// challenge rather than named with its other characters dropped: a
+// client that asked its provider for "dmin" or "" would get no further.
+func TestMissingScopeChallengeOddScope(t *testing.T) {
+	for _, c := range []struct{ scope, want string }{
+		{"ädmin", `Bearer realm="authedge", error="insufficient_scope", error_description="this path needs the scope dmin"`},
+		{"a\\b", `Bearer realm="authedge", error="insufficient_scope", error_description="this path needs the scope a\\b", scope="a\\b"`},
+	} {
+		e := newEnv(t, &config.Identity{ProtectScope: []config.ProtectScope{{Scope: c.scope, Paths: []string{"/admin/*"}}}})
+		user := e.token("user-1", map[string]any{"scope": "openid"})
+		got, _, w := e.serve(request("/admin/panel", user))
+		if got != nil || w.Code != http.StatusForbidden {
+			t.Fatalf("%q: want 403, got %d (passed: %v)", c.scope, w.Code, got != nil)
+		}
+		if h := w.Header().Get("WWW-Authenticate"); h != c.want {
+			t.Errorf("%q: WWW-Authenticate = %q, want %q", c.scope, h, c.want)
+		}
+	}
+}
+
 // The device binding, client_id and audience are the API's: a token the API
 // refuses is refused here.
 func TestTokenCheckedAsTheAPIChecksIt(t *testing.T) {

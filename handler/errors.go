@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -78,10 +79,16 @@ func permissionDenied(description string) *apiError {
 // permission_denied with the challenge that RFC 6750 3 requires of a
 // token that does not enable access (3.1's insufficient_scope), naming
 // the scope, so that a client can ask its provider for a token with it.
+// A scope with a character outside printable ASCII (RFC 6749's
+// scope-token has none) is not named: quoteHeader would drop the
+// character, naming another scope.
 func insufficientScope(scope, description string) *apiError {
 	e := permissionDenied(description)
 	e.challenge = `Bearer realm="authedge", error="insufficient_scope", error_description=` +
-		quoteHeader(description) + `, scope=` + quoteHeader(scope)
+		quoteHeader(description)
+	if strings.IndexFunc(scope, func(r rune) bool { return r < 0x21 || r > 0x7e }) < 0 {
+		e.challenge += `, scope=` + quoteHeader(scope)
+	}
 	return e
 }
 
