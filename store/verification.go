@@ -204,18 +204,27 @@ func (s *Store) CheckSealedCode(ctx context.Context, clientIP, id, code, sealed,
 		ipKey, ipLimit = s.keys.wrongCodes(clientIP), wrongCodesPerIP
 	}
 	keys := []string{s.keys.verification(id), s.keys.verificationToken(token), ipKey}
-	sealedDigest := ""
+	// With a code key, the unkeyed digest goes to Redis only for a
+	// verification an earlier version kept unkeyed, which the script
+	// asks for: a reader of Redis's commands must not see it otherwise.
+	unkeyed, sealedDigest := codeDigest(id, code), ""
 	if sealed != "" {
-		sealedDigest = codeDigest(id, sealed)
+		unkeyed, sealedDigest = "", codeDigest(id, sealed)
 	}
-	res, err := s.run(ctx, scriptCheckCode, keys, codeDigest(id, code), tokenTTL.Milliseconds(), maxWrongCodes,
-		ipLimit, wrongCodesWindow.Milliseconds(), sealedDigest)
-	if err != nil {
-		return s.fail(err)
-	}
-	r, err := parseReply(res)
-	if err != nil {
-		return err
+	var r reply
+	for {
+		res, err := s.run(ctx, scriptCheckCode, keys, unkeyed, tokenTTL.Milliseconds(), maxWrongCodes,
+			ipLimit, wrongCodesWindow.Milliseconds(), sealedDigest)
+		if err != nil {
+			return s.fail(err)
+		}
+		if r, err = parseReply(res); err != nil {
+			return err
+		}
+		if r.status != "unkeyed" || unkeyed != "" {
+			break
+		}
+		unkeyed = codeDigest(id, code)
 	}
 	switch r.status {
 	case "ok":

@@ -1,12 +1,16 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // testIP is the client IP the tests verify codes from.
@@ -490,13 +494,89 @@ func TestCheckCodeComparesWholeDigest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r, _ := parseReply(res); r.status != "invalid" {
-				t.Errorf("%s: candidate %q: %v", c.id, candidate, res)
+			want := "invalid"
+			if !c.sealed && candidate == "" {
+				want = "unkeyed" // the caller holds a code key: the script asks for the unkeyed digest
+			}
+			if r, _ := parseReply(res); r.status != want {
+				t.Errorf("%s: candidate %q: %v, want %s", c.id, candidate, res, want)
 			}
 		}
 		res, err := f.run(ctxT(t), scriptCheckCode, keys, c.args(right)...)
 		if r, _ := parseReply(res); err != nil || r.status != "ok" {
 			t.Fatalf("%s: right digest: %v, %v", c.id, res, err)
 		}
+	}
+}
+
+// argsRecorder keeps the arguments of every command the store sends.
+type argsRecorder struct {
+	mu   sync.Mutex
+	args []string
+}
+
+func (h *argsRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *argsRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.record(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *argsRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			h.record(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *argsRecorder) record(cmd redis.Cmder) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, a := range cmd.Args() {
+		h.args = append(h.args, fmt.Sprint(a))
+	}
+}
+
+func (h *argsRecorder) saw(s string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Contains(h.args, s)
+}
+
+// With a code key, the unkeyed digest of a code (which a million guesses
+// turn back into the code) never reaches Redis, where MONITOR would show
+// it, but for a verification an earlier version kept unkeyed, which asks
+// for it; both verify.
+func TestCheckSealedCodeSendsTheUnkeyedDigestOnlyWhenAsked(t *testing.T) {
+	rec := &argsRecorder{}
+	f := newFixture(t, func(o *Options) { o.Hooks = append(o.Hooks, rec) })
+	const sealedOf = "sealed-" // stands in for the handler's HMAC
+	v := newVerification("k1", "u1", "email", "a@example.com")
+	v.Code, v.Sealed = sealedOf+"042042", true
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CheckSealedCode(ctxT(t), testIP, "k1", "042042", sealedOf+"042042", "tok1", time.Minute); err != nil {
+		t.Fatalf("the right code, sealed: %v", err)
+	}
+	if rec.saw(codeDigest("k1", "042042")) {
+		t.Error("the unkeyed digest of a sealed verification's code was sent to Redis")
+	}
+
+	// An earlier version's verification, unkeyed: asked for, and right.
+	old := newVerification("k2", "u2", "email", "b@example.com")
+	old.Code = "123456"
+	if _, err := f.StartVerification(ctxT(t), old); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CheckSealedCode(ctxT(t), testIP, "k2", "123456", sealedOf+"123456", "tok2", time.Minute); err != nil {
+		t.Fatalf("the right code of an unkeyed verification, checked with a key: %v", err)
+	}
+	if !rec.saw(codeDigest("k2", "123456")) {
+		t.Error("the unkeyed verification was not checked with its unkeyed digest")
 	}
 }

@@ -5,7 +5,8 @@
 -- KEYS[3] the client IP's wrong codes this hour (vf:<ip>), or the filler
 --         key when the IP is unknown (ARGV[4] is then 0)
 --
--- ARGV[1] hex SHA-256 of "<id>:<candidate code>"
+-- ARGV[1] hex SHA-256 of "<id>:<candidate code>"; '' from an instance with
+--         a code key, which sends it only when asked (reply 'unkeyed')
 -- ARGV[2] token TTL, milliseconds
 -- ARGV[3] wrong codes that kill the verification
 -- ARGV[4] wrong codes one client IP may make per window; 0: no IP limit
@@ -19,6 +20,8 @@
 --   {'ok'}        the code was right: the verification is gone and the
 --                 token is bound to its user, channel and key, and says
 --                 whether the code was a CUR_USER one ('o')
+--   {'unkeyed'}   the verification holds an unkeyed digest ('h') and
+--                 ARGV[1] is '': nothing done; run again with it
 --   {'invalid'}   unknown, expired or killed verification (not counted:
 --                 no code can be right for it, so trying one gains
 --                 nothing, and counting it would let anyone shut an IP
@@ -39,6 +42,12 @@ local stored, candidate
 if v[1] and ARGV[6] ~= '' then
   stored, candidate = v[1], ARGV[6]
 elseif v[2] then
+  -- An instance with a code key sends the unkeyed digest only for such
+  -- a verification: elsewhere it would show a reader of the commands
+  -- (MONITOR) what the key hides, should the code outlive its check.
+  if ARGV[1] == '' then
+    return { 'unkeyed' }
+  end
   stored, candidate = v[2], ARGV[1]
 else
   return { 'invalid' }
