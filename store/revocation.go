@@ -385,6 +385,10 @@ func parseRevocation(item any) (Revocation, error) {
 	return r, nil
 }
 
+// subscribeRetry is how long WatchRevocations waits before subscribing
+// again after a try that Redis did not answer.
+const subscribeRetry = 500 * time.Millisecond
+
 // WatchRevocations subscribes to the channel told of every new revocation
 // log entry. The returned channel receives a value, coalesced, whenever
 // one is published; it is closed by stop. The subscription reconnects by
@@ -406,24 +410,32 @@ func (s *Store) WatchRevocations(refused func(error)) (nudges <-chan struct{}, s
 		defer close(out)
 		// The dial that subscribing makes waits for Redis for as long
 		// as it is away: here, where stop cuts it short, not in the
-		// caller. A failure other than stop leaves the channel to the
-		// subscription's own reconnections (ps.Channel).
-		if err := ps.Subscribe(life, s.keys.revocationChannel()); err != nil && life.Err() != nil {
-			return
-		} else if err == nil {
-			// The first reply says whether Redis took the subscription;
-			// ps.Channel would drop a refusal without a word. A failure
-			// to reach Redis is again left to ps.Channel.
+		// caller. Whether Redis took the subscription is its first
+		// reply, read here: ps.Channel, which reconnects on its own,
+		// would drop a refusal without a word. So a try that did not
+		// reach Redis (an outage longer than the dial waits, a refused
+		// login) is made again until Redis answers it: each Receive
+		// without a connection dials and subscribes to the channel the
+		// first Subscribe recorded.
+		_ = ps.Subscribe(life, s.keys.revocationChannel())
+		for {
 			_, err := ps.Receive(life)
-			var rerr redis.Error
 			if life.Err() != nil {
 				return
 			}
-			if errors.As(err, &rerr) {
+			if err == nil {
+				break
+			}
+			if Refused(err) {
 				if refused != nil {
 					refused(fmt.Errorf("store: Redis refused the subscription to the revocation channel %s: %w", s.keys.revocationChannel(), err))
 				}
 				return
+			}
+			select {
+			case <-life.Done():
+				return
+			case <-time.After(subscribeRetry):
 			}
 		}
 		msgs := ps.Channel()

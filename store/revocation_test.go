@@ -574,3 +574,41 @@ func TestWatchRevocationsReportsRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchRevocationsReportsRefusalAfterAFailedFirstTry: a first
+// subscription that does not reach Redis (here the user does not exist
+// yet; in production, an outage longer than the dial's patience, which
+// through Sentinel is one timeout) is tried again until Redis answers it,
+// and a refusal then is reported too, not dropped by the reconnections of
+// go-redis's PubSub channel.
+func TestWatchRevocationsReportsRefusalAfterAFailedFirstTry(t *testing.T) {
+	f := newFixture(t)
+	s, err := New(Options{Addresses: []string{f.srv.Addr}, EnvironmentID: testEnv, Username: "latecomer", Password: "pw", Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	refusals := make(chan error, 2)
+	nudges, stop := s.WatchRevocations(func(err error) { refusals <- err })
+	defer stop()
+	time.Sleep(300 * time.Millisecond) // the first try fails: no such user
+	if err := f.raw.Do(ctxT(t), "acl", "setuser", "latecomer", "reset", "on", ">pw", "resetchannels", "~*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-refusals:
+		if !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("refusal = %v; want Redis's NOPERM", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a refusal after a failed first try was not reported")
+	}
+	select {
+	case _, ok := <-nudges:
+		if ok {
+			t.Error("a nudge after the refusal")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the nudges did not end after the refusal")
+	}
+}
