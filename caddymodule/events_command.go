@@ -215,14 +215,19 @@ func pickAuthedge(raw []byte, env string) (*config.Config, error) {
 	// Several handlers of one environment (one per site, say) are one
 	// only if they name the same stream: the walk meets them in map
 	// order, which is no order, and the commands would read one stream or
-	// another from run to run.
+	// another from run to run. Those that do may still differ elsewhere
+	// (a timeout, a rate limit): the one picked is the same on every run.
 	for _, m := range matches[1:] {
 		if !sameStream(matches[0], m) {
 			return nil, fmt.Errorf("several authedge handlers have environment_id %q with different redis or events settings: "+
 				"the commands cannot tell which stream is meant; give them the same", envs[0])
 		}
 	}
-	return matches[0], nil
+	return slices.MinFunc(matches, func(a, b *config.Config) int {
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		return strings.Compare(string(ja), string(jb))
+	}), nil
 }
 
 // sameStream reports whether a and b, handlers of one environment, have
@@ -233,10 +238,19 @@ func sameStream(a, b *config.Config) bool {
 		b, _ := json.Marshal(c)
 		_ = json.Unmarshal(b, &d)
 		d.ApplyDefaults()
+		// Which Redis and which stream, and how long the stream is kept
+		// (redeliver trims to it); not how long to wait for Redis, nor
+		// where reads or the webhook go.
+		r := d.Redis
+		r.Timeout, r.ReadFrom, r.Wait = 0, "", nil
+		var maxLen int64 = -1 // events off
+		if d.Events != nil {
+			maxLen = d.Events.StreamMaxLen
+		}
 		j, _ := json.Marshal(struct {
-			Redis  config.Redis
-			Events *config.Events
-		}{d.Redis, d.Events})
+			Redis        config.Redis
+			StreamMaxLen int64
+		}{r, maxLen})
 		return string(j)
 	}
 	return settings(a) == settings(b)

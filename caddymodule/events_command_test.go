@@ -72,4 +72,18 @@ func TestPickAuthedgeOneEnvironmentTwoStreams(t *testing.T) {
 	if c, err := pickAuthedge([]byte(alike), "p"); err != nil || c.Redis.Addresses[0] != "r:1" {
 		t.Errorf("alike: %+v, %v", c, err)
 	}
+	// The same stream, other timeouts and webhooks (one per site): one
+	// environment to the commands, and the same handler picked each run.
+	perSite := `{"a":{"handler":"authedge","environment_id":"p","redis":{"addresses":["r:1"],"timeout":"1s"},` +
+		`"events":{"webhook":{"url":"https://a.example/","secret":"s"},"retry_for":"1h"}},` +
+		`"b":{"handler":"authedge","environment_id":"p","redis":{"addresses":["r:1"]},"events":{}}}`
+	first, err := pickAuthedge([]byte(perSite), "p")
+	if err != nil {
+		t.Fatalf("per-site settings of one stream: %v", err)
+	}
+	for range 20 {
+		if c, _ := pickAuthedge([]byte(perSite), "p"); c.Redis.Timeout != first.Redis.Timeout {
+			t.Fatalf("picked a handler with timeout %v, then %v", first.Redis.Timeout, c.Redis.Timeout)
+		}
+	}
 }
