@@ -521,20 +521,7 @@ func TestACLRecipeCluster(t *testing.T) {
 	} else if !ok {
 		t.Log("the replica had not the profile yet") // a lag, not a refusal
 	}
-	deadline := time.After(5 * time.Second)
-	for i := int64(1); ; i++ {
-		if _, err := s.RevokeUser(ctx, "u1", time.Unix(i, 0)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-nudges:
-		case <-time.After(100 * time.Millisecond):
-			continue
-		case <-deadline:
-			t.Fatal("no nudge within 5s of revocations")
-		}
-		break
-	}
+	revokeUntilNudged(t, s, nudges)
 	if _, _, err := s.RevocationSnapshot(ctx, func(Revocation) {}); err != nil {
 		t.Fatal(err)
 	}
@@ -667,20 +654,7 @@ func TestACLRecipeSentinel(t *testing.T) {
 	if st, _ := admins[1].Info(ctx, "commandstats").Result(); !strings.Contains(st, "cmdstat_get:calls=") {
 		t.Error("the read from a replica went to no replica")
 	}
-	deadline := time.After(5 * time.Second)
-	for i := int64(1); ; i++ {
-		if _, err := s.RevokeUser(ctx, "u1", time.Unix(i, 0)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-nudges:
-		case <-time.After(100 * time.Millisecond):
-			continue
-		case <-deadline:
-			t.Fatal("no nudge within 5s of revocations")
-		}
-		break
-	}
+	revokeUntilNudged(t, s, nudges)
 	for i, a := range admins {
 		if log, err := a.Do(ctx, "acl", "log").Slice(); err != nil || len(log) != 0 {
 			t.Errorf("ACL LOG of node %d = %v, %v; want it empty", i, log, err)

@@ -179,13 +179,21 @@ func TestRevocationKeysShareTheHashTag(t *testing.T) {
 
 func TestWatchRevocationsNudges(t *testing.T) {
 	f := newFixture(t)
-	ctx := ctxT(t)
 	nudges, stop := f.WatchRevocations(nil)
 	defer stop()
-	// The subscription is set up asynchronously: publish until heard.
+	revokeUntilNudged(t, f.Store, nudges)
+}
+
+// revokeUntilNudged revokes user u1's tokens, a later cutoff each time
+// (so each is a new log entry), until nudges hears of one: the
+// subscription is set up asynchronously. It fails t after 5 s.
+func revokeUntilNudged(t *testing.T, s *Store, nudges <-chan struct{}) {
+	t.Helper()
 	deadline := time.After(5 * time.Second)
-	for i := int64(1); ; i++ { // a later cutoff each time: a new entry
-		f.RevokeUser(ctx, "u1", time.Unix(i, 0))
+	for i := int64(1); ; i++ {
+		if _, err := s.RevokeUser(ctxT(t), "u1", time.Unix(i, 0)); err != nil {
+			t.Fatal(err)
+		}
 		select {
 		case <-nudges:
 			return
@@ -223,19 +231,7 @@ func TestRevocationOnCluster(t *testing.T) {
 	if err != nil || seq != 2 || len(entries) != 2 {
 		t.Fatalf("RevocationsSince = %d, %+v, %v", seq, entries, err)
 	}
-	deadline := time.After(5 * time.Second)
-	for i := int64(1); ; i++ { // a later cutoff each time: a new entry
-		if _, err := s.RevokeUser(ctx, "u1", time.Unix(i, 0)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-nudges:
-			return
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			t.Fatal("no nudge within 5s on a cluster")
-		}
-	}
+	revokeUntilNudged(t, s, nudges)
 }
 
 func TestRevocationSnapshot(t *testing.T) {
@@ -560,19 +556,7 @@ func TestWatchRevocationsReportsRefusal(t *testing.T) {
 	// by no one.
 	nudges2, stop2 := f.WatchRevocations(func(err error) { t.Errorf("refused: %v", err) })
 	defer stop2()
-	deadline := time.After(5 * time.Second)
-	for i := int64(1); ; i++ {
-		if _, err := f.RevokeUser(ctxT(t), "u1", time.Unix(i, 0)); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-nudges2:
-			return
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			t.Fatal("no nudge within 5s of revocations")
-		}
-	}
+	revokeUntilNudged(t, f.Store, nudges2)
 }
 
 // TestWatchRevocationsReportsRefusalAfterAFailedFirstTry: a first
