@@ -381,23 +381,7 @@ func TestChecksRacingRevocations(t *testing.T) {
 // none) leaves the instance to polling: it must say so once, at warn, or
 // the operator never learns why revocations reach it late.
 func TestRefusedChannelIsLogged(t *testing.T) {
-	srv := redistest.Start(t)
-	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	defer admin.Close()
-	if err := admin.Do(t.Context(), "acl", "setuser", "nochannel", "reset", "on", ">pw", "resetchannels", "~*", "+@all").Err(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.New(store.Options{Addresses: []string{srv.Addr}, EnvironmentID: testEnv, Username: "nochannel", Password: "pw", Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	core, logs := observer.New(zap.WarnLevel)
-	c, err := New(st, Options{Logger: zap.New(core)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, logs := checkerAsUser(t, "resetchannels", "~*", "+@all")
 	if _, err := c.Revoked(t.Context(), tok("t1", "u1", "", time.Now())); err != nil {
 		t.Fatal(err)
 	}
@@ -421,23 +405,7 @@ func TestRefusedReaderCommandIsLogged(t *testing.T) {
 		{"xrange", "revocation log not read"},
 	} {
 		t.Run(tc.cmd, func(t *testing.T) {
-			srv := redistest.Start(t)
-			admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
-			defer admin.Close()
-			if err := admin.Do(t.Context(), "acl", "setuser", "lacking", "reset", "on", ">pw", "~*", "&*", "+@all", "-"+tc.cmd).Err(); err != nil {
-				t.Fatal(err)
-			}
-			st, err := store.New(store.Options{Addresses: []string{srv.Addr}, EnvironmentID: testEnv, Username: "lacking", Password: "pw", Timeout: time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = st.Close() })
-			core, logs := observer.New(zap.WarnLevel)
-			c, err := New(st, Options{Logger: zap.New(core)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, logs := checkerAsUser(t, "~*", "&*", "+@all", "-"+tc.cmd)
 			_, _ = c.Revoked(t.Context(), tok("t1", "u1", "", time.Now()))
 			for deadline := time.Now().Add(5 * time.Second); logs.FilterMessageSnippet(tc.msg).Len() == 0; {
 				if time.Now().After(deadline) {
@@ -451,4 +419,30 @@ func TestRefusedReaderCommandIsLogged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkerAsUser starts a Redis, gives it an ACL user with rules, and
+// returns a Checker on a store logged in as that user, with the warnings
+// it logs.
+func checkerAsUser(t *testing.T, rules ...any) (*Checker, *observer.ObservedLogs) {
+	t.Helper()
+	srv := redistest.Start(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer admin.Close()
+	args := append([]any{"acl", "setuser", "limited", "reset", "on", ">pw"}, rules...)
+	if err := admin.Do(t.Context(), args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.New(store.Options{Addresses: []string{srv.Addr}, EnvironmentID: testEnv, Username: "limited", Password: "pw", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	core, logs := observer.New(zap.WarnLevel)
+	c, err := New(st, Options{Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, logs
 }
