@@ -79,6 +79,30 @@ func newFixtureWithJWT(t *testing.T, global, jwtExtra, extra string) *fixture {
 	return f
 }
 
+// minimalAuthedge is an authedge block with only what it needs to load:
+// the test environment and issuer, one public key file, one Redis,
+// verification and sudo off; body goes inside it (an identity block,
+// say).
+func minimalAuthedge(publicKey, redisAddr, body string) string {
+	return fmt.Sprintf(`authedge {
+		environment_id %s
+		jwt {
+			issuer %s
+			public_key %s
+		}
+		redis {
+			address %s
+		}
+		verification {
+			required off
+		}
+		sudo {
+			sensitive off
+		}
+%s
+	}`, testEnv, testIssuer, publicKey, redisAddr, body)
+}
+
 // token mints an ES256 token for sub (see signer.mint).
 func (f *fixture) token(sub string, extra claims) string {
 	f.t.Helper()

@@ -206,28 +206,12 @@ func TestCORSPreflightRoute(t *testing.T) {
 	route {
 		@preflight method OPTIONS
 		respond @preflight 204
-		authedge {
-			environment_id %s
-			jwt {
-				issuer %s
-				public_key %s
-			}
-			redis {
-				address %s
-			}
-			verification {
-				required off
-			}
-			sudo {
-				sensitive off
-			}
-			identity {
-				protect /app/*
-				header X-User-Id sub
-			}
-		}
+		%s
 		reverse_proxy %s
-	}`, testEnv, testIssuer, s.issuer, s.redis.Addr, strings.TrimPrefix(s.app.URL, "http://"))
+	}`, minimalAuthedge(s.issuer, s.redis.Addr, `		identity {
+			protect /app/*
+			header X-User-Id sub
+		}`), strings.TrimPrefix(s.app.URL, "http://"))
 	caddy := startCaddy(t, site)
 	tok := ec.mint(t, "user-1", nil)
 	for _, c := range []struct {

@@ -67,27 +67,11 @@ func TestIdentityRewriteBeforeEdgeProtectsThePathSent(t *testing.T) {
 	rd := redistest.Start(t)
 	caddy := startCaddy(t, fmt.Sprintf(`	root * %s
 	try_files {path} /index.php?{query}
-	authedge {
-		environment_id %s
-		jwt {
-			issuer %s
-			public_key %s
-		}
-		redis {
-			address %s
-		}
-		verification {
-			required off
-		}
-		sudo {
-			sensitive off
-		}
-		identity {
+	%s
+	php_fastcgi %s`, root, minimalAuthedge(writePublicPEM(t, dir, "ec.pem", ec), rd.Addr, `		identity {
 			protect /admin /admin/*
 			header X-User-Id sub
-		}
-	}
-	php_fastcgi %s`, root, testEnv, testIssuer, writePublicPEM(t, dir, "ec.pem", ec), rd.Addr, app.addr))
+		}`), app.addr))
 
 	if resp := send(t, "GET", caddy.URL+"/admin/x", ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("/admin/x without a token: %d, want 401; PHP saw %q", resp.StatusCode, app.take())
@@ -174,29 +158,12 @@ func TestIdentityWebSocketAndStreams(t *testing.T) {
 	dir := t.TempDir()
 	app := newStreamApp(t)
 	rd := redistest.Start(t)
-	caddy := startCaddy(t, fmt.Sprintf(`	authedge {
-		environment_id %s
-		jwt {
-			issuer %s
-			public_key %s
-		}
-		redis {
-			address %s
-		}
-		verification {
-			required off
-		}
-		sudo {
-			sensitive off
-		}
-		identity {
+	caddy := startCaddy(t, fmt.Sprintf(`	%s
+	reverse_proxy %s`, minimalAuthedge(writePublicPEM(t, dir, "ec.pem", ec), rd.Addr, `		identity {
 			protect /app /app/*
 			header X-User-Id sub
 			strip_authorization
-		}
-	}
-	reverse_proxy %s`, testEnv, testIssuer, writePublicPEM(t, dir, "ec.pem", ec), rd.Addr,
-		strings.TrimPrefix(app.URL, "http://")))
+		}`), strings.TrimPrefix(app.URL, "http://")))
 	host := strings.TrimPrefix(caddy.URL, "http://")
 	tok := ec.mint(t, "user-1", nil)
 
