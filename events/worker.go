@@ -404,14 +404,17 @@ func (w *Worker) ensureGroup() bool {
 		w.mu.Lock()
 		from := w.groupFrom
 		w.mu.Unlock()
-		// Never after Redis's own time: stream IDs are its clock, and a
-		// host whose clock runs ahead of it by more than clockSkew would
-		// start the group past the events appended until Redis caught
-		// up, which would then never be delivered.
+		// Never after Redis's own time less the same skew: stream IDs
+		// are its clock, and a host whose clock runs ahead of it by more
+		// than clockSkew would start the group past the events appended
+		// until Redis caught up, which would then never be delivered.
+		// Capped at Redis's time itself, the group would still miss
+		// what was appended between Start and this call.
 		redisNow, err := w.o.Client.Time(w.ctx).Result()
 		if err == nil {
-			if id, ok := parseStreamID(from); ok && uint64(redisNow.UnixMilli()) < id.ms {
-				from = fmt.Sprintf("%d-0", redisNow.UnixMilli())
+			limit := redisNow.Add(-clockSkew).UnixMilli()
+			if id, ok := parseStreamID(from); ok && uint64(limit) < id.ms {
+				from = fmt.Sprintf("%d-0", limit)
 			}
 			err = w.o.Client.XGroupCreateMkStream(w.ctx, w.o.Keys.Stream, Group, from).Err()
 		}
