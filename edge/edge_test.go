@@ -544,6 +544,40 @@ func TestPathsAsSentProtected(t *testing.T) {
 	}
 }
 
+// TestRequestsWithoutAPathProtected: CONNECT's authority form has no
+// path, and reverse_proxy passes it to the app all the same; it is read
+// as the root, which protect /* covers and /app/* does not.
+func TestRequestsWithoutAPathProtected(t *testing.T) {
+	for _, c := range []struct {
+		protect []string
+		want    bool
+	}{
+		{[]string{"/*"}, true},
+		{[]string{"/"}, true},
+		{[]string{"*"}, true},
+		{[]string{"/app/*"}, false},
+	} {
+		e := newEnv(t, &config.Identity{Protect: c.protect})
+		for _, target := range []string{"", "*"} {
+			r := request("/", "")
+			r.Method = http.MethodConnect
+			r.URL.Path, r.URL.RawPath = target, ""
+			if got, _ := e.edge.Protected(r); got != c.want {
+				t.Errorf("protect %v, path %q: protected = %v, want %v", c.protect, target, got, c.want)
+			}
+		}
+	}
+	e := newEnv(t, &config.Identity{ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/*"}}}})
+	r := request("/", "")
+	r.Method, r.URL.Path = http.MethodConnect, ""
+	if got, scopes := e.edge.Protected(r); !got || len(scopes) != 1 {
+		t.Errorf("protect_scope admin /*, no path: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	if r, _, w := e.serve(r); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("CONNECT without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+}
+
 func TestJWKSEndpoint(t *testing.T) {
 	e := newEnv(t, identityBlock(privatePEM(t, newEdKey(t))))
 	r := request(JWKSPath, "")

@@ -98,6 +98,16 @@ func (rs *rules) match(r *http.Request) need {
 
 // matchReadings adds to n what each reading of r's path needs.
 func (rs *rules) matchReadings(r *http.Request, n *need) {
+	if !strings.HasPrefix(r.URL.Path, "/") {
+		// No path to match (CONNECT's host:port, OPTIONS *, which Caddy
+		// passes on with an empty or "*" path): reverse_proxy sends the
+		// request on all the same, and a path pattern would let it through
+		// whatever it protects. It is read as the root, the resource a
+		// request without a path names (RFC 9110, section 4.2.3), so
+		// protect /* covers it.
+		rs.matchPathAs(r, "/", n)
+		return
+	}
 	rs.matchPath(r, n)
 	rs.matchUpperCased(r, r.URL.Path, n)
 	if written, ok := asWritten(r.URL); ok {

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -259,6 +260,28 @@ func TestIdentityPathsAsWrittenProtected(t *testing.T) {
 	resp := send(t, "GET", caddy.URL+"/public/../x", "")
 	if got, _ := s.app.take(); got == nil {
 		t.Errorf("/public/../x: the app got nothing (%d)", resp.StatusCode)
+	}
+}
+
+// A CONNECT names host:port, not a path, and reverse_proxy sends it to
+// the app all the same: protect /* must cover it.
+func TestIdentityConnectWithoutAPathProtected(t *testing.T) {
+	s := newEdgeStack(t)
+	caddy := startCaddy(t, minimalAuthedge(s.issuer, s.redis.Addr, "identity {\n\t\t\tprotect /*\n\t\t}")+
+		"\n\treverse_proxy "+strings.TrimPrefix(s.app.URL, "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(caddy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, hits := s.app.take(); resp.StatusCode != http.StatusUnauthorized || hits != 0 {
+		t.Errorf("CONNECT without a token: %d, the app reached %d times; want 401 and never", resp.StatusCode, hits)
 	}
 }
 
