@@ -32,10 +32,14 @@ func Email(s string) (display, key string, err error) {
 	}
 	// net/mail admits any non-ASCII rune as atom text, invisible and
 	// control characters included; an address must be typeable and
-	// visible.
+	// visible. Invisible is more than format (Cf): the other default
+	// ignorable code points (U+034F, variation selectors, Hangul fillers)
+	// render as nothing too, so "zhangsan\u034F@example.com" would show as
+	// another user's address under a key of its own.
 	for _, r := range d {
-		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) {
-			return "", "", &FieldError{field, "must not contain spaces, control or format characters"}
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r) ||
+			unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r) {
+			return "", "", &FieldError{field, "must not contain spaces, control, format or other invisible characters"}
 		}
 	}
 	at := strings.IndexByte(d, '@')

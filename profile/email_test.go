@@ -75,6 +75,17 @@ func TestEmail(t *testing.T) {
 		{"list", "a@example.com, b@example.com", "", ""},
 		{"newline", "zhangsan@example.com\n", "", ""},
 		{"zero width space", "zhang\u200bsan@example.com", "", ""},
+		// Default ignorable code points that are not format characters:
+		// "zhangsan\u034F@example.com" would show as zhangsan@example.com
+		// under another key.
+		{"combining grapheme joiner in the local part", "zhangsan\u034F@example.com", "", ""},
+		{"variation selector in the local part", "zhang\uFE0Fsan@example.com", "", ""},
+		{"variation selector supplement in the local part", "zhangsan\U000E0100@example.com", "", ""},
+		{"Mongolian variation selector in the local part", "zhang\u180Bsan@example.com", "", ""},
+		{"Hangul filler local part", "\u3164@example.com", "", ""},
+		{"halfwidth Hangul filler in the local part", "zhang\uFFA0san@example.com", "", ""},
+		{"Hangul choseong filler in the local part", "zhang\u115Fsan@example.com", "", ""},
+		{"Khmer inherent vowel in the local part", "zhang\u17B4san@example.com", "", ""},
 		{"C1 control", "zhang\u0085san@example.com", "", ""},
 		{"invalid UTF-8", "zhang\xffsan@example.com", "", ""},
 		{"empty", "", "", ""},

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -135,6 +136,7 @@ func FuzzEmail(f *testing.F) {
 	for _, s := range []string{
 		"zhangsan@example.com", "zhangsan@example", "A <a@b>", "<a@b>", "a@b (c)",
 		`"a b"@c`, "a@b@c", "@b", "a@", "jos" + decomposedE + "@example.com", "a@[127.0.0.1]",
+		"a\u034F@example.com", "\u3164@example.com", "a\uFE0F@example.com",
 	} {
 		f.Add(s)
 	}
@@ -143,6 +145,13 @@ func FuzzEmail(f *testing.F) {
 		if d, _, err := Email(s); err == nil {
 			if strings.Count(d, "@") != 1 || utf8.RuneCountInString(d) > 254 {
 				t.Fatalf("accepted %q", d)
+			}
+			// An invisible rune would let one visible address have
+			// two keys.
+			if i := strings.IndexFunc(d, func(r rune) bool {
+				return unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
+			}); i >= 0 {
+				t.Fatalf("accepted %q, invisible at byte %d", d, i)
 			}
 		}
 	})

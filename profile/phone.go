@@ -44,6 +44,7 @@ func ParsePhone(s string) (Phone, error) {
 }
 
 // PhoneKey is the uniqueness key of a stored display form: E164 is Display
-// without its one space ("+86 13000000000" → "+8613000000000"). The store's
-// scripts compute the same key from stored values (key_of in lib.lua).
+// without its one space ("+86 13000000000" → "+8613000000000"). The store
+// computes the key of a stored value with this function too (keys.go's
+// uniqueKey); no script computes one.
 func PhoneKey(display string) string { return strings.Replace(display, " ", "", 1) }
