@@ -34,7 +34,9 @@
 //     per 5 s, concurrent misses sharing the one fetch.
 //   - RSA keys shorter than 2048 bits are refused when loaded (RFC 7518
 //     3.3), and so are those crypto/rsa never verifies with (an even
-//     modulus, an even exponent, e < 3 or e ≥ 2³¹); EC keys must be on P-256, P-384 or P-521 with a valid point.
+//     modulus, an even exponent, e < 3 or e ≥ 2³¹); EC keys must be on P-256, P-384 or P-521 with a valid point,
+//     and an Ed25519 key may not be of small order (32 zero bytes, say),
+//     for which anyone can make a signature that verifies.
 //     A key file holding a private or symmetric key fails the
 //     configuration. A JWK Set is read key by key, not with jwk.Parse
 //     (which fails the whole set on one key it cannot parse): a key of a

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"filippo.io/edwards25519"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"go.uber.org/zap"
@@ -170,7 +171,7 @@ func containsOp(ops jwk.KeyOperationList, op jwk.KeyOperation) bool {
 
 // setRaw fills k from a raw crypto public key, checking it is one we can
 // trust to verify: RSA of at least 2048 bits, EC on P-256/384/521 with the
-// point on its curve, Ed25519 of the right length.
+// point on its curve, Ed25519 of the right length and not of small order.
 func (k *publicKey) setRaw(raw any) error {
 	switch pub := raw.(type) {
 	case *rsa.PublicKey:
@@ -194,11 +195,31 @@ func (k *publicKey) setRaw(raw any) error {
 		if len(pub) != ed25519.PublicKeySize {
 			return errors.New("Ed25519 key of the wrong size")
 		}
+		if err := checkEd25519Point(pub); err != nil {
+			return err
+		}
 		k.kind, k.ed = kindEd25519, pub
 	case *rsa.PrivateKey, *ecdsa.PrivateKey, ed25519.PrivateKey:
 		return errors.New("it is a private key; give only public keys")
 	default:
 		return fmt.Errorf("unsupported key type %T", raw)
+	}
+	return nil
+}
+
+// checkEd25519Point refuses an Ed25519 key that is not a point, and one of
+// small order (the identity, 32 zero bytes, and the other points of order
+// 2, 4 or 8). crypto/ed25519 verifies with such a key, and with it the
+// signature R = identity, S = 0 holds for every message (the identity) or
+// for one in 4 or 8 (the others), so anyone could sign tokens: the
+// Ed25519 counterpart of an EC point off its curve.
+func checkEd25519Point(pub ed25519.PublicKey) error {
+	p, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil {
+		return errors.New("Ed25519 key with an invalid point")
+	}
+	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return errors.New("Ed25519 key of small order: anyone could sign for it")
 	}
 	return nil
 }

@@ -2,11 +2,13 @@ package token
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
@@ -265,4 +267,59 @@ func fromRawForTest(t *testing.T, kid string, raw any) (*publicKey, error) {
 		t.Fatal(err)
 	}
 	return pk, nil
+}
+
+// An Ed25519 public key of small order (the identity, 32 zero bytes, and
+// the other points whose multiples by the cofactor are the identity)
+// verifies signatures that anyone can make: with the identity, R = the
+// identity and S = 0 verify every message; with an order-4 or order-8
+// point, they do for one message in 4 or 8, and a forger varies the
+// claims until one does. Such a key is as unusable as an EC point off its
+// curve, and is refused the same way: a file with one fails the
+// configuration, a remote set skips it.
+func TestSmallOrderEd25519KeysAreRefused(t *testing.T) {
+	k := keys()
+	for _, h := range []string{
+		"0100000000000000000000000000000000000000000000000000000000000000", // identity
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // order 2
+		"0000000000000000000000000000000000000000000000000000000000000000", // order 4: 32 zero bytes
+		"0000000000000000000000000000000000000000000000000000000000000080", // order 4
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // order 8
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // order 8
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // identity, non-canonical y = p + 1
+	} {
+		pub, err := hex.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What the key would let anyone do: R = identity, S = 0.
+		forged := append([]byte{1}, make([]byte, 63)...)
+		if h[:2] == "01" && !ed25519.Verify(ed25519.PublicKey(pub), []byte("any message"), forged) {
+			t.Fatal("the identity key no longer verifies the forgery: the premise of this test is gone")
+		}
+
+		der, err := x509.MarshalPKIXPublicKey(ed25519.PublicKey(pub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pemPath := writeFile(t, "weak.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+		if _, err := New(Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}}); err == nil || !strings.Contains(err.Error(), "small order") {
+			t.Errorf("%s: public_key: New: %v, want a small-order refusal", h, err)
+		}
+
+		member := `{"kty":"OKP","crv":"Ed25519","kid":"weak","x":"` + enc(pub) + `"}`
+		jwksPath := writeFile(t, "jwks.json", []byte(`{"keys":[`+member+`]}`))
+		if _, err := New(Config{Issuer: testIssuer, JWKSFile: jwksPath}); err == nil || !strings.Contains(err.Error(), "small order") || !strings.Contains(err.Error(), jwksPath) {
+			t.Errorf("%s: jwks_file: New: %v, want a small-order refusal naming the file", h, err)
+		}
+
+		good := string(jwkSet(t, jwkEntry{kid: "good", key: k.ed.Public()}))
+		got, skipped, err := parseJWKSet([]byte(`{"keys":[` + member + `,` + good[len(`{"keys":[`):]))
+		if err != nil || len(got) != 1 || got[0].kid != "good" || len(skipped) != 1 || skipped[0].unusable || !strings.Contains(skipped[0].reason, "small order") {
+			t.Errorf("%s: remote set: keys %v, skipped %+v, err %v; want the weak key skipped as broken", h, got, skipped, err)
+		}
+	}
+	// A key of full order still loads.
+	mustVerify(t, newVerifier(t, Config{Issuer: testIssuer, PublicKeyFiles: []string{pemFile(t, k.ed.Public())}, Now: newClock().Now}),
+		mint(t, jwa.EdDSA, k.ed, validClaims(), nil))
 }
