@@ -185,7 +185,13 @@ type envSetup struct {
 	waitTimeout  time.Duration
 	metrics      *metrics.Set // withMetrics; nil: none
 	remote       *token.RemoteJWKS
-	codeKey      []byte // withCodeKey
+	codeKey      []byte       // withCodeKey
+	hooks        []redis.Hook // withRedisHook
+}
+
+// withRedisHook adds h to the store's Redis client, after the metrics'.
+func withRedisHook(h redis.Hook) envOption {
+	return func(s *envSetup) { s.hooks = append(s.hooks, h) }
 }
 
 // withCodeKey keys the stored code digests (Deps.CodeKey).
@@ -300,7 +306,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		WaitReplicas:  setup.waitReplicas,
 		WaitTimeout:   setup.waitTimeout,
 		Now:           e.clock.Now,
-		Hooks:         redisHooks(setup.metrics),
+		Hooks:         append(redisHooks(setup.metrics), setup.hooks...),
 	})
 	if err != nil {
 		t.Fatal(err)

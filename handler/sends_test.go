@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/authedge/caddy-authedge/notify"
 )
 
@@ -382,5 +384,96 @@ func TestUnconfirmedSendCountsNothing(t *testing.T) {
 			t.Fatalf("an unconfirmed send left %v", keys)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCurUserSendToContactMovedMeanwhile: the caller's bound email is
+// bound by someone else between the handler's read of the profile and
+// the send's script (a hook makes the move just before the script runs).
+// No code goes to the contact, nothing is counted in its owner budget, and
+// the answer is the one for a channel with nothing bound.
+func TestCurUserSendToContactMovedMeanwhile(t *testing.T) {
+	h := &beforeScript{marker: ":vso:"}
+	e := newEnv(t, withRedisHook(h))
+	e.me("alice").wantOK(t)
+	e.editWith(e.adminToken(), `{"user_id":"alice","email":"a@example.com"}`).wantOK(t)
+	raw := e.rawRedis()
+	h.run = func(keys, argv []string) {
+		// KEYS[4] is the contact's index bucket, ARGV[4] its key.
+		raw.HSet(context.Background(), keys[3], argv[3], "mallory")
+	}
+	before := len(e.sender.Messages())
+	e.sendCode("alice", `{"email":"","target":"CUR_USER"}`).wantError(t, 400, "invalid_argument").wantDescription(t, "email")
+	if h.fired != 1 {
+		t.Fatalf("the hook fired %d times", h.fired)
+	}
+	if n := len(e.sender.Messages()); n != before {
+		t.Fatalf("a code was delivered to a contact no longer the caller's: %+v", e.sender.Messages()[before:])
+	}
+	if n, _ := raw.Keys(context.Background(), "authedge:{"+testEnvID+"}:v[ds]o:*").Result(); len(n) != 0 {
+		t.Errorf("the owner's budget was counted: %v", n)
+	}
+}
+
+// beforeScript is a go-redis hook that, once, runs run just before the
+// first script whose keys include one containing marker, with its KEYS
+// and ARGV: what another request would do at that moment.
+type beforeScript struct {
+	marker string
+	run    func(keys, argv []string)
+	mu     sync.Mutex
+	fired  int
+}
+
+func (h *beforeScript) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *beforeScript) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.check(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *beforeScript) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			h.check(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (h *beforeScript) check(cmd redis.Cmder) {
+	name := cmd.Name()
+	if name != "evalsha" && name != "eval" {
+		return
+	}
+	args := make([]string, 0, len(cmd.Args()))
+	for _, a := range cmd.Args() {
+		// The store sends its keys and strings as pointers (store/scripts.go).
+		if p, ok := a.(*string); ok {
+			a = *p
+		}
+		args = append(args, fmt.Sprint(a))
+	}
+	if len(args) < 3 {
+		return
+	}
+	n, err := strconv.Atoi(args[2])
+	if err != nil || len(args) < 3+n {
+		return
+	}
+	keys, argv := args[3:3+n], args[3+n:]
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.run == nil || h.fired > 0 {
+		return
+	}
+	for _, k := range keys {
+		if strings.Contains(k, h.marker) {
+			h.fired++
+			h.run(keys, argv)
+			return
+		}
 	}
 }

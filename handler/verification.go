@@ -88,6 +88,11 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 	}
 	ctx := c.r.Context()
 	isUser, serr := a.deps.Store.StartVerification(ctx, v)
+	if errors.Is(serr, store.ErrNotBound) {
+		// The bound contact read above moved before the send's script
+		// ran: answered as if it had moved before the read.
+		return noBoundContact(to.channel == channelPhone)
+	}
 	if serr != nil {
 		a.obs.sendRefused(to.wireChannel(), serr)
 		if errors.Is(serr, store.ErrUnavailable) || errors.Is(serr, context.DeadlineExceeded) {
@@ -300,14 +305,23 @@ func (a *API) boundContact(c *call, phone bool) (contact, *apiError) {
 	}
 	if phone {
 		if !ok || p.Phone == "" {
-			return contact{}, invalidArgument("phone_number: you have no bound phone number to send a code to")
+			return contact{}, noBoundContact(true)
 		}
 		return contact{channel: channelPhone, key: profile.PhoneKey(p.Phone), display: p.Phone}, nil
 	}
 	if !ok || p.Email == "" {
-		return contact{}, invalidArgument("email: you have no bound email address to send a code to")
+		return contact{}, noBoundContact(false)
 	}
 	return contact{channel: channelEmail, key: profile.EmailKey(p.Email), display: p.Email}, nil
+}
+
+// noBoundContact answers CUR_USER for a channel on which the caller has
+// no bound contact.
+func noBoundContact(phone bool) *apiError {
+	if phone {
+		return invalidArgument("phone_number: you have no bound phone number to send a code to")
+	}
+	return invalidArgument("email: you have no bound email address to send a code to")
 }
 
 // verifyCodeBody is POST /auth/v1/verification/verify's body.

@@ -298,3 +298,34 @@ func TestCheckCodeIPLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestCurUserSendToContactNoLongerBound: a CUR_USER send is checked
+// against the index in its script, not only against the profile the
+// handler read before it: a contact the requester no longer holds (given
+// up, or bound by someone else since) gets no code and counts nothing, so
+// that a stale read never spends its new owner's own budget.
+func TestCurUserSendToContactNoLongerBound(t *testing.T) {
+	f := newFixture(t)
+	const email = "a@example.com"
+	f.set(t, "u2", Changes{Email: ptr(email)})
+	for _, c := range []struct{ id, user, key string }{
+		{"taken", "u1", email},             // bound, but to u2 now
+		{"free", "u1", "free@example.com"}, // bound to nobody now
+	} {
+		v := newVerification(c.id, c.user, "email", c.key)
+		v.Owner = true
+		_, err := f.StartVerification(ctxT(t), v)
+		wantErr(t, err, ErrNotBound)
+		n, err := f.raw.Exists(ctxT(t), f.keys.verification(c.id), f.keys.ownerLastSend("email", c.key),
+			f.keys.ownerDailySends("email", c.key), f.keys.callerMinuteSends(c.user), f.keys.callerDailySends(c.user)).Result()
+		if err != nil || n != 0 {
+			t.Errorf("%s: a refused CUR_USER send left %d keys (%v)", c.id, n, err)
+		}
+	}
+	// The owner's own send goes out.
+	v := newVerification("own", "u2", "email", email)
+	v.Owner = true
+	if isUser, err := f.StartVerification(ctxT(t), v); err != nil || !isUser {
+		t.Fatalf("owner's CUR_USER send = %v, %v", isUser, err)
+	}
+}

@@ -186,6 +186,9 @@ var (
 	ErrInvalidVerificationToken = errors.New("store: invalid verification token")
 	// ErrInvalidCode: unknown, expired or killed verification, or a wrong code.
 	ErrInvalidCode = errors.New("store: invalid verification code")
+	// ErrNotBound: a CUR_USER send names a contact that is not the
+	// requester's bound one (any more).
+	ErrNotBound = errors.New("store: the contact is not bound to the requester")
 	// ErrUnavailable wraps every failure to reach Redis (timeouts, refused
 	// connections, LOADING, cluster down). errors.Is(err, ErrUnavailable).
 	ErrUnavailable = errors.New("store: unavailable")

@@ -59,7 +59,8 @@ type NewVerification struct {
 	// Owner (CUR_USER): the user sends to a contact of their own. Such
 	// sends are limited apart from everyone else's to the same contact, so
 	// that strangers cannot spend the owner's budget, and only their codes
-	// buy a sudo token (IssueSudo).
+	// buy a sudo token (IssueSudo). A contact the index does not give to
+	// the user when the script runs is ErrNotBound, counted nowhere.
 	Owner bool
 }
 
@@ -132,6 +133,8 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		return false, r.rateLimited()
 	case "exists":
 		return false, errors.New("store: verification ID already in use")
+	case "not_bound":
+		return false, ErrNotBound
 	}
 	return false, r.unexpected()
 }

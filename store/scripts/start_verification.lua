@@ -36,6 +36,8 @@
 --   {'rate_limited', pttl}   too many sends to this contact or by this requester;
 --                            retry after pttl ms; nothing counted
 --   {'exists'}               the verification ID is taken
+--   {'not_bound'}            ARGV[17] is "1" but the contact is not bound to
+--                            the requester (any more): nothing counted
 --
 -- The requester's limits come first, and a refused NOT_USER counts against
 -- them: its answer tells whether a contact is registered, so probing for
@@ -57,6 +59,16 @@ end
 -- another user than the requester.
 local owner = redis.call('HGET', KEYS[4], ARGV[4])
 local bound = owner ~= false
+
+-- A CUR_USER send goes to the contact the requester's profile held when
+-- the handler read it; if it has moved since (given up, or bound by
+-- someone else), it is answered as if it had not been bound then, before
+-- anything is counted: the owner's budget of a contact is its owner's
+-- alone.
+if ARGV[17] == '1' and owner ~= ARGV[2] then
+  return { 'not_bound' }
+end
+
 if bound and ARGV[9] == '1' and owner ~= ARGV[2] then
   window_add(KEYS[5], ARGV[1], now, ARGV[14])
   window_add(KEYS[6], ARGV[1], now, ARGV[12])
