@@ -211,8 +211,10 @@ func TestIdentityOrderedAfterAppRefused(t *testing.T) {
 	}
 	for _, order := range []string{"order authedge before respond", "order authedge last", "order authedge after route"} {
 		err := adapt(site(order, identity))
-		if err == nil || !strings.Contains(err.Error(), "the order global option puts it after") {
-			t.Errorf("%q with an identity block: %v, want it refused", order, err)
+		// Line 8 is the directive's, not its block's end.
+		if err == nil || !strings.Contains(err.Error(), "the order global option puts it after") ||
+			!strings.Contains(err.Error(), "Caddyfile:8") {
+			t.Errorf("%q with an identity block: %v, want it refused at Caddyfile:8", order, err)
 		}
 		if err := adapt(site(order, "")); err != nil {
 			t.Errorf("%q without an identity block: %v", order, err)

@@ -30,6 +30,10 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	if err != nil {
 		return nil, err
 	}
+	// The refusals below are about the directive: their errors point at
+	// its line, not at the block's closing brace where parsing ended.
+	h.Reset()
+	h.Next()
 	if matcherSet != nil && m.Identity != nil {
 		return nil, h.Err("authedge: an identity block needs the directive without a matcher, " +
 			"or requests the matcher leaves out reach the app with the client's own identity headers; " +
