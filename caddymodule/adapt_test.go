@@ -180,3 +180,49 @@ func TestIdentityWithMatcherRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityOrderedAfterAppRefused: an order line that moves authedge
+// after a directive serving the app (`order authedge before respond`,
+// which puts it after handle and route) is a Caddyfile error with an
+// identity block: a handle's requests would reach the app without
+// passing it, protect skipped and client-sent identity headers kept.
+// An order that keeps it before them, or no identity block, is allowed.
+func TestIdentityOrderedAfterAppRefused(t *testing.T) {
+	site := func(order, identity string) []byte {
+		return []byte("{\n\t" + order + "\n}\n:8080 {\n" + `	handle /api/* {
+		reverse_proxy 127.0.0.1:8081
+	}
+	authedge {
+		environment_id env-1
+		jwt {
+			issuer iss
+			jwks_url http://127.0.0.1:9999/jwks.json
+		}
+` + identity + `
+	}
+	respond ok
+}
+`)
+	}
+	const identity = "\t\tidentity {\n\t\t\tprotect /api/*\n\t\t}"
+	adapt := func(text []byte) error {
+		_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(text, map[string]any{"filename": "Caddyfile"})
+		return err
+	}
+	for _, order := range []string{"order authedge before respond", "order authedge last", "order authedge after route"} {
+		err := adapt(site(order, identity))
+		// Line 8 is the directive's, not its block's end.
+		if err == nil || !strings.Contains(err.Error(), "the order global option puts it after") ||
+			!strings.Contains(err.Error(), "Caddyfile:8") {
+			t.Errorf("%q with an identity block: %v, want it refused at Caddyfile:8", order, err)
+		}
+		if err := adapt(site(order, "")); err != nil {
+			t.Errorf("%q without an identity block: %v", order, err)
+		}
+	}
+	for _, order := range []string{"", "order authedge first", "order authedge before basic_auth", "order authedge after try_files"} {
+		if err := adapt(site(order, identity)); err != nil {
+			t.Errorf("%q: %v", order, err)
+		}
+	}
+}

@@ -30,12 +30,48 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 	if err != nil {
 		return nil, err
 	}
+	// The refusals below are about the directive: their errors point at
+	// its line, not at the block's closing brace where parsing ended.
+	h.Reset()
+	h.Next()
 	if matcherSet != nil && m.Identity != nil {
 		return nil, h.Err("authedge: an identity block needs the directive without a matcher, " +
 			"or requests the matcher leaves out reach the app with the client's own identity headers; " +
 			"say which paths need a token with protect")
 	}
+	if m.Identity != nil {
+		if err := checkOrder(h); err != nil {
+			return nil, err
+		}
+	}
 	return h.NewRoute(matcherSet, m), nil
+}
+
+// servedBy are the directives that serve the app, or group those that
+// do, in Caddy's standard order: authedge's own place is before all of
+// them.
+var servedBy = []string{"handle", "handle_path", "route", "respond", "reverse_proxy", "php_fastcgi", "file_server"}
+
+// checkOrder refuses, for a directive with an identity block, an order
+// global option that moves authedge after a directive that serves the
+// app: the requests that directive answers would never pass authedge, as
+// those a matcher leaves out. `order authedge before respond`, the line
+// many plugins ask for, does that (docs/configuration.md).
+func checkOrder(h httpcaddyfile.Helper) error {
+	order, ok := h.Option("order").([]string)
+	if !ok {
+		return nil // no order line: authedge's registered place
+	}
+	at := slices.Index(order, "authedge")
+	for _, dir := range servedBy {
+		if i := slices.Index(order, dir); i >= 0 && i < at {
+			return h.Errf("authedge: the order global option puts it after %s, whose requests would reach the app "+
+				"without passing the identity block (protect, the removal of client-sent identity headers); "+
+				"remove the order line: authedge orders itself before basic_auth (inside a route block, "+
+				"where directives run as written, the line is not needed either)", dir)
+		}
+	}
+	return nil
 }
 
 // parseCaddyfile builds the handler from the authedge directive.

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -72,28 +73,33 @@ func configID(ctx caddy.Context) any {
 }
 
 type eventsURLUse struct {
-	events   bool   // the handlers have an events block
-	url      string // "" until a handler with a webhook comes
+	events   bool     // the handlers have an events block
+	url      string   // "" until a handler with a webhook comes
+	secret   [32]byte // the SHA-256 of that webhook's secret, as resolved
 	handlers int
 }
 
 // claimEventsURL records that h, in the config of ctx, writes its
-// environment's stream or not, and delivers it to its webhook URL if it
-// has one. It refuses a handler that writes when another handler of that
-// config for the same stream does not, or the reverse, and a URL other
-// than the one another handler of that config uses for the stream.
-func (h *Handler) claimEventsURL(ctx caddy.Context) error {
+// environment's stream or not, and delivers it to its webhook URL, signed
+// with secret, if it has one. It refuses a handler that writes when
+// another handler of that config for the same stream does not, or the
+// reverse, and a URL or secret other than the one another handler of that
+// config uses for the stream: each handler's worker takes its share of
+// the group's events, and the receiver would refuse those signed with a
+// secret it does not have, until they are dead-lettered.
+func (h *Handler) claimEventsURL(ctx caddy.Context, secret string) error {
 	key := eventsURLKey{stream: eventsStreamID(&h.Config), config: configID(ctx)}
 	on, url := h.Events != nil, ""
+	var digest [32]byte
 	if on && h.Events.Webhook != nil {
-		url = h.Events.Webhook.URL
+		url, digest = h.Events.Webhook.URL, sha256.Sum256([]byte(secret))
 	}
 	eventsURLs.Lock()
 	defer eventsURLs.Unlock()
 	use := eventsURLs.m[key]
 	switch {
 	case use == nil:
-		use = &eventsURLUse{events: on, url: url}
+		use = &eventsURLUse{events: on, url: url, secret: digest}
 		eventsURLs.m[key] = use
 	case use.events != on:
 		this := map[bool]string{true: "has an", false: "has no"}
@@ -103,7 +109,7 @@ func (h *Handler) claimEventsURL(ctx caddy.Context) error {
 			"hear of them (give every handler of an environment an events block, or none)",
 			this[on], h.EnvironmentID, other[use.events])
 	case use.url == "":
-		use.url = url
+		use.url, use.secret = url, digest
 	case url != "" && use.url != url:
 		// Named by host only: a URL may carry credentials, which config
 		// errors never quote back.
@@ -111,6 +117,10 @@ func (h *Handler) claimEventsURL(ctx caddy.Context) error {
 			"uses for environment %q on the same Redis: the handlers would split its events between the two (give "+
 			"every handler, and every instance, sharing a Redis one events webhook URL per environment)",
 			urlHost(url), urlHost(use.url), h.EnvironmentID)
+	case url != "" && use.secret != digest:
+		return fmt.Errorf("events webhook: this handler's secret differs from the one another handler uses for "+
+			"environment %q on the same Redis: the receiver would refuse the events signed with one of them "+
+			"(give every handler sharing a Redis one events webhook secret per environment)", h.EnvironmentID)
 	}
 	use.handlers++
 	h.eventsURL = &key
@@ -160,7 +170,7 @@ func eventsStreamID(c *config.Config) string {
 // is none: the stream is still written (by the store), and read by
 // whoever wants it.
 func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
-	if err := h.claimEventsURL(ctx); err != nil {
+	if err := h.claimEventsURL(ctx, s.eventsSecret); err != nil {
 		return err
 	}
 	e := h.Events

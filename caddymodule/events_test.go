@@ -309,3 +309,28 @@ func TestEventsChecksSpanTheSitesOfAConfig(t *testing.T) {
 		t.Errorf("two sites with one webhook: %v", err)
 	}
 }
+
+// Within one config, handlers for one environment on one Redis with the
+// same events webhook URL must give it one secret too: each handler's
+// worker takes its share of the group's events, and the receiver, which
+// knows one secret, would refuse the share signed with the other until
+// it was dead-lettered. The same secret, written differently (a
+// placeholder and its value), is one secret.
+func TestEventsWebhookSecretIsOnePerEnvironment(t *testing.T) {
+	_, pub := devKeys(t, "ec")
+	t.Setenv("EVENTS_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	site := func(port int, secret string) string {
+		return fmt.Sprintf(":%d {\n authedge {\n environment_id env\n jwt {\n issuer iss\n public_key %s\n }\n"+
+			" verification {\n log\n }\n redis {\n address 127.0.0.1:9\n }\n"+
+			" events {\n webhook http://127.0.0.1:9/a %s\n }\n }\n respond ok\n}\n", port, pub, secret)
+	}
+	ports := redistest.FreePorts(t, 2)
+	caddyfile := "{\n admin off\n}\n" + site(ports[0], "{env.EVENTS_TEST_SECRET}") + site(ports[1], "another-secret")
+	if err := validateCaddyfile(t, caddyfile); err == nil || !strings.Contains(err.Error(), "events webhook: this handler's secret differs") {
+		t.Errorf("two sites of environment env with two events secrets: %v", err)
+	}
+	caddyfile = "{\n admin off\n}\n" + site(ports[0], "{env.EVENTS_TEST_SECRET}") + site(ports[1], "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	if err := validateCaddyfile(t, caddyfile); err != nil {
+		t.Errorf("two sites with one secret: %v", err)
+	}
+}

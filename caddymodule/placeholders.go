@@ -40,13 +40,16 @@ func resolveSecrets(h *Handler) (secrets, error) {
 }
 
 // resolveNames resolves the placeholders in the names a token is checked
-// against (environment_id, client_ids, the issuer and the audiences) in
-// place: they are not secrets, and everything built from the config
-// (the verifier, the pool keys, the handlers) should see the value. Caddy
-// keeps the config as it was given (its admin API shows the placeholder). A
-// placeholder left as written would make every token fail its check, with
-// nothing at load to say why; one that resolves to nothing fails the load,
-// naming the field.
+// against (environment_id, client_ids, the issuer and the audiences), and
+// in the Redis user name, in place: they are not secrets, and everything
+// built from the config (the verifier, the pool keys, the handlers, the
+// Redis clients) should see the value. Caddy keeps the config as it was
+// given (its admin API shows the placeholder). A placeholder left as
+// written would make every token fail its check, or Redis refuse every
+// connection, with nothing at load to say why; one that resolves to
+// nothing fails the load, naming the field. The user name sits beside the
+// password, which takes placeholders, and comes from the same secret
+// store.
 func resolveNames(c *config.Config) error {
 	one := func(field string, value *string) error {
 		v, err := resolveSecret(*value)
@@ -60,6 +63,9 @@ func resolveNames(c *config.Config) error {
 		return err
 	}
 	if err := one("jwt issuer", &c.JWT.Issuer); err != nil {
+		return err
+	}
+	if err := one("redis username", &c.Redis.Username); err != nil {
 		return err
 	}
 	for i := range c.ClientIDs {

@@ -523,3 +523,35 @@ func TestProvisionResolvesPlaceholdersInTokenNames(t *testing.T) {
 	}
 	_ = h2.Cleanup()
 }
+
+// The Redis ACL user name may be a placeholder, as the password beside it
+// may: both come from the same secret store. Left as written, the config
+// loaded and then Redis refused every connection of the user named
+// "{env...}", and every request failed.
+func TestProvisionResolvesRedisUsername(t *testing.T) {
+	srv := redistest.Start(t)
+	if _, err := redistest.Command(srv.Addr, "ACL", "SETUSER", "edge", "on", ">pw", "~*", "&*", "+@all"); err != nil {
+		t.Fatal(err)
+	}
+	priv, pub := devKeys(t, "rsa")
+	t.Setenv("AUTHEDGE_TEST_REDIS_USER", "edge")
+	t.Setenv("AUTHEDGE_TEST_REDIS_PASSWORD", "pw")
+	cfg := baseConfig(pub, srv.Addr)
+	cfg.Redis.Username = "{env.AUTHEDGE_TEST_REDIS_USER}"
+	cfg.Redis.Password = "{env.AUTHEDGE_TEST_REDIS_PASSWORD}"
+	h := provisioned(t, cfg)
+	r := httptest.NewRequest(http.MethodGet, "/auth/v1/user/me", nil)
+	r.Header.Set("Authorization", "Bearer "+devToken(t, priv))
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("user/me as the resolved Redis user: %d %s (%v)", w.Code, w.Body, err)
+	}
+
+	t.Setenv("AUTHEDGE_TEST_REDIS_USER", "")
+	h2 := &Handler{Config: cfg}
+	err := h2.Provision(caddyContext(t))
+	if err == nil || !strings.Contains(err.Error(), "redis username") {
+		t.Errorf("a username placeholder that resolves to nothing: error = %v", err)
+	}
+	_ = h2.Cleanup()
+}

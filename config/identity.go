@@ -183,6 +183,7 @@ func (id *Identity) validate(add func(string, ...any)) {
 		if ps.Scope == "" || strings.ContainsAny(ps.Scope, " \t\r\n") {
 			add("identity protect_scope: the scope %q must be one non-empty word", ps.Scope)
 		}
+		refuseUnresolved("identity protect_scope", ps.Scope, add)
 		if len(ps.Paths) == 0 {
 			add("identity protect_scope %s: no path", ps.Scope)
 		}
@@ -214,6 +215,7 @@ func (id *Identity) validate(add func(string, ...any)) {
 		if msg := BadSource(h.Source); msg != "" {
 			add("identity header %s: %s", h.Name, msg)
 		}
+		refuseUnresolved("identity header "+h.Name, h.Source, add)
 	}
 	if a := id.Assertion; a != nil {
 		a.validate(add, name)
@@ -245,8 +247,10 @@ func (a *Assertion) validate(add func(string, ...any), name func(directive, h st
 		add("identity assertion ttl: %s is over the maximum of %s: an assertion is a bearer credential for the app",
 			ttl, MaxAssertionTTL)
 	}
+	refuseUnresolved("identity assertion audience", a.Audience, add)
 	names := make(map[string]bool)
 	for _, src := range a.Claims {
+		refuseUnresolved("identity assertion claims", src, add)
 		if msg := BadSource(src); msg != "" {
 			add("identity assertion claims: %s", msg)
 			continue

@@ -103,6 +103,22 @@ func (j *JWT) validate(add func(string, ...any)) {
 	if err := token.CheckDeviceClaim(j.DeviceClaim); err != nil {
 		add("jwt device_claim: %v", err)
 	}
+	refuseUnresolved("jwt admin_scope", j.AdminScope, add)
+	refuseUnresolved("jwt device_claim", j.DeviceClaim, add)
+}
+
+// refuseUnresolved refuses a secret placeholder ({env.*}, {file.*}) in a
+// field that does not resolve one. Taken as written, it would load and
+// then silently name a claim, scope, audience or master no token or
+// server has: a device_claim of "{env.DEVICE_CLAIM}", say, turns device
+// binding off. The fields that resolve them are listed in
+// docs/configuration.md#secrets-and-placeholders.
+func refuseUnresolved(directive, value string, add func(string, ...any)) {
+	if strings.Contains(value, "{env.") || strings.Contains(value, "{file.") {
+		add("%s: %q holds a placeholder, which this setting does not resolve (only environment_id, client_ids, "+
+			"jwt issuer and audience, the redis username and passwords and the webhook secrets do); "+
+			"write the value, or use the Caddyfile's {$VAR}", directive, value)
+	}
 }
 
 // badJWKSURL says what is wrong with a JWKS URL, or "". Plain http is only
@@ -147,6 +163,7 @@ func (r *Redis) validate(add func(string, ...any)) {
 		if len(r.Addresses) > 0 {
 			add("redis: address and sentinel are exclusive: give the Sentinels' addresses in the sentinel block")
 		}
+		refuseUnresolved("redis sentinel", s.MasterName, add)
 		if s.MasterName == "" {
 			add("redis sentinel: the master name is required")
 		} else if strings.IndexFunc(s.MasterName, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
@@ -264,6 +281,10 @@ func (v *Verification) validate(add func(string, ...any)) {
 func badWebhookURL(raw string) string {
 	if raw == "" {
 		return "a URL is required"
+	}
+	if strings.Contains(raw, "{env.") || strings.Contains(raw, "{file.") {
+		// As refuseUnresolved says, but without quoting the URL.
+		return "holds a placeholder, which the URL does not resolve (only its secret does); write the URL, or use the Caddyfile's {$VAR}"
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

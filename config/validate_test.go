@@ -350,3 +350,60 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// A secret placeholder ({env.*}, {file.*}) in a setting that does not
+// resolve one is refused, naming the setting. Taken as written it loaded
+// and then named a claim, scope, audience, master or URL that nothing
+// has: a device_claim of {env.DEVICE_CLAIM} turned device binding off.
+// The settings that resolve them stay free to use them.
+func TestValidateRefusesUnresolvedPlaceholders(t *testing.T) {
+	tests := []struct {
+		name, want string
+		edit       func(c *Config)
+	}{
+		{"admin_scope", "jwt admin_scope", func(c *Config) { c.JWT.AdminScope = "{env.ADMIN_SCOPE}" }},
+		{"device_claim", "jwt device_claim", func(c *Config) { c.JWT.DeviceClaim = "{env.DEVICE_CLAIM}" }},
+		{"sentinel master", "redis sentinel", func(c *Config) {
+			c.Redis.Sentinel = &Sentinel{MasterName: "{env.MASTER}", Addresses: []string{"s:26379"}}
+		}},
+		{"verification webhook URL", "verification webhook", func(c *Config) {
+			c.Verification.Webhook = &Webhook{URL: "https://hooks.example/{env.HOOK_TOKEN}"}
+		}},
+		{"events webhook URL", "events webhook", func(c *Config) {
+			c.Events = &Events{Webhook: &Webhook{URL: "https://hooks.example/{file./run/hook}", Secret: "s"}}
+		}},
+		{"protect_scope", "identity protect_scope", func(c *Config) {
+			c.Identity = &Identity{ProtectScope: []ProtectScope{{Scope: "{env.SCOPE}", Paths: []string{"/a/*"}}}}
+		}},
+		{"header source", "identity header X-Tenant", func(c *Config) {
+			c.Identity = &Identity{Headers: []IdentityHeader{{Name: "X-Tenant", Source: "{env.TENANT_CLAIM}"}}}
+		}},
+		{"assertion audience", "identity assertion audience", func(c *Config) {
+			c.Identity = &Identity{Assertion: &Assertion{Key: "/k.pem", Audience: "{env.APP}"}}
+		}},
+		{"assertion claims", "identity assertion claims", func(c *Config) {
+			c.Identity = &Identity{Assertion: &Assertion{Key: "/k.pem", Claims: []string{"{env.CLAIM}"}}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.edit(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want+": ") || !strings.Contains(err.Error(), "placeholder") {
+				t.Errorf("error = %v, want one naming %s and the placeholder", err, tt.want)
+			}
+		})
+	}
+
+	c := valid()
+	c.Redis.Username = "{env.REDIS_USER}"
+	c.Redis.Password = "{env.REDIS_PASSWORD}"
+	c.Verification.Webhook.Secret = "{file./run/secret}"
+	c.Events = &Events{Webhook: &Webhook{URL: "https://hooks.example/events", Secret: "{env.EVENTS_SECRET}"}}
+	c.Redis.Addresses = nil
+	c.Redis.Sentinel = &Sentinel{MasterName: "m", Addresses: []string{"s:26379"}, Password: "{env.SENTINEL_PASSWORD}"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("placeholders where they are resolved: %v", err)
+	}
+}
