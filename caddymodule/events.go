@@ -181,6 +181,10 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 		h.logger.Warn("the events webhook is plain http to another host: events carry phone numbers and emails; " +
 			"use https unless that network is private")
 	}
+	app, err := appOf(ctx)
+	if err != nil {
+		return err
+	}
 	key := eventsPoolKey(&h.Config, s)
 	val, loaded, err := eventsPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		client := newEventsClient(h.Redis, s.redisPassword, s.sentinelPassword)
@@ -202,16 +206,21 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 			client.Close()
 			return nil, err
 		}
-		w.Start()
 		return pooledWorker{worker: w, client: client, log: log}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("events webhook: %w", err)
 	}
 	h.eventsKey = key
-	h.holdLog(val.(pooledWorker).log, loaded)
+	pooled := val.(pooledWorker)
+	h.holdLog(pooled.log, loaded)
 	if !loaded {
-		h.logger.Info("events: delivering change events to the webhook")
+		// A new worker delivers once its config runs (App); one that a
+		// running config shares with this one runs already.
+		app.whenStarted(func() {
+			pooled.worker.Start()
+			h.logger.Info("events: delivering change events to the webhook")
+		})
 	}
 	return nil
 }

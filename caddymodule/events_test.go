@@ -18,9 +18,11 @@ import (
 	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
-// A reload (a new config provisioned, then the old one cleaned up) keeps
-// the one events worker running: one consumer in the group, every event
-// delivered once; the last config's Cleanup stops it and leaves the group.
+// The events worker starts with its config, not before: a provisioned
+// config may never run. A reload (a new config provisioned and started,
+// then the old one cleaned up) keeps the one events worker running: one
+// consumer in the group, every event delivered once; the last config's
+// Cleanup stops it and leaves the group.
 func TestEventsWorkerSharedAcrossReloads(t *testing.T) {
 	srv := redistest.Start(t)
 	_, pub := devKeys(t, "ec")
@@ -66,14 +68,25 @@ func TestEventsWorkerSharedAcrossReloads(t *testing.T) {
 	}
 
 	old := &Handler{Config: cfg()}
-	if err := old.Provision(caddyContext(t)); err != nil {
+	oldCtx := caddyContext(t)
+	if err := old.Provision(oldCtx); err != nil {
 		t.Fatal(err)
 	}
+	// Provisioned is not yet running: `caddy validate`, or a reload that
+	// fails further on, provisions a config that never starts, and its
+	// worker must take no event from the group.
+	time.Sleep(300 * time.Millisecond)
+	if n := consumers(); n > 0 {
+		t.Fatalf("%d consumers before the config started, want none", n)
+	}
+	startConfig(t, oldCtx)
 	waitUntil("the worker to join", func() bool { return consumers() == 1 })
 	reloaded := &Handler{Config: cfg()}
-	if err := reloaded.Provision(caddyContext(t)); err != nil {
+	reloadedCtx := caddyContext(t)
+	if err := reloaded.Provision(reloadedCtx); err != nil {
 		t.Fatal(err)
 	}
+	startConfig(t, reloadedCtx)
 	if n, _ := eventsPool.References(old.eventsKey); n != 2 || old.eventsKey != reloaded.eventsKey {
 		t.Errorf("%d references to the worker, want 2 to one", n)
 	}

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
@@ -37,11 +36,30 @@ func devKeys(t *testing.T, keyType string) (priv, pub string) {
 	return filepath.Join(dir, privateKeyFile), filepath.Join(dir, publicKeyFile)
 }
 
+// caddyContext is the context of a new, empty config, as Caddy gives its
+// modules one: the handlers find the config's authedge app in it.
 func caddyContext(t *testing.T) caddy.Context {
 	t.Helper()
-	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	cfgCtx, err := caddy.ProvisionContext(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := caddy.NewContext(cfgCtx)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// startConfig starts the authedge app of ctx's config, as Caddy does once
+// every module of the config is provisioned.
+func startConfig(t *testing.T, ctx caddy.Context) {
+	t.Helper()
+	app, err := appOf(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // provisioned builds a handler from cfg the way Caddy does, with Cleanup
@@ -49,13 +67,15 @@ func caddyContext(t *testing.T) caddy.Context {
 func provisioned(t *testing.T, cfg config.Config) *Handler {
 	t.Helper()
 	h := &Handler{Config: cfg}
-	if err := h.Provision(caddyContext(t)); err != nil {
+	ctx := caddyContext(t)
+	if err := h.Provision(ctx); err != nil {
 		_ = h.Cleanup()
 		t.Fatalf("Provision: %v", err)
 	}
 	if err := h.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
+	startConfig(t, ctx)
 	t.Cleanup(func() {
 		if err := h.Cleanup(); err != nil {
 			t.Errorf("Cleanup: %v", err)

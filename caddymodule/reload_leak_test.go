@@ -39,11 +39,16 @@ func TestReloadsLeaveNoGoroutines(t *testing.T) {
 		return c
 	}
 	load := func(i int) (*Handler, context.CancelFunc) {
-		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		cfgCtx, err := caddy.ProvisionContext(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := caddy.NewContext(cfgCtx)
 		h := &Handler{Config: cfg(i)}
 		if err := h.Provision(ctx); err != nil {
 			t.Fatal(err)
 		}
+		startConfig(t, ctx)
 		r := httptest.NewRequest(http.MethodGet, "/auth/v1/user/me", nil)
 		r.Header.Set("Authorization", "Bearer "+raw)
 		w := httptest.NewRecorder()
