@@ -25,8 +25,8 @@ import (
 // (its consumer, its events in flight) instead of starting a second one
 // beside it, and the last config to let go of it stops it. The key is a
 // digest of everything the worker is built from, so a reload that
-// changes any of it (the URL, the secret, retry_for, the Redis) gets a new
-// worker, and the old one stops with the old config.
+// changes any of it (the URL, the secret, retry_for, stream_max_len, the
+// Redis) gets a new worker, and the old one stops with the old config.
 var eventsPool = caddy.NewUsagePool()
 
 // pooledWorker lets the pool stop a worker and close its Redis client.
@@ -196,6 +196,7 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 			URL:      e.Webhook.URL,
 			Secret:   s.eventsSecret,
 			RetryFor: time.Duration(e.RetryFor),
+			DeadMax:  e.StreamMaxLen,
 			Logger:   log.logger().Named("events"),
 			// The process's one metrics Set, whichever config started the
 			// worker: it outlives reloads as the worker does.
@@ -226,9 +227,10 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 }
 
 // eventsPoolKey names a worker by its Redis (redisPoolKey) and its
-// webhook: URL, secret as resolved, and retry_for.
+// webhook: URL, secret as resolved, retry_for, and stream_max_len, which
+// bounds its dead letters too.
 func eventsPoolKey(c *config.Config, s secrets) string {
-	return redisPoolKey(c, s, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor)
+	return redisPoolKey(c, s, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor, c.Events.StreamMaxLen)
 }
 
 // newEventsClient connects to the Redis of r for the events worker and

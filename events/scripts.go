@@ -132,11 +132,17 @@ return {r[1], out, lost}
 // drops a trimmed entry from the pending list, and such an event was not
 // delivered either. The RPUSH comes before the XACK: if it fails, the
 // event stays pending, to be retried, rather than acknowledged and lost.
+// Before it, the list is cut to leave room for it under ARGV[4]
+// (Options.DeadMax), oldest first: first, so that a refused LTRIM (a
+// Redis user without it) writes nothing, where after the RPUSH each retry
+// would have parked the event once more.
 // Reply: the user's next event ID, or nil.
 var doneScript = redis.NewScript(forgetLua + `
 if ARGV[3] then
   local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)[1]
   if pending or not redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])[1] then
+    local over = redis.call('LLEN', KEYS[3]) - tonumber(ARGV[4]) + 1
+    redis.call('LTRIM', KEYS[3], math.max(over, 0), -1)
     redis.call('RPUSH', KEYS[3], ARGV[3])
   end
 end

@@ -50,6 +50,9 @@ const (
 	// crash delays its users' events, and is far above a Redis blip.
 	ClaimIdle = 30 * time.Second
 
+	// DefaultDeadMax is Options.DeadMax's default: stream_max_len's.
+	DefaultDeadMax = 1000000
+
 	// DefaultParallel is how many deliveries one instance makes at once.
 	DefaultParallel = 64
 
@@ -104,6 +107,11 @@ type Options struct {
 	// RetryFor is how long one event's delivery is retried before it is
 	// dead-lettered, counted from its first attempt on this instance.
 	RetryFor time.Duration
+	// DeadMax bounds the dead-letter list as stream_max_len bounds the
+	// stream: a receiver that never comes back would otherwise have
+	// every change made kept there until Redis ran out of memory. Past
+	// it, the oldest dead letters go. Zero means DefaultDeadMax.
+	DeadMax int64
 
 	// Consumer names this instance in the group; default: host, process
 	// and a random part, unique per Worker.
@@ -210,6 +218,9 @@ func New(o Options) (*Worker, error) {
 	}
 	if o.now == nil {
 		o.now = time.Now
+	}
+	if o.DeadMax <= 0 {
+		o.DeadMax = DefaultDeadMax
 	}
 	if o.Parallel <= 0 {
 		o.Parallel = DefaultParallel
@@ -361,7 +372,7 @@ func (w *Worker) parkTrimmed(ctx context.Context) {
 		if body, _, err := Body(e.id, e.stored); err == nil {
 			dead = string(body)
 		}
-		next, err := doneScript.Run(ctx, w.o.Client, []string{k.Stream, k.InFlight, k.Dead}, Group, e.id, dead).Text()
+		next, err := doneScript.Run(ctx, w.o.Client, []string{k.Stream, k.InFlight, k.Dead}, Group, e.id, dead, w.o.DeadMax).Text()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			w.logger.Warn("events: cannot dead-letter a trimmed event while stopping; lost once its lease runs out",
 				zap.String("event_id", e.id), zap.Error(err))
@@ -774,7 +785,7 @@ func (w *Worker) done(e *entry, dead string, park bool) (string, bool) {
 	k := w.o.Keys
 	args := []any{Group, e.id}
 	if park {
-		args = append(args, dead)
+		args = append(args, dead, w.o.DeadMax)
 	}
 	for {
 		// Not w.ctx: an event delivered just as the worker stops is still

@@ -152,6 +152,102 @@ func TestDeadLetterThenRedeliver(t *testing.T) {
 	}
 }
 
+// TestDeadLettersAreBounded: a receiver that never comes back (gone, or
+// refusing the secret) dead-letters every event; the stream is trimmed to
+// stream_max_len, and the dead-letter list must be too, or it grows by
+// every change made until Redis runs out of memory. The newest stay.
+func TestDeadLettersAreBounded(t *testing.T) {
+	f := newFixture(t)
+	r := newReceiver(t, func() bool { return true })
+	var dead atomic.Int64
+	f.worker(t, r.srv.URL, func(o *Options) {
+		o.RetryFor = 50 * time.Millisecond
+		o.DeadMax = 4
+		o.OnOutcome = func(out Outcome) {
+			if out == DeadLettered {
+				dead.Add(1)
+			}
+		}
+	})
+	// One user's events are dead-lettered one after the other, in
+	// stream order.
+	ids := f.addMany(t, 1, 10)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		p, err := f.client.XPending(t.Context(), f.keys.Stream, Group).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dead.Load() == int64(len(ids)) && p.Count == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events dead-lettered, %d pending", dead.Load(), len(ids), p.Count)
+		}
+	}
+	got := f.deadIDs(t)
+	if want := ids[len(ids)-4:]; !slices.Equal(got, want) {
+		t.Errorf("dead letters %v, want the newest four %v", got, want)
+	}
+}
+
+// TestRefusedTrimParksNothing: a Redis user not granted LTRIM (an ACL
+// kept from before dead letters were bounded) must leave the event
+// pending, as any refused dead letter does, and park nothing: with the
+// trim after the RPUSH, each retry parked the event once more, a list
+// growing by one copy a second.
+func TestRefusedTrimParksNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr, Protocol: 2})
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", "w", "on", ">pw", "~*", "&*", "+@all", "-ltrim").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr, Protocol: 2, Username: "w", Password: "pw"})
+	t.Cleanup(func() { c.Close() })
+	f := &fixture{client: c, keys: NewKeys("authedge", "env-1")}
+	r := newReceiver(t, func() bool { return true })
+	var dead atomic.Int64
+	f.worker(t, r.srv.URL, func(o *Options) {
+		o.RetryFor = 50 * time.Millisecond
+		o.OnOutcome = func(out Outcome) {
+			if out == DeadLettered {
+				dead.Add(1)
+			}
+		}
+	})
+	f.add(t, "u", 1)
+	for deadline := time.Now().Add(5 * time.Second); dead.Load() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the event was not dead-lettered")
+		}
+	}
+	time.Sleep(2500 * time.Millisecond) // two retries of the refused dead letter
+	if n, err := admin.LLen(t.Context(), f.keys.Dead).Result(); err != nil || n != 0 {
+		t.Errorf("%d dead letters (%v), want none: the refused script must write nothing", n, err)
+	}
+	if p, err := admin.XPending(t.Context(), f.keys.Stream, Group).Result(); err != nil || p.Count != 1 {
+		t.Errorf("pending %+v (%v), want the event still pending", p, err)
+	}
+}
+
+// deadIDs are the IDs of the dead letters.
+func (f *fixture) deadIDs(t testing.TB) []string {
+	t.Helper()
+	list, err := f.client.LRange(t.Context(), f.keys.Dead, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, d := range list {
+		var ev struct{ ID string }
+		if err := json.Unmarshal([]byte(d), &ev); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
 // waitDeadLetters waits until n events are dead-lettered.
 func (f *fixture) waitDeadLetters(t testing.TB, n int64, within time.Duration) {
 	t.Helper()
