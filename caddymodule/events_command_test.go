@@ -1,8 +1,15 @@
 package caddymodule
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/events"
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 func TestPickAuthedge(t *testing.T) {
@@ -85,5 +92,30 @@ func TestPickAuthedgeOneEnvironmentTwoStreams(t *testing.T) {
 		if c, _ := pickAuthedge([]byte(perSite), "p"); c.Redis.Timeout != first.Redis.Timeout {
 			t.Fatalf("picked a handler with timeout %v, then %v", first.Redis.Timeout, c.Redis.Timeout)
 		}
+	}
+}
+
+// A redeliver that fails prints no count: "moved 0 dead-lettered events"
+// above the error read as a run that found nothing to move, when it
+// never reached Redis. One that works says what it moved.
+func TestRedeliverFailedPrintsNoCount(t *testing.T) {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer down.Close()
+	var out strings.Builder
+	env := &eventsTarget{client: down, keys: events.NewKeys("authedge", "e"), events: config.Events{StreamMaxLen: 10}}
+	if err := redeliver(context.Background(), env, &out); err == nil {
+		t.Fatal("redeliver with Redis down: no error")
+	}
+	if out.Len() != 0 {
+		t.Errorf("redeliver with Redis down printed %q, want nothing beside the error", out.String())
+	}
+
+	srv := redistest.Start(t)
+	up := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer up.Close()
+	env.client = up
+	out.Reset()
+	if err := redeliver(context.Background(), env, &out); err != nil || out.String() != "moved 0 dead-lettered events back to the stream\n" {
+		t.Errorf("redeliver = %v, printed %q", err, out.String())
 	}
 }
