@@ -2,10 +2,13 @@ package caddymodule
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
 
 	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/events"
@@ -117,5 +120,31 @@ func TestRedeliverFailedPrintsNoCount(t *testing.T) {
 	out.Reset()
 	if err := redeliver(context.Background(), env, &out); err != nil || out.String() != "moved 0 dead-lettered events back to the stream\n" {
 		t.Errorf("redeliver = %v, printed %q", err, out.String())
+	}
+}
+
+// Without a subcommand the help, exit 0, as `caddy storage`; an unknown
+// one is an error, so that a typo does not pass for a run
+// (docs/DECISIONS.md).
+func TestAuthedgeCommandSubcommands(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		wantErr bool
+	}{
+		{nil, false},
+		{[]string{"events"}, false},
+		{[]string{"--help"}, false},
+		{[]string{"foo"}, true},
+		{[]string{"events", "foo"}, true},
+		{[]string{"events", "tial"}, true},
+	} {
+		cmd := &cobra.Command{Use: "authedge"}
+		caddycmd.Commands()["authedge"].CobraFunc(cmd)
+		cmd.SetArgs(tt.args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); (err != nil) != tt.wantErr {
+			t.Errorf("caddy authedge %v: %v, want error %v", tt.args, err, tt.wantErr)
+		}
 	}
 }
