@@ -69,7 +69,9 @@ jwt block sets audience). The token also carries iat, exp, auth_time
 
 The keygen subcommand writes a fresh key pair to <dir>/` + privateKeyFile + `
 (private, mode 0600) and <dir>/` + publicKeyFile + ` (for jwt public_key),
-and leaves an existing pair alone.
+RSA unless --type says otherwise. It keeps a pair already there; with
+--type, only one of that type: a pair of another type is refused (remove
+it to make the new one).
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Args = cobra.NoArgs
@@ -260,7 +262,13 @@ func cmdKeygen(fl caddycmd.Flags) (int, error) {
 	if dir == "" {
 		return caddy.ExitCodeFailedStartup, errors.New("--out is required: the directory to write the key pair in")
 	}
-	created, err := keygen(dir, fl.String("type"))
+	// Without --type any pair already there will do (dev.sh runs keygen
+	// on every start); with it, the pair must be of the type asked for.
+	keyType := ""
+	if fl.Changed("type") {
+		keyType = fl.String("type")
+	}
+	created, err := keygen(dir, keyType)
 	if err != nil {
 		return caddy.ExitCodeFailedStartup, err
 	}
@@ -273,11 +281,20 @@ func cmdKeygen(fl caddycmd.Flags) (int, error) {
 	return caddy.ExitCodeSuccess, nil
 }
 
-// keygen writes a new key pair of the given type to dir, unless both files
-// already exist (then it reports false). One file without the other is an
-// error: replacing it would silently break the pair.
+// keygenAlgs are the key types keygen makes, by the algorithm that fits
+// each key.
+var keygenAlgs = map[string]jwa.SignatureAlgorithm{"rsa": jwa.RS256, "ec": jwa.ES256, "ed25519": jwa.EdDSA}
+
+// keygen writes a new key pair of the given type ("": RSA) to dir, unless
+// both files already exist (then it reports false). An existing pair of
+// another type than keyType, when one is given, is an error: keeping it
+// would hand an RSA user an EC key, silently. One file without the other
+// is an error: replacing it would silently break the pair.
 func keygen(dir, keyType string) (bool, error) {
 	priv, pub := filepath.Join(dir, privateKeyFile), filepath.Join(dir, publicKeyFile)
+	if _, ok := keygenAlgs[keyType]; !ok && keyType != "" {
+		return false, fmt.Errorf("--type %q: want rsa, ec or ed25519", keyType)
+	}
 	privExists, err := exists(priv)
 	if err != nil {
 		return false, err
@@ -288,6 +305,21 @@ func keygen(dir, keyType string) (bool, error) {
 	}
 	switch {
 	case privExists && pubExists:
+		if keyType == "" {
+			return false, nil
+		}
+		pemBytes, err := os.ReadFile(priv)
+		if err != nil {
+			return false, err
+		}
+		_, alg, err := parseSigningKey(pemBytes)
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", priv, err)
+		}
+		if alg != keygenAlgs[keyType] {
+			return false, fmt.Errorf("%s and %s already hold an %s key pair, not the %s (%s) one --type asks for: "+
+				"remove them to make a new pair, or leave out --type to keep them", priv, pub, alg, keyType, keygenAlgs[keyType])
+		}
 		return false, nil
 	case privExists || pubExists:
 		return false, fmt.Errorf("only one of %s and %s exists; remove it to make a new pair", priv, pub)
@@ -295,7 +327,7 @@ func keygen(dir, keyType string) (bool, error) {
 
 	var key crypto.Signer
 	switch keyType {
-	case "rsa":
+	case "rsa", "":
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
 	case "ec":
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,10 +66,24 @@ func TestKeygen(t *testing.T) {
 	}
 	before, _ := os.ReadFile(priv)
 
-	// A second run keeps the pair.
-	created, err = keygen(dir, "ec")
-	if err != nil || created {
-		t.Fatalf("second keygen = %v, %v; want the pair kept", created, err)
+	// A second run keeps the pair, without --type or with its type.
+	for _, keyType := range []string{"", "rsa"} {
+		created, err = keygen(dir, keyType)
+		if err != nil || created {
+			t.Fatalf("second keygen --type %q = %v, %v; want the pair kept", keyType, created, err)
+		}
+	}
+	// Asked for another type, it neither keeps the RSA pair in silence (the
+	// user would sign with a key they did not ask for) nor replaces it.
+	for _, keyType := range []string{"ec", "ed25519", "dsa"} {
+		created, err = keygen(dir, keyType)
+		if err == nil || created {
+			t.Errorf("keygen --type %s over an RSA pair = %v, %v; want refused", keyType, created, err)
+		}
+	}
+	if _, err := keygen(dir, "ec"); err == nil || !strings.Contains(err.Error(), priv) || !strings.Contains(err.Error(), pub) ||
+		!strings.Contains(err.Error(), "RS256") {
+		t.Errorf("keygen --type ec over an RSA pair: %v; want the files and their type named", err)
 	}
 	if after, _ := os.ReadFile(priv); string(after) != string(before) {
 		t.Error("second keygen replaced the private key")
@@ -87,6 +102,32 @@ func TestKeygen(t *testing.T) {
 
 	if _, err := keygen(t.TempDir(), "dsa"); err == nil || !strings.Contains(err.Error(), `--type "dsa"`) {
 		t.Errorf("keygen --type dsa: %v", err)
+	}
+}
+
+// Through the CLI: a run without --type keeps any pair (dev.sh runs
+// keygen on every start, whatever pair the user made), one with --type
+// only a pair of that type.
+func TestKeygenCommandType(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) error {
+		cobraCmd := &cobra.Command{Use: "authedge-token"}
+		caddycmd.Commands()["authedge-token"].CobraFunc(cobraCmd)
+		cobraCmd.SetArgs(append([]string{"keygen", "--out", dir}, args...))
+		cobraCmd.SetOut(io.Discard)
+		cobraCmd.SetErr(io.Discard)
+		return cobraCmd.Execute()
+	}
+	if err := run("--type", "ec"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"--type", "ec"}} {
+		if err := run(args...); err != nil {
+			t.Errorf("keygen %v over an EC pair: %v, want it kept", args, err)
+		}
+	}
+	if err := run("--type", "rsa"); err == nil || !strings.Contains(err.Error(), "ES256 key pair") {
+		t.Errorf("keygen --type rsa over an EC pair: %v, want refused", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -91,22 +92,36 @@ func cmdEventsRedeliver(fl caddycmd.Flags) (int, error) {
 		return caddy.ExitCodeFailedStartup, err
 	}
 	defer env.client.Close()
-	ctx := context.Background()
-	n, err := events.Redeliver(ctx, env.client, env.keys, env.events.StreamMaxLen)
-	fmt.Fprintf(os.Stderr, "moved %d dead-lettered events back to the stream\n", n)
-	if err != nil {
+	if err := redeliver(context.Background(), env, os.Stderr); err != nil {
 		return caddy.ExitCodeFailedQuit, err
 	}
+	return caddy.ExitCodeSuccess, nil
+}
+
+// redeliver moves env's dead letters back to its stream and tells w how
+// many it moved and how many remain.
+func redeliver(ctx context.Context, env *eventsTarget, w io.Writer) error {
+	n, err := events.Redeliver(ctx, env.client, env.keys, env.events.StreamMaxLen)
+	if err != nil {
+		// A count of 0 beside the error would read as a run that
+		// found nothing to move; a count of those moved before it
+		// failed is still news.
+		if n > 0 {
+			fmt.Fprintf(w, "moved %d dead-lettered events back to the stream before the error\n", n)
+		}
+		return err
+	}
+	fmt.Fprintf(w, "moved %d dead-lettered events back to the stream\n", n)
 	// One run moves at most stream_max_len, so that the stream's trimming
 	// drops none of them: say what is left for the next run.
 	left, err := events.DeadLetters(ctx, env.client, env.keys)
 	if err != nil {
-		return caddy.ExitCodeFailedQuit, err
+		return err
 	}
 	if left > 0 {
-		fmt.Fprintf(os.Stderr, "%d remain dead-lettered: run redeliver again once these are delivered\n", left)
+		fmt.Fprintf(w, "%d remain dead-lettered: run redeliver again once these are delivered\n", left)
 	}
-	return caddy.ExitCodeSuccess, nil
+	return nil
 }
 
 // eventsTarget is the environment a command works on.

@@ -1,8 +1,18 @@
 package caddymodule
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/events"
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 func TestPickAuthedge(t *testing.T) {
@@ -84,6 +94,57 @@ func TestPickAuthedgeOneEnvironmentTwoStreams(t *testing.T) {
 	for range 20 {
 		if c, _ := pickAuthedge([]byte(perSite), "p"); c.Redis.Timeout != first.Redis.Timeout {
 			t.Fatalf("picked a handler with timeout %v, then %v", first.Redis.Timeout, c.Redis.Timeout)
+		}
+	}
+}
+
+// A redeliver that fails prints no count: "moved 0 dead-lettered events"
+// above the error read as a run that found nothing to move, when it
+// never reached Redis. One that works says what it moved.
+func TestRedeliverFailedPrintsNoCount(t *testing.T) {
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer down.Close()
+	var out strings.Builder
+	env := &eventsTarget{client: down, keys: events.NewKeys("authedge", "e"), events: config.Events{StreamMaxLen: 10}}
+	if err := redeliver(context.Background(), env, &out); err == nil {
+		t.Fatal("redeliver with Redis down: no error")
+	}
+	if out.Len() != 0 {
+		t.Errorf("redeliver with Redis down printed %q, want nothing beside the error", out.String())
+	}
+
+	srv := redistest.Start(t)
+	up := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer up.Close()
+	env.client = up
+	out.Reset()
+	if err := redeliver(context.Background(), env, &out); err != nil || out.String() != "moved 0 dead-lettered events back to the stream\n" {
+		t.Errorf("redeliver = %v, printed %q", err, out.String())
+	}
+}
+
+// Without a subcommand the help, exit 0, as `caddy storage`; an unknown
+// one is an error, so that a typo does not pass for a run
+// (docs/DECISIONS.md).
+func TestAuthedgeCommandSubcommands(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		wantErr bool
+	}{
+		{nil, false},
+		{[]string{"events"}, false},
+		{[]string{"--help"}, false},
+		{[]string{"foo"}, true},
+		{[]string{"events", "foo"}, true},
+		{[]string{"events", "tial"}, true},
+	} {
+		cmd := &cobra.Command{Use: "authedge"}
+		caddycmd.Commands()["authedge"].CobraFunc(cmd)
+		cmd.SetArgs(tt.args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		if err := cmd.Execute(); (err != nil) != tt.wantErr {
+			t.Errorf("caddy authedge %v: %v, want error %v", tt.args, err, tt.wantErr)
 		}
 	}
 }
