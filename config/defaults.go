@@ -33,6 +33,11 @@ const (
 	DefaultRetryFor     = 24 * time.Hour
 )
 
+// MaxLeeway bounds leeway: RFC 7519 speaks of "no more than a few
+// minutes" of clock skew, and each second past that is a second in
+// which an expired, perhaps stolen, token still works.
+const MaxLeeway = 5 * time.Minute
+
 // Contact channel names, as verification required and sudo sensitive use
 // them.
 const (

@@ -97,6 +97,10 @@ func (j *JWT) validate(add func(string, ...any)) {
 	if j.Leeway != nil && *j.Leeway < 0 {
 		add("jwt leeway: must not be negative (0 means strict expiry)")
 	}
+	if j.Leeway != nil && time.Duration(*j.Leeway) > MaxLeeway {
+		add("jwt leeway: at most %v: it is allowance for clocks that disagree, and a larger one keeps "+
+			"expired tokens working (set the tokens' lifetime at the identity provider instead)", MaxLeeway)
+	}
 	if err := token.CheckAdminScope(j.AdminScope); err != nil {
 		add("jwt admin_scope: %v", err)
 	}
