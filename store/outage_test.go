@@ -333,3 +333,56 @@ func TestRedisErrorsAreNotUnavailable(t *testing.T) {
 		t.Errorf("right password: %v", err)
 	}
 }
+
+// TestOutOfMemoryIsUnavailable: a Redis at its maxmemory under noeviction
+// refuses a script's first write with OOM (and lets a script that has
+// written go on: no half change). Every write answers unavailable, not an
+// internal error, with nothing written, and writes again once memory is
+// freed. The revocation and the edit below make their event the first
+// write (no rate limit), which must not hide Redis's refusal.
+func TestOutOfMemoryIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	revoke := func() error {
+		_, err := f.Revoke(ctx, Revoke{Kind: RevokedToken, TokenDigest: TokenDigest("oom"), Until: f.clock.Now().Add(time.Hour),
+			UserID: "u1", Actor: "u1", Origin: testOrigin("d1"), Events: eventsOn})
+		return err
+	}
+	edit := func(rate int) func() error {
+		return func() error {
+			e := Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
+				Changes: Changes{Nickname: ptr("Zhang San")}, Origin: testOrigin("d1"), Events: eventsOn}
+			if rate > 0 {
+				e.RateLimit = Limit{Count: rate, Window: time.Minute}
+			}
+			_, err := f.Edit(ctx, e)
+			return err
+		}
+	}
+	ensure := func() error { _, err := f.EnsureProfile(ctx, "u2"); return err }
+	writes := map[string]func() error{"revoke": revoke, "edit": edit(0), "limited edit": edit(30), "ensure": ensure}
+
+	if err := f.raw.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.raw.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s at maxmemory: err = %v, want ErrUnavailable", name, err)
+		}
+	}
+	if n, err := f.raw.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Errorf("at maxmemory: %d keys written (%v), want none", n, err)
+	}
+	if err := f.raw.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); err != nil {
+			t.Errorf("%s after memory was freed: %v", name, err)
+		}
+	}
+	f.audit(t)
+}
