@@ -386,3 +386,44 @@ func TestOutOfMemoryIsUnavailable(t *testing.T) {
 	}
 	f.audit(t)
 }
+
+// TestDemotedMasterIsUnavailable: the node the store talks to becomes a
+// replica (a failover it was not told of): every write, the revocation
+// whose first write is its event included, is unavailable, not an
+// internal error, and writes work again once it is a master, with no
+// restart of the store.
+func TestDemotedMasterIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	other := redistest.Start(t)
+	ctx := ctxT(t)
+	writes := map[string]func() error{
+		"revoke": func() error {
+			_, err := f.Revoke(ctx, Revoke{Kind: RevokedToken, TokenDigest: TokenDigest("ro"), Until: f.clock.Now().Add(time.Hour),
+				UserID: "u1", Actor: "u1", Origin: testOrigin("d1"), Events: eventsOn})
+			return err
+		},
+		"edit": func() error {
+			_, err := f.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
+				RateLimit: Limit{Count: 30, Window: time.Minute}, Changes: Changes{Nickname: ptr("Zhang San")},
+				Origin: testOrigin("d1"), Events: eventsOn})
+			return err
+		},
+	}
+	if err := f.raw.SlaveOf(ctx, "127.0.0.1", strconv.Itoa(other.Port)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "READONLY") {
+			t.Errorf("%s on a replica: err = %v, want ErrUnavailable saying READONLY", name, err)
+		}
+	}
+	if err := f.raw.SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); err != nil {
+			t.Errorf("%s once a master again: %v", name, err)
+		}
+	}
+	f.audit(t)
+}
