@@ -40,9 +40,19 @@ func TestMemoryPolicyWarning(t *testing.T) {
 		}
 	}
 
+	// A Redis user without +info: said once, pointing at the recipe.
 	srv := redistest.Start(t, "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lfu")
+	if _, err := redistest.Command(srv.Addr, "ACL", "SETUSER", "default", "-info"); err != nil {
+		t.Fatal(err)
+	}
+	logs := checkedPolicy(t, srv.Addr, func() {})
+	if logs.FilterLevelExact(zapcore.WarnLevel).FilterMessageSnippet("A Redis ACL user").Len() != 1 || logs.Len() != 1 {
+		t.Errorf("INFO refused: logged %q, want one warning naming the ACL recipe", messages(logs))
+	}
+
+	srv = redistest.Start(t, "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lfu")
 	srv.Stop()
-	logs := checkedPolicy(t, srv.Addr, func() {
+	logs = checkedPolicy(t, srv.Addr, func() {
 		time.Sleep(100 * time.Millisecond)
 		srv.Restart()
 	})
