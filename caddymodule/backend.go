@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -26,11 +27,14 @@ type backend struct {
 	store       *store.Store
 	revocations *revoke.Checker
 	log         *sharedLog
+	// stopCheck ends the memory policy check (memorypolicy.go).
+	stopCheck context.CancelFunc
 }
 
 // Destruct stops the checker, which reads the store, then closes the
 // store; the pool calls it when the last handler using it is cleaned up.
 func (b *backend) Destruct() error {
+	b.stopCheck()
 	return errors.Join(b.revocations.Close(), b.store.Close())
 }
 
@@ -57,7 +61,9 @@ func (h *Handler) acquireBackend(s secrets) (*backend, error) {
 			_ = st.Close()
 			return nil, err
 		}
-		return &backend{store: st, revocations: rc, log: log}, nil
+		ctx, stop := context.WithCancel(context.Background())
+		go checkMemoryPolicy(ctx, st, log.logger(), memoryPolicyRetry)
+		return &backend{store: st, revocations: rc, log: log, stopCheck: stop}, nil
 	})
 	if err != nil {
 		return nil, err

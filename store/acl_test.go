@@ -213,6 +213,10 @@ func aclFlows(t *testing.T, addr string, waitReplicas int) error {
 	nudges, stop := other.WatchRevocations(func(err error) { refusal <- err })
 	defer stop()
 
+	// The start's check of the memory policy.
+	if _, err := s.MemoryPolicy(ctx); err != nil {
+		return fmt.Errorf("MemoryPolicy: %w", err)
+	}
 	// Edit, with history and events on.
 	if _, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true, RateLimit: limit,
 		Changes: Changes{Nickname: ptr("One"), Username: ptr("Alice"), Phone: ptr("+86 13000000000"), Email: ptr("a@example.com")},

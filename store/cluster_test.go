@@ -34,6 +34,22 @@ func TestCluster(t *testing.T) {
 	_, err = s.Edit(ctx, Edit{Actor: "u2", Target: "u2", CreateIfMissing: true, Changes: Changes{Username: ptr("ALICE")}})
 	wantConflict(t, err, "username")
 
+	// The memory policy is read from the master of the environment's
+	// slot, the one node whose policy matters.
+	policies := []string{"allkeys-lru", "allkeys-lfu", "allkeys-random"}
+	var want string
+	for i, node := range c.Nodes {
+		if _, err := redistest.Command(node.Addr, "CONFIG", "SET", "maxmemory-policy", policies[i]); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := redistest.Command(node.Addr, "EXISTS", s.keys.profile("u1")); err == nil && n == "1" {
+			want = policies[i]
+		}
+	}
+	if p, err := s.MemoryPolicy(ctx); err != nil || p.Policy != want || want == "" {
+		t.Errorf("MemoryPolicy = %+v, %v; want the slot's master's %q", p, err, want)
+	}
+
 	// Verification, sudo and a verified, sudo-guarded contact change.
 	v := newVerification("cv1", "u1", "email", "a@example.com")
 	v.Owner = true // a CUR_USER code: the kind that buys sudo

@@ -333,3 +333,97 @@ func TestRedisErrorsAreNotUnavailable(t *testing.T) {
 		t.Errorf("right password: %v", err)
 	}
 }
+
+// TestOutOfMemoryIsUnavailable: a Redis at its maxmemory under noeviction
+// refuses a script's first write with OOM (and lets a script that has
+// written go on: no half change). Every write answers unavailable, not an
+// internal error, with nothing written, and writes again once memory is
+// freed. The revocation and the edit below make their event the first
+// write (no rate limit), which must not hide Redis's refusal.
+func TestOutOfMemoryIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	revoke := func() error {
+		_, err := f.Revoke(ctx, Revoke{Kind: RevokedToken, TokenDigest: TokenDigest("oom"), Until: f.clock.Now().Add(time.Hour),
+			UserID: "u1", Actor: "u1", Origin: testOrigin("d1"), Events: eventsOn})
+		return err
+	}
+	edit := func(rate int) func() error {
+		return func() error {
+			e := Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
+				Changes: Changes{Nickname: ptr("Zhang San")}, Origin: testOrigin("d1"), Events: eventsOn}
+			if rate > 0 {
+				e.RateLimit = Limit{Count: rate, Window: time.Minute}
+			}
+			_, err := f.Edit(ctx, e)
+			return err
+		}
+	}
+	ensure := func() error { _, err := f.EnsureProfile(ctx, "u2"); return err }
+	writes := map[string]func() error{"revoke": revoke, "edit": edit(0), "limited edit": edit(30), "ensure": ensure}
+
+	if err := f.raw.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.raw.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s at maxmemory: err = %v, want ErrUnavailable", name, err)
+		}
+	}
+	if n, err := f.raw.DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Errorf("at maxmemory: %d keys written (%v), want none", n, err)
+	}
+	if err := f.raw.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); err != nil {
+			t.Errorf("%s after memory was freed: %v", name, err)
+		}
+	}
+	f.audit(t)
+}
+
+// TestDemotedMasterIsUnavailable: the node the store talks to becomes a
+// replica (a failover it was not told of): every write, the revocation
+// whose first write is its event included, is unavailable, not an
+// internal error, and writes work again once it is a master, with no
+// restart of the store.
+func TestDemotedMasterIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	other := redistest.Start(t)
+	ctx := ctxT(t)
+	writes := map[string]func() error{
+		"revoke": func() error {
+			_, err := f.Revoke(ctx, Revoke{Kind: RevokedToken, TokenDigest: TokenDigest("ro"), Until: f.clock.Now().Add(time.Hour),
+				UserID: "u1", Actor: "u1", Origin: testOrigin("d1"), Events: eventsOn})
+			return err
+		},
+		"edit": func() error {
+			_, err := f.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
+				RateLimit: Limit{Count: 30, Window: time.Minute}, Changes: Changes{Nickname: ptr("Zhang San")},
+				Origin: testOrigin("d1"), Events: eventsOn})
+			return err
+		},
+	}
+	if err := f.raw.SlaveOf(ctx, "127.0.0.1", strconv.Itoa(other.Port)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "READONLY") {
+			t.Errorf("%s on a replica: err = %v, want ErrUnavailable saying READONLY", name, err)
+		}
+	}
+	if err := f.raw.SlaveOf(ctx, "NO", "ONE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for name, write := range writes {
+		if err := write(); err != nil {
+			t.Errorf("%s once a master again: %v", name, err)
+		}
+	}
+	f.audit(t)
+}

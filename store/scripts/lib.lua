@@ -147,11 +147,14 @@ end
 -- append_event adds one event, its JSON text, to stream, trimmed to about
 -- maxlen entries, and returns its entry ID, or an error reply having
 -- written nothing. Revocation scripts call it before their other writes,
--- so that an error leaves nothing half done.
+-- so that an error leaves nothing half done. The reply starts with Redis's
+-- own error code: as the first write, XADD is what a Redis that refuses
+-- writes (OOM, READONLY, MISCONF, NOREPLICAS) refuses, and the store
+-- tells those, which are 503s, from a bug by that code (errors.go).
 local function append_event(stream, maxlen, event)
   local id = redis.pcall('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'event', event)
   if type(id) == 'table' then
-    return redis.error_reply('events: ' .. tostring(id.err))
+    return redis.error_reply(tostring(id.err) .. ' (appending an event)')
   end
   return id
 end
