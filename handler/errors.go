@@ -23,6 +23,9 @@ type apiError struct {
 	retryAfter time.Duration
 	// allow is the Allow header of a 405.
 	allow string
+	// waitedOnRedis marks a 503 for a wait on Redis that ran out: a
+	// client that hung up meanwhile is why it ended (settle).
+	waitedOnRedis bool
 	// challenge is the WWW-Authenticate header of a 401 (RFC 6750).
 	challenge string
 	// acceptEncoding is the Accept-Encoding header of a 415 refusing a
@@ -103,6 +106,7 @@ func resourceExhausted(retryAfter time.Duration) *apiError {
 func unavailable() *apiError {
 	e := newError(http.StatusServiceUnavailable, "unavailable", "the profile store is unavailable; retry later")
 	e.retryAfter = time.Second
+	e.waitedOnRedis = true
 	return e
 }
 
@@ -125,9 +129,12 @@ var errKeysUnavailable = func() *apiError {
 var errClientGone = newError(499, "cancelled", "the client closed the request before it was answered")
 
 // settle is the answer to r for e: errClientGone in place of an outage
-// that r's client brought about by hanging up.
+// that r's client brought about by hanging up. Only a wait on Redis, which
+// runs on the request's context, can be: a failed code delivery (detached
+// from the client) or an unreachable jwks_url is an outage whatever the
+// client does, and stays a 503.
 func settle(r *http.Request, e *apiError) *apiError {
-	if e != nil && e.status == http.StatusServiceUnavailable && errors.Is(r.Context().Err(), context.Canceled) {
+	if e != nil && e.waitedOnRedis && errors.Is(r.Context().Err(), context.Canceled) {
 		return errClientGone
 	}
 	return e

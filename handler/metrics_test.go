@@ -325,3 +325,23 @@ func TestClientThatHungUpIs499(t *testing.T) {
 		{"authedge_requests_total", requests("user.me", "503"), 0},
 	})
 }
+
+// TestRedisMetricsNameTheStoresCommands: the commands the store sends for
+// requests are timed under their own names (docs/metrics.md), not under
+// "other": user/query by IDs reads the profiles with MGET, as a token
+// check that asks Redis reads the revocations.
+func TestRedisMetricsNameTheStoresCommands(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	e := newEnv(t, withMetrics(reg))
+
+	e.edit("alice", `{"nickname":"Alice"}`).wantOK(t)
+	e.me("alice")
+	e.serve(http.MethodGet, pathQueryUsers+"?id=alice,bob", "", bearer(e.adminToken())).wantOK(t)
+
+	if got := metricValue(t, reg, "authedge_redis_command_duration_seconds", map[string]string{"command": "mget"}); got < 1 {
+		t.Errorf("MGET timed %v times under its own name", got)
+	}
+	if got := metricValue(t, reg, "authedge_redis_command_duration_seconds", map[string]string{"command": "other"}); got != 0 {
+		t.Errorf("%v of the store's commands timed as other", got)
+	}
+}

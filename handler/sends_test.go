@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authedge/caddy-authedge/notify"
@@ -476,4 +477,35 @@ func (h *beforeScript) check(cmd redis.Cmder) {
 			return
 		}
 	}
+}
+
+// hangUpSender is a code receiver that is down: each delivery certainly
+// fails, and the client hangs up while it is under way.
+type hangUpSender struct{ hangUp context.CancelFunc }
+
+func (s hangUpSender) Send(context.Context, notify.Message) error {
+	s.hangUp()
+	return &notify.DeliveryError{Outcome: notify.Failed, Err: fmt.Errorf("connection refused")}
+}
+
+// TestFailedDeliveryIs503AfterAHangUp: a code delivery that fails is the
+// receiver's outage, whether or not the client is still there: 503, as the
+// access log and the metrics must show it. 499 cancelled is for a client
+// whose hang-up ended the wait on Redis (docs/api.md); the delivery runs
+// detached from the client, so its hang-up changed nothing. It was 499,
+// which hid a receiver outage from everything that counts 503s as long as
+// clients gave up before the delivery did.
+func TestFailedDeliveryIs503AfterAHangUp(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	e := newEnv(t, withMetrics(reg))
+	ctx, hangUp := context.WithCancel(context.Background())
+	defer hangUp()
+	e.api.deps.Sender = hangUpSender{hangUp}
+
+	e.serve(http.MethodPost, pathSend, `{"phone_number":"+86 13000000000"}`, bearer(e.token("u1")), withContext(ctx)).
+		wantError(t, http.StatusServiceUnavailable, "unavailable")
+	checkMetrics(t, reg, []want{
+		{"authedge_requests_total", requests("verification", "503"), 1},
+		{"authedge_requests_total", requests("verification", "499"), 0},
+	})
 }

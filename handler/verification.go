@@ -177,8 +177,8 @@ func (a *API) deliver(ctx context.Context, v store.NewVerification, msg notify.M
 	a.log.Warn("verification code delivery failed",
 		zap.String("channel", msg.Channel), zap.String("to", profile.MaskContact(v.Channel == channelEmail, msg.To)),
 		zap.Stringer("outcome", outcome), zap.Bool("counted", maybe), zap.Error(err), zap.NamedError("cancel_error", cerr))
-	e := unavailable()
-	e.description = "the verification code could not be delivered; retry later"
+	e := newError(http.StatusServiceUnavailable, "unavailable", "the verification code could not be delivered; retry later")
+	e.retryAfter = time.Second
 	return e
 }
 

@@ -206,7 +206,10 @@ type redisCommand uint8
 // those authedge's store and events worker send. Any other is "other"
 // (a command literally named "other" would join it, which is harmless).
 var redisCommandNames = [...]string{
-	"evalsha", "eval", "get", "hget", "hgetall", "ping", "scan",
+	"evalsha", "eval", "get", "mget", "hget", "hgetall", "ping", "scan",
+	// WAIT follows each write with redis wait; TIME is the events
+	// worker's clock.
+	"wait", "time",
 	"xadd", "xread", "xreadgroup", "xautoclaim", "xack", "xpending", "xrange", "xdel", "xgroup",
 	"publish",
 	// Sent by go-redis on each new connection.

@@ -47,6 +47,17 @@ func TestRedisHook(t *testing.T) {
 	if err := client.EvalSha(ctx, "0000000000000000000000000000000000000000", nil).Err(); err == nil {
 		t.Fatal("EVALSHA of an unknown script succeeded")
 	}
+	// The store's MGET and WAIT and the events worker's TIME have their
+	// own labels (docs/metrics.md).
+	if err := client.MGet(ctx, "k", "missing").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Wait(ctx, 0, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Time(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
 	if err := client.Do(ctx, "xread", "count", "1", "streams", "s", "0").Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("XREAD of a missing stream: %v", err)
 	}
@@ -61,6 +72,9 @@ func TestRedisHook(t *testing.T) {
 		{"authedge_redis_command_errors_total", "hget", 1},
 		{"authedge_redis_command_duration_seconds", "evalsha", 1},
 		{"authedge_redis_command_errors_total", "evalsha", 0},
+		{"authedge_redis_command_duration_seconds", "mget", 1},
+		{"authedge_redis_command_duration_seconds", "wait", 1},
+		{"authedge_redis_command_duration_seconds", "time", 1},
 		// SET and FLUSHDB are not in the fixed set.
 		{"authedge_redis_command_duration_seconds", "other", 2},
 		// XREAD may block by design: counted for errors, never timed.
