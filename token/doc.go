@@ -22,8 +22,10 @@
 //     breaks), at most 64 KiB. So one token has exactly one spelling, and
 //     its SHA-256 (the cache key) identifies it.
 //   - The alg header picks among the configured algorithms only; none and
-//     HMAC can never be configured. Keys are never taken from the token
-//     (jwk, jku, x5c, x5u are ignored). Any crit header is refused: no
+//     HMAC can never be configured. EdDSA and Ed25519 (RFC 9864's name
+//     for EdDSA on Ed25519) are one algorithm, either name allowing both,
+//     in the configuration and in a JWK's alg alike. Keys are never
+//     taken from the token (jwk, jku, x5c, x5u are ignored). Any crit header is refused: no
 //     extension is understood. A typ header, if present, must be JWT or
 //     at+jwt (RFC 9068), with or without "application/".
 //   - A token with a kid is checked with the JWKS keys of that kid and
