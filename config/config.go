@@ -62,8 +62,9 @@ type JWT struct {
 	// effective client_id.
 	Audience []string `json:"audience,omitempty"`
 
-	// JWKSURL is a remote JWK Set, cached and refreshed; an unknown kid
-	// triggers a refresh, at most one fetch per 5 seconds.
+	// JWKSURL is a remote JWK Set, cached and refreshed; an unknown kid, or
+	// a token without a kid that no key verifies, triggers a refresh, at
+	// most one fetch per 5 seconds.
 	JWKSURL string `json:"jwks_url,omitempty"`
 
 	// JWKSFile is the path of a local JWK Set.

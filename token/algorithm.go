@@ -21,9 +21,13 @@ const (
 	kindEd25519
 )
 
-// algorithm is one accepted JWS algorithm (RFC 7518 section 3, RFC 8037).
+// algorithm is one accepted JWS algorithm (RFC 7518 section 3, RFC 8037,
+// RFC 9864).
 type algorithm struct {
-	name  string
+	name string
+	// alias is the other name of the same algorithm on the keys it fits,
+	// or "": EdDSA and Ed25519 (docs/configuration.md#jwt).
+	alias string
 	kind  keyKind
 	hash  crypto.Hash    // unused for EdDSA, which hashes internally
 	pss   bool           // RSASSA-PSS rather than PKCS #1 v1.5
@@ -40,7 +44,13 @@ var algorithms = []*algorithm{
 	{name: "ES256", kind: kindEC, hash: crypto.SHA256, curve: elliptic.P256()},
 	{name: "ES384", kind: kindEC, hash: crypto.SHA384, curve: elliptic.P384()},
 	{name: "ES512", kind: kindEC, hash: crypto.SHA512, curve: elliptic.P521()},
-	{name: "EdDSA", kind: kindEd25519},
+	// RFC 9864 registers Ed25519 as the fully specified name of EdDSA
+	// with Ed25519 and deprecates the polymorphic EdDSA. authedge has no
+	// Ed448, so on its keys the two are one algorithm: a provider moving
+	// to the new name must not lock every user out, and a JWK naming
+	// either serves tokens naming either.
+	{name: "EdDSA", alias: "Ed25519", kind: kindEd25519},
+	{name: "Ed25519", alias: "EdDSA", kind: kindEd25519},
 }
 
 // lookupAlgorithm resolves a configured algorithm name. none and the HMAC
@@ -99,9 +109,9 @@ func CheckAlgorithmFits(name string, pub crypto.PublicKey) error {
 }
 
 // fits reports whether k can verify signatures of a: the right family, the
-// right curve, and the JWK's own alg (if it names one) equal to a.
+// right curve, and the JWK's own alg (if it names one) a's name or alias.
 func (a *algorithm) fits(k *publicKey) bool {
-	if k.kind != a.kind || (k.alg != "" && k.alg != a.name) {
+	if k.kind != a.kind || (k.alg != "" && k.alg != a.name && k.alg != a.alias) {
 		return false
 	}
 	return a.kind != kindEC || k.ec.Curve == a.curve

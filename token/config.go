@@ -35,6 +35,7 @@ type Config struct {
 	// Algorithms are the accepted alg header values; empty means
 	// DefaultAlgorithms. "none" and the HMAC algorithms are refused by New:
 	// a verifier holding public keys must never treat one as a secret.
+	// "EdDSA" and "Ed25519" (RFC 9864's name for it) each allow both.
 	Algorithms []string
 	// Leeway is the clock skew allowed for exp, nbf, iat and auth_time;
 	// zero means DefaultLeeway, unless NoLeeway is set. Negative is an
@@ -183,10 +184,11 @@ func containsAlgorithm(list []*algorithm, alg *algorithm) bool {
 
 // allowed returns the configured algorithm named by a token's alg header,
 // or nil. The header is the only place the name comes from, and it only
-// selects among what the configuration already allows.
+// selects among what the configuration already allows. Either name of
+// EdDSA allows both: they are one algorithm on the keys authedge has.
 func (s *settings) allowed(name string) *algorithm {
 	for _, a := range s.algorithms {
-		if a.name == name {
+		if a.name == name || (a.alias != "" && a.alias == name) {
 			return a
 		}
 	}

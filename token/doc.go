@@ -22,8 +22,10 @@
 //     breaks), at most 64 KiB. So one token has exactly one spelling, and
 //     its SHA-256 (the cache key) identifies it.
 //   - The alg header picks among the configured algorithms only; none and
-//     HMAC can never be configured. Keys are never taken from the token
-//     (jwk, jku, x5c, x5u are ignored). Any crit header is refused: no
+//     HMAC can never be configured. EdDSA and Ed25519 (RFC 9864's name
+//     for EdDSA on Ed25519) are one algorithm, either name allowing both,
+//     in the configuration and in a JWK's alg alike. Keys are never
+//     taken from the token (jwk, jku, x5c, x5u are ignored). Any crit header is refused: no
 //     extension is understood. A typ header, if present, must be JWT or
 //     at+jwt (RFC 9068), with or without "application/".
 //   - A token with a kid is checked with the JWKS keys of that kid and
@@ -31,7 +33,9 @@
 //     without a kid, with every key. Only keys that fit the algorithm are
 //     tried (family, curve, and the JWK's own alg if it names one). A kid
 //     unknown to every source makes a remote JWKS fetch again, at most once
-//     per 5 s, concurrent misses sharing the one fetch.
+//     per 5 s, concurrent misses sharing the one fetch; so does a token
+//     without a kid that no key verifies, under the same limit (its key may
+//     have just been rotated in). Either is then tried once more.
 //   - RSA keys shorter than 2048 bits are refused when loaded (RFC 7518
 //     3.3), and so are those crypto/rsa never verifies with (an even
 //     modulus, an even exponent, e < 3 or e ≥ 2³¹); EC keys must be on P-256, P-384 or P-521 with a valid point,

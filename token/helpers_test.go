@@ -200,6 +200,12 @@ func es256(key *ecdsa.PrivateKey) signer {
 	}
 }
 
+// eddsa signs with an Ed25519 key whatever the header's alg says: jwx
+// signs neither RFC 9864's "Ed25519" nor a wrongly spelled one.
+func eddsa(key ed25519.PrivateKey) signer {
+	return func(input []byte) []byte { return ed25519.Sign(key, input) }
+}
+
 func hs256(secret []byte) signer {
 	return func(input []byte) []byte {
 		m := hmac.New(sha256.New, secret)

@@ -282,6 +282,7 @@ func FuzzParseJWKSet(f *testing.F) {
 	k := keys()
 	f.Add(jwkSet(f, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "e", key: &k.ec256.PublicKey}))
 	f.Add(jwkSet(f, jwkEntry{kid: "d", key: k.ed.Public()}))
+	f.Add(jwkSet(f, jwkEntry{kid: "d", alg: "Ed25519", key: k.ed.Public()}, jwkEntry{kid: "r", alg: "Ed25519", key: &k.rsa.PublicKey}))
 	f.Add([]byte(`{"keys":[` + akpKey + `,{"kty":"oct","k":"AQ"},null,1]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AQ","y":"AQ"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

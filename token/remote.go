@@ -21,9 +21,11 @@ import (
 // Remote JWKS timing. The periodic refresh follows the server's Cache-Control
 // (never sooner than remoteMinRefresh, never later than remoteMaxRefresh:
 // a key the provider withdraws stops working within it, whatever max-age
-// the set was served with); an unknown kid makes an extra fetch,
-// at most once per remoteMissInterval (docs/configuration.md#remote-keys), so
-// that tokens with made-up kids cannot turn authedge against the key server.
+// the set was served with); an unknown kid, or a token without a kid that
+// no key verifies, makes an extra fetch, at most once per
+// remoteMissInterval (docs/configuration.md#remote-keys), so
+// that tokens with made-up kids, or none, cannot turn authedge against the
+// key server.
 const (
 	remoteRefreshWindow = time.Minute
 	remoteMinRefresh    = 5 * time.Minute
@@ -67,7 +69,7 @@ type RemoteJWKS struct {
 }
 
 // missFetch is one fetch outside httprc's schedule (for an unknown kid,
-// or a config reload's Refetch), shared by every caller that asks while
+// a token without a kid no key verified, or a config reload's Refetch), shared by every caller that asks while
 // it runs.
 type missFetch struct {
 	done chan struct{}
@@ -260,13 +262,14 @@ func (r *RemoteJWKS) install(keys []*publicKey, skipped []skippedKey) *keySet {
 	return next
 }
 
-// refreshForUnknownKid fetches the set again because a token named a kid it
-// lacks, unless such a fetch happened less than missInterval ago. Callers
+// refreshForMiss fetches the set again because a token named a kid it
+// lacks, or had no kid and no key verified it (why says which, for the
+// log), unless such a fetch happened less than missInterval ago. Callers
 // arriving while one runs wait for it instead of fetching. It returns the
 // key set to use afterwards.
 //
 // It does not go through httprc's Refresh (startFetch says why).
-func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
+func (r *RemoteJWKS) refreshForMiss(ctx context.Context, why string) *keySet {
 	r.missMu.Lock()
 	call := r.inflight
 	if call == nil {
@@ -277,7 +280,7 @@ func (r *RemoteJWKS) refreshForUnknownKid(ctx context.Context) *keySet {
 			return r.current()
 		}
 		r.lastMiss = now
-		call = r.startFetch("for an unknown kid")
+		call = r.startFetch(why)
 	}
 	r.missMu.Unlock()
 	select {

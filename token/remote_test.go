@@ -584,3 +584,64 @@ func TestRemoteMalformedCacheControl(t *testing.T) {
 		})
 	}
 }
+
+// TestKidlessTokenAfterRotation: an issuer that puts no kid in its tokens
+// rotates a key into the set. A token signed by it verifies as soon as the
+// miss limit allows a fetch: the failure fetches the set again, as an
+// unknown kid does, rather than locking users out until the next periodic
+// refresh, up to an hour away.
+func TestKidlessTokenAfterRotation(t *testing.T) {
+	k, c, srv, v := rotationSetup(t)
+	tokenB := mint(t, jwa.RS256, k.rsa2, validClaims(), nil)
+	// The set does not have b: the fetch finds nothing new, 401.
+	mustRefuse(t, v, tokenB, "invalid signature")
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches, want the first and one for the failure", n)
+	}
+	// b rotated in: 401 within the limit, verified after it.
+	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}, jwkEntry{kid: "b", key: &k.rsa2.PublicKey}))
+	c.Advance(remoteMissInterval - time.Millisecond)
+	mustRefuse(t, v, tokenB, "invalid signature")
+	c.Advance(time.Millisecond)
+	mustVerify(t, v, tokenB)
+	// A key of another family (no key of the old set fits ES256) too.
+	c.Advance(remoteMissInterval)
+	srv.serve(jwkSet(t, jwkEntry{key: &k.ec256.PublicKey}))
+	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil))
+	if n := srv.hits.Load(); n != 4 {
+		t.Fatalf("%d fetches, want 4", n)
+	}
+}
+
+// TestKidlessMissIsRateLimited: bad tokens without a kid share the limit
+// of unknown kids: within the interval, however many there are, one extra
+// fetch at most, and they stay 401, also while the set cannot be fetched
+// (a forged token is no sign of a missing key).
+func TestKidlessMissIsRateLimited(t *testing.T) {
+	k, c, srv, v := rotationSetup(t)
+	forged := mint(t, jwa.RS256, k.rsa2, validClaims(), nil)
+	for range 20 {
+		mustRefuse(t, v, forged, "invalid signature")
+		mustRefuse(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil), "no key for this token's algorithm")
+	}
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches for 40 bad kid-less tokens within the limit, want the first and one more", n)
+	}
+	// One limit for both: an unknown kid now fetches nothing either.
+	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "zz"}), "unknown signing key")
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2: kid-less and unknown-kid misses share the limit", n)
+	}
+	// Past the limit, one more; with the set down, still 401.
+	c.Advance(remoteMissInterval)
+	srv.setStatus(http.StatusBadGateway)
+	for range 5 {
+		if _, err := v.Verify(t.Context(), forged, testClient); err == nil || KindOf(err) == KindKeysUnavailable {
+			t.Fatalf("kid-less forged token, JWKS down: %v, want a 401 kind", err)
+		}
+		mustRefuse(t, v, forged, "invalid signature")
+	}
+	if n := srv.hits.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3", n)
+	}
+}

@@ -460,3 +460,114 @@ func sha256Sum(b []byte) []byte {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestEd25519AlgorithmName: RFC 9864 names EdDSA on Ed25519 "Ed25519". A
+// provider that moves to the new name must not lock its users out: either
+// name verifies with an Ed25519 key and only with one, either name in the
+// configuration allows both, and a JWK naming either serves tokens naming
+// either. Names stay case-sensitive.
+func TestEd25519AlgorithmName(t *testing.T) {
+	k := keys()
+	c := newClock()
+	token := func(alg string, header map[string]any) string {
+		h := map[string]any{"alg": alg, "typ": "JWT"}
+		for name, value := range header {
+			h[name] = value
+		}
+		return craft(t, h, map[string]any(validClaims()), eddsa(k.ed))
+	}
+
+	// The default list names EdDSA only; it allows Ed25519 too.
+	v := newVerifier(t, baseConfig(t, c))
+	mustVerify(t, v, token("Ed25519", nil))
+	mustVerify(t, v, token("EdDSA", nil))
+	for _, alg := range []string{"ed25519", "ED25519", "Ed25519 ", "eddsa", "Ed448"} {
+		mustRefuse(t, v, token(alg, nil), "algorithm not accepted")
+	}
+	// Signed by another key, or by RSA, it does not verify.
+	_, other, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, v, craft(t, map[string]string{"alg": "Ed25519"}, map[string]any(validClaims()), eddsa(other)), "invalid signature")
+	mustRefuse(t, v, craft(t, map[string]string{"alg": "Ed25519"}, map[string]any(validClaims()), rs256(k.rsa)), "invalid signature")
+
+	for _, names := range [][]string{{"EdDSA"}, {"Ed25519"}, {"RS256", "Ed25519"}} {
+		cfg := baseConfig(t, c)
+		cfg.Algorithms = names
+		v := newVerifier(t, cfg)
+		mustVerify(t, v, token("Ed25519", nil))
+		mustVerify(t, v, token("EdDSA", nil))
+	}
+	cfg := baseConfig(t, c)
+	cfg.Algorithms = []string{"RS256", "ES256"}
+	v = newVerifier(t, cfg)
+	mustRefuse(t, v, token("Ed25519", nil), "algorithm not accepted")
+	mustRefuse(t, v, token("EdDSA", nil), "algorithm not accepted")
+	for _, bad := range []string{"ed25519", "ED25519", "eddsa"} {
+		cfg.Algorithms = []string{bad}
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "unknown algorithm") {
+			t.Fatalf("algorithms %q: %v, want unknown algorithm", bad, err)
+		}
+	}
+
+	// Only an Ed25519 key verifies it: RSA and EC keys do not fit.
+	v = newVerifier(t, Config{Issuer: testIssuer, PublicKeyFiles: []string{pemFile(t, &k.rsa.PublicKey), pemFile(t, &k.ec256.PublicKey)}, Now: c.Now})
+	mustRefuse(t, v, token("Ed25519", nil), "no key for this token's algorithm")
+	mustRefuse(t, v, craft(t, map[string]string{"alg": "Ed25519"}, map[string]any(validClaims()), rs256(k.rsa)), "no key for this token's algorithm")
+	mustRefuse(t, v, craft(t, map[string]string{"alg": "Ed25519"}, map[string]any(validClaims()), es256(k.ec256)), "no key for this token's algorithm")
+
+	// JWKs: alg Ed25519, alg EdDSA and no alg each serve both names; a
+	// JWK that names another algorithm serves neither, and an Ed25519
+	// JWK serves no other algorithm.
+	set := jwkSet(t,
+		jwkEntry{kid: "new", alg: "Ed25519", key: k.ed.Public()},
+		jwkEntry{kid: "old", alg: "EdDSA", key: k.ed.Public()},
+		jwkEntry{kid: "none", key: k.ed.Public()},
+		jwkEntry{kid: "rsa", alg: "RS256", key: &k.rsa.PublicKey},
+		jwkEntry{kid: "ec", alg: "ES256", key: &k.ec256.PublicKey},
+	)
+	if !strings.Contains(string(set), `"alg":"Ed25519"`) {
+		t.Fatalf("the set has no Ed25519 alg: %s", set)
+	}
+	v = newVerifier(t, Config{Issuer: testIssuer, JWKSFile: writeFile(t, "jwks.json", set), Now: c.Now})
+	for _, kid := range []string{"new", "old", "none"} {
+		for _, alg := range []string{"Ed25519", "EdDSA"} {
+			mustVerify(t, v, token(alg, map[string]any{"kid": kid}))
+		}
+		mustRefuse(t, v, mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": kid}), "no key for this token's algorithm")
+		mustRefuse(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": kid}), "no key for this token's algorithm")
+	}
+	for _, kid := range []string{"rsa", "ec"} {
+		mustRefuse(t, v, token("Ed25519", map[string]any{"kid": kid}), "no key for this token's algorithm")
+		mustRefuse(t, v, token("EdDSA", map[string]any{"kid": kid}), "no key for this token's algorithm")
+	}
+	mustRefuse(t, v, token("ed25519", map[string]any{"kid": "new"}), "algorithm not accepted")
+
+	// A JWK whose alg names Ed25519 but that is not an Ed25519 key is
+	// refused like any other mismatch: in a file, the config fails...
+	for _, e := range []jwkEntry{
+		{kid: "x", alg: "Ed25519", key: &k.rsa.PublicKey},
+		{kid: "x", alg: "Ed25519", key: &k.ec256.PublicKey},
+		{kid: "x", alg: "EdDSA", key: &k.ec256.PublicKey},
+	} {
+		_, err := New(Config{Issuer: testIssuer, JWKSFile: writeFile(t, "jwks.json", jwkSet(t, e))})
+		if err == nil || !strings.Contains(err.Error(), "does not match the key") {
+			t.Fatalf("alg %s on %T: %v, want a mismatch", e.alg, e.key, err)
+		}
+	}
+	// ...and an Ed448 key, or a wrongly spelled alg, is skipped as one
+	// authedge cannot verify with.
+	got, skipped, err := parseJWKSet([]byte(`{"keys":[` +
+		`{"kty":"OKP","crv":"Ed448","alg":"Ed25519","kid":"448","x":"` + enc(make([]byte, 57)) + `"},` +
+		`{"kty":"OKP","crv":"Ed448","alg":"EdDSA","kid":"448b","x":"` + enc(make([]byte, 57)) + `"},` +
+		`{"kty":"OKP","crv":"Ed25519","alg":"ed25519","kid":"lc","x":"` + enc(k.ed.Public().(ed25519.PublicKey)) + `"}]}`))
+	if err != nil || len(got) != 0 || len(skipped) != 3 {
+		t.Fatalf("parseJWKSet: %d keys, %+v, %v; want all three skipped", len(got), skipped, err)
+	}
+	for _, s := range skipped {
+		if !s.unusable {
+			t.Fatalf("%+v: want skipped as unusable", s)
+		}
+	}
+}
