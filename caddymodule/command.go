@@ -216,6 +216,12 @@ func checkAlgFits(alg string, key jwk.Key) error {
 	if err := token.CheckAlgorithmFits(alg, pub); err != nil {
 		return fmt.Errorf("--alg: %w", err)
 	}
+	if alg == "Ed25519" {
+		// authedge accepts RFC 9864's name, but jwx v2 cannot sign under
+		// it; the algorithm is the same.
+		return errors.New("--alg: Ed25519: give EdDSA, the same algorithm on this key, which authedge accepts " +
+			"under either name (this command cannot sign under the name Ed25519)")
+	}
 	return nil
 }
 

@@ -281,6 +281,8 @@ func TestMintTokenAlgMustFitKey(t *testing.T) {
 		{"ed25519", "EdDSA", ""},
 		{"ed25519", "ES256", "--alg: ES256 does not fit the key"},
 		{"ed25519", "RS256", "--alg: RS256 does not fit the key"},
+		{"ed25519", "Ed25519", "--alg: Ed25519: give EdDSA"},
+		{"ec", "Ed25519", "--alg: Ed25519 does not fit the key"},
 		{"rsa", "RS1", `unknown algorithm "RS1"`},
 		{"rsa", "rs256", `unknown algorithm "rs256"`},
 		{"ec", "hs256", `--alg: "hs256" is never accepted`},
