@@ -84,6 +84,11 @@ func newFixtureWithJWT(t *testing.T, global, jwtExtra, extra string) *fixture {
 // verification and sudo off; body goes inside it (an identity block,
 // say).
 func minimalAuthedge(publicKey, redisAddr, body string) string {
+	return minimalAuthedgeIn(testEnv, publicKey, redisAddr, body)
+}
+
+// minimalAuthedgeIn is minimalAuthedge for environment env.
+func minimalAuthedgeIn(env, publicKey, redisAddr, body string) string {
 	return fmt.Sprintf(`authedge {
 		environment_id %s
 		jwt {
@@ -100,7 +105,7 @@ func minimalAuthedge(publicKey, redisAddr, body string) string {
 			sensitive off
 		}
 %s
-	}`, testEnv, testIssuer, publicKey, redisAddr, body)
+	}`, env, testIssuer, publicKey, redisAddr, body)
 }
 
 // token mints an ES256 token for sub (see signer.mint).

@@ -32,26 +32,8 @@ func TestReloadAppliesEveryChange(t *testing.T) {
 	dir := t.TempDir()
 	keyA, keyB := writePublicPEM(t, dir, "rsa.pem", rsa), writePublicPEM(t, dir, "ec.pem", ec)
 	site := func(env, key, redisAddr, protect string) string {
-		return fmt.Sprintf(`	authedge {
-		environment_id %s
-		jwt {
-			issuer %s
-			public_key %s
-		}
-		redis {
-			address %s
-		}
-		verification {
-			required off
-		}
-		sudo {
-			sensitive off
-		}
-		identity {
-			protect %s
-		}
-	}
-	respond "app" 200`, env, testIssuer, key, redisAddr, protect)
+		return "\t" + minimalAuthedgeIn(env, key, redisAddr, "\t\tidentity {\n\t\t\tprotect "+protect+"\n\t\t}") +
+			"\n\trespond \"app\" 200"
 	}
 	c := startCaddy(t, site(testEnv, keyA, redisA.Addr, "/a/*"))
 	get := func(path, token string) int {
