@@ -138,6 +138,9 @@ func (e *Edge) Serve(w http.ResponseWriter, r *http.Request) (*Identity, bool) {
 	// happens next: not in the headers, nor in the trailers.
 	removeHeaders(r.Header, e.remove)
 	e.removeTrailers(r)
+	// No upgrade to a protocol that carries HTTP: past a 101 the client
+	// would send the app requests the edge never sees.
+	removeHTTPUpgrades(r.Header)
 
 	id, refusal := e.identify(r)
 	if refusal != nil {
@@ -271,6 +274,61 @@ func removeHeaders(h http.Header, names []string) {
 			h[k] = kept
 		}
 	}
+}
+
+// httpUpgrades are the names (before any '/', in any case) of the
+// Upgrade protocols that carry HTTP requests: h2c (and h2, which some
+// servers take for it), HTTP/<version> and RFC 2817's TLS/<version>. An
+// app that accepts one answers 101 and then serves, over the tunnel
+// reverse_proxy keeps open, whatever requests the client sends, with
+// whatever identity headers, for protected paths too ("h2c smuggling").
+// None of them is needed through a reverse proxy; WebSocket and other
+// protocols that do not carry requests to the app's HTTP handler pass.
+var httpUpgrades = []string{"h2c", "h2", "http", "tls"}
+
+// removeHTTPUpgrades removes the httpUpgrades tokens from h's Upgrade
+// header, and the header when no token is left, so that the request
+// reaches the app as an ordinary one (a client such as curl --http2
+// offering h2c gets its answer over HTTP/1.1, as the RFCs allow).
+func removeHTTPUpgrades(h http.Header) {
+	for k, values := range h {
+		if !strings.EqualFold(k, "Upgrade") {
+			continue
+		}
+		kept := values[:0]
+		for _, v := range values {
+			if v = withoutHTTPUpgrades(v); v != "" {
+				kept = append(kept, v)
+			}
+		}
+		if len(kept) == 0 {
+			delete(h, k)
+		} else {
+			h[k] = kept
+		}
+	}
+}
+
+// withoutHTTPUpgrades returns the comma-separated Upgrade value v without
+// its httpUpgrades tokens, or v itself when it has none.
+func withoutHTTPUpgrades(v string) string {
+	tokens := strings.Split(v, ",")
+	kept := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		name, _, _ := strings.Cut(t, "/")
+		name = strings.TrimSpace(name)
+		if !slices.ContainsFunc(httpUpgrades, func(u string) bool { return strings.EqualFold(name, u) }) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) == len(tokens) {
+		return v
+	}
+	for i := range kept {
+		kept[i] = strings.TrimSpace(kept[i])
+	}
+	kept = slices.DeleteFunc(kept, func(t string) bool { return t == "" })
+	return strings.Join(kept, ", ")
 }
 
 // withoutConnectionTokens returns the comma-separated Connection value v

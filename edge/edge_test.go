@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -766,6 +767,41 @@ func TestConnectionCannotRemoveIdentityHeaders(t *testing.T) {
 	}
 	if _, ok := got.Header["X-User_id"]; ok {
 		t.Errorf("the client's X-User_id reached the app")
+	}
+}
+
+// An upgrade to a protocol that carries HTTP would let the client send
+// the app requests the edge never sees: its tokens are removed, in any
+// case, from every Upgrade line; WebSocket and other protocols stay.
+func TestNoUpgradeToHTTP(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	for _, c := range []struct {
+		upgrade []string
+		want    []string // nil: no Upgrade header
+	}{
+		{[]string{"h2c"}, nil},
+		{[]string{"H2C"}, nil},
+		{[]string{"h2"}, nil},
+		{[]string{"HTTP/2.0"}, nil},
+		{[]string{"http/1.1"}, nil},
+		{[]string{"TLS/1.2, HTTP/1.1"}, nil},
+		{[]string{" h2c ,, "}, nil},
+		{[]string{"h2c, websocket"}, []string{"websocket"}},
+		{[]string{"h2c", "WebSocket"}, []string{"WebSocket"}},
+		{[]string{"websocket", "tls/1.0"}, []string{"websocket"}},
+		{[]string{"websocket"}, []string{"websocket"}},
+		{[]string{"spdy/3.1"}, []string{"spdy/3.1"}},
+		{[]string{"h2cx, xh2c, https"}, []string{"h2cx, xh2c, https"}},
+	} {
+		r := request("/public", "", "Connection", "Upgrade")
+		r.Header["Upgrade"] = c.upgrade
+		got, _, w := e.serve(r)
+		if got == nil {
+			t.Fatalf("refused %d %s", w.Code, w.Body)
+		}
+		if v := got.Header["Upgrade"]; !slices.Equal(v, c.want) || (c.want == nil) != (v == nil) {
+			t.Errorf("Upgrade %q reached the app as %q, want %q", c.upgrade, v, c.want)
+		}
 	}
 }
 
