@@ -1,0 +1,191 @@
+package tests
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
+)
+
+// authedge's answers among the directives a site usually has besides it
+// (docs/configuration.md#other-directives-in-the-site): a site-wide
+// encode, header and handle_errors, and encode inside a route.
+
+// directivesAuthedge is the authedge block of these tests: one edit a
+// minute, so that the second is a 429.
+func directivesAuthedge(t *testing.T, rd *redistest.Server) string {
+	_, ec, _ := testKeys(t)
+	return minimalAuthedge(writePublicPEM(t, t.TempDir(), "ec.pem", ec), rd.Addr, `		rate_limit {
+			edits 1 1m
+		}
+		identity {
+			protect /app/*
+			header X-User-Id sub
+		}`)
+}
+
+// wantLength checks that the answer went out uncompressed, with a
+// Content-Length that is its body's.
+func wantLength(t *testing.T, what string, r *response) {
+	t.Helper()
+	if ce := r.Header.Get("Content-Encoding"); ce != "" {
+		t.Errorf("%s: Content-Encoding %q, want none", what, ce)
+	}
+	if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(r.Body)) {
+		t.Errorf("%s: Content-Length %q for a body of %d bytes", what, cl, len(r.Body))
+	}
+}
+
+// A site-wide handle_errors never replaces authedge's answers: its 401,
+// 415 and 429 are answers, not errors handed to Caddy, and keep their
+// JSON, WWW-Authenticate, Accept-Encoding and Retry-After. A header set
+// at once is overwritten by authedge's no-store, and a site-wide encode,
+// which Caddy runs after authedge, leaves its answers as they are.
+func TestDirectivesAroundAuthedgeKeepItsAnswers(t *testing.T) {
+	rd := redistest.Start(t)
+	app := newEchoApp(t)
+	caddy := startCaddy(t, fmt.Sprintf(`	encode gzip zstd
+	header Cache-Control "public, max-age=60"
+	handle_errors {
+		respond "caddy error page {err.status_code}"
+	}
+	%s
+	reverse_proxy %s`, directivesAuthedge(t, rd), strings.TrimPrefix(app.URL, "http://")))
+	f := &fixture{t: t, caddy: caddy}
+	_, ec, _ := testKeys(t)
+	tok := ec.mint(t, "user-1", nil)
+	gz := []string{"Accept-Encoding", "gzip, zstd"}
+
+	r := f.do("GET", "/app/x", "", "", gz...)
+	r.wantError(t, http.StatusUnauthorized, "unauthenticated")
+	if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 without WWW-Authenticate: %v", r.Header)
+	}
+	wantLength(t, "401", r)
+
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	_, _ = zw.Write([]byte(`{"nickname":"Zed"}`))
+	_ = zw.Close()
+	r = f.do("POST", "/auth/v1/user/basic/edit", tok, body.String(), append(gz, "Content-Encoding", "gzip")...)
+	r.wantError(t, http.StatusUnsupportedMediaType, "unsupported_media_type")
+	if ae := r.Header.Get("Accept-Encoding"); ae != "identity" {
+		t.Errorf("415 for a gzip body: Accept-Encoding %q, want identity", ae)
+	}
+
+	// Over encode's 512-byte minimum, still sent as it is.
+	long := `{"nickname":"Zed","description":"` + strings.Repeat("d", 500) + `"}`
+	f.do("POST", "/auth/v1/user/basic/edit", tok, long, gz...).wantOK(t)
+	r = f.do("GET", "/auth/v1/user/me", tok, "", gz...)
+	if m := r.wantOK(t); m["sub"] != "user-1" || len(r.Body) <= 512 {
+		t.Errorf("user/me: %s", r)
+	}
+	wantLength(t, "user/me", r)
+
+	r = f.do("POST", "/auth/v1/user/basic/edit", tok, `{"nickname":"Zed"}`, gz...)
+	r.wantError(t, http.StatusTooManyRequests, "resource_exhausted")
+	if r.Header.Get("Retry-After") == "" {
+		t.Errorf("429 without Retry-After: %v", r.Header)
+	}
+	if app.Hits() != 0 {
+		t.Errorf("the app was reached %d times", app.Hits())
+	}
+}
+
+// Inside a route, an encode written before authedge compresses its
+// answers like any other response.
+func TestDirectivesEncodeInARouteCompressesAuthedge(t *testing.T) {
+	rd := redistest.Start(t)
+	app := newEchoApp(t)
+	caddy := startCaddy(t, fmt.Sprintf(`	route {
+		encode gzip
+		%s
+		reverse_proxy %s
+	}`, directivesAuthedge(t, rd), strings.TrimPrefix(app.URL, "http://")))
+	f := &fixture{t: t, caddy: caddy}
+	_, ec, _ := testKeys(t)
+	tok := ec.mint(t, "user-2", nil)
+	gz := []string{"Accept-Encoding", "gzip"}
+
+	long := `{"nickname":"Zed","description":"` + strings.Repeat("d", 500) + `"}`
+	f.do("POST", "/auth/v1/user/basic/edit", tok, long, gz...).wantOK(t)
+	r := f.do("GET", "/auth/v1/user/me", tok, "", gz...)
+	if r.Status != http.StatusOK || r.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("user/me: %d, Content-Encoding %q, want 200 gzip", r.Status, r.Header.Get("Content-Encoding"))
+	}
+	if cl := r.Header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(r.Body)) {
+		t.Errorf("user/me: Content-Length %q for %d compressed bytes", cl, len(r.Body))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(r.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body = plain
+	if m := r.wantOK(t); m["sub"] != "user-2" {
+		t.Errorf("user/me: %s", r)
+	}
+	// Under the minimum, an error goes out as it is.
+	r = f.do("GET", "/app/x", "", "", gz...)
+	r.wantError(t, http.StatusUnauthorized, "unauthenticated")
+	wantLength(t, "401", r)
+}
+
+// handle_path strips its prefix. Written inside it, authedge sees the
+// path stripped and as sent, and protects either; written before it, it
+// sees only the path sent, so protect names the prefix
+// (docs/identity.md#what-happens-to-each-request-for-the-app).
+func TestDirectivesHandlePath(t *testing.T) {
+	_, ec, _ := testKeys(t)
+	rd := redistest.Start(t)
+	app := newEchoApp(t)
+	upstream := strings.TrimPrefix(app.URL, "http://")
+	key := writePublicPEM(t, t.TempDir(), "ec.pem", ec)
+	identity := `		identity {
+			protect /admin/* /api/private/*
+			header X-User-Id sub
+		}`
+	tok := ec.mint(t, "user-3", nil)
+
+	inside := &fixture{t: t, caddy: startCaddy(t, fmt.Sprintf(`	handle_path /api/* {
+		%s
+		reverse_proxy %s
+	}
+	respond 404`, minimalAuthedge(key, rd.Addr, identity), upstream))}
+	for _, path := range []string{"/api/admin/x", "/api/private/x", "/api/ADMIN/x"} {
+		inside.do("GET", path, "", "").wantError(t, http.StatusUnauthorized, "unauthenticated")
+	}
+	r := inside.do("GET", "/api/admin/x", tok, "", "X-User-Id", "evil")
+	var seen echoed
+	if r.Status != http.StatusTeapot || json.Unmarshal(r.Body, &seen) != nil ||
+		seen.Path != "/admin/x" || len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "user-3" {
+		t.Errorf("inside handle_path, /api/admin/x with a token: %s", r)
+	}
+	r = inside.do("GET", "/api/public", "", "", "X-User-Id", "evil")
+	seen = echoed{}
+	if r.Status != http.StatusTeapot || json.Unmarshal(r.Body, &seen) != nil || seen.Path != "/public" || seen.Header["X-User-Id"] != nil {
+		t.Errorf("inside handle_path, /api/public without a token: %s", r)
+	}
+
+	// Before handle_path, /admin/* would be the app's path only: the
+	// prefix is what protects it.
+	before := &fixture{t: t, caddy: startCaddy(t, fmt.Sprintf(`	%s
+	handle_path /api/* {
+		reverse_proxy %s
+	}
+	respond 404`, minimalAuthedge(key, rd.Addr, identity), upstream))}
+	before.do("GET", "/api/private/x", "", "").wantError(t, http.StatusUnauthorized, "unauthenticated")
+	if r := before.do("GET", "/api/admin/x", "", ""); r.Status != http.StatusTeapot {
+		t.Errorf("before handle_path, /api/admin/x is not /admin/x to authedge: %s", r)
+	}
+}
