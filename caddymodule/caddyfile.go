@@ -131,7 +131,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (*Handler, error) {
 //
 //	    rate_limit {
 //	        edits <n> <duration>
-//	        lookups <n> <duration>       # checkIfUserExist and checkUsername per client IP
+//	        lookups <n> <duration>       # checkIfUserExist, checkUsername and contact answers per client IP
 //	    }
 //
 //	    identity { ... }                 # see parseIdentity; not with a matcher

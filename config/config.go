@@ -239,10 +239,13 @@ type RateLimit struct {
 	Edits *Limit `json:"edits,omitempty"`
 
 	// Lookups is how many GET /auth/v1/checkIfUserExist and
-	// /auth/v1/checkUsername, together, one client IP (as Caddy determines
-	// it, honouring trusted_proxies, which needs trusted_proxies_strict;
-	// an IPv6 address counts with its /64) may make per window; default 30
-	// per 1m. Without it anyone could walk the username index.
+	// /auth/v1/checkUsername, and code requests other than CUR_USER
+	// (their is_user or NOT_USER's 409 tells whether a contact is
+	// registered), together, one client IP (as Caddy determines it,
+	// honouring trusted_proxies, which needs trusted_proxies_strict; an
+	// IPv6 address counts with its /64) may make per window; default 30
+	// per 1m. Without it anyone could walk the username index, and many
+	// accounts behind one IP the phone numbers.
 	Lookups *Limit `json:"lookups,omitempty"`
 }
 

@@ -11,7 +11,7 @@ import (
 // the caller's (in any case), 409 username_already_exists if someone else
 // holds it, 400 if it breaks the username rule. Each answer tells whether
 // a name is taken, so it counts against the client IP's lookups like
-// checkIfUserExist (one budget for both): a token alone does not buy an
+// checkIfUserExist (one budget, which code requests spend too): a token alone does not buy an
 // unlimited walk of the index.
 func (a *API) serveCheckUsername(w http.ResponseWriter, c *call) *apiError {
 	name, err := usernameParam(c)

@@ -25,7 +25,7 @@ type policy struct {
 	verifySet, sensitiveSet store.FieldSet
 	maxAuthAge              time.Duration
 	editLimit               store.Limit
-	lookupLimit             store.Limit // checkIfUserExist and checkUsername per client IP
+	lookupLimit             store.Limit // checkIfUserExist, checkUsername and contact answers per client IP
 	codeTTL                 time.Duration
 	tokenTTL                time.Duration
 	sudoTTL                 time.Duration

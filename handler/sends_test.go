@@ -14,9 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authedge/caddy-authedge/config"
 	"github.com/authedge/caddy-authedge/notify"
 )
 
@@ -76,6 +78,20 @@ func remoteAddr(addr string) reqOpt { return func(r *http.Request) { r.RemoteAdd
 func (e *env) forgetCallerMinute(sub string) {
 	e.t.Helper()
 	e.rawRedis().Del(context.Background(), "authedge:{"+testEnvID+"}:cm:"+sub)
+}
+
+// forgetLookups deletes every client IP's lookup count: a test sending
+// more than rate_limit lookups codes from one IP is about another limit.
+func (e *env) forgetLookups() {
+	e.t.Helper()
+	ctx := context.Background()
+	keys, err := e.rawRedis().Keys(ctx, "authedge:{"+testEnvID+"}:lk:*").Result()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(keys) > 0 {
+		e.rawRedis().Del(ctx, keys...)
+	}
 }
 
 // TestClientHangUpDoesNotUncount: a client that disconnects while its code
@@ -175,6 +191,7 @@ func TestCallerSendLimits(t *testing.T) {
 	for i := 6; i <= 30; i++ {
 		if i%5 == 1 {
 			e.forgetCallerMinute("u1")
+			e.forgetLookups()
 		}
 		e.sendCode("u1", fmt.Sprintf(`{"email":"c%d@example.com"}`, i)).wantOK(t)
 	}
@@ -508,4 +525,58 @@ func TestFailedDeliveryIs503AfterAHangUp(t *testing.T) {
 		{"authedge_requests_total", requests("verification", "503"), 1},
 		{"authedge_requests_total", requests("verification", "499"), 0},
 	})
+}
+
+// TestContactProbesSpendIPLookups: is_user and NOT_USER's 409 tell whether
+// a contact is registered, so every account behind one client IP spends
+// that IP's lookups (the budget checkIfUserExist spends) with them: a
+// fifth throwaway account gets 429, with the rest of the window as
+// Retry-After, before any 409 and with nothing sent. Another IP, and the
+// owner's own CUR_USER code, are not held back, and a caller past their
+// own limit gets that 429 first.
+func TestContactProbesSpendIPLookups(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *config.Config) {
+		c.RateLimit.Lookups = &config.Limit{Count: 4, Window: caddy.Duration(time.Hour)}
+	}))
+	e.bindPhone("owner", "+86 13000000000")
+	const attacker = "203.0.113.9:4000"
+	sendFrom := func(addr, sub, body string) *result {
+		return e.serve(http.MethodPost, pathSend, body, bearer(e.token(sub)), remoteAddr(addr))
+	}
+	probe := `{"phone_number":"+8613000000000","target":"NOT_USER"}`
+	e.serve(http.MethodGet, pathUserExists+"?username=someone", "", noHeader("Authorization"), remoteAddr(attacker)).wantOK(t)
+	sendFrom(attacker, "a1", probe).wantError(t, 409, "phone_already_exists")
+	sendFrom(attacker, "a2", probe).wantError(t, 409, "phone_already_exists")
+	if res := sendFrom(attacker, "a3", `{"email":"a3@example.com"}`).wantOK(t); res.json["is_user"] != false {
+		t.Fatalf("ANY to a free address: %s", res.body)
+	}
+	sent := len(e.sender.Attempts())
+	res := sendFrom(attacker, "a4", probe).wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 3500 || secs > 3600 {
+		t.Fatalf("Retry-After = %q, want the rest of the lookups' hour", res.header.Get("Retry-After"))
+	}
+	sendFrom(attacker, "a4", `{"email":"a4@example.com"}`).wantError(t, 429, "resource_exhausted")
+	if n := len(e.sender.Attempts()) - sent; n != 0 {
+		t.Fatalf("%d codes sent past the IP's lookups", n)
+	}
+	// Nothing of the refusals counted against the caller.
+	if n, _ := e.rawRedis().Exists(context.Background(), "authedge:{"+testEnvID+"}:cm:a4").Result(); n != 0 {
+		t.Error("a send refused for the IP's lookups took a slot of the caller's")
+	}
+	// The same budget: checkIfUserExist is refused too.
+	e.serve(http.MethodGet, pathUserExists+"?username=someone", "", noHeader("Authorization"), remoteAddr(attacker)).
+		wantError(t, 429, "resource_exhausted")
+
+	sendFrom("198.51.100.1:1234", "a4", probe).wantError(t, 409, "phone_already_exists")
+	sendFrom(attacker, "owner", `{"phone_number":"","target":"CUR_USER"}`).wantOK(t)
+
+	// A caller past their own limit (five codes a minute, asked from
+	// elsewhere) gets their own 429: a minute, not the IP's hour.
+	for i := range 5 {
+		sendFrom(fmt.Sprintf("192.0.2.%d:1234", 10+i), "busy", fmt.Sprintf(`{"email":"busy%d@example.com"}`, i)).wantOK(t)
+	}
+	res = sendFrom(attacker, "busy", probe).wantError(t, 429, "resource_exhausted")
+	if secs, _ := strconv.Atoi(res.header.Get("Retry-After")); secs < 1 || secs > 60 {
+		t.Fatalf("Retry-After = %q, want the caller's minute", res.header.Get("Retry-After"))
+	}
 }

@@ -85,6 +85,11 @@ func (a *API) serveSendCode(w http.ResponseWriter, c *call) *apiError {
 		TTL:         a.policy.codeTTL,
 		RefuseBound: req.target == targetNotUser,
 		Owner:       req.target == targetCurUser,
+		// is_user and NOT_USER's 409 tell whether a contact is
+		// registered: they spend the IP's lookups, as checkIfUserExist
+		// does, or throwaway accounts would multiply the rate.
+		ClientIP: ipLimitKey(a.deps.ClientIP(c.r)),
+		Lookups:  a.policy.lookupLimit,
 	}
 	ctx := c.r.Context()
 	isUser, serr := a.deps.Store.StartVerification(ctx, v)

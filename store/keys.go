@@ -29,7 +29,7 @@ import (
 //	cm:<user>         zset  codes a caller asked for in the last minute, whatever the target, and refused NOT_USER requests: verification IDs scored by Unix ms (a sliding window; PX = 60 s from the newest)
 //	cd:<user>         zset  the same over the last day, at most 30 entries (PX = 24 h from the newest)
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
-//	lk:<ip>           string lookups (checkIfUserExist and checkUsername, one budget) from one client IP in the current window; <ip> as vf:'s
+//	lk:<ip>           string lookups (checkIfUserExist, checkUsername, and code sends but CUR_USER ones and refused NOT_USER requests, one budget) from one client IP in the current window; <ip> as vf:'s
 //	vt:<sha256>       hash  a verification token, by the SHA-256 of the token; o as v:'s, which sudo requires (PX = token TTL)
 //	st:<sha256>       string a sudo token, by the SHA-256 of the token → user ID (PX = sudo TTL)
 //	rt:<sha256>       string a revoked access token, by the SHA-256 of its signed content (TokenDigest) → "1" (PX = until its exp + leeway)

@@ -329,3 +329,113 @@ func TestCurUserSendToContactNoLongerBound(t *testing.T) {
 		t.Fatalf("owner's CUR_USER send = %v, %v", isUser, err)
 	}
 }
+
+// TestContactAnswersSpendIPLookups: every send but the owner's own tells
+// whether the contact is registered (is_user, NOT_USER's conflict), so it
+// spends the client IP's lookups, the budget LookupOwner spends, whatever
+// account asks; past it the IP is refused before any such answer, with
+// nothing counted. The caller's own limits still come first, and
+// refusals and cancelled sends leave the IP's count alone.
+func TestContactAnswersSpendIPLookups(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "owner", Changes{Phone: ptr("+86 13000000000")})
+	const attacker, other = "203.0.113.9", "198.51.100.1"
+	budget := Limit{Count: 4, Window: time.Hour}
+	n := 0
+	send := func(ip, user, key string, target string) (bool, error) {
+		n++
+		v := newVerification(fmt.Sprint("s", n), user, "phone", key)
+		v.ClientIP, v.Lookups = ip, budget
+		v.RefuseBound = target == "NOT_USER"
+		v.Owner = target == "CUR_USER"
+		return f.StartVerification(ctxT(t), v)
+	}
+	lookups := func(ip string) int {
+		c, _ := f.raw.Get(ctxT(t), f.keys.lookups(ip)).Int()
+		return c
+	}
+	const owned = "+8613000000000"
+
+	// Four accounts, four answers: the lookup, a conflict and two sends.
+	if _, _, err := f.LookupOwner(ctxT(t), attacker, "username", "someone", budget); err != nil {
+		t.Fatal(err)
+	}
+	_, err := send(attacker, "a1", owned, "NOT_USER")
+	wantConflict(t, err, "phone")
+	if isUser, err := send(attacker, "a2", owned, "ANY"); err != nil || !isUser {
+		t.Fatalf("ANY to a registered phone = %v, %v", isUser, err)
+	}
+	// A contact's own limit refuses without telling, and counts nothing.
+	_, err = send(attacker, "a3", owned, "ANY")
+	wantRateLimited(t, err, 59*time.Second, time.Minute)
+	if _, err := send(attacker, "a3", "+8613900000001", "NOT_USER"); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookups(attacker); got != budget.Count {
+		t.Fatalf("the IP's lookups = %d, want %d", got, budget.Count)
+	}
+
+	// A fifth account learns nothing; nothing of it is counted.
+	_, err = send(attacker, "a4", owned, "NOT_USER")
+	wantRateLimited(t, err, time.Hour-time.Second, time.Hour)
+	_, err = send(attacker, "a4", "+8613900000002", "ANY")
+	wantRateLimited(t, err, time.Hour-time.Second, time.Hour)
+	if k, _ := f.raw.Exists(ctxT(t), f.keys.callerMinuteSends("a4"), f.keys.callerDailySends("a4"),
+		f.keys.lastSend("phone", "+8613900000002"), f.keys.dailySends("phone", "+8613900000002")).Result(); k != 0 {
+		t.Errorf("a send refused for the IP's lookups counted %d keys", k)
+	}
+	if got := lookups(attacker); got != budget.Count {
+		t.Errorf("refusals counted: the IP's lookups = %d, want %d", got, budget.Count)
+	}
+	// The budget is the one LookupOwner spends.
+	_, _, err = f.LookupOwner(ctxT(t), attacker, "username", "someone", budget)
+	wantRateLimited(t, err, time.Hour-time.Second, time.Hour)
+
+	// Another IP is not held back; nor is the owner's own CUR_USER send,
+	// which tells nothing, from the spent IP.
+	_, err = send(other, "a4", owned, "NOT_USER")
+	wantConflict(t, err, "phone")
+	if _, err := send(attacker, "owner", owned, "CUR_USER"); err != nil {
+		t.Fatalf("CUR_USER from a spent IP: %v", err)
+	}
+
+	// A caller past their own limit gets their own 429 first (a minute,
+	// not the IP's hour), and spends nothing of the IP's.
+	for i := range callerSendsPerMinute {
+		ip := fmt.Sprintf("192.0.2.%d", 10+i)
+		if _, err := send(ip, "busy", fmt.Sprintf("+861390000010%d", i), "ANY"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = send(attacker, "busy", owned, "NOT_USER")
+	wantRateLimited(t, err, 59*time.Second, time.Minute)
+	_, err = send(other, "busy", owned, "NOT_USER")
+	wantRateLimited(t, err, 59*time.Second, time.Minute)
+	if got := lookups(other); got != 1 {
+		t.Errorf("a caller's own refusal spent the IP's lookups: %d, want 1", got)
+	}
+
+	// A cancelled send (its delivery certainly failed) is not counted
+	// there either; an abandoned one (outcome unknown) is.
+	v := newVerification("cancelled", "c1", "phone", "+8613900000003")
+	v.ClientIP, v.Lookups = other, budget
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CancelVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookups(other); got != 1 {
+		t.Errorf("after a cancelled send the IP's lookups = %d, want 1", got)
+	}
+	v.ID = "abandoned"
+	if _, err := f.StartVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.AbandonVerification(ctxT(t), v); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookups(other); got != 2 {
+		t.Errorf("after an abandoned send the IP's lookups = %d, want 2", got)
+	}
+}

@@ -62,6 +62,15 @@ type NewVerification struct {
 	// buy a sudo token (IssueSudo). A contact the index does not give to
 	// the user when the script runs is ErrNotBound, counted nowhere.
 	Owner bool
+	// ClientIP is who asks (handler's ipLimitKey), and Lookups the budget
+	// of lookups it shares with LookupOwner (rate_limit lookups). Every
+	// send but an Owner's tells whether the contact is registered
+	// (is_user, or RefuseBound's *ConflictError), so that answer counts
+	// against it; past it the send is *RateLimitedError, after the
+	// caller's own limits and before anything else, counted nowhere. ""
+	// or a zero Lookups counts nothing.
+	ClientIP string
+	Lookups  Limit
 }
 
 // sendKeys are the contact's last-send marker and daily counter of v's
@@ -83,7 +92,19 @@ func (v *NewVerification) check() error {
 	if v.TTL < time.Millisecond {
 		return errors.New("store: verification without a TTL")
 	}
+	if v.Lookups.Count < 0 || (v.Lookups.Count > 0 && v.Lookups.Window < time.Millisecond) {
+		return errors.New("store: a lookup limit needs a window of a millisecond or more")
+	}
 	return nil
+}
+
+// lookupCounter is the client IP's lookup counter that v counts against,
+// and its limit: an unused key and 0 when none applies.
+func (s *Store) lookupCounter(v *NewVerification) (key string, limit int) {
+	if v.Owner || v.ClientIP == "" || v.Lookups.Count == 0 {
+		return s.keys.unused(), 0
+	}
+	return s.keys.lookups(v.ClientIP), v.Lookups.Count
 }
 
 // StartVerification enforces 1 send per 60 s and 10 per day per contact
@@ -93,7 +114,10 @@ func (v *NewVerification) check() error {
 // reports that the contact is bound to some user. The caller's limits are
 // checked first, and a NOT_USER request refused with *ConflictError counts
 // against them: that answer tells that the contact is registered, and
-// probing for registered contacts must cost what sending codes does.
+// probing for registered contacts must cost what sending codes does. The
+// client IP's lookups (v.Lookups) come next, and every answer that tells
+// whether the contact is registered counts there too, so that many
+// accounts behind one IP probe no faster than checkIfUserExist allows.
 func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUser bool, err error) {
 	if err := v.check(); err != nil {
 		return false, err
@@ -102,6 +126,7 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 	defer cancel()
 	field, _ := fieldCode(v.Channel)
 	last, daily := s.sendKeys(&v)
+	lookups, lookupLimit := s.lookupCounter(&v)
 	keys := []string{
 		s.keys.verification(v.ID),
 		last,
@@ -109,13 +134,14 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 		s.keys.index(field, v.Key),
 		s.keys.callerMinuteSends(v.UserID),
 		s.keys.callerDailySends(v.UserID),
+		lookups,
 	}
 	res, err := s.run(ctx, scriptStartVerification, keys,
 		v.ID, v.UserID, v.Channel, v.Key, v.Display, v.Usage,
 		codeDigest(v.ID, v.Code), v.TTL.Milliseconds(), flag(v.RefuseBound),
 		sendInterval.Milliseconds(), sendsPerDay, day.Milliseconds(),
 		callerSendsPerMinute, minute.Milliseconds(), callerSendsPerDay, s.now().UnixMilli(), flag(v.Owner),
-		digestField(v.Sealed))
+		digestField(v.Sealed), lookupLimit, v.Lookups.Window.Milliseconds())
 	if err != nil {
 		return false, s.fail(err)
 	}
@@ -141,7 +167,7 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 
 // CancelVerification undoes StartVerification after a delivery that
 // certainly failed: the code is deleted and the send is not counted, by
-// the contact or the caller. Cancelling twice, or a verification already
+// the contact, the caller or (v.Lookups) the client IP. Cancelling twice, or a verification already
 // used or expired, changes nothing.
 func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error {
 	return s.dropVerification(ctx, v, true)
@@ -162,14 +188,16 @@ func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	last, daily := s.sendKeys(&v)
+	lookups, lookupLimit := s.lookupCounter(&v)
 	keys := []string{
 		s.keys.verification(v.ID),
 		last,
 		daily,
 		s.keys.callerMinuteSends(v.UserID),
 		s.keys.callerDailySends(v.UserID),
+		lookups,
 	}
-	return s.runOK(ctx, scriptCancelVerification, keys, nil, v.ID, v.UserID, v.Channel, v.Key, flag(uncount))
+	return s.runOK(ctx, scriptCancelVerification, keys, nil, v.ID, v.UserID, v.Channel, v.Key, flag(uncount), flag(lookupLimit > 0))
 }
 
 // CheckCode compares the code in constant time; 5 wrong codes kill the

@@ -6,6 +6,8 @@
 -- KEYS[3] the contact's daily send counter (vd:<contact>, or vdo: for CUR_USER)
 -- KEYS[4] the requester's sends in the last minute (cm:<user>, a sliding window)
 -- KEYS[5] the requester's sends in the last day (cd:<user>, a sliding window)
+-- KEYS[6] the client IP's lookup counter the send counted in (lk:<ip>), or
+--         an unused key
 --
 -- ARGV[1] verification ID
 -- ARGV[2] user ID
@@ -14,6 +16,8 @@
 -- ARGV[5] "1": un-count the send (a definite failure); "0": the receiver
 --         may have sent the code (an unknown outcome), so the send keeps
 --         counting and only the code is forgotten
+-- ARGV[6] "1": the send counted in KEYS[6] (start_verification's ARGV[19]
+--         was not "0"), so un-counting takes that back too
 --
 -- Reply: {'ok', undone (0/1)}; 0 when there was nothing of this
 -- verification left to undo, so a repeated cancel un-counts nothing.
@@ -40,6 +44,9 @@ local function uncount(key)
   end
 end
 uncount(KEYS[3])
+if ARGV[6] == '1' then
+  uncount(KEYS[6])
+end
 -- The requester's windows hold this send's own entry: removing it frees
 -- exactly its slot, never one in a later window.
 redis.call('ZREM', KEYS[4], ARGV[1])
