@@ -226,3 +226,34 @@ func TestIdentityOrderedAfterAppRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestIdentityOrderedAfterInvokeRefused: invoke runs a named route, which
+// serves the app as a handle does, and comes just before handle in Caddy's
+// order: `order authedge before handle` puts authedge after it, and the
+// named route's reverse_proxy gets requests authedge never saw.
+func TestIdentityOrderedAfterInvokeRefused(t *testing.T) {
+	text := []byte(`{
+	order authedge before handle
+}
+&(app) {
+	reverse_proxy 127.0.0.1:8081
+}
+:8080 {
+	authedge {
+		environment_id env-1
+		jwt {
+			issuer iss
+			jwks_url http://127.0.0.1:9999/jwks.json
+		}
+		identity {
+			protect /*
+		}
+	}
+	invoke app
+}
+`)
+	_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt(text, map[string]any{"filename": "Caddyfile"})
+	if err == nil || !strings.Contains(err.Error(), "puts it after invoke") {
+		t.Errorf("order authedge before handle, with invoke: %v, want it refused", err)
+	}
+}

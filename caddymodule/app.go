@@ -15,8 +15,9 @@ func init() {
 // load it (an empty one when the config names none) for its Start, which
 // Caddy calls once every module of a config is provisioned and the config
 // is about to serve. It never runs for `caddy validate`, nor for a config
-// that fails to load: what a handler must not do before its config runs
-// waits for it. The events worker is such a thing: started in Provision,
+// that fails to provision: what a handler must not do before its config
+// runs waits for it. (Caddy starts apps in map order, so it may run for a
+// config whose http app then fails to start; Cleanup undoes it.) The events worker is such a thing: started in Provision,
 // it would deliver, and acknowledge, the environment's events to the
 // webhook of a config that never serves.
 type App struct {

@@ -48,9 +48,9 @@ func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error)
 }
 
 // servedBy are the directives that serve the app, or group those that
-// do, in Caddy's standard order: authedge's own place is before all of
-// them.
-var servedBy = []string{"handle", "handle_path", "route", "respond", "reverse_proxy", "php_fastcgi", "file_server"}
+// do (invoke's named route, as handle's block), in Caddy's standard
+// order: authedge's own place is before all of them.
+var servedBy = []string{"invoke", "handle", "handle_path", "route", "respond", "reverse_proxy", "php_fastcgi", "file_server"}
 
 // checkOrder refuses, for a directive with an identity block, an order
 // global option that moves authedge after a directive that serves the

@@ -645,3 +645,43 @@ func TestKidlessMissIsRateLimited(t *testing.T) {
 		t.Fatalf("%d fetches, want 3", n)
 	}
 }
+
+// TestKidlessMissIsNever503: a token without a kid that no key verifies
+// is 401 whatever the fetch it makes finds, even when the set changed
+// while it waited (a periodic refresh that succeeded while its own fetch
+// hung) and that fetch then failed: nothing about such a token says a key
+// is missing. And with no key for its algorithm in the new set either, it
+// is the algorithm's refusal, not an unknown kid it never named.
+func TestKidlessMissIsNever503(t *testing.T) {
+	k, c, srv, v := rotationSetup(t)
+	forged := mint(t, jwa.RS256, k.rsa2, validClaims(), nil)
+	gate := make(chan struct{})
+	srv.mu.Lock()
+	srv.gate, srv.status = gate, http.StatusBadGateway
+	srv.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(t.Context(), forged, testClient)
+		errc <- err
+	}()
+	for srv.hits.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	// The periodic refresh brings a rotated set meanwhile.
+	keys, skipped, err := parseJWKSet(jwkSet(t, jwkEntry{kid: "b", key: &k.rsa.PublicKey}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.remote.install(keys, skipped)
+	close(gate)
+	if err := <-errc; err == nil || KindOf(err) != KindBadSignature {
+		t.Fatalf("kid-less forged token, set changed, fetch failed: %v, want invalid signature", err)
+	}
+
+	srv.mu.Lock()
+	srv.gate, srv.status = nil, http.StatusOK
+	srv.mu.Unlock()
+	srv.serve(jwkSet(t, jwkEntry{kid: "c", key: &k.rsa2.PublicKey}))
+	c.Advance(remoteMissInterval)
+	mustRefuse(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil), "no key for this token's algorithm")
+}

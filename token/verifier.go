@@ -170,7 +170,8 @@ func (v *Verifier) checkDigest(ctx context.Context, tok *compactJWS, hdr *joseHe
 			if ok {
 				return fresh.gen, nil
 			}
-			unknownKid = !knownRemote
+			// Only a token that names a kid can name one the set lacks.
+			unknownKid = hdr.kid != "" && !knownRemote
 		}
 	}
 	switch {
