@@ -16,10 +16,11 @@ func init() {
 // Caddy calls once every module of a config is provisioned and the config
 // is about to serve. It never runs for `caddy validate`, nor for a config
 // that fails to provision: what a handler must not do before its config
-// runs waits for it. (Caddy starts apps in map order, so it may run for a
-// config whose http app then fails to start; Cleanup undoes it.) The events worker is such a thing: started in Provision,
-// it would deliver, and acknowledge, the environment's events to the
-// webhook of a config that never serves.
+// runs waits for it. The events worker is such a thing: started in
+// Provision, it would deliver, and acknowledge, the environment's events
+// to the webhook of a config that never serves. (Caddy starts apps in map
+// order, so Start may still run for a config whose http app then fails to
+// start; the handlers' Cleanup undoes it.)
 type App struct {
 	mu      sync.Mutex
 	started bool
