@@ -227,3 +227,71 @@ func caddyRemoveConnectionHeaders(h http.Header) {
 		}
 	}
 }
+
+// FuzzRemoveHTTPUpgrades: whatever Upgrade lines a client sends, no token
+// naming a protocol that carries HTTP (h2c, h2, HTTP/<v>, TLS/<v>, in any
+// case) reaches the app, every other token does, in its order, a line
+// without such a token is left as it was, and a second pass changes
+// nothing (docs/identity.md, "WebSockets and streams").
+func FuzzRemoveHTTPUpgrades(f *testing.F) {
+	for _, s := range [][2]string{
+		{"h2c", ""}, {"H2C", ""}, {"h2", ""}, {"HTTP/2.0", ""}, {"http/2.0", ""}, {"HTTP/1.1", ""},
+		{"TLS/1.2", ""}, {"tls/1.0, HTTP/1.1", ""}, {"TLS/1.2, HTTP/1.1", ""}, {" h2c ,, ", ""},
+		{"h2c, websocket", ""}, {"h2c", "WebSocket"}, {"websocket", "h2c"}, {"websocket", "tls/1.0"},
+		{"websocket", ""}, {"spdy/3.1", ""}, {"h2cx, xh2c, https", ""}, {",,", " "},
+		{"\th2c\t/x, websocket ,", "a/b/c"}, {"websocket, h2c/", "/h2c"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	carriesHTTP := func(token string) bool {
+		name, _, _ := strings.Cut(token, "/")
+		name = strings.TrimSpace(name)
+		for _, u := range []string{"h2c", "h2", "http", "tls"} {
+			if strings.EqualFold(name, u) {
+				return true
+			}
+		}
+		return false
+	}
+	tokens := func(v string) []string {
+		var ts []string
+		for t := range strings.SplitSeq(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				ts = append(ts, t)
+			}
+		}
+		return ts
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		var want []string
+		for _, v := range []string{a, b} {
+			got := withoutHTTPUpgrades(v)
+			for _, tok := range tokens(got) {
+				if carriesHTTP(tok) {
+					t.Fatalf("Upgrade %q: %q survived as %q", v, tok, got)
+				}
+			}
+			others := slices.DeleteFunc(tokens(v), carriesHTTP)
+			if !slices.Equal(tokens(got), others) {
+				t.Fatalf("Upgrade %q became %q, want the tokens %q", v, got, others)
+			}
+			if len(others) == len(tokens(v)) && got != v {
+				t.Fatalf("Upgrade %q has no token to remove, and became %q", v, got)
+			}
+			if again := withoutHTTPUpgrades(got); again != got {
+				t.Fatalf("Upgrade %q became %q, then %q", v, got, again)
+			}
+			if got != "" {
+				want = append(want, got)
+			}
+		}
+		h := http.Header{"Upgrade": {a, b}, "Connection": {a, b}}
+		removeHTTPUpgrades(h)
+		if got, ok := h["Upgrade"]; !slices.Equal(got, want) || ok != (want != nil) {
+			t.Fatalf("Upgrade %q reached the app as %q, want %q", []string{a, b}, got, want)
+		}
+		if !slices.Equal(h["Connection"], []string{a, b}) {
+			t.Fatalf("Connection %q became %q", []string{a, b}, h["Connection"])
+		}
+	})
+}

@@ -180,3 +180,108 @@ func TestEditReplyMapping(t *testing.T) {
 		t.Errorf("rate_limited 0 → %v", err)
 	}
 }
+
+// infoMemory is redis-server 7.0's reply to INFO memory, as it comes:
+// lines end in \r\n.
+const infoMemory = "" +
+	"# Memory\r\n" +
+	"used_memory:914600\r\n" +
+	"used_memory_human:893.16K\r\n" +
+	"used_memory_rss:12066816\r\n" +
+	"used_memory_rss_human:11.51M\r\n" +
+	"used_memory_peak:914600\r\n" +
+	"used_memory_peak_human:893.16K\r\n" +
+	"used_memory_peak_perc:102.32%\r\n" +
+	"used_memory_overhead:876328\r\n" +
+	"used_memory_startup:876128\r\n" +
+	"used_memory_dataset:38272\r\n" +
+	"used_memory_dataset_perc:99.48%\r\n" +
+	"allocator_allocated:1690848\r\n" +
+	"allocator_active:1826816\r\n" +
+	"allocator_resident:4497408\r\n" +
+	"total_system_memory:25276203008\r\n" +
+	"total_system_memory_human:23.54G\r\n" +
+	"used_memory_lua:32768\r\n" +
+	"used_memory_vm_eval:32768\r\n" +
+	"used_memory_lua_human:32.00K\r\n" +
+	"used_memory_scripts_eval:0\r\n" +
+	"number_of_cached_scripts:0\r\n" +
+	"number_of_functions:0\r\n" +
+	"number_of_libraries:0\r\n" +
+	"used_memory_vm_functions:33792\r\n" +
+	"used_memory_vm_total:66560\r\n" +
+	"used_memory_vm_total_human:65.00K\r\n" +
+	"used_memory_functions:200\r\n" +
+	"used_memory_scripts:200\r\n" +
+	"used_memory_scripts_human:200B\r\n" +
+	"maxmemory:0\r\n" +
+	"maxmemory_human:0B\r\n" +
+	"maxmemory_policy:noeviction\r\n" +
+	"allocator_frag_ratio:1.08\r\n" +
+	"allocator_frag_bytes:135968\r\n" +
+	"allocator_rss_ratio:2.46\r\n" +
+	"allocator_rss_bytes:2670592\r\n" +
+	"rss_overhead_ratio:2.68\r\n" +
+	"rss_overhead_bytes:7569408\r\n" +
+	"mem_fragmentation_ratio:13.77\r\n" +
+	"mem_fragmentation_bytes:11190544\r\n" +
+	"mem_not_counted_for_evict:0\r\n" +
+	"mem_replication_backlog:0\r\n" +
+	"mem_total_replication_buffers:0\r\n" +
+	"mem_clients_slaves:0\r\n" +
+	"mem_clients_normal:0\r\n" +
+	"mem_cluster_links:0\r\n" +
+	"mem_aof_buffer:0\r\n" +
+	"mem_allocator:jemalloc-5.3.0\r\n" +
+	"active_defrag_running:0\r\n" +
+	"lazyfree_pending_objects:0\r\n" +
+	"lazyfreed_objects:0\r\n"
+
+// FuzzParseMemoryInfo: whatever INFO memory text a node returns, reading
+// it never panics; a text without a maxmemory and a maxmemory_policy line,
+// or with a maxmemory that is not a number, is an error; otherwise Policy
+// is the last maxmemory_policy value and MaxMemory the last maxmemory
+// value, and \r\n line ends read as \n ones.
+func FuzzParseMemoryInfo(f *testing.F) {
+	f.Add(infoMemory)
+	for _, s := range []string{
+		"", "maxmemory:0", "maxmemory_policy:noeviction", "maxmemory:0\nmaxmemory_policy:noeviction",
+		"# Memory\r\nmaxmemory:104857600\r\nmaxmemory_human:100.00M\r\nmaxmemory_policy:allkeys-lru\r\n",
+		"maxmemory:100\nmaxmemory:0\nmaxmemory_policy:allkeys-lru\nmaxmemory_policy:noeviction\n",
+		"maxmemory:x\nmaxmemory:5\nmaxmemory_policy:volatile-lru", "maxmemory: 5\nmaxmemory_policy:",
+		"maxmemory_human:0B\nmaxmemory_policy_x:noeviction", "  maxmemory:+1\t\r\n\tmaxmemory_policy:a:b \r",
+		"maxmemory:99999999999999999999\nmaxmemory_policy:noeviction", "\r\n\n\r",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, info string) {
+		p, err := parseMemoryInfo(info)
+		var policy string
+		var max int64
+		var hasPolicy, hasMax, badMax bool
+		for line := range strings.Lines(info) {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "maxmemory_policy:"); ok {
+				policy, hasPolicy = v, true
+			}
+			if v, ok := strings.CutPrefix(line, "maxmemory:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				max, hasMax, badMax = n, true, badMax || err != nil
+			}
+		}
+		switch {
+		case !hasPolicy || !hasMax || badMax:
+			if err == nil {
+				t.Fatalf("%q read as %+v, want an error", info, p)
+			}
+		case err != nil:
+			t.Fatalf("%q: %v", info, err)
+		case p.Policy != policy || p.MaxMemory != max:
+			t.Fatalf("%q read as %+v, want policy %q and maxmemory %d", info, p, policy, max)
+		}
+		crlf, crlfErr := parseMemoryInfo(strings.ReplaceAll(info, "\n", "\r\n"))
+		if crlf != p || (crlfErr == nil) != (err == nil) {
+			t.Fatalf("%q read as %+v (%v), with \\r\\n line ends as %+v (%v)", info, p, err, crlf, crlfErr)
+		}
+	})
+}

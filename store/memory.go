@@ -45,14 +45,26 @@ func (s *Store) MemoryPolicy(ctx context.Context) (MemoryPolicy, error) {
 	if err != nil {
 		return MemoryPolicy{}, s.fail(err)
 	}
+	return parseMemoryInfo(info)
+}
+
+// parseMemoryInfo reads the policy and limit from the text of INFO memory:
+// "name:value" lines, ending in \r\n as Redis writes them (or \n). A
+// field given twice counts the last time; a line without a colon (a
+// section title, or a name alone) gives no field.
+func parseMemoryInfo(info string) (MemoryPolicy, error) {
 	var p MemoryPolicy
 	var policy, max bool
 	for _, line := range strings.Split(info, "\n") {
-		name, value, _ := strings.Cut(strings.TrimSpace(line), ":")
+		name, value, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
 		switch name {
 		case "maxmemory_policy":
 			p.Policy, policy = value, true
 		case "maxmemory":
+			var err error
 			if p.MaxMemory, err = strconv.ParseInt(value, 10, 64); err != nil {
 				return MemoryPolicy{}, errors.New("store: INFO memory has a maxmemory that is not a number")
 			}
