@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authedge/caddy-authedge/config"
+	"github.com/authedge/caddy-authedge/internal/redistest"
 	"github.com/authedge/caddy-authedge/notify"
 )
 
@@ -412,7 +413,7 @@ func TestUnconfirmedSendCountsNothing(t *testing.T) {
 // the answer is the one for a channel with nothing bound.
 func TestCurUserSendToContactMovedMeanwhile(t *testing.T) {
 	h := &beforeScript{marker: ":vso:"}
-	e := newEnv(t, withRedisHook(h))
+	e := newEnv(t, withRedisHook(redistest.CommandHook(h.check)))
 	e.me("alice").wantOK(t)
 	e.editWith(e.adminToken(), `{"user_id":"alice","email":"a@example.com"}`).wantOK(t)
 	raw := e.rawRedis()
@@ -441,24 +442,6 @@ type beforeScript struct {
 	run    func(keys, argv []string)
 	mu     sync.Mutex
 	fired  int
-}
-
-func (h *beforeScript) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *beforeScript) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.check(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *beforeScript) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			h.check(cmd)
-		}
-		return next(ctx, cmds)
-	}
 }
 
 func (h *beforeScript) check(cmd redis.Cmder) {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 // testIP is the client IP the tests verify codes from.
@@ -518,24 +519,6 @@ type argsRecorder struct {
 	args []string
 }
 
-func (h *argsRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (h *argsRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.record(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (h *argsRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			h.record(cmd)
-		}
-		return next(ctx, cmds)
-	}
-}
-
 func (h *argsRecorder) record(cmd redis.Cmder) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -556,7 +539,7 @@ func (h *argsRecorder) saw(s string) bool {
 // for it; both verify.
 func TestCheckSealedCodeSendsTheUnkeyedDigestOnlyWhenAsked(t *testing.T) {
 	rec := &argsRecorder{}
-	f := newFixture(t, func(o *Options) { o.Hooks = append(o.Hooks, rec) })
+	f := newFixture(t, func(o *Options) { o.Hooks = append(o.Hooks, redistest.CommandHook(rec.record)) })
 	const sealedOf = "sealed-" // stands in for the handler's HMAC
 	v := newVerification("k1", "u1", "email", "a@example.com")
 	v.Code, v.Sealed = sealedOf+"042042", true
