@@ -167,8 +167,8 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 
 // CancelVerification undoes StartVerification after a delivery that
 // certainly failed: the code is deleted and the send is not counted, by
-// the contact, the caller or (v.Lookups) the client IP. Cancelling twice, or a verification already
-// used or expired, changes nothing.
+// the contact, the caller or (v.Lookups) the client IP. Cancelling twice,
+// or a verification already used or expired, changes nothing.
 func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error {
 	return s.dropVerification(ctx, v, true)
 }
