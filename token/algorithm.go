@@ -25,8 +25,8 @@ const (
 // RFC 9864).
 type algorithm struct {
 	name string
-	// alias is the other name of the same algorithm on the keys it fits,
-	// or "": EdDSA and Ed25519 (docs/configuration.md#jwt).
+	// alias is another name of the same algorithm on the keys it fits,
+	// or "": Ed25519 for EdDSA (docs/configuration.md#jwt).
 	alias string
 	kind  keyKind
 	hash  crypto.Hash    // unused for EdDSA, which hashes internally
@@ -50,7 +50,11 @@ var algorithms = []*algorithm{
 	// to the new name must not lock every user out, and a JWK naming
 	// either serves tokens naming either.
 	{name: "EdDSA", alias: "Ed25519", kind: kindEd25519},
-	{name: "Ed25519", alias: "EdDSA", kind: kindEd25519},
+}
+
+// named reports whether name is a's name or its alias.
+func (a *algorithm) named(name string) bool {
+	return name == a.name || (a.alias != "" && name == a.alias)
 }
 
 // lookupAlgorithm resolves a configured algorithm name. none and the HMAC
@@ -58,7 +62,7 @@ var algorithms = []*algorithm{
 // merely unknown.
 func lookupAlgorithm(name string) (*algorithm, error) {
 	for _, a := range algorithms {
-		if a.name == name {
+		if a.named(name) {
 			return a, nil
 		}
 	}
@@ -68,9 +72,12 @@ func lookupAlgorithm(name string) (*algorithm, error) {
 	case strings.HasPrefix(strings.ToUpper(name), "HS"):
 		return nil, fmt.Errorf("%q is never accepted: HMAC needs a shared secret, and authedge holds only public keys", name)
 	}
-	known := make([]string, len(algorithms))
-	for i, a := range algorithms {
-		known[i] = a.name
+	var known []string
+	for _, a := range algorithms {
+		known = append(known, a.name)
+		if a.alias != "" {
+			known = append(known, a.alias)
+		}
 	}
 	return nil, fmt.Errorf("unknown algorithm %q (known: %s)", name, strings.Join(known, " "))
 }
@@ -111,7 +118,7 @@ func CheckAlgorithmFits(name string, pub crypto.PublicKey) error {
 // fits reports whether k can verify signatures of a: the right family, the
 // right curve, and the JWK's own alg (if it names one) a's name or alias.
 func (a *algorithm) fits(k *publicKey) bool {
-	if k.kind != a.kind || (k.alg != "" && k.alg != a.name && k.alg != a.alias) {
+	if k.kind != a.kind || (k.alg != "" && !a.named(k.alg)) {
 		return false
 	}
 	return a.kind != kindEC || k.ec.Curve == a.curve

@@ -188,7 +188,7 @@ func containsAlgorithm(list []*algorithm, alg *algorithm) bool {
 // EdDSA allows both: they are one algorithm on the keys authedge has.
 func (s *settings) allowed(name string) *algorithm {
 	for _, a := range s.algorithms {
-		if a.name == name || (a.alias != "" && a.alias == name) {
+		if a.named(name) {
 			return a
 		}
 	}
