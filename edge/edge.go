@@ -258,13 +258,20 @@ func removeHeaders(h http.Header, names []string) {
 			delete(h, k)
 		}
 	}
+	editValues(h, "Connection", func(v string) string { return withoutConnectionTokens(v, names) })
+}
+
+// editValues replaces each value of the header name, in any case of the
+// name, by what edit makes of it, dropping a value edit empties and the
+// header when no value is left.
+func editValues(h http.Header, name string, edit func(string) string) {
 	for k, values := range h {
-		if !strings.EqualFold(k, "Connection") {
+		if !strings.EqualFold(k, name) {
 			continue
 		}
 		kept := values[:0]
 		for _, v := range values {
-			if v = withoutConnectionTokens(v, names); v != "" {
+			if v = edit(v); v != "" {
 				kept = append(kept, v)
 			}
 		}
@@ -290,24 +297,7 @@ var httpUpgrades = []string{"h2c", "h2", "http", "tls"}
 // header, and the header when no token is left, so that the request
 // reaches the app as an ordinary one (a client such as curl --http2
 // offering h2c gets its answer over HTTP/1.1, as the RFCs allow).
-func removeHTTPUpgrades(h http.Header) {
-	for k, values := range h {
-		if !strings.EqualFold(k, "Upgrade") {
-			continue
-		}
-		kept := values[:0]
-		for _, v := range values {
-			if v = withoutHTTPUpgrades(v); v != "" {
-				kept = append(kept, v)
-			}
-		}
-		if len(kept) == 0 {
-			delete(h, k)
-		} else {
-			h[k] = kept
-		}
-	}
-}
+func removeHTTPUpgrades(h http.Header) { editValues(h, "Upgrade", withoutHTTPUpgrades) }
 
 // withoutHTTPUpgrades returns the comma-separated Upgrade value v without
 // its httpUpgrades tokens, or v itself when it has none.
