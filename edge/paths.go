@@ -99,31 +99,33 @@ func (rs *rules) match(r *http.Request) need {
 // matchReadings adds to n what each reading of r's path needs.
 func (rs *rules) matchReadings(r *http.Request, n *need) {
 	if !strings.HasPrefix(r.URL.Path, "/") {
-		// No path to match (CONNECT's host:port, OPTIONS *, which Caddy
-		// passes on with an empty or "*" path): reverse_proxy sends the
-		// request on all the same, and a path pattern would let it through
-		// whatever it protects. It is read as the root, the resource a
-		// request without a path names (RFC 9110, section 4.2.3), so
-		// protect /* covers it.
+		// No path to match (CONNECT's host:port; Go's server answers
+		// OPTIONS * itself): reverse_proxy sends the request on all the
+		// same, and no path pattern would match it, whatever it protects.
+		// It is read as the root, the resource a request without a path
+		// names (RFC 9110, section 4.2.3), so protect /* covers it.
 		rs.matchPathAs(r, "/", n)
 		return
 	}
 	rs.matchPath(r, n)
 	rs.matchUpperCased(r, r.URL.Path, n)
 	if written, ok := asWritten(r.URL); ok {
-		rs.matchPathAs(r, written, n)
-		rs.matchUpperCased(r, written, n)
+		rs.matchReading(r, written, n)
 	}
 	if bare, ok := withoutParameters(r.URL); ok {
-		rs.matchPathAs(r, bare, n)
-		rs.matchUpperCased(r, bare, n)
+		rs.matchReading(r, bare, n)
 	}
 	if script, info, ok := phpSplit(r.URL.Path); ok {
-		for _, p := range [...]string{script, info} {
-			rs.matchPathAs(r, p, n)
-			rs.matchUpperCased(r, p, n)
-		}
+		rs.matchReading(r, script, n)
+		rs.matchReading(r, info, n)
 	}
+}
+
+// matchReading adds to n what r needs if its path read as path, as it is
+// and upper-cased.
+func (rs *rules) matchReading(r *http.Request, path string, n *need) {
+	rs.matchPathAs(r, path, n)
+	rs.matchUpperCased(r, path, n)
 }
 
 // phpSplit splits path after its first ".php/" (in any case), as
