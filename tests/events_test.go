@@ -175,27 +175,9 @@ func startEventsCaddy(t *testing.T, redisAddr, url, extra string) *caddyProc {
 	t.Setenv(eventsSecretVar, eventsSecret)
 	dir := t.TempDir()
 	rsa, _, _ := testKeys(t)
-	return startCaddy(t, fmt.Sprintf(`	authedge {
-		environment_id %s
-		jwt {
-			issuer %s
-			public_key %s
-		}
-		redis {
-			address %s
-		}
-		verification {
-			required off
-		}
-		sudo {
-			sensitive off
-		}
-		events {
-			webhook %s {env.%s}
-%s
-		}
-	}
-	respond "app" 200`, testEnv, testIssuer, writePublicPEM(t, dir, "rsa.pem", rsa), redisAddr, url, eventsSecretVar, extra))
+	return startCaddy(t, "\t"+minimalAuthedge(writePublicPEM(t, dir, "rsa.pem", rsa), redisAddr,
+		fmt.Sprintf("\t\tevents {\n\t\t\twebhook %s {env.%s}\n%s\n\t\t}", url, eventsSecretVar, extra))+
+		"\n\trespond \"app\" 200")
 }
 
 // waitJoined waits until n instances are consumers of the group.
