@@ -477,6 +477,28 @@ func aclEvents(ctx context.Context, client redis.UniversalClient, keys events.Ke
 	return nil
 }
 
+// aclReplicaStore opens a store on o's Redis as the recipe's user,
+// reading from replicas, watches the revocations (a refused subscription
+// fails t), and makes user u1, named alice, with events on: what the
+// topology tests then read and revoke. The store closes when t ends.
+func aclReplicaStore(t *testing.T, o Options) (*Store, <-chan struct{}) {
+	t.Helper()
+	o.EnvironmentID, o.Username, o.Password = testEnv, aclUser, aclPassword
+	o.ReadFromReplicas, o.Timeout = true, 2*time.Second
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	nudges, stop := s.WatchRevocations(func(err error) { t.Errorf("refused: %v", err) })
+	t.Cleanup(func() { _ = stop() })
+	if _, err := s.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
+		Changes: Changes{Username: ptr("alice")}, Origin: testOrigin("d1"), Events: eventsOn}); err != nil {
+		t.Fatal(err)
+	}
+	return s, nudges
+}
+
 // TestACLRecipeCluster: in a Redis Cluster, reading from replicas, the
 // recipe's user also has what go-redis sends there (the slot map, the
 // command table, READONLY), and Redis refuses it nothing.
@@ -507,19 +529,8 @@ func TestACLRecipeCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err := New(Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Username: aclUser, Password: aclPassword,
-		ReadFromReplicas: true, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, nudges := aclReplicaStore(t, Options{Addresses: c.Addrs()})
 	ctx := ctxT(t)
-	nudges, stop := s.WatchRevocations(func(err error) { t.Errorf("refused: %v", err) })
-	defer stop()
-	if _, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
-		Changes: Changes{Username: ptr("alice")}, Origin: testOrigin("d1"), Events: eventsOn}); err != nil {
-		t.Fatal(err)
-	}
 	if _, ok, err := s.ProfileMayLag(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	} else if !ok {
@@ -629,19 +640,8 @@ func TestACLRecipeSentinel(t *testing.T) {
 	sentinels := redistest.StartSentinels(t, master, 1,
 		redistest.SentinelConfig{MasterName: "authedge", Count: 1, Quorum: 1, DownAfter: 10 * time.Second})
 	setACLUser(t, recipe, master, replica)
-	s, err := New(Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr}, EnvironmentID: testEnv,
-		Username: aclUser, Password: aclPassword, ReadFromReplicas: true, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, nudges := aclReplicaStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr}})
 	ctx := ctxT(t)
-	nudges, stop := s.WatchRevocations(func(err error) { t.Errorf("refused: %v", err) })
-	defer stop()
-	if _, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true, SudoSatisfied: true,
-		Changes: Changes{Username: ptr("alice")}, Origin: testOrigin("d1"), Events: eventsOn}); err != nil {
-		t.Fatal(err)
-	}
 	admins := []*redis.Client{
 		redis.NewClient(&redis.Options{Addr: master.Addr, Protocol: 2}),
 		redis.NewClient(&redis.Options{Addr: replica.Addr, Protocol: 2}),
