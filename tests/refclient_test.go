@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 // runRefClient runs refclient/run.mjs (CloudBase's own SDK) against f with
@@ -133,4 +135,29 @@ func TestReferenceClientOtherClient(t *testing.T) {
 		"AUTHEDGE_CLIENT_ID=e2e-web",
 		"AUTHEDGE_CLIENT_TOKEN="+f.token("sdk-user-1", claims{"aud": []string{"e2e-web"}}),
 	)
+}
+
+// corsAllowHeaders is the Access-Control-Allow-Headers of
+// docs/configuration.md's CORS route.
+const corsAllowHeaders = "Authorization, Content-Type, x-device-id, x-request-id, undefined"
+
+// TestReferenceClientCORS: the SDK in a browser page on another origin
+// (run.mjs's corsFetch runs the browser's CORS checks) against
+// docs/configuration.md's CORS route, preflights answered before authedge.
+func TestReferenceClientCORS(t *testing.T) {
+	const origin = "https://app.example.com"
+	f := &fixture{t: t, redis: redistest.Start(t), app: newEchoApp(t), keyDir: t.TempDir()}
+	f.rsa, f.ec, _ = testKeys(t)
+	f.caddy = startCaddy(t, fmt.Sprintf(`	header Access-Control-Allow-Origin %s
+	header Access-Control-Allow-Headers "%s"
+	header Access-Control-Allow-Methods "GET, POST, PATCH, DELETE"
+	route {
+		@preflight method OPTIONS
+		respond @preflight 204
+		%s
+		reverse_proxy %s
+	}`, origin, corsAllowHeaders,
+		minimalAuthedge(writePublicPEM(t, f.keyDir, "ec.pem", f.ec), f.redis.Addr, ""),
+		strings.TrimPrefix(f.app.URL, "http://")))
+	runRefClient(t, f, "cors", 6, "AUTHEDGE_ORIGIN="+origin)
 }

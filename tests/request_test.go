@@ -202,13 +202,13 @@ func TestCORSPreflightRoute(t *testing.T) {
 	s := newEdgeStack(t)
 	_, ec, _ := testKeys(t)
 	site := fmt.Sprintf(`	header Access-Control-Allow-Origin https://app.example.com
-	header Access-Control-Allow-Headers "Authorization, Content-Type, x-device-id, x-request-id"
+	header Access-Control-Allow-Headers "%s"
 	route {
 		@preflight method OPTIONS
 		respond @preflight 204
 		%s
 		reverse_proxy %s
-	}`, minimalAuthedge(s.issuer, s.redis.Addr, `		identity {
+	}`, corsAllowHeaders, minimalAuthedge(s.issuer, s.redis.Addr, `		identity {
 			protect /app/*
 			header X-User-Id sub
 		}`), strings.TrimPrefix(s.app.URL, "http://"))

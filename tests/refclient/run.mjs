@@ -10,7 +10,8 @@
 //   AUTHEDGE_TOKEN          an access token for AUTHEDGE_SUB
 //   AUTHEDGE_SUB            that token's sub
 //   AUTHEDGE_OTHER_TOKEN    optional: a second user's token (conflict check)
-//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke, userapi, history, client
+//   AUTHEDGE_FLOWS          comma-separated: core (default), contact, revoke, userapi, history, client, cors
+// The cors flow needs AUTHEDGE_ORIGIN, the origin of the page the SDK runs in.
 // The userapi flow (setUserProfile, queryUserProfile, checkIfUserExist) also
 // needs AUTHEDGE_ADMIN_TOKEN, and runs against a fresh store.
 // The client flow runs an SDK whose clientId is not the environment's; it needs
@@ -566,6 +567,78 @@ async function clientFlow() {
   })
 }
 
+// corsFetch is fetch as a browser on another origin runs it (the Fetch
+// standard's CORS protocol), for the SDK to call through: a request that
+// is not simple (another method than GET, HEAD and POST, or a header that
+// is not CORS-safelisted) is preceded by a preflight, which must answer
+// 2xx allowing the origin, the method and every such header; the answer
+// itself must allow the origin. A refusal rejects with a TypeError, as a
+// browser's fetch does, and the SDK then reports `unreachable`.
+function corsFetch(origin, realFetch) {
+  const safelisted = new Set(['accept', 'accept-language', 'content-language', 'content-type'])
+  const simpleTypes = new Set(['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'])
+  const allows = (res) => [origin, '*'].includes(res.headers.get('access-control-allow-origin'))
+  return async (url, init = {}) => {
+    const method = (init.method || 'GET').toUpperCase()
+    const headers = new Headers(init.headers)
+    if (init.body !== undefined && init.body !== null && typeof init.body === 'string' && !headers.has('content-type')) {
+      headers.set('content-type', 'text/plain;charset=UTF-8') // what fetch adds to a string body
+    }
+    const unsafe = []
+    for (const [name, value] of headers) {
+      if (!safelisted.has(name) || (name === 'content-type' && !simpleTypes.has(value.split(';')[0].trim().toLowerCase()))) {
+        unsafe.push(name)
+      }
+    }
+    unsafe.sort()
+    const simpleMethod = ['GET', 'HEAD', 'POST'].includes(method)
+    if (!simpleMethod || unsafe.length > 0) {
+      const pre = await realFetch(url, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': method, ...(unsafe.length ? { 'access-control-request-headers': unsafe.join(',') } : {}) },
+      })
+      if (!pre.ok || !allows(pre)) throw new TypeError(`CORS preflight: ${pre.status}, Access-Control-Allow-Origin ${pre.headers.get('access-control-allow-origin')}`)
+      const list = (h) => (pre.headers.get(h) || '').split(',').map((v) => v.trim()).filter(Boolean)
+      const methods = list('access-control-allow-methods')
+      if (!simpleMethod && !methods.includes(method) && !methods.includes('*')) throw new TypeError(`CORS preflight does not allow the method ${method}`)
+      const allowed = list('access-control-allow-headers').map((v) => v.toLowerCase())
+      for (const h of unsafe) {
+        if (!allowed.includes(h) && !(allowed.includes('*') && h !== 'authorization')) throw new TypeError(`CORS preflight does not allow the header ${h}`)
+      }
+    }
+    headers.set('origin', origin)
+    const res = await realFetch(url, { ...init, headers })
+    if (!allows(res)) throw new TypeError(`CORS: the answer (${res.status}) does not allow the origin`)
+    return res
+  }
+}
+
+// corsFlow: the SDK in a browser page on another origin (AUTHEDGE_ORIGIN),
+// against docs/configuration.md's CORS route: every kind of call it makes
+// (GET, POST, PATCH and DELETE, with and without a token) passes the
+// browser's CORS checks, and authedge's errors reach the app as themselves.
+async function corsFlow() {
+  const origin = env('AUTHEDGE_ORIGIN')
+  globalThis.fetch = corsFetch(origin, globalThis.fetch)
+  const { auth } = newClient({ url: URL_, env: ENV, token: TOKEN })
+
+  await step('cors: getUserInfo', async () => eq((await auth.getUserInfo()).sub, SUB, 'sub'))
+
+  await step('cors: updateUserBasicInfo', async () => eq(await auth.updateUserBasicInfo({ nickname: 'Cors User' }), {}, 'response'))
+
+  await step('cors: setUserProfile (PATCH)', async () => eq((await auth.setUserProfile({ locale: 'fr' })).name, 'Cors User', 'name'))
+
+  await step('cors: a refused edit surfaces invalid_argument', () =>
+    rejects(auth.updateUserBasicInfo({ gender: 'OTHER' }), { error: 'invalid_argument', status: 400, path: '/v1/user/basic/edit' }))
+
+  await step('cors: checkIfUserExist (no token)', async () => eq(await auth.checkIfUserExist({ username: 'nobody_has_this' }), { exist: false }, 'response'))
+
+  await step('cors: revokeAllDevices (DELETE), then the token is refused', async () => {
+    await auth.revokeAllDevices()
+    return rejects(newClient({ url: URL_, env: ENV, token: TOKEN }).auth.getUserInfo(), { error: 'unauthenticated', status: 401, path: '/v1/user/me' })
+  })
+}
+
 // ---- main --------------------------------------------------------------------
 
 const watchdog = setTimeout(() => {
@@ -581,6 +654,7 @@ for (const flow of FLOWS) {
   else if (flow === 'userapi') await userapiFlow()
   else if (flow === 'history') await historyFlow()
   else if (flow === 'client') await clientFlow()
+  else if (flow === 'cors') await corsFlow()
   else {
     console.error(`run.mjs: unknown flow ${flow}`)
     process.exit(2)
