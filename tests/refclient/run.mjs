@@ -619,7 +619,16 @@ function corsFetch(origin, realFetch) {
 // browser's CORS checks, and authedge's errors reach the app as themselves.
 async function corsFlow() {
   const origin = env('AUTHEDGE_ORIGIN')
-  globalThis.fetch = corsFetch(origin, globalThis.fetch)
+  const realFetch = globalThis.fetch
+  globalThis.fetch = corsFetch(origin, realFetch) // the SDK calls the global fetch
+  try {
+    await corsSteps()
+  } finally {
+    globalThis.fetch = realFetch // the flows after this one run outside a browser
+  }
+}
+
+async function corsSteps() {
   const { auth } = newClient({ url: URL_, env: ENV, token: TOKEN })
 
   await step('cors: getUserInfo', async () => eq((await auth.getUserInfo()).sub, SUB, 'sub'))
