@@ -294,7 +294,7 @@ func FuzzZoneinfo(f *testing.F) {
 }
 
 func FuzzLocale(f *testing.F) {
-	for _, s := range []string{"en-US", "en-us", "zh-hans-cn", "iw", "en_US", "en--US", "x-foo", "", "\xff", "en-u-ca-gregory-x-a"} {
+	for _, s := range []string{"en-US", "en-us", "zh-hans-cn", "iw", "en_US", "en--US", "x-foo", "", "\xff", "en-u-ca-gregory-x-a", "en-USA", "zh-yue", "no-bok", "en-u-ca-gregory-u-nu-latn", "en-x-a-b-a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

@@ -112,5 +112,25 @@ func TestLocale(t *testing.T) {
 		{"trailing hyphen", "en-", ""},
 		{"empty", "", ""},
 		{"separator", "en\x1f", ""},
+		// Grandfathered tags stand for a language of their own.
+		{"grandfathered", "no-bok", "nb"},
+		{"grandfathered with an extlang-like subtag", "zh-min-nan", "nan"},
+		// A three-letter subtag after the language is an extended
+		// language subtag, which the library would make the language
+		// whatever its registered prefix: a region in three letters
+		// would store another language.
+		{"region in three letters", "en-USA", ""},
+		{"region in three letters, same language code", "zh-CHN", ""},
+		{"region in three letters, another", "pt-BRA", ""},
+		{"extlang form", "zh-yue", ""},
+		{"extlang form with region", "zh-cmn-Hans-CN", ""},
+		{"the language itself", "yue-HK", "yue-HK"},
+		// BCP 47 allows each singleton once; Intl.Locale throws on a
+		// repeat that the library keeps.
+		{"singleton twice", "en-u-ca-gregory-u-nu-latn", ""},
+		{"transform singleton twice", "en-t-en-t-fr", ""},
+		{"singleton case variants", "en-U-ca-gregory-u-nu-latn", ""},
+		{"two singletons", "en-a-bbb-u-ca-gregory", "en-a-bbb-u-ca-gregory"},
+		{"private use repeats freely", "en-x-a-b-a", "en-x-a-b-a"},
 	})
 }
