@@ -282,12 +282,12 @@ func FuzzBirthdate(f *testing.F) {
 }
 
 func FuzzZoneinfo(f *testing.F) {
-	for _, s := range []string{"Europe/Paris", "Mars/Olympus", "Local", "", "UTC", "../x", "/etc/localtime", "Etc/GMT+5", "localtime", "right/UTC", "Europe//Paris"} {
+	for _, s := range []string{"Europe/Paris", "Mars/Olympus", "Local", "", "UTC", "../x", "/etc/localtime", "Etc/GMT+5", "localtime", "right/UTC", "Europe//Paris", "Factory"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		checkString(t, "Zoneinfo", Zoneinfo, s)
-		if out, err := Zoneinfo(s); err == nil && (strings.Contains(out, profileUnsafe) || out == "Local") {
+		if out, err := Zoneinfo(s); err == nil && (strings.Contains(out, profileUnsafe) || out == "Local" || out == "Factory") {
 			t.Fatalf("accepted %q", out)
 		}
 	})

@@ -54,9 +54,13 @@ func Birthdate(s string, now time.Time) (string, error) {
 // is accepted would depend on the host. So the name must be in zoneNames
 // (zonenames.go, generated from the database Go embeds), and then load.
 // "Local" and "" are LoadLocation's own names, never in the database.
+// "Factory" is in the database but is no place's zone: tzdata's
+// placeholder for a machine whose zone was never set (abbreviation
+// "-00"), which ICU, and so JavaScript's Intl.DateTimeFormat, refuses:
+// an app formatting times in the user's zone would fail on it.
 func Zoneinfo(s string) (string, error) {
 	const field = "zoneinfo"
-	if len(s) > maxZoneinfo {
+	if len(s) > maxZoneinfo || s == "Factory" {
 		return "", &FieldError{field, "must be an IANA time zone name such as Europe/Paris"}
 	}
 	if _, known := slices.BinarySearch(zoneNames, s); !known {
