@@ -87,6 +87,8 @@ func TestSetProfileRules(t *testing.T) {
 		{"Local", `{"zoneinfo":"Local"}`, "zoneinfo"},
 		{"malformed locale", `{"locale":"en--US"}`, "locale"},
 		{"POSIX locale", `{"locale":"en_US"}`, "locale"},
+		{"region in three letters", `{"locale":"en-USA"}`, "locale"},
+		{"singleton twice", `{"locale":"en-u-ca-gregory-u-nu-latn"}`, "locale"},
 		{"phone", `{"phone_number":"+86 13000000000"}`, "phone_number"},
 		{"email", `{"email":"a@example.com"}`, "email"},
 		{"empty name", `{"name":""}`, "name"},

@@ -282,19 +282,19 @@ func FuzzBirthdate(f *testing.F) {
 }
 
 func FuzzZoneinfo(f *testing.F) {
-	for _, s := range []string{"Europe/Paris", "Mars/Olympus", "Local", "", "UTC", "../x", "/etc/localtime", "Etc/GMT+5", "localtime", "right/UTC", "Europe//Paris"} {
+	for _, s := range []string{"Europe/Paris", "Mars/Olympus", "Local", "", "UTC", "../x", "/etc/localtime", "Etc/GMT+5", "localtime", "right/UTC", "Europe//Paris", "Factory"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		checkString(t, "Zoneinfo", Zoneinfo, s)
-		if out, err := Zoneinfo(s); err == nil && (strings.Contains(out, profileUnsafe) || out == "Local") {
+		if out, err := Zoneinfo(s); err == nil && (strings.Contains(out, profileUnsafe) || out == "Local" || out == "Factory") {
 			t.Fatalf("accepted %q", out)
 		}
 	})
 }
 
 func FuzzLocale(f *testing.F) {
-	for _, s := range []string{"en-US", "en-us", "zh-hans-cn", "iw", "en_US", "en--US", "x-foo", "", "\xff", "en-u-ca-gregory-x-a"} {
+	for _, s := range []string{"en-US", "en-us", "zh-hans-cn", "iw", "en_US", "en--US", "x-foo", "", "\xff", "en-u-ca-gregory-x-a", "en-USA", "zh-yue", "no-bok", "en-u-ca-gregory-u-nu-latn", "en-x-a-b-a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

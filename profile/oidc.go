@@ -54,9 +54,13 @@ func Birthdate(s string, now time.Time) (string, error) {
 // is accepted would depend on the host. So the name must be in zoneNames
 // (zonenames.go, generated from the database Go embeds), and then load.
 // "Local" and "" are LoadLocation's own names, never in the database.
+// "Factory" is in the database but is no place's zone: tzdata's
+// placeholder for a machine whose zone was never set (abbreviation
+// "-00"), which ICU, and so JavaScript's Intl.DateTimeFormat, refuses:
+// an app formatting times in the user's zone would fail on it.
 func Zoneinfo(s string) (string, error) {
 	const field = "zoneinfo"
-	if len(s) > maxZoneinfo {
+	if len(s) > maxZoneinfo || s == "Factory" {
 		return "", &FieldError{field, "must be an IANA time zone name such as Europe/Paris"}
 	}
 	if _, known := slices.BinarySearch(zoneNames, s); !known {
@@ -83,6 +87,9 @@ func Locale(s string) (string, error) {
 	if err != nil {
 		return "", &FieldError{field, "must be a BCP 47 language tag such as en-US"}
 	}
+	if err := localeSubtags(s); err != nil {
+		return "", err
+	}
 	// language.Parse accepts a singleton given twice ("aa-u-00-u-00"),
 	// which BCP 47 forbids, and its canonical form of such a tag changes
 	// when parsed again: what is stored must read back as itself.
@@ -91,4 +98,52 @@ func Locale(s string) (string, error) {
 		return "", &FieldError{field, "must be a BCP 47 language tag such as en-US"}
 	}
 	return canonical, nil
+}
+
+// grandfatheredExtlang are the grandfathered tags of RFC 5646 whose second
+// subtag has three letters, as an extended language subtag has: the list
+// is closed, and the library maps each to the language it stands for.
+var grandfatheredExtlang = []string{"no-bok", "no-nyn", "zh-min", "zh-min-nan"}
+
+// localeSubtags refuses what language.Parse reads but BCP 47 or the
+// stored value cannot bear:
+//   - an extended language subtag (the "yue" of "zh-yue"): the library
+//     takes any three-letter language code there for one and makes it the
+//     language, without the registry's check of its prefix, so "en-USA"
+//     (a region written as three letters) would be stored as "usa", the
+//     Usarufa language, and "pt-BRA" as "bra". The language's own subtag
+//     ("yue"), which RFC 5646 prefers and Unicode locale identifiers
+//     (ECMA-402's Intl, ICU) require, is what to send.
+//   - a singleton given twice ("en-u-ca-gregory-u-nu-latn"), which BCP 47
+//     forbids and the library keeps: Intl.Locale throws on it.
+func localeSubtags(s string) error {
+	const field = "locale"
+	subtags := strings.Split(strings.ToLower(s), "-")
+	if len(subtags) > 1 && len(subtags[0]) >= 2 && len(subtags[0]) <= 3 && len(subtags[1]) == 3 &&
+		isLetters(subtags[1]) && !slices.Contains(grandfatheredExtlang, strings.ToLower(s)) {
+		return &FieldError{field, "must not have an extended language subtag: give the language's own subtag, and a region in two letters"}
+	}
+	seen := ""
+	for _, t := range subtags[1:] {
+		if len(t) != 1 {
+			continue
+		}
+		if t == "x" {
+			break // private use: its subtags are anything
+		}
+		if strings.Contains(seen, t) {
+			return &FieldError{field, "must not give an extension's singleton twice"}
+		}
+		seen += t
+	}
+	return nil
+}
+
+func isLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }

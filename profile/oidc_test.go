@@ -64,6 +64,9 @@ func TestZoneinfo(t *testing.T) {
 		{"double slash", "Europe//Paris", ""},
 		{"trailing slash", "Europe/Paris/", ""},
 		{"directory", "Asia", ""},
+		// In the database, but tzdata's "zone not set" placeholder, which
+		// ICU (JavaScript's Intl) refuses.
+		{"Factory", "Factory", ""},
 	})
 }
 
@@ -75,6 +78,9 @@ func TestZoneNamesMatchGo(t *testing.T) {
 		t.Fatal("zoneNames is not sorted")
 	}
 	for _, n := range zoneNames {
+		if n == "Factory" {
+			continue // refused on purpose: TestZoneinfo
+		}
 		if got, err := Zoneinfo(n); err != nil || got != n {
 			t.Errorf("Zoneinfo(%q) = %q, %v", n, got, err)
 		}
@@ -112,5 +118,25 @@ func TestLocale(t *testing.T) {
 		{"trailing hyphen", "en-", ""},
 		{"empty", "", ""},
 		{"separator", "en\x1f", ""},
+		// Grandfathered tags stand for a language of their own.
+		{"grandfathered", "no-bok", "nb"},
+		{"grandfathered with an extlang-like subtag", "zh-min-nan", "nan"},
+		// A three-letter subtag after the language is an extended
+		// language subtag, which the library would make the language
+		// whatever its registered prefix: a region in three letters
+		// would store another language.
+		{"region in three letters", "en-USA", ""},
+		{"region in three letters, same language code", "zh-CHN", ""},
+		{"region in three letters, another", "pt-BRA", ""},
+		{"extlang form", "zh-yue", ""},
+		{"extlang form with region", "zh-cmn-Hans-CN", ""},
+		{"the language itself", "yue-HK", "yue-HK"},
+		// BCP 47 allows each singleton once; Intl.Locale throws on a
+		// repeat that the library keeps.
+		{"singleton twice", "en-u-ca-gregory-u-nu-latn", ""},
+		{"transform singleton twice", "en-t-en-t-fr", ""},
+		{"singleton case variants", "en-U-ca-gregory-u-nu-latn", ""},
+		{"two singletons", "en-a-bbb-u-ca-gregory", "en-a-bbb-u-ca-gregory"},
+		{"private use repeats freely", "en-x-a-b-a", "en-x-a-b-a"},
 	})
 }
