@@ -44,7 +44,7 @@ const (
 
 // serveHistory answers the SDK's getUserBehaviorLog: type MODIFY sends
 // ne_query[action]=USER_LOGIN, type LOGIN query[action]=USER_LOGIN, and
-// limit=undefined when its caller gives no limit.
+// limit=undefined (or limit=null) when its caller gives no limit.
 func (a *API) serveHistory(w http.ResponseWriter, c *call) *apiError {
 	q, err := url.ParseQuery(c.r.URL.RawQuery)
 	if err != nil {
@@ -56,7 +56,7 @@ func (a *API) serveHistory(w http.ResponseWriter, c *call) *apiError {
 		}
 	}
 	limit := defaultHistoryLimit
-	if v := q.Get("limit"); v != "" && v != "undefined" {
+	if v := q.Get("limit"); v != "" && !unsetBySDK(v) {
 		n, ok := parseSmallUint(v)
 		if !ok || n < 1 || n > maxHistoryLimit {
 			return invalidArgument("limit: a whole number from 1 to 100")

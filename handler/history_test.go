@@ -144,8 +144,8 @@ func TestHistoryPages(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	// No limit: 20; the SDK's limit=undefined too.
-	for _, q := range []string{"ne_query[action]=USER_LOGIN", "ne_query[action]=USER_LOGIN&limit=undefined", "limit="} {
+	// No limit: 20; the SDK's limit=undefined and limit=null too.
+	for _, q := range []string{"ne_query[action]=USER_LOGIN", "ne_query[action]=USER_LOGIN&limit=undefined", "limit=", "limit=null"} {
 		if p := e.history("u1", q).page(t); len(p.Data) != 20 || p.NextPageToken == nil {
 			t.Fatalf("%s: %d entries", q, len(p.Data))
 		}
@@ -153,7 +153,7 @@ func TestHistoryPages(t *testing.T) {
 	if p := e.history("u1", "limit=100").page(t); len(p.Data) != 25 || p.NextPageToken != nil {
 		t.Fatalf("limit=100: %d entries", len(p.Data))
 	}
-	for _, limit := range []string{"0", "101", "-1", "+5", "1.5", "abc", "1000", "%205", "0x10", "5&limit=6"} {
+	for _, limit := range []string{"0", "101", "-1", "+5", "1.5", "abc", "1000", "%205", "0x10", "5&limit=6", "Null", "NaN"} {
 		e.history("u1", "limit="+limit).wantError(t, 400, "invalid_argument").wantDescription(t, "limit")
 	}
 

@@ -64,6 +64,17 @@ func queryKey(c *call) (key, value string, err *apiError) {
 	if err != nil {
 		return "", "", err
 	}
+	// queryUserProfile builds its query with URLSearchParams, which
+	// writes a property its caller left unset as email=undefined (or
+	// email=null): beside another key, such a key is not given. Alone,
+	// the word is looked up as written (a username or ID may be "null").
+	if len(params) > 1 {
+		for k, v := range params {
+			if unsetBySDK(v) {
+				delete(params, k)
+			}
+		}
+	}
 	if len(params) != 1 {
 		return "", "", invalidArgument("give exactly one of username, email, phone_number and id")
 	}
@@ -75,6 +86,10 @@ func queryKey(c *call) (key, value string, err *apiError) {
 	}
 	return key, value, nil
 }
+
+// unsetBySDK reports whether v is how the SDK writes an unset value
+// (undefined or null) into a URL.
+func unsetBySDK(v string) bool { return v == "undefined" || v == "null" }
 
 // queryValue is a username, email or phone as the profile rules store it,
 // from which the store computes the index's key.

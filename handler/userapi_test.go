@@ -325,9 +325,20 @@ func TestQueryUsers(t *testing.T) {
 			t.Errorf("%s: %v", q, subs)
 		}
 	}
-	for _, q := range []string{"username=ZhangSi", "email=zhang%40bucher.example", "phone_number=%2B8613000000001", "id=nobody"} {
+	for _, q := range []string{"username=ZhangSi", "email=zhang%40bucher.example", "phone_number=%2B8613000000001", "id=nobody",
+		"username=null", "id=undefined"} { // alone, the SDK's words are looked up as written
 		if subs := querySubs(t, e.queryUsers(admin, q)); len(subs) != 0 {
 			t.Errorf("%s matched %v", q, subs)
+		}
+	}
+	// The SDK's URLSearchParams writes properties left unset as the words
+	// undefined and null: beside a real key they are not given.
+	for _, q := range []string{
+		"username=ZhangSan&email=undefined", "email=undefined&phone_number=null&id=u1",
+		"username=null&phone_number=" + url.QueryEscape("+8613000000000"),
+	} {
+		if subs := querySubs(t, e.queryUsers(admin, q)); len(subs) != 1 || subs[0] != "u1" {
+			t.Errorf("%s: %v", q, subs)
 		}
 	}
 	// IDs in the order given, each once; u2 has only a name.
@@ -357,6 +368,7 @@ func TestQueryUsersRules(t *testing.T) {
 	for _, tc := range []struct{ name, q string }{
 		{"no key", ""},
 		{"two keys", "username=ZhangSan&id=u1"},
+		{"only keys the SDK left unset", "username=undefined&email=null"},
 		{"a key twice", "id=u1&id=u2"},
 		{"unknown key", "nickname=Zhang"},
 		{"empty value", "username="},

@@ -87,7 +87,7 @@ func TestReferenceClient(t *testing.T) {
 // it just made, over two pages, and LOGIN is empty.
 func TestReferenceClientHistory(t *testing.T) {
 	f := newFixture(t, offPolicies)
-	runRefClient(t, f, "history", 6)
+	runRefClient(t, f, "history", 7)
 }
 
 // TestReferenceClientContactFlow: the SDK's getVerification (ANY, NOT_USER,
@@ -117,7 +117,7 @@ func TestReferenceClientContactFlow(t *testing.T) {
 // queryUserProfile by each key with an admin token, refused without.
 func TestReferenceClientUserAPI(t *testing.T) {
 	f := newFixture(t, offPolicies)
-	runRefClient(t, f, "userapi", 13, "AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}))
+	runRefClient(t, f, "userapi", 14, "AUTHEDGE_ADMIN_TOKEN="+f.token("sdk-admin", claims{"scope": "admin"}))
 	wantFields(t, f.do("GET", mePath, f.token("sdk-user-1", nil), "").wantOK(t), map[string]string{
 		"birthdate": "1990-05-17", "zoneinfo": "Asia/Shanghai", "locale": "zh-Hans-CN", "email": "Li.Lei@Bücher.example",
 	})

@@ -456,6 +456,8 @@ async function userapiFlow() {
     ['email, its domain in IDNA form', { email: 'li.lei@xn--bcher-kva.example' }],
     ['phone_number, without the space', { phone_number: '+8613800138000' }],
     ['id, a list with an unknown one', { id: ['nobody', SUB] }],
+    // URLSearchParams writes these as email=undefined&phone_number=null.
+    ['username, beside properties left unset', { username, email: undefined, phone_number: null }],
   ]
   for (const [what, params] of queries) {
     await step(`queryUserProfile by ${what}`, async () => {
@@ -515,6 +517,11 @@ async function historyFlow() {
 
   await step('getUserBehaviorLog MODIFY without a limit (the SDK sends limit=undefined)', async () => {
     const all = await auth.getUserBehaviorLog({ type: 'MODIFY' })
+    eq(all.data.length, 3, 'entries')
+  })
+
+  await step('getUserBehaviorLog MODIFY with limit null (the SDK sends limit=null)', async () => {
+    const all = await auth.getUserBehaviorLog({ type: 'MODIFY', limit: null })
     eq(all.data.length, 3, 'entries')
   })
 
