@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/headers"
 	_ "github.com/caddyserver/caddy/v2/modules/caddyhttp/logging"
@@ -41,6 +42,14 @@ var fence = regexp.MustCompile("^(\\s*)```\\s*(\\w*)\\s*$")
 // fragments of topologies.md). (api.md's unlabelled `log` block needs
 // Caddy's logging modules, which this package does not build with.)
 func docSnippets(t *testing.T) []docSnippet {
+	return docBlocks(t, func(lang, first string) bool {
+		return lang == "caddyfile" || (lang == "" && strings.HasPrefix(first, "redis {"))
+	})
+}
+
+// docBlocks returns the fenced blocks of README.md and docs/*.md that keep
+// says to keep, given the block's language and first line.
+func docBlocks(t *testing.T, keep func(lang, first string) bool) []docSnippet {
 	t.Helper()
 	files, err := filepath.Glob("../docs/*.md")
 	if err != nil || len(files) == 0 {
@@ -68,7 +77,7 @@ func docSnippets(t *testing.T) []docSnippet {
 			if len(body) > 0 {
 				first = strings.TrimSpace(body[0])
 			}
-			if lang == "caddyfile" || (lang == "" && strings.HasPrefix(first, "redis {")) {
+			if keep(lang, first) {
 				out = append(out, docSnippet{
 					where: strings.TrimPrefix(file, "../") + ":" + strconv.Itoa(start+1),
 					text:  strings.Join(body, "\n") + "\n",
@@ -207,4 +216,53 @@ func authedgeHandlers(t *testing.T, adapted []byte) []json.RawMessage {
 	}
 	walk(adapted)
 	return found
+}
+
+// TestDocsJSONConfigs decodes every authedge handler in the JSON blocks of
+// README.md and docs/ strictly, as Caddy loads a module (an unknown or
+// misspelt field fails), and checks it against the config rules. The
+// identity block shown alone is put in a minimal handler.
+func TestDocsJSONConfigs(t *testing.T) {
+	blocks := docBlocks(t, func(lang, first string) bool { return lang == "json" })
+	checked := 0
+	for _, b := range blocks {
+		text := strings.TrimSpace(b.text)
+		if strings.HasPrefix(text, `"identity"`) {
+			text = `{"handler": "authedge", "environment_id": "dev-env",
+				"jwt": {"issuer": "https://idp.example.com", "public_keys": ["/keys/idp.pem"]},
+				"verification": {"log": true}, ` + text + `}`
+		}
+		if !strings.Contains(text, `"authedge"`) {
+			continue // an answer or an event, not a config
+		}
+		t.Run(b.where, func(t *testing.T) {
+			handlers := authedgeHandlers(t, json.RawMessage(text))
+			if len(handlers) == 0 {
+				t.Fatalf("no authedge handler found in:\n%s", text)
+			}
+			for _, raw := range handlers {
+				var fields map[string]json.RawMessage
+				if err := json.Unmarshal(raw, &fields); err != nil {
+					t.Fatal(err)
+				}
+				delete(fields, "handler") // Caddy's module key, not a field
+				stripped, err := json.Marshal(fields)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var c config.Config
+				if err := caddy.StrictUnmarshalJSON(stripped, &c); err != nil {
+					t.Errorf("Caddy would not decode it: %v", err)
+					continue
+				}
+				if err := c.Validate(); err != nil {
+					t.Errorf("the config would not load: %v", err)
+				}
+			}
+			checked++
+		})
+	}
+	if checked < 3 {
+		t.Errorf("only %d JSON configs in the docs were checked", checked)
+	}
 }
