@@ -55,7 +55,10 @@
 //     before stay in use until one succeeds.
 //   - Claim names are matched exactly (JSON is case-sensitive, unlike
 //     encoding/json's struct decoding), and a claim authedge reads may
-//     appear only once, so that no other parser can see another user.
+//     appear only once, so that no other parser can see another user:
+//     nor may a name encoding/json's struct decoding would read as one
+//     ("SUB", or "\u017fub", which it folds to "sub"), whether or not the
+//     claim itself is there.
 //     For the same reason a string read (iss, sub, aud, scope, the device
 //     claim, alg, kid, typ) holding invalid UTF-8 or an unpaired UTF-16
 //     surrogate escape ("\ud800") is refused: encoding/json would turn
