@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -117,7 +118,14 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 			// An empty binding would bind to no header at all.
 			ok = ok && v.claims.DeviceID != ""
 		default:
-			return nil
+			// encoding/json, which a Go app behind may read the token
+			// with (golang-jwt's RegisteredClaims), matches member names
+			// regardless of case, folding Unicode ("\u017fub" is sub to
+			// it), and keeps the last: to it, such a name is the claim
+			// given twice, or given where authedge sees none.
+			if idx = s.foldedClaim(name); idx < 0 {
+				return nil
+			}
 		}
 		if !ok || seen[idx] {
 			fail = errClaim[idx]
@@ -145,6 +153,42 @@ func (s *settings) parseClaims(data []byte) (*verified, *Error) {
 	v.claims.IssuedAt = v.iat
 	v.claims.Admin = hasScope(v.claims.Scopes, s.adminScope)
 	return &v, nil
+}
+
+// foldedClaim returns the index of the claim read whose name the raw
+// member name equals under encoding/json's case folding (bytes.EqualFold),
+// or -1. Only names that are not exactly a claim read reach it.
+func (s *settings) foldedClaim(raw []byte) int {
+	name := raw[1 : len(raw)-1]
+	if bytes.IndexByte(name, '\\') >= 0 {
+		var decoded string
+		if json.Unmarshal(raw, &decoded) != nil {
+			return -1
+		}
+		name = []byte(decoded)
+	}
+	for idx, want := range claimNames {
+		if idx == claimDevice {
+			want = s.deviceClaim
+		}
+		if bytes.EqualFold(name, []byte(want)) {
+			return idx
+		}
+	}
+	return -1
+}
+
+// claimNames are the names of the claims read, by index; the device
+// claim's is configured.
+var claimNames = [claimCount]string{
+	claimIss:      "iss",
+	claimSub:      "sub",
+	claimAud:      "aud",
+	claimExp:      "exp",
+	claimNbf:      "nbf",
+	claimIat:      "iat",
+	claimScope:    "scope",
+	claimAuthTime: "auth_time",
 }
 
 // deferredStrings decodes JSON string values into their destinations,

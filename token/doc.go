@@ -33,9 +33,11 @@
 //     without a kid, with every key. Only keys that fit the algorithm are
 //     tried (family, curve, and the JWK's own alg if it names one). A kid
 //     unknown to every source makes a remote JWKS fetch again, at most once
-//     per 5 s, concurrent misses sharing the one fetch; so does a token
-//     without a kid that no key verifies, under the same limit (its key may
-//     have just been rotated in). Either is then tried once more.
+//     per 5 s, concurrent misses sharing the one fetch; so does, under
+//     the same limit, a token without a kid that no key verifies, or one
+//     whose kid's keys do not verify it (its key may have just been
+//     rotated in, under a kid of its own or the old key's). Each is then
+//     tried once more.
 //   - RSA keys shorter than 2048 bits are refused when loaded (RFC 7518
 //     3.3), and so are those crypto/rsa never verifies with (an even
 //     modulus, an even exponent, e < 3 or e ≥ 2³¹); EC keys must be on P-256, P-384 or P-521 with a valid point,
@@ -53,7 +55,10 @@
 //     before stay in use until one succeeds.
 //   - Claim names are matched exactly (JSON is case-sensitive, unlike
 //     encoding/json's struct decoding), and a claim authedge reads may
-//     appear only once, so that no other parser can see another user.
+//     appear only once, so that no other parser can see another user:
+//     nor may a name encoding/json's struct decoding would read as one
+//     ("SUB", or "\u017fub", which it folds to "sub"), whether or not the
+//     claim itself is there.
 //     For the same reason a string read (iss, sub, aud, scope, the device
 //     claim, alg, kid, typ) holding invalid UTF-8 or an unpaired UTF-16
 //     surrogate escape ("\ud800") is refused: encoding/json would turn

@@ -119,10 +119,23 @@ func FuzzParseClaims(f *testing.F) {
 	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":"\u0061","exp":1,"scope":"x","sub":"v"}`))
 	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":[1],"exp":1}`))
 	f.Add([]byte(`{"iss":"https://issuer.example","sub":"","aud":["a","b"],"exp":1}`))
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":"a","exp":1,"\u017fub":"v"}`))
+	f.Add([]byte(`{"iss":"https://issuer.example","sub":"u","aud":"a","exp":1,"scope":"x","SCOPE":"admin"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, fail := s.parseClaims(data)
 		if fail != nil {
 			return
+		}
+		// A Go app behind reading the token into a struct (golang-jwt's
+		// RegisteredClaims) matches names regardless of case: it must
+		// read the same user.
+		var st struct {
+			Iss   string `json:"iss"`
+			Sub   string `json:"sub"`
+			Scope string `json:"scope"`
+		}
+		if err := json.Unmarshal(data, &st); err != nil || st.Iss != testIssuer || st.Sub != v.claims.Subject || st.Scope != v.claims.Scopes {
+			t.Fatalf("iss/sub/scope %q/%q, encoding/json's struct decoding reads %q/%q/%q (%v)", v.claims.Subject, v.claims.Scopes, st.Iss, st.Sub, st.Scope, err)
 		}
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(data, &m); err != nil {

@@ -224,6 +224,7 @@ func TestParseJWKSet(t *testing.T) {
 		"RSA-OAEP":        {`{"kty":"RSA","alg":"RSA-OAEP","n":"AQAB","e":"AQAB"}`, true, `unsupported alg "RSA-OAEP"`},
 		"key_ops":         {`{"kty":"RSA","key_ops":["encrypt"],"n":"AQAB","e":"AQAB"}`, true, "key_ops"},
 		"long kty":        {`{"kty":"` + strings.Repeat("Z", 500) + `"}`, true, `"` + strings.Repeat("Z", maxLoggedName) + `"...`},
+		"long use":        {`{"kty":"RSA","use":"` + strings.Repeat("Z", 500) + `","n":"AQAB","e":"AQAB"}`, true, `use "` + strings.Repeat("Z", maxLoggedName) + `"... is not sig`},
 		"no kty":          {`{"n":"AQAB"}`, false, "no kty"},
 		"not an object":   {`"RSA"`, false, "not a JSON object"},
 		"null":            {`null`, false, "not a JSON object"},

@@ -116,7 +116,7 @@ func unusable(format string, args ...any) error {
 // are errors: a verifier must only ever hold public keys.
 func fromJWK(key jwk.Key) (*publicKey, error) {
 	if use := key.KeyUsage(); use != "" && use != string(jwk.ForSignature) {
-		return nil, unusable("use %q is not sig", use)
+		return nil, unusable("use %s is not sig", quoteShort(use))
 	}
 	if ops := key.KeyOps(); len(ops) > 0 && !containsOp(ops, jwk.KeyOpVerify) {
 		return nil, unusable("key_ops lacks verify")

@@ -21,8 +21,8 @@ import (
 // Remote JWKS timing. The periodic refresh follows the server's Cache-Control
 // (never sooner than remoteMinRefresh, never later than remoteMaxRefresh:
 // a key the provider withdraws stops working within it, whatever max-age
-// the set was served with); an unknown kid, or a token without a kid that
-// no key verifies, makes an extra fetch, at most once per
+// the set was served with); a token no key verifies (its kid unknown,
+// known, or absent) makes an extra fetch, at most once per
 // remoteMissInterval (docs/configuration.md#remote-keys), so
 // that tokens with made-up kids, or none, cannot turn authedge against the
 // key server.
@@ -68,8 +68,8 @@ type RemoteJWKS struct {
 	inflight *missFetch
 }
 
-// missFetch is one fetch outside httprc's schedule (for an unknown kid,
-// a token without a kid no key verified, or a config reload's Refetch), shared by every caller that asks while
+// missFetch is one fetch outside httprc's schedule (for a token no key
+// verified, or a config reload's Refetch), shared by every caller that asks while
 // it runs.
 type missFetch struct {
 	done chan struct{}
@@ -262,9 +262,9 @@ func (r *RemoteJWKS) install(keys []*publicKey, skipped []skippedKey) *keySet {
 	return next
 }
 
-// refreshForMiss fetches the set again because a token named a kid it
-// lacks, or had no kid and no key verified it (why says which, for the
-// log), unless such a fetch happened less than missInterval ago. Callers
+// refreshForMiss fetches the set again because no key verified a token
+// (why says whether it named a kid the set lacks, one it has, or none,
+// for the log), unless such a fetch happened less than missInterval ago. Callers
 // arriving while one runs wait for it instead of fetching. It returns the
 // key set to use afterwards.
 //

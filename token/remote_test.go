@@ -2,6 +2,9 @@ package token
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -94,9 +97,11 @@ func TestRemoteJWKS(t *testing.T) {
 	mustVerify(t, v, mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"}))
 	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "e"}))
 	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil))
+	// A known kid whose key does not verify fetches again once (its key
+	// may have been replaced under the same kid), then is refused.
 	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "a"}), "invalid signature")
-	if n := srv.hits.Load(); n != 1 {
-		t.Fatalf("%d fetches, want the first one only", n)
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches, want the first and one for the failure", n)
 	}
 }
 
@@ -684,4 +689,48 @@ func TestKidlessMissIsNever503(t *testing.T) {
 	srv.serve(jwkSet(t, jwkEntry{kid: "c", key: &k.rsa2.PublicKey}))
 	c.Advance(remoteMissInterval)
 	mustRefuse(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), nil), "no key for this token's algorithm")
+}
+
+// TestKidReusedAfterRotation: an issuer that rotates a key but keeps its
+// kid (kid "1" or "default", say, replaced in place). A token signed by
+// the new key names a kid the set knows, yet none of that kid's keys
+// verifies it: as for a token without a kid, the failure fetches the set
+// again under the miss limit, rather than refusing every user, and making
+// CloudBase's SDK sign them out, until the next periodic refresh, up to
+// an hour away. A forged token naming a known kid gets no more fetches
+// than made-up kids do, and stays 401 with the set down.
+func TestKidReusedAfterRotation(t *testing.T) {
+	k, c, srv, v := rotationSetup(t)
+	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.rsa2.PublicKey}))
+	mustVerify(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "a"}))
+	if n := srv.hits.Load(); n != 2 {
+		t.Fatalf("%d fetches, want the first and one for the failure", n)
+	}
+	// The old key is gone with the set it was in.
+	mustRefuse(t, v, mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"}), "invalid signature")
+	// The kid's key changed family: no key of the kid fitted ES256.
+	c.Advance(remoteMissInterval)
+	srv.serve(jwkSet(t, jwkEntry{kid: "a", key: &k.ec256.PublicKey}))
+	mustVerify(t, v, mint(t, jwa.ES256, k.ec256, validClaims(), map[string]any{"kid": "a"}))
+	if n := srv.hits.Load(); n != 3 {
+		t.Fatalf("%d fetches, want 3", n)
+	}
+	// Forged tokens naming the kid share the one limit, and are 401
+	// (never 503: the kid is known) while the set cannot be fetched.
+	c.Advance(remoteMissInterval)
+	srv.setStatus(http.StatusBadGateway)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := craft(t, map[string]any{"alg": "ES256", "kid": "a"}, validClaims(), es256(other))
+	for range 20 {
+		mustRefuse(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "a"}), "no key for this token's algorithm")
+		if _, err := v.Verify(t.Context(), forged, testClient); err == nil || KindOf(err) == KindKeysUnavailable {
+			t.Fatalf("forged token of a known kid, JWKS down: %v, want a 401 kind", err)
+		}
+	}
+	if n := srv.hits.Load(); n != 4 {
+		t.Fatalf("%d fetches for 40 bad tokens of a known kid within the limit, want 4", n)
+	}
 }

@@ -57,8 +57,7 @@ func New(cfg Config) (*Verifier, error) {
 
 // Verify checks raw, the bearer token of a request for clientID, and
 // returns its claims. Every failure is a *Error. ctx bounds only the wait
-// for a remote JWKS refresh that an unknown kid, or a token without a kid
-// that no key verifies, may cause.
+// for a remote JWKS refresh that a token no key verifies may cause.
 func (v *Verifier) Verify(ctx context.Context, raw, clientID string) (*Claims, error) {
 	c, err := v.verify(ctx, raw, clientID)
 	if err != nil {
@@ -130,9 +129,9 @@ func (v *Verifier) verify(ctx context.Context, raw, clientID string) (*Claims, *
 // checkSignature finds the keys that may have signed tok and tries them.
 // A token with a kid is tried with the keys of that kid and with the keys
 // that have none (PEM files); a token without a kid, with every key. Only
-// keys that fit alg are tried. If the kid is unknown everywhere, or the
-// token has none and no key verified it, a remote JWKS is fetched again
-// (rate-limited) before giving up. It returns the generation of the remote
+// keys that fit alg are tried. If none verified it (its kid unknown
+// everywhere, or known but its keys replaced, or no kid at all), a remote
+// JWKS is fetched again (rate-limited) before giving up. It returns the generation of the remote
 // key set used.
 func (v *Verifier) checkSignature(ctx context.Context, tok *compactJWS, hdr *joseHeader, alg *algorithm, remote *keySet) (uint64, *Error) {
 	d := alg.hashInput(tok.signingInput)
@@ -155,15 +154,20 @@ func (v *Verifier) checkDigest(ctx context.Context, tok *compactJWS, hdr *joseHe
 		return gen, nil
 	}
 	unknownKid := hdr.kid != "" && !knownStatic && !knownRemote
-	// A token without a kid may be signed by a key rotated into the set
-	// since it was fetched, just as one naming an unknown kid: it makes
-	// the same fetch, under the same limit, so kid-less garbage gets no
-	// more fetches than made-up kids do. If it still fails it is a bad
-	// signature (401), never 503: nothing says a key is missing.
-	if (unknownKid || hdr.kid == "") && v.remote != nil {
+	// A token without a kid, or naming a kid whose keys do not verify it
+	// (an issuer that replaced a key but kept its kid), may be signed by
+	// a key rotated into the set since it was fetched, just as one naming
+	// an unknown kid: it makes the same fetch, under the same limit, so
+	// garbage gets no more fetches than made-up kids do. If it still
+	// fails it is a bad signature (401), never 503: nothing says a key is
+	// missing.
+	if v.remote != nil {
 		why := "for an unknown kid"
-		if hdr.kid == "" {
+		switch {
+		case hdr.kid == "":
 			why = "for a token without a kid"
+		case !unknownKid:
+			why = "for a token its kid's keys do not verify"
 		}
 		if fresh := v.remote.refreshForMiss(ctx, why); fresh != remote {
 			ok, knownRemote, triedRemote = tryKeys(fresh, hdr.kid, alg, tok, d)
@@ -171,7 +175,7 @@ func (v *Verifier) checkDigest(ctx context.Context, tok *compactJWS, hdr *joseHe
 				return fresh.gen, nil
 			}
 			// Only a token that names a kid can name one the set lacks.
-			unknownKid = hdr.kid != "" && !knownRemote
+			unknownKid = hdr.kid != "" && !knownStatic && !knownRemote
 		}
 	}
 	switch {

@@ -308,8 +308,19 @@ func TestClaimsAreReadStrictly(t *testing.T) {
 		"aud twice":          {`{"iss":"https://issuer.example","sub":"a","aud":"x","aud":"env-1","exp":` + exp + `}`, "invalid aud claim"},
 		"exp twice":          {`{"iss":"https://issuer.example","sub":"a","aud":"env-1","exp":1,"exp":` + exp + `}`, "invalid exp claim"},
 		"escaped name twice": {`{"iss":"https://issuer.example","sub":"a","\u0073ub":"b","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
-		"SUB is not sub":     {`{"iss":"https://issuer.example","SUB":"a","aud":"env-1","exp":` + exp + `}`, "missing sub claim"},
-		"invalid UTF-8":      {"{\"iss\":\"https://issuer.example\",\"sub\":\"a\xff\",\"aud\":\"env-1\",\"exp\":" + exp + "}", "invalid sub claim"},
+		// encoding/json, with which a Go app behind may read the token
+		// (golang-jwt's RegisteredClaims), matches names regardless of
+		// case, with Unicode folding, and keeps the last: to it "SUB" or
+		// "\u017fub" is a second sub, naming another user.
+		"SUB is a second sub":          {`{"iss":"https://issuer.example","sub":"a","SUB":"b","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
+		"SUB alone is not sub":         {`{"iss":"https://issuer.example","SUB":"a","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
+		"long s folds to s":            {`{"iss":"https://issuer.example","sub":"a","\u017fub":"b","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
+		"long s unescaped":             {"{\"iss\":\"https://issuer.example\",\"sub\":\"a\",\"\u017fub\":\"b\",\"aud\":\"env-1\",\"exp\":" + exp + "}", "invalid sub claim"},
+		"Scope beside scope":           {`{"iss":"https://issuer.example","sub":"a","aud":"env-1","exp":` + exp + `,"scope":"x","Scope":"admin"}`, "invalid scope claim"},
+		"ISS beside iss":               {`{"ISS":"https://other.example","iss":"https://issuer.example","sub":"a","aud":"env-1","exp":` + exp + `}`, "invalid iss claim"},
+		"Aud beside aud":               {`{"iss":"https://issuer.example","sub":"a","aud":"env-1","Aud":"env-2","exp":` + exp + `}`, "invalid aud claim"},
+		"device claim in another case": {`{"iss":"https://issuer.example","sub":"a","aud":"env-1","exp":` + exp + `,"Device_ID":"d"}`, "invalid device claim"},
+		"invalid UTF-8":                {"{\"iss\":\"https://issuer.example\",\"sub\":\"a\xff\",\"aud\":\"env-1\",\"exp\":" + exp + "}", "invalid sub claim"},
 		// A lone surrogate decodes to U+FFFD, as invalid UTF-8 would:
 		// "\ud800" and "\udbff" would be the same user.
 		"lone high surrogate":      {`{"iss":"https://issuer.example","sub":"a\ud800","aud":"env-1","exp":` + exp + `}`, "invalid sub claim"},
@@ -330,6 +341,7 @@ func TestClaimsAreReadStrictly(t *testing.T) {
 	cl := validClaims()
 	cl["extra"] = map[string]any{"nested": []any{1, "two", nil, map[string]any{"}": "]"}}}
 	cl["jti"] = "abc"
+	cl["subject"], cl["Issuer"], cl["expires"] = "x", "y", 1
 	mustVerify(t, v, craft(t, hdr, map[string]any(cl), sign))
 }
 
