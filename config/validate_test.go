@@ -118,6 +118,7 @@ func TestValidate(t *testing.T) {
 			errors: []string{"jwt leeway: at most 5m0s"}},
 		{name: "admin scope with space", edit: func(c *Config) { c.JWT.AdminScope = "a b" }, errors: []string{"jwt admin_scope: holds a space"}},
 		{name: "device claim sub", edit: func(c *Config) { c.JWT.DeviceClaim = "sub" }, errors: []string{`jwt device_claim: "sub" is a registered claim`}},
+		{name: "device claim Sub", edit: func(c *Config) { c.JWT.DeviceClaim = "Sub" }, errors: []string{`jwt device_claim: "Sub" is a registered claim`}},
 		{name: "jwks_url relative", edit: func(c *Config) { c.JWT.JWKSURL = "/jwks.json" }, errors: []string{"jwt jwks_url: not an absolute URL"}},
 		{name: "jwks_url ftp", edit: func(c *Config) { c.JWT.JWKSURL = "ftp://idp/jwks" }, errors: []string{"jwt jwks_url: must be an https URL"}},
 		{name: "jwks_url remote http", edit: func(c *Config) { c.JWT.JWKSURL = "http://idp.example/jwks" }, errors: []string{"jwt jwks_url: must use https"}},

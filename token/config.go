@@ -91,8 +91,11 @@ func CheckAdminScope(scope string) error {
 
 // CheckDeviceClaim says why name cannot be the device claim, or returns nil.
 func CheckDeviceClaim(name string) error {
-	if slices.Contains(registeredClaims, name) {
-		return fmt.Errorf("%q is a registered claim with another meaning", name)
+	// In any case: a Go app behind that decodes the token with
+	// encoding/json matches member names regardless of case, so to it a
+	// device claim "Sub" would be a second sub (claims.go's foldedClaim).
+	if slices.ContainsFunc(registeredClaims, func(r string) bool { return strings.EqualFold(r, name) }) {
+		return fmt.Errorf("%q is a registered claim with another meaning, in any letter case", name)
 	}
 	return nil
 }

@@ -28,17 +28,18 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		"no issuer":        {Config{PublicKeyFiles: []string{pemPath}}, "issuer is required"},
-		"no key source":    {Config{Issuer: testIssuer}, "no key source"},
-		"negative leeway":  {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Leeway: -time.Second}, "negative"},
-		"alg none":         {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"RS256", "none"}}, `"none" is never accepted`},
-		"alg HS256":        {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"HS256"}}, `"HS256" is never accepted`},
-		"alg hs512":        {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"hs512"}}, `never accepted`},
-		"alg unknown":      {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"ES256K"}}, `unknown algorithm "ES256K"`},
-		"alg empty":        {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{""}}, `unknown algorithm ""`},
-		"device claim sub": {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, DeviceClaim: "sub"}, `device claim: "sub" is a registered claim`},
-		"admin scope ws":   {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, AdminScope: "a b"}, "admin scope: holds a space"},
-		"empty audience":   {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Audience: []string{""}}, "audience"},
+		"no issuer":          {Config{PublicKeyFiles: []string{pemPath}}, "issuer is required"},
+		"no key source":      {Config{Issuer: testIssuer}, "no key source"},
+		"negative leeway":    {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Leeway: -time.Second}, "negative"},
+		"alg none":           {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"RS256", "none"}}, `"none" is never accepted`},
+		"alg HS256":          {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"HS256"}}, `"HS256" is never accepted`},
+		"alg hs512":          {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"hs512"}}, `never accepted`},
+		"alg unknown":        {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{"ES256K"}}, `unknown algorithm "ES256K"`},
+		"alg empty":          {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Algorithms: []string{""}}, `unknown algorithm ""`},
+		"device claim sub":   {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, DeviceClaim: "sub"}, `device claim: "sub" is a registered claim`},
+		"device claim SCOPE": {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, DeviceClaim: "SCOPE"}, `device claim: "SCOPE" is a registered claim`},
+		"admin scope ws":     {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, AdminScope: "a b"}, "admin scope: holds a space"},
+		"empty audience":     {Config{Issuer: testIssuer, PublicKeyFiles: []string{pemPath}, Audience: []string{""}}, "audience"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := New(tc.cfg)
