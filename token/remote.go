@@ -59,6 +59,12 @@ type RemoteJWKS struct {
 
 	installMu sync.Mutex      // orders installs, so generations only grow
 	skipped   map[string]bool // skipIDs of the keys the last install skipped
+	// installedFetch is the number of the fetch whose set was installed
+	// last (fetchClient.started). A fetch that started earlier but ended
+	// later (a slow periodic one overtaken by one for a miss or a reload)
+	// installs nothing: its set may still hold a key the newer one no
+	// longer lists.
+	installedFetch uint64
 
 	now          func() time.Time
 	missInterval time.Duration
@@ -217,7 +223,7 @@ func (r *RemoteJWKS) transform(_ string, res *http.Response) (any, error) {
 	}
 	r.failing.Store(false)
 	r.fetchedAt.Store(r.now().UnixNano())
-	return r.install(keys, skipped), nil
+	return r.install(keys, skipped, fetchNumber(res)), nil
 }
 
 // refreshFailed logs a background refresh that failed. Verifiers go on
@@ -237,16 +243,21 @@ func (r *RemoteJWKS) redactedError(err error) zap.Field {
 	return zap.String("error", strings.ReplaceAll(err.Error(), r.url, redactURL(r.url)))
 }
 
-// install makes keys the current set, and logs the keys skipped that the
-// set before did not skip. A set equal to the current one keeps its
-// generation, so a periodic refresh that changed nothing does not empty
-// the Verifiers' caches.
-func (r *RemoteJWKS) install(keys []*publicKey, skipped []skippedKey) *keySet {
+// install makes keys, fetched by fetch number fetch, the current set, and
+// logs the keys skipped that the set before did not skip. A set equal to
+// the current one keeps its generation, so a periodic refresh that changed
+// nothing does not empty the Verifiers' caches. A set fetched before the
+// current one is dropped.
+func (r *RemoteJWKS) install(keys []*publicKey, skipped []skippedKey, fetch uint64) *keySet {
 	next := newKeySet(keys)
 	r.installMu.Lock()
 	defer r.installMu.Unlock()
-	r.skipped = logSkipped(r.logger, skipped, r.skipped)
 	cur := r.keys.Load()
+	if fetch < r.installedFetch {
+		return cur
+	}
+	r.installedFetch = fetch
+	r.skipped = logSkipped(r.logger, skipped, r.skipped)
 	if cur != nil {
 		if cur.fingerprint == next.fingerprint {
 			return cur
@@ -399,6 +410,22 @@ type fetchClient struct {
 	life     context.Context
 	client   *http.Client
 	maxFresh time.Duration
+	// started numbers the fetches in the order they start, whoever makes
+	// them (httprc's schedule, a miss, a reload): install orders sets by it.
+	started atomic.Uint64
+}
+
+// fetchNumberKey carries a fetch's number in its request's context, from
+// which transform reads it off the response.
+type fetchNumberKey struct{}
+
+// fetchNumber is the number of the fetch that got res (0 if unknown).
+func fetchNumber(res *http.Response) uint64 {
+	if res.Request == nil {
+		return 0
+	}
+	n, _ := res.Request.Context().Value(fetchNumberKey{}).(uint64)
+	return n
 }
 
 var errJWKSTooLarge = errors.New("JWKS larger than 1 MiB")
@@ -407,6 +434,7 @@ var errJWKSTooLarge = errors.New("JWKS larger than 1 MiB")
 func (c *fetchClient) Get(url string) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(c.life, remoteFetchTimeout)
 	defer cancel()
+	ctx = context.WithValue(ctx, fetchNumberKey{}, c.started.Add(1))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err

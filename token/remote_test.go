@@ -249,7 +249,7 @@ func TestRemoteKeyChangeDropsVerifiedCache(t *testing.T) {
 	gen := r.current().gen
 
 	// A refresh that changes nothing keeps the generation and the cache.
-	r.install(keysFromSetBytes(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey})), nil)
+	r.install(keysFromSetBytes(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey})), nil, r.client.started.Add(1))
 	if r.current().gen != gen {
 		t.Fatal("an unchanged set got a new generation")
 	}
@@ -677,7 +677,7 @@ func TestKidlessMissIsNever503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v.remote.install(keys, skipped)
+	v.remote.install(keys, skipped, v.remote.client.started.Add(1))
 	close(gate)
 	if err := <-errc; err == nil || KindOf(err) != KindBadSignature {
 		t.Fatalf("kid-less forged token, set changed, fetch failed: %v, want invalid signature", err)
@@ -733,4 +733,65 @@ func TestKidReusedAfterRotation(t *testing.T) {
 	if n := srv.hits.Load(); n != 4 {
 		t.Fatalf("%d fetches for 40 bad tokens of a known kid within the limit, want 4", n)
 	}
+}
+
+// TestRemoteOlderFetchInstallsNothing: a fetch that started before
+// another but ends after it (a slow periodic refresh overtaken by one for
+// a miss or a reload) must not put back the set the newer fetch replaced,
+// with a key the provider has withdrawn.
+func TestRemoteOlderFetchInstallsNothing(t *testing.T) {
+	k := keys()
+	srv := newJWKSServer(t, jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey}))
+	c := newClock()
+	r := newRemote(t, srv.URL, remoteOptions{now: c.Now})
+	v := newVerifier(t, Config{Issuer: testIssuer, Remote: r, Now: c.Now})
+	withdrawn := mint(t, jwa.RS256, k.rsa, validClaims(), map[string]any{"kid": "a"})
+	mustVerify(t, v, withdrawn)
+
+	// The slow fetch gets the old set, a, but is held before it answers.
+	gate := make(chan struct{})
+	var open sync.Once
+	release := func() { open.Do(func() { close(gate) }) }
+	t.Cleanup(release) // a failure below must not leave the server blocked
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.mu.Unlock()
+	hits := srv.hits.Load()
+	slow := make(chan *http.Response, 1)
+	go func() {
+		res, err := r.client.Get(srv.URL)
+		if err != nil {
+			t.Error(err)
+		}
+		slow <- res
+	}()
+	waitFor(t, func() bool { return srv.hits.Load() == hits+1 })
+	// A newer fetch, after the provider withdrew a for b, ends first.
+	srv.mu.Lock()
+	srv.gate = nil
+	srv.body = jwkSet(t, jwkEntry{kid: "b", key: &k.rsa2.PublicKey})
+	srv.mu.Unlock()
+	c.Advance(time.Second) // Refetch skips a set fetched within the second
+	if err := r.Refetch(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, v, withdrawn, "unknown signing key")
+
+	// Let the slow one answer with a's old set: set b stays.
+	srv.mu.Lock()
+	srv.body = jwkSet(t, jwkEntry{kid: "a", key: &k.rsa.PublicKey})
+	srv.mu.Unlock()
+	release()
+	res := <-slow
+	if res == nil {
+		t.FailNow()
+	}
+	if _, err := r.transform(srv.URL, res); err != nil {
+		t.Fatal(err)
+	}
+	if set := r.current().byKid; len(set) != 1 || set["b"] == nil {
+		t.Fatalf("after the older fetch ended: kids %v, want only b", set)
+	}
+	mustRefuse(t, v, withdrawn, "unknown signing key")
+	mustVerify(t, v, mint(t, jwa.RS256, k.rsa2, validClaims(), map[string]any{"kid": "b"}))
 }
