@@ -121,7 +121,7 @@ func New(opts Options) (*Store, error) {
 		s.followFailovers(cluster)
 	}
 	s.batch = newWaitingBatcher(s.client, opts.Timeout, waitPolicy{
-		replicas: opts.WaitReplicas, timeout: opts.WaitTimeout, slotKey: s.keys.profile(""),
+		replicas: opts.WaitReplicas, timeout: opts.WaitTimeout, slotKey: s.keys.profile(""), hooks: opts.Hooks,
 	})
 	s.reads = s.batch
 	if opts.WaitReplicas > 0 {

@@ -28,6 +28,10 @@ type waitPolicy struct {
 	// master the batch goes to, so that the scripts and their WAIT share
 	// one connection.
 	slotKey string
+	// hooks are the ones added to the Cluster client (Options.Hooks: the
+	// metrics). The master's own client, which sends the batch, has none
+	// of them, so flushWaiting runs them around its pipeline.
+	hooks []redis.Hook
 }
 
 func (w waitPolicy) on() bool { return w.replicas > 0 }
@@ -58,19 +62,32 @@ func isWaitingWrite(cmd redis.Cmder) bool {
 // and fails the batch's scripts that ran when WAIT confirms too few
 // replicas.
 func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
-	pipe, err := b.oneConnection(ctx)
+	pipe, node, err := b.oneConnection(ctx)
 	if err != nil {
 		for _, req := range batch {
 			req.cmd.SetErr(err)
 		}
 		return
 	}
+	cmds := make([]redis.Cmder, 0, len(batch)+1)
 	for _, req := range batch {
 		_ = pipe.Process(ctx, req.cmd)
+		cmds = append(cmds, req.cmd)
 	}
 	wait := redis.NewIntCmd(ctx, "wait", b.wait.replicas, max(1, b.wait.timeout.Milliseconds()))
 	_ = pipe.Process(ctx, wait)
-	_, _ = pipe.Exec(ctx)
+	cmds = append(cmds, wait)
+	exec := func(ctx context.Context, _ []redis.Cmder) error {
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	if node {
+		// As the Cluster client would run them: the first added outermost.
+		for i := len(b.wait.hooks) - 1; i >= 0; i-- {
+			exec = b.wait.hooks[i].ProcessPipelineHook(exec)
+		}
+	}
+	_ = exec(ctx, cmds)
 	confirmed, err := wait.Result()
 	if err == nil && confirmed >= int64(b.wait.replicas) {
 		return
@@ -90,14 +107,15 @@ func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
 // pipeline of the client of the master serving the environment's slot. A
 // MOVED or ASK that node answers then is not followed: the script did not
 // run, the request is unavailable, and the failure reloads the slot map.
-func (b *batcher) oneConnection(ctx context.Context) (redis.Pipeliner, error) {
+// node reports the latter: a pipeline the Cluster client's hooks do not see.
+func (b *batcher) oneConnection(ctx context.Context) (pipe redis.Pipeliner, node bool, err error) {
 	cluster, ok := b.client.(*redis.ClusterClient)
 	if !ok {
-		return b.client.Pipeline(), nil
+		return b.client.Pipeline(), false, nil
 	}
-	node, err := cluster.MasterForKey(ctx, b.wait.slotKey)
+	master, err := cluster.MasterForKey(ctx, b.wait.slotKey)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return node.Pipeline(), nil
+	return master.Pipeline(), true, nil
 }
