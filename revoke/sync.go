@@ -129,7 +129,7 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, at 
 	if known == "" {
 		// Unknown since a reset: the entry the state was read at is
 		// taken as the log holds it now.
-		c.nonce = at
+		c.nonce, c.unread = at, false
 	}
 	switch {
 	case epoch != c.epoch && c.epoch == "" && c.applied == 0:
@@ -167,6 +167,9 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, at 
 		c.applied, c.nonce = seq, ""
 		if n := len(entries); n > 0 && entries[n-1].Seq == seq {
 			c.nonce = entries[n-1].Nonce
+		} else {
+			// More entries than one read takes: entry seq is read next.
+			c.unread = true
 		}
 		return true
 	}
@@ -195,6 +198,7 @@ func (c *Checker) reset(seq uint64) {
 	clear(c.byDigest)
 	clear(c.bySubject)
 	c.applied, c.nonce = seq, ""
+	c.unread = seq > 0
 	c.resets++
 }
 
