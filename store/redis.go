@@ -42,6 +42,9 @@ type Store struct {
 	// lag: through replicas if set, else reads.
 	replicas redis.UniversalClient
 	lagging  *batcher
+	// replicaSkipUntil is when reads that may lag go to a replica again
+	// (Unix nanoseconds) after one failed to answer (getMayLag).
+	replicaSkipUntil atomic.Int64
 }
 
 // Defaults for the Options a caller leaves zero.
