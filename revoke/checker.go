@@ -145,6 +145,11 @@ type Checker struct {
 	// reuses applied's number could not be told from the entry applied:
 	// no verdict is remembered and the replica does not judge.
 	unread bool
+	// loadedAt is the log entry the replica's snapshot was taken at (0
+	// without a replica): its last entries are read again after the load
+	// (replayAfterLoad), and entries missing among them are no gap, since
+	// the snapshot holds what they revoked.
+	loadedAt uint64
 	// synced is when the last complete read of the log began (Unix
 	// nanoseconds, monotonic enough: see fresh); 0 before the first,
 	// and after a replica was installed behind the log (loadReplica).

@@ -174,7 +174,7 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, at 
 		return true
 	}
 	for _, e := range entries {
-		if e.Seq != c.applied+1 {
+		if e.Seq != c.applied+1 && e.Seq > c.loadedAt+1 {
 			// Entries were trimmed or lost before this reader saw them.
 			c.reset(seq)
 			return true
@@ -199,6 +199,7 @@ func (c *Checker) reset(seq uint64) {
 	clear(c.bySubject)
 	c.applied, c.nonce = seq, ""
 	c.unread = seq > 0
+	c.loadedAt = 0
 	c.resets++
 }
 
