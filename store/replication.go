@@ -69,25 +69,16 @@ func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
 		}
 		return
 	}
-	cmds := make([]redis.Cmder, 0, len(batch)+1)
 	for _, req := range batch {
 		_ = pipe.Process(ctx, req.cmd)
-		cmds = append(cmds, req.cmd)
 	}
 	wait := redis.NewIntCmd(ctx, "wait", b.wait.replicas, max(1, b.wait.timeout.Milliseconds()))
 	_ = pipe.Process(ctx, wait)
-	cmds = append(cmds, wait)
-	exec := func(ctx context.Context, _ []redis.Cmder) error {
-		_, err := pipe.Exec(ctx)
-		return err
+	if node && len(b.wait.hooks) > 0 {
+		b.execHooked(ctx, pipe, batch, wait)
+	} else {
+		_, _ = pipe.Exec(ctx)
 	}
-	if node {
-		// As the Cluster client would run them: the first added outermost.
-		for i := len(b.wait.hooks) - 1; i >= 0; i-- {
-			exec = b.wait.hooks[i].ProcessPipelineHook(exec)
-		}
-	}
-	_ = exec(ctx, cmds)
 	confirmed, err := wait.Result()
 	if err == nil && confirmed >= int64(b.wait.replicas) {
 		return
@@ -100,6 +91,24 @@ func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
 			req.cmd.SetErr(err)
 		}
 	}
+}
+
+// execHooked sends pipe (batch's commands, then wait) through the hooks
+// the Cluster client would have run them through, the first added
+// outermost.
+func (b *batcher) execHooked(ctx context.Context, pipe redis.Pipeliner, batch []*batchRequest, wait redis.Cmder) {
+	cmds := make([]redis.Cmder, 0, len(batch)+1)
+	for _, req := range batch {
+		cmds = append(cmds, req.cmd)
+	}
+	exec := func(ctx context.Context, _ []redis.Cmder) error {
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	for i := len(b.wait.hooks) - 1; i >= 0; i-- {
+		exec = b.wait.hooks[i].ProcessPipelineHook(exec)
+	}
+	_ = exec(ctx, append(cmds, wait))
 }
 
 // oneConnection is a pipeline whose commands all go over one connection:
