@@ -139,6 +139,17 @@ type Checker struct {
 	// its last entries in a failover keeps its epoch and reuses their
 	// numbers, and only the nonce tells the new entry from the applied one.
 	nonce string
+	// unread: applied was reached without reading its entry (a reset, or
+	// a skip past more entries than one read takes), so its nonce is not
+	// known until the next read of the log. Meanwhile a failover that
+	// reuses applied's number could not be told from the entry applied:
+	// no verdict is remembered and the replica does not judge.
+	unread bool
+	// loadedAt is the log entry the replica's snapshot was taken at (0
+	// without a replica): its last entries are read again after the load
+	// (replayAfterLoad), and entries missing among them are no gap, since
+	// the snapshot holds what they revoked.
+	loadedAt uint64
 	// synced is when the last complete read of the log began (Unix
 	// nanoseconds, monotonic enough: see fresh); 0 before the first,
 	// and after a replica was installed behind the log (loadReplica).
@@ -267,7 +278,7 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 func (c *Checker) fromReplica(t *Token) (revoked, ok bool) {
 	given := t.ContentDigest != ([sha256.Size]byte{})
 	c.mu.RLock()
-	if c.rep == nil {
+	if c.rep == nil || c.unread {
 		c.mu.RUnlock()
 		return false, false
 	}
@@ -281,7 +292,7 @@ func (c *Checker) fromReplica(t *Token) (revoked, ok bool) {
 	d := contentDigest(t)
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if c.rep == nil {
+	if c.rep == nil || c.unread {
 		return false, false
 	}
 	return c.rep.revokes(d, t), true
@@ -321,7 +332,7 @@ func (c *Checker) remember(content string, digest [sha256.Size]byte, t Token, re
 	key := c.tokenKey(content)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if seq < c.applied || resets != c.resets || c.rep != nil {
+	if seq < c.applied || resets != c.resets || c.rep != nil || c.unread {
 		return
 	}
 	if old := c.verdicts[key]; old != nil {

@@ -3,6 +3,7 @@ package revoke
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -223,6 +224,72 @@ func TestLostEntrySkippedToIsNotTrusted(t *testing.T) {
 	}
 	if seq, err := other.RevokeUser(ctx, "ub", now); err != nil || seq != 2 { // seq 2 again
 		t.Fatalf("RevokeUser after the lost entry = %d, %v; want 2", seq, err)
+	}
+	src.paused.Store(false)
+	refusedWithin(t, c, b, 2*time.Second)
+}
+
+// A reader with nothing to remember that finds more new entries than one
+// read takes (a burst of revocations between two reads) skips to the
+// log's last entry without reading it, so it does not know that entry's
+// nonce. A verdict read there must not be remembered until it does: if a
+// failover then reuses the entry's number for a new revocation, the reader
+// would take the new entry's nonce for the one it skipped to, and the
+// remembered verdict would never turn.
+func TestLostEntrySkippedToUnreadIsNotTrusted(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &pausableSource{Store: newStore(t, srv.Addr)}
+	other := newStore(t, srv.Addr)
+	c := newChecker(t, src, Options{ReplicaSize: -1})
+	now := time.Now()
+	ctx := context.Background()
+	if _, err := other.RevokeToken(ctx, store.TokenDigest("t0.x.x"), now.Add(time.Hour)); err != nil { // seq 1
+		t.Fatal(err)
+	}
+	c.startOnce.Do(c.start) // the reader, without a check to remember
+	waitFresh(t, c)
+
+	src.paused.Store(true) // the burst lands between two reads
+	const burst = readBatch + 88
+	for i := 1; i < burst; i++ {
+		if _, err := other.RevokeToken(ctx, store.TokenDigest(fmt.Sprintf("t%d.x.x", i)), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.paused.Store(false)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		c.mu.RLock()
+		applied := c.applied
+		c.mu.RUnlock()
+		if applied == burst {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the reader never reached entry %d (at %d)", burst, applied)
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	src.paused.Store(true) // the reader sees nothing from here to the failover's end
+	b := tok("b.b.b", "ub", "", now)
+	if mustRevoked(t, c, b) { // read at the last entry
+		t.Fatal("b is revoked before its revocation")
+	}
+	base := "authedge:{" + testEnv + "}:"
+	last := fmt.Sprint(burst)
+	for _, cmd := range [][]string{
+		{"XDEL", base + "rx", last + "-1"},
+		{"XSETID", base + "rx", fmt.Sprint(burst-1) + "-1"},
+		{"SET", base + "rs", fmt.Sprint(burst - 1)},
+		{"DEL", base + "rt:" + store.TokenDigest(fmt.Sprintf("t%d.x.x", burst-1))},
+	} {
+		if _, err := redistest.Command(srv.Addr, cmd...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if seq, err := other.RevokeUser(ctx, "ub", now); err != nil || seq != burst { // the last number again
+		t.Fatalf("RevokeUser after the lost entry = %d, %v; want %d", seq, err, burst)
 	}
 	src.paused.Store(false)
 	refusedWithin(t, c, b, 2*time.Second)

@@ -177,10 +177,24 @@ func (c *Checker) loadReplica() {
 		c.synced.Store(0)
 	}
 	c.reset(seq)
+	// The snapshot's last entries are read again, and applied to the
+	// replica, which changes nothing for those it holds. A failover just
+	// after the snapshot, to a replica that missed them, gives their
+	// numbers to new revocations, and the snapshot carries no nonce to
+	// tell those apart: read only from seq on, they would never reach
+	// the replica.
+	c.applied = seq - min(seq, replayAfterLoad)
+	c.unread = c.applied > 0
+	c.loadedAt = seq
 	c.epoch = epoch
 	c.rep = rep
 	c.pruned = time.Now()
 }
+
+// replayAfterLoad is how many of a snapshot's last log entries are read
+// again after it is loaded: one read's worth, far more than a replica lags
+// behind its master.
+const replayAfterLoad = readBatch
 
 // wantReplica reports whether a replica should be loaded now. Called
 // with mu held.

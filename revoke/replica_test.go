@@ -298,3 +298,34 @@ func TestReplicaGrownOverBudgetIsDropped(t *testing.T) {
 		t.Error("a replica dropped over its budget is loaded again at once")
 	}
 }
+
+// The entries a load reads again (replayAfterLoad) may start with a hole
+// (entries deleted from the log's head): the snapshot holds what they
+// revoked, so the hole is no gap, and the replica stays.
+func TestReplicaReplayOverAHoleKeepsTheReplica(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Addr)
+	now := time.Now()
+	ctx := context.Background()
+	for _, raw := range []string{"x.x.x", "y.y.y", "z.z.z"} { // entries 1 to 3
+		if _, err := s.RevokeToken(ctx, store.TokenDigest(raw), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := redistest.Command(srv.Addr, "XDEL", "authedge:{"+testEnv+"}:rx", "1-1"); err != nil {
+		t.Fatal(err)
+	}
+	c := newChecker(t, s, Options{})
+	mustRevoked(t, c, tok("w.w.w", "u0", "", now)) // starts the reader
+	waitReplica(t, c)
+	time.Sleep(3 * DefaultPollInterval)
+	c.mu.RLock()
+	resets, loaded := c.resets, c.rep != nil
+	c.mu.RUnlock()
+	if !loaded || resets > 1 {
+		t.Fatalf("replica loaded %v after %d resets; want it kept", loaded, resets)
+	}
+	if !mustRevoked(t, c, tok("x.x.x", "ux", "", now)) {
+		t.Error("the snapshot's revocation before the hole is lost")
+	}
+}

@@ -224,3 +224,47 @@ func TestReplicaOfALogThatWentBackIsNotTrusted(t *testing.T) {
 		t.Error("the token revoked after the log went back passes on a replica of before")
 	}
 }
+
+// A failover right after a snapshot, to a replica that missed the log's
+// last entry, gives that entry's number to the next revocation. The log
+// read after the snapshot then finds the new entry where the snapshot's
+// last one was, and nothing tells them apart (the snapshot carries no
+// nonce): unless the snapshot's last entries are read again, the new
+// revocation never reaches the replica, and its token passes on this
+// instance for as long as the replica lives.
+func TestReplicaOfALostLastEntryIsNotTrusted(t *testing.T) {
+	srv := redistest.Start(t)
+	now := time.Now()
+	victim := tok("v.v.v", "uv", "", now)
+	hold := make(chan struct{})
+	close(hold) // no log read waits
+	src := &armedSnapshotSource{Store: newStore(t, srv.Addr), hold: hold}
+	ctx := context.Background()
+	for _, raw := range []string{"x.x.x", "y.y.y", "z.z.z"} { // entries 1 to 3
+		if _, err := src.RevokeToken(ctx, store.TokenDigest(raw), now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := "authedge:{" + testEnv + "}:"
+	src.afterSnapshot = func() {
+		// The promoted replica lacks entry 3; the next revocation is 3.
+		for _, cmd := range [][]string{
+			{"XDEL", base + "rx", "3-1"},
+			{"XSETID", base + "rx", "2-1"},
+			{"SET", base + "rs", "2"},
+			{"DEL", base + "rt:" + store.TokenDigest("z.z.z")},
+		} {
+			if _, err := redistest.Command(srv.Addr, cmd...); err != nil {
+				t.Error(err)
+			}
+		}
+		if seq, err := src.RevokeToken(ctx, store.TokenDigest(victim.Raw), now.Add(time.Hour)); err != nil || seq != 3 {
+			t.Errorf("the revocation after the failover: %d, %v; want 3", seq, err)
+		}
+	}
+	src.armed.Store(true)
+	c := newChecker(t, src, Options{})
+	mustRevoked(t, c, tok("w.w.w", "u0", "", now)) // starts the reader
+	waitReplica(t, c)
+	refusedWithin(t, c, victim, 2*time.Second)
+}

@@ -129,7 +129,7 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, at 
 	if known == "" {
 		// Unknown since a reset: the entry the state was read at is
 		// taken as the log holds it now.
-		c.nonce = at
+		c.nonce, c.unread = at, false
 	}
 	switch {
 	case epoch != c.epoch && c.epoch == "" && c.applied == 0:
@@ -167,11 +167,14 @@ func (c *Checker) apply(began int64, after uint64, epoch string, seq uint64, at 
 		c.applied, c.nonce = seq, ""
 		if n := len(entries); n > 0 && entries[n-1].Seq == seq {
 			c.nonce = entries[n-1].Nonce
+		} else {
+			// More entries than one read takes: entry seq is read next.
+			c.unread = true
 		}
 		return true
 	}
 	for _, e := range entries {
-		if e.Seq != c.applied+1 {
+		if e.Seq != c.applied+1 && e.Seq > c.loadedAt+1 {
 			// Entries were trimmed or lost before this reader saw them.
 			c.reset(seq)
 			return true
@@ -195,6 +198,8 @@ func (c *Checker) reset(seq uint64) {
 	clear(c.byDigest)
 	clear(c.bySubject)
 	c.applied, c.nonce = seq, ""
+	c.unread = seq > 0
+	c.loadedAt = 0
 	c.resets++
 }
 

@@ -57,7 +57,11 @@ func (s *Store) Audit(ctx context.Context) ([]string, error) {
 				}
 				key := uniqueKey(field, values.of(field))
 				if other, ok := held[field][key]; ok {
-					report("%s %s is held by the profiles of both %s and %s", fieldLabel(field), mask(key), other, u)
+					// SCAN may return a key twice (a table resized
+					// during the walk): the same profile again.
+					if other != u {
+						report("%s %s is held by the profiles of both %s and %s", fieldLabel(field), mask(key), other, u)
+					}
 					continue
 				}
 				held[field][key] = u

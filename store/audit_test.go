@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestAuditFindsOrphans: each kind of inconsistency, planted behind the
@@ -84,4 +87,34 @@ func TestAuditManyProfiles(t *testing.T) {
 
 func itoa3(i int) string {
 	return string([]byte{byte('0' + i/100), byte('0' + i/10%10), byte('0' + i%10)})
+}
+
+// scanTwice is a go-redis hook that answers each SCAN step with its keys
+// twice: what Redis may do (SCAN guarantees every key at least once, not
+// once) while a database that is written to resizes during the walk.
+type scanTwice struct{}
+
+func (scanTwice) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (scanTwice) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if sc, ok := cmd.(*redis.ScanCmd); ok && err == nil {
+			keys, cursor := sc.Val()
+			sc.SetVal(append(keys, keys...), cursor)
+		}
+		return err
+	}
+}
+
+func (scanTwice) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestAuditKeyScannedTwice: a profile that SCAN returns twice is one
+// profile, not two holding the same values.
+func TestAuditKeyScannedTwice(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Hooks = []redis.Hook{scanTwice{}} })
+	f.set(t, "u1", Changes{Username: ptr("alice"), Email: ptr("alice@example.com")})
+	f.audit(t)
 }

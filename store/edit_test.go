@@ -447,6 +447,33 @@ func TestEditVerification(t *testing.T) {
 	f.audit(t)
 }
 
+// TestEditRepeatedAfterItLanded: an edit answered 503 may have landed
+// (docs/api.md, "When Redis is unreachable"), and the client sends it
+// again with the same verification token, which the first run spent. The
+// values are then already the user's: no conflict, no verification, so
+// the repeat succeeds and changes nothing, as the docs tell clients.
+func TestEditRepeatedAfterItLanded(t *testing.T) {
+	f := newFixture(t)
+	f.set(t, "u1", Changes{Email: ptr("old@example.com")})
+	tok := f.verified(t, "u1", "email", "new@example.com", "new@example.com")
+	edit := Edit{Actor: "u1", Target: "u1", SudoSatisfied: true, Sensitive: fieldSet(t, "email"),
+		VerifyChannels: contactSet(t, "phone", "email"), VerificationToken: tok,
+		Changes: Changes{Nickname: ptr("N"), Email: ptr("new@example.com")}}
+	if _, err := f.Edit(ctxT(t), edit); err != nil {
+		t.Fatal(err)
+	}
+	// Sudo may have expired meanwhile: the repeat needs none either.
+	edit.SudoSatisfied = false
+	res, err := f.Edit(ctxT(t), edit)
+	if err != nil || len(res.Changed) != 0 {
+		t.Fatalf("the repeated edit = %+v, %v; want success changing nothing", res, err)
+	}
+	if p := f.profile(t, "u1"); p.Email != "new@example.com" || p.Nickname != "N" {
+		t.Fatalf("profile = %+v", p)
+	}
+	f.audit(t)
+}
+
 func TestEditTokenKeptWhenEditFails(t *testing.T) {
 	f := newFixture(t)
 	f.set(t, "u2", Changes{Username: ptr("bob")})

@@ -13,7 +13,7 @@ import (
 
 // Profile reads a profile; ok is false if the user has none.
 func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool, err error) {
-	return s.readProfile(ctx, s.reads, userID)
+	return s.readProfile(ctx, false, userID)
 }
 
 // ProfileMayLag is Profile read from a replica when the store reads from
@@ -21,16 +21,21 @@ func (s *Store) Profile(ctx context.Context, userID string) (p Profile, ok bool,
 // lag, so it serves what is shown (headers, placeholders, user/query),
 // never a check before a write.
 func (s *Store) ProfileMayLag(ctx context.Context, userID string) (p Profile, ok bool, err error) {
-	return s.readProfile(ctx, s.lagging, userID)
+	return s.readProfile(ctx, true, userID)
 }
 
-// readProfile reads userID's profile through from: the master's batcher or
-// the replicas'.
-func (s *Store) readProfile(ctx context.Context, from *batcher, userID string) (p Profile, ok bool, err error) {
+// readProfile reads userID's profile from the master, or if mayLag as
+// getMayLag does.
+func (s *Store) readProfile(ctx context.Context, mayLag bool, userID string) (p Profile, ok bool, err error) {
 	if userID == "" {
 		return Profile{}, false, errEmptyUserID
 	}
-	stored, err := from.getWithin(ctx, s.readTimeout, s.keys.profile(userID))
+	var stored string
+	if mayLag {
+		stored, err = s.getMayLag(ctx, s.keys.profile(userID))
+	} else {
+		stored, err = s.reads.getWithin(ctx, s.readTimeout, s.keys.profile(userID))
+	}
 	if errors.Is(err, redis.Nil) {
 		return Profile{}, false, nil
 	}
@@ -56,7 +61,7 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 	// deadline from here.
 	deadline := time.Now().Add(s.timeout)
 	key := s.keys.profile(userID)
-	stored, err := s.lagging.getWithin(ctx, s.readTimeout, key)
+	stored, err := s.getMayLag(ctx, key)
 	if err == nil {
 		return decodeProfile(userID, stored)
 	}
@@ -90,6 +95,36 @@ func (s *Store) EnsureProfile(ctx context.Context, userID string) (Profile, erro
 		return Profile{}, errBadReply
 	}
 	return decodeProfile(userID, stored)
+}
+
+// replicaRetry is how long the reads that may lag go to the master after a
+// replica failed to answer one.
+const replicaRetry = time.Second
+
+// getMayLag is GET key for a read that is only shown: from a replica with
+// Options.ReadFromReplicas, else from the master. A replica that does not
+// answer within half the read's time (stalled, cut off, loading), which
+// the Sentinels or the Cluster go on listing until they give up on it (30
+// s with Sentinel's default down-after), does not fail the read while the
+// master serves: the read is made on the master with the time left, and
+// so are the reads of the next replicaRetry, after which a replica is
+// tried again.
+func (s *Store) getMayLag(ctx context.Context, key string) (string, error) {
+	if s.lagging == s.reads || time.Now().UnixNano() < s.replicaSkipUntil.Load() {
+		return s.reads.getWithin(ctx, s.readTimeout, key)
+	}
+	start := time.Now()
+	stored, err := s.lagging.getWithin(ctx, s.readTimeout/2, key)
+	if err == nil || errors.Is(err, redis.Nil) || ctx.Err() != nil || !unreachable(err) {
+		return stored, err
+	}
+	s.replicaSkipUntil.Store(time.Now().Add(replicaRetry).UnixNano())
+	s.reloadTopology()
+	left := s.readTimeout - time.Since(start)
+	if left <= 0 {
+		return "", err
+	}
+	return s.reads.getWithin(ctx, left, key)
 }
 
 // unique is p's value of a unique field, by code.

@@ -137,7 +137,18 @@ func (s *Store) ProfilesByID(ctx context.Context, ids []string) ([]Profile, erro
 	ctx, cancel := s.deadline(ctx)
 	defer cancel()
 	cmd := redis.NewSliceCmd(ctx, args...)
-	if err := s.lagging.process(ctx, cmd); err != nil {
+	var err error
+	if s.lagging == s.reads || time.Now().UnixNano() < s.replicaSkipUntil.Load() {
+		err = s.reads.process(ctx, cmd)
+	} else if err = s.lagging.processWithin(ctx, s.readTimeout/2, cmd); err != nil && ctx.Err() == nil && unreachable(err) {
+		// As getMayLag: a replica that does not answer leaves the read
+		// to the master.
+		s.replicaSkipUntil.Store(time.Now().Add(replicaRetry).UnixNano())
+		s.reloadTopology()
+		cmd = redis.NewSliceCmd(ctx, args...)
+		err = s.reads.process(ctx, cmd)
+	}
+	if err != nil {
 		return nil, s.fail(err)
 	}
 	values := cmd.Val()

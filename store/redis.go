@@ -42,6 +42,9 @@ type Store struct {
 	// lag: through replicas if set, else reads.
 	replicas redis.UniversalClient
 	lagging  *batcher
+	// replicaSkipUntil is when reads that may lag go to a replica again
+	// (Unix nanoseconds) after one failed to answer (getMayLag).
+	replicaSkipUntil atomic.Int64
 }
 
 // Defaults for the Options a caller leaves zero.
@@ -121,7 +124,7 @@ func New(opts Options) (*Store, error) {
 		s.followFailovers(cluster)
 	}
 	s.batch = newWaitingBatcher(s.client, opts.Timeout, waitPolicy{
-		replicas: opts.WaitReplicas, timeout: opts.WaitTimeout, slotKey: s.keys.profile(""),
+		replicas: opts.WaitReplicas, timeout: opts.WaitTimeout, slotKey: s.keys.profile(""), hooks: opts.Hooks,
 	})
 	s.reads = s.batch
 	if opts.WaitReplicas > 0 {

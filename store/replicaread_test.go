@@ -157,3 +157,69 @@ func readFromPausedMaster(t *testing.T, s, fromMaster *Store, master, replica *r
 	}
 	t.Logf("edit script runs: %s; nickname after the pause: %s", runs, p.Nickname)
 }
+
+// TestReplicaReadsSurviveAStalledReplica: with ReadFromReplicas, a
+// replica that stops answering (cut off, stalled) is still listed, by the
+// Sentinels until down-after passes (30 s by default), by the Cluster
+// until cluster-node-timeout and the next slot map, while the master
+// serves on. The reads meant for it must not fail meanwhile: user/me, the
+// identity edge's profile reads and user/query by ID are read from the
+// master instead, each within the read's timeout.
+func TestReplicaReadsSurviveAStalledReplica(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	fast := []string{"--repl-diskless-sync-delay", "0"}
+	t.Run("sentinel", func(t *testing.T) {
+		master := redistest.Start(t, fast...)
+		replica := redistest.StartReplica(t, master, fast...)
+		// A long down-after: the Sentinels go on listing the replica.
+		sentinels := redistest.StartSentinels(t, master, 1,
+			redistest.SentinelConfig{MasterName: "authedge", Count: 1, Quorum: 1, DownAfter: 10 * time.Second})
+		s := openStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr},
+			EnvironmentID: testEnv, Timeout: timeout, ReadFromReplicas: true})
+		readsSurviveStalledReplica(t, s, master, replica)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartClusterWith(t, redistest.ClusterConfig{Masters: 3, ReplicasPerMaster: 1, NodeTimeout: 5 * time.Second})
+		s := openStore(t, Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Timeout: timeout, ReadFromReplicas: true})
+		master, replicas := c.MasterFor(t, c.Nodes[0], s.keys.profile("x"))
+		if _, err := s.EnsureProfile(ctxT(t), "u0"); err != nil {
+			t.Fatal(err)
+		}
+		c.WaitSlotsListReplicas(t, replicas, 10*time.Second)
+		s.reloadTopology()
+		waitClusterKnowsReplica(t, s, replicas[0], 10*time.Second)
+		readsSurviveStalledReplica(t, s, master, replicas[0])
+	})
+}
+
+func readsSurviveStalledReplica(t *testing.T, s *Store, master, replica *redistest.Server) {
+	ctx := ctxT(t)
+	if _, err := s.Edit(ctx, Edit{Actor: "u1", Target: "u1", CreateIfMissing: true,
+		Changes: Changes{Nickname: ptr("One")}}); err != nil {
+		t.Fatal(err)
+	}
+	redistest.WaitReplicated(t, master, replica, 5*time.Second)
+	if p, err := s.EnsureProfile(ctx, "u1"); err != nil || p.Nickname != "One" {
+		t.Fatalf("EnsureProfile = %+v, %v", p, err)
+	}
+
+	if _, err := redistest.Command(replica.Addr, "CLIENT", "PAUSE", "3000", "ALL"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		start := time.Now()
+		if p, err := s.EnsureProfile(ctx, "u1"); err != nil || p.Nickname != "One" {
+			t.Fatalf("user/me %d with the replica stalled = %+v, %v", i, p, err)
+		}
+		if p, ok, err := s.ProfileMayLag(ctx, "u1"); err != nil || !ok || p.Nickname != "One" {
+			t.Fatalf("profile read %d with the replica stalled = %+v, %v, %v", i, p, ok, err)
+		}
+		if took := time.Since(start); took > s.readTimeout+slack {
+			t.Errorf("reads %d took %v", i, took)
+		}
+	}
+	s.replicaSkipUntil.Store(0) // as after replicaRetry: the replica is tried again
+	if ps, err := s.ProfilesByID(ctx, []string{"u1"}); err != nil || len(ps) != 1 || ps[0].Nickname != "One" {
+		t.Fatalf("user/query by ID with the replica stalled = %+v, %v", ps, err)
+	}
+}

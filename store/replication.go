@@ -28,6 +28,10 @@ type waitPolicy struct {
 	// master the batch goes to, so that the scripts and their WAIT share
 	// one connection.
 	slotKey string
+	// hooks are the ones added to the Cluster client (Options.Hooks: the
+	// metrics). The master's own client, which sends the batch, has none
+	// of them, so flushWaiting runs them around its pipeline.
+	hooks []redis.Hook
 }
 
 func (w waitPolicy) on() bool { return w.replicas > 0 }
@@ -58,7 +62,7 @@ func isWaitingWrite(cmd redis.Cmder) bool {
 // and fails the batch's scripts that ran when WAIT confirms too few
 // replicas.
 func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
-	pipe, err := b.oneConnection(ctx)
+	pipe, node, err := b.oneConnection(ctx)
 	if err != nil {
 		for _, req := range batch {
 			req.cmd.SetErr(err)
@@ -70,7 +74,11 @@ func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
 	}
 	wait := redis.NewIntCmd(ctx, "wait", b.wait.replicas, max(1, b.wait.timeout.Milliseconds()))
 	_ = pipe.Process(ctx, wait)
-	_, _ = pipe.Exec(ctx)
+	if node && len(b.wait.hooks) > 0 {
+		b.execHooked(ctx, pipe, batch, wait)
+	} else {
+		_, _ = pipe.Exec(ctx)
+	}
 	confirmed, err := wait.Result()
 	if err == nil && confirmed >= int64(b.wait.replicas) {
 		return
@@ -85,19 +93,38 @@ func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
 	}
 }
 
+// execHooked sends pipe (batch's commands, then wait) through the hooks
+// the Cluster client would have run them through, the first added
+// outermost.
+func (b *batcher) execHooked(ctx context.Context, pipe redis.Pipeliner, batch []*batchRequest, wait redis.Cmder) {
+	cmds := make([]redis.Cmder, 0, len(batch)+1)
+	for _, req := range batch {
+		cmds = append(cmds, req.cmd)
+	}
+	exec := func(ctx context.Context, _ []redis.Cmder) error {
+		_, err := pipe.Exec(ctx)
+		return err
+	}
+	for i := len(b.wait.hooks) - 1; i >= 0; i-- {
+		exec = b.wait.hooks[i].ProcessPipelineHook(exec)
+	}
+	_ = exec(ctx, append(cmds, wait))
+}
+
 // oneConnection is a pipeline whose commands all go over one connection:
 // any pipeline of a single node's or Sentinel's client, and in a Cluster a
 // pipeline of the client of the master serving the environment's slot. A
 // MOVED or ASK that node answers then is not followed: the script did not
 // run, the request is unavailable, and the failure reloads the slot map.
-func (b *batcher) oneConnection(ctx context.Context) (redis.Pipeliner, error) {
+// node reports the latter: a pipeline the Cluster client's hooks do not see.
+func (b *batcher) oneConnection(ctx context.Context) (pipe redis.Pipeliner, node bool, err error) {
 	cluster, ok := b.client.(*redis.ClusterClient)
 	if !ok {
-		return b.client.Pipeline(), nil
+		return b.client.Pipeline(), false, nil
 	}
-	node, err := cluster.MasterForKey(ctx, b.wait.slotKey)
+	master, err := cluster.MasterForKey(ctx, b.wait.slotKey)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return node.Pipeline(), nil
+	return master.Pipeline(), true, nil
 }

@@ -297,3 +297,35 @@ func TestHoldsWriteSkipsNoWaitScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterWaitRunsTheHooks: in a Cluster with WaitReplicas, a batch of
+// writes and its WAIT go through the slot master's own client (one
+// connection), which the hooks given in Options.Hooks were not added to:
+// the metrics hook then never saw an edit (authedge_redis_command_*{command="evalsha"}
+// and "wait" stayed at 0, their errors uncounted) on exactly the
+// deployments that need it most.
+func TestClusterWaitRunsTheHooks(t *testing.T) {
+	c := redistest.StartClusterWith(t, redistest.ClusterConfig{Masters: 3, ReplicasPerMaster: 1})
+	var mu sync.Mutex
+	seen := map[string]int{}
+	hook := redistest.CommandHook(func(cmd redis.Cmder) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[cmd.Name()]++
+	})
+	s, err := New(Options{Addresses: c.Addrs(), EnvironmentID: testEnv, Timeout: 2 * time.Second,
+		WaitReplicas: 1, WaitTimeout: 2 * time.Second, Hooks: []redis.Hook{hook}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Edit(ctxT(t), Edit{Actor: "u1", Target: "u1", CreateIfMissing: true,
+		Changes: Changes{Nickname: ptr("One")}}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["evalsha"]+seen["eval"] == 0 || seen["wait"] == 0 {
+		t.Errorf("the hooks saw %v; want the edit's script and its wait", seen)
+	}
+}

@@ -41,8 +41,10 @@ type Options struct {
 	SentinelAddresses []string
 	SentinelPassword  string
 	// ReadFromReplicas sends the reads that may lag (EnsureProfile's read,
-	// ProfileMayLag) to a replica: a Sentinel's, or a Cluster's replica of
-	// the environment's slot. Never the reads that decide a write.
+	// ProfileMayLag, ProfilesByID) to a replica: a Sentinel's, or a
+	// Cluster's replica of the environment's slot, or the master when the
+	// replica does not answer (getMayLag). Never the reads that decide a
+	// write.
 	ReadFromReplicas bool
 	Username         string
 	Password         string
