@@ -219,17 +219,48 @@ return out
 // redeliverScript moves up to ARGV[2] dead letters (KEYS[3]) back to the
 // stream, trimmed to about ARGV[1] entries, oldest first. Each keeps its
 // id inside the JSON, hence its webhook-id. Each is appended before it is
-// popped: if the XADD fails, the dead letter stays. Reply: how many moved.
+// popped: if the XADD fails, the dead letter stays.
+//
+// Each one appended to a full stream trims its oldest entry, and after an
+// outage those may be events group ARGV[3] still needs: not read yet, or
+// read and not acknowledged (pending from the oldest on). Trimmed, the
+// first would be lost to the webhook, the others to a dead holder's
+// successor. So it moves no more than the trim can take from the entries
+// the group is done with: those before its oldest pending one, or with
+// none pending, up to its last-delivered ID (read from XINFO GROUPS; no
+// group: none). Reply: how many moved.
 var redeliverScript = redis.NewScript(`
-local n = 0
-for i = 1, tonumber(ARGV[2]) do
+local maxlen, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local len = redis.call('XLEN', KEYS[1])
+local last
+if len > 0 then
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local f = {}
+    for i = 1, #g, 2 do
+      f[g[i]] = g[i + 1]
+    end
+    if f.name == ARGV[3] then
+      last = f['last-delivered-id']
+      local oldest = redis.call('XPENDING', KEYS[1], ARGV[3])[2]
+      if oldest then last = '(' .. oldest end
+    end
+  end
+end
+local over = len + n - maxlen
+if over > 0 then
+  local done = 0
+  if last then done = #redis.call('XRANGE', KEYS[1], '-', last, 'COUNT', over) end
+  n = n - (over - done)
+end
+local moved = 0
+while moved < n do
   local ev = redis.call('LINDEX', KEYS[3], 0)
   if not ev then break end
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ev)
   redis.call('LPOP', KEYS[3])
-  n = n + 1
+  moved = moved + 1
 end
-return n
+return moved
 `)
 
 // forgetConsumersScript removes from group ARGV[1] the consumers other

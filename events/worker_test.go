@@ -530,6 +530,52 @@ func TestRedeliverDoesNotTrimWhatItMoves(t *testing.T) {
 	}
 }
 
+// TestRedeliverDoesNotTrimUnreadEvents: the dead letters moved back trim
+// the stream's oldest entries, and after an outage those may be events
+// the group has not read yet (or holds): moving as many as the stream
+// keeps trimmed every one of them, lost to the webhook without a word.
+// Redeliver moves only what the trim can take from entries already
+// delivered; the rest stay dead letters for another run.
+func TestRedeliverDoesNotTrimUnreadEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const maxLen = 300
+	read := func(n int64) {
+		t.Helper()
+		if err := f.client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: "c", Streams: []string{f.keys.Stream, ">"}, Count: n}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 100 events the group read and acknowledged, then 150 it still
+	// needs: 50 read and pending, 100 not read yet.
+	delivered := f.addMany(t, 1, 100)
+	read(100)
+	if err := f.client.XAck(ctx, f.keys.Stream, Group, delivered...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	unread := f.addMany(t, 2, 75)
+	read(50)
+	for i := range maxLen {
+		f.client.RPush(ctx, f.keys.Dead, fmt.Sprintf(`{"id":"%d-0","type":"user.updated","user_id":"u"}`, i+1))
+	}
+	n, err := Redeliver(ctx, f.client, f.keys, maxLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range unread {
+		if got, _ := f.client.XRange(ctx, f.keys.Stream, id, id).Result(); len(got) != 1 {
+			t.Fatalf("Redeliver moved %d dead letters and trimmed unread event %s", n, id)
+		}
+	}
+	left, _ := DeadLetters(ctx, f.client, f.keys)
+	if n == 0 || n > maxLen-len(unread) || int64(n)+left != maxLen {
+		t.Fatalf("Redeliver moved %d, %d left, of %d; room for at most %d", n, left, maxLen, maxLen-len(unread))
+	}
+}
+
 // A user's later events, waiting on an earlier one another instance holds
 // (its receiver hangs), check their turn less and less often: the Redis
 // that serves sign-ins is not polled every 50 ms per waiting user for as
