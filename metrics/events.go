@@ -13,11 +13,11 @@ import "time"
 //     retried;
 //   - EventDelivery(EventDeadLettered) when an event goes to the
 //     dead-letter list (retry_for ran out, or it could not be read);
-//   - EventLag(age) whenever it learns the age of the oldest event not yet
-//     delivered (the time in its stream ID against now; zero when none is
-//     pending), for instance on each read of the stream and after each
-//     acknowledgement. The gauge shows the last report, so one instance
-//     that is behind shows it until the next report.
+//   - EventLag(age) every 5 s with the age of the oldest event handed out
+//     and not yet acknowledged (the time in its stream ID against now;
+//     zero when none is pending), and zero when the worker stops. The
+//     gauge shows the last report, so one instance that is behind shows
+//     it until the next report.
 type EventObserver interface {
 	EventDelivery(o EventOutcome)
 	EventLag(age time.Duration)
