@@ -201,7 +201,7 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 			// The process's one metrics Set, whichever config started the
 			// worker: it outlives reloads as the worker does.
 			OnOutcome: observeEventOutcome(h.metrics),
-			OnLag:     h.metrics.EventLag,
+			OnLag:     h.metrics.EventLagOf(),
 		})
 		if err != nil {
 			client.Close()
