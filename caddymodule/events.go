@@ -201,7 +201,7 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 			// The process's one metrics Set, whichever config started the
 			// worker: it outlives reloads as the worker does.
 			OnOutcome: observeEventOutcome(h.metrics),
-			OnLag:     h.metrics.EventLag,
+			OnLag:     h.metrics.EventLagOf(),
 		})
 		if err != nil {
 			client.Close()
@@ -228,9 +228,13 @@ func (h *Handler) startEvents(ctx caddy.Context, s secrets) error {
 
 // eventsPoolKey names a worker by its Redis (redisPoolKey) and its
 // webhook: URL, secret as resolved, retry_for, and stream_max_len, which
-// bounds its dead letters too.
+// bounds its dead letters too. Not by read_from and wait, which only the
+// store uses: a reload changing them would otherwise replace the worker,
+// stalling the users whose events it held for ClaimIdle.
 func eventsPoolKey(c *config.Config, s secrets) string {
-	return redisPoolKey(c, s, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor, c.Events.StreamMaxLen)
+	worker := *c
+	worker.Redis.ReadFrom, worker.Redis.Wait = "", nil
+	return redisPoolKey(&worker, s, c.Events.Webhook.URL, s.eventsSecret, c.Events.RetryFor, c.Events.StreamMaxLen)
 }
 
 // newEventsClient connects to the Redis of r for the events worker and

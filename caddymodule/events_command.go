@@ -112,14 +112,15 @@ func redeliver(ctx context.Context, env *eventsTarget, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "moved %d dead-lettered events back to the stream\n", n)
-	// One run moves at most stream_max_len, so that the stream's trimming
-	// drops none of them: say what is left for the next run.
+	// One run moves no more than the stream's trimming can take from
+	// delivered events (none while the webhook is behind by a whole
+	// stream): say what is left for the next run.
 	left, err := events.DeadLetters(ctx, env.client, env.keys)
 	if err != nil {
 		return err
 	}
 	if left > 0 {
-		fmt.Fprintf(w, "%d remain dead-lettered: run redeliver again once these are delivered\n", left)
+		fmt.Fprintf(w, "%d remain dead-lettered: run redeliver again once the stream's events are delivered\n", left)
 	}
 	return nil
 }

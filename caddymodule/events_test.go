@@ -207,6 +207,33 @@ func TestEventsPoolKeyCoversSecrets(t *testing.T) {
 	}
 }
 
+// A reload that changes only what the store does with the Redis (where it
+// reads profiles from, whether writes wait for replicas) keeps the events
+// worker: the worker uses neither, and a new one would stall the users
+// whose events the old one held for ClaimIdle, and deliver those it was
+// posting again.
+func TestEventsPoolKeyIgnoresStoreOnlyRedisSettings(t *testing.T) {
+	c := baseConfig("unused", "127.0.0.1:6379")
+	c.Events = &config.Events{Webhook: &config.Webhook{URL: "http://127.0.0.1:9/hook"}}
+	s := secrets{eventsSecret: "e1"}
+	key := eventsPoolKey(&c, s)
+	for name, edit := range map[string]func(*config.Redis){
+		"read_from": func(r *config.Redis) { r.ReadFrom = config.ReadFromReplicas },
+		"wait":      func(r *config.Redis) { r.Wait = &config.Wait{Replicas: 1, Timeout: caddy.Duration(time.Second)} },
+	} {
+		changed := c
+		edit(&changed.Redis)
+		if eventsPoolKey(&changed, s) != key {
+			t.Errorf("a reload that changes only redis %s starts a new events worker", name)
+		}
+	}
+	changed := c
+	changed.Redis.KeyPrefix = "other"
+	if eventsPoolKey(&changed, s) == key {
+		t.Error("another key prefix keeps the worker's pool key")
+	}
+}
+
 // TestEventsWebhookURLClashQuotesNoCredentials: webhook URLs may carry
 // credentials (a password, a token in the path or query), which config
 // errors never quote back. The error for two URLs in one environment

@@ -53,7 +53,46 @@ end
 // holds them. Each reply entry: {id, event, user, head}, head 1 when no
 // earlier event of that user is in flight. With nothing new, it returns
 // {{}, <last ID in the stream or "0-0">} for a blocking XREAD to wait on.
+//
+// First it tells the events trimmed from the stream before the group
+// read them (a receiver down while more than stream_max_len events were
+// made): lost to the webhook, and skipped by XREADGROUP without a word.
+// The group's lag (XINFO GROUPS: events added less events read, when
+// Redis knows it) keeps counting them; while the group's last-delivered
+// ID is below the stream's first entry, which the read below ends, every
+// entry left is unread, so the lag beyond the stream's length is the
+// number lost. The group's read counter is then set past them (XGROUP
+// SETID, at the same ID), so that each loss is told once. All through
+// pcall: a Redis user refused them still reads. The third reply element:
+// {lost, last-delivered ID, first entry ID or ""}, or {0}.
 var readScript = redis.NewScript(forgetLua + `
+local function idless(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as < bs)
+end
+local lost = {0}
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if type(groups) == 'table' and not groups.err then
+  for _, g in ipairs(groups) do
+    local f = {}
+    for i = 1, #g, 2 do
+      f[g[i]] = g[i + 1]
+    end
+    if f.name == ARGV[1] and f.lag and f['entries-read'] then
+      local len = redis.pcall('XLEN', KEYS[1])
+      if type(len) == 'number' and f.lag > len then
+        local last = f['last-delivered-id']
+        local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+        if not first or idless(last, first[1]) then
+          lost = {f.lag - len, last, first and first[1] or ''}
+          redis.pcall('XGROUP', 'SETID', KEYS[1], ARGV[1], last, 'ENTRIESREAD', f['entries-read'] + f.lag - len)
+        end
+      end
+    end
+  end
+end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
 local out = {}
 if r then
@@ -67,10 +106,10 @@ if r then
     out[#out + 1] = {id, ev, user, head}
   end
 end
-if #out > 0 then return {out, ''} end
+if #out > 0 then return {out, '', lost} end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if last[1] then return {out, last[1][1]} end
-return {out, '0-0'}
+if last[1] then return {out, last[1][1], lost} end
+return {out, '0-0', lost}
 `)
 
 // claimScript moves to consumer ARGV[2] the events of group ARGV[1] left
@@ -219,17 +258,48 @@ return out
 // redeliverScript moves up to ARGV[2] dead letters (KEYS[3]) back to the
 // stream, trimmed to about ARGV[1] entries, oldest first. Each keeps its
 // id inside the JSON, hence its webhook-id. Each is appended before it is
-// popped: if the XADD fails, the dead letter stays. Reply: how many moved.
+// popped: if the XADD fails, the dead letter stays.
+//
+// Each one appended to a full stream trims its oldest entry, and after an
+// outage those may be events group ARGV[3] still needs: not read yet, or
+// read and not acknowledged (pending from the oldest on). Trimmed, the
+// first would be lost to the webhook, the others to a dead holder's
+// successor. So it moves no more than the trim can take from the entries
+// the group is done with: those before its oldest pending one, or with
+// none pending, up to its last-delivered ID (read from XINFO GROUPS; no
+// group: none). Reply: how many moved.
 var redeliverScript = redis.NewScript(`
-local n = 0
-for i = 1, tonumber(ARGV[2]) do
+local maxlen, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local len = redis.call('XLEN', KEYS[1])
+local last
+if len > 0 then
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local f = {}
+    for i = 1, #g, 2 do
+      f[g[i]] = g[i + 1]
+    end
+    if f.name == ARGV[3] then
+      last = f['last-delivered-id']
+      local oldest = redis.call('XPENDING', KEYS[1], ARGV[3])[2]
+      if oldest then last = '(' .. oldest end
+    end
+  end
+end
+local over = len + n - maxlen
+if over > 0 then
+  local done = 0
+  if last then done = #redis.call('XRANGE', KEYS[1], '-', last, 'COUNT', over) end
+  n = n - (over - done)
+end
+local moved = 0
+while moved < n do
   local ev = redis.call('LINDEX', KEYS[3], 0)
   if not ev then break end
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ev)
   redis.call('LPOP', KEYS[3])
-  n = n + 1
+  moved = moved + 1
 end
-return n
+return moved
 `)
 
 // forgetConsumersScript removes from group ARGV[1] the consumers other

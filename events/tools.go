@@ -87,11 +87,12 @@ func Tail(ctx context.Context, client redis.UniversalClient, keys Keys, from str
 
 // Redeliver moves the dead letters back to the stream, oldest first, as
 // new entries that keep their first id (and so their webhook-id); the
-// stream is trimmed to about maxLen. It moves at most maxLen of them:
-// more would trim the first ones moved before any instance read them,
-// after they left the list. The rest stay dead letters, for another run
-// once these are delivered. It returns how many moved. Events appended
-// while it runs keep their place: a dead letter comes after them.
+// stream is trimmed to about maxLen. It moves no more than the trim can
+// take from entries the group is done with (redeliverScript): more would
+// trim events not delivered yet, the backlog or the ones it moved, after
+// they left the list. The rest stay dead letters, for another run once
+// these are delivered. It returns how many moved. Events appended while
+// it runs keep their place: a dead letter comes after them.
 func Redeliver(ctx context.Context, client redis.UniversalClient, keys Keys, maxLen int64) (int, error) {
 	if maxLen < 1 {
 		return 0, errors.New("events: the stream's length must be at least 1")
@@ -106,7 +107,7 @@ func Redeliver(ctx context.Context, client redis.UniversalClient, keys Keys, max
 	total := 0
 	for int64(total) < maxLen {
 		step := min(500, maxLen-int64(total))
-		n, err := redeliverScript.Run(ctx, client, []string{keys.Stream, keys.InFlight, keys.Dead}, maxLen, step).Int()
+		n, err := redeliverScript.Run(ctx, client, []string{keys.Stream, keys.InFlight, keys.Dead}, maxLen, step, Group).Int()
 		total += n
 		if err != nil || n == 0 {
 			return total, err

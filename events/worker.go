@@ -511,10 +511,19 @@ func (w *Worker) followFailover() {
 }
 
 // parseRead adds the events of a read reply; it returns how many, and
-// the stream's last ID when there were none.
+// the stream's last ID when there were none. It logs the events the
+// reply says were trimmed before any instance read them.
 func (w *Worker) parseRead(reply []any) (int, string) {
-	if len(reply) != 2 {
+	if len(reply) != 3 {
 		return 0, "$"
+	}
+	if lost, _ := reply[2].([]any); len(lost) == 3 {
+		n, _ := lost[0].(int64)
+		after, _ := lost[1].(string)
+		before, _ := lost[2].(string)
+		// No IDs to name: Redis kept none of them, only their count.
+		w.logger.Warn("events: events trimmed from the stream before any instance read them; lost (raise stream_max_len)",
+			zap.Int64("lost", n), zap.String("after", after), zap.String("before", before))
 	}
 	list, _ := reply[0].([]any)
 	read := ""

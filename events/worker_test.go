@@ -490,6 +490,56 @@ func TestTrimmedEventOfDeadInstanceIsReported(t *testing.T) {
 	wantLostLogged(t, logs, lost)
 }
 
+// TestEventsTrimmedUnreadAreReported: while the receiver is down for long,
+// the stream can be trimmed past events no instance has read yet. Those
+// are lost to the webhook, and that loss was the one nothing told: the
+// group's next read skipped them without a word. The next read logs a
+// warning with how many, and where; a later read does not repeat it.
+func TestEventsTrimmedUnreadAreReported(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Three events delivered, then five no instance read, of which the
+	// trim takes three.
+	delivered := f.addMany(t, 1, 3)
+	if err := f.client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: "c", Streams: []string{f.keys.Stream, ">"}, Count: 3}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f.client.XAck(ctx, f.keys.Stream, Group, delivered...)
+	var unread []string
+	for seq := 1; seq <= 5; seq++ {
+		unread = append(unread, f.add(t, "v", seq))
+	}
+	if err := f.client.XTrimMaxLen(ctx, f.keys.Stream, 2).Err(); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	r := newReceiver(t, nil)
+	f.worker(t, r.srv.URL, func(o *Options) { o.Logger = zap.New(core) })
+	r.waitFor(2, 10*time.Second)
+	later := f.add(t, "v", 6)
+	r.waitFor(3, 10*time.Second)
+	r.checkOrder(append(unread[3:], later))
+	var reports []map[string]any
+	for _, e := range logs.All() {
+		if _, ok := e.ContextMap()["lost"]; ok {
+			reports = append(reports, e.ContextMap())
+		}
+	}
+	if len(reports) != 1 || reports[0]["lost"] != int64(3) || reports[0]["after"] != delivered[2] || reports[0]["before"] != unread[3] {
+		t.Fatalf("want one warning of 3 events lost after %s and before %s; logged: %v", delivered[2], unread[3], logs.All())
+	}
+	// Told once: the group's read counter was set past the lost ones, so
+	// its lag is the events still to read, none, and the next loss is
+	// counted from here.
+	groups, err := f.client.XInfoGroups(ctx, f.keys.Stream).Result()
+	if err != nil || len(groups) != 1 || groups[0].Lag != 0 {
+		t.Fatalf("XINFO GROUPS: %+v, %v; want a lag of 0", groups, err)
+	}
+}
+
 // wantLostLogged requires a warning that names event lost, alone.
 func wantLostLogged(t *testing.T, logs *observer.ObservedLogs, lost string) {
 	t.Helper()
@@ -527,6 +577,52 @@ func TestRedeliverDoesNotTrimWhatItMoves(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("Redeliver moved nothing")
+	}
+}
+
+// TestRedeliverDoesNotTrimUnreadEvents: the dead letters moved back trim
+// the stream's oldest entries, and after an outage those may be events
+// the group has not read yet (or holds): moving as many as the stream
+// keeps trimmed every one of them, lost to the webhook without a word.
+// Redeliver moves only what the trim can take from entries already
+// delivered; the rest stay dead letters for another run.
+func TestRedeliverDoesNotTrimUnreadEvents(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	if err := f.client.XGroupCreateMkStream(ctx, f.keys.Stream, Group, "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const maxLen = 300
+	read := func(n int64) {
+		t.Helper()
+		if err := f.client.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: "c", Streams: []string{f.keys.Stream, ">"}, Count: n}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 100 events the group read and acknowledged, then 150 it still
+	// needs: 50 read and pending, 100 not read yet.
+	delivered := f.addMany(t, 1, 100)
+	read(100)
+	if err := f.client.XAck(ctx, f.keys.Stream, Group, delivered...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	unread := f.addMany(t, 2, 75)
+	read(50)
+	for i := range maxLen {
+		f.client.RPush(ctx, f.keys.Dead, fmt.Sprintf(`{"id":"%d-0","type":"user.updated","user_id":"u"}`, i+1))
+	}
+	n, err := Redeliver(ctx, f.client, f.keys, maxLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range unread {
+		if got, _ := f.client.XRange(ctx, f.keys.Stream, id, id).Result(); len(got) != 1 {
+			t.Fatalf("Redeliver moved %d dead letters and trimmed unread event %s", n, id)
+		}
+	}
+	left, _ := DeadLetters(ctx, f.client, f.keys)
+	if n == 0 || n > maxLen-len(unread) || int64(n)+left != maxLen {
+		t.Fatalf("Redeliver moved %d, %d left, of %d; room for at most %d", n, left, maxLen, maxLen-len(unread))
 	}
 }
 

@@ -20,6 +20,7 @@ package metrics
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -56,6 +57,12 @@ type Set struct {
 	mu        sync.Mutex
 	endpoints map[string]*Endpoint
 	redisHook *redisHook
+
+	// lags holds each events worker's last lag above 0 (EventLagOf), the
+	// gauge their largest; lagOwn keys EventLag's.
+	lagMu  sync.Mutex
+	lags   map[*int]time.Duration
+	lagOwn int
 }
 
 type redisChildren struct {
@@ -107,9 +114,10 @@ func New() *Set {
 		}, []string{"outcome"}),
 		eventLag: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "event_lag_seconds",
-			Help: "Age of the oldest change event not yet delivered, as last reported by the events worker.",
+			Help: "Age of the oldest change event not yet delivered, the largest of the events workers' last reports.",
 		}),
 		endpoints: make(map[string]*Endpoint),
+		lags:      make(map[*int]time.Duration),
 	}
 	for o := range numTokenOutcomes {
 		s.tokenOutcome[o] = s.tokenChecks.WithLabelValues(TokenOutcome(o).String())

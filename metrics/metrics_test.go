@@ -257,3 +257,33 @@ func TestRegisterAcrossReloads(t *testing.T) {
 		t.Fatal("Shared returned two Sets")
 	}
 }
+
+// TestEventLagOfSeveralWorkers: with two environments delivering, each
+// worker reports its own lag every 5 s; the gauge showed whichever spoke
+// last, flipping between one environment's hour of lag and the other's 0,
+// so that an alert on it (for: 5m) never fired. It shows the largest, and
+// a worker that stops (reports 0) takes only its own report away.
+func TestEventLagOfSeveralWorkers(t *testing.T) {
+	s := New()
+	reg := prometheus.NewPedanticRegistry()
+	if err := s.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	behind, current := s.EventLagOf(), s.EventLagOf()
+	for _, step := range []struct {
+		report func(time.Duration)
+		age    time.Duration
+		want   float64
+	}{
+		{behind, time.Hour, 3600},
+		{current, 0, 3600},
+		{current, 2 * time.Second, 3600},
+		{behind, 0, 2},
+		{current, 0, 0},
+	} {
+		step.report(step.age)
+		if got := value(t, reg, "authedge_event_lag_seconds"); got != step.want {
+			t.Fatalf("after a report of %v: the gauge reads %v, want %v", step.age, got, step.want)
+		}
+	}
+}
