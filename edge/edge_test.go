@@ -545,6 +545,56 @@ func TestPathsAsSentProtected(t *testing.T) {
 	}
 }
 
+// TestPathsInRewriteHeadersProtected: X-Original-URL and X-Rewrite-URL,
+// which IIS's rewrite modules set, name the path to some PHP frameworks
+// (Zend Framework 1, Yii 2 behind a trusted proxy), which route on them
+// instead of the request's own: /public with X-Original-URL: /admin/x
+// is their /admin/x. A client may send them, in any spelling PHP reads
+// as the same name.
+func TestPathsInRewriteHeadersProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for _, c := range []struct {
+		name, value string
+		want        bool
+		scopes      int
+	}{
+		{"X-Original-Url", "/admin/x", true, 1},
+		{"X-Rewrite-Url", "/app/x?y=1", true, 0},
+		{"x_original_url", "/ADMIN/x", true, 1},
+		{"X.Rewrite.URL", "/app/x", true, 0},
+		{"X-Original-Url", "http://example.com/app/x", true, 0},
+		{"X-Original-Url", "app/x", true, 0},                     // Yii routes a relative one too
+		{"X-Original-Url", "/public/..%2F..%2Fadmin/x", true, 1}, // and its other readings
+		{"X-Original-Url", "/admin/%zz", true, 1},                // not a parseable URI, read as it is
+		{"X-Original-Url", "/public", false, 0},
+		{"X-Original-Url", "", false, 0},
+		{"X-Original-Urls", "/admin/x", false, 0},
+	} {
+		r := request("/public", "")
+		r.Header[c.name] = []string{c.value}
+		got, scopes := e.edge.Protected(r)
+		if got != c.want || len(scopes) != c.scopes {
+			t.Errorf("%s: %s: protected = %v, scopes %v; want %v and %d scopes",
+				c.name, c.value, got, scopes, c.want, c.scopes)
+		}
+	}
+	// Given several times: the first, the last, and all joined, as CGI
+	// joins them.
+	for _, values := range [][]string{{"/admin/x", "/public", "/public"}, {"/public", "/public", "/admin/x"}} {
+		r := request("/public", "")
+		r.Header["X-Original-Url"] = values
+		if got, scopes := e.edge.Protected(r); !got || len(scopes) != 1 {
+			t.Errorf("X-Original-Url: %v: protected = %v, scopes %v; want the admin scope", values, got, scopes)
+		}
+	}
+	r := request("/public", "")
+	r.Header["X-Original-Url"] = []string{"/public", "/app/x"}
+	if r, _, w := e.serve(r); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("second value protected, without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+}
+
 // TestRequestsWithoutAPathProtected: CONNECT's authority form has no
 // path, and reverse_proxy passes it to the app all the same; it is read
 // as the root, which protect /* covers and /app/* does not.

@@ -77,7 +77,8 @@ var emptyReplacer = caddy.NewEmptyReplacer()
 // before authedge, and a top-level `try_files {path} /index.php` makes
 // /admin/x /index.php to the matcher, while php_fastcgi passes the
 // client's /admin/x to PHP as REQUEST_URI, which a front controller
-// (Laravel, Symfony) routes on.
+// (Laravel, Symfony) routes on. And each is made of the path an
+// X-Original-URL or X-Rewrite-URL header names (matchRewriteHeaders).
 func (rs *rules) match(r *http.Request) need {
 	var n need
 	if rs.protect == nil && rs.scoped == nil {
@@ -93,7 +94,67 @@ func (rs *rules) match(r *http.Request) need {
 		sent.URL = orig.URL
 		rs.matchReadings(&sent, &n)
 	}
+	rs.matchRewriteHeaders(r, &n)
 	return n
+}
+
+// rewriteHeaders name a path instead of the request's own: IIS's URL
+// Rewrite module (X-Original-URL) and ISAPI_Rewrite (X-Rewrite-URL) set
+// them, and PHP frameworks written for IIS (Zend Framework 1, Yii 2
+// behind a trusted proxy, ...) route on them when present. Through
+// Caddy only a client sends them, so /public with X-Original-URL:
+// /admin/x would be such an app's /admin/x.
+var rewriteHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
+
+// matchRewriteHeaders adds to n what the rewriteHeaders of r need as a
+// path, with every reading of it. Names are compared as the edge removes
+// identity headers (config.SameHeaderName): PHP reads x_original_url as
+// HTTP_X_ORIGINAL_URL too. Of a header given several times, what a
+// reader may take is read: the first value (Yii's, Symfony's), the last,
+// and all of them joined (CGI's HTTP_X_ORIGINAL_URL); none takes one
+// from the middle, and reading each of the thousands a request can hold
+// would cost milliseconds a request.
+func (rs *rules) matchRewriteHeaders(r *http.Request, n *need) {
+	for k, values := range r.Header {
+		if len(values) == 0 || !matchesAny(k, rewriteHeaders) {
+			continue
+		}
+		rs.matchRewriteTarget(r, values[0], n)
+		if len(values) > 1 {
+			rs.matchRewriteTarget(r, values[len(values)-1], n)
+			rs.matchRewriteTarget(r, strings.Join(values, ", "), n)
+		}
+	}
+}
+
+// matchRewriteTarget adds to n what r needs if its path were the one the
+// rewriteHeaders value v names.
+func (rs *rules) matchRewriteTarget(r *http.Request, v string, n *need) {
+	sent := *r
+	sent.URL = rewriteTarget(v)
+	rs.matchReadings(&sent, n)
+}
+
+// rewriteTarget reads the rewriteHeaders value v as those frameworks do:
+// a scheme and host before the path are dropped, so are the query and a
+// fragment, and a path without its leading '/' is one all the same (Yii
+// routes "admin/x" as /admin/x). A path Go cannot parse as a
+// request-target (a bad escape) is read as it is.
+func rewriteTarget(v string) *url.URL {
+	v = strings.TrimSpace(v)
+	if scheme, rest, ok := strings.Cut(v, "://"); ok && !strings.Contains(scheme, "/") {
+		v = rest[strings.IndexAny(rest+"/", "/?#"):]
+	}
+	v, _, _ = strings.Cut(v, "#")
+	v, _, _ = strings.Cut(v, "?")
+	if !strings.HasPrefix(v, "/") {
+		v = "/" + v
+	}
+	u, err := url.ParseRequestURI(v)
+	if err != nil {
+		return &url.URL{Path: v}
+	}
+	return u
 }
 
 // matchReadings adds to n what each reading of r's path needs.
