@@ -505,6 +505,30 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 	}
 }
 
+// TestPathsWithBackslashesProtected: IIS (HTTP.sys) reads a backslash,
+// literal or escaped as %5C, as a '/', and then resolves dot segments,
+// so that /public/..%5Capp/x is its /app/x; Caddy's matcher reads the
+// backslash as a letter. reverse_proxy sends it escaped, as %5C.
+func TestPathsWithBackslashesProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*", "/exact"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for path, want := range map[string]bool{
+		"/public/..%5Capp/x": true, "/public/..%5capp/x": true, `/public/..\app/x`: true, `/app\x`: true,
+		"/public%5C..%5C..%5Capp%5Cx": true, "/public/..%5CAPP/x": true, "/exact%5C": false,
+		"/public/%2e%2e%5Capp/x": true, "/public%5Cx": false, "/a%5C..%5Cpublic": false,
+	} {
+		if got, _ := e.edge.Protected(request(path, "")); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+	if got, scopes := e.edge.Protected(request("/public/..%5Cadmin/x", "")); !got || len(scopes) != 1 {
+		t.Errorf("/public/..%%5Cadmin/x: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	if r, _, w := e.serve(request("/public/..%5Capp/x", "")); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+}
+
 // TestPathsAsSentProtected: a path a handler before authedge rewrote
 // (Caddy runs rewrite, uri and try_files first) is protected as the
 // client sent it too: a top-level `try_files {path} /index.php` makes

@@ -69,8 +69,9 @@ var emptyReplacer = caddy.NewEmptyReplacer()
 // path as the client wrote it, and an app that routes on the raw path
 // (Express, Rails, most Node routers) serves them under /app/. The path
 // is read, too, without its ;parameters (withoutParameters), with its
-// letters upper-cased (matchUpperCased), and split after .php/
-// (phpSplit). Any reading that is protected protects the request.
+// letters upper-cased (matchUpperCased), split after .php/ (phpSplit),
+// and with its backslashes as slashes. Any reading that is protected
+// protects the request.
 //
 // Each reading is also made of the path the client sent, when a handler
 // before authedge rewrote it: Caddy runs `rewrite`, `uri` and `try_files`
@@ -179,6 +180,13 @@ func (rs *rules) matchReadings(r *http.Request, n *need) {
 	if script, info, ok := phpSplit(r.URL.Path); ok {
 		rs.matchReading(r, script, n)
 		rs.matchReading(r, info, n)
+	}
+	if strings.Contains(r.URL.Path, `\`) {
+		// IIS (HTTP.sys) reads a backslash, literal or %5C, as a '/'
+		// and then resolves dot segments: /public/..%5Capp/x is its
+		// /app/x. To Caddy's matcher it is a letter, and reverse_proxy
+		// sends it as %5C.
+		rs.matchReading(r, strings.ReplaceAll(r.URL.Path, `\`, "/"), n)
 	}
 }
 
