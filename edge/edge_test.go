@@ -529,6 +529,31 @@ func TestPathsWithBackslashesProtected(t *testing.T) {
 	}
 }
 
+// TestNetworkPathReferencesProtected: a path that starts with "//" is,
+// to a URL parser given it as a reference (WHATWG's new URL(req.url,
+// base) in Node, Python's urlsplit, PHP's parse_url), a host and then a
+// path: //x/app/x is /app/x to an app that routes on what such a parser
+// returns, and //x/app/x to Caddy's matcher.
+func TestNetworkPathReferencesProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for path, want := range map[string]bool{
+		"//x/app/x": true, "///x/app/x": true, "//u@x:8080/app/x": true, "//x%2Fy/app/x": true,
+		"//x/APP/x": true, "//x/app/..%2F..%2Fpublic": true, "//app/x": true,
+		"//x": false, "//x/": false, "//x/public": false, "//app": false, "/x/app/x": false,
+	} {
+		if got, _ := e.edge.Protected(request(path, "")); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+	if got, scopes := e.edge.Protected(request("//x/admin/y", "")); !got || len(scopes) != 1 {
+		t.Errorf("//x/admin/y: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	if r, _, w := e.serve(request("//x/app/x", "")); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+}
+
 // TestPathsAsSentProtected: a path a handler before authedge rewrote
 // (Caddy runs rewrite, uri and try_files first) is protected as the
 // client sent it too: a top-level `try_files {path} /index.php` makes

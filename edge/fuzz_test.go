@@ -21,7 +21,8 @@ import (
 
 // FuzzPathPattern checks the protect patterns against the properties the
 // edge promises: matching never panics, ignores ASCII case, a doubled
-// slash does not escape a pattern (unless the pattern itself holds one),
+// leading slash does not escape a pattern (unless the pattern itself
+// holds one),
 // and a path written under a protected prefix is protected, whatever
 // dot segments or escaped slashes follow the prefix.
 func FuzzPathPattern(f *testing.F) {
@@ -62,11 +63,14 @@ func FuzzPathPattern(f *testing.F) {
 		if asciiOnly(u.Path) && match(&upper) != got {
 			t.Fatalf("%q vs %q: case changes the verdict on %q", u.Path, upper.Path, pattern)
 		}
-		if !strings.Contains(pattern, "//") {
+		if !strings.Contains(pattern, "//") && got {
+			// Doubled, the first segment is a host to a URL parser
+			// (networkPath), so the path may be protected by that
+			// reading too; it never escapes the pattern.
 			doubled := *u
 			doubled.Path = "/" + u.Path
-			if match(&doubled) != got {
-				t.Fatalf("%q: a doubled leading slash changes the verdict on %q", u.Path, pattern)
+			if !match(&doubled) {
+				t.Fatalf("%q: a doubled leading slash escapes %q", u.Path, pattern)
 			}
 		}
 	})

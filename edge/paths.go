@@ -70,8 +70,9 @@ var emptyReplacer = caddy.NewEmptyReplacer()
 // (Express, Rails, most Node routers) serves them under /app/. The path
 // is read, too, without its ;parameters (withoutParameters), with its
 // letters upper-cased (matchUpperCased), split after .php/ (phpSplit),
-// and with its backslashes as slashes. Any reading that is protected
-// protects the request.
+// with its backslashes as slashes, and, for a path that starts with
+// "//", as a URL parser reads it (networkPath). Any reading that is
+// protected protects the request.
 //
 // Each reading is also made of the path the client sent, when a handler
 // before authedge rewrote it: Caddy runs `rewrite`, `uri` and `try_files`
@@ -158,8 +159,45 @@ func rewriteTarget(v string) *url.URL {
 	return u
 }
 
-// matchReadings adds to n what each reading of r's path needs.
+// matchReadings adds to n what each reading of r's path needs, and each
+// reading of the path a URL parser finds in it (networkPath).
 func (rs *rules) matchReadings(r *http.Request, n *need) {
+	rs.matchPathReadings(r, n)
+	if u, ok := networkPath(r.URL); ok {
+		parsed := *r
+		parsed.URL = u
+		rs.matchPathReadings(&parsed, n)
+	}
+}
+
+// networkPath is u's path as a URL parser reads it when it is handed
+// the request-target as a reference, and ok if the path starts with
+// "//": that is a network-path reference (RFC 3986, section 4.2), whose
+// first segment is a host and whose path is what follows. So to Node's
+// new URL(req.url, base) (WHATWG, which takes any number of leading
+// slashes), Python's urlsplit and PHP's parse_url, //x/app/x is /app/x,
+// and an app that routes on what they return serves it as /app/x; to
+// Caddy's matcher it is /x/app/x. The host ends at the first '/' as
+// written (an escaped %2F is part of it).
+func networkPath(u *url.URL) (*url.URL, bool) {
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "//") {
+		return nil, false
+	}
+	rest := strings.TrimLeft(p, "/")
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return &url.URL{Path: "/"}, true
+	}
+	path, err := url.ParseRequestURI(rest[i:])
+	if err != nil {
+		return nil, false // Go parsed the path, so this does not happen
+	}
+	return path, true
+}
+
+// matchPathReadings adds to n what each reading of r's path needs.
+func (rs *rules) matchPathReadings(r *http.Request, n *need) {
 	if !strings.HasPrefix(r.URL.Path, "/") {
 		// No path to match (CONNECT's host:port; Go's server answers
 		// OPTIONS * itself): reverse_proxy sends the request on all the
