@@ -904,6 +904,35 @@ func TestNoUpgradeToHTTP(t *testing.T) {
 	}
 }
 
+// TestNoUpgradeToHTTP2Drafts: the draft names of HTTP/2 (h2c-14 to
+// h2c-17, h2-14 to h2-17) still switch some servers to HTTP/2: Jetty's
+// h2c factory and Undertow's Http2UpgradeHandler take them when
+// configured to, with no HTTP2-Settings token needed in Connection.
+func TestNoUpgradeToHTTP2Drafts(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	for _, c := range []struct {
+		upgrade []string
+		want    []string // nil: no Upgrade header
+	}{
+		{[]string{"h2c-17"}, nil},
+		{[]string{"H2C-14"}, nil},
+		{[]string{"h2-16"}, nil},
+		{[]string{"h2c-17, websocket"}, []string{"websocket"}},
+		{[]string{"websocket", "h2c-15"}, []string{"websocket"}},
+		{[]string{"h2cx, xh2c-17, h2x-1"}, []string{"h2cx, xh2c-17, h2x-1"}},
+	} {
+		r := request("/public", "", "Connection", "Upgrade", "HTTP2-Settings", "AAMAAABkAAQAAP__")
+		r.Header["Upgrade"] = c.upgrade
+		got, _, w := e.serve(r)
+		if got == nil {
+			t.Fatalf("refused %d %s", w.Code, w.Body)
+		}
+		if v := got.Header["Upgrade"]; !slices.Equal(v, c.want) || (c.want == nil) != (v == nil) {
+			t.Errorf("Upgrade %q reached the app as %q, want %q", c.upgrade, v, c.want)
+		}
+	}
+}
+
 func TestSameHeaderName(t *testing.T) {
 	for _, c := range []struct {
 		a, b string

@@ -244,6 +244,7 @@ func FuzzRemoveHTTPUpgrades(f *testing.F) {
 		{"h2c, websocket", ""}, {"h2c", "WebSocket"}, {"websocket", "h2c"}, {"websocket", "tls/1.0"},
 		{"websocket", ""}, {"spdy/3.1", ""}, {"h2cx, xh2c, https", ""}, {",,", " "},
 		{"\th2c\t/x, websocket ,", "a/b/c"}, {"websocket, h2c/", "/h2c"},
+		{"h2c-17", ""}, {"websocket, H2-14", "xh2c-17"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -255,7 +256,9 @@ func FuzzRemoveHTTPUpgrades(f *testing.F) {
 				return true
 			}
 		}
-		return false
+		// HTTP/2's draft names: h2c-17, h2-14, ...
+		lower := strings.ToLower(name)
+		return strings.HasPrefix(lower, "h2c-") || strings.HasPrefix(lower, "h2-")
 	}
 	tokens := func(v string) []string {
 		var ts []string
