@@ -285,7 +285,8 @@ func editValues(h http.Header, name string, edit func(string) string) {
 
 // httpUpgrades are the names (before any '/', in any case) of the
 // Upgrade protocols that carry HTTP requests: h2c (and h2, which some
-// servers take for it), HTTP/<version> and RFC 2817's TLS/<version>. An
+// servers take for it, and the draft names of both, which carriesHTTP
+// reads too), HTTP/<version> and RFC 2817's TLS/<version>. An
 // app that accepts one answers 101 and then serves, over the tunnel
 // reverse_proxy keeps open, whatever requests the client sends, with
 // whatever identity headers, for protected paths too ("h2c smuggling").
@@ -306,8 +307,7 @@ func withoutHTTPUpgrades(v string) string {
 	kept := make([]string, 0, len(tokens))
 	for _, t := range tokens {
 		name, _, _ := strings.Cut(t, "/")
-		name = strings.TrimSpace(name)
-		if !slices.ContainsFunc(httpUpgrades, func(u string) bool { return strings.EqualFold(name, u) }) {
+		if !carriesHTTP(strings.TrimSpace(name)) {
 			kept = append(kept, t)
 		}
 	}
@@ -319,6 +319,19 @@ func withoutHTTPUpgrades(v string) string {
 	}
 	kept = slices.DeleteFunc(kept, func(t string) bool { return t == "" })
 	return strings.Join(kept, ", ")
+}
+
+// carriesHTTP reports whether the Upgrade protocol name (the part before
+// any '/') is one of httpUpgrades, in any case, or a draft name of
+// HTTP/2 (h2c-14 to h2c-17, h2-14 to h2-17, or any other h2c-... or
+// h2-...): Jetty's h2c connection factory and Undertow's
+// Http2UpgradeHandler take them when configured to (Undertow's own tests
+// upgrade on h2c-17 as on h2c), and they open the same tunnel.
+func carriesHTTP(name string) bool {
+	if base, _, draft := strings.Cut(name, "-"); draft {
+		return strings.EqualFold(base, "h2c") || strings.EqualFold(base, "h2")
+	}
+	return slices.ContainsFunc(httpUpgrades, func(u string) bool { return strings.EqualFold(name, u) })
 }
 
 // withoutConnectionTokens returns the comma-separated Connection value v

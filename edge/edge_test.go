@@ -505,6 +505,55 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 	}
 }
 
+// TestPathsWithBackslashesProtected: IIS (HTTP.sys) reads a backslash,
+// literal or escaped as %5C, as a '/', and then resolves dot segments,
+// so that /public/..%5Capp/x is its /app/x; Caddy's matcher reads the
+// backslash as a letter. reverse_proxy sends it escaped, as %5C.
+func TestPathsWithBackslashesProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*", "/exact"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for path, want := range map[string]bool{
+		"/public/..%5Capp/x": true, "/public/..%5capp/x": true, `/public/..\app/x`: true, `/app\x`: true,
+		"/public%5C..%5C..%5Capp%5Cx": true, "/public/..%5CAPP/x": true, "/exact%5C": false,
+		"/public/%2e%2e%5Capp/x": true, "/public%5Cx": false, "/a%5C..%5Cpublic": false,
+	} {
+		if got, _ := e.edge.Protected(request(path, "")); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+	if got, scopes := e.edge.Protected(request("/public/..%5Cadmin/x", "")); !got || len(scopes) != 1 {
+		t.Errorf("/public/..%%5Cadmin/x: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	if r, _, w := e.serve(request("/public/..%5Capp/x", "")); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+}
+
+// TestNetworkPathReferencesProtected: a path that starts with "//" is,
+// to a URL parser given it as a reference (WHATWG's new URL(req.url,
+// base) in Node, Python's urlsplit, PHP's parse_url), a host and then a
+// path: //x/app/x is /app/x to an app that routes on what such a parser
+// returns, and //x/app/x to Caddy's matcher.
+func TestNetworkPathReferencesProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for path, want := range map[string]bool{
+		"//x/app/x": true, "///x/app/x": true, "//u@x:8080/app/x": true, "//x%2Fy/app/x": true,
+		"//x/APP/x": true, "//x/app/..%2F..%2Fpublic": true, "//app/x": true,
+		"//x": false, "//x/": false, "//x/public": false, "//app": false, "/x/app/x": false,
+	} {
+		if got, _ := e.edge.Protected(request(path, "")); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+	if got, scopes := e.edge.Protected(request("//x/admin/y", "")); !got || len(scopes) != 1 {
+		t.Errorf("//x/admin/y: protected = %v, scopes %v, want the admin scope", got, scopes)
+	}
+	if r, _, w := e.serve(request("//x/app/x", "")); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+}
+
 // TestPathsAsSentProtected: a path a handler before authedge rewrote
 // (Caddy runs rewrite, uri and try_files first) is protected as the
 // client sent it too: a top-level `try_files {path} /index.php` makes
@@ -542,6 +591,56 @@ func TestPathsAsSentProtected(t *testing.T) {
 	}
 	if r, _, w := e.serve(rewritten("/admin/x", "/index.php")); r != nil || w.Code != http.StatusUnauthorized {
 		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
+	}
+}
+
+// TestPathsInRewriteHeadersProtected: X-Original-URL and X-Rewrite-URL,
+// which IIS's rewrite modules set, name the path to some PHP frameworks
+// (Zend Framework 1, Yii 2 behind a trusted proxy), which route on them
+// instead of the request's own: /public with X-Original-URL: /admin/x
+// is their /admin/x. A client may send them, in any spelling PHP reads
+// as the same name.
+func TestPathsInRewriteHeadersProtected(t *testing.T) {
+	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
+		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
+	for _, c := range []struct {
+		name, value string
+		want        bool
+		scopes      int
+	}{
+		{"X-Original-Url", "/admin/x", true, 1},
+		{"X-Rewrite-Url", "/app/x?y=1", true, 0},
+		{"x_original_url", "/ADMIN/x", true, 1},
+		{"X.Rewrite.URL", "/app/x", true, 0},
+		{"X-Original-Url", "http://example.com/app/x", true, 0},
+		{"X-Original-Url", "app/x", true, 0},                     // Yii routes a relative one too
+		{"X-Original-Url", "/public/..%2F..%2Fadmin/x", true, 1}, // and its other readings
+		{"X-Original-Url", "/admin/%zz", true, 1},                // not a parseable URI, read as it is
+		{"X-Original-Url", "/public", false, 0},
+		{"X-Original-Url", "", false, 0},
+		{"X-Original-Urls", "/admin/x", false, 0},
+	} {
+		r := request("/public", "")
+		r.Header[c.name] = []string{c.value}
+		got, scopes := e.edge.Protected(r)
+		if got != c.want || len(scopes) != c.scopes {
+			t.Errorf("%s: %s: protected = %v, scopes %v; want %v and %d scopes",
+				c.name, c.value, got, scopes, c.want, c.scopes)
+		}
+	}
+	// Given several times: the first, the last, and all joined, as CGI
+	// joins them.
+	for _, values := range [][]string{{"/admin/x", "/public", "/public"}, {"/public", "/public", "/admin/x"}} {
+		r := request("/public", "")
+		r.Header["X-Original-Url"] = values
+		if got, scopes := e.edge.Protected(r); !got || len(scopes) != 1 {
+			t.Errorf("X-Original-Url: %v: protected = %v, scopes %v; want the admin scope", values, got, scopes)
+		}
+	}
+	r := request("/public", "")
+	r.Header["X-Original-Url"] = []string{"/public", "/app/x"}
+	if r, _, w := e.serve(r); r != nil || w.Code != http.StatusUnauthorized {
+		t.Errorf("second value protected, without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
 	}
 }
 
@@ -794,6 +893,35 @@ func TestNoUpgradeToHTTP(t *testing.T) {
 		{[]string{"h2cx, xh2c, https"}, []string{"h2cx, xh2c, https"}},
 	} {
 		r := request("/public", "", "Connection", "Upgrade")
+		r.Header["Upgrade"] = c.upgrade
+		got, _, w := e.serve(r)
+		if got == nil {
+			t.Fatalf("refused %d %s", w.Code, w.Body)
+		}
+		if v := got.Header["Upgrade"]; !slices.Equal(v, c.want) || (c.want == nil) != (v == nil) {
+			t.Errorf("Upgrade %q reached the app as %q, want %q", c.upgrade, v, c.want)
+		}
+	}
+}
+
+// TestNoUpgradeToHTTP2Drafts: the draft names of HTTP/2 (h2c-14 to
+// h2c-17, h2-14 to h2-17) still switch some servers to HTTP/2: Jetty's
+// h2c factory and Undertow's Http2UpgradeHandler take them when
+// configured to, with no HTTP2-Settings token needed in Connection.
+func TestNoUpgradeToHTTP2Drafts(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	for _, c := range []struct {
+		upgrade []string
+		want    []string // nil: no Upgrade header
+	}{
+		{[]string{"h2c-17"}, nil},
+		{[]string{"H2C-14"}, nil},
+		{[]string{"h2-16"}, nil},
+		{[]string{"h2c-17, websocket"}, []string{"websocket"}},
+		{[]string{"websocket", "h2c-15"}, []string{"websocket"}},
+		{[]string{"h2cx, xh2c-17, h2x-1"}, []string{"h2cx, xh2c-17, h2x-1"}},
+	} {
+		r := request("/public", "", "Connection", "Upgrade", "HTTP2-Settings", "AAMAAABkAAQAAP__")
 		r.Header["Upgrade"] = c.upgrade
 		got, _, w := e.serve(r)
 		if got == nil {

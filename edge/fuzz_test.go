@@ -21,7 +21,8 @@ import (
 
 // FuzzPathPattern checks the protect patterns against the properties the
 // edge promises: matching never panics, ignores ASCII case, a doubled
-// slash does not escape a pattern (unless the pattern itself holds one),
+// leading slash does not escape a pattern (unless the pattern itself
+// holds one),
 // and a path written under a protected prefix is protected, whatever
 // dot segments or escaped slashes follow the prefix.
 func FuzzPathPattern(f *testing.F) {
@@ -62,11 +63,14 @@ func FuzzPathPattern(f *testing.F) {
 		if asciiOnly(u.Path) && match(&upper) != got {
 			t.Fatalf("%q vs %q: case changes the verdict on %q", u.Path, upper.Path, pattern)
 		}
-		if !strings.Contains(pattern, "//") {
+		if !strings.Contains(pattern, "//") && got {
+			// Doubled, the first segment is a host to a URL parser
+			// (networkPath), so the path may be protected by that
+			// reading too; it never escapes the pattern.
 			doubled := *u
 			doubled.Path = "/" + u.Path
-			if match(&doubled) != got {
-				t.Fatalf("%q: a doubled leading slash changes the verdict on %q", u.Path, pattern)
+			if !match(&doubled) {
+				t.Fatalf("%q: a doubled leading slash escapes %q", u.Path, pattern)
 			}
 		}
 	})
@@ -240,6 +244,7 @@ func FuzzRemoveHTTPUpgrades(f *testing.F) {
 		{"h2c, websocket", ""}, {"h2c", "WebSocket"}, {"websocket", "h2c"}, {"websocket", "tls/1.0"},
 		{"websocket", ""}, {"spdy/3.1", ""}, {"h2cx, xh2c, https", ""}, {",,", " "},
 		{"\th2c\t/x, websocket ,", "a/b/c"}, {"websocket, h2c/", "/h2c"},
+		{"h2c-17", ""}, {"websocket, H2-14", "xh2c-17"},
 	} {
 		f.Add(s[0], s[1])
 	}
@@ -251,7 +256,9 @@ func FuzzRemoveHTTPUpgrades(f *testing.F) {
 				return true
 			}
 		}
-		return false
+		// HTTP/2's draft names: h2c-17, h2-14, ...
+		lower := strings.ToLower(name)
+		return strings.HasPrefix(lower, "h2c-") || strings.HasPrefix(lower, "h2-")
 	}
 	tokens := func(v string) []string {
 		var ts []string

@@ -69,15 +69,18 @@ var emptyReplacer = caddy.NewEmptyReplacer()
 // path as the client wrote it, and an app that routes on the raw path
 // (Express, Rails, most Node routers) serves them under /app/. The path
 // is read, too, without its ;parameters (withoutParameters), with its
-// letters upper-cased (matchUpperCased), and split after .php/
-// (phpSplit). Any reading that is protected protects the request.
+// letters upper-cased (matchUpperCased), split after .php/ (phpSplit),
+// with its backslashes as slashes, and, for a path that starts with
+// "//", as a URL parser reads it (networkPath). Any reading that is
+// protected protects the request.
 //
 // Each reading is also made of the path the client sent, when a handler
 // before authedge rewrote it: Caddy runs `rewrite`, `uri` and `try_files`
 // before authedge, and a top-level `try_files {path} /index.php` makes
 // /admin/x /index.php to the matcher, while php_fastcgi passes the
 // client's /admin/x to PHP as REQUEST_URI, which a front controller
-// (Laravel, Symfony) routes on.
+// (Laravel, Symfony) routes on. And each is made of the path an
+// X-Original-URL or X-Rewrite-URL header names (matchRewriteHeaders).
 func (rs *rules) match(r *http.Request) need {
 	var n need
 	if rs.protect == nil && rs.scoped == nil {
@@ -93,11 +96,108 @@ func (rs *rules) match(r *http.Request) need {
 		sent.URL = orig.URL
 		rs.matchReadings(&sent, &n)
 	}
+	rs.matchRewriteHeaders(r, &n)
 	return n
 }
 
-// matchReadings adds to n what each reading of r's path needs.
+// rewriteHeaders name a path instead of the request's own: IIS's URL
+// Rewrite module (X-Original-URL) and ISAPI_Rewrite (X-Rewrite-URL) set
+// them, and PHP frameworks written for IIS (Zend Framework 1, Yii 2
+// behind a trusted proxy, ...) route on them when present. Through
+// Caddy only a client sends them, so /public with X-Original-URL:
+// /admin/x would be such an app's /admin/x.
+var rewriteHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
+
+// matchRewriteHeaders adds to n what the rewriteHeaders of r need as a
+// path, with every reading of it. Names are compared as the edge removes
+// identity headers (config.SameHeaderName): PHP reads x_original_url as
+// HTTP_X_ORIGINAL_URL too. Of a header given several times, what a
+// reader may take is read: the first value (Yii's, Symfony's), the last,
+// and all of them joined (CGI's HTTP_X_ORIGINAL_URL); none takes one
+// from the middle, and reading each of the thousands a request can hold
+// would cost milliseconds a request.
+func (rs *rules) matchRewriteHeaders(r *http.Request, n *need) {
+	for k, values := range r.Header {
+		if len(values) == 0 || !matchesAny(k, rewriteHeaders) {
+			continue
+		}
+		rs.matchRewriteTarget(r, values[0], n)
+		if len(values) > 1 {
+			rs.matchRewriteTarget(r, values[len(values)-1], n)
+			rs.matchRewriteTarget(r, strings.Join(values, ", "), n)
+		}
+	}
+}
+
+// matchRewriteTarget adds to n what r needs if its path were the one the
+// rewriteHeaders value v names.
+func (rs *rules) matchRewriteTarget(r *http.Request, v string, n *need) {
+	sent := *r
+	sent.URL = rewriteTarget(v)
+	rs.matchReadings(&sent, n)
+}
+
+// rewriteTarget reads the rewriteHeaders value v as those frameworks do:
+// a scheme and host before the path are dropped, so are the query and a
+// fragment, and a path without its leading '/' is one all the same (Yii
+// routes "admin/x" as /admin/x). A path Go cannot parse as a
+// request-target (a bad escape) is read as it is.
+func rewriteTarget(v string) *url.URL {
+	v = strings.TrimSpace(v)
+	if scheme, rest, ok := strings.Cut(v, "://"); ok && !strings.Contains(scheme, "/") {
+		v = rest[strings.IndexAny(rest+"/", "/?#"):]
+	}
+	v, _, _ = strings.Cut(v, "#")
+	v, _, _ = strings.Cut(v, "?")
+	if !strings.HasPrefix(v, "/") {
+		v = "/" + v
+	}
+	u, err := url.ParseRequestURI(v)
+	if err != nil {
+		return &url.URL{Path: v}
+	}
+	return u
+}
+
+// matchReadings adds to n what each reading of r's path needs, and each
+// reading of the path a URL parser finds in it (networkPath).
 func (rs *rules) matchReadings(r *http.Request, n *need) {
+	rs.matchPathReadings(r, n)
+	if u, ok := networkPath(r.URL); ok {
+		parsed := *r
+		parsed.URL = u
+		rs.matchPathReadings(&parsed, n)
+	}
+}
+
+// networkPath is u's path as a URL parser reads it when it is handed
+// the request-target as a reference, and ok if the path starts with
+// "//": that is a network-path reference (RFC 3986, section 4.2), whose
+// first segment is a host and whose path is what follows. So to Node's
+// new URL(req.url, base) (WHATWG, which takes any number of leading
+// slashes), Python's urlsplit and PHP's parse_url, //x/app/x is /app/x,
+// and an app that routes on what they return serves it as /app/x; to
+// Caddy's matcher it is /x/app/x. The host ends at the first '/' as
+// written (an escaped %2F is part of it).
+func networkPath(u *url.URL) (*url.URL, bool) {
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "//") {
+		return nil, false
+	}
+	rest := strings.TrimLeft(p, "/")
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return &url.URL{Path: "/"}, true
+	}
+	path, err := url.ParseRequestURI(rest[i:])
+	if err != nil {
+		return nil, false // Go parsed the path, so this does not happen
+	}
+	return path, true
+}
+
+// matchPathReadings adds to n what each reading of r's path needs.
+func (rs *rules) matchPathReadings(r *http.Request, n *need) {
 	if !strings.HasPrefix(r.URL.Path, "/") {
 		// No path to match (CONNECT's host:port; Go's server answers
 		// OPTIONS * itself): reverse_proxy sends the request on all the
@@ -118,6 +218,13 @@ func (rs *rules) matchReadings(r *http.Request, n *need) {
 	if script, info, ok := phpSplit(r.URL.Path); ok {
 		rs.matchReading(r, script, n)
 		rs.matchReading(r, info, n)
+	}
+	if strings.Contains(r.URL.Path, `\`) {
+		// IIS (HTTP.sys) reads a backslash, literal or %5C, as a '/'
+		// and then resolves dot segments: /public/..%5Capp/x is its
+		// /app/x. To Caddy's matcher it is a letter, and reverse_proxy
+		// sends it as %5C.
+		rs.matchReading(r, strings.ReplaceAll(r.URL.Path, `\`, "/"), n)
 	}
 }
 

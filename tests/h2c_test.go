@@ -74,15 +74,18 @@ func newH2CApp(t *testing.T, strict bool) *h2cApp {
 	return a
 }
 
-// tunnelsHTTP reports whether an Upgrade token names h2c, h2,
-// HTTP/<version> or TLS/<version>, in any case.
+// tunnelsHTTP reports whether an Upgrade token names h2c, h2 (or a
+// draft name of either, h2c-17), HTTP/<version> or TLS/<version>, in any
+// case.
 func tunnelsHTTP(upgrade []string) bool {
 	for _, v := range upgrade {
 		for _, t := range strings.Split(v, ",") {
 			name, _, _ := strings.Cut(strings.TrimSpace(t), "/")
-			switch strings.ToLower(name) {
-			case "h2c", "h2", "http", "tls":
+			switch lower := strings.ToLower(name); {
+			case lower == "h2c", lower == "h2", lower == "http", lower == "tls":
 				return true
+			case strings.HasPrefix(lower, "h2c-"), strings.HasPrefix(lower, "h2-"):
+				return true // HTTP/2's draft names, which Jetty and Undertow may take
 			}
 		}
 	}
@@ -184,6 +187,9 @@ func TestIdentityNoHTTPTunnelPastTheEdge(t *testing.T) {
 		"Connection: Upgrade\r\nUpgrade: HTTP/1.1\r\n",
 		"Connection: Upgrade\r\nUpgrade: TLS/1.2\r\n",
 		"Connection: Upgrade\r\nUpgrade: tls/1.0, HTTP/1.1\r\n",
+		"Connection: Upgrade\r\nUpgrade: h2c-17\r\n" + settings, // a draft name
+		"Connection: Upgrade\r\nUpgrade: H2C-14\r\n" + settings,
+		"Connection: Upgrade\r\nUpgrade: h2-16\r\n",
 	}
 	for _, strict := range []bool{true, false} {
 		app := newH2CApp(t, strict)

@@ -263,6 +263,31 @@ func TestIdentityPathsAsWrittenProtected(t *testing.T) {
 	}
 }
 
+// Paths that reach the app as written and that some app reads under
+// /app/ although Caddy's matcher does not: //x/app/x is the path /app/x
+// to a URL parser (Node's new URL, urlsplit, parse_url), a backslash
+// (sent on as %5C) is a '/' to IIS, and PHP frameworks written for IIS
+// route on X-Original-URL and X-Rewrite-URL.
+func TestIdentityPathsAsParsersReadThemProtected(t *testing.T) {
+	s := newEdgeStack(t)
+	caddy := s.start(s.writeAssertionKey("a.pem"), "", filepath.Join(s.dir, "access.log"))
+	for _, c := range [][]string{
+		{"//x/app/x"}, {"///x/app/x"}, {"/public/..%5Capp/x"}, {"/app%5Cx"},
+		{"/public", "X-Original-URL", "/app/x"}, {"/public", "X-Rewrite-URL", "http://h/APP/x?y"},
+	} {
+		resp := send(t, "GET", caddy.URL+c[0], "", c[1:]...)
+		if got, _ := s.app.take(); resp.StatusCode != 401 || got != nil {
+			t.Errorf("%v without a token: %d (app reached: %v), want 401", c, resp.StatusCode, got != nil)
+		}
+	}
+	for _, c := range [][]string{{"//x/public"}, {"/public%5Cx"}, {"/public", "X-Original-URL", "/public/x"}} {
+		resp := send(t, "GET", caddy.URL+c[0], "", c[1:]...)
+		if got, _ := s.app.take(); got == nil {
+			t.Errorf("%v: the app got nothing (%d)", c, resp.StatusCode)
+		}
+	}
+}
+
 // A CONNECT names host:port, not a path, and reverse_proxy sends it to
 // the app all the same: protect /* must cover it.
 func TestIdentityConnectWithoutAPathProtected(t *testing.T) {
