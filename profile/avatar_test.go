@@ -36,3 +36,25 @@ func TestAvatarURL(t *testing.T) {
 		{"empty", "", ""},
 	})
 }
+
+// TestAvatarURLBrowsersParse: a URL that Go's net/url takes but a
+// browser's URL parser (the WHATWG URL Standard, JavaScript's new URL)
+// refuses is refused: no client could load it, and an app that parses
+// the picture of every profile it shows would throw on it.
+func TestAvatarURLBrowsersParse(t *testing.T) {
+	runStringCases(t, "avatar_url", AvatarURL, []stringCase{
+		{"port over 65535", "http://example.com:99999/a.png", ""},
+		{"IPv6 port over 65535", "http://[::1]:65536/a.png", ""},
+		{"forbidden host code point", "http://exa<mple.com/a.png", ""},
+		{"escaped percent in host", "http://a%25b.example/a.png", ""},
+		{"IPv4 of five parts", "http://1.2.3.4.5/a.png", ""},
+		{"IPv4 part over 255", "http://256.1.1.1/a.png", ""},
+		{"empty punycode label", "https://xn--/a.png", ""},
+		// What browsers do load stays valid, as it was sent.
+		{"highest port", "http://[::1]:65535/a.png", "http://[::1]:65535/a.png"},
+		{"underscore in host", "https://my_bucket.example.com/a.png", "https://my_bucket.example.com/a.png"},
+		{"IDN host", "https://bücher.example/a.png", "https://bücher.example/a.png"},
+		{"pipe in query", "https://img.example.com/a.jpg?imageMogr2/thumbnail/!100x100r|imageslim", "https://img.example.com/a.jpg?imageMogr2/thumbnail/!100x100r|imageslim"},
+		{"hex IPv4", "http://0x7f.1/a.png", "http://0x7f.1/a.png"},
+	})
+}

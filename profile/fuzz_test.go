@@ -88,6 +88,7 @@ func FuzzAvatarURL(f *testing.F) {
 		"https://cdn.example.com/a.png", "http://[::1]:80/x?y#z", "HTTPS://x",
 		"javascript:alert(1)", "https://u:p@x/", "https:///x", "https://x/a b",
 		"https://example.com/caf" + decomposedE,
+		"http://a:99999/", "http://a%25b/", "http://256.1.1.1/", "https://xn--/", "http://exa<mple.com/",
 	} {
 		f.Add(s)
 	}
