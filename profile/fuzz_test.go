@@ -20,7 +20,7 @@ var textSeeds = []string{
 	"", "a", "ab", "Zhang San", "张三", " ab", "ab ", "a\nb", "a\tb", "a\u200bb",
 	decomposedE, decomposedE + decomposedE, strings.Repeat(decomposedE, 49),
 	strings.Repeat("字", 48), strings.Repeat("字", 501), "\xff", "a\u0301\u0301",
-	"👩\u200d💻", "\u3000ab\u3000", "a\r\nb",
+	"👩\u200d💻", "\u3000ab\u3000", "a\r\nb", "\u3164\u3164", "ab\u034f",
 }
 
 func checkString(t *testing.T, name string, fn func(string) (string, error), in string) {

@@ -24,7 +24,8 @@ const (
 )
 
 // Nickname validates a display name and returns its NFC form: 2–48 code
-// points, no control (Cc) or format (Cf) characters, no line or paragraph
+// points, no control (Cc) or format (Cf) characters, no other invisible
+// (default ignorable) ones but variation selectors, no line or paragraph
 // separators, and no leading or trailing space.
 func Nickname(s string) (string, error) {
 	const field = "nickname"
@@ -41,6 +42,13 @@ func Nickname(s string) (string, error) {
 		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) ||
 			unicode.Is(unicode.Zl, r) || unicode.Is(unicode.Zp, r) {
 			return "", &FieldError{field, "must not contain control or format characters"}
+		}
+		// The other default ignorable code points (Hangul fillers, U+034F)
+		// render as nothing, as format characters do: "\u3164\u3164" is a
+		// blank name, "Alice\u3164" one with an invisible end. Variation
+		// selectors, also ignorable, stay: emoji need U+FE0F.
+		if unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) {
+			return "", &FieldError{field, "must not contain invisible characters such as Hangul fillers"}
 		}
 	}
 	first, _ := utf8.DecodeRuneInString(n)

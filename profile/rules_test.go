@@ -89,6 +89,16 @@ func TestNickname(t *testing.T) {
 		{"bidi override (Cf)", "a\u202eb", ""},
 		{"BOM (Cf)", "\ufeffab", ""},
 		{"line separator", "a\u2028b", ""},
+		// Default ignorable code points that are neither Cf nor variation
+		// selectors render as nothing: a nickname of Hangul fillers is
+		// blank, and one ending in a filler has an invisible end.
+		{"Hangul fillers only", "\u3164\u3164", ""},
+		{"trailing Hangul filler", "Alice\u3164", ""},
+		{"half-width Hangul filler", "ab\uffa0", ""},
+		{"choseong filler", "\u115fab", ""},
+		{"combining grapheme joiner", "a\u034fb", ""},
+		{"Korean", "김철수", "김철수"},
+		{"emoji presentation selector", "\u2764\ufe0f\u2764\ufe0f", "\u2764\ufe0f\u2764\ufe0f"},
 		{"invalid UTF-8", "ab\xff", ""},
 		{"truncated UTF-8", "ab\xe5\xad", ""},
 	})
