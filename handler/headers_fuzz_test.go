@@ -37,6 +37,7 @@ func FuzzRequestHeaders(f *testing.F) {
 		{"Bearer TOKEN", "", "text/plain; charset=latin1", ""},
 		{"Bearer TOKEN", "", "application/json; charset=\"utf-8\"", ""},
 		{"Bearer TOKEN", "", "application/JSON ; foo=bar", ""},
+		{"Bearer TOKEN", "", `application/json; charset=""`, ""},
 		{"Bearer TOKEN", "", "application/json", "client_id=" + otherClient},
 		{"Bearer TOKEN", "", "application/json", "client_id=nobody"},
 		{"Bearer TOKEN", "", "application/json", "client_id=a&client_id=b"},
@@ -72,8 +73,10 @@ func FuzzRequestHeaders(f *testing.F) {
 			t.Fatalf("%d %s", res.status, res.body)
 		}
 		mediaType, params, err := mime.ParseMediaType(contentType)
+		// A charset given, even as "", must be utf-8 (docs/api.md).
+		charset, hasCharset := params["charset"]
 		badType := contentType != "" && (err != nil || (mediaType != "application/json" && mediaType != "text/plain") ||
-			(params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8")))
+			(hasCharset && !strings.EqualFold(charset, "utf-8")))
 		if badType != (res.status == http.StatusUnsupportedMediaType) {
 			t.Fatalf("Content-Type %q: %d %s", contentType, res.status, res.body)
 		}
