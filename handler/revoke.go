@@ -230,6 +230,12 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	if !validDeviceID(device) {
 		return invalidArgument("device_id: the path must end in 1 to 128 characters of A-Z a-z 0-9 . _ : -")
 	}
+	// The SDK appends params.device_id as it is: revokeDevice({}) sends
+	// "undefined" and {device_id: null} "null". A 200 would tell the app
+	// a device was signed out when no token was touched (docs/revocation.md).
+	if device == "undefined" || device == "null" {
+		return invalidArgument("device_id: required (the path ends in \"" + device + "\": revokeDevice was called without a device_id)")
+	}
 	// It takes no parameter: a user_id meant as revoke/all's would
 	// otherwise be ignored, and the caller's own device revoked instead.
 	if _, err := queryParams(c); err != nil {

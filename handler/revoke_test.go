@@ -731,3 +731,26 @@ func TestRevokeTriesOtherClientsOnlyForTheAudience(t *testing.T) {
 	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
 	e.meWith(tok, query("client_id=c5")).wantRevoked(t)
 }
+
+// TestRevokeDeviceWithoutADeviceID: the SDK builds the path as
+// devices/ + params.device_id, so revokeDevice({}) asks for
+// devices/undefined (and {device_id: null} for devices/null). That is a
+// call without a device: 400, nothing revoked and nothing counted against
+// the day's device revocations, not a 200 that tells the app the device
+// was signed out while no token was touched.
+func TestRevokeDeviceWithoutADeviceID(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	for _, id := range []string{"undefined", "null"} {
+		e.serve(http.MethodDelete, pathDevices+id, "", bearer(tok)).
+			wantError(t, 400, "invalid_argument").wantDescription(t, "device_id")
+	}
+	if keys := e.revocationKeys(); len(keys) != 0 {
+		t.Errorf("revoking no device wrote %v", keys)
+	}
+	if n := e.rawRedis().Exists(context.Background(), "authedge:{"+testEnvID+"}:rv:u1").Val(); n != 0 {
+		t.Error("revoking no device counted against the caller's device revocations")
+	}
+	// Spelt otherwise, they are device IDs like any other.
+	e.serve(http.MethodDelete, pathDevices+"Undefined", "", bearer(tok)).wantOK(t)
+}
