@@ -754,3 +754,26 @@ func TestRevokeDeviceWithoutADeviceID(t *testing.T) {
 	// Spelt otherwise, they are device IDs like any other.
 	e.serve(http.MethodDelete, pathDevices+"Undefined", "", bearer(tok)).wantOK(t)
 }
+
+// A token revoked by itself is revoked already, whatever its iat: only a
+// cutoff can end before the token does, not the token's own key, which
+// lasts to its exp. A token without iat (or outliving the horizon) posted
+// again was revoked again: a script run, a log read and an info line per
+// request of an endpoint that needs no Authorization and has no limit.
+func TestRevokeOfARevokedTokenWithoutIatWritesAndLogsNothing(t *testing.T) {
+	e := newEnv(t)
+	for i, tok := range []string{
+		e.token("u1", withoutClaim("iat")),
+		e.token("u1", withClaim("exp", e.clock.Now().Add(store.RevocationHorizon+time.Hour).Unix())),
+	} {
+		body := jsonBody(t, map[string]string{"token": tok})
+		e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization")).wantOK(t)
+		for range 3 {
+			e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization")).wantOK(t)
+		}
+		if n := e.logs.FilterMessage("token revoked").Len(); n != i+1 {
+			t.Errorf("token %d: a revocation and 3 repeats logged %d revocations in all, want %d", i, n, i+1)
+		}
+		e.meWith(tok).wantRevoked(t)
+	}
+}
