@@ -93,22 +93,25 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 // revocations revokes the token as if it were not revoked. Nor is a token
 // that may outlive the cutoff covering it (issued more than
 // store.RevocationHorizon before its end, or without iat) taken as
-// revoked: the cutoff would end first and the token pass again, though
-// its holder revoked it. (A covering cutoff is no earlier than iat's
+// revoked by a cutoff: the cutoff would end first and the token pass
+// again, though its holder revoked it; only its own key counts for it. (A covering cutoff is no earlier than iat's
 // second, as covers compares them, and its key lasts the horizon from
 // when it was set; the token is accepted to its exp plus the leeway.)
 func (a *API) alreadyRevoked(c *call, raw string, claims *token.Claims) (bool, *apiError) {
-	accepted := claims.Expiry.Add(a.cfg.JWT.EffectiveLeeway())
-	if claims.IssuedAt.IsZero() || accepted.Sub(claims.IssuedAt.Truncate(time.Second)) > store.RevocationHorizon {
-		return false, nil
-	}
-	revoked, err := a.revocations.Revoked(c.r.Context(), revoke.Token{
+	t := revoke.Token{
 		Raw:           raw,
 		ContentDigest: claims.ContentDigest,
 		Subject:       claims.Subject,
 		DeviceID:      claims.DeviceID,
 		IssuedAt:      claims.IssuedAt,
-	})
+	}
+	check := a.revocations.Revoked
+	accepted := claims.Expiry.Add(a.cfg.JWT.EffectiveLeeway())
+	if claims.IssuedAt.IsZero() || accepted.Sub(claims.IssuedAt.Truncate(time.Second)) > store.RevocationHorizon {
+		// Its own key, though, lasts as long as it does.
+		check = a.revocations.RevokedItself
+	}
+	revoked, err := check(c.r.Context(), t)
 	if err != nil && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
 		return false, unavailable()
 	}
@@ -229,6 +232,12 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	device := strings.TrimPrefix(c.r.URL.Path, devicesPath)
 	if !validDeviceID(device) {
 		return invalidArgument("device_id: the path must end in 1 to 128 characters of A-Z a-z 0-9 . _ : -")
+	}
+	// The SDK appends params.device_id as it is: revokeDevice({}) sends
+	// "undefined" and {device_id: null} "null". A 200 would tell the app
+	// a device was signed out when no token was touched (docs/revocation.md).
+	if device == "undefined" || device == "null" {
+		return invalidArgument("device_id: required (the path ends in \"" + device + "\": revokeDevice was called without a device_id)")
 	}
 	// It takes no parameter: a user_id meant as revoke/all's would
 	// otherwise be ignored, and the caller's own device revoked instead.

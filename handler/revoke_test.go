@@ -731,3 +731,49 @@ func TestRevokeTriesOtherClientsOnlyForTheAudience(t *testing.T) {
 	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": tok}), noHeader("Authorization")).wantOK(t)
 	e.meWith(tok, query("client_id=c5")).wantRevoked(t)
 }
+
+// TestRevokeDeviceWithoutADeviceID: the SDK builds the path as
+// devices/ + params.device_id, so revokeDevice({}) asks for
+// devices/undefined (and {device_id: null} for devices/null). That is a
+// call without a device: 400, nothing revoked and nothing counted against
+// the day's device revocations, not a 200 that tells the app the device
+// was signed out while no token was touched.
+func TestRevokeDeviceWithoutADeviceID(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	for _, id := range []string{"undefined", "null"} {
+		e.serve(http.MethodDelete, pathDevices+id, "", bearer(tok)).
+			wantError(t, 400, "invalid_argument").wantDescription(t, "device_id")
+	}
+	if keys := e.revocationKeys(); len(keys) != 0 {
+		t.Errorf("revoking no device wrote %v", keys)
+	}
+	if n := e.rawRedis().Exists(context.Background(), "authedge:{"+testEnvID+"}:rv:u1").Val(); n != 0 {
+		t.Error("revoking no device counted against the caller's device revocations")
+	}
+	// Spelt otherwise, they are device IDs like any other.
+	e.serve(http.MethodDelete, pathDevices+"Undefined", "", bearer(tok)).wantOK(t)
+}
+
+// A token revoked by itself is revoked already, whatever its iat: only a
+// cutoff can end before the token does, not the token's own key, which
+// lasts to its exp. A token without iat (or outliving the horizon) posted
+// again was revoked again: a script run, a log read and an info line per
+// request of an endpoint that needs no Authorization and has no limit.
+func TestRevokeOfARevokedTokenWithoutIatWritesAndLogsNothing(t *testing.T) {
+	e := newEnv(t)
+	for i, tok := range []string{
+		e.token("u1", withoutClaim("iat")),
+		e.token("u1", withClaim("exp", e.clock.Now().Add(store.RevocationHorizon+time.Hour).Unix())),
+	} {
+		body := jsonBody(t, map[string]string{"token": tok})
+		e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization")).wantOK(t)
+		for range 3 {
+			e.serve(http.MethodPost, pathRevoke, body, noHeader("Authorization")).wantOK(t)
+		}
+		if n := e.logs.FilterMessage("token revoked").Len(); n != i+1 {
+			t.Errorf("token %d: a revocation and 3 repeats logged %d revocations in all, want %d", i, n, i+1)
+		}
+		e.meWith(tok).wantRevoked(t)
+	}
+}

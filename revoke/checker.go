@@ -271,6 +271,30 @@ func (c *Checker) Revoked(ctx context.Context, t Token) (bool, error) {
 	return revoked, nil
 }
 
+// RevokedItself reports whether t was revoked by its own digest, its
+// user's and device's cutoffs left aside: a token's own revocation lasts
+// to its end, where a cutoff may end first (POST /auth/v1/revoke asks it
+// of a token that may outlive a cutoff). It remembers nothing; an error is
+// Revoked's.
+func (c *Checker) RevokedItself(ctx context.Context, t Token) (bool, error) {
+	c.startOnce.Do(c.start)
+	d := contentDigest(&t)
+	if c.fresh() {
+		c.mu.RLock()
+		if c.rep != nil && !c.unread {
+			_, revoked := c.rep.tokens[d]
+			c.mu.RUnlock()
+			return revoked, nil
+		}
+		c.mu.RUnlock()
+	}
+	st, err := c.src.RevocationState(ctx, hex.EncodeToString(d[:]), t.Subject, "")
+	if err != nil {
+		return false, err
+	}
+	return st.TokenRevoked, nil
+}
+
 // fromReplica judges t from the replica, remembering nothing: the
 // replica is kept true by the same log that would keep a verdict true,
 // so a verdict would save only the lookups it costs. ok is false without

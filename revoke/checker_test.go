@@ -446,3 +446,48 @@ func checkerAsUser(t *testing.T, rules ...any) (*Checker, *observer.ObservedLogs
 	t.Cleanup(func() { _ = c.Close() })
 	return c, logs
 }
+
+// RevokedItself answers for the token's own revocation only, from the
+// replica and from Redis alike: a cutoff that covers the token does not
+// count (it may end before the token does).
+func TestRevokedItselfLeavesCutoffsAside(t *testing.T) {
+	srv := redistest.Start(t)
+	src := &countingSource{Store: newStore(t, srv.Addr), watch: true}
+	ctx := context.Background()
+	own := tok("t-own", "u1", "dev-a", time.Time{})
+	covered := tok("t-covered", "u1", "dev-a", time.Time{})
+	if _, err := src.RevokeToken(ctx, store.TokenDigest(own.Raw), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.RevokeUser(ctx, "u1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.RevokeDevice(ctx, "u1", "dev-a", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	replicated := newChecker(t, src, Options{})
+	mustRevoked(t, replicated, own) // starts the reader
+	waitFresh(t, replicated)
+	deadline := time.Now().Add(5 * time.Second)
+	for !replicated.Replicated() {
+		if time.Now().After(deadline) {
+			t.Fatal("no replica loaded")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fromRedis := newChecker(t, src, Options{CacheSize: -1, ReplicaSize: -1})
+	for name, c := range map[string]*Checker{"replica": replicated, "Redis": fromRedis} {
+		for _, tc := range []struct {
+			tk   Token
+			want bool
+		}{{own, true}, {covered, false}} {
+			got, err := c.RevokedItself(ctx, tc.tk)
+			if err != nil || got != tc.want {
+				t.Errorf("%s: RevokedItself(%s) = %v, %v; want %v", name, tc.tk.Raw, got, err, tc.want)
+			}
+			if !mustRevoked(t, c, tc.tk) {
+				t.Errorf("%s: Revoked(%s) = false, want true", name, tc.tk.Raw)
+			}
+		}
+	}
+}
