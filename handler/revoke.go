@@ -45,9 +45,14 @@ func (a *API) checkRevoked(ctx context.Context, raw string, claims *token.Claims
 	return nil
 }
 
-// revokeBody is POST /auth/v1/revoke's body (RFC 7009's token, as JSON).
+// revokeBody is POST /auth/v1/revoke's body: RFC 7009's parameters, as
+// JSON. A public client sends its client_id in the body, and may send
+// token_type_hint, which is only a hint (RFC 7009 2.1): the token is
+// looked at as an access token whatever it says.
 type revokeBody struct {
-	Token *string `json:"token"`
+	Token         *string `json:"token"`
+	TokenTypeHint *string `json:"token_type_hint"`
+	ClientID      *string `json:"client_id"`
 }
 
 // serveRevoke is POST /auth/v1/revoke (the SDK's signOut()): holding the
@@ -62,6 +67,9 @@ func (a *API) serveRevoke(w http.ResponseWriter, c *call) *apiError {
 	raw := strings.TrimSpace(deref(body.Token))
 	if raw == "" {
 		return invalidArgument("token: required, the access token to revoke")
+	}
+	if err := a.checkBodyClientID(c, body.ClientID); err != nil {
+		return err
 	}
 	claims, err := a.verifyForRevocation(c, raw)
 	if err != nil {
@@ -153,12 +161,22 @@ func (a *API) verifyForRevocation(c *call, raw string) (*token.Claims, *apiError
 	return nil, nil
 }
 
-// signoutBody is POST /auth/v1/user/signout's body. Both fields are
-// accepted for the SDK's sake and ignored: redirect_uri is never echoed,
-// so this endpoint is no open redirect.
+// signoutBody is POST /auth/v1/user/signout's body: the SDK's
+// signOut(params) posts whatever params its caller gives, which are the
+// identity provider's logout parameters (OpenID Connect RP-initiated
+// logout's). They are accepted and ignored, client_id once checked: a
+// signout refused for a parameter meant for the provider would leave the
+// token valid while the SDK, which drops its credentials whatever the
+// answer, shows the user signed out. No URL is ever echoed, so this
+// endpoint is no open redirect.
 type signoutBody struct {
-	RedirectURI *string `json:"redirect_uri"`
-	State       *string `json:"state"`
+	RedirectURI           *string `json:"redirect_uri"`
+	PostLogoutRedirectURI *string `json:"post_logout_redirect_uri"`
+	State                 *string `json:"state"`
+	ClientID              *string `json:"client_id"`
+	IDTokenHint           *string `json:"id_token_hint"`
+	LogoutHint            *string `json:"logout_hint"`
+	UILocales             *string `json:"ui_locales"`
 }
 
 // serveSignout is POST /auth/v1/user/signout (the SDK's signOut(params)):
@@ -169,11 +187,31 @@ func (a *API) serveSignout(w http.ResponseWriter, c *call) *apiError {
 		if err := decodeBody(c.body, &body); err != nil {
 			return err
 		}
+		if err := a.checkBodyClientID(c, body.ClientID); err != nil {
+			return err
+		}
 	}
 	if err := a.revokeToken(c, c.token, c.claims); err != nil {
 		return err
 	}
 	writeEmpty(w)
+	return nil
+}
+
+// checkBodyClientID checks a client_id given in a revocation's body, as
+// public clients send it (RFC 7009 2.1, OpenID Connect logout): a client
+// of this environment, and the one the query named if it named one. It
+// selects nothing: a token is revocable whichever client it was issued to.
+func (a *API) checkBodyClientID(c *call, id *string) *apiError {
+	if id == nil || *id == "" {
+		return nil
+	}
+	if _, ok := a.clientIDs[*id]; !ok {
+		return invalidArgument("client_id is not a client of this environment")
+	}
+	if q, _ := clientIDParam(c.r.URL.RawQuery); q != "" && q != *id {
+		return invalidArgument("client_id: the body and the query name different clients")
+	}
 	return nil
 }
 

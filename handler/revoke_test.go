@@ -154,6 +154,37 @@ func TestSignoutRevokesThePresentedToken(t *testing.T) {
 	e.serve(http.MethodPost, pathSignout, `{}`, bearer(tok)).wantRevoked(t)
 }
 
+// TestRevocationBodiesTakeTheClientsParameters: RFC 7009's client_id and
+// token_type_hint on revoke, the OpenID Connect logout parameters on
+// signout (whatever the app hands the SDK's signOut(params)) are accepted,
+// client_id checked against the environment and the query.
+func TestRevocationBodiesTakeTheClientsParameters(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token("u1")
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{
+		"token": tok, "token_type_hint": "access_token", "client_id": otherClient,
+	}), noHeader("Authorization")).wantOK(t)
+	e.meWith(tok).wantRevoked(t)
+
+	tok = e.token("u1", withClaim("jti", "logout"))
+	e.serve(http.MethodPost, pathSignout, jsonBody(t, map[string]string{
+		"client_id": testEnvID, "id_token_hint": "eyJ.x.y", "post_logout_redirect_uri": "https://app.example/bye",
+		"logout_hint": "u1", "ui_locales": "zh-CN", "state": "s",
+	}), bearer(tok), query("client_id="+testEnvID)).wantOK(t)
+	e.meWith(tok).wantRevoked(t)
+
+	kept := e.token("u1", withClaim("jti", "kept"))
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": kept, "client_id": "nobody"})).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "client_id")
+	e.serve(http.MethodPost, pathRevoke, jsonBody(t, map[string]string{"token": kept, "client_id": otherClient}),
+		query("client_id="+testEnvID)).wantError(t, 400, "invalid_argument").wantDescription(t, "client_id")
+	e.serve(http.MethodPost, pathSignout, `{"client_id":"nobody"}`, bearer(kept)).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "client_id")
+	e.serve(http.MethodPost, pathSignout, `{"client_id":5}`, bearer(kept)).
+		wantError(t, 400, "invalid_argument").wantDescription(t, "client_id")
+	e.meWith(kept).wantOK(t) // nothing refused was revoked
+}
+
 func TestSignoutRefusesBadRequests(t *testing.T) {
 	e := newEnv(t)
 	e.serve(http.MethodPost, pathSignout, `{}`).wantError(t, 401, "unauthenticated")
