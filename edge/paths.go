@@ -33,7 +33,26 @@ type scopeRule struct {
 type need struct {
 	protected bool
 	scopes    []string // each must be in the token's scope claim
+	// read is how many bytes of path the readings have handed to the
+	// matchers so far; past maxPathReading the rest are not made.
+	read int
 }
+
+// maxPathReading bounds the bytes of path one request's readings hand to
+// Caddy's matcher, which cleans and lower-cases its path again for each
+// pattern. A path that holds every feature a reading looks for (a letter
+// beyond ASCII, ';', '%', a dot segment, ".php/", a backslash, a leading
+// "//"), sent as it is and in rewrite headers, makes dozens of readings:
+// within Caddy's default 16 KiB of headers that cost 15 to 45 ms of CPU
+// and 3 to 12 MB of garbage a request, a few thousand times a plain
+// request's, for anyone, token or not. A request whose readings need more
+// is read no further and needs what the strictest rule needs (a token and
+// every protect_scope scope): an ordinary path, read once or twice, stays
+// far inside the bound up to Caddy's default header limit.
+const maxPathReading = 32 << 10
+
+// exhausted reports whether n has read as much path as it may.
+func (n *need) exhausted() bool { return n.read > maxPathReading }
 
 func compileRules(id *config.Identity) rules {
 	var rs rules
@@ -97,6 +116,14 @@ func (rs *rules) match(r *http.Request) need {
 		rs.matchReadings(&sent, &n)
 	}
 	rs.matchRewriteHeaders(r, &n)
+	if n.exhausted() {
+		n.protected = true
+		for i := range rs.scoped {
+			if !slices.Contains(n.scopes, rs.scoped[i].scope) {
+				n.scopes = append(n.scopes, rs.scoped[i].scope)
+			}
+		}
+	}
 	return n
 }
 
@@ -118,6 +145,9 @@ var rewriteHeaders = []string{"X-Original-Url", "X-Rewrite-Url"}
 // would cost milliseconds a request.
 func (rs *rules) matchRewriteHeaders(r *http.Request, n *need) {
 	for k, values := range r.Header {
+		if n.exhausted() {
+			return
+		}
 		if len(values) == 0 || !matchesAny(k, rewriteHeaders) {
 			continue
 		}
@@ -198,6 +228,9 @@ func networkPath(u *url.URL) (*url.URL, bool) {
 
 // matchPathReadings adds to n what each reading of r's path needs.
 func (rs *rules) matchPathReadings(r *http.Request, n *need) {
+	if n.exhausted() {
+		return
+	}
 	if !strings.HasPrefix(r.URL.Path, "/") {
 		// No path to match (CONNECT's host:port; Go's server answers
 		// OPTIONS * itself): reverse_proxy sends the request on all the
@@ -209,8 +242,14 @@ func (rs *rules) matchPathReadings(r *http.Request, n *need) {
 	}
 	rs.matchPath(r, n)
 	rs.matchUpperCased(r, r.URL.Path, n)
+	if n.exhausted() {
+		return
+	}
 	if written, ok := asWritten(r.URL); ok {
 		rs.matchReading(r, written, n)
+	}
+	if n.exhausted() {
+		return
 	}
 	if bare, ok := withoutParameters(r.URL); ok {
 		rs.matchReading(r, bare, n)
@@ -231,6 +270,9 @@ func (rs *rules) matchPathReadings(r *http.Request, n *need) {
 // matchReading adds to n what r needs if its path read as path, as it is
 // and upper-cased.
 func (rs *rules) matchReading(r *http.Request, path string, n *need) {
+	if n.exhausted() {
+		return
+	}
 	rs.matchPathAs(r, path, n)
 	rs.matchUpperCased(r, path, n)
 }
@@ -267,6 +309,9 @@ func (rs *rules) matchPathAs(r *http.Request, path string, n *need) {
 // are, so /admın/x would reach such an app's /admin/* route anonymous.
 // ASCII paths, nearly all of them, cost one scan.
 func (rs *rules) matchUpperCased(r *http.Request, path string, n *need) {
+	if n.exhausted() {
+		return
+	}
 	for i := 0; i < len(path); i++ {
 		if path[i] >= utf8.RuneSelf {
 			upper := strings.ToUpper(path)
@@ -281,6 +326,9 @@ func (rs *rules) matchUpperCased(r *http.Request, path string, n *need) {
 // matchPath adds to n what r's path needs as Caddy's matcher reads it; a
 // scope n holds already (from the other reading) is not matched again.
 func (rs *rules) matchPath(r *http.Request, n *need) {
+	if n.read += len(r.URL.Path); n.exhausted() {
+		return
+	}
 	if rs.protect != nil && !n.protected {
 		n.protected, _ = rs.protect.MatchWithError(r)
 	}

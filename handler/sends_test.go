@@ -175,6 +175,44 @@ func TestDefiniteFailureDoesNotCount(t *testing.T) {
 	}
 }
 
+// TestFailedDeliveriesBoundedPerCaller: a definite failure un-counts the
+// send, but it still takes its place in the caller's minute, so a
+// receiver that refuses deliveries (down, overloaded, or refusing one
+// number) gets at most five attempts a minute from one caller, not one
+// per request: before, 60 requests from one caller made 60 deliveries
+// (180 POSTs to a receiver answering 5xx) and 120 warnings in the log.
+// The contact's own limits and the caller's day are not spent.
+func TestFailedDeliveriesBoundedPerCaller(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	hits, answer := 0, http.StatusBadRequest
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		hits++
+		w.WriteHeader(answer)
+	}))
+	t.Cleanup(srv.Close)
+	e.useWebhook(srv.URL, 2*time.Second)
+	for range 5 {
+		e.sendCode("u1", `{"email":"a@example.com"}`).wantError(t, 503, "unavailable")
+	}
+	mu.Lock()
+	answer = http.StatusOK
+	mu.Unlock()
+	e.sendCode("u1", `{"email":"a@example.com"}`).wantError(t, 429, "resource_exhausted")
+	mu.Lock()
+	if hits != 5 {
+		t.Errorf("the receiver got %d deliveries, want 5", hits)
+	}
+	mu.Unlock()
+	// Another caller may still send to that contact, and so may the
+	// caller once its minute has passed.
+	e.sendCode("u2", `{"email":"a@example.com"}`).wantOK(t)
+	e.forgetCallerMinute("u1")
+	e.sendCode("u1", `{"email":"b@example.com"}`).wantOK(t)
+}
+
 // TestCallerSendLimits: one caller, five codes a minute over all contacts.
 func TestCallerSendLimits(t *testing.T) {
 	e := newEnv(t)

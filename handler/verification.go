@@ -151,7 +151,9 @@ const deliveryTimeout = 30 * time.Second
 // delivery runs to its end whatever the client does: a client that hangs
 // up must not cancel a delivery the receiver may already have acted on,
 // and so get the send un-counted. A definite failure forgets the code and
-// un-counts the send; an unknown outcome (the request went out, no answer
+// un-counts the send, but for its place in the caller's minute (so a
+// refusing receiver gets at most that many attempts from one caller); an
+// unknown outcome (the request went out, no answer
 // came) forgets the code but the send counts, since the receiver may have
 // sent it. Both are 503.
 func (a *API) deliver(ctx context.Context, v store.NewVerification, msg notify.Message) *apiError {
@@ -171,7 +173,7 @@ func (a *API) deliver(ctx context.Context, v store.NewVerification, msg notify.M
 	if maybe {
 		cerr = a.deps.Store.AbandonVerification(cctx, v)
 	} else {
-		cerr = a.deps.Store.CancelVerification(cctx, v)
+		cerr = a.deps.Store.FailVerification(cctx, v)
 	}
 	cancel()
 	outcome, counted := notify.Failed, metrics.SendFailed

@@ -26,7 +26,7 @@ import (
 //	vd:<contact>      string sends to a contact asked by anyone (ANY, NOT_USER) in the current day (PX = 24 h)
 //	vso:<contact>     string as vs:, for the owner's own CUR_USER sends, counted apart so strangers cannot spend them
 //	vdo:<contact>     string as vd:, for the owner's own CUR_USER sends
-//	cm:<user>         zset  codes a caller asked for in the last minute, whatever the target, and refused NOT_USER requests: verification IDs scored by Unix ms (a sliding window; PX = 60 s from the newest)
+//	cm:<user>         zset  codes a caller asked for in the last minute, whatever the target, refused NOT_USER requests and deliveries that certainly failed: verification IDs scored by Unix ms (a sliding window; PX = 60 s from the newest)
 //	cd:<user>         zset  the same over the last day, at most 30 entries (PX = 24 h from the newest)
 //	vf:<ip>           string wrong codes from one client IP in the current hour (PX = 1 h); <ip> as <contact>, of "ip:" and the address (an IPv6 one cut to its /64)
 //	lk:<ip>           string lookups (checkIfUserExist, checkUsername, and code sends but CUR_USER ones and refused NOT_USER requests, one budget) from one client IP in the current window; <ip> as vf:'s

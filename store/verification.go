@@ -165,12 +165,23 @@ func (s *Store) StartVerification(ctx context.Context, v NewVerification) (isUse
 	return false, r.unexpected()
 }
 
-// CancelVerification undoes StartVerification after a delivery that
-// certainly failed: the code is deleted and the send is not counted, by
-// the contact, the caller or (v.Lookups) the client IP. Cancelling twice,
-// or a verification already used or expired, changes nothing.
+// CancelVerification undoes StartVerification when nothing was sent (its
+// script's answer was not confirmed): the code is deleted and the send is
+// not counted, by the contact, the caller or (v.Lookups) the client IP.
+// Cancelling twice, or a verification already used or expired, changes
+// nothing.
 func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error {
-	return s.dropVerification(ctx, v, true)
+	return s.dropVerification(ctx, v, "1")
+}
+
+// FailVerification is CancelVerification after a delivery that certainly
+// failed, but the send keeps its place in the caller's minute: a receiver
+// that refuses deliveries (down, overloaded, or refusing one number) then
+// gets no more attempts a minute from one caller than it would get codes,
+// where un-counting them all let one caller make a delivery, its retries
+// and two warnings in the log per request, without end.
+func (s *Store) FailVerification(ctx context.Context, v NewVerification) error {
+	return s.dropVerification(ctx, v, "2")
 }
 
 // AbandonVerification forgets the code of a delivery whose outcome is
@@ -178,10 +189,11 @@ func (s *Store) CancelVerification(ctx context.Context, v NewVerification) error
 // verified, but the send keeps counting against every limit, so a client
 // cannot get sends for free by making deliveries time out.
 func (s *Store) AbandonVerification(ctx context.Context, v NewVerification) error {
-	return s.dropVerification(ctx, v, false)
+	return s.dropVerification(ctx, v, "0")
 }
 
-func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount bool) error {
+// dropVerification runs cancel_verification.lua; mode is its ARGV[5].
+func (s *Store) dropVerification(ctx context.Context, v NewVerification, mode string) error {
 	if err := v.check(); err != nil {
 		return err
 	}
@@ -197,7 +209,7 @@ func (s *Store) dropVerification(ctx context.Context, v NewVerification, uncount
 		s.keys.callerDailySends(v.UserID),
 		lookups,
 	}
-	return s.runOK(ctx, scriptCancelVerification, keys, nil, v.ID, v.UserID, v.Channel, v.Key, flag(uncount), flag(lookupLimit > 0))
+	return s.runOK(ctx, scriptCancelVerification, keys, nil, v.ID, v.UserID, v.Channel, v.Key, mode, flag(lookupLimit > 0))
 }
 
 // CheckCode compares the code in constant time; 5 wrong codes kill the

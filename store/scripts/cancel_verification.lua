@@ -13,9 +13,13 @@
 -- ARGV[2] user ID
 -- ARGV[3] channel
 -- ARGV[4] the contact's uniqueness key
--- ARGV[5] "1": un-count the send (a definite failure); "0": the receiver
---         may have sent the code (an unknown outcome), so the send keeps
---         counting and only the code is forgotten
+-- ARGV[5] "1": un-count the send (nothing was sent: Redis's answer was
+--         unconfirmed); "2": a delivery that certainly failed, un-counted
+--         but for its place in the requester's minute (KEYS[4]), so that
+--         a receiver that refuses deliveries gets no more attempts a minute
+--         from one requester than sends; "0": the receiver may have sent
+--         the code (an unknown outcome), so the send keeps counting and
+--         only the code is forgotten
 -- ARGV[6] "1": the send counted in KEYS[6] (start_verification's ARGV[19]
 --         was not "0"), so un-counting takes that back too
 --
@@ -27,7 +31,7 @@ if v[1] ~= ARGV[2] or v[2] ~= ARGV[3] or v[3] ~= ARGV[4] then
   return { 'ok', 0 }
 end
 redis.call('DEL', KEYS[1])
-if ARGV[5] ~= '1' then
+if ARGV[5] ~= '1' and ARGV[5] ~= '2' then
   return { 'ok', 1 }
 end
 
@@ -49,6 +53,8 @@ if ARGV[6] == '1' then
 end
 -- The requester's windows hold this send's own entry: removing it frees
 -- exactly its slot, never one in a later window.
-redis.call('ZREM', KEYS[4], ARGV[1])
+if ARGV[5] == '1' then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
 redis.call('ZREM', KEYS[5], ARGV[1])
 return { 'ok', 1 }
