@@ -39,7 +39,8 @@
 //     rotated in, under a kid of its own or the old key's). Each is then
 //     tried once more.
 //   - RSA keys shorter than 2048 bits are refused when loaded (RFC 7518
-//     3.3), and so are those crypto/rsa never verifies with (an even
+//     3.3), and longer than 8192 (crypto/tls's bound: a check costs about
+//     the cube of the size), and so are those crypto/rsa never verifies with (an even
 //     modulus, an even exponent, e < 3 or e ≥ 2³¹); EC keys must be on P-256, P-384 or P-521 with a valid point,
 //     and an Ed25519 key may not be of small order (32 zero bytes, say),
 //     for which anyone can make a signature that verifies.

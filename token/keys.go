@@ -25,6 +25,12 @@ import (
 // minRSABits is the smallest RSA modulus accepted (RFC 7518 3.3 and 3.5).
 const minRSABits = 2048
 
+// maxRSABits is the largest, as crypto/tls bounds the keys it verifies
+// with (CVE-2023-29409): a check costs about the cube of the size, and a
+// token without a kid is tried with every RSA key, so one 16384-bit key
+// made each such garbage token cost 10 ms (45 ms with e near 2^31).
+const maxRSABits = 8192
+
 // publicKey is a verification key in the raw form crypto/* wants, converted
 // from jwx's jwk.Key once, when its key set is loaded.
 type publicKey struct {

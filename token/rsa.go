@@ -40,10 +40,13 @@ type rsaPublic struct {
 const maxRSAExponent = 1<<31 - 1
 
 // newRSAPublic checks pub as crypto/rsa checks a key before verifying with
-// it, and our own minimum size, then prepares its modulus.
+// it, and our own bounds on its size, then prepares its modulus.
 func newRSAPublic(pub *rsa.PublicKey) (*rsaPublic, error) {
 	if pub.N == nil || pub.N.Sign() <= 0 || pub.N.BitLen() < minRSABits {
 		return nil, fmt.Errorf("RSA key shorter than %d bits", minRSABits)
+	}
+	if pub.N.BitLen() > maxRSABits {
+		return nil, fmt.Errorf("RSA key longer than %d bits", maxRSABits)
 	}
 	if pub.N.Bit(0) == 0 {
 		return nil, errors.New("RSA key with an even modulus")

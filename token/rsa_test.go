@@ -237,8 +237,15 @@ func TestRSAKeyChecks(t *testing.T) {
 	n := keys().rsa.N
 	short := new(big.Int).Rsh(n, 1024)
 	short.SetBit(short, 0, 1)
+	// Odd numbers of a size: the checks look at the size, not at primes.
+	odd := func(bits uint) *big.Int {
+		m := new(big.Int).Lsh(big.NewInt(1), bits-1)
+		return m.SetBit(m, 0, 1)
+	}
 	for name, pub := range map[string]*rsa.PublicKey{
 		"1024 bits":    {N: short, E: 65537},
+		"8193 bits":    {N: odd(8193), E: 65537},
+		"16384 bits":   {N: odd(16384), E: 65537},
 		"even modulus": {N: new(big.Int).SetBit(n, 0, 0), E: 65537},
 		"no modulus":   {E: 65537},
 		"negative":     {N: new(big.Int).Neg(n), E: 65537},
@@ -254,6 +261,9 @@ func TestRSAKeyChecks(t *testing.T) {
 	}
 	if err := (&publicKey{}).setRaw(&rsa.PublicKey{N: n, E: 1<<31 - 1}); err != nil {
 		t.Errorf("e = 2^31-1: %v", err)
+	}
+	if err := (&publicKey{}).setRaw(&rsa.PublicKey{N: odd(8192), E: 65537}); err != nil {
+		t.Errorf("8192 bits: %v", err)
 	}
 }
 
