@@ -1,0 +1,177 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The API reuses its calls, request and response buffers and edit bodies,
+// the verifier its decode buffers, the store its batched requests: one
+// reused while still in use would answer a user with another's profile.
+// Users of tokens and bodies of different sizes call user/me, edit
+// themselves (PATCH user/profile answers the profile) over real HTTP, and
+// hang up at random moments; every answer a client does read must be its
+// own user's.
+func TestPooledObjectsNeverCrossUsers(t *testing.T) {
+	e := newEnv(t, withEditLimit(1_000_000, time.Minute), withStoreTimeout(300*time.Millisecond))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !e.api.Handles(r) {
+			http.NotFound(w, r)
+			return
+		}
+		e.api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	client := srv.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = 64
+
+	const users = 16
+	type user struct{ sub, token, nick, desc string }
+	var us [users]user
+	for i := range us {
+		// Lengths vary, so that buffers are reused by bodies and tokens
+		// both longer and shorter than the last ones they held.
+		sub := fmt.Sprintf("pool-%02d-%s", i, strings.Repeat("x", i*7))
+		us[i] = user{
+			sub:   sub,
+			token: e.token(sub, withClaim("pad", strings.Repeat("p", (i%5)*300))),
+			nick:  fmt.Sprintf("nick %02d", i),
+			desc:  "desc " + strings.Repeat(string(rune('a'+i)), 20+i*8),
+		}
+		body := fmt.Sprintf(`{"nickname":%q,"description":%q}`, us[i].nick, us[i].desc)
+		e.serve(http.MethodPost, apiPrefix+"user/basic/edit", body, bearer(us[i].token)).wantOK(t)
+	}
+
+	raw := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
+	t.Cleanup(func() { _ = raw.Close() })
+	errs := make(chan error, 32)
+	report := func(err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	var paused atomic.Int64
+	stop := make(chan struct{})
+	var stalls sync.WaitGroup
+	stalls.Add(1)
+	go func() {
+		// Stalls make requests time out while their commands are queued
+		// or in flight.
+		defer stalls.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(380 * time.Millisecond): // 100 ms after the last pause
+			}
+			// CLIENT PAUSE holds every other client's commands.
+			if err := raw.Do(context.Background(), "client", "pause", "280").Err(); err != nil {
+				report(fmt.Errorf("client pause: %v", err))
+				return
+			}
+			paused.Add(1)
+		}
+	}()
+
+	var answered, other, unavailable atomic.Int64
+	check := func(u user, what string, body []byte) {
+		var got struct {
+			Sub         string `json:"sub"`
+			Name        string `json:"name"`
+			Description string `json:"description"`
+		}
+		if err := json.Unmarshal(body, &got); err != nil {
+			report(fmt.Errorf("%s for %s: %v: %q", what, u.sub, err, body))
+			return
+		}
+		if got.Sub != u.sub || got.Name != u.nick || got.Description != u.desc {
+			report(fmt.Errorf("%s for %s answered %q", what, u.sub, body))
+		}
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	for g := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 11))
+			for time.Now().Before(deadline) {
+				u := us[rng.IntN(users)]
+				ctx, cancel := context.WithCancel(context.Background())
+				if rng.IntN(3) == 0 {
+					d := time.Duration(rng.IntN(2000)) * time.Microsecond
+					go func() { time.Sleep(d); cancel() }()
+				}
+				var req *http.Request
+				what := "user/me"
+				switch rng.IntN(3) {
+				case 0:
+					req, _ = http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+apiPrefix+"user/me", nil)
+				case 1:
+					what = "user/profile"
+					body := fmt.Sprintf(`{"name":%q,"description":%q}`, u.nick, u.desc)
+					req, _ = http.NewRequestWithContext(ctx, http.MethodPatch, srv.URL+apiPrefix+"user/profile", strings.NewReader(body))
+				case 2:
+					what = "user/basic/edit"
+					body := fmt.Sprintf(`{"nickname":%q,"description":%q}`, u.nick, u.desc)
+					req, _ = http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+apiPrefix+"user/basic/edit", strings.NewReader(body))
+				}
+				req.Header.Set("Authorization", "Bearer "+u.token)
+				resp, err := client.Do(req)
+				if err == nil {
+					body, rerr := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					switch {
+					case rerr != nil:
+						other.Add(1)
+					case resp.StatusCode != http.StatusOK:
+						other.Add(1)
+						if resp.StatusCode == http.StatusServiceUnavailable {
+							unavailable.Add(1)
+						}
+					case what == "user/basic/edit":
+						answered.Add(1)
+						if string(body) != "{}" {
+							report(fmt.Errorf("%s for %s answered %q", what, u.sub, body))
+						}
+					default:
+						answered.Add(1)
+						check(u, what, body)
+					}
+				} else {
+					other.Add(1)
+				}
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	stalls.Wait()
+	close(errs)
+	// All must happen for the test to mean anything.
+	if paused.Load() < 2 {
+		t.Errorf("Redis was paused %d times", paused.Load())
+	}
+	if answered.Load() == 0 || other.Load() == unavailable.Load() || unavailable.Load() == 0 {
+		t.Errorf("%d answered, %d not, %d of them 503: the clients did not get answers, leave and time out",
+			answered.Load(), other.Load(), unavailable.Load())
+	}
+	t.Logf("%d answered, %d not, %d of them 503", answered.Load(), other.Load(), unavailable.Load())
+	for err := range errs {
+		t.Error(err)
+	}
+}
