@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 // The API reuses its calls, request and response buffers and edit bodies,
@@ -63,28 +65,9 @@ func TestPooledObjectsNeverCrossUsers(t *testing.T) {
 		default:
 		}
 	}
-	var paused atomic.Int64
-	stop := make(chan struct{})
-	var stalls sync.WaitGroup
-	stalls.Add(1)
-	go func() {
-		// Stalls make requests time out while their commands are queued
-		// or in flight.
-		defer stalls.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(380 * time.Millisecond): // 100 ms after the last pause
-			}
-			// CLIENT PAUSE holds every other client's commands.
-			if err := raw.Do(context.Background(), "client", "pause", "280").Err(); err != nil {
-				report(fmt.Errorf("client pause: %v", err))
-				return
-			}
-			paused.Add(1)
-		}
-	}()
+	// Stalls make callers time out while their commands are queued or
+	// in flight.
+	stopStalls := redistest.Stalls(t, raw, 280*time.Millisecond, 100*time.Millisecond)
 
 	var answered, other, unavailable atomic.Int64
 	check := func(u user, what string, body []byte) {
@@ -159,12 +142,11 @@ func TestPooledObjectsNeverCrossUsers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	stalls.Wait()
+	paused := stopStalls()
 	close(errs)
 	// All must happen for the test to mean anything.
-	if paused.Load() < 2 {
-		t.Errorf("Redis was paused %d times", paused.Load())
+	if paused < 2 {
+		t.Errorf("Redis was paused %d times", paused)
 	}
 	if answered.Load() == 0 || other.Load() == unavailable.Load() || unavailable.Load() == 0 {
 		t.Errorf("%d answered, %d not, %d of them 503: the clients did not get answers, leave and time out",

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
 // Pooled requests (batch.go) are reused from caller to caller: one
@@ -31,28 +33,9 @@ func TestPooledRequestsNeverCrossUsers(t *testing.T) {
 		default:
 		}
 	}
-	var paused atomic.Int64
-	stop := make(chan struct{})
-	var stalls sync.WaitGroup
-	stalls.Add(1)
-	go func() {
-		// Stalls make callers time out while their commands are queued
-		// or in flight.
-		defer stalls.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(380 * time.Millisecond): // 100 ms after the last pause
-			}
-			// CLIENT PAUSE holds every other client's commands.
-			if err := f.raw.Do(context.Background(), "client", "pause", "280").Err(); err != nil {
-				report(fmt.Errorf("client pause: %v", err))
-				return
-			}
-			paused.Add(1)
-		}
-	}()
+	// Stalls make callers time out while their commands are queued or
+	// in flight.
+	stopStalls := redistest.Stalls(t, f.raw, 280*time.Millisecond, 100*time.Millisecond)
 	var wg sync.WaitGroup
 	var answered, failed, timedOut atomic.Int64
 	deadline := time.Now().Add(3 * time.Second)
@@ -113,12 +96,11 @@ func TestPooledRequestsNeverCrossUsers(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	stalls.Wait()
+	paused := stopStalls()
 	close(errs)
 	// All must happen for the test to mean anything.
-	if paused.Load() < 2 {
-		t.Errorf("Redis was paused %d times", paused.Load())
+	if paused < 2 {
+		t.Errorf("Redis was paused %d times", paused)
 	}
 	if answered.Load() == 0 || failed.Load() == timedOut.Load() || timedOut.Load() == 0 {
 		t.Errorf("%d answered, %d failed, %d of them timed out: the callers did not get answers, leave and time out",
