@@ -464,7 +464,7 @@ func TestPathsMatchAsCaddyMatches(t *testing.T) {
 func TestPathsAsWrittenProtected(t *testing.T) {
 	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
 		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*", "/scope/*"}}}})
-	for path, want := range map[string]bool{
+	e.wantProtected(t, map[string]bool{
 		"/app/x/..%2F..%2Fpublic": true, "/app/x/..%2f..%2fpublic": true, "/app/%2e%2e/public": true,
 		"/app/%2E%2E/public": true, "/app/../public": true, "/app/./../public": true, "/app/x%2F..%2F..%2Fy": true,
 		"/APP/%2e%2e/public": true, "/public/../x": false, "/public/%2e%2e/x": false, "/a%20b/../c": false,
@@ -483,26 +483,16 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 		// and Symfony route on what follows the script: /app/x.
 		"/index.php/app/x": true, "/INDEX.PHP/app/x": true, "/a/b.php/admin/x": true, "/x.php/%2e%2e/app/y": true,
 		"/index.php/public": false, "/index.php": false, "/app.php": false, "/x.phpapp/y": false,
-	} {
-		if got, _ := e.edge.Protected(request(path, "")); got != want {
-			t.Errorf("%s: protected = %v, want %v", path, got, want)
-		}
-	}
+	})
 	got, scopes := e.edge.Protected(request("/admin/x/..%2F..%2Fpublic", ""))
 	if !got || len(scopes) != 1 || scopes[0] != "admin" {
 		t.Errorf("/admin/x/..%%2F..%%2Fpublic: protected = %v, scopes %v, want the admin scope", got, scopes)
 	}
 	// Under the scope by both readings: the scope once.
-	if got, scopes := e.edge.Protected(request("/admin/x%2Fy", "")); !got || len(scopes) != 1 {
-		t.Errorf("/admin/x%%2Fy: protected = %v, scopes %v, want the admin scope once", got, scopes)
-	}
+	e.wantOneScope(t, request("/admin/x%2Fy", ""))
 	tok := e.token("user-1", nil)
-	if r, _, w := e.serve(request("/app/x/..%2F..%2Fpublic", "")); r != nil || w.Code != http.StatusUnauthorized {
-		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
-	}
-	if r, _, w := e.serve(request("/admin/%2e%2e/public", tok)); r != nil || w.Code != http.StatusForbidden {
-		t.Errorf("without the scope: reached the app = %v, status %d, want 403", r != nil, w.Code)
-	}
+	e.wantStopped(t, request("/app/x/..%2F..%2Fpublic", ""), http.StatusUnauthorized)
+	e.wantStopped(t, request("/admin/%2e%2e/public", tok), http.StatusForbidden)
 }
 
 // TestPathsWithBackslashesProtected: IIS (HTTP.sys) reads a backslash,
@@ -512,21 +502,13 @@ func TestPathsAsWrittenProtected(t *testing.T) {
 func TestPathsWithBackslashesProtected(t *testing.T) {
 	e := newEnv(t, &config.Identity{Protect: []string{"/app/*", "/exact"},
 		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
-	for path, want := range map[string]bool{
+	e.wantProtected(t, map[string]bool{
 		"/public/..%5Capp/x": true, "/public/..%5capp/x": true, `/public/..\app/x`: true, `/app\x`: true,
 		"/public%5C..%5C..%5Capp%5Cx": true, "/public/..%5CAPP/x": true, "/exact%5C": false,
 		"/public/%2e%2e%5Capp/x": true, "/public%5Cx": false, "/a%5C..%5Cpublic": false,
-	} {
-		if got, _ := e.edge.Protected(request(path, "")); got != want {
-			t.Errorf("%s: protected = %v, want %v", path, got, want)
-		}
-	}
-	if got, scopes := e.edge.Protected(request("/public/..%5Cadmin/x", "")); !got || len(scopes) != 1 {
-		t.Errorf("/public/..%%5Cadmin/x: protected = %v, scopes %v, want the admin scope", got, scopes)
-	}
-	if r, _, w := e.serve(request("/public/..%5Capp/x", "")); r != nil || w.Code != http.StatusUnauthorized {
-		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
-	}
+	})
+	e.wantOneScope(t, request("/public/..%5Cadmin/x", ""))
+	e.wantStopped(t, request("/public/..%5Capp/x", ""), http.StatusUnauthorized)
 }
 
 // TestNetworkPathReferencesProtected: a path that starts with "//" is,
@@ -537,21 +519,13 @@ func TestPathsWithBackslashesProtected(t *testing.T) {
 func TestNetworkPathReferencesProtected(t *testing.T) {
 	e := newEnv(t, &config.Identity{Protect: []string{"/app/*"},
 		ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/admin/*"}}}})
-	for path, want := range map[string]bool{
+	e.wantProtected(t, map[string]bool{
 		"//x/app/x": true, "///x/app/x": true, "//u@x:8080/app/x": true, "//x%2Fy/app/x": true,
 		"//x/APP/x": true, "//x/app/..%2F..%2Fpublic": true, "//app/x": true,
 		"//x": false, "//x/": false, "//x/public": false, "//app": false, "/x/app/x": false,
-	} {
-		if got, _ := e.edge.Protected(request(path, "")); got != want {
-			t.Errorf("%s: protected = %v, want %v", path, got, want)
-		}
-	}
-	if got, scopes := e.edge.Protected(request("//x/admin/y", "")); !got || len(scopes) != 1 {
-		t.Errorf("//x/admin/y: protected = %v, scopes %v, want the admin scope", got, scopes)
-	}
-	if r, _, w := e.serve(request("//x/app/x", "")); r != nil || w.Code != http.StatusUnauthorized {
-		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
-	}
+	})
+	e.wantOneScope(t, request("//x/admin/y", ""))
+	e.wantStopped(t, request("//x/app/x", ""), http.StatusUnauthorized)
 }
 
 // TestPathsAsSentProtected: a path a handler before authedge rewrote
@@ -589,9 +563,7 @@ func TestPathsAsSentProtected(t *testing.T) {
 				c.sent, c.now, got, scopes, c.want, c.scopes)
 		}
 	}
-	if r, _, w := e.serve(rewritten("/admin/x", "/index.php")); r != nil || w.Code != http.StatusUnauthorized {
-		t.Errorf("without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
-	}
+	e.wantStopped(t, rewritten("/admin/x", "/index.php"), http.StatusUnauthorized)
 }
 
 // TestPathsInRewriteHeadersProtected: X-Original-URL and X-Rewrite-URL,
@@ -639,9 +611,7 @@ func TestPathsInRewriteHeadersProtected(t *testing.T) {
 	}
 	r := request("/public", "")
 	r.Header["X-Original-Url"] = []string{"/public", "/app/x"}
-	if r, _, w := e.serve(r); r != nil || w.Code != http.StatusUnauthorized {
-		t.Errorf("second value protected, without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
-	}
+	e.wantStopped(t, r, http.StatusUnauthorized)
 }
 
 // TestRequestsWithoutAPathProtected: CONNECT's authority form has no
@@ -670,12 +640,8 @@ func TestRequestsWithoutAPathProtected(t *testing.T) {
 	e := newEnv(t, &config.Identity{ProtectScope: []config.ProtectScope{{Scope: "admin", Paths: []string{"/*"}}}})
 	r := request("/", "")
 	r.Method, r.URL.Path = http.MethodConnect, ""
-	if got, scopes := e.edge.Protected(r); !got || len(scopes) != 1 {
-		t.Errorf("protect_scope admin /*, no path: protected = %v, scopes %v, want the admin scope", got, scopes)
-	}
-	if r, _, w := e.serve(r); r != nil || w.Code != http.StatusUnauthorized {
-		t.Errorf("CONNECT without a token: reached the app = %v, status %d, want 401", r != nil, w.Code)
-	}
+	e.wantOneScope(t, r)
+	e.wantStopped(t, r, http.StatusUnauthorized)
 }
 
 func TestJWKSEndpoint(t *testing.T) {

@@ -203,3 +203,30 @@ func request(path, tok string, headers ...string) *http.Request {
 	}
 	return r
 }
+
+// wantProtected checks, for each path of a request without a token,
+// whether the edge protects it.
+func (e *env) wantProtected(t *testing.T, paths map[string]bool) {
+	t.Helper()
+	for path, want := range paths {
+		if got, _ := e.edge.Protected(request(path, "")); got != want {
+			t.Errorf("%s: protected = %v, want %v", path, got, want)
+		}
+	}
+}
+
+// wantOneScope checks that r is protected and needs exactly one scope.
+func (e *env) wantOneScope(t *testing.T, r *http.Request) {
+	t.Helper()
+	if got, scopes := e.edge.Protected(r); !got || len(scopes) != 1 {
+		t.Errorf("%s %s: protected = %v, scopes %v, want one scope", r.Method, r.URL.RequestURI(), got, scopes)
+	}
+}
+
+// wantStopped checks that r is answered status before it reaches the app.
+func (e *env) wantStopped(t *testing.T, r *http.Request, status int) {
+	t.Helper()
+	if reached, _, w := e.serve(r); reached != nil || w.Code != status {
+		t.Errorf("%s %s: reached the app = %v, status %d, want %d", r.Method, r.URL.RequestURI(), reached != nil, w.Code, status)
+	}
+}
