@@ -198,3 +198,25 @@ func addQuery(q string) reqOpt {
 		r.URL.RawQuery += "&" + q
 	}
 }
+
+// TestMeAndHistoryRefuseUserID: user/me and user/security/history are
+// the caller's own, and name nobody else. A user_id sent to them, as an
+// admin tool might send it meaning another user, is 400 rather than
+// ignored: ignored, the admin would read their own profile or history as
+// the user's (and user/me would create the admin's profile).
+func TestMeAndHistoryRefuseUserID(t *testing.T) {
+	e := newEnv(t)
+	e.edit("u2", `{"username":"bob"}`).wantOK(t)
+	for _, path := range []string{pathMe, pathHistory} {
+		for _, tok := range []string{e.adminToken(), e.token("u1")} {
+			for _, q := range []string{"user_id=u2", "user_id=", "limit=5&user_id=u2"} {
+				before := e.redisState()
+				e.serve(http.MethodGet, path+"?"+q, "", bearer(tok)).
+					wantError(t, 400, "invalid_argument").wantDescription(t, "user_id")
+				if k := changedKey(before, e.redisState()); k != "" {
+					t.Errorf("%s?%s: refused, but %s changed", path, q, k)
+				}
+			}
+		}
+	}
+}
