@@ -186,6 +186,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 	b.serve(http.MethodGet, pathMe, "", bearer(b.token("u2", withClaim("aud", []string{envB})))).wantOK(t)
 	// The admin can still act: revoking u2 revoked no one else.
 	a.serve(http.MethodGet, pathMe, "", admin.opts...).wantOK(t)
+
+	// A token both environments accept (its aud names both) is revoked
+	// in the one it is signed out of: each environment keeps its own
+	// revocations, as its own users (docs/revocation.md).
+	both := a.token("u1", withClaim("aud", []string{testEnvID, envB}), withClaim("jti", "both"))
+	a.serve(http.MethodPost, pathSignout, "", bearer(both)).wantOK(t)
+	a.serve(http.MethodGet, pathMe, "", bearer(both)).wantError(t, 401, "unauthenticated")
+	b.serve(http.MethodGet, pathMe, "", bearer(both)).wantOK(t)
 }
 
 // addQuery appends q to the request's query string.
