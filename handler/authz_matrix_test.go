@@ -101,6 +101,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		cell{http.MethodPost, pathEdit, edit(`"u1 "`), "", []caller{self}, 403, "permission_denied", false},
 		cell{http.MethodPost, pathEdit, edit(`"cafe\u0301"`), "", []caller{{"café", tok("caf\u00e9")}}, 403, "permission_denied", false},
 		cell{http.MethodPost, pathEdit, edit(`"u1"`), "", []caller{other}, 403, "permission_denied", false},
+		// The token is judged before the body and the query.
+		cell{http.MethodPost, pathEdit, edit(`"u\u0000"`), "", refusedTokens, 401, "unauthenticated", false},
+		cell{http.MethodPost, pathEdit, `{"nickname":"x","bogus":1}`, "", refusedTokens, 401, "unauthenticated", false},
+		cell{http.MethodDelete, pathRevokeAll, "", "user_id=", refusedTokens, 401, "unauthenticated", false},
+		cell{http.MethodGet, pathQueryUsers + "?username=b", "", "", refusedTokens, 401, "unauthenticated", false},
 		// A malformed ID is a field rule: 400 before the permission, for
 		// anyone.
 		cell{http.MethodPost, pathEdit, edit(`"u\u0000"`), "", append(nonAdmins, admin), 400, "invalid_argument", false},
@@ -114,6 +119,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		cell{http.MethodPost, pathEdit, edit(`"cafe\u0301"`), "", []caller{admin}, 404, "user_not_found", false},
 		// Needs neither sudo nor verification to change another's contact.
 		cell{http.MethodPost, pathEdit, `{"user_id":"u2","email":"new@example.com"}`, "", []caller{admin}, 200, "", false},
+		// Permission comes before sudo, verification and uniqueness, and
+		// existence before uniqueness.
+		cell{http.MethodPost, pathEdit, `{"user_id":"u2","email":"x@example.com"}`, "", nonAdmins, 403, "permission_denied", false},
+		cell{http.MethodPost, pathEdit, `{"user_id":"u2","email":""}`, "", nonAdmins, 403, "permission_denied", false},
+		cell{http.MethodPost, pathEdit, `{"user_id":"u2","username":"alice"}`, "", nonAdmins, 403, "permission_denied", false},
+		cell{http.MethodPost, pathEdit, `{"user_id":"ghost","username":"alice"}`, "", []caller{admin}, 404, "user_not_found", false},
+		cell{http.MethodPost, pathEdit, `{"user_id":"u2","username":"ALICE"}`, "", []caller{admin}, 409, "username_already_exists", false},
 		// ... but the admin's own contact needs them like anyone's.
 		cell{http.MethodPost, pathEdit, `{"email":"new2@example.com"}`, "", []caller{admin}, 400, "verification_required", false},
 
@@ -186,6 +198,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 	b.serve(http.MethodGet, pathMe, "", bearer(b.token("u2", withClaim("aud", []string{envB})))).wantOK(t)
 	// The admin can still act: revoking u2 revoked no one else.
 	a.serve(http.MethodGet, pathMe, "", admin.opts...).wantOK(t)
+
+	// A device is its user's: u2 naming u1's device d1 revokes nothing
+	// of u1's; u1 naming it does.
+	a.serve(http.MethodDelete, pathDevices+"d1", "", other.opts...).wantError(t, 401, "unauthenticated") // u2 was revoked above
+	a.serve(http.MethodDelete, pathDevices+"d1", "", tok("u3")...).wantOK(t)
+	a.serve(http.MethodDelete, pathDevices+"d1", "", envBTok.opts...).wantError(t, 401, "unauthenticated")
+	a.serve(http.MethodGet, pathMe, "", boundRight.opts...).wantOK(t)
+	a.serve(http.MethodDelete, pathDevices+"d1", "", self.opts...).wantOK(t)
+	a.serve(http.MethodGet, pathMe, "", boundRight.opts...).wantError(t, 401, "unauthenticated")
+	a.serve(http.MethodGet, pathMe, "", self.opts...).wantOK(t)
 
 	// A token both environments accept (its aud names both) is revoked
 	// in the one it is signed out of: each environment keeps its own
