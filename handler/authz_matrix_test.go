@@ -101,6 +101,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		cell{http.MethodPost, pathEdit, edit(`"u1 "`), "", []caller{self}, 403, "permission_denied", false},
 		cell{http.MethodPost, pathEdit, edit(`"cafe\u0301"`), "", []caller{{"café", tok("caf\u00e9")}}, 403, "permission_denied", false},
 		cell{http.MethodPost, pathEdit, edit(`"u1"`), "", []caller{other}, 403, "permission_denied", false},
+		// Another environment is no client of this one, with or without
+		// a token (step 2 comes before the token).
+		cell{http.MethodGet, pathMe, "", "client_id=" + envB, []caller{none, self, envBTok}, 400, "invalid_argument", false},
+		cell{http.MethodPost, pathRevoke, `{"token":"x"}`, "client_id=" + envB, []caller{none}, 400, "invalid_argument", false},
 		// The token is judged before the body and the query.
 		cell{http.MethodPost, pathEdit, edit(`"u\u0000"`), "", refusedTokens, 401, "unauthenticated", false},
 		cell{http.MethodPost, pathEdit, `{"nickname":"x","bogus":1}`, "", refusedTokens, 401, "unauthenticated", false},
