@@ -1104,3 +1104,37 @@ func TestHungUpClientIs499(t *testing.T) {
 		}
 	}
 }
+
+// TestProtectScopeLookalikes: a protect_scope path needs its scope as one
+// whole space-separated word of the scope claim, in its case; a word that
+// contains it, or a claim that is not a string, is not it.
+func TestProtectScopeLookalikes(t *testing.T) {
+	e := newEnv(t, identityBlock(""))
+	for _, tt := range []struct {
+		scope  any
+		status int
+	}{
+		{"admin", 200},
+		{"openid admin", 200},
+		{" admin ", 200},
+		{"openid  admin", 200},
+		{"administrator", 403},
+		{"superadmin admin:all", 403},
+		{"Admin ADMIN", 403},
+		{"openid\tadmin", 403},
+		{"openid,admin", 403},
+		{"", 403},
+		{[]string{"admin"}, 401},
+	} {
+		got, _, w := e.serve(request("/admin/panel", e.token("user-1", map[string]any{"scope": tt.scope})))
+		if tt.status == 200 {
+			if got == nil {
+				t.Errorf("scope %q: refused %d %s", tt.scope, w.Code, w.Body)
+			}
+			continue
+		}
+		if got != nil || w.Code != tt.status {
+			t.Errorf("scope %q: want %d, got %d (passed: %v)", tt.scope, tt.status, w.Code, got != nil)
+		}
+	}
+}

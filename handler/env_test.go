@@ -187,6 +187,16 @@ type envSetup struct {
 	remote       *token.RemoteJWKS
 	codeKey      []byte       // withCodeKey
 	hooks        []redis.Hook // withRedisHook
+	// shared is another env's redis-server (withSharedRedis); nil: a
+	// fresh one.
+	shared *redistest.Server
+}
+
+// withSharedRedis runs the env on other's redis-server, as two authedge
+// sites of one Caddy with different environment_ids may share one Redis;
+// id is this env's environment_id.
+func withSharedRedis(other *env, id string) envOption {
+	return func(s *envSetup) { s.shared, s.cfg.EnvironmentID = other.redis, id }
 }
 
 // withRedisHook adds h to the store's Redis client, after the metrics'.
@@ -249,10 +259,8 @@ func withStoreWait(n int, timeout time.Duration) envOption {
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
-	srv := redistest.Start(t)
 	e := &env{
 		t:      t,
-		redis:  srv,
 		clock:  &testClock{t: time.Now().Truncate(time.Second)},
 		sender: &recordingSender{},
 	}
@@ -276,8 +284,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 				PublicKeys: []string{keyFile},
 			},
 			Redis: config.Redis{
-				Addresses: []string{srv.Addr},
-				Timeout:   caddy.Duration(storeTimeout),
+				Timeout: caddy.Duration(storeTimeout),
 			},
 			// The webhook is never called: the API is given the recording
 			// sender. It is here so that the default config (verification
@@ -291,7 +298,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	for _, opt := range opts {
 		opt(setup)
 	}
+	srv := setup.shared
+	if srv == nil {
+		srv = redistest.Start(t)
+	}
+	e.redis = srv
 	cfg := setup.cfg
+	cfg.Redis.Addresses = []string{srv.Addr}
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config does not validate: %v", err)
@@ -301,7 +314,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	st, err := store.New(store.Options{
 		Addresses:     []string{srv.Addr},
 		Prefix:        "authedge",
-		EnvironmentID: testEnvID,
+		EnvironmentID: cfg.EnvironmentID,
 		Timeout:       setup.storeTimeout,
 		WaitReplicas:  setup.waitReplicas,
 		WaitTimeout:   setup.waitTimeout,

@@ -50,6 +50,9 @@ func (a *API) serveHistory(w http.ResponseWriter, c *call) *apiError {
 	if err != nil {
 		return invalidArgument("the query string is malformed")
 	}
+	if _, ok := q["user_id"]; ok {
+		return namesNoUser(c)
+	}
 	for _, name := range []string{"limit", "page_token"} {
 		if len(q[name]) > 1 {
 			return invalidArgument(name + ": given more than once")

@@ -12,6 +12,9 @@ import (
 // (docs/api.md#read-your-profile: a profile exists once its user has called
 // me).
 func (a *API) serveMe(w http.ResponseWriter, c *call) *apiError {
+	if err := namesNoUser(c); err != nil {
+		return err
+	}
 	p, err := a.deps.Store.EnsureProfile(c.r.Context(), c.claims.Subject)
 	if err != nil {
 		return a.storeError(c, err)
