@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -187,5 +188,74 @@ func TestDirectivesHandlePath(t *testing.T) {
 	before.do("GET", "/api/private/x", "", "").wantError(t, http.StatusUnauthorized, "unauthenticated")
 	if r := before.do("GET", "/api/admin/x", "", ""); r.Status != http.StatusTeapot {
 		t.Errorf("before handle_path, /api/admin/x is not /admin/x to authedge: %s", r)
+	}
+}
+
+// rawRequest sends req as written over a new connection and returns what
+// came back: a method net/http's client would not send as it is.
+func rawRequest(t *testing.T, caddy *caddyProc, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(caddy.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Caddy refuses some requests before any handler runs (a method over 32
+// bytes is 405), and hands them to handle_errors as the client sent them:
+// a handle_errors that proxies to the app sends them there, forged
+// identity headers included and protect unchecked. The same authedge
+// written again first in handle_errors closes that
+// (docs/configuration.md#other-directives-in-the-site).
+func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
+	rd := redistest.Start(t)
+	app := newEchoApp(t)
+	upstream := strings.TrimPrefix(app.URL, "http://")
+	auth := directivesAuthedge(t, rd)
+	_, ec, _ := testKeys(t)
+	tok := ec.mint(t, "user-4", nil)
+	longMethod := strings.Repeat("A", 33) + " /app/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User-Id: admin\r\nConnection: close\r\n"
+
+	open := startCaddy(t, fmt.Sprintf(`	%s
+	reverse_proxy %s
+	handle_errors {
+		reverse_proxy %s
+	}`, auth, upstream, upstream))
+	if out := rawRequest(t, open, longMethod+"\r\n"); !strings.Contains(out, `"X-User-Id":["admin"]`) {
+		t.Errorf("Caddy's own 405 no longer reaches handle_errors with the client's headers; "+
+			"update docs/configuration.md#other-directives-in-the-site: %s", out)
+	}
+
+	closed := startCaddy(t, fmt.Sprintf(`	%s
+	reverse_proxy %s
+	handle_errors {
+		%s
+		rewrite * /error/{err.status_code}
+		reverse_proxy %s
+	}`, auth, upstream, auth, upstream))
+	hits := app.Hits()
+	out := rawRequest(t, closed, longMethod+"\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 401 ") || app.Hits() != hits {
+		t.Errorf("a 33-byte method on /app/x without a token: %s", out)
+	}
+	out = rawRequest(t, closed, longMethod+"Authorization: Bearer "+tok+"\r\n\r\n")
+	if !strings.Contains(out, `"path":"/error/405"`) || !strings.Contains(out, `"X-User-Id":["user-4"]`) {
+		t.Errorf("a 33-byte method on /app/x with a token: %s", out)
+	}
+	// An ordinary request passes both authedge handlers unchanged.
+	r := (&fixture{t: t, caddy: closed}).do("GET", "/app/x", tok, "", "X-User-Id", "admin")
+	var seen echoed
+	if r.Status != http.StatusTeapot || json.Unmarshal(r.Body, &seen) != nil || seen.Path != "/app/x" ||
+		len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "user-4" {
+		t.Errorf("GET /app/x with a token: %s", r)
 	}
 }
