@@ -258,4 +258,32 @@ func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 		len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "user-4" {
 		t.Errorf("GET /app/x with a token: %s", r)
 	}
+
+	// try_files, which runs before authedge, fails with the status it
+	// is given for a file that is not there: a static site that leaves
+	// the rest to the app in handle_errors.
+	static := func(inErrors string) *fixture {
+		return &fixture{t: t, caddy: startCaddy(t, fmt.Sprintf(`	root * %s
+	try_files {path} =404
+	%s
+	file_server
+	handle_errors 404 {
+		%s
+		reverse_proxy %s
+	}`, t.TempDir(), auth, inErrors, upstream))}
+	}
+	r = static("").do("GET", "/app/x", "", "", "X-User-Id", "admin")
+	seen = echoed{}
+	if json.Unmarshal(r.Body, &seen) != nil || len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "admin" {
+		t.Errorf("try_files =404 no longer reaches handle_errors with the client's headers; "+
+			"update docs/configuration.md#other-directives-in-the-site: %s", r)
+	}
+	f := static(auth)
+	f.do("GET", "/app/x", "", "", "X-User-Id", "admin").wantError(t, http.StatusUnauthorized, "unauthenticated")
+	r = f.do("GET", "/app/x", tok, "", "X-User-Id", "admin")
+	seen = echoed{}
+	if r.Status != http.StatusTeapot || json.Unmarshal(r.Body, &seen) != nil ||
+		len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "user-4" {
+		t.Errorf("try_files =404, GET /app/x with a token: %s", r)
+	}
 }
