@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -285,5 +286,38 @@ func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 	if r.Status != http.StatusTeapot || json.Unmarshal(r.Body, &seen) != nil ||
 		len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "user-4" {
 		t.Errorf("try_files =404, GET /app/x with a token: %s", r)
+	}
+}
+
+// file_server serves a directory's index at its bare path when told not
+// to redirect it to the path with a slash: protect /app/* leaves it out,
+// protect /app /app/* does not
+// (docs/identity.md#what-happens-to-each-request-for-the-app).
+func TestDirectivesFileServerBarePath(t *testing.T) {
+	rd := redistest.Start(t)
+	_, ec, _ := testKeys(t)
+	key := writePublicPEM(t, t.TempDir(), "ec.pem", ec)
+	root := t.TempDir()
+	if err := os.Mkdir(root+"/app", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, root+"/app/index.html", "members only")
+	serve := func(protect string) *fixture {
+		return &fixture{t: t, caddy: startCaddy(t, fmt.Sprintf(`	root * %s
+	%s
+	file_server {
+		disable_canonical_uris
+	}`, root, minimalAuthedge(key, rd.Addr, `		identity {
+			protect `+protect+`
+		}`)))}
+	}
+	f := serve("/app/*")
+	f.do("GET", "/app/", "", "").wantError(t, http.StatusUnauthorized, "unauthenticated")
+	if r := f.do("GET", "/app", "", ""); r.Status != http.StatusOK || string(r.Body) != "members only" {
+		t.Errorf("protect /app/*, GET /app: %s (docs say file_server serves the index)", r)
+	}
+	f = serve("/app /app/*")
+	for _, path := range []string{"/app", "/app/"} {
+		f.do("GET", path, "", "").wantError(t, http.StatusUnauthorized, "unauthenticated")
 	}
 }
