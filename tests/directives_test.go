@@ -8,10 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authedge/caddy-authedge/internal/redistest"
 )
@@ -286,6 +288,52 @@ func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 	if r.Status != http.StatusTeapot || json.Unmarshal(r.Body, &seen) != nil ||
 		len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "user-4" {
 		t.Errorf("try_files =404, GET /app/x with a token: %s", r)
+	}
+
+	// request_body, which runs before authedge, fails a Content-Length
+	// over its max_size at once. reverse_proxy then fails on the body
+	// (read past max_size), but the app has had the headers: it notes
+	// the X-User-Id it got before reading on.
+	var got = make(chan []string, 4)
+	noter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Values("X-User-Id")
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(noter.Close)
+	limited := func(inErrors string) *fixture {
+		return &fixture{t: t, caddy: startCaddy(t, fmt.Sprintf(`	request_body {
+		max_size 10
+	}
+	%s
+	reverse_proxy %s
+	handle_errors 413 {
+		%s
+		reverse_proxy %s
+	}`, auth, upstream, inErrors, strings.TrimPrefix(noter.URL, "http://")))}
+	}
+	// The app may get the request after Caddy answered the client: wait.
+	seenBy := func() []string {
+		select {
+		case v := <-got:
+			return v
+		case <-time.After(2 * time.Second):
+			return nil
+		}
+	}
+	big := strings.Repeat("x", 20)
+	limited("").do("POST", "/app/x", "", big, "X-User-Id", "admin")
+	if v := seenBy(); len(v) != 1 || v[0] != "admin" {
+		t.Errorf("request_body's 413 no longer reaches handle_errors with the client's headers (%q); "+
+			"update docs/configuration.md#other-directives-in-the-site", v)
+	}
+	f = limited(auth)
+	f.do("POST", "/app/x", "", big, "X-User-Id", "admin").wantError(t, http.StatusUnauthorized, "unauthenticated")
+	if v := seenBy(); v != nil {
+		t.Errorf("request_body's 413 on /app/x without a token reached the app with %q", v)
+	}
+	r = f.do("POST", "/app/x", tok, big, "X-User-Id", "admin")
+	if v := seenBy(); len(v) != 1 || v[0] != "user-4" {
+		t.Errorf("request_body's 413 on /app/x with a token: %s, the app got X-User-Id %q", r, v)
 	}
 }
 
