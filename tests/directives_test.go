@@ -369,3 +369,33 @@ func TestDirectivesFileServerBarePath(t *testing.T) {
 		f.do("GET", path, "", "").wantError(t, http.StatusUnauthorized, "unauthenticated")
 	}
 }
+
+// Caddy's vars directive, which runs before authedge, may set
+// {http.auth.user.id} (Caddy's way to name the access log's user), from
+// a header the client sends. Without a valid token the placeholder is
+// still empty, as docs/identity.md#placeholders says: header_up never
+// passes the client's value for the user.
+func TestDirectivesVarsUserIDBeforeAuthedge(t *testing.T) {
+	rd := redistest.Start(t)
+	app := newEchoApp(t)
+	f := &fixture{t: t, caddy: startCaddy(t, fmt.Sprintf(`	vars http.auth.user.id {http.request.header.X-Remote-User}
+	%s
+	reverse_proxy %s {
+		header_up X-Forwarded-User {http.auth.user.id}
+	}`, directivesAuthedge(t, rd), strings.TrimPrefix(app.URL, "http://")))}
+	_, ec, _ := testKeys(t)
+	for _, c := range []struct{ tok, want string }{
+		{"", ""},
+		{"not.a.token", ""},
+		{ec.mint(t, "user-5", nil), "user-5"},
+	} {
+		r := f.do("GET", "/public", c.tok, "", "X-Remote-User", "admin")
+		var seen echoed
+		if r.Status != http.StatusTeapot || json.Unmarshal(r.Body, &seen) != nil {
+			t.Fatalf("GET /public: %s", r)
+		}
+		if got := strings.Join(seen.Header["X-Forwarded-User"], ","); got != c.want {
+			t.Errorf("token %q: X-Forwarded-User %q, want %q", c.tok, got, c.want)
+		}
+	}
+}
