@@ -135,7 +135,8 @@ func completeSnippet(s string) string {
 		s = "authedge {\n" + fill("") + "\n}\n" + s
 		first = "authedge"
 	}
-	if !strings.Contains(first, ".") && !strings.HasPrefix(first, ":") && first != "localhost" {
+	// A snippet definition, `(name) {`, opens a whole Caddyfile too.
+	if !strings.Contains(first, ".") && !strings.HasPrefix(first, ":") && !strings.HasPrefix(first, "(") && first != "localhost" {
 		s = "example.com {\n" + s + "}\n"
 	}
 	return s

@@ -58,9 +58,13 @@ func (h *Handler) serveApp(w http.ResponseWriter, r *http.Request) bool {
 // setAnonymousPlaceholders makes the identity placeholders empty for a
 // request without a valid token: Caddy leaves an unknown placeholder as
 // written in header_up, and the app must never take the text
-// "{http.auth.user.id}" for a user.
+// "{http.auth.user.id}" for a user. Caddy's vars directive, which runs
+// before authedge, may have set {http.auth.user.id} (its way to name the
+// access log's user), from a header the client chose: a value set so
+// outranks every provider, so it is cleared.
 func setAnonymousPlaceholders(r *http.Request) {
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		repl.Delete(userPlaceholder + "id")
 		repl.Map(anonymousPlaceholders)
 	}
 }
