@@ -22,6 +22,7 @@ func init() {
 // order, so Start may still run for a config whose http app then fails to
 // start; the handlers' Cleanup undoes it.)
 type App struct {
+	ctx     caddy.Context
 	mu      sync.Mutex
 	started bool
 	onStart []func()
@@ -35,9 +36,19 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Start runs what the config's handlers left for it, in the order they
-// left it.
+// Provision keeps ctx, for Start to look at the config's http app.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	return nil
+}
+
+// Start warns of handle_errors routes that reach an upstream without the
+// identity edge (errorroutes.go), then runs what the config's handlers
+// left for it, in the order they left it.
 func (a *App) Start() error {
+	if a.ctx.Context != nil {
+		warnUnguardedErrorRoutes(a.ctx, a.ctx.Logger())
+	}
 	a.mu.Lock()
 	a.started = true
 	fns := a.onStart
@@ -79,4 +90,7 @@ func appOf(ctx caddy.Context) (*App, error) {
 }
 
 // Interface guards
-var _ caddy.App = (*App)(nil)
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+)

@@ -20,11 +20,16 @@ const (
 
 // provisionIdentity makes Caddy's access log show the user of every call
 // authedge's endpoints authenticate, and builds the identity edge when the
-// config has an identity block.
-func (h *Handler) provisionIdentity() error {
+// config has an identity block. It loads the authedge app then, whose
+// Start looks for handle_errors routes that go round the edge
+// (errorroutes.go).
+func (h *Handler) provisionIdentity(ctx caddy.Context) error {
 	h.api.OnAuthenticated(setUserPlaceholder)
 	if h.Identity == nil {
 		return nil
+	}
+	if _, err := appOf(ctx); err != nil {
+		return err
 	}
 	var err error
 	h.edge, err = edge.New(edge.Options{

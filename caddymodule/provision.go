@@ -106,7 +106,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.provisionIdentity()
+	return h.provisionIdentity(ctx)
 }
 
 // clientIP is the client IP Caddy determined for r, which honours the

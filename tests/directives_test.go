@@ -219,6 +219,15 @@ func rawRequest(t *testing.T, caddy *caddyProc, req string) string {
 // identity headers included and protect unchecked. The same authedge
 // written again first in handle_errors closes that
 // (docs/configuration.md#other-directives-in-the-site).
+// wantErrorRoutesWarning checks whether c warned at start that its
+// handle_errors reaches an upstream without authedge before it.
+func wantErrorRoutesWarning(t *testing.T, c *caddyProc, want bool) {
+	t.Helper()
+	if got := strings.Contains(c.logs.String(), "handle_errors sends requests upstream"); got != want {
+		t.Errorf("the handle_errors warning was logged: %v, want %v", got, want)
+	}
+}
+
 func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 	rd := redistest.Start(t)
 	app := newEchoApp(t)
@@ -233,6 +242,7 @@ func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 	handle_errors {
 		reverse_proxy %s
 	}`, auth, upstream, upstream))
+	wantErrorRoutesWarning(t, open, true)
 	if out := rawRequest(t, open, longMethod+"\r\n"); !strings.Contains(out, `"X-User-Id":["admin"]`) {
 		t.Errorf("Caddy's own 405 no longer reaches handle_errors with the client's headers; "+
 			"update docs/configuration.md#other-directives-in-the-site: %s", out)
@@ -245,6 +255,7 @@ func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 		rewrite * /error/{err.status_code}
 		reverse_proxy %s
 	}`, auth, upstream, auth, upstream))
+	wantErrorRoutesWarning(t, closed, false)
 	hits := app.Hits()
 	out := rawRequest(t, closed, longMethod+"\r\n")
 	if !strings.HasPrefix(out, "HTTP/1.1 401 ") || app.Hits() != hits {
@@ -275,13 +286,16 @@ func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 		reverse_proxy %s
 	}`, t.TempDir(), auth, inErrors, upstream))}
 	}
-	r = static("").do("GET", "/app/x", "", "", "X-User-Id", "admin")
+	f := static("")
+	wantErrorRoutesWarning(t, f.caddy, true)
+	r = f.do("GET", "/app/x", "", "", "X-User-Id", "admin")
 	seen = echoed{}
 	if json.Unmarshal(r.Body, &seen) != nil || len(seen.Header["X-User-Id"]) != 1 || seen.Header["X-User-Id"][0] != "admin" {
 		t.Errorf("try_files =404 no longer reaches handle_errors with the client's headers; "+
 			"update docs/configuration.md#other-directives-in-the-site: %s", r)
 	}
-	f := static(auth)
+	f = static(auth)
+	wantErrorRoutesWarning(t, f.caddy, false)
 	f.do("GET", "/app/x", "", "", "X-User-Id", "admin").wantError(t, http.StatusUnauthorized, "unauthenticated")
 	r = f.do("GET", "/app/x", tok, "", "X-User-Id", "admin")
 	seen = echoed{}
