@@ -150,6 +150,12 @@ func eventsEnv(fl caddycmd.Flags) (*eventsTarget, error) {
 	if c.Events == nil {
 		return nil, fmt.Errorf("environment %s has no events block: it writes no events", c.EnvironmentID)
 	}
+	// Refused as Provision refuses it: a Redis URL given as an address
+	// would reach the dialer, whose error (printed, and go-redis's own
+	// line on stderr) quotes the address, password included.
+	if err := c.Redis.Validate(); err != nil {
+		return nil, err
+	}
 	password, sentinelPassword, err := resolveRedisSecrets(c.Redis)
 	if err != nil {
 		return nil, err

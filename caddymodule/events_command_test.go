@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -145,6 +147,41 @@ func TestAuthedgeCommandSubcommands(t *testing.T) {
 		cmd.SetErr(io.Discard)
 		if err := cmd.Execute(); (err != nil) != tt.wantErr {
 			t.Errorf("caddy authedge %v: %v, want error %v", tt.args, err, tt.wantErr)
+		}
+	}
+}
+
+// The events commands refuse a Redis address that holds a password, as a
+// config that Caddy runs does. Connecting to it printed the password to
+// stderr: go-redis's dial error quotes the address, and so did the
+// command's error.
+func TestEventsEnvHidesAPasswordInTheAddress(t *testing.T) {
+	const password = "s3cret-in-address"
+	for name, redisBlock := range map[string]string{
+		"address":  `{"addresses":["redis://default:` + password + `@127.0.0.1:1"]}`,
+		"sentinel": `{"sentinel":{"master_name":"m","addresses":["redis://:` + password + `@127.0.0.1:1"]}}`,
+	} {
+		file := filepath.Join(t.TempDir(), "caddy.json")
+		raw := `{"apps":{"http":{"servers":{"a":{"listen":[":0"],"routes":[{"handle":[{"handler":"authedge","environment_id":"e",` +
+			`"redis":` + redisBlock + `,"events":{}}]}]}}}}}`
+		if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		fs := new(cobra.Command).Flags()
+		fs.String("config", file, "")
+		fs.String("adapter", "", "")
+		fs.String("env", "", "")
+		env, err := eventsEnv(caddycmd.Flags{FlagSet: fs})
+		if err == nil {
+			var out strings.Builder
+			err = redeliver(context.Background(), env, &out)
+			env.client.Close()
+			if err == nil || strings.Contains(out.String(), password) {
+				t.Fatalf("%s: redeliver = %v, printed %q", name, err, out.String())
+			}
+		}
+		if strings.Contains(err.Error(), password) {
+			t.Errorf("%s: the command's error holds the password: %v", name, err)
 		}
 	}
 }
