@@ -16,7 +16,8 @@ import (
 // path needs at least what a request for that path needs, whether the
 // header holds the path as a request-target, behind a scheme and host, or
 // without its leading '/'; and adding such a header never loosens what
-// the request's own path needs (the 32 KiB readings bound included).
+// the request's own path needs (the 32 KiB readings bound included). And
+// a path with backslashes needs what it needs as IIS reads it.
 func FuzzRewriteHeaders(f *testing.F) {
 	for _, s := range [][3]string{
 		{"/admin/*", "/admin/x", "/public"},
@@ -26,6 +27,8 @@ func FuzzRewriteHeaders(f *testing.F) {
 		{"*.php", "/index.php/admin/x", "/public;x"},
 		{"/admin/*", "/adm%C4%B1n/x?y#z", "/public"},
 		{"/admin/*", "/public/..;/admin/x", "//x/admin/y"},
+		{"/admin/*", "/public", "/public/..%5Cadmin/x"},
+		{"/admin/*", "/public", "/x/..\\admin\\x"},
 	} {
 		f.Add(s[0], s[1], s[2])
 	}
@@ -66,6 +69,13 @@ func FuzzRewriteHeaders(f *testing.F) {
 		}
 		direct := needOf(named)
 		base := needOf(ownURL)
+		// IIS reads a backslash, literal or %5C, as a '/': the path so
+		// read needs no more than the path as sent.
+		if slashed := strings.ReplaceAll(ownURL.Path, `\`, "/"); slashed != ownURL.Path {
+			if want := needOf(&url.URL{Path: slashed}); !covers(base, want) {
+				t.Fatalf("%q needs %+v, less than %q as IIS reads it, %+v (pattern %q)", own, base, slashed, want, pattern)
+			}
+		}
 		for _, v := range []string{target, "http://example.com" + target, strings.TrimPrefix(target, "/")} {
 			if strings.HasPrefix(target, "//") && v != target {
 				continue // //host/x behind a host, or as "/host/x", names another path
