@@ -14,7 +14,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -158,6 +160,14 @@ func mintToken(o mintOptions, now time.Time) (string, error) {
 		return "", errors.New("--sub is required: the user ID")
 	case o.ttl <= 0:
 		return "", errors.New("--ttl must be positive")
+	}
+	// A JSON string holds only UTF-8: the encoder would sign U+FFFD in
+	// place of each bad byte, a token for another user or scope.
+	for _, a := range []struct{ flag, v string }{{"--sub", o.subject}, {"--scope", o.scope},
+		{"--iss", o.issuer}, {"--aud", strings.Join(o.audience, ",")}, {"--device-id", o.deviceID}, {"--kid", o.kid}} {
+		if !utf8.ValidString(a.v) {
+			return "", fmt.Errorf("%s is not UTF-8 text", a.flag)
+		}
 	}
 	pemBytes, err := os.ReadFile(o.keyFile)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/spf13/cobra"
 
 	"github.com/authedge/caddy-authedge/token"
@@ -396,6 +397,15 @@ func FuzzParseSigningKey(f *testing.F) {
 		}
 		if err := token.CheckAlgorithm(alg.String()); err != nil {
 			t.Fatalf("picked %s: %v", alg, err)
+		}
+		// And it fits the key, by the verifier's own rule: a token signed
+		// with it is one authedge can accept.
+		pub, err := jwk.PublicRawKeyOf(key)
+		if err != nil {
+			t.Fatalf("a key with no public part: %v", err)
+		}
+		if err := token.CheckAlgorithmFits(alg.String(), pub); err != nil {
+			t.Fatalf("picked %s for a %T: %v", alg, pub, err)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	whatwg "github.com/nlnwa/whatwg-url/url"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -98,6 +99,18 @@ func FuzzAvatarURL(f *testing.F) {
 			l := strings.ToLower(out)
 			if !strings.HasPrefix(l, "http://") && !strings.HasPrefix(l, "https://") {
 				t.Fatalf("accepted non-http URL %q", out)
+			}
+			// What a browser reads (the WHATWG URL Standard) is what was
+			// checked: an http(s) URL with a host and no credentials.
+			w, err := whatwg.Parse(out)
+			if err != nil {
+				t.Fatalf("accepted %q, which a browser refuses: %v", out, err)
+			}
+			if p := w.Protocol(); p != "http:" && p != "https:" {
+				t.Fatalf("accepted %q, which a browser reads as %s", out, p)
+			}
+			if w.Hostname() == "" || w.Username() != "" || w.Password() != "" {
+				t.Fatalf("accepted %q, which a browser reads with host %q, user %q, password %q", out, w.Hostname(), w.Username(), w.Password())
 			}
 		}
 	})
