@@ -41,3 +41,25 @@ func Stalls(t testing.TB, c redis.Cmdable, pause, gap time.Duration) (stop func(
 		return paused.Load()
 	}
 }
+
+// Outcomes counts how the calls of a stress test under Stalls ended:
+// answered, failed, and of the failed those that ran out of time (a 503,
+// a deadline) rather than being given up by their caller.
+type Outcomes struct {
+	Answered, Failed, TimedOut atomic.Int64
+}
+
+// Require fails t unless every kind of ending happened, and Redis was
+// paused at least twice: without them the test would mean nothing.
+func (o *Outcomes) Require(t testing.TB, paused int64) {
+	t.Helper()
+	if paused < 2 {
+		t.Errorf("Redis was paused %d times", paused)
+	}
+	answered, failed, timedOut := o.Answered.Load(), o.Failed.Load(), o.TimedOut.Load()
+	if answered == 0 || failed == timedOut || timedOut == 0 {
+		t.Errorf("%d answered, %d failed, %d of them timed out: the callers did not get answers, leave and time out",
+			answered, failed, timedOut)
+	}
+	t.Logf("%d answered, %d failed, %d of them timed out", answered, failed, timedOut)
+}
