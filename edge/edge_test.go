@@ -612,6 +612,16 @@ func TestPathsInRewriteHeadersProtected(t *testing.T) {
 	r := request("/public", "")
 	r.Header["X-Original-Url"] = []string{"/public", "/app/x"}
 	e.wantStopped(t, r, http.StatusUnauthorized)
+	// A "://" in the query or fragment of a relative path is no scheme's:
+	// Yii and Symfony route "app?x=://" as /app.
+	e = newEnv(t, &config.Identity{Protect: []string{"/app*"}})
+	for _, v := range []string{"app?x=://", "app#://", "app;x://y"} {
+		r := request("/public", "")
+		r.Header["X-Original-Url"] = []string{v}
+		if got, _ := e.edge.Protected(r); !got {
+			t.Errorf("X-Original-Url: %s: not protected", v)
+		}
+	}
 }
 
 // TestRequestsWithoutAPathProtected: CONNECT's authority form has no

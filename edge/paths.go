@@ -174,7 +174,7 @@ func (rs *rules) matchRewriteTarget(r *http.Request, v string, n *need) {
 // request-target (a bad escape) is read as it is.
 func rewriteTarget(v string) *url.URL {
 	v = strings.TrimSpace(v)
-	if scheme, rest, ok := strings.Cut(v, "://"); ok && !strings.Contains(scheme, "/") {
+	if scheme, rest, ok := strings.Cut(v, "://"); ok && isScheme(scheme) {
 		v = rest[strings.IndexAny(rest+"/", "/?#"):]
 	}
 	v, _, _ = strings.Cut(v, "#")
@@ -187,6 +187,20 @@ func rewriteTarget(v string) *url.URL {
 		return &url.URL{Path: v}
 	}
 	return u
+}
+
+// isScheme reports whether s is a URI scheme (RFC 3986, section 3.1):
+// a "://" after anything else ("app?x=://") is in a relative path's
+// query or fragment, and the path before it is the one routed on.
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := 'a' <= c|0x20 && c|0x20 <= 'z'
+		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // matchReadings adds to n what each reading of r's path needs, and each
