@@ -274,7 +274,7 @@ func (a *API) serveRevokeDevice(w http.ResponseWriter, c *call) *apiError {
 	// The SDK appends params.device_id as it is: revokeDevice({}) sends
 	// "undefined" and {device_id: null} "null". A 200 would tell the app
 	// a device was signed out when no token was touched (docs/revocation.md).
-	if device == "undefined" || device == "null" {
+	if unsetBySDK(device) {
 		return invalidArgument("device_id: required (the path ends in \"" + device + "\": revokeDevice was called without a device_id)")
 	}
 	// It takes no parameter: a user_id meant as revoke/all's would
