@@ -145,10 +145,12 @@ type Checker struct {
 	// reuses applied's number could not be told from the entry applied:
 	// no verdict is remembered and the replica does not judge.
 	unread bool
-	// loadedAt is the log entry the replica's snapshot was taken at (0
-	// without a replica): its last entries are read again after the load
-	// (replayAfterLoad), and entries missing among them are no gap, since
-	// the snapshot holds what they revoked.
+	// loadedAt is the log entry the last replica's snapshot was taken at
+	// (0 until a load, and after a reset): its last entries are read
+	// again after the load (replayAfterLoad), and entries missing among
+	// them are no gap, since the snapshot holds what they revoked. A
+	// replica dropped over its budget leaves it set, harmlessly: applied
+	// is past it by then, and no later entry is at or below it.
 	loadedAt uint64
 	// synced is when the last complete read of the log began (Unix
 	// nanoseconds, monotonic enough: see fresh); 0 before the first,
