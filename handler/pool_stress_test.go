@@ -57,13 +57,6 @@ func TestPooledObjectsNeverCrossUsers(t *testing.T) {
 
 	raw := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
 	t.Cleanup(func() { _ = raw.Close() })
-	errs := make(chan error, 32)
-	report := func(err error) {
-		select {
-		case errs <- err:
-		default:
-		}
-	}
 	// Stalls make callers time out while their commands are queued or
 	// in flight.
 	stopStalls := redistest.Stalls(t, raw, 280*time.Millisecond, 100*time.Millisecond)
@@ -76,11 +69,11 @@ func TestPooledObjectsNeverCrossUsers(t *testing.T) {
 			Description string `json:"description"`
 		}
 		if err := json.Unmarshal(body, &got); err != nil {
-			report(fmt.Errorf("%s for %s: %v: %q", what, u.sub, err, body))
+			ends.Report(fmt.Errorf("%s for %s: %v: %q", what, u.sub, err, body))
 			return
 		}
 		if got.Sub != u.sub || got.Name != u.nick || got.Description != u.desc {
-			report(fmt.Errorf("%s for %s answered %q", what, u.sub, body))
+			ends.Report(fmt.Errorf("%s for %s answered %q", what, u.sub, body))
 		}
 	}
 	deadline := time.Now().Add(3 * time.Second)
@@ -127,7 +120,7 @@ func TestPooledObjectsNeverCrossUsers(t *testing.T) {
 					case what == "user/basic/edit":
 						ends.Answered.Add(1)
 						if string(body) != "{}" {
-							report(fmt.Errorf("%s for %s answered %q", what, u.sub, body))
+							ends.Report(fmt.Errorf("%s for %s answered %q", what, u.sub, body))
 						}
 					default:
 						ends.Answered.Add(1)
@@ -142,9 +135,5 @@ func TestPooledObjectsNeverCrossUsers(t *testing.T) {
 	}
 	wg.Wait()
 	paused := stopStalls()
-	close(errs)
 	ends.Require(t, paused)
-	for err := range errs {
-		t.Error(err)
-	}
 }

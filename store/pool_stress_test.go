@@ -25,13 +25,6 @@ func TestPooledRequestsNeverCrossUsers(t *testing.T) {
 	for i := range users {
 		f.set(t, name(i), Changes{Nickname: ptr("nick " + name(i)), Description: ptr("desc " + name(i))})
 	}
-	errs := make(chan error, 64)
-	report := func(err error) {
-		select {
-		case errs <- err:
-		default:
-		}
-	}
 	// Stalls make callers time out while their commands are queued or
 	// in flight.
 	stopStalls := redistest.Stalls(t, f.raw, 280*time.Millisecond, 100*time.Millisecond)
@@ -58,19 +51,19 @@ func TestPooledRequestsNeverCrossUsers(t *testing.T) {
 					var ok bool
 					p, ok, err = f.Profile(ctx, user)
 					if err == nil && (!ok || p.UserID != user || p.Nickname != "nick "+user || p.Description != "desc "+user) {
-						report(fmt.Errorf("Profile(%s) = %+v, %v", user, p, ok))
+						ends.Report(fmt.Errorf("Profile(%s) = %+v, %v", user, p, ok))
 					}
 				case 1:
 					var p Profile
 					p, err = f.EnsureProfile(ctx, user)
 					if err == nil && (p.UserID != user || p.Nickname != "nick "+user) {
-						report(fmt.Errorf("EnsureProfile(%s) = %+v", user, p))
+						ends.Report(fmt.Errorf("EnsureProfile(%s) = %+v", user, p))
 					}
 				case 2:
 					var ps []Profile
 					ps, err = f.ProfilesByID(ctx, []string{user, name((i + 1) % users)})
 					if err == nil && (len(ps) != 2 || ps[0].UserID != user || ps[0].Nickname != "nick "+user) {
-						report(fmt.Errorf("ProfilesByID(%s) = %+v", user, ps))
+						ends.Report(fmt.Errorf("ProfilesByID(%s) = %+v", user, ps))
 					}
 				case 3:
 					// The same value again: the profile stays as the
@@ -79,7 +72,7 @@ func TestPooledRequestsNeverCrossUsers(t *testing.T) {
 						Changes: Changes{Nickname: ptr("nick " + user)}, SudoSatisfied: true})
 					var conflict *ConflictError
 					if errors.As(err, &conflict) {
-						report(fmt.Errorf("Edit(%s): %v", user, err))
+						ends.Report(fmt.Errorf("Edit(%s): %v", user, err))
 					}
 				}
 				if err != nil && !errors.Is(err, context.Canceled) {
@@ -96,9 +89,5 @@ func TestPooledRequestsNeverCrossUsers(t *testing.T) {
 	}
 	wg.Wait()
 	paused := stopStalls()
-	close(errs)
 	ends.Require(t, paused)
-	for err := range errs {
-		t.Error(err)
-	}
 }

@@ -47,10 +47,28 @@ func Stalls(t testing.TB, c redis.Cmdable, pause, gap time.Duration) (stop func(
 // a deadline) rather than being given up by their caller.
 type Outcomes struct {
 	Answered, Failed, TimedOut atomic.Int64
+
+	mu   sync.Mutex
+	errs []error // the first maxReported Report was given
 }
 
-// Require fails t unless every kind of ending happened, and Redis was
-// paused at least twice: without them the test would mean nothing.
+// maxReported bounds the errors an Outcomes keeps: a broken run reports
+// one per call.
+const maxReported = 32
+
+// Report records a wrong answer, from any goroutine; Require fails the
+// test with it.
+func (o *Outcomes) Report(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.errs) < maxReported {
+		o.errs = append(o.errs, err)
+	}
+}
+
+// Require fails t with each wrong answer reported, and unless every kind
+// of ending happened and Redis was paused at least twice: without them
+// the test would mean nothing. Call it once the calls have ended.
 func (o *Outcomes) Require(t testing.TB, paused int64) {
 	t.Helper()
 	if paused < 2 {
@@ -62,4 +80,9 @@ func (o *Outcomes) Require(t testing.TB, paused int64) {
 			answered, failed, timedOut)
 	}
 	t.Logf("%d answered, %d failed, %d of them timed out", answered, failed, timedOut)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, err := range o.errs {
+		t.Error(err)
+	}
 }
