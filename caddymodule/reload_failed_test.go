@@ -15,6 +15,28 @@ import (
 	"github.com/authedge/caddy-authedge/internal/redistest"
 )
 
+// backgroundConfig returns configs, on the Redis at redisAddr, that run
+// every part of a handler that works in the background (a remote JWKS and
+// its refresher, an events worker with a webhook to a receiver that takes
+// every event), and a token they accept: what the reload tests load again
+// and again.
+func backgroundConfig(t *testing.T) (cfg func(redisAddr string) config.Config, token string) {
+	t.Helper()
+	priv, pub := devKeys(t, "rsa")
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(receiver.Close)
+	jwksURL, _ := jwksServer(t)
+	t.Setenv("RELOAD_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	return func(redisAddr string) config.Config {
+		c := baseConfig(pub, redisAddr)
+		c.JWT.JWKSURL = jwksURL
+		c.Events = &config.Events{Webhook: &config.Webhook{URL: receiver.URL, Secret: "{env.RELOAD_TEST_SECRET}"}}
+		return c
+	}, devToken(t, priv)
+}
+
 // poolSize is the number of entries in p.
 func poolSize(p *caddy.UsagePool) int {
 	n := 0
@@ -29,19 +51,10 @@ func poolSize(p *caddy.UsagePool) int {
 // unloaded the shared pools and the events URL claims are empty.
 func TestFailedReloadsReleaseWhatTheyProvisioned(t *testing.T) {
 	srvA, srvB := redistest.Start(t), redistest.Start(t)
-	priv, pub := devKeys(t, "rsa")
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-	}))
-	defer receiver.Close()
-	jwksURL, _ := jwksServer(t)
-	t.Setenv("RELOAD_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-	raw := devToken(t, priv)
+	background, raw := backgroundConfig(t)
 	good := func(addr, env string) config.Config {
-		c := baseConfig(pub, addr)
+		c := background(addr)
 		c.EnvironmentID = env
-		c.JWT.JWKSURL = jwksURL
-		c.Events = &config.Events{Webhook: &config.Webhook{URL: receiver.URL, Secret: "{env.RELOAD_TEST_SECRET}"}}
 		return c
 	}
 	type loaded struct {
@@ -100,7 +113,7 @@ func TestFailedReloadsReleaseWhatTheyProvisioned(t *testing.T) {
 	for i := range 5 {
 		// The second handler's events URL differs from the first's.
 		otherURL := good(srvB.Addr, "env-b")
-		otherURL.Events.Webhook.URL = receiver.URL + "/other"
+		otherURL.Events.Webhook.URL += "/other"
 		// The second handler's key file is missing.
 		noKey := good(srvB.Addr, "env-c")
 		noKey.JWT.PublicKeys = []string{t.TempDir() + "/missing.pem"}

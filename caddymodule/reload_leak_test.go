@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -21,21 +20,12 @@ import (
 // leave no goroutine behind.
 func TestReloadsLeaveNoGoroutines(t *testing.T) {
 	srv := redistest.Start(t)
-	priv, pub := devKeys(t, "rsa")
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-	}))
-	defer receiver.Close()
-	jwksURL, _ := jwksServer(t)
-	t.Setenv("RELOAD_TEST_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-	raw := devToken(t, priv)
+	background, raw := backgroundConfig(t)
 	cfg := func(i int) config.Config {
-		c := baseConfig(pub, srv.Addr)
-		c.Events = &config.Events{Webhook: &config.Webhook{URL: receiver.URL, Secret: "{env.RELOAD_TEST_SECRET}"}}
+		c := background(srv.Addr)
 		// Every fifth reload changes the worker's settings, so workers
 		// are started and stopped too, not only shared.
 		c.Events.RetryFor = caddy.Duration(time.Hour * time.Duration(1+i/5))
-		c.JWT.JWKSURL = jwksURL
 		return c
 	}
 	load := func(i int) (*Handler, context.CancelFunc) {
