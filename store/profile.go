@@ -106,25 +106,43 @@ const replicaRetry = time.Second
 // answer within half the read's time (stalled, cut off, loading), which
 // the Sentinels or the Cluster go on listing until they give up on it (30
 // s with Sentinel's default down-after), does not fail the read while the
-// master serves: the read is made on the master with the time left, and
-// so are the reads of the next replicaRetry, after which a replica is
-// tried again.
+// master serves: the read is made on the master with the time left
+// (replicaFailed).
 func (s *Store) getMayLag(ctx context.Context, key string) (string, error) {
-	if s.lagging == s.reads || time.Now().UnixNano() < s.replicaSkipUntil.Load() {
+	if !s.replicaFirst() {
 		return s.reads.getWithin(ctx, s.readTimeout, key)
 	}
 	start := time.Now()
 	stored, err := s.lagging.getWithin(ctx, s.readTimeout/2, key)
-	if err == nil || errors.Is(err, redis.Nil) || ctx.Err() != nil || !unreachable(err) {
+	if !s.replicaFailed(ctx, err) {
 		return stored, err
 	}
-	s.replicaSkipUntil.Store(time.Now().Add(replicaRetry).UnixNano())
-	s.reloadTopology()
 	left := s.readTimeout - time.Since(start)
 	if left <= 0 {
 		return "", err
 	}
 	return s.reads.getWithin(ctx, left, key)
+}
+
+// replicaFirst reports whether a read that may lag goes to a replica: the
+// store reads from replicas, and none failed to answer one within the
+// last replicaRetry.
+func (s *Store) replicaFirst() bool {
+	return s.lagging != s.reads && time.Now().UnixNano() >= s.replicaSkipUntil.Load()
+}
+
+// replicaFailed reports whether err, a replica's answer to a read that
+// may lag, leaves the read to the master: the replica did not answer while
+// the caller still waits. The reads of the next replicaRetry then go to
+// the master, after which a replica is tried again, and the topology is
+// asked anew.
+func (s *Store) replicaFailed(ctx context.Context, err error) bool {
+	if err == nil || ctx.Err() != nil || !unreachable(err) {
+		return false
+	}
+	s.replicaSkipUntil.Store(time.Now().Add(replicaRetry).UnixNano())
+	s.reloadTopology()
+	return true
 }
 
 // unique is p's value of a unique field, by code.

@@ -138,13 +138,10 @@ func (s *Store) ProfilesByID(ctx context.Context, ids []string) ([]Profile, erro
 	defer cancel()
 	cmd := redis.NewSliceCmd(ctx, args...)
 	var err error
-	if s.lagging == s.reads || time.Now().UnixNano() < s.replicaSkipUntil.Load() {
+	if !s.replicaFirst() {
 		err = s.reads.process(ctx, cmd)
-	} else if err = s.lagging.processWithin(ctx, s.readTimeout/2, cmd); err != nil && ctx.Err() == nil && unreachable(err) {
-		// As getMayLag: a replica that does not answer leaves the read
-		// to the master.
-		s.replicaSkipUntil.Store(time.Now().Add(replicaRetry).UnixNano())
-		s.reloadTopology()
+	} else if err = s.lagging.processWithin(ctx, s.readTimeout/2, cmd); s.replicaFailed(ctx, err) {
+		// A new command: the replica's batcher may still hold the first.
 		cmd = redis.NewSliceCmd(ctx, args...)
 		err = s.reads.process(ctx, cmd)
 	}
