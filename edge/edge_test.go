@@ -1128,3 +1128,14 @@ func TestProtectScopeLookalikes(t *testing.T) {
 		}
 	}
 }
+
+func TestIsScheme(t *testing.T) {
+	for s, want := range map[string]bool{
+		"http": true, "HTTPS": true, "svn+ssh": true, "a1.-+": true,
+		"": false, "1http": false, "app?x=": false, "app#": false, "a b": false, "/x": false, "app;x": false,
+	} {
+		if got := isScheme(s); got != want {
+			t.Errorf("isScheme(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

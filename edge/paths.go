@@ -189,18 +189,13 @@ func rewriteTarget(v string) *url.URL {
 	return u
 }
 
-// isScheme reports whether s is a URI scheme (RFC 3986, section 3.1):
-// a "://" after anything else ("app?x=://") is in a relative path's
-// query or fragment, and the path before it is the one routed on.
+// isScheme reports whether s is a URI scheme (RFC 3986, section 3.1), as
+// net/url reads one: a "://" after anything else ("app?x=://") is in a
+// relative path's query or fragment, and the path before it is the one
+// routed on.
 func isScheme(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		letter := 'a' <= c|0x20 && c|0x20 <= 'z'
-		if !letter && (i == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
-			return false
-		}
-	}
-	return s != ""
+	u, err := url.Parse(s + ":")
+	return err == nil && u.Scheme != "" && len(u.Scheme) == len(s)
 }
 
 // matchReadings adds to n what each reading of r's path needs, and each
