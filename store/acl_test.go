@@ -637,12 +637,9 @@ func replicaGets(t *testing.T, nodes []*redis.Client) int {
 // recipe's user needs nothing more: Redis refuses it nothing.
 func TestACLRecipeSentinel(t *testing.T) {
 	recipe := aclRecipe(t)
-	master := redistest.Start(t)
-	replica := redistest.StartReplica(t, master)
-	sentinels := redistest.StartSentinels(t, master, 1,
-		redistest.SentinelConfig{MasterName: "authedge", Count: 1, Quorum: 1, DownAfter: 10 * time.Second})
+	master, replica, sentinel := sentinelWithReplica(t)
 	setACLUser(t, recipe, master, replica)
-	s, nudges := aclReplicaStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr}})
+	s, nudges := aclReplicaStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinel}})
 	ctx := ctxT(t)
 	admins := []*redis.Client{
 		redis.NewClient(&redis.Options{Addr: master.Addr, Protocol: 2}),

@@ -24,13 +24,10 @@ func TestReadFromReplicasWhileMasterPaused(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	fast := []string{"--repl-diskless-sync-delay", "0"}
 	t.Run("sentinel", func(t *testing.T) {
-		master := redistest.Start(t, fast...)
-		replica := redistest.StartReplica(t, master, fast...)
 		// A long down-after: the pause must not look like a dead master.
-		sentinels := redistest.StartSentinels(t, master, 1,
-			redistest.SentinelConfig{MasterName: "authedge", Count: 1, Quorum: 1, DownAfter: 10 * time.Second})
+		master, replica, sentinel := sentinelWithReplica(t, fast...)
 		open := func(fromReplicas bool) *Store {
-			return openStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr},
+			return openStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinel},
 				EnvironmentID: testEnv, Timeout: timeout, ReadFromReplicas: fromReplicas})
 		}
 		readFromPausedMaster(t, open(true), open(false), master, replica)
@@ -169,12 +166,9 @@ func TestReplicaReadsSurviveAStalledReplica(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	fast := []string{"--repl-diskless-sync-delay", "0"}
 	t.Run("sentinel", func(t *testing.T) {
-		master := redistest.Start(t, fast...)
-		replica := redistest.StartReplica(t, master, fast...)
 		// A long down-after: the Sentinels go on listing the replica.
-		sentinels := redistest.StartSentinels(t, master, 1,
-			redistest.SentinelConfig{MasterName: "authedge", Count: 1, Quorum: 1, DownAfter: 10 * time.Second})
-		s := openStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinels[0].Addr},
+		master, replica, sentinel := sentinelWithReplica(t, fast...)
+		s := openStore(t, Options{SentinelMaster: "authedge", SentinelAddresses: []string{sentinel},
 			EnvironmentID: testEnv, Timeout: timeout, ReadFromReplicas: true})
 		readsSurviveStalledReplica(t, s, master, replica)
 	})
@@ -190,6 +184,18 @@ func TestReplicaReadsSurviveAStalledReplica(t *testing.T) {
 		waitClusterKnowsReplica(t, s, replicas[0], 10*time.Second)
 		readsSurviveStalledReplica(t, s, master, replicas[0])
 	})
+}
+
+// sentinelWithReplica starts a master, its replica and one Sentinel that
+// watches them as "authedge", with a down-after (10 s) that a paused or
+// busy master does not reach; args are the master's and replica's flags.
+func sentinelWithReplica(t *testing.T, args ...string) (master, replica *redistest.Server, sentinel string) {
+	t.Helper()
+	master = redistest.Start(t, args...)
+	replica = redistest.StartReplica(t, master, args...)
+	sentinels := redistest.StartSentinels(t, master, 1,
+		redistest.SentinelConfig{MasterName: "authedge", Count: 1, Quorum: 1, DownAfter: 10 * time.Second})
+	return master, replica, sentinels[0].Addr
 }
 
 func readsSurviveStalledReplica(t *testing.T, s *Store, master, replica *redistest.Server) {
