@@ -169,23 +169,33 @@ func TestLostLastEntryReusedByANewOneIsNotTrusted(t *testing.T) {
 	refusedWithin(t, c, tok("b.b.b", "ub", "", now), 2*time.Second)
 }
 
+// readerAfterOneRevocation is a checker without a replica whose log
+// reader runs, with nothing to remember, and has read entry 1, the
+// revocation of token (made through other, a second store on srv); src
+// is the checker's own store, which a test may pause.
+func readerAfterOneRevocation(t *testing.T, token string) (srv *redistest.Server, src *pausableSource, other *store.Store, c *Checker) {
+	t.Helper()
+	srv = redistest.Start(t)
+	src = &pausableSource{Store: newStore(t, srv.Addr)}
+	other = newStore(t, srv.Addr)
+	c = newChecker(t, src, Options{ReplicaSize: -1})
+	if _, err := other.RevokeToken(context.Background(), store.TokenDigest(token), time.Now().Add(time.Hour)); err != nil { // seq 1
+		t.Fatal(err)
+	}
+	c.startOnce.Do(c.start)
+	waitFresh(t, c)
+	return srv, src, other, c
+}
+
 // A reader that skipped ahead (nothing remembered for the entries to
 // change) still knows which entry it skipped to: a verdict read at that
 // entry is remembered, and if a failover then reuses the entry's number
 // for a new revocation, the reader must not take the new entry for the
 // one it skipped to.
 func TestLostEntrySkippedToIsNotTrusted(t *testing.T) {
-	srv := redistest.Start(t)
-	src := &pausableSource{Store: newStore(t, srv.Addr)}
-	other := newStore(t, srv.Addr)
-	c := newChecker(t, src, Options{ReplicaSize: -1})
+	srv, src, other, c := readerAfterOneRevocation(t, "a.a.a")
 	now := time.Now()
 	ctx := context.Background()
-	if _, err := other.RevokeToken(ctx, store.TokenDigest("a.a.a"), now.Add(time.Hour)); err != nil { // seq 1
-		t.Fatal(err)
-	}
-	c.startOnce.Do(c.start) // the reader, without a check to remember
-	waitFresh(t, c)
 	if _, err := other.RevokeToken(ctx, store.TokenDigest("x.x.x"), now.Add(time.Hour)); err != nil { // seq 2
 		t.Fatal(err)
 	}
@@ -237,17 +247,9 @@ func TestLostEntrySkippedToIsNotTrusted(t *testing.T) {
 // would take the new entry's nonce for the one it skipped to, and the
 // remembered verdict would never turn.
 func TestLostEntrySkippedToUnreadIsNotTrusted(t *testing.T) {
-	srv := redistest.Start(t)
-	src := &pausableSource{Store: newStore(t, srv.Addr)}
-	other := newStore(t, srv.Addr)
-	c := newChecker(t, src, Options{ReplicaSize: -1})
+	srv, src, other, c := readerAfterOneRevocation(t, "t0.x.x")
 	now := time.Now()
 	ctx := context.Background()
-	if _, err := other.RevokeToken(ctx, store.TokenDigest("t0.x.x"), now.Add(time.Hour)); err != nil { // seq 1
-		t.Fatal(err)
-	}
-	c.startOnce.Do(c.start) // the reader, without a check to remember
-	waitFresh(t, c)
 
 	src.paused.Store(true) // the burst lands between two reads
 	const burst = readBatch + 88
