@@ -89,11 +89,18 @@ func minimalAuthedge(publicKey, redisAddr, body string) string {
 
 // minimalAuthedgeIn is minimalAuthedge for environment env.
 func minimalAuthedgeIn(env, publicKey, redisAddr, body string) string {
+	return minimalAuthedgeWithKeys(env, "public_key "+publicKey, redisAddr, body)
+}
+
+// minimalAuthedgeWithKeys is minimalAuthedgeIn with keys, the jwt
+// block's key sources (public_key, jwks_url lines), in place of one key
+// file.
+func minimalAuthedgeWithKeys(env, keys, redisAddr, body string) string {
 	return fmt.Sprintf(`authedge {
 		environment_id %s
 		jwt {
 			issuer %s
-			public_key %s
+			%s
 		}
 		redis {
 			address %s
@@ -105,7 +112,7 @@ func minimalAuthedgeIn(env, publicKey, redisAddr, body string) string {
 			sensitive off
 		}
 %s
-	}`, env, testIssuer, publicKey, redisAddr, body)
+	}`, env, testIssuer, keys, redisAddr, body)
 }
 
 // token mints an ES256 token for sub (see signer.mint).

@@ -120,29 +120,13 @@ func TestReloadsLeakNothingThroughAdmin(t *testing.T) {
 
 	const envB = "e2e-env-b"
 	authedge := func(env, redisAddr string) string {
-		return fmt.Sprintf(`authedge {
-		environment_id %s
-		jwt {
-			issuer %s
-			public_key %s
-			jwks_url %s
-		}
-		redis {
-			address %s
-		}
-		verification {
-			required off
-		}
-		sudo {
-			sensitive off
-		}
-		events {
+		keys := "public_key " + keyEC + "\n\t\t\tjwks_url " + jwks.URL + "/jwks.json"
+		return minimalAuthedgeWithKeys(env, keys, redisAddr, fmt.Sprintf(`		events {
 			webhook %s {env.%s}
 		}
 		identity {
 			protect /p/*
-		}
-	}`, env, testIssuer, keyEC, jwks.URL+"/jwks.json", redisAddr, receiver.URL, eventsSecretVar)
+		}`, receiver.URL, eventsSecretVar))
 	}
 	c := startCaddy(t, "\t"+authedge(testEnv, redisA.Addr)+"\n\trespond \"app\" 200")
 	badPort := redistest.FreePorts(t, 1)[0]
