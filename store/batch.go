@@ -25,14 +25,27 @@ import (
 // pipelines of about two commands under /me's load, and a round trip costs
 // both processes a write and a read whatever it carries; one at a time
 // about doubles them and cuts Redis's CPU per read by a third or more
-// (BenchmarkMeParallel, bench/README.md). Redis runs one command at a time
-// anyway: a second pipeline in flight only overlaps the round trips' ends.
-// A full batch still goes without the turn, so that throughput is not
-// bounded by one pipeline per round trip.
+// (BenchmarkMeParallel, bench/README.md).
+//
+// A full batch goes without the turn, as a second pipeline in flight, so
+// that throughput is not bounded by one pipeline per round trip; so do
+// earlyScripts scripts. Waiting for the turn costs a command a whole
+// round trip on top of its own, and a pipeline of edit scripts keeps
+// Redis busy for about a millisecond: under edits, most of the requests
+// a server held sat in that wait while its CPUs idled (bench/run.sh's
+// scenario 3: 10-12 % idle, 39 of its 64 requests waiting on the
+// batcher). Sent early, Redis starts on them as soon as it has answered
+// the first, and the edit served 4-5 % more requests at the same CPU per
+// request (bench/README.md). Reads do not count: sent early as well,
+// /me's pipelines carried a third fewer commands and cost Redis 30-40 %
+// more per read (BenchmarkMeParallel).
 const (
 	// batchWorkers workers send pipelines: one at a time on the turn, the
-	// other only with a full batch; more commands queue.
+	// other only with a full batch or earlyScripts scripts queued; more
+	// commands queue.
 	batchWorkers = 2
+	// earlyScripts scripts queued send a pipeline without the turn.
+	earlyScripts = 8
 	// maxBatch bounds one pipeline.
 	maxBatch = 64
 )
@@ -45,12 +58,15 @@ type batcher struct {
 	wait  waitPolicy
 	queue chan *batchRequest
 	// turn holds a token while no pipeline is in flight: a worker takes
-	// it to send one, or sends without it when signalled on full.
+	// it to send one, or sends without it when signalled on early.
 	turn chan struct{}
-	// full is signalled by a caller that finds a full batch queued.
-	full chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// early is signalled by a caller that finds a full batch or
+	// earlyScripts scripts queued. queuedScripts counts the scripts
+	// queued and being queued.
+	early         chan struct{}
+	queuedScripts atomic.Int64
+	stop          chan struct{}
+	wg            sync.WaitGroup
 	// batches and sent count the round trips made and the commands they
 	// carried: their ratio is how well concurrent commands share one.
 	batches, sent atomic.Uint64
@@ -119,7 +135,7 @@ func newWaitingBatcher(client redis.UniversalClient, timeout time.Duration, wait
 		wait:    wait,
 		queue:   make(chan *batchRequest, batchWorkers*maxBatch),
 		turn:    make(chan struct{}, 1),
-		full:    make(chan struct{}, 1),
+		early:   make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 	}
 	b.turn <- struct{}{}
@@ -169,23 +185,32 @@ func (b *batcher) send(req *batchRequest, timeout time.Duration) error {
 		expired = t.C
 		req.deadline = time.Now().Add(timeout)
 	}
+	// A script is counted before it is queued, so that the worker that
+	// takes it out never counts it out first.
+	script := isScript(req.cmd)
+	if script {
+		b.queuedScripts.Add(1)
+	}
 	select {
 	case b.queue <- req:
 		// A worker holds the first command of its batch out of the
-		// queue: this many queued fill it.
-		if len(b.queue) >= maxBatch-1 {
+		// queue: maxBatch-1 queued fill it.
+		if (script && b.queuedScripts.Load() >= earlyScripts) || len(b.queue) >= maxBatch-1 {
 			select {
-			case b.full <- struct{}{}:
+			case b.early <- struct{}{}:
 			default:
 			}
 		}
 	case <-ctx.Done():
+		b.uncount(req)
 		req.release()
 		return ctx.Err()
 	case <-expired:
+		b.uncount(req)
 		req.release()
 		return context.DeadlineExceeded
 	case <-b.stop:
+		b.uncount(req)
 		req.release()
 		return redis.ErrClosed
 	}
@@ -251,17 +276,18 @@ func (b *batcher) work() {
 		var first *batchRequest
 		select {
 		case first = <-b.queue:
+			b.uncount(first)
 		case <-b.stop:
 			return
 		}
-		// Wait for the turn, or for a full batch to send without it. What
+		// Wait for the turn, or for an early batch to send without it. What
 		// arrives meanwhile waits in the queue: taking each as it came
 		// would wake this worker once per command.
 		select {
 		case <-b.turn:
 			b.flush(b.drain(append(batch[:0], first)))
 			b.turn <- struct{}{}
-		case <-b.full:
+		case <-b.early:
 			b.flush(b.drain(append(batch[:0], first)))
 		case <-b.stop:
 			b.refuse([]*batchRequest{first})
@@ -270,11 +296,27 @@ func (b *batcher) work() {
 	}
 }
 
+// uncount takes req out of queuedScripts: a worker took it out of the
+// queue, or it never got in.
+func (b *batcher) uncount(req *batchRequest) {
+	if isScript(req.cmd) {
+		b.queuedScripts.Add(-1)
+	}
+}
+
+// isScript reports whether cmd runs a script (Store.do sends every
+// script as an onceCmd).
+func isScript(cmd redis.Cmder) bool {
+	_, ok := cmd.(*onceCmd)
+	return ok
+}
+
 // drain adds to batch what is queued, up to maxBatch.
 func (b *batcher) drain(batch []*batchRequest) []*batchRequest {
 	for len(batch) < maxBatch {
 		select {
 		case req := <-b.queue:
+			b.uncount(req)
 			batch = append(batch, req)
 		default:
 			return batch

@@ -321,6 +321,110 @@ func TestBatcherSendsAFullBatchWithoutTheTurn(t *testing.T) {
 	}
 }
 
+// scriptCmd is a command the batcher treats as a script, as Store.do sends
+// one: ECHO, so that it needs no script loaded.
+func scriptCmd(i int) *onceCmd {
+	return &onceCmd{Cmd: redis.NewCmd(context.Background(), "echo", fmt.Sprint("script-", i))}
+}
+
+// occupyWorkers gives each of b's workers a read to hold while it waits
+// for the turn, so that the commands sent next stay in the queue. Their
+// answers arrive on answered.
+func occupyWorkers(t *testing.T, b *batcher, answered chan<- error) {
+	t.Helper()
+	for i := range batchWorkers {
+		go func() {
+			_, err := b.get(ctxT(t), fmt.Sprint("held-", i))
+			answered <- err
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	if n := len(b.queue); n != 0 {
+		t.Fatalf("%d reads still queued: the workers did not take them", n)
+	}
+}
+
+// waitQueued waits until b's queue holds n commands.
+func waitQueued(t *testing.T, b *batcher, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.queue) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d commands queued, want %d", len(b.queue), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Scripts do not wait for the turn once earlyScripts of them are queued:
+// a pipeline of edit scripts keeps Redis busy long enough that waiting
+// for it left the server's CPUs idle.
+func TestBatcherSendsEarlyScriptsWithoutTheTurn(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	release := holdTurn(t, b)
+	reads := make(chan error, batchWorkers)
+	occupyWorkers(t, b, reads)
+	scripts := make(chan error, earlyScripts)
+	for i := range earlyScripts - 1 {
+		go func() { scripts <- b.process(ctxT(t), scriptCmd(i)) }()
+	}
+	waitQueued(t, b, earlyScripts-1)
+	select {
+	case err := <-scripts:
+		t.Fatalf("a script went without the turn with %d queued: %v", earlyScripts-1, err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	go func() { scripts <- b.process(ctxT(t), scriptCmd(earlyScripts)) }()
+	timeout := time.After(5 * time.Second)
+	for range earlyScripts {
+		select {
+		case err := <-scripts:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-timeout:
+			t.Fatalf("%d scripts queued waited for the turn: %d commands sent", earlyScripts, b.sent.Load())
+		}
+	}
+	release()
+	for range batchWorkers {
+		if err := <-reads; !errors.Is(err, redis.Nil) {
+			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+		}
+	}
+}
+
+// Reads do not count toward an early batch: under /me's load they would
+// make pipelines of a few commands each.
+func TestBatcherReadsWaitForTheTurn(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	defer b.close()
+	release := holdTurn(t, b)
+	answered := make(chan error, 2*earlyScripts+batchWorkers)
+	occupyWorkers(t, b, answered)
+	for i := range 2 * earlyScripts {
+		go func() {
+			_, err := b.get(ctxT(t), fmt.Sprint("read-", i))
+			answered <- err
+		}()
+	}
+	waitQueued(t, b, 2*earlyScripts)
+	select {
+	case err := <-answered:
+		t.Fatalf("a read went without the turn: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	for range 2*earlyScripts + batchWorkers {
+		if err := <-answered; !errors.Is(err, redis.Nil) {
+			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+		}
+	}
+}
+
 // A caller's own timeout (processWithin) ends its wait, and its command is
 // then never sent: as for a caller whose context ended.
 func TestBatcherDropsCommandsPastTheirTimeout(t *testing.T) {
