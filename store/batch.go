@@ -35,10 +35,11 @@ import (
 // a server held sat in that wait while its CPUs idled (bench/run.sh's
 // scenario 3: 10-12 % idle, 39 of its 64 requests waiting on the
 // batcher). Sent early, Redis starts on them as soon as it has answered
-// the first, and the edit served 4-5 % more requests at the same CPU per
-// request (bench/README.md). Reads do not count: sent early as well,
-// /me's pipelines carried a third fewer commands and cost Redis 30-40 %
-// more per read (BenchmarkMeParallel).
+// the first: the idle share fell to 6-8 % and the edit served about 3 %
+// more requests (seven alternating runs against the build before: 0.965
+// to 1.081 per run, median 1.027; bench/README.md). Reads do not count:
+// sent early as well, /me's pipelines carried a third fewer commands and
+// cost Redis 30-40 % more per read (BenchmarkMeParallel).
 const (
 	// batchWorkers workers send pipelines: one at a time on the turn, the
 	// other only with a full batch or earlyScripts scripts queued; more

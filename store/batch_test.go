@@ -281,11 +281,7 @@ func TestBatcherSendsOnePipelineAtATime(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	release()
-	for range n {
-		if err := <-answered; !errors.Is(err, redis.Nil) {
-			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
-		}
-	}
+	wantMisses(t, answered, n)
 	// Up to two: the worker waiting for the turn holds the first command,
 	// and the other may have taken one too.
 	if batches := b.batches.Load(); batches > 2 || b.sent.Load() != n {
@@ -344,6 +340,16 @@ func occupyWorkers(t *testing.T, b *batcher, answered chan<- error) {
 	}
 }
 
+// wantMisses takes n answers from answered, each a GET of a missing key.
+func wantMisses(t *testing.T, answered <-chan error, n int) {
+	t.Helper()
+	for range n {
+		if err := <-answered; !errors.Is(err, redis.Nil) {
+			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
+		}
+	}
+}
+
 // waitQueued waits until b's queue holds n commands.
 func waitQueued(t *testing.T, b *batcher, n int) {
 	t.Helper()
@@ -389,11 +395,7 @@ func TestBatcherSendsEarlyScriptsWithoutTheTurn(t *testing.T) {
 		}
 	}
 	release()
-	for range batchWorkers {
-		if err := <-reads; !errors.Is(err, redis.Nil) {
-			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
-		}
-	}
+	wantMisses(t, reads, batchWorkers)
 }
 
 // Reads do not count toward an early batch: under /me's load they would
@@ -418,11 +420,7 @@ func TestBatcherReadsWaitForTheTurn(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	release()
-	for range 2*earlyScripts + batchWorkers {
-		if err := <-answered; !errors.Is(err, redis.Nil) {
-			t.Errorf("GET of a missing key: %v, want redis.Nil", err)
-		}
-	}
+	wantMisses(t, answered, 2*earlyScripts+batchWorkers)
 }
 
 // A caller's own timeout (processWithin) ends its wait, and its command is
