@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WARM=${WARM:-500}
 N=${N:-2000}
 RECORDS=${RECORDS:-"none history events"}
-for tool in valgrind callgrind_control redis-server redis-cli go; do
+for tool in valgrind callgrind_control redis-server redis-cli go ss; do
 	command -v "$tool" >/dev/null || { echo "scriptcost.sh: $tool is missing" >&2; exit 1; }
 done
 
@@ -32,7 +32,15 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/scriptcost" "$ROOT/bench/scriptcost"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=
+for _ in $(seq 200); do
+	candidate=$((20000 + RANDOM % 10000))
+	if [[ -z $(ss -Htln "sport = :$candidate") ]]; then
+		port=$candidate
+		break
+	fi
+done
+[[ -n $port ]] || { echo "scriptcost.sh: no free port found" >&2; exit 1; }
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out.%p" \
 	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
 	--hz 1 --activerehashing no --enable-debug-command local \
@@ -54,6 +62,5 @@ for record in $RECORDS; do
 	start=$((start + N))
 	callgrind_control -d "$record" "$pid" >/dev/null 2>&1
 	dump=$(ls -t "$work"/callgrind.out.* | head -1)
-	total=$(awk '/^(totals|summary):/ {print $2; exit}' "$dump")
-	printf '%-8s %12.1f\n' "$record" "$(echo "$total / $N" | bc -l)"
+	awk -v record="$record" -v n="$N" '/^(totals|summary):/ {printf "%-8s %12.1f\n", record, $2 / n; exit}' "$dump"
 done
