@@ -328,13 +328,20 @@ func scriptCmd(i int) *onceCmd {
 // answers arrive on answered.
 func occupyWorkers(t *testing.T, b *batcher, answered chan<- error) {
 	t.Helper()
+	started := make(chan struct{}, batchWorkers)
 	for i := range batchWorkers {
 		go func() {
+			started <- struct{}{}
 			_, err := b.get(ctxT(t), fmt.Sprint("held-", i))
 			answered <- err
 		}()
 	}
-	time.Sleep(20 * time.Millisecond)
+	for range batchWorkers {
+		<-started
+	}
+	// From there to a worker's hands is a channel send: no test machine
+	// takes this long for it.
+	time.Sleep(50 * time.Millisecond)
 	if n := len(b.queue); n != 0 {
 		t.Fatalf("%d reads still queued: the workers did not take them", n)
 	}
