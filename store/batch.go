@@ -29,7 +29,7 @@ import (
 //
 // A full batch goes without the turn, as a second pipeline in flight, so
 // that throughput is not bounded by one pipeline per round trip; so do
-// earlyScripts scripts. Waiting for the turn costs a command a whole
+// earlyScripts write scripts. Waiting for the turn costs a command a whole
 // round trip on top of its own, and a pipeline of edit scripts keeps
 // Redis busy for about a millisecond: under edits, most of the requests
 // a server held sat in that wait while its CPUs idled (bench/run.sh's
@@ -37,15 +37,16 @@ import (
 // batcher). Sent early, Redis starts on them as soon as it has answered
 // the first: the idle share fell to 6-8 % and the edit served about 3 %
 // more requests (seven alternating runs against the build before: 0.965
-// to 1.081 per run, median 1.027; bench/README.md). Reads do not count:
-// sent early as well, /me's pipelines carried a third fewer commands and
-// cost Redis 30-40 % more per read (BenchmarkMeParallel).
+// to 1.081 per run, median 1.027; bench/README.md). Reads, read-only
+// scripts among them, do not count: sent early as well, /me's pipelines
+// carried a third fewer commands and cost Redis 30-40 % more per read
+// (BenchmarkMeParallel).
 const (
 	// batchWorkers workers send pipelines: one at a time on the turn, the
-	// other only with a full batch or earlyScripts scripts queued; more
-	// commands queue.
+	// other only with a full batch or earlyScripts write scripts queued;
+	// more commands queue.
 	batchWorkers = 2
-	// earlyScripts scripts queued send a pipeline without the turn.
+	// earlyScripts write scripts queued send a pipeline without the turn.
 	earlyScripts = 8
 	// maxBatch bounds one pipeline.
 	maxBatch = 64
@@ -62,8 +63,8 @@ type batcher struct {
 	// it to send one, or sends without it when signalled on early.
 	turn chan struct{}
 	// early is signalled by a caller that finds a full batch or
-	// earlyScripts scripts queued. queuedScripts counts the scripts
-	// queued and being queued.
+	// earlyScripts write scripts queued. queuedScripts counts the write
+	// scripts queued and being queued.
 	early         chan struct{}
 	queuedScripts atomic.Int64
 	stop          chan struct{}
@@ -88,6 +89,8 @@ type batchRequest struct {
 	// request allocates no command of its own.
 	get  redis.StringCmd
 	args [2]any
+	// write marks a write script, counted in queuedScripts while queued.
+	write bool
 }
 
 // Requests are pooled with their channel (and a read with its command):
@@ -186,17 +189,17 @@ func (b *batcher) send(req *batchRequest, timeout time.Duration) error {
 		expired = t.C
 		req.deadline = time.Now().Add(timeout)
 	}
-	// A script is counted before it is queued, so that the worker that
-	// takes it out never counts it out first.
-	script := isScript(req.cmd)
-	if script {
+	// A write script is counted before it is queued, so that the worker
+	// that takes it out never counts it out first.
+	req.write = isWaitingWrite(req.cmd)
+	if req.write {
 		b.queuedScripts.Add(1)
 	}
 	select {
 	case b.queue <- req:
 		// A worker holds the first command of its batch out of the
 		// queue: maxBatch-1 queued fill it.
-		if (script && b.queuedScripts.Load() >= earlyScripts) || len(b.queue) >= maxBatch-1 {
+		if (req.write && b.queuedScripts.Load() >= earlyScripts) || len(b.queue) >= maxBatch-1 {
 			select {
 			case b.early <- struct{}{}:
 			default:
@@ -286,6 +289,13 @@ func (b *batcher) work() {
 		// would wake this worker once per command.
 		select {
 		case <-b.turn:
+			// What signalled an early batch so far is queued, and goes
+			// now: a signal left over would send the next command alone
+			// without the turn.
+			select {
+			case <-b.early:
+			default:
+			}
 			b.flush(b.drain(append(batch[:0], first)))
 			b.turn <- struct{}{}
 		case <-b.early:
@@ -297,19 +307,12 @@ func (b *batcher) work() {
 	}
 }
 
-// uncount takes req out of queuedScripts: a worker took it out of the
-// queue, or it never got in.
+// uncount takes req out of queuedScripts: a worker or close took it out
+// of the queue, or it never got in.
 func (b *batcher) uncount(req *batchRequest) {
-	if isScript(req.cmd) {
+	if req.write {
 		b.queuedScripts.Add(-1)
 	}
-}
-
-// isScript reports whether cmd runs a script (Store.do sends every
-// script as an onceCmd).
-func isScript(cmd redis.Cmder) bool {
-	_, ok := cmd.(*onceCmd)
-	return ok
 }
 
 // drain adds to batch what is queued, up to maxBatch.
@@ -381,6 +384,7 @@ func (b *batcher) close() {
 	for {
 		select {
 		case req := <-b.queue:
+			b.uncount(req)
 			b.refuse([]*batchRequest{req})
 		default:
 			return

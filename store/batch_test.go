@@ -317,10 +317,20 @@ func TestBatcherSendsAFullBatchWithoutTheTurn(t *testing.T) {
 	}
 }
 
-// scriptCmd is a command the batcher treats as a script, as Store.do sends
-// one: ECHO, so that it needs no script loaded.
+// scriptCmd is a command the batcher treats as a write script, as Store.do
+// sends one: ECHO, so that it needs no script loaded.
 func scriptCmd(i int) *onceCmd {
 	return &onceCmd{Cmd: redis.NewCmd(context.Background(), "echo", fmt.Sprint("script-", i))}
+}
+
+// wantNoQueuedScripts fails t unless b counts no write script queued, as
+// it must once every script it was given has left its queue: a count
+// left behind would send every later script without the turn.
+func wantNoQueuedScripts(t *testing.T, b *batcher) {
+	t.Helper()
+	if n := b.queuedScripts.Load(); n != 0 {
+		t.Errorf("%d write scripts counted as queued, want 0", n)
+	}
 }
 
 // occupyWorkers gives each of b's workers a read to hold while it waits
@@ -403,10 +413,54 @@ func TestBatcherSendsEarlyScriptsWithoutTheTurn(t *testing.T) {
 	}
 	release()
 	wantMisses(t, reads, batchWorkers)
+	wantNoQueuedScripts(t, b)
 }
 
-// Reads do not count toward an early batch: under /me's load they would
-// make pipelines of a few commands each.
+// Scripts whose callers gave up while they queued are counted out when a
+// worker drops them, and those still queued when the batcher closes are
+// counted out by close.
+func TestBatcherCountsOutScriptsThatLeft(t *testing.T) {
+	f := newFixture(t)
+	b := newBatcher(f.client, f.timeout)
+	release := holdTurn(t, b)
+	reads := make(chan error, batchWorkers)
+	occupyWorkers(t, b, reads)
+	gaveUp := make(chan error, earlyScripts-1)
+	for i := range earlyScripts - 1 {
+		go func() { gaveUp <- b.processWithin(ctxT(t), 20*time.Millisecond, scriptCmd(i)) }()
+	}
+	for range earlyScripts - 1 {
+		if err := <-gaveUp; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a script held past its timeout: %v, want context.DeadlineExceeded", err)
+		}
+	}
+	release()
+	wantMisses(t, reads, batchWorkers)
+	if _, err := b.get(ctxT(t), "after"); !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	wantNoQueuedScripts(t, b)
+
+	release = holdTurn(t, b)
+	occupyWorkers(t, b, reads)
+	closed := make(chan error, earlyScripts-1)
+	for i := range earlyScripts - 1 {
+		go func() { closed <- b.process(ctxT(t), scriptCmd(i)) }()
+	}
+	waitQueued(t, b, earlyScripts-1)
+	b.close()
+	for range earlyScripts - 1 {
+		if err := <-closed; !errors.Is(err, redis.ErrClosed) {
+			t.Errorf("a script queued at close: %v, want redis.ErrClosed", err)
+		}
+	}
+	wantNoQueuedScripts(t, b)
+	release()
+}
+
+// Reads, read-only scripts among them, do not count toward an early
+// batch: under /me's load they would make pipelines of a few commands
+// each.
 func TestBatcherReadsWaitForTheTurn(t *testing.T) {
 	f := newFixture(t)
 	b := newBatcher(f.client, f.timeout)
@@ -420,7 +474,20 @@ func TestBatcherReadsWaitForTheTurn(t *testing.T) {
 			answered <- err
 		}()
 	}
-	waitQueued(t, b, 2*earlyScripts)
+	readScripts := make(chan error, earlyScripts)
+	for i := range earlyScripts {
+		go func() {
+			readOnly := scriptCmd(i)
+			readOnly.noWait = true
+			readScripts <- b.process(ctxT(t), readOnly)
+		}()
+	}
+	waitQueued(t, b, 3*earlyScripts)
+	select {
+	case err := <-readScripts:
+		t.Fatalf("a read-only script went without the turn: %v", err)
+	default:
+	}
 	select {
 	case err := <-answered:
 		t.Fatalf("a read went without the turn: %v", err)
@@ -428,6 +495,11 @@ func TestBatcherReadsWaitForTheTurn(t *testing.T) {
 	}
 	release()
 	wantMisses(t, answered, 2*earlyScripts+batchWorkers)
+	for range earlyScripts {
+		if err := <-readScripts; err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // A caller's own timeout (processWithin) ends its wait, and its command is
