@@ -152,8 +152,9 @@ func eventsEnv(fl caddycmd.Flags) (*eventsTarget, error) {
 	}
 	// Refused as Provision refuses it: a Redis URL given as an address
 	// would reach the dialer, whose error (printed, and go-redis's own
-	// line on stderr) quotes the address, password included.
-	if err := c.Redis.Validate(); err != nil {
+	// line on stderr) quotes the address, password included; a bad
+	// environment_id would reach the stream's key.
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	password, sentinelPassword, err := resolveRedisSecrets(c.Redis)

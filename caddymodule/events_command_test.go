@@ -163,6 +163,7 @@ func TestEventsEnvHidesAPasswordInTheAddress(t *testing.T) {
 	} {
 		file := filepath.Join(t.TempDir(), "caddy.json")
 		raw := `{"apps":{"http":{"servers":{"a":{"listen":[":0"],"routes":[{"handle":[{"handler":"authedge","environment_id":"e",` +
+			`"jwt":{"issuer":"https://idp.example","jwks_url":"https://idp.example/jwks"},` +
 			`"redis":` + redisBlock + `,"events":{}}]}]}}}}}`
 		if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
 			t.Fatal(err)
@@ -183,5 +184,33 @@ func TestEventsEnvHidesAPasswordInTheAddress(t *testing.T) {
 		if strings.Contains(err.Error(), password) {
 			t.Errorf("%s: the command's error holds the password: %v", name, err)
 		}
+		if !strings.Contains(err.Error(), "redis") {
+			t.Errorf("%s: refused for another reason than the redis block: %v", name, err)
+		}
+	}
+}
+
+// The commands check the whole authedge block as caddy run would: an
+// environment_id no Redis key may hold is refused before it reaches the
+// stream's key.
+func TestEventsEnvRefusesABadEnvironmentID(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "caddy.json")
+	raw := `{"apps":{"http":{"servers":{"a":{"listen":[":0"],"routes":[{"handle":[{"handler":"authedge","environment_id":"e}x",` +
+		`"jwt":{"issuer":"https://idp.example","jwks_url":"https://idp.example/jwks"},` +
+		`"redis":{"addresses":["127.0.0.1:1"]},"events":{}}]}]}}}}}`
+	if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := new(cobra.Command).Flags()
+	fs.String("config", file, "")
+	fs.String("adapter", "", "")
+	fs.String("env", "", "")
+	env, err := eventsEnv(caddycmd.Flags{FlagSet: fs})
+	if err == nil {
+		env.client.Close()
+		t.Fatal("an environment_id holding } was accepted")
+	}
+	if !strings.Contains(err.Error(), "environment_id") {
+		t.Errorf("refused for another reason: %v", err)
 	}
 }

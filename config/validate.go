@@ -161,16 +161,6 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Validate checks the redis block alone, as Config.Validate does, for a
-// command that connects to Redis without running the rest of the config
-// (caddy authedge events): an address holding a password is refused
-// without the password, where a dial would quote it in its error.
-func (r *Redis) Validate() error {
-	var errs []error
-	r.validate(func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) })
-	return errors.Join(errs...)
-}
-
 func (r *Redis) validate(add func(string, ...any)) {
 	validateAddresses("redis address", r.Addresses, add)
 	if s := r.Sentinel; s != nil {
