@@ -46,9 +46,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 // identity edge (errorroutes.go), then runs what the config's handlers
 // left for it, in the order they left it.
 func (a *App) Start() error {
-	if a.ctx.Context != nil {
-		warnUnguardedErrorRoutes(a.ctx, a.ctx.Logger())
-	}
+	warnUnguardedErrorRoutes(a.ctx, a.ctx.Logger())
 	a.mu.Lock()
 	a.started = true
 	fns := a.onStart

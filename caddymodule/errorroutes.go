@@ -93,8 +93,8 @@ func unguardedProxy(routes caddyhttp.RouteList, guarded bool) (reached, ranEdge 
 				}
 			}
 		}
-		if g && !guarded && len(rt.MatcherSets) == 0 {
-			guarded = true
+		if len(rt.MatcherSets) == 0 {
+			guarded = g
 		}
 	}
 	return false, guarded

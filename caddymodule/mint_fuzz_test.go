@@ -26,6 +26,12 @@ func FuzzMintToken(f *testing.F) {
 	}
 	priv, pub := filepath.Join(dir, privateKeyFile), filepath.Join(dir, publicKeyFile)
 	now := time.Now()
+	// The fuzz body passes over whatever mintToken refuses: a plain token
+	// must mint, or refusing everything would pass.
+	if _, err := mintToken(mintOptions{keyFile: priv, subject: "user-1", scope: "profile admin",
+		issuer: "https://dev.authedge.local", audience: []string{"dev-env"}, ttl: time.Hour, deviceID: "dev-1", kid: "k1"}, now); err != nil {
+		f.Fatalf("a plain token was refused: %v", err)
+	}
 	f.Fuzz(func(t *testing.T, sub, scope, device, iss, aud, kid string) {
 		if aud == "" {
 			return // --aud "" is no audience: the default one is minted

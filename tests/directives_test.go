@@ -213,12 +213,6 @@ func rawRequest(t *testing.T, caddy *caddyProc, req string) string {
 	return string(b)
 }
 
-// Caddy refuses some requests before any handler runs (a method over 32
-// bytes is 405), and hands them to handle_errors as the client sent them:
-// a handle_errors that proxies to the app sends them there, forged
-// identity headers included and protect unchecked. The same authedge
-// written again first in handle_errors closes that
-// (docs/configuration.md#other-directives-in-the-site).
 // wantErrorRoutesWarning checks whether c warned at start that its
 // handle_errors reaches an upstream without authedge before it.
 func wantErrorRoutesWarning(t *testing.T, c *caddyProc, want bool) {
@@ -228,6 +222,12 @@ func wantErrorRoutesWarning(t *testing.T, c *caddyProc, want bool) {
 	}
 }
 
+// Caddy refuses some requests before any handler runs (a method over 32
+// bytes is 405), and hands them to handle_errors as the client sent them:
+// a handle_errors that proxies to the app sends them there, forged
+// identity headers included and protect unchecked. The same authedge
+// written again first in handle_errors closes that
+// (docs/configuration.md#other-directives-in-the-site).
 func TestDirectivesHandleErrorsBeforeAuthedge(t *testing.T) {
 	rd := redistest.Start(t)
 	app := newEchoApp(t)
