@@ -375,13 +375,14 @@ func withAuthTime(t time.Time) claimOpt {
 	return func(c claims) { c["auth_time"] = t.Unix() }
 }
 
-// claimsFor is a valid payload for sub at the clock's time.
+// claimsFor is a valid payload for sub at the clock's time, for the env's
+// environment.
 func (e *env) claimsFor(sub string, opts ...claimOpt) claims {
 	now := e.clock.Now()
 	c := claims{
 		"iss": testIssuer,
 		"sub": sub,
-		"aud": []string{testEnvID},
+		"aud": []string{e.cfg.EnvironmentID},
 		"iat": now.Unix(),
 		"exp": now.Add(time.Hour).Unix(),
 	}

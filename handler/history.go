@@ -50,8 +50,8 @@ func (a *API) serveHistory(w http.ResponseWriter, c *call) *apiError {
 	if err != nil {
 		return invalidArgument("the query string is malformed")
 	}
-	if _, ok := q["user_id"]; ok {
-		return namesNoUser(c)
+	if err := namesNoUser(q); err != nil {
+		return err
 	}
 	for _, name := range []string{"limit", "page_token"} {
 		if len(q[name]) > 1 {

@@ -2,6 +2,7 @@ package handler
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/authedge/caddy-authedge/store"
@@ -12,8 +13,13 @@ import (
 // (docs/api.md#read-your-profile: a profile exists once its user has called
 // me).
 func (a *API) serveMe(w http.ResponseWriter, c *call) *apiError {
-	if err := namesNoUser(c); err != nil {
-		return err
+	if c.r.URL.RawQuery != "" {
+		// A malformed pair elsewhere is ignored, as the other parameters
+		// are: only whether user_id is given matters here.
+		q, _ := url.ParseQuery(c.r.URL.RawQuery)
+		if err := namesNoUser(q); err != nil {
+			return err
+		}
 	}
 	p, err := a.deps.Store.EnsureProfile(c.r.Context(), c.claims.Subject)
 	if err != nil {
