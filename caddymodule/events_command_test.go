@@ -161,18 +161,7 @@ func TestEventsEnvHidesAPasswordInTheAddress(t *testing.T) {
 		"address":  `{"addresses":["redis://default:` + password + `@127.0.0.1:1"]}`,
 		"sentinel": `{"sentinel":{"master_name":"m","addresses":["redis://:` + password + `@127.0.0.1:1"]}}`,
 	} {
-		file := filepath.Join(t.TempDir(), "caddy.json")
-		raw := `{"apps":{"http":{"servers":{"a":{"listen":[":0"],"routes":[{"handle":[{"handler":"authedge","environment_id":"e",` +
-			`"jwt":{"issuer":"https://idp.example","jwks_url":"https://idp.example/jwks"},` +
-			`"redis":` + redisBlock + `,"events":{}}]}]}}}}}`
-		if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		fs := new(cobra.Command).Flags()
-		fs.String("config", file, "")
-		fs.String("adapter", "", "")
-		fs.String("env", "", "")
-		env, err := eventsEnv(caddycmd.Flags{FlagSet: fs})
+		env, err := eventsEnvFor(t, "e", redisBlock)
 		if err == nil {
 			var out strings.Builder
 			err = redeliver(context.Background(), env, &out)
@@ -194,18 +183,7 @@ func TestEventsEnvHidesAPasswordInTheAddress(t *testing.T) {
 // environment_id no Redis key may hold is refused before it reaches the
 // stream's key.
 func TestEventsEnvRefusesABadEnvironmentID(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "caddy.json")
-	raw := `{"apps":{"http":{"servers":{"a":{"listen":[":0"],"routes":[{"handle":[{"handler":"authedge","environment_id":"e}x",` +
-		`"jwt":{"issuer":"https://idp.example","jwks_url":"https://idp.example/jwks"},` +
-		`"redis":{"addresses":["127.0.0.1:1"]},"events":{}}]}]}}}}}`
-	if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fs := new(cobra.Command).Flags()
-	fs.String("config", file, "")
-	fs.String("adapter", "", "")
-	fs.String("env", "", "")
-	env, err := eventsEnv(caddycmd.Flags{FlagSet: fs})
+	env, err := eventsEnvFor(t, "e}x", `{"addresses":["127.0.0.1:1"]}`)
 	if err == nil {
 		env.client.Close()
 		t.Fatal("an environment_id holding } was accepted")
@@ -213,4 +191,23 @@ func TestEventsEnvRefusesABadEnvironmentID(t *testing.T) {
 	if !strings.Contains(err.Error(), "environment_id") {
 		t.Errorf("refused for another reason: %v", err)
 	}
+}
+
+// eventsEnvFor is what the events commands make of a config holding one
+// authedge handler with an events block, environment envID and the given
+// redis block (JSON), its jwt block valid.
+func eventsEnvFor(t *testing.T, envID, redisBlock string) (*eventsTarget, error) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "caddy.json")
+	raw := `{"apps":{"http":{"servers":{"a":{"listen":[":0"],"routes":[{"handle":[{"handler":"authedge","environment_id":"` + envID + `",` +
+		`"jwt":{"issuer":"https://idp.example","jwks_url":"https://idp.example/jwks"},` +
+		`"redis":` + redisBlock + `,"events":{}}]}]}}}}}`
+	if err := os.WriteFile(file, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := new(cobra.Command).Flags()
+	fs.String("config", file, "")
+	fs.String("adapter", "", "")
+	fs.String("env", "", "")
+	return eventsEnv(caddycmd.Flags{FlagSet: fs})
 }
