@@ -167,3 +167,17 @@ func BenchmarkJSONStringEscaped(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSplitCompact is the first read of every new token: its form
+// checked, its parts decoded.
+func BenchmarkSplitCompact(b *testing.B) {
+	raw := benchToken(b, jwa.RS256, keys().rsa)
+	b.ReportAllocs()
+	for b.Loop() {
+		tok, err := splitCompact(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tok.release()
+	}
+}

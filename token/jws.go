@@ -66,8 +66,10 @@ var (
 )
 
 // splitCompact splits and decodes raw. Only the base64url alphabet and two
-// dots are allowed: the strict decoder still skips CR and LF, and a token
-// must not have two spellings.
+// dots are allowed: the strict decoder refuses every other byte but CR and
+// LF, which it skips, and a token must not have two spellings. Counting
+// the dots and looking for CR and LF are three vectorized scans; a check
+// of each byte cost twice as much (BenchmarkSplitCompact).
 func splitCompact(raw string) (compactJWS, *Error) {
 	if raw == "" {
 		return compactJWS{}, errNoToken
@@ -75,18 +77,7 @@ func splitCompact(raw string) (compactJWS, *Error) {
 	if len(raw) > maxTokenSize {
 		return compactJWS{}, errTooLarge
 	}
-	dots := 0
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		case c == '.':
-			dots++
-		default:
-			return compactJWS{}, errMalformed
-		}
-	}
-	if dots != 2 {
+	if strings.Count(raw, ".") != 2 || strings.IndexByte(raw, '\r') >= 0 || strings.IndexByte(raw, '\n') >= 0 {
 		return compactJWS{}, errMalformed
 	}
 	first := strings.IndexByte(raw, '.')

@@ -155,6 +155,8 @@ func TestRefusesMalformedTokens(t *testing.T) {
 		"bearer prefix":       {"Bearer " + good, "malformed token"},
 		"space":               {good + " ", "malformed token"},
 		"newline":             {p[0] + "\n." + p[1] + "." + p[2], "malformed token"},
+		"carriage return":     {p[0] + "." + p[1] + "\r." + p[2], "malformed token"},
+		"newline at the end":  {good + "\n", "malformed token"},
 		"padding":             {p[0] + "=." + p[1] + "." + p[2], "malformed token"},
 		"std base64":          {strings.ReplaceAll(good, "_", "/") + "+", "malformed token"},
 		"bad base64 length":   {"A." + p[1] + "." + p[2], "malformed token"},
