@@ -89,7 +89,9 @@ type batchRequest struct {
 	// request allocates no command of its own.
 	get  redis.StringCmd
 	args [2]any
-	// write marks a write script, counted in queuedScripts while queued.
+	// write marks a write script (isWaitingWrite), decided once in send:
+	// counted in queuedScripts while queued, and followed by WAIT when
+	// the batcher waits for replicas.
 	write bool
 }
 

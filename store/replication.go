@@ -41,10 +41,11 @@ func (w waitPolicy) on() bool { return w.replicas > 0 }
 // master but may be lost with it.
 var errNotReplicated = errors.New("fewer replicas confirmed the write than asked")
 
-// holdsWrite reports whether batch has a script that waits for replicas.
+// holdsWrite reports whether batch has a script that waits for replicas
+// (send marked it write).
 func holdsWrite(batch []*batchRequest) bool {
 	for _, req := range batch {
-		if isWaitingWrite(req.cmd) {
+		if req.write {
 			return true
 		}
 	}
@@ -87,7 +88,7 @@ func (b *batcher) flushWaiting(ctx context.Context, batch []*batchRequest) {
 		err = fmt.Errorf("%w: %d of %d within %v", errNotReplicated, confirmed, b.wait.replicas, b.wait.timeout)
 	}
 	for _, req := range batch {
-		if isWaitingWrite(req.cmd) && req.cmd.Err() == nil {
+		if req.write && req.cmd.Err() == nil {
 			req.cmd.SetErr(err)
 		}
 	}

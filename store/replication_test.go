@@ -280,7 +280,10 @@ func TestNoWaitScriptsSkipWait(t *testing.T) {
 // a batch wait.
 func TestHoldsWriteSkipsNoWaitScripts(t *testing.T) {
 	ctx := ctxT(t)
-	req := func(cmd redis.Cmder) *batchRequest { return &batchRequest{ctx: ctx, cmd: cmd} }
+	// As send marks each request it queues.
+	req := func(cmd redis.Cmder) *batchRequest {
+		return &batchRequest{ctx: ctx, cmd: cmd, write: isWaitingWrite(cmd)}
+	}
 	get := redis.NewStringCmd(ctx, "get", "k")
 	read := &onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptQuery.sha, 0), noWait: true}
 	write := &onceCmd{Cmd: redis.NewCmd(ctx, "evalsha", scriptEdit.sha, 0)}
