@@ -98,26 +98,8 @@ stop_pid() {
 	PIDS=("${keep[@]}")
 }
 
-# free_port prints a loopback TCP port nobody listens on (nor was handed out
-# by this run already), below the kernel's ephemeral range: a port in it can
-# be taken by an outgoing connection (wrk's, Caddy's to Redis) between this
-# check and the server's bind.
-USED_PORTS=" "
-EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
-((EPHEMERAL_LOW > 11000)) || EPHEMERAL_LOW=32768
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
-		[[ $USED_PORTS == *" $p "* ]] && continue
-		if [[ -z $(ss -Htln "sport = :$p") ]]; then
-			USED_PORTS+="$p "
-			echo "$p"
-			return
-		fi
-	done
-	die "no free port found"
-}
+# free_port VAR: bench/free_port.sh.
+source "$ROOT/bench/free_port.sh"
 
 # wait_http URL: until anything answers on it (30 s at most).
 wait_http() {
@@ -131,7 +113,7 @@ wait_http() {
 REDIS_PID=
 REDIS_PORT=
 start_redis() {
-	REDIS_PORT=$(free_port)
+	free_port REDIS_PORT
 	local dir=$OUT/redis-$REDIS_PORT
 	mkdir -p "$dir"
 	TMP_DIRS+=("$dir")
@@ -170,7 +152,7 @@ cmd_calls() {
 REPLICA_PID=
 REPLICA_PORT=
 start_replica() {
-	REPLICA_PORT=$(free_port)
+	free_port REPLICA_PORT
 	local dir=$OUT/redis-$REPLICA_PORT
 	mkdir -p "$dir"
 	TMP_DIRS+=("$dir")
@@ -244,7 +226,7 @@ SENTINEL_PID=
 SENTINEL_PORT=
 SENTINEL_MASTER=benchmaster
 start_sentinel() {
-	SENTINEL_PORT=$(free_port)
+	free_port SENTINEL_PORT
 	local dir=$OUT/sentinel-$SENTINEL_PORT
 	mkdir -p "$dir"
 	TMP_DIRS+=("$dir")
@@ -512,7 +494,7 @@ EOF
 	proxy | edge1 | edge2)
 		# The app: a respond upstream in the same Caddy, on its own port.
 		local up
-		up=$(free_port)
+		free_port up
 		global_options "" >"$f"
 		{
 			echo
@@ -711,8 +693,8 @@ setup_scenario() {
 	local sc=$1 name kind path mode distinct
 	read -r name kind path mode distinct < <(scenario_def "$sc")
 	S_NAME[$sc]=s$sc-$name S_KIND[$sc]=$kind S_PATH[$sc]=$path S_MODE[$sc]=$mode S_DISTINCT[$sc]=$distinct
-	PORT=$(free_port)
-	ADMIN_PORT=$(free_port)
+	free_port PORT
+	free_port ADMIN_PORT
 	S_PORT[$sc]=$PORT S_ADMIN[$sc]=$ADMIN_PORT
 	S_BIN[$sc]=$CADDY_BIN
 	[[ $kind == peer ]] && S_BIN[$sc]=$PEER_BIN
@@ -815,8 +797,8 @@ mem_rss() {
 	log "P5: Caddy RSS after $RSS_N distinct $RSS_ALG tokens on GET /auth/v1/user/me"
 	mint_tokens "$RSS_TOKEN_FILE" "$RSS_N" "$RSS_ALG"
 	start_redis
-	PORT=$(free_port)
-	ADMIN_PORT=$(free_port)
+	free_port PORT
+	free_port ADMIN_PORT
 	write_config p5-rss authedge
 	start_caddy "$CADDY_BIN" p5-rss
 	"$OUT/memload" rss -url "http://127.0.0.1:$PORT/auth/v1/user/me" -tokens "$RSS_TOKEN_FILE" \

@@ -32,15 +32,8 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$work/scriptcost" "$ROOT/bench/scriptcost"
-port=
-for _ in $(seq 200); do
-	candidate=$((20000 + RANDOM % 10000))
-	if [[ -z $(ss -Htln "sport = :$candidate") ]]; then
-		port=$candidate
-		break
-	fi
-done
-[[ -n $port ]] || { echo "scriptcost.sh: no free port found" >&2; exit 1; }
+source "$ROOT/bench/free_port.sh"
+free_port port
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out.%p" \
 	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
 	--hz 1 --activerehashing no --enable-debug-command local \
@@ -50,6 +43,8 @@ for _ in $(seq 300); do
 	[[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && break
 	sleep 0.1
 done
+[[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] ||
+	{ echo "scriptcost.sh: redis-server under valgrind did not start (see $work/valgrind.log, KEEP=1 keeps it)" >&2; exit 1; }
 redis-cli -p "$port" debug set-active-expire 0 >/dev/null
 
 start=0
